@@ -1,0 +1,91 @@
+"""Bringing a machine to a runnable state: warehouse up and migrated, dbt manifest built, Dagster home
+written, sandbox listening. Every step is idempotent; the CLI and the tests call the same functions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pipelines.settings import PROJECT_ROOT, CoinbookSettings
+
+DAGSTER_DATABASE = "dagster"
+
+
+def ensure_warehouse(settings: CoinbookSettings) -> str:
+    """Start the private cluster (unless COINBOOK_DATABASE_URL points elsewhere) and migrate it."""
+    from warehouse.migrate import apply_migrations
+
+    if settings.database_url:
+        url = settings.database_url
+    else:
+        from warehouse.cluster import LocalCluster
+
+        cluster = LocalCluster(settings.home, settings.pg_port)
+        url = cluster.up()
+        cluster.create_database(DAGSTER_DATABASE)
+    apply_migrations(url)
+    return url
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force: bool = False) -> Path:
+    """dagster-dbt reads target/manifest.json when definitions load: build it with `dbt parse` when it is
+    missing or older than any file of the dbt project."""
+    from pipelines.assets.dbt import dbt_env  # light import: no manifest needed
+
+    project = settings.dbt_project_dir
+    manifest = project / "target" / "manifest.json"
+    newest_source = max((p.stat().st_mtime for p in project.rglob("*")
+                         if p.is_file() and "target" not in p.parts and "logs" not in p.parts), default=0.0)
+    if force or not manifest.exists() or manifest.stat().st_mtime < newest_source:
+        env = {**os.environ, **dbt_env(database_url), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
+                        str(project)], check=True, env=env, cwd=project)
+    return manifest
+
+
+def dagster_home(settings: CoinbookSettings, database_url: str) -> Path:
+    """A DAGSTER_HOME shared by `coinbook run` and `make dev`, so the UI shows what the run did.
+    With the private cluster, run and event storage live in its `dagster` database."""
+    home = settings.home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    lines = ["telemetry:", "  enabled: false"]
+    if not settings.database_url:
+        from psycopg.conninfo import conninfo_to_dict
+
+        params: dict[str, Any] = conninfo_to_dict(database_url)
+        lines += [
+            "storage:", "  postgres:", "    postgres_db:",
+            f"      username: {params.get('user', 'postgres')}",
+            f"      password: '{params.get('password', '')}'",
+            f"      hostname: {params.get('host', '127.0.0.1')}",
+            f"      db_name: {DAGSTER_DATABASE}",
+            f"      port: {params.get('port', 5432)}",
+        ]
+    config = home / "dagster.yaml"
+    text = "\n".join(lines) + "\n"
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def sandbox_is_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/__sandbox/accounts", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def project_root() -> Path:
+    return PROJECT_ROOT

@@ -1,0 +1,245 @@
+"""`coinbook`: run the platform, manage its private warehouse and sandbox, register accounts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+
+from pipelines.settings import get_settings
+
+app = typer.Typer(
+    help="Coinbook: crypto-asset portfolio data platform. Ingests exchange accounts, gates data quality, "
+    "models a ledger, positions and reconciliation in PostgreSQL.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+warehouse_app = typer.Typer(help="The private PostgreSQL cluster under .coinbook/ (or COINBOOK_DATABASE_URL).",
+                            no_args_is_help=True)
+accounts_app = typer.Typer(help="Clients, portfolios and exchange accounts (ops.accounts).", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(accounts_app, name="accounts")
+console = Console()
+
+
+def _cluster():
+    from warehouse.cluster import LocalCluster
+
+    settings = get_settings()
+    return LocalCluster(settings.home, settings.pg_port)
+
+
+@warehouse_app.command("up")
+def warehouse_up() -> None:
+    """Start the private cluster (initialising it on first use) and apply migrations."""
+    from pipelines.bootstrap import ensure_warehouse
+
+    url = ensure_warehouse(get_settings())
+    console.print(f"warehouse up: [bold]{url}[/]")
+
+
+@warehouse_app.command("down")
+def warehouse_down() -> None:
+    """Stop the private cluster (data is kept)."""
+    _cluster().down()
+    console.print("warehouse stopped")
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Is the private cluster running, where, which server binaries."""
+    settings = get_settings()
+    if settings.database_url:
+        console.print(f"external warehouse (COINBOOK_DATABASE_URL): {settings.database_url}")
+        return
+    console.print(_cluster().status())
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the connection URL (for psql, BI tools, dbt)."""
+    settings = get_settings()
+    typer.echo(settings.database_url or _cluster().url())
+
+
+@warehouse_app.command("migrate")
+def warehouse_migrate() -> None:
+    """Apply pending migrations (re-runnable)."""
+    from warehouse.migrate import apply_migrations
+
+    from pipelines.definitions import resolve_database_url
+
+    applied = apply_migrations(resolve_database_url(get_settings()))
+    console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
+
+
+@app.command()
+def sandbox(
+    port: int = typer.Option(8765, help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    seed: int = typer.Option(7, help="Seed of the deterministic world."),
+    malformed: bool = typer.Option(False, help="Mix a few malformed records into the API responses."),
+) -> None:
+    """Run the exchange sandbox (Binance REST dialect) in the foreground."""
+    from sandbox.server import run_forever
+
+    console.print(f"sandbox listening on http://{host}:{port} (Ctrl-C to stop)")
+    run_forever(host, port, seed=seed, malformed=malformed)
+
+
+@accounts_app.command("list")
+def accounts_list() -> None:
+    """List registered accounts (credentials are references, never shown)."""
+    from rich.table import Table
+
+    from pipelines.definitions import resolve_database_url
+    from pipelines.resources.warehouse import Warehouse
+
+    table = Table("tenant", "portfolio", "account", "venue", "mode", "credential")
+    for a in Warehouse(resolve_database_url(get_settings())).accounts(enabled_only=False):
+        table.add_row(a.tenant_id, a.portfolio_id, a.account_id, a.venue, a.mode, a.credential_ref or "—")
+    console.print(table)
+
+
+@accounts_app.command("load")
+def accounts_load(
+    path: Path = typer.Argument(..., exists=True, help="YAML file of tenants/portfolios/accounts."),
+) -> None:
+    """Register the accounts of a YAML file (see accounts.example.yaml)."""
+    from pipelines.accounts import register_accounts, specs_from_yaml
+    from pipelines.bootstrap import ensure_warehouse
+    from pipelines.resources.warehouse import Warehouse
+
+    specs = specs_from_yaml(path)
+    new = register_accounts(Warehouse(ensure_warehouse(get_settings())), specs)
+    console.print(f"{len(specs)} accounts registered ({new} new)")
+
+
+@app.command()
+def prepare() -> None:
+    """Set up the warehouse (start + migrate) and build the dbt manifest that dagster-dbt needs."""
+    from pipelines.bootstrap import dagster_home, ensure_dbt_manifest, ensure_warehouse
+
+    settings = get_settings()
+    url = ensure_warehouse(settings)
+    ensure_dbt_manifest(settings, url)
+    dagster_home(settings, url)
+    console.print(f"ready: warehouse {url}")
+
+
+@app.command()
+def run(
+    sandbox_accounts: bool = typer.Option(True, "--sandbox/--no-sandbox",
+                                          help="Register and sync the sandbox's demo accounts."),
+    malformed: bool = typer.Option(True, help="Let the sandbox emit a few malformed records (shows the gate)."),
+) -> None:
+    """Run the whole pipeline once: sync every account, gate, model, and print positions and reconciliation."""
+    started = time.monotonic()
+    settings = get_settings()
+    from pipelines.bootstrap import dagster_home, ensure_dbt_manifest, ensure_warehouse, sandbox_is_up
+
+    with console.status("starting the warehouse"):
+        url = ensure_warehouse(settings)
+        ensure_dbt_manifest(settings, url)
+        dagster_home(settings, url)
+    console.print(f"[dim]warehouse[/] {url}")
+
+    server = None
+    if sandbox_accounts and not sandbox_is_up(settings.sandbox_url):
+        from sandbox.server import SandboxServer
+
+        target = urlsplit(settings.sandbox_url)
+        server = SandboxServer(host=target.hostname or "127.0.0.1", port=target.port or 8765, malformed=malformed)
+        server.__enter__()
+    try:
+        _run_pipeline(settings, url, sandbox_accounts)
+    finally:
+        if server is not None:
+            server.__exit__(None, None, None)
+    console.print(f"\n[bold]done in {time.monotonic() - started:.1f} s[/]")
+
+
+def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
+    import dagster as dg
+
+    from pipelines.accounts import register_accounts, specs_from_sandbox, specs_from_yaml
+    from pipelines.definitions import VENUES, build_definitions
+    from pipelines.resources.warehouse import Warehouse
+    from pipelines.runner import RunOutcome, run_pipeline
+    from pipelines.summary import read_summary, render_summary
+
+    wh = Warehouse(url)
+    specs = specs_from_sandbox(settings.sandbox_url) if sandbox_accounts else []
+    if settings.accounts_file:
+        specs += specs_from_yaml(settings.accounts_file)
+    if specs:
+        register_accounts(wh, specs)
+
+    def report(outcome: RunOutcome) -> None:
+        mark = "[green]ok[/]" if outcome.success else "[red]FAILED[/]"
+        what = outcome.partition or "market data, quality gate, dbt models"
+        console.print(f"  {mark} {outcome.job:<24} {what:<32} +{outcome.inserted} rows, "
+                      f"{outcome.api_calls} API calls, {outcome.seconds:.1f} s")
+        for failure in outcome.failures:
+            console.print(f"      [red]{failure}[/]")
+        for check in outcome.failed_checks:
+            console.print(f"      [red]gate failed: {check}[/]")
+
+    console.print("[bold]running the pipeline[/]")
+    instance = dg.DagsterInstance.get()
+    outcome = run_pipeline(build_definitions(url, settings.sandbox_url), instance, wh, VENUES, on_run=report)
+    console.print()
+    render_summary(read_summary(wh), console)
+    console.print(
+        f"\n{outcome.inserted} new raw rows this run. Next:\n"
+        f"  [bold]make dev[/]                      Dagster UI on http://127.0.0.1:3000 (same warehouse and runs)\n"
+        f"  [bold]psql \"{url}\"[/]   then e.g. select * from marts.reconciliation;"
+    )
+    if not outcome.success:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def summary() -> None:
+    """Print positions and reconciliation from the marts (no sync)."""
+    from pipelines.definitions import resolve_database_url
+    from pipelines.resources.warehouse import Warehouse
+    from pipelines.summary import read_summary, render_summary
+
+    render_summary(read_summary(Warehouse(resolve_database_url(get_settings()))), console)
+
+
+@app.command()
+def dev(port: int = typer.Option(3000, help="Dagster UI port.")) -> None:
+    """Dagster UI (`dagster dev`) on the same warehouse and run storage, with the sandbox running."""
+    from pipelines.bootstrap import dagster_home, ensure_dbt_manifest, ensure_warehouse, sandbox_is_up
+
+    settings = get_settings()
+    url = ensure_warehouse(settings)
+    ensure_dbt_manifest(settings, url)
+    home = dagster_home(settings, url)
+    server = None
+    if not sandbox_is_up(settings.sandbox_url):
+        from sandbox.server import SandboxServer
+
+        target = urlsplit(settings.sandbox_url)
+        server = SandboxServer(host=target.hostname or "127.0.0.1", port=target.port or 8765, malformed=True)
+        server.__enter__()
+    dagster = Path(sys.executable).with_name("dagster")
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C to stop")
+    try:
+        subprocess.run([str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port)], check=False,
+                       env={**os.environ, "DAGSTER_HOME": str(home)})
+    finally:
+        if server is not None:
+            server.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    app()

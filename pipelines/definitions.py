@@ -1,0 +1,72 @@
+"""The Dagster code location: ingestion → quality gate → dbt models, with jobs, schedules and sensors."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from pipelines.assets.dbt import coinbook_dbt_models
+from pipelines.assets.exchanges import build_exchange_assets
+from pipelines.assets.quality import build_gate_check
+from pipelines.dbt_project import coinbook_dbt
+from pipelines.jobs import account_fan_out, account_sync_job, new_account_sensor, transform_follow_up, transform_job
+from pipelines.resources.exchanges import ExchangeResource
+from pipelines.resources.warehouse import WarehouseResource
+from pipelines.settings import CoinbookSettings, get_settings
+
+VENUES: tuple[str, ...] = ("binance",)
+
+
+def raw_table_of(asset: dg.AssetsDefinition) -> str:
+    """'raw_binance_trades' → 'raw.binance_trades': an ingestion asset is named for the table it fills."""
+    return "raw." + asset.key.path[-1].removeprefix("raw_")
+
+
+def resolve_database_url(settings: CoinbookSettings) -> str:
+    """COINBOOK_DATABASE_URL when set, else the private cluster's URL (not started here)."""
+    if settings.database_url:
+        return settings.database_url
+    from warehouse.cluster import LocalCluster
+
+    return LocalCluster(settings.home, settings.pg_port).url()
+
+
+def build_definitions(database_url: str, sandbox_url: str | None) -> dg.Definitions:
+    ingest = {venue: build_exchange_assets(venue) for venue in VENUES}
+    raw_assets = [a for assets in ingest.values() for a in assets]
+    gates = [build_gate_check(a, raw_table_of(a)) for a in raw_assets]
+    market_assets = [a for a in raw_assets if a.partitions_def is None]
+    market_only = [a for a in market_assets if a.key.path[-1].endswith("_tickers")]
+
+    sync_jobs = {venue: account_sync_job(venue, assets) for venue, assets in ingest.items()}
+    fast = transform_job("positions_refresh", market_only, gates, coinbook_dbt_models,
+                         "Fast tier: latest tickers, the quality gate, and the models up to positions.")
+    nightly = transform_job("nightly_reconciliation", market_assets, gates, coinbook_dbt_models,
+                            "Slow tier: tickers and daily candles, the quality gate, every model and test.")
+    tier_jobs = {"fast": fast, "nightly": nightly, "backfill": nightly}
+
+    schedules = []
+    sensors = [transform_follow_up([j.name for j in sync_jobs.values()], tier_jobs)]
+    for venue, job in sync_jobs.items():
+        schedules.append(account_fan_out(venue, job.name, "fast", "*/15 * * * *",
+                                         f"Every 15 minutes: sync every {venue} account (fast tier)."))
+        schedules.append(account_fan_out(venue, job.name, "nightly", "0 2 * * *",
+                                         f"Nightly: sync every {venue} account, then full reconciliation."))
+        sensors.append(new_account_sensor(venue, job.name))
+
+    return dg.Definitions(
+        assets=[*raw_assets, coinbook_dbt_models],
+        asset_checks=gates,
+        jobs=[*sync_jobs.values(), fast, nightly],
+        schedules=schedules,
+        sensors=sensors,
+        resources={
+            "warehouse": WarehouseResource(database_url=database_url),
+            "exchanges": ExchangeResource(sandbox_url=sandbox_url),
+            "dbt": DbtCliResource(project_dir=coinbook_dbt),
+        },
+    )
+
+
+_settings = get_settings()
+defs = build_definitions(resolve_database_url(_settings), _settings.sandbox_url)

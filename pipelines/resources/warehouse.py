@@ -1,0 +1,160 @@
+"""The pipelines' access to the warehouse: accounts, cursors, page loads and the sync log.
+
+Each page of rows is loaded together with its cursor in one transaction: a run killed between two pages
+resumes after the last committed one, and the loader's ON CONFLICT makes any overlap harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from dagster import ConfigurableResource
+from psycopg.types.json import Jsonb
+from warehouse.loader import copy_insert
+
+from pipelines.sources.exchanges.client import ExchangeAccount, split_partition_key
+from pipelines.sources.exchanges.normalise import RAW_COLUMNS, as_tuples
+from pipelines.sources.exchanges.sync import Page
+
+
+def raw_table(venue: str, entity: str) -> str:
+    return f"raw.{venue}_{entity}"
+
+
+@dataclass
+class SyncTotals:
+    fetched: int = 0
+    inserted: int = 0
+    pages: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+
+
+class Warehouse:
+    """Plain object (no Dagster) so the CLI, sensors and tests share it."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.database_url)
+
+    # ── accounts ──────────────────────────────────────────────────────────────────────────────────────
+    def accounts(self, venue: str | None = None, *, enabled_only: bool = True) -> list[ExchangeAccount]:
+        query = """
+            select tenant_id, account_id, portfolio_id, venue, mode, credential_ref,
+                   (extract(epoch from history_start) * 1000)::bigint, settings
+            from ops.accounts
+            where kind = 'exchange' and (%(venue)s::text is null or venue = %(venue)s)
+              and (enabled or not %(enabled_only)s)
+            order by tenant_id, account_id
+        """
+        with self.connect() as conn:
+            rows = conn.execute(query, {"venue": venue, "enabled_only": enabled_only}).fetchall()
+        return [ExchangeAccount(t, a, p, v, m, c, h, s or {}) for t, a, p, v, m, c, h, s in rows]
+
+    def account(self, partition: str) -> ExchangeAccount:
+        tenant_id, account_id = split_partition_key(partition)
+        for account in self.accounts(enabled_only=False):
+            if (account.tenant_id, account.account_id) == (tenant_id, account_id):
+                return account
+        raise LookupError(f"no account {account_id!r} for tenant {tenant_id!r} in ops.accounts")
+
+    # ── incremental state ─────────────────────────────────────────────────────────────────────────────
+    def cursors(self, tenant_id: str, account_id: str) -> dict[str, dict[str, Any]]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                "select endpoint, cursor from ops.sync_cursors where tenant_id = %s and account_id = %s",
+                (tenant_id, account_id),
+            ).fetchall()
+        return {endpoint: cursor for endpoint, cursor in rows}
+
+    def store_page(self, page: Page, *, venue: str, tenant_id: str, account_id: str, run_id: str | None) -> int:
+        """Load the page's rows and advance its cursor atomically; returns rows newly inserted."""
+        with self.connect() as conn, conn.transaction():
+            inserted = copy_insert(conn, raw_table(venue, page.entity), RAW_COLUMNS[page.entity],
+                                   as_tuples(page.rows, page.entity)) if page.rows else 0
+            if page.cursor is not None:
+                conn.execute(
+                    """
+                    insert into ops.sync_cursors (tenant_id, account_id, endpoint, cursor, run_id, updated_at)
+                    values (%s, %s, %s, %s, %s, now())
+                    on conflict (tenant_id, account_id, endpoint)
+                    do update set cursor = excluded.cursor, run_id = excluded.run_id, updated_at = now()
+                    """,
+                    (tenant_id, account_id, page.endpoint, Jsonb(page.cursor), run_id),
+                )
+        return inserted
+
+    def store_pages(self, pages: Iterator[Page], *, venue: str, tenant_id: str, account_id: str,
+                    run_id: str | None) -> SyncTotals:
+        totals = SyncTotals()
+        for page in pages:
+            inserted = self.store_page(page, venue=venue, tenant_id=tenant_id, account_id=account_id, run_id=run_id)
+            totals.fetched += len(page.rows)
+            totals.inserted += inserted
+            totals.pages += 1
+            totals.by_endpoint[page.endpoint] = totals.by_endpoint.get(page.endpoint, 0) + inserted
+        return totals
+
+    @contextmanager
+    def sync_log(self, *, tenant_id: str, account_id: str, source: str, endpoint: str,
+                 run_id: str | None) -> Iterator[dict[str, Any]]:
+        """Record one sync in ops.sync_log: 'running', then 'ok' with counts, or 'failed' with the error."""
+        stats: dict[str, Any] = {"fetched": 0, "inserted": 0, "api_calls": 0}
+        with self.connect() as conn:
+            sync_id = conn.execute(
+                """insert into ops.sync_log (tenant_id, account_id, source, endpoint, run_id, started_at, status)
+                   values (%s, %s, %s, %s, %s, %s, 'running') returning sync_id""",
+                (tenant_id, account_id, source, endpoint, run_id, datetime.now(UTC)),
+            ).fetchone()[0]
+        status, error = "ok", None
+        try:
+            yield stats
+        except BaseException as exc:
+            status, error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            raise
+        finally:
+            with self.connect() as conn:
+                conn.execute(
+                    """update ops.sync_log set finished_at = %s, status = %s, error = %s,
+                              fetched = %s, inserted = %s, api_calls = %s
+                       where tenant_id = %s and sync_id = %s""",
+                    (datetime.now(UTC), status, error, stats["fetched"], stats["inserted"], stats["api_calls"],
+                     tenant_id, sync_id),
+                )
+
+    # ── what the account holds or held (for symbol discovery) ─────────────────────────────────────────
+    def known_assets(self, venue: str, tenant_id: str | None = None, account_id: str | None = None) -> set[str]:
+        params = {"t": tenant_id, "a": account_id}
+        scope = "(%(t)s::text is null or tenant_id = %(t)s) and (%(a)s::text is null or account_id = %(a)s)"
+        query = f"""
+            select asset from raw.{venue}_balances where total > 0 and {scope}
+            union select asset from raw.{venue}_transfers where {scope}
+            union select base_asset from raw.{venue}_trades where {scope}
+            union select quote_asset from raw.{venue}_trades where {scope}
+        """
+        with self.connect() as conn:
+            return {r[0] for r in conn.execute(query, params).fetchall() if r[0]}
+
+    def history_start_ms(self, venue: str) -> int | None:
+        with self.connect() as conn:
+            row = conn.execute(
+                "select (extract(epoch from min(history_start)) * 1000)::bigint from ops.accounts where venue = %s",
+                (venue,),
+            ).fetchone()
+        return row[0] if row else None
+
+
+
+class WarehouseResource(ConfigurableResource):
+    """Dagster resource: where the warehouse is. Everything else lives in `Warehouse`."""
+
+    database_url: str
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.database_url)

@@ -1,0 +1,29 @@
+"""Coinbook settings, read once from the environment (prefix COINBOOK_) and optional `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CoinbookSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COINBOOK_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=PROJECT_ROOT / ".coinbook", description="State folder (git-ignored).")
+    database_url: str | None = Field(default=None, description="External PostgreSQL; unset = private cluster.")
+    pg_port: int = Field(default=54329, description="Port of the private cluster.")
+    sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
+    accounts_file: Path | None = Field(default=None, description="YAML file of accounts to register.")
+    dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
+    max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
+    reconciliation_tolerance: str = "0.00000001"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> CoinbookSettings:
+    return CoinbookSettings()

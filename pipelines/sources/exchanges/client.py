@@ -1,0 +1,129 @@
+"""One factory for ccxt clients: the same code path for the sandbox and for real venues.
+
+In sandbox mode only the scheme and host of every `urls['api']` entry are rewritten, so ccxt's own
+request signing and response parsing run unchanged against the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import ccxt
+
+# Per-venue options that keep load_markets to the spot endpoints we use (binance otherwise also calls
+# sapi currencies, margin pairs and three futures APIs on every run).
+VENUE_OPTIONS: dict[str, dict[str, Any]] = {
+    "binance": {
+        "fetchCurrencies": False,
+        "fetchMargins": False,
+        "fetchMarkets": {"types": ["spot"]},
+        "defaultType": "spot",
+    },
+}
+
+
+class CredentialError(RuntimeError):
+    """A credential reference that cannot be resolved. The message never contains a secret."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    api_key: str
+    secret: str
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never print secrets, even by accident in a traceback
+        return f"Credentials(api_key={self.api_key[:4]}…, secret=***)"
+
+
+@dataclass(frozen=True)
+class ExchangeAccount:
+    """What the connector needs to know about one account (a row of ops.accounts)."""
+
+    tenant_id: str
+    account_id: str
+    portfolio_id: str
+    venue: str
+    mode: str  # 'sandbox' | 'live'
+    credential_ref: str | None
+    history_start_ms: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def partition_key(self) -> str:
+        return partition_key(self.tenant_id, self.account_id)
+
+
+def partition_key(tenant_id: str, account_id: str) -> str:
+    return f"{tenant_id}.{account_id}"
+
+
+def split_partition_key(key: str) -> tuple[str, str]:
+    tenant_id, _, account_id = key.partition(".")
+    if not tenant_id or not account_id:
+        raise ValueError(f"not an account partition key (tenant.account): {key!r}")
+    return tenant_id, account_id
+
+
+def resolve_credentials(ref: str | None, sandbox_credentials: dict[str, Credentials] | None = None) -> Credentials:
+    """Resolve a credential reference by name.
+
+    - ``env:NAME`` reads COINBOOK_SECRET_NAME_API_KEY, COINBOOK_SECRET_NAME_SECRET (and _PASSWORD).
+    - ``sandbox:ACCOUNT`` takes the sandbox's published demo keys (not secrets: the sandbox is local).
+    """
+    if not ref:
+        raise CredentialError("the account has no credential_ref")
+    scheme, _, name = ref.partition(":")
+    if scheme == "env":
+        prefix = f"COINBOOK_SECRET_{name.upper().replace('-', '_')}_"
+        key, secret = os.environ.get(prefix + "API_KEY"), os.environ.get(prefix + "SECRET")
+        if not key or not secret:
+            raise CredentialError(f"{prefix}API_KEY and {prefix}SECRET must be set for credential {ref!r}")
+        return Credentials(key, secret, os.environ.get(prefix + "PASSWORD"))
+    if scheme == "sandbox":
+        if sandbox_credentials is None or name not in sandbox_credentials:
+            raise CredentialError(f"the sandbox publishes no keys for {name!r}")
+        return sandbox_credentials[name]
+    raise CredentialError(f"unknown credential scheme in {ref!r} (use env:NAME or sandbox:ACCOUNT)")
+
+
+def rewrite_api_urls(urls: Any, base_url: str) -> Any:
+    """Point every API URL (nested dicts/strings) at base_url's scheme and host, keeping the paths."""
+    if isinstance(urls, dict):
+        return {k: rewrite_api_urls(v, base_url) for k, v in urls.items()}
+    if isinstance(urls, str) and urls.startswith(("http://", "https://")):
+        target = urlsplit(base_url)
+        parts = urlsplit(urls)
+        return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+    return urls
+
+
+def make_exchange(
+    venue: str,
+    credentials: Credentials | None = None,
+    *,
+    sandbox_url: str | None = None,
+    rate_limit: bool = True,
+    timeout_ms: int = 10_000,
+) -> ccxt.Exchange:
+    """A configured ccxt client. `sandbox_url` set → talk to the local sandbox instead of the venue."""
+    if venue not in ccxt.exchanges:
+        raise ValueError(f"unknown ccxt exchange id {venue!r}")
+    config: dict[str, Any] = {
+        "enableRateLimit": rate_limit,
+        "timeout": timeout_ms,
+        "options": dict(VENUE_OPTIONS.get(venue, {})),
+    }
+    if credentials is not None:
+        config["apiKey"] = credentials.api_key
+        config["secret"] = credentials.secret
+        if credentials.password:
+            config["password"] = credentials.password
+    exchange: ccxt.Exchange = getattr(ccxt, venue)(config)
+    exchange.number = str  # amounts as exact strings → Decimal; never float for money
+    if sandbox_url:
+        exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], sandbox_url)
+    return exchange

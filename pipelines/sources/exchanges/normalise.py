@@ -1,0 +1,206 @@
+"""ccxt unified structures → canonical raw rows (one dict per row, keys = raw table columns).
+
+Pure functions: no I/O. The native payload (ccxt's `info`, the venue's own JSON) is kept whole; the typed
+columns are parsed from ccxt's unified fields (exchange.number = str, so amounts arrive as exact strings).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.sources.exchanges.canonical import (
+    clean_json,
+    clean_text,
+    ms_to_datetime,
+    record_hash,
+    to_decimal,
+)
+
+Row = dict[str, Any]
+
+COMMON_COLUMNS = ("tenant_id", "account_id", "source", "source_record_id", "payload", "record_hash", "run_id")
+
+RAW_COLUMNS: dict[str, tuple[str, ...]] = {
+    "balances": (*COMMON_COLUMNS, "asset", "free", "used", "total", "observed_at"),
+    "trades": (
+        *COMMON_COLUMNS, "occurred_at", "symbol", "base_asset", "quote_asset", "side", "price", "quantity",
+        "cost", "fee_amount", "fee_asset", "order_id", "is_maker",
+    ),
+    "transfers": (
+        *COMMON_COLUMNS, "transfer_id", "transfer_type", "occurred_at", "asset", "amount", "fee_amount",
+        "fee_asset", "status", "network", "address", "txid",
+    ),
+    "tickers": (
+        *COMMON_COLUMNS, "symbol", "base_asset", "quote_asset", "observed_at", "last_price", "bid", "ask",
+        "quote_volume",
+    ),
+    "ohlcv": (
+        *COMMON_COLUMNS, "symbol", "base_asset", "quote_asset", "timeframe", "open_time", "open", "high",
+        "low", "close", "volume",
+    ),
+}
+
+PUBLIC_TENANT = "public"  # market data belongs to no client
+
+
+def _base(tenant_id: str, account_id: str, source: str, source_record_id: str | None, payload: Any,
+          run_id: str | None) -> Row:
+    payload = clean_json(payload)
+    digest = record_hash(payload)
+    return {
+        "tenant_id": tenant_id,
+        "account_id": account_id,
+        "source": source,
+        # A record without a venue id is still kept, under its content hash (the gate will say why).
+        "source_record_id": clean_text(source_record_id) or f"sha256:{digest}",
+        "payload": payload,
+        "record_hash": digest,
+        "run_id": run_id,
+    }
+
+
+def split_symbol(symbol: Any) -> tuple[str | None, str | None]:
+    """'BTC/USDT' (or 'BTC/USDT:USDT' for derivatives) → ('BTC', 'USDT')."""
+    text = clean_text(symbol)
+    if not text or "/" not in text:
+        return None, None
+    base, _, rest = text.partition("/")
+    quote = rest.split(":", 1)[0]
+    return base or None, quote or None
+
+
+def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
+                       run_id: str | None) -> list[Row]:
+    """One row per asset of a ccxt balance structure, zero balances included (a sold-out asset is a fact).
+
+    The snapshot's identity is the venue's own update time, so an unchanged account adds no rows and a
+    changed one adds a full new snapshot (raw stays append-only).
+    """
+    info = balance.get("info") or {}
+    observed_ms = balance.get("timestamp") or (info.get("updateTime") if isinstance(info, dict) else None)
+    native_by_asset: dict[str, Any] = {}
+    if isinstance(info, dict) and isinstance(info.get("balances"), list):
+        for entry in info["balances"]:
+            if isinstance(entry, dict) and entry.get("asset"):
+                native_by_asset[str(entry["asset"])] = entry
+    rows: list[Row] = []
+    reserved = {"info", "free", "used", "total", "timestamp", "datetime", "debt"}
+    for asset, amounts in balance.items():
+        if asset in reserved or not isinstance(amounts, dict):
+            continue
+        native = native_by_asset.get(asset, {"asset": asset, **amounts})
+        payload = {"balance": native, "updateTime": observed_ms}
+        row = _base(tenant_id, account_id, source, f"{asset}@{observed_ms}", payload, run_id)
+        row.update(
+            asset=clean_text(asset),
+            free=to_decimal(amounts.get("free")),
+            used=to_decimal(amounts.get("used")),
+            total=to_decimal(amounts.get("total")),
+            observed_at=ms_to_datetime(observed_ms),
+        )
+        rows.append(row)
+    return rows
+
+
+def _fee(record: dict[str, Any]) -> tuple[Any, Any]:
+    fee = record.get("fee")
+    if isinstance(fee, dict) and fee.get("cost") is not None:
+        return fee.get("cost"), fee.get("currency")
+    return None, None
+
+
+def normalise_trade(trade: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
+                    run_id: str | None) -> Row:
+    base, quote = split_symbol(trade.get("symbol"))
+    trade_id = clean_text(trade.get("id"))
+    fee_cost, fee_currency = _fee(trade)
+    row = _base(tenant_id, account_id, source,
+                f"{trade.get('symbol')}:{trade_id}" if trade_id else None, trade.get("info", trade), run_id)
+    taker_or_maker = trade.get("takerOrMaker")
+    row.update(
+        occurred_at=ms_to_datetime(trade.get("timestamp")),
+        symbol=clean_text(trade.get("symbol")),
+        base_asset=base,
+        quote_asset=quote,
+        side=clean_text(trade.get("side")),
+        price=to_decimal(trade.get("price")),
+        quantity=to_decimal(trade.get("amount")),
+        cost=to_decimal(trade.get("cost")),
+        fee_amount=to_decimal(fee_cost) if fee_cost is not None else None,
+        fee_asset=clean_text(fee_currency),
+        order_id=clean_text(trade.get("order")),
+        is_maker=None if taker_or_maker is None else taker_or_maker == "maker",
+    )
+    return row
+
+
+def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
+                       run_id: str | None) -> Row:
+    """A deposit or withdrawal. Its status is part of its identity: a pending deposit that later
+    completes arrives as a new row (a correction), and staging keeps the latest version per transfer."""
+    transfer_id = clean_text(tx.get("id"))
+    kind = clean_text(tx.get("type"))
+    status = clean_text(tx.get("status"))
+    fee_cost, fee_currency = _fee(tx)
+    record_id = f"{kind}:{transfer_id}:{status}" if transfer_id else None
+    row = _base(tenant_id, account_id, source, record_id, tx.get("info", tx), run_id)
+    row.update(
+        transfer_id=transfer_id,
+        transfer_type=kind,
+        occurred_at=ms_to_datetime(tx.get("timestamp")),
+        asset=clean_text(tx.get("currency")),
+        amount=to_decimal(tx.get("amount")),
+        fee_amount=to_decimal(fee_cost) if fee_cost is not None else None,
+        fee_asset=clean_text(fee_currency),
+        status=status,
+        network=clean_text(tx.get("network")),
+        address=clean_text(tx.get("address") or tx.get("addressTo")),
+        txid=clean_text(tx.get("txid")),
+    )
+    return row
+
+
+def normalise_ticker(ticker: dict[str, Any], *, source: str, run_id: str | None) -> Row:
+    symbol = clean_text(ticker.get("symbol"))
+    base, quote = split_symbol(symbol)
+    ts = ticker.get("timestamp")
+    row = _base(PUBLIC_TENANT, PUBLIC_TENANT, source, f"{symbol}@{ts}", ticker.get("info", ticker), run_id)
+    row.update(
+        symbol=symbol,
+        base_asset=base,
+        quote_asset=quote,
+        observed_at=ms_to_datetime(ts),
+        last_price=to_decimal(ticker.get("last") if ticker.get("last") is not None else ticker.get("close")),
+        bid=to_decimal(ticker.get("bid")),
+        ask=to_decimal(ticker.get("ask")),
+        quote_volume=to_decimal(ticker.get("quoteVolume")),
+    )
+    return row
+
+
+def normalise_candle(candle: list[Any], native: Any, *, symbol: str, timeframe: str, source: str,
+                     run_id: str | None) -> Row:
+    """A ccxt OHLCV row [t, o, h, l, c, v]; `native` is the venue's own kline when it could be matched."""
+    base, quote = split_symbol(symbol)
+    open_ms = candle[0] if candle else None
+    row = _base(PUBLIC_TENANT, PUBLIC_TENANT, source, f"{symbol}:{timeframe}:{open_ms}",
+                native if native is not None else candle, run_id)
+    values = [*list(candle[1:6]), None, None, None, None, None][:5]
+    row.update(
+        symbol=symbol,
+        base_asset=base,
+        quote_asset=quote,
+        timeframe=timeframe,
+        open_time=ms_to_datetime(open_ms),
+        open=to_decimal(values[0]),
+        high=to_decimal(values[1]),
+        low=to_decimal(values[2]),
+        close=to_decimal(values[3]),
+        volume=to_decimal(values[4]),
+    )
+    return row
+
+
+def as_tuples(rows: list[Row], entity: str) -> list[tuple[Any, ...]]:
+    columns = RAW_COLUMNS[entity]
+    return [tuple(row.get(c) for c in columns) for row in rows]

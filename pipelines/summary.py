@@ -1,0 +1,115 @@
+"""What `coinbook run` prints: positions per tenant and asset with reconciliation status, the breaks,
+and what the quality gate quarantined — read from the marts, as a user would in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.resources.warehouse import Warehouse
+
+POSITIONS_SQL = """
+with pos as (
+    select tenant_id, asset, sum(quantity) as quantity, max(price_usd) as price_usd,
+           sum(value_usd) as value_usd, max(as_of) as as_of
+    from marts.positions group by tenant_id, asset
+), rec as (
+    select tenant_id, asset, count(*) filter (where status = 'break') as breaks, count(*) as checked
+    from marts.reconciliation group by tenant_id, asset
+)
+select coalesce(p.tenant_id, r.tenant_id), coalesce(p.asset, r.asset), p.quantity, p.price_usd, p.value_usd,
+       case when r.breaks > 0 then 'break' when r.checked > 0 then 'ok' else 'n/a' end
+from pos p full join rec r on r.tenant_id = p.tenant_id and r.asset = p.asset
+order by 1, p.value_usd desc nulls last, 2
+"""
+
+BREAKS_SQL = """
+select tenant_id, account_id, asset, reported_quantity, computed_quantity, difference
+from marts.reconciliation where status = 'break' order by tenant_id, account_id, asset
+"""
+
+QUARANTINE_SQL = """
+select raw_table, check_name, count(*), min(reason)
+from ops.quarantine group by raw_table, check_name order by raw_table, check_name
+"""
+
+
+@dataclass(frozen=True)
+class PositionLine:
+    tenant_id: str
+    asset: str
+    quantity: Decimal | None
+    price_usd: Decimal | None
+    value_usd: Decimal | None
+    reconciliation: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    positions: list[PositionLine]
+    breaks: list[tuple[str, str, str, Decimal, Decimal, Decimal]]
+    quarantine: list[tuple[str, str, int, str]]
+
+
+def read_summary(wh: Warehouse) -> Summary:
+    with wh.connect() as conn:
+        positions = [PositionLine(*row) for row in conn.execute(POSITIONS_SQL).fetchall()]
+        breaks = [tuple(row) for row in conn.execute(BREAKS_SQL).fetchall()]
+        quarantine = [tuple(row) for row in conn.execute(QUARANTINE_SQL).fetchall()]
+    return Summary(positions, breaks, quarantine)  # type: ignore[arg-type]
+
+
+def _qty(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:,.8f}".rstrip("0")
+
+
+def _usd(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def render_summary(summary: Summary, console: Console) -> None:
+    table = Table(title="Positions by tenant and asset (ledger-computed, priced in USD)", title_justify="left")
+    for name, justify in (("tenant", "left"), ("asset", "left"), ("quantity", "right"), ("price (USD)", "right"),
+                          ("value (USD)", "right"), ("reconciliation", "center")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    totals: dict[str, Decimal] = {}
+    last_tenant = None
+    for line in summary.positions:
+        if last_tenant is not None and line.tenant_id != last_tenant:
+            table.add_section()
+        last_tenant = line.tenant_id
+        status = {"ok": "[green]ok[/]", "break": "[bold red]BREAK[/]"}.get(line.reconciliation, line.reconciliation)
+        table.add_row(line.tenant_id, line.asset, _qty(line.quantity), _usd(line.price_usd), _usd(line.value_usd),
+                      status)
+        totals[line.tenant_id] = totals.get(line.tenant_id, Decimal(0)) + (line.value_usd or Decimal(0))
+    console.print(table)
+
+    total_table = Table(title="Portfolio value by tenant", title_justify="left")
+    total_table.add_column("tenant")
+    total_table.add_column("value (USD)", justify="right")
+    for tenant, value in totals.items():
+        total_table.add_row(tenant, _usd(value))
+    console.print(total_table)
+
+    if summary.breaks:
+        breaks = Table(title="Reconciliation breaks (exchange-reported vs ledger-computed)", title_justify="left")
+        for name in ("tenant", "account", "asset", "reported", "computed", "difference"):
+            breaks.add_column(name, justify="left" if name in ("tenant", "account", "asset") else "right")
+        for tenant, account, asset, reported, computed, diff in summary.breaks:
+            breaks.add_row(tenant, account, asset, _qty(reported), _qty(computed), f"[red]{_qty(diff)}[/]")
+        console.print(breaks)
+    else:
+        console.print("[green]Reconciliation: every account and asset matches its ledger.[/]")
+
+    if summary.quarantine:
+        quarantine = Table(title="Quarantined by the quality gate (kept out of the models)", title_justify="left")
+        for name in ("raw table", "expectation", "rows", "example reason"):
+            quarantine.add_column(name, justify="right" if name == "rows" else "left")
+        for raw_table, check, count, reason in summary.quarantine:
+            quarantine.add_row(raw_table, check, str(count), reason)
+        console.print(quarantine)

@@ -1,0 +1,55 @@
+"""Shared fixtures: the real private PostgreSQL (one cluster, a fresh database per test session), the
+exchange sandbox on an ephemeral port, and Coinbook definitions wired to both."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from pipelines.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def cluster(settings):
+    from warehouse.cluster import LocalCluster
+
+    if settings.database_url:
+        pytest.skip("tests manage their own databases on the private cluster; unset COINBOOK_DATABASE_URL")
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def database_url(cluster, settings) -> Iterator[str]:
+    """A fresh, migrated database for this test session, dropped at the end."""
+    from warehouse.migrate import apply_migrations
+
+    from pipelines.bootstrap import ensure_dbt_manifest
+
+    name = f"coinbook_test_{uuid.uuid4().hex[:10]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    apply_migrations(url)
+    ensure_dbt_manifest(settings, url)
+    yield url
+    cluster.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[object]:
+    """A sandbox whose API also returns a few malformed records, on an ephemeral port."""
+    from sandbox.server import SandboxServer
+
+    with SandboxServer(port=0, malformed=True) as server:
+        yield server

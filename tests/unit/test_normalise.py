@@ -1,0 +1,135 @@
+"""Normalisers: ccxt unified structures (as ccxt returns them with exchange.number = str) → raw rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.sources.exchanges.canonical import clean_json, ms_to_datetime, record_hash, to_decimal
+from pipelines.sources.exchanges.normalise import (
+    RAW_COLUMNS,
+    as_tuples,
+    normalise_balances,
+    normalise_candle,
+    normalise_ticker,
+    normalise_trade,
+    normalise_transfer,
+    split_symbol,
+)
+
+CTX = {"tenant_id": "acme", "account_id": "acme-binance-main", "source": "binance", "run_id": "r1"}
+
+TRADE = {
+    "id": "28457", "order": "100234", "timestamp": 1750000000123, "symbol": "BTC/USDT", "side": "buy",
+    "takerOrMaker": "taker", "price": "64250.10", "amount": "0.01234", "cost": "792.846234",
+    "fee": {"cost": "0.00001234", "currency": "BTC"},
+    "info": {"symbol": "BTCUSDT", "id": 28457, "orderId": 100234, "price": "64250.10000000", "qty": "0.01234000",
+             "quoteQty": "792.84623400", "commission": "0.00001234", "commissionAsset": "BTC",
+             "time": 1750000000123, "isBuyer": True, "isMaker": False},
+}
+
+
+def test_trade_is_exact_and_keeps_native_payload() -> None:
+    row = normalise_trade(TRADE, **CTX)
+    assert row["source_record_id"] == "BTC/USDT:28457"
+    assert row["price"] == Decimal("64250.10") and isinstance(row["quantity"], Decimal)
+    assert row["quantity"] == Decimal("0.01234") and row["cost"] == Decimal("792.846234")
+    assert row["fee_amount"] == Decimal("0.00001234") and row["fee_asset"] == "BTC"
+    assert (row["base_asset"], row["quote_asset"], row["side"], row["is_maker"]) == ("BTC", "USDT", "buy", False)
+    assert row["occurred_at"] == datetime(2025, 6, 15, 15, 6, 40, 123000, tzinfo=UTC)
+    assert row["payload"] == TRADE["info"]  # the venue's own record, untouched
+    assert row["record_hash"] == record_hash(TRADE["info"]) and len(row["record_hash"]) == 64
+    assert set(row) == set(RAW_COLUMNS["trades"])
+
+
+def test_unparseable_values_land_as_null_not_as_an_exception() -> None:
+    bad = {**TRADE, "price": "abc", "amount": "NaN", "timestamp": None, "side": None, "id": None}
+    row = normalise_trade(bad, **CTX)
+    assert row["price"] is None and row["quantity"] is None and row["occurred_at"] is None and row["side"] is None
+    # no venue id: the row is still kept, identified by its content
+    assert row["source_record_id"] == f"sha256:{row['record_hash']}"
+
+
+def test_record_hash_ignores_key_order_and_nul_bytes_are_removed() -> None:
+    assert record_hash({"a": 1, "b": "x"}) == record_hash({"b": "x", "a": 1})
+    assert clean_json({"memo": "a\x00b"}) == {"memo": "ab"}
+
+
+def test_balances_one_row_per_asset_with_snapshot_identity() -> None:
+    balance = {
+        "info": {"updateTime": 1759276799000, "balances": [
+            {"asset": "BTC", "free": "1.50000000", "locked": "0.25000000"},
+            {"asset": "SOL", "free": "0.00000000", "locked": "0.00000000"},
+        ]},
+        "timestamp": 1759276799000, "datetime": "2025-09-30T23:59:59.000Z",
+        "BTC": {"free": "1.5", "used": "0.25", "total": "1.75"},
+        "SOL": {"free": "0", "used": "0", "total": "0"},
+        "free": {"BTC": "1.5", "SOL": "0"}, "used": {}, "total": {},
+    }
+    rows = normalise_balances(balance, **CTX)
+    by_asset = {r["asset"]: r for r in rows}
+    assert set(by_asset) == {"BTC", "SOL"}  # a zero balance is a fact too
+    assert by_asset["BTC"]["total"] == Decimal("1.75") and by_asset["BTC"]["used"] == Decimal("0.25")
+    assert by_asset["BTC"]["source_record_id"] == "BTC@1759276799000"
+    assert by_asset["BTC"]["payload"]["balance"] == {"asset": "BTC", "free": "1.50000000", "locked": "0.25000000"}
+    # same snapshot again → same ids and hashes (so a re-run inserts nothing)
+    assert [r["record_hash"] for r in normalise_balances(balance, **CTX)] == [r["record_hash"] for r in rows]
+
+
+def test_transfer_status_is_part_of_identity() -> None:
+    deposit = {"id": "d-1", "type": "deposit", "currency": "USDT", "amount": "1000", "status": "pending",
+               "timestamp": 1750000000000, "txid": "0xabc", "network": "ETH", "address": "0xdef",
+               "fee": None, "info": {"id": "d-1", "status": 0}}
+    pending = normalise_transfer(deposit, **CTX)
+    done = normalise_transfer({**deposit, "status": "ok", "info": {"id": "d-1", "status": 1}}, **CTX)
+    assert pending["transfer_id"] == done["transfer_id"] == "d-1"
+    assert pending["source_record_id"] != done["source_record_id"]  # the completion is a new (correcting) row
+    assert done["amount"] == Decimal("1000") and done["fee_amount"] is None
+
+
+def test_withdrawal_fee() -> None:
+    w = {"id": "w-9", "type": "withdrawal", "currency": "BTC", "amount": "0.5", "status": "ok",
+         "timestamp": 1750000000000, "fee": {"cost": "0.0002", "currency": "BTC"}, "info": {"id": "w-9"}}
+    row = normalise_transfer(w, **CTX)
+    assert (row["transfer_type"], row["amount"], row["fee_amount"], row["fee_asset"]) == (
+        "withdrawal", Decimal("0.5"), Decimal("0.0002"), "BTC")
+
+
+def test_ticker_and_candle_are_public_market_data() -> None:
+    ticker = normalise_ticker({"symbol": "ETH/USDT", "timestamp": 1759276799000, "last": "2500.5", "bid": "2500.4",
+                               "ask": "2500.6", "quoteVolume": "123456.7", "info": {"symbol": "ETHUSDT"}},
+                              source="binance", run_id="r1")
+    assert ticker["tenant_id"] == ticker["account_id"] == "public"
+    assert ticker["last_price"] == Decimal("2500.5") and ticker["source_record_id"] == "ETH/USDT@1759276799000"
+    native = [1759190400000, "2480.0", "2510.0", "2470.0", "2500.5", "1000.1", 1759276799999]
+    candle = normalise_candle([1759190400000, "2480.0", "2510.0", "2470.0", "2500.5", "1000.1"], native,
+                              symbol="ETH/USDT", timeframe="1d", source="binance", run_id="r1")
+    assert candle["payload"] == native and candle["close"] == Decimal("2500.5")
+    assert candle["source_record_id"] == "ETH/USDT:1d:1759190400000"
+    assert len(as_tuples([candle], "ohlcv")[0]) == len(RAW_COLUMNS["ohlcv"])
+
+
+def test_split_symbol() -> None:
+    assert split_symbol("BTC/USDT") == ("BTC", "USDT")
+    assert split_symbol("BTC/USDT:USDT") == ("BTC", "USDT")
+    assert split_symbol("garbage") == (None, None) and split_symbol(None) == (None, None)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e19"), max_value=Decimal("1e19"),
+                   places=18))
+def test_to_decimal_round_trips_any_representable_amount(value: Decimal) -> None:
+    assert to_decimal(str(value)) == value
+
+
+def test_to_decimal_rejects_what_numeric_38_18_cannot_hold() -> None:
+    assert to_decimal("1e25") is None and to_decimal("inf") is None and to_decimal("") is None
+    assert to_decimal(True) is None and to_decimal(0.1) == Decimal("0.1")
+
+
+def test_ms_to_datetime_bounds() -> None:
+    assert ms_to_datetime(None) is None and ms_to_datetime("x") is None
+    assert ms_to_datetime(0) is None  # before bitcoin: certainly wrong
+    assert ms_to_datetime(1759276799000) == datetime(2025, 9, 30, 23, 59, 59, tzinfo=UTC)
