@@ -71,9 +71,8 @@ def warehouse_url() -> None:
 @warehouse_app.command("migrate")
 def warehouse_migrate() -> None:
     """Apply pending migrations (re-runnable)."""
+    from pipelines.settings import resolve_database_url
     from warehouse.migrate import apply_migrations
-
-    from pipelines.definitions import resolve_database_url
 
     applied = apply_migrations(resolve_database_url(get_settings()))
     console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
@@ -98,8 +97,8 @@ def accounts_list() -> None:
     """List registered accounts (credentials are references, never shown)."""
     from rich.table import Table
 
-    from pipelines.definitions import resolve_database_url
     from pipelines.resources.warehouse import Warehouse
+    from pipelines.settings import resolve_database_url
 
     table = Table("tenant", "portfolio", "account", "venue", "mode", "credential")
     for a in Warehouse(resolve_database_url(get_settings())).accounts(enabled_only=False):
@@ -208,8 +207,8 @@ def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
 @app.command()
 def summary() -> None:
     """Print positions and reconciliation from the marts (no sync)."""
-    from pipelines.definitions import resolve_database_url
     from pipelines.resources.warehouse import Warehouse
+    from pipelines.settings import resolve_database_url
     from pipelines.summary import read_summary, render_summary
 
     render_summary(read_summary(Warehouse(resolve_database_url(get_settings()))), console)

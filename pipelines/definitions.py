@@ -12,7 +12,7 @@ from pipelines.dbt_project import coinbook_dbt
 from pipelines.jobs import account_fan_out, account_sync_job, new_account_sensor, transform_follow_up, transform_job
 from pipelines.resources.exchanges import ExchangeResource
 from pipelines.resources.warehouse import WarehouseResource
-from pipelines.settings import CoinbookSettings, get_settings
+from pipelines.settings import get_settings, resolve_database_url
 
 VENUES: tuple[str, ...] = ("binance",)
 
@@ -20,15 +20,6 @@ VENUES: tuple[str, ...] = ("binance",)
 def raw_table_of(asset: dg.AssetsDefinition) -> str:
     """'raw_binance_trades' → 'raw.binance_trades': an ingestion asset is named for the table it fills."""
     return "raw." + asset.key.path[-1].removeprefix("raw_")
-
-
-def resolve_database_url(settings: CoinbookSettings) -> str:
-    """COINBOOK_DATABASE_URL when set, else the private cluster's URL (not started here)."""
-    if settings.database_url:
-        return settings.database_url
-    from warehouse.cluster import LocalCluster
-
-    return LocalCluster(settings.home, settings.pg_port).url()
 
 
 def build_definitions(database_url: str, sandbox_url: str | None) -> dg.Definitions:

@@ -27,3 +27,12 @@ class CoinbookSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> CoinbookSettings:
     return CoinbookSettings()
+
+
+def resolve_database_url(settings: CoinbookSettings) -> str:
+    """COINBOOK_DATABASE_URL when set, else the private cluster's URL (not started here)."""
+    if settings.database_url:
+        return settings.database_url
+    from warehouse.cluster import LocalCluster
+
+    return LocalCluster(settings.home, settings.pg_port).url()

@@ -33,9 +33,8 @@ def cluster(settings):
 @pytest.fixture(scope="session")
 def database_url(cluster, settings) -> Iterator[str]:
     """A fresh, migrated database for this test session, dropped at the end."""
-    from warehouse.migrate import apply_migrations
-
     from pipelines.bootstrap import ensure_dbt_manifest
+    from warehouse.migrate import apply_migrations
 
     name = f"coinbook_test_{uuid.uuid4().hex[:10]}"
     cluster.create_database(name)

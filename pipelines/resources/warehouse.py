@@ -15,11 +15,11 @@ from typing import Any
 import psycopg
 from dagster import ConfigurableResource
 from psycopg.types.json import Jsonb
-from warehouse.loader import copy_insert
 
 from pipelines.sources.exchanges.client import ExchangeAccount, split_partition_key
 from pipelines.sources.exchanges.normalise import RAW_COLUMNS, as_tuples
 from pipelines.sources.exchanges.sync import Page
+from warehouse.loader import copy_insert
 
 
 def raw_table(venue: str, entity: str) -> str:

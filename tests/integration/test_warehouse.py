@@ -1,0 +1,96 @@
+"""The private cluster, the migration runner and the bulk loader, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from warehouse.cluster import LocalCluster, WarehouseError, libpq_params
+from warehouse.loader import copy_insert
+from warehouse.migrate import MigrationError, apply_migrations, discover_migrations
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def scratch_db(cluster: LocalCluster) -> Iterator[str]:
+    name = f"coinbook_wh_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    yield cluster.url(name)
+    cluster.drop_database(name)
+
+
+def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactory) -> None:
+    home = tmp_path_factory.mktemp("wh-home")
+    own = LocalCluster(home, port=54391)
+    try:
+        url = own.up()
+        assert own.up() == url  # second up while running: no-op
+        status = own.status()
+        assert status.running and status.pid and status.server_version
+        assert int(status.server_version.split(".")[0]) >= 15
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_database()").fetchone() == ("coinbook",)
+        # A second cluster on the same port must fail with an actionable message, not hang.
+        with pytest.raises(WarehouseError, match="COINBOOK_PG_PORT"):
+            LocalCluster(tmp_path_factory.mktemp("wh-other"), port=54391).up()
+    finally:
+        own.down()
+    assert not own.status().running
+    own.down()  # stopping a stopped cluster is harmless
+
+
+def test_migrations_apply_once_and_detect_tampering(scratch_db: str) -> None:
+    labels = [m.label for m in discover_migrations()]
+    assert apply_migrations(scratch_db) == labels
+    assert apply_migrations(scratch_db) == []
+    with psycopg.connect(scratch_db) as conn:
+        schemas = {r[0] for r in conn.execute("select schema_name from information_schema.schemata")}
+        assert {"raw", "ops", "audit"} <= schemas
+        conn.execute("update ops.schema_migrations set checksum = 'tampered' where version = 1")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        apply_migrations(scratch_db)
+
+
+def test_copy_insert_is_exact_and_idempotent(scratch_db: str) -> None:
+    with psycopg.connect(scratch_db) as conn:
+        conn.execute("""create schema t; create table t.movements (
+            tenant_id text, source_record_id text, quantity numeric(38,18), occurred_at timestamptz,
+            payload jsonb, primary key (tenant_id, source_record_id))""")
+    tiny, huge = Decimal("0.000000000000000001"), Decimal("12345678901234567890.123456789012345678")
+    when = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    payload = {"id": "1", "qty": "0.1", "nested": [1, {"a": None}]}
+    rows = [("t1", f"r{i}", tiny if i % 2 else huge, when, payload) for i in range(1000)]
+    cols = ["tenant_id", "source_record_id", "quantity", "occurred_at", "payload"]
+    with psycopg.connect(scratch_db) as conn:
+        assert copy_insert(conn, "t.movements", cols, rows) == 1000
+    with psycopg.connect(scratch_db) as conn:
+        assert copy_insert(conn, "t.movements", cols, rows) == 0
+        assert copy_insert(conn, "t.movements", cols, []) == 0
+        got = conn.execute("select quantity, occurred_at, payload from t.movements where source_record_id in "
+                           "('r0', 'r1') order by source_record_id").fetchall()
+    assert got == [(huge, when, payload), (tiny, when, payload)]
+
+
+def test_copy_insert_rolls_back_with_the_callers_transaction(scratch_db: str) -> None:
+    with psycopg.connect(scratch_db) as conn:
+        conn.execute("create table public.k (id int primary key)")
+    with psycopg.connect(scratch_db) as conn:
+        assert copy_insert(conn, "public.k", ["id"], [(1,), (2,)]) == 2
+        conn.rollback()  # as if the process died before commit
+        assert conn.execute("select count(*) from public.k").fetchone() == (0,)
+
+
+def test_loader_rejects_unsafe_identifiers(scratch_db: str) -> None:
+    with psycopg.connect(scratch_db) as conn, pytest.raises(ValueError, match="identifier"):
+        copy_insert(conn, "public.k; drop table x", ["id"], [(1,)])
+
+
+def test_libpq_params_split_a_url() -> None:
+    assert libpq_params("postgresql://u:p@h:1234/d") == {
+        "host": "h", "port": "1234", "user": "u", "password": "p", "dbname": "d"}

