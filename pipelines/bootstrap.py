@@ -9,7 +9,6 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 from pipelines.settings import PROJECT_ROOT, CoinbookSettings
 
@@ -60,17 +59,10 @@ def dagster_home(settings: CoinbookSettings, database_url: str) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     lines = ["telemetry:", "  enabled: false"]
     if not settings.database_url:
-        from psycopg.conninfo import conninfo_to_dict
-
-        params: dict[str, Any] = conninfo_to_dict(database_url)
-        lines += [
-            "storage:", "  postgres:", "    postgres_db:",
-            f"      username: {params.get('user', 'postgres')}",
-            f"      password: '{params.get('password', '')}'",
-            f"      hostname: {params.get('host', '127.0.0.1')}",
-            f"      db_name: {DAGSTER_DATABASE}",
-            f"      port: {params.get('port', 5432)}",
-        ]
+        # dagster-postgres uses psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which breaks
+        # its event log queries, so the driver is named explicitly.
+        dagster_url = database_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://", 1)
+        lines += ["storage:", "  postgres:", f"    postgres_url: {dagster_url}/{DAGSTER_DATABASE}"]
     config = home / "dagster.yaml"
     text = "\n".join(lines) + "\n"
     if not config.exists() or config.read_text() != text:

@@ -62,8 +62,11 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
 
 
 def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehouse, venues: tuple[str, ...],
-                 on_run: Callable[[RunOutcome], None] | None = None, tier: str = "manual") -> PipelineOutcome:
+                 on_run: Callable[[RunOutcome], None] | None = None, tier: str = "manual",
+                 log_level: str = "WARNING") -> PipelineOutcome:
     started = time.monotonic()
+    # The summary is the CLI's output; Dagster's per-event console log stays in the event log (UI) unless asked.
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     pipeline = PipelineOutcome()
 
     def record(outcome: RunOutcome) -> None:
@@ -82,12 +85,13 @@ def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehou
         for key in keys:
             run_started = time.monotonic()
             result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                            tags={TIER_TAG: tier})
+                                            tags={TIER_TAG: tier}, run_config=run_config)
             record(_outcome(job.name, key, result, run_started))
 
     transform = defs.resolve_job_def("nightly_reconciliation")
     run_started = time.monotonic()
-    result = transform.execute_in_process(instance=instance, raise_on_error=False, tags={TIER_TAG: tier})
+    result = transform.execute_in_process(instance=instance, raise_on_error=False, tags={TIER_TAG: tier},
+                                          run_config=run_config)
     record(_outcome(transform.name, None, result, run_started))
     pipeline.seconds = round(time.monotonic() - started, 2)
     return pipeline
