@@ -1,0 +1,8 @@
+"""`make bench`: every benchmark, one after the other, printing its figures."""
+
+from bench import bench_loader, bench_pipeline
+
+print("== bulk loader (1,000,000 rows) ==")
+bench_loader.main(1_000_000)
+print("\n== full pipeline on the sandbox world ==")
+bench_pipeline.main()

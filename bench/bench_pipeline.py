@@ -1,0 +1,59 @@
+"""End-to-end pipeline timing on the sandbox world: a cold run (empty warehouse) and a warm re-run.
+
+    .venv/bin/python -m bench.bench_pipeline
+
+Uses a fresh database on the private cluster and the sandbox on an ephemeral port, exactly as
+`coinbook run` does, and prints per-run wall time, new raw rows and exchange API calls.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+
+import dagster as dg
+
+from pipelines.accounts import register_accounts, specs_from_sandbox
+from pipelines.bootstrap import ensure_dbt_manifest
+from pipelines.definitions import VENUES, build_definitions
+from pipelines.resources.warehouse import Warehouse
+from pipelines.runner import run_pipeline
+from pipelines.settings import get_settings
+from sandbox.server import SandboxServer
+from warehouse.cluster import LocalCluster
+from warehouse.migrate import apply_migrations
+
+
+def main() -> None:
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    try:
+        apply_migrations(url)
+        ensure_dbt_manifest(settings, url)
+        with SandboxServer(port=0, malformed=True) as sandbox, tempfile.TemporaryDirectory() as tmp:
+            wh = Warehouse(url)
+            register_accounts(wh, specs_from_sandbox(sandbox.url))
+            defs = build_definitions(url, sandbox.url)
+            instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
+            print(f"{'run':<6} {'wall s':>8} {'syncs s':>8} {'transform s':>12} {'new rows':>9} {'API calls':>10}")
+            for label in ("cold", "warm"):
+                t0 = time.perf_counter()
+                outcome = run_pipeline(defs, instance, wh, VENUES)
+                wall = time.perf_counter() - t0
+                syncs = sum(r.seconds for r in outcome.runs if r.partition)
+                transform = sum(r.seconds for r in outcome.runs if not r.partition)
+                calls = sum(r.api_calls for r in outcome.runs)
+                status = "" if outcome.success else "  (FAILED)"
+                print(f"{label:<6} {wall:>8.1f} {syncs:>8.1f} {transform:>12.1f} {outcome.inserted:>9,} "
+                      f"{calls:>10,}{status}")
+    finally:
+        cluster.drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
