@@ -1,0 +1,15 @@
+"""`python -m sandbox`: the exchange sandbox in the foreground (also `coinbook sandbox`)."""
+
+import argparse
+
+from sandbox.server import run_forever
+from sandbox.world import DEFAULT_SEED
+
+parser = argparse.ArgumentParser(description="Coinbook exchange sandbox (Binance REST dialect).")
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=8765)
+parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+parser.add_argument("--malformed", action="store_true", help="mix a few malformed records into the responses")
+args = parser.parse_args()
+print(f"sandbox listening on http://{args.host}:{args.port}")
+run_forever(args.host, args.port, seed=args.seed, malformed=args.malformed)

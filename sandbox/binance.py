@@ -1,0 +1,347 @@
+"""Binance spot REST, as far as ccxt's `binance` class uses it for an account's books.
+
+Each handler takes the parsed request and returns (HTTP status, JSON body); errors use Binance's own
+shape ({"code": -XXXX, "msg": ...}) and codes, so ccxt maps them to its exception classes unchanged.
+Signed endpoints check the API key, the HMAC-SHA256 signature of the query string, and the timestamp
+against the real clock, as Binance does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sandbox.world import (
+    END_MS,
+    MARKET_BY_SYMBOL,
+    MARKETS,
+    START_MS,
+    Market,
+    World,
+    deposit_json,
+    trade_json,
+    withdrawal_json,
+)
+
+DAY_MS = 86_400_000
+INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
+               "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000,
+               "1d": DAY_MS}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "msg": self.msg}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    raw_query: str
+    headers: dict[str, str]
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+def _int(params: dict[str, str], name: str, default: int | None = None) -> int | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+
+
+def _limit(params: dict[str, str], default: int, maximum: int) -> int:
+    limit = _int(params, "limit", default) or default
+    if limit < 1 or limit > maximum:
+        raise ApiError(400, -1130, "Invalid data sent for a parameter.")
+    return limit
+
+
+def _market(params: dict[str, str]) -> Market:
+    symbol = params.get("symbol")
+    if not symbol:
+        raise ApiError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+    market = MARKET_BY_SYMBOL.get(symbol)
+    if market is None:
+        raise ApiError(400, -1121, "Invalid symbol.")
+    return market
+
+
+def authenticate(world: World, request: Request) -> str:
+    """The account behind a signed request, or an ApiError exactly as Binance words it."""
+    api_key = request.headers.get("x-mbx-apikey", "")
+    account_id = world.account_by_key(api_key)
+    if account_id is None:
+        raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    payload, _, signature = request.raw_query.rpartition("&signature=")
+    if not signature:
+        raise ApiError(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+    secret = world.credentials[account_id][1]
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise ApiError(401, -1022, "Signature for this request is not valid.")
+    timestamp = _int(request.params, "timestamp")
+    if timestamp is None:
+        raise ApiError(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.")
+    recv_window = _int(request.params, "recvWindow", 5000) or 5000
+    now = int(time.time() * 1000)
+    if timestamp > now + 1000:
+        raise ApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    if now - timestamp > recv_window:
+        raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+    return account_id
+
+
+# -- public --------------------------------------------------------------------------------------------------
+def ping(world: World, request: Request) -> Any:
+    return {}
+
+
+def server_time(world: World, request: Request) -> Any:
+    return {"serverTime": int(time.time() * 1000)}
+
+
+def _symbol_info(m: Market) -> dict[str, Any]:
+    return {
+        "symbol": m.symbol, "status": "TRADING", "baseAsset": m.base, "baseAssetPrecision": 8,
+        "quoteAsset": m.quote, "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True, "ocoAllowed": True, "otoAllowed": True, "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True, "cancelReplaceAllowed": True, "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": str(m.tick), "maxPrice": "1000000.00000000",
+             "tickSize": str(m.tick)},
+            {"filterType": "LOT_SIZE", "minQty": str(m.step), "maxQty": "9000.00000000", "stepSize": str(m.step)},
+            {"filterType": "NOTIONAL", "minNotional": str(m.min_notional), "applyMinToMarket": True,
+             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+        ],
+        "permissions": [], "permissionSets": [["SPOT"]], "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }
+
+
+def exchange_info(world: World, request: Request) -> Any:
+    return {
+        "timezone": "UTC", "serverTime": int(time.time() * 1000),
+        "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+        ],
+        "exchangeFilters": [],
+        "symbols": [_symbol_info(m) for m in MARKETS],
+    }
+
+
+def candles(world: World, market: Market, interval: str, start: int | None, end: int | None,
+            limit: int) -> list[list[Any]]:
+    """Closed candles from the hourly path: hour-multiples aggregate it, sub-hour intervals interpolate."""
+    width = INTERVAL_MS[interval]
+    last_open = (END_MS + 1 - width) // width * width  # the last candle that closes within the world
+    first_open = (START_MS + width - 1) // width * width
+    if start is not None:
+        opens = range(max(first_open, (start + width - 1) // width * width), last_open + 1, width)
+        opens = opens[:limit]
+    else:
+        upper = min(last_open, (end - width + 1) // width * width) if end is not None else last_open
+        opens = range(max(first_open, upper - (limit - 1) * width), upper + 1, width)
+    if end is not None:
+        opens = [o for o in opens if o <= end]
+    prices = world.prices
+    out = []
+    for open_ms in opens:
+        first_hour, last_hour = prices.hour_of(open_ms), prices.hour_of(open_ms + width - 1)
+        prev = prices.market_close(market, max(0, first_hour - 1))
+        if width >= 3_600_000:
+            closes = [prices.market_close(market, h) for h in range(first_hour, last_hour + 1)]
+            hi = max(prev, *closes) * (1 + float(prices.wiggle[last_hour, 0]))
+            lo = min(prev, *closes) * (1 - float(prices.wiggle[last_hour, 1]))
+            o, c = prev, closes[-1]
+            volume = sum(float(prices.volume[h]) for h in range(first_hour, last_hour + 1))
+        else:  # linear path inside the hour
+            here = prices.market_close(market, first_hour)
+            frac0 = (open_ms % 3_600_000) / 3_600_000
+            frac1 = ((open_ms + width) % 3_600_000 or 3_600_000) / 3_600_000
+            o, c = prev + (here - prev) * frac0, prev + (here - prev) * frac1
+            hi, lo = max(o, c) * 1.0002, min(o, c) * 0.9998
+            volume = float(prices.volume[first_hour]) * width / 3_600_000
+        tick = market.tick
+        o_d, h_d, l_d, c_d = (_round(x, tick) for x in (o, hi, lo, c))
+        base_volume = _round(volume * 2_000_000 / prices.coin_usd(market.base, last_hour), market.step)
+        out.append([open_ms, str(o_d), str(max(h_d, o_d, c_d)), str(min(l_d, o_d, c_d)), str(c_d), str(base_volume),
+                    open_ms + width - 1, str(_round(float(base_volume) * float(c_d), tick)), 1000, "0", "0", "0"])
+    return out
+
+
+def _round(value: float, quantum: Decimal) -> Decimal:
+    return Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def klines(world: World, request: Request) -> Any:
+    market = _market(request.params)
+    interval = request.params.get("interval", "")
+    if interval not in INTERVAL_MS:
+        raise ApiError(400, -1120, "Invalid interval.")
+    limit = _limit(request.params, 500, 1000)
+    return candles(world, market, interval, _int(request.params, "startTime"), _int(request.params, "endTime"),
+                   limit)
+
+
+def _ticker(world: World, market: Market) -> dict[str, Any]:
+    # Fixed at the world's end (not the wall clock): a re-run sees the same ticker and ingests nothing.
+    day = candles(world, market, "1d", None, END_MS, 1)[0]
+    last_hour = world.prices.hours - 1
+    last = _round(world.prices.market_close(market, last_hour), market.tick)
+    open_ = _round(float(day[1]), market.tick)
+    spread = market.tick * 2
+    return {
+        "symbol": market.symbol, "priceChange": str(last - open_),
+        "priceChangePercent": str(((last - open_) / open_ * 100).quantize(Decimal("0.001"))),
+        "weightedAvgPrice": str(last), "prevClosePrice": str(open_), "lastPrice": str(last),
+        "lastQty": str(market.step * 10), "bidPrice": str(last - spread), "bidQty": str(market.step * 100),
+        "askPrice": str(last + spread), "askQty": str(market.step * 120), "openPrice": str(open_),
+        "highPrice": day[2], "lowPrice": day[3], "volume": day[5], "quoteVolume": day[7],
+        "openTime": END_MS + 1 - DAY_MS, "closeTime": END_MS, "firstId": 1, "lastId": 1000, "count": 1000,
+    }
+
+
+def ticker_24hr(world: World, request: Request) -> Any:
+    if "symbol" in request.params:
+        return _ticker(world, _market(request.params))
+    if "symbols" in request.params:
+        try:
+            wanted = json.loads(request.params["symbols"])
+        except json.JSONDecodeError:
+            raise ApiError(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+        unknown = [s for s in wanted if s not in MARKET_BY_SYMBOL]
+        if unknown:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        return [_ticker(world, MARKET_BY_SYMBOL[s]) for s in wanted]
+    return [_ticker(world, m) for m in MARKETS]
+
+
+# -- signed --------------------------------------------------------------------------------------------------
+def account(world: World, request: Request) -> Any:
+    account_id = authenticate(world, request)
+    reported = world.reported_balances(account_id)
+    omit_zero = request.params.get("omitZeroBalances") == "true"
+    balances = [{"asset": asset, "free": f"{amount:.8f}", "locked": "0.00000000"}
+                for asset, amount in sorted(reported.items()) if not (omit_zero and amount == 0)]
+    return {
+        "makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
+        "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
+                            "seller": "0.00000000"},
+        "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
+        "requireSelfTradePrevention": False, "preventSor": False, "updateTime": world.last_update_ms(account_id),
+        "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"],
+        "uid": int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16),
+    }
+
+
+def my_trades(world: World, request: Request, malformed: bool) -> Any:
+    account_id = authenticate(world, request)
+    market = _market(request.params)
+    limit = _limit(request.params, 500, 1000)
+    records = [trade_json(t) for t in world.trades[account_id] if t.symbol == market.symbol]
+    if malformed:
+        records += [m["record"] for m in world.malformed.trades
+                    if m["account_id"] == account_id and m["record"]["symbol"] == market.symbol]
+    records.sort(key=lambda r: r["id"])
+    from_id = _int(request.params, "fromId")
+    start, end = _int(request.params, "startTime"), _int(request.params, "endTime")
+    if from_id is not None:
+        return [r for r in records if r["id"] >= from_id][:limit]
+    if start is not None or end is not None:
+        start = start if start is not None else end - DAY_MS  # type: ignore[operator]
+        end = end if end is not None else start + DAY_MS
+        if end - start > DAY_MS:
+            raise ApiError(400, -1127, "More than 24 hours between startTime and endTime.")
+        return [r for r in records if start <= r["time"] <= end][:limit]
+    return records[-limit:]
+
+
+def _transfer_window(params: dict[str, str]) -> tuple[int, int]:
+    now = int(time.time() * 1000)
+    end = _int(params, "endTime")
+    start = _int(params, "startTime")
+    if start is None and end is None:
+        end = now
+    if start is None:
+        start = end - 90 * DAY_MS  # type: ignore[operator]
+    if end is None:
+        end = min(now, start + 90 * DAY_MS)
+    if end - start > 90 * DAY_MS:
+        raise ApiError(400, -1127, "More than 90 days between startTime and endTime.")
+    return start, end
+
+
+def deposit_history(world: World, request: Request, malformed: bool) -> Any:
+    account_id = authenticate(world, request)
+    start, end = _transfer_window(request.params)
+    limit = _limit(request.params, 1000, 1000)
+    offset = _int(request.params, "offset", 0) or 0
+    coin = request.params.get("coin")
+    records = [deposit_json(t) for t in world.transfers[account_id] if t.kind == "deposit"]
+    if malformed:
+        records += [m["record"] for m in world.malformed.deposits if m["account_id"] == account_id]
+    records = [r for r in records if start <= r["insertTime"] <= end and (coin is None or r["coin"] == coin)]
+    records.sort(key=lambda r: r["insertTime"], reverse=True)  # Binance lists newest first
+    return records[offset:offset + limit]
+
+
+def withdraw_history(world: World, request: Request, malformed: bool) -> Any:
+    account_id = authenticate(world, request)
+    start, end = _transfer_window(request.params)
+    limit = _limit(request.params, 1000, 1000)
+    offset = _int(request.params, "offset", 0) or 0
+    coin = request.params.get("coin")
+    chosen = [t for t in world.transfers[account_id] if t.kind == "withdrawal" and start <= t.time_ms <= end
+              and (coin is None or t.coin == coin)]
+    chosen.sort(key=lambda t: t.time_ms, reverse=True)
+    return [withdrawal_json(t) for t in chosen][offset:offset + limit]
+
+
+Handler = Callable[[World, Request], Any]
+PUBLIC: dict[str, Handler] = {
+    "/api/v3/ping": ping,
+    "/api/v3/time": server_time,
+    "/api/v3/exchangeInfo": exchange_info,
+    "/api/v3/klines": klines,
+    "/api/v3/ticker/24hr": ticker_24hr,
+}
+SIGNED = {
+    "/api/v3/account": lambda w, r, m: account(w, r),
+    "/api/v3/myTrades": my_trades,
+    "/sapi/v1/capital/deposit/hisrec": deposit_history,
+    "/sapi/v1/capital/withdraw/history": withdraw_history,
+}
+WEIGHTS = {"/api/v3/exchangeInfo": 20, "/api/v3/account": 20, "/api/v3/myTrades": 20, "/api/v3/ticker/24hr": 80,
+           "/sapi/v1/capital/deposit/hisrec": 1, "/sapi/v1/capital/withdraw/history": 18, "/api/v3/klines": 2}
+
+
+def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
+    try:
+        if request.path in PUBLIC:
+            return 200, PUBLIC[request.path](world, request)
+        if request.path in SIGNED:
+            return 200, SIGNED[request.path](world, request, malformed)
+        raise ApiError(404, -1000, f"Unknown endpoint {request.path}.")
+    except ApiError as exc:
+        return exc.status, exc.body()

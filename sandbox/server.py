@@ -1,0 +1,215 @@
+"""The sandbox HTTP server: the venue dialects, an admin API under /__sandbox/, and fault injection.
+
+    with SandboxServer(port=0) as sandbox:   # ephemeral port, background thread
+        sandbox.url                          # http://127.0.0.1:<port>
+
+Admin endpoints:
+    GET  /__sandbox/accounts   tenants, portfolios and accounts with their demo API keys
+    GET  /__sandbox/truth      the world's facts (what a correct pipeline must find)
+    GET  /__sandbox/stats      request counts per path (to count API calls)
+    POST /__sandbox/faults     {"error_rate": 0.2, "statuses": [429, 500, 503], "latency_ms": 0,
+                                "truncate_rate": 0.0, "down": false, "malformed": true}
+    POST /__sandbox/advance    {"trades": 5}: new trades per account after the world's end
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from sandbox import binance
+from sandbox.world import DEFAULT_SEED, World
+
+
+@dataclass
+class Faults:
+    """What goes wrong, on purpose. Deterministic: the n-th request meets the same fate for the same seed."""
+
+    error_rate: float = 0.0
+    statuses: list[int] = field(default_factory=lambda: [429, 500, 503])
+    latency_ms: int = 0
+    truncate_rate: float = 0.0
+    down: bool = False
+    malformed: bool = False
+    retry_after_s: int = 1
+
+
+class SandboxState:
+    def __init__(self, seed: int, malformed: bool) -> None:
+        self.world = World(seed)
+        self.faults = Faults(malformed=malformed)
+        self.stats: Counter[str] = Counter()
+        self.weight: Counter[int] = Counter()  # used weight per minute, for X-MBX-USED-WEIGHT-1m
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def fate(self) -> tuple[int | None, bool]:
+        """(error status or None, truncate body?) for the next API request."""
+        with self._lock:
+            roll, cut = self._rng.random(), self._rng.random()
+            status = self._rng.choice(self.faults.statuses) if self.faults.statuses else 500
+        if self.faults.down:
+            return 503, False
+        if roll < self.faults.error_rate:
+            return status, False
+        return None, cut < self.faults.truncate_rate
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            self.stats[path] += 1
+            minute = int(time.time() // 60)
+            self.weight[minute] += binance.WEIGHTS.get(path, 1)
+            return self.weight[minute]
+
+
+def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "CoinbookSandbox/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet: tests and `coinbook run` print their own summaries
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
+                  truncate: bool = False) -> None:
+            data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+            if truncate and len(data) > 2:
+                data = data[: len(data) // 2]  # a body cut off mid-stream
+            headers = dict(headers or {})
+            self.send_response(status)
+            self.send_header("Content-Type", headers.pop("Content-Type", "application/json;charset=UTF-8"))
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _read_json(self) -> dict[str, Any]:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            return json.loads(raw or b"{}")
+
+        def _admin(self, method: str, path: str) -> None:
+            world = state.world
+            if method == "GET" and path == "/__sandbox/accounts":
+                self._send(200, {"venues": ["binance"], "accounts": world.published_accounts()})
+            elif method == "GET" and path == "/__sandbox/truth":
+                self._send(200, world.truth())
+            elif method == "GET" and path == "/__sandbox/stats":
+                self._send(200, {"requests": dict(state.stats), "total": sum(state.stats.values())})
+            elif method == "POST" and path == "/__sandbox/stats/reset":
+                state.stats.clear()
+                self._send(200, {})
+            elif method == "GET" and path == "/__sandbox/faults":
+                self._send(200, asdict(state.faults))
+            elif method == "POST" and path == "/__sandbox/faults":
+                body = self._read_json()
+                known = {k: v for k, v in body.items() if k in Faults.__dataclass_fields__}
+                state.faults = Faults(**{**asdict(state.faults), **known})
+                self._send(200, asdict(state.faults))
+            elif method == "POST" and path == "/__sandbox/advance":
+                added = world.advance(int(self._read_json().get("trades", 1)))
+                self._send(200, {"added": added})
+            else:
+                self._send(404, {"error": f"no admin endpoint {method} {path}"})
+
+        def _api(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            if parts.path.startswith("/__sandbox/"):
+                self._admin(method, parts.path)
+                return
+            used = state.count(parts.path)
+            faults = state.faults
+            if faults.latency_ms:
+                time.sleep(faults.latency_ms / 1000)
+            error, truncate = state.fate()
+            if error == 429:
+                self._send(429, {"code": -1003, "msg": "Too many requests; please use the websocket for live updates."},
+                           {"Retry-After": str(faults.retry_after_s)})
+                return
+            if faults.down:  # what a load balancer in front of a dead venue answers
+                self._send(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+                           {"Content-Type": "text/html"})
+                return
+            if error is not None:
+                self._send(error, {"code": -1001, "msg": "Internal error; unable to process your request. "
+                                                         "Please try again."})
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            raw_query = parts.query if method == "GET" or not body else body
+            request = binance.Request(method, parts.path, dict(parse_qsl(raw_query, keep_blank_values=True)),
+                                      raw_query, {k.lower(): v for k, v in self.headers.items()})
+            status, payload = binance.dispatch(state.world, request, malformed=faults.malformed)
+            self._send(status, payload, {"X-MBX-USED-WEIGHT-1m": str(used)}, truncate=truncate)
+
+        def do_GET(self) -> None:
+            self._api("GET")
+
+        def do_POST(self) -> None:
+            self._api("POST")
+
+        def do_DELETE(self) -> None:
+            self._api("DELETE")
+
+    return Handler
+
+
+class SandboxServer:
+    """The sandbox in a background thread; a context manager."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = DEFAULT_SEED,
+                 malformed: bool = False) -> None:
+        self.state = SandboxState(seed, malformed)
+        self.httpd = ThreadingHTTPServer((host, port), _handler_class(self.state))
+        self.httpd.daemon_threads = True
+        self.host = host
+        self.port = self.httpd.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def world(self) -> World:
+        return self.state.world
+
+    def set_faults(self, **faults: Any) -> None:
+        self.state.faults = Faults(**{**asdict(self.state.faults), **faults})
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def run_forever(host: str = "127.0.0.1", port: int = 8765, *, seed: int = DEFAULT_SEED,
+                malformed: bool = False) -> None:
+    server = SandboxServer(host, port, seed, malformed)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
