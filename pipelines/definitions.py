@@ -8,6 +8,7 @@ from dagster_dbt import DbtCliResource
 from pipelines.assets.dbt import coinbook_dbt_models
 from pipelines.assets.exchanges import build_exchange_assets
 from pipelines.assets.quality import build_gate_check
+from pipelines.bootstrap import dbt_executable
 from pipelines.dbt_project import coinbook_dbt
 from pipelines.jobs import account_fan_out, account_sync_job, new_account_sensor, transform_follow_up, transform_job
 from pipelines.resources.exchanges import ExchangeResource
@@ -54,7 +55,7 @@ def build_definitions(database_url: str, sandbox_url: str | None) -> dg.Definiti
         resources={
             "warehouse": WarehouseResource(database_url=database_url),
             "exchanges": ExchangeResource(sandbox_url=sandbox_url),
-            "dbt": DbtCliResource(project_dir=coinbook_dbt),
+            "dbt": DbtCliResource(project_dir=coinbook_dbt, dbt_executable=dbt_executable()),
         },
     )
 

@@ -167,7 +167,7 @@ class PricePath:
         stress_to = int((STRESS[1].timestamp() * 1000 - START_MS) // HOUR_MS)
         returns = shocks @ chol_calm.T * sigma
         returns[stress_from:stress_to] = (shocks[stress_from:stress_to] @ chol_stress.T) * sigma * 2.8
-        returns[stress_from:stress_to] -= 0.0009  # a drawdown, not just noise
+        returns[stress_from:stress_to] -= 0.0003  # a drawdown (about -20 %), not just noise
         returns -= 0.5 * sigma**2  # martingale in price
         self.usd = START_USD * np.exp(np.cumsum(returns, axis=0))  # shape (hours, 4)
         self.wiggle = rng.uniform(0.0005, 0.004, (hours, 2))  # intra-hour range for highs and lows

@@ -4,7 +4,6 @@ dbt sources carry `meta.dagster.asset_key` = the raw ingestion assets, so the gr
 venue's API to the marts.
 """
 
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
@@ -12,10 +11,10 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
-from psycopg.conninfo import conninfo_to_dict
 
 from pipelines.dbt_project import coinbook_dbt
 from pipelines.resources.warehouse import WarehouseResource
+from warehouse.cluster import libpq_params
 
 # marts/<domain>/ → Dagster group; staging and intermediate models are the 'transform' layer.
 MART_GROUPS = {"lots": "lots", "risk": "risk", "trading": "trading", "compliance": "compliance"}
@@ -23,14 +22,7 @@ MART_GROUPS = {"lots": "lots", "risk": "risk", "trading": "trading", "compliance
 
 def dbt_env(database_url: str) -> dict[str, str]:
     """The COINBOOK_PG_* variables dbt's profiles.yml reads, from a libpq URL."""
-    params = conninfo_to_dict(database_url)
-    return {
-        "COINBOOK_PG_HOST": str(params.get("host") or "127.0.0.1"),
-        "COINBOOK_PG_PORT": str(params.get("port") or "5432"),
-        "COINBOOK_PG_USER": str(params.get("user") or "postgres"),
-        "COINBOOK_PG_PASSWORD": str(params.get("password") or ""),
-        "COINBOOK_PG_DBNAME": str(params.get("dbname") or "coinbook"),
-    }
+    return {f"COINBOOK_PG_{key.upper()}": value for key, value in libpq_params(database_url).items()}
 
 
 class CoinbookDbtTranslator(DagsterDbtTranslator):

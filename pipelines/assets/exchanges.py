@@ -5,7 +5,6 @@ account does not fail the others. Market data (tickers, candles) belongs to no c
 per venue for every symbol any client needs.
 """
 
-from __future__ import annotations
 
 import time
 

@@ -6,7 +6,6 @@ dbt models downstream in the same run) only on a table-level failure or when too
 rows is bad, which means something systematic is wrong with the source.
 """
 
-from __future__ import annotations
 
 import dataclasses
 
@@ -26,7 +25,7 @@ def build_gate_check(asset: dg.AssetsDefinition, raw_table: str) -> dg.AssetChec
     def gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
         from expectations.gate import run_gate  # GX takes seconds to import: only when a gate runs
 
-        result = run_gate(warehouse.database_url, raw_table, context.run_id,
+        result = run_gate(warehouse.database_url, raw_table, context.run.run_id,
                           max_quarantine_ratio=get_settings().max_quarantine_ratio)
         context.log.info(result.describe())
         summary = dataclasses.asdict(result)

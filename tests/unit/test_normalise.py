@@ -133,3 +133,13 @@ def test_ms_to_datetime_bounds() -> None:
     assert ms_to_datetime(None) is None and ms_to_datetime("x") is None
     assert ms_to_datetime(0) is None  # before bitcoin: certainly wrong
     assert ms_to_datetime(1759276799000) == datetime(2025, 9, 30, 23, 59, 59, tzinfo=UTC)
+
+
+def test_venue_status_codes_ccxt_leaves_unmapped_are_unified() -> None:
+    wrong = {"id": "d-7", "type": "deposit", "currency": "USDT", "amount": "9000", "status": "7",
+             "timestamp": 1750000000000, "fee": None, "info": {"id": "d-7", "status": 7}}
+    row = normalise_transfer(wrong, **CTX)
+    assert row["status"] == "failed" and row["source_record_id"] == "deposit:d-7:failed"
+    assert row["payload"]["status"] == 7  # the venue's own code stays in the payload
+    odd = normalise_transfer({**wrong, "status": "42"}, **CTX)
+    assert odd["status"] == "42"  # unknown: kept as given, for the gate to quarantine with the reason

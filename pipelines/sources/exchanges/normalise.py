@@ -134,6 +134,13 @@ def normalise_trade(trade: dict[str, Any], *, tenant_id: str, account_id: str, s
     return row
 
 
+# Venue status codes ccxt leaves as they are (it maps only the common ones). Anything else stays as given,
+# and the quality gate quarantines it with the reason.
+VENUE_TRANSFER_STATUS: dict[tuple[str, str], dict[str, str]] = {
+    ("binance", "deposit"): {"2": "failed", "7": "failed", "8": "pending"},  # rejected, wrong deposit, waiting
+}
+
+
 def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
                        run_id: str | None) -> Row:
     """A deposit or withdrawal. Its status is part of its identity: a pending deposit that later
@@ -141,6 +148,8 @@ def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, s
     transfer_id = clean_text(tx.get("id"))
     kind = clean_text(tx.get("type"))
     status = clean_text(tx.get("status"))
+    if status is not None and kind is not None:
+        status = VENUE_TRANSFER_STATUS.get((source, kind), {}).get(status, status)
     fee_cost, fee_currency = _fee(tx)
     record_id = f"{kind}:{transfer_id}:{status}" if transfer_id else None
     row = _base(tenant_id, account_id, source, record_id, tx.get("info", tx), run_id)

@@ -1,0 +1,52 @@
+-- Exchange-reported vs ledger-computed balances, per account and asset, at the latest balance snapshot.
+-- reported: the account's latest snapshot (an asset missing from it counts as 0);
+-- computed: the ledger up to the snapshot's time. |difference| <= tolerance → 'ok', else 'break'.
+with snapshots as (
+    select tenant_id, account_id, max(observed_at) as reported_at
+    from {{ ref('stg_binance__balances') }}
+    group by tenant_id, account_id
+),
+
+reported as (
+    select b.tenant_id, b.account_id, b.asset, sum(b.total) as quantity
+    from {{ ref('stg_binance__balances') }} as b
+    join snapshots as s on s.tenant_id = b.tenant_id and s.account_id = b.account_id and b.observed_at = s.reported_at
+    group by b.tenant_id, b.account_id, b.asset
+),
+
+computed as (
+    select l.tenant_id, l.account_id, l.asset, sum(l.quantity) as quantity
+    from {{ ref('int_ledger') }} as l
+    join snapshots as s on s.tenant_id = l.tenant_id and s.account_id = l.account_id
+    where l.occurred_at <= s.reported_at
+    group by l.tenant_id, l.account_id, l.asset
+),
+
+compared as (
+    select
+        coalesce(r.tenant_id, c.tenant_id) as tenant_id,
+        coalesce(r.account_id, c.account_id) as account_id,
+        coalesce(r.asset, c.asset) as asset,
+        coalesce(r.quantity, 0) as reported_quantity,
+        coalesce(c.quantity, 0) as computed_quantity
+    from reported as r
+    full outer join computed as c
+        on c.tenant_id = r.tenant_id and c.account_id = r.account_id and c.asset = r.asset
+)
+
+select
+    cast(x.tenant_id as text) as tenant_id,
+    cast(a.portfolio_id as text) as portfolio_id,
+    cast(x.account_id as text) as account_id,
+    cast(x.asset as text) as asset,
+    cast(x.reported_quantity as numeric(38, 18)) as reported_quantity,
+    cast(x.computed_quantity as numeric(38, 18)) as computed_quantity,
+    cast(x.reported_quantity - x.computed_quantity as numeric(38, 18)) as difference,
+    cast({{ var('reconciliation_tolerance') }} as numeric(38, 18)) as tolerance,
+    cast(case when abs(x.reported_quantity - x.computed_quantity) <= {{ var('reconciliation_tolerance') }}
+              then 'ok' else 'break' end as text) as status,
+    cast(s.reported_at as timestamptz) as reported_at
+from compared as x
+join snapshots as s on s.tenant_id = x.tenant_id and s.account_id = x.account_id
+left join {{ ref('stg_ops__accounts') }} as a on a.tenant_id = x.tenant_id and a.account_id = x.account_id
+where not (x.reported_quantity = 0 and x.computed_quantity = 0)

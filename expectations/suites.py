@@ -1,0 +1,153 @@
+"""One Great Expectations suite per raw table, as code, versioned with the tables (warehouse/migrations).
+
+Row-level rules identify the rows that break them: those rows are quarantined with the rule as the reason,
+and the rest of the table goes on. Table-level rules describe the table as a whole: when one fails,
+something systematic is wrong with the source and the models downstream must not build.
+
+This module only describes the rules (plain data, no GX import); `expectations.gate` turns them into GX
+expectations, so reading or testing a suite costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KEY_COLUMNS = ("tenant_id", "account_id", "source", "source_record_id")
+COMMON_COLUMNS = (*KEY_COLUMNS, "payload", "record_hash", "run_id", "ingested_at")
+EARLIEST = "2009-01-03T00:00:00+00:00"  # the Bitcoin genesis block: no crypto record is older
+ASSET_CODE = r"^[A-Z0-9]{1,20}$"
+SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$"
+TRANSFER_STATUSES = ["ok", "pending", "failed", "canceled"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One expectation: its GX class name (snake case, as GX reports it) and keyword arguments.
+    `reason` is a template for the quarantine reason of a failing row: {value} is the offending value."""
+
+    expectation: str
+    kwargs: dict[str, Any]
+    reason: str = ""
+
+    @property
+    def column(self) -> str | None:
+        return self.kwargs.get("column")
+
+    @property
+    def check_name(self) -> str:
+        k = self.kwargs
+        pair = [k[c] for c in ("column_A", "column_B") if c in k]
+        target = k.get("column") or ",".join(k.get("column_list", pair))
+        return f"{self.expectation}({target})" if target else self.expectation
+
+
+@dataclass(frozen=True)
+class Suite:
+    raw_table: str  # schema-qualified
+    columns: tuple[str, ...]  # the exact column set of the table
+    row_rules: tuple[Rule, ...]
+    table_rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        return self.raw_table.replace(".", "__")
+
+
+def not_null(column: str) -> Rule:
+    return Rule("expect_column_values_to_not_be_null", {"column": column}, f"{column} is missing")
+
+
+def positive(column: str) -> Rule:
+    return Rule("expect_column_values_to_be_between", {"column": column, "min_value": 0, "strict_min": True},
+                f"{column} = {{value}} is not > 0")
+
+
+def non_negative(column: str) -> Rule:
+    return Rule("expect_column_values_to_be_between", {"column": column, "min_value": 0},
+                f"{column} = {{value}} is negative")
+
+
+def in_set(column: str, values: list[str]) -> Rule:
+    return Rule("expect_column_values_to_be_in_set", {"column": column, "value_set": values},
+                f"{column} = {{value}} is not one of {', '.join(values)}")
+
+
+def matches(column: str, pattern: str) -> Rule:
+    return Rule("expect_column_values_to_match_regex", {"column": column, "regex": pattern},
+                f"{column} = {{value}} does not match {pattern}")
+
+
+def plausible_time(column: str) -> Rule:
+    # The upper bound ("now + 1 day") is filled in when the gate runs.
+    return Rule("expect_column_values_to_be_between", {"column": column, "min_value": EARLIEST},
+                f"{column} = {{value}} is before 2009 or in the future")
+
+
+def table_rules(columns: tuple[str, ...]) -> tuple[Rule, ...]:
+    return (
+        Rule("expect_table_columns_to_match_set", {"column_set": list(columns), "exact_match": True},
+             "the table's columns differ from the suite's (migration and suite out of step)"),
+        Rule("expect_compound_columns_to_be_unique", {"column_list": list(KEY_COLUMNS)}, "duplicate record key"),
+        Rule("expect_column_values_to_match_regex", {"column": "record_hash", "regex": r"^[0-9a-f]{64}$",
+                                                     "mostly": 1.0}, "record_hash is not a sha256 hex digest"),
+        Rule("expect_column_values_to_not_be_null", {"column": "payload"}, "raw payload missing"),
+    )
+
+
+def _suite(raw_table: str, typed: tuple[str, ...], rules: tuple[Rule, ...]) -> Suite:
+    columns = (*KEY_COLUMNS, *typed, "payload", "record_hash", "run_id", "ingested_at")
+    return Suite(raw_table, columns, rules, table_rules(columns))
+
+
+BALANCES = _suite(
+    "raw.binance_balances",
+    ("asset", "free", "used", "total", "observed_at"),
+    (not_null("asset"), matches("asset", ASSET_CODE), not_null("total"), non_negative("total"),
+     non_negative("free"), non_negative("used"), not_null("observed_at"), plausible_time("observed_at")),
+)
+TRADES = _suite(
+    "raw.binance_trades",
+    ("occurred_at", "symbol", "base_asset", "quote_asset", "side", "price", "quantity", "cost", "fee_amount",
+     "fee_asset", "order_id", "is_maker"),
+    (not_null("occurred_at"), plausible_time("occurred_at"), not_null("symbol"), matches("symbol", SYMBOL),
+     not_null("base_asset"), matches("base_asset", ASSET_CODE), not_null("quote_asset"),
+     matches("quote_asset", ASSET_CODE), not_null("side"), in_set("side", ["buy", "sell"]), not_null("price"),
+     positive("price"), not_null("quantity"), positive("quantity"), not_null("cost"), positive("cost"),
+     non_negative("fee_amount"), matches("fee_asset", ASSET_CODE)),
+)
+TRANSFERS = _suite(
+    "raw.binance_transfers",
+    ("transfer_id", "transfer_type", "occurred_at", "asset", "amount", "fee_amount", "fee_asset", "status",
+     "network", "address", "txid"),
+    (not_null("transfer_id"), not_null("transfer_type"), in_set("transfer_type", ["deposit", "withdrawal"]),
+     not_null("occurred_at"), plausible_time("occurred_at"), not_null("asset"), matches("asset", ASSET_CODE),
+     not_null("amount"), positive("amount"), non_negative("fee_amount"), matches("fee_asset", ASSET_CODE),
+     not_null("status"), in_set("status", TRANSFER_STATUSES)),
+)
+TICKERS = _suite(
+    "raw.binance_tickers",
+    ("symbol", "base_asset", "quote_asset", "observed_at", "last_price", "bid", "ask", "quote_volume"),
+    (not_null("symbol"), matches("symbol", SYMBOL), not_null("observed_at"), plausible_time("observed_at"),
+     not_null("last_price"), positive("last_price"), non_negative("bid"), non_negative("ask"),
+     non_negative("quote_volume")),
+)
+OHLCV = _suite(
+    "raw.binance_ohlcv",
+    ("symbol", "base_asset", "quote_asset", "timeframe", "open_time", "open", "high", "low", "close", "volume"),
+    (not_null("symbol"), matches("symbol", SYMBOL), not_null("timeframe"), not_null("open_time"),
+     plausible_time("open_time"), positive("open"), positive("high"), positive("low"), positive("close"),
+     non_negative("volume"),
+     Rule("expect_column_pair_values_a_to_be_greater_than_b",
+          {"column_A": "high", "column_B": "low", "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+          "high is below low")),
+)
+
+SUITES: dict[str, Suite] = {s.raw_table: s for s in (BALANCES, TRADES, TRANSFERS, TICKERS, OHLCV)}
+
+
+def suite_for(raw_table: str) -> Suite:
+    try:
+        return SUITES[raw_table]
+    except KeyError:
+        raise KeyError(f"no expectation suite for {raw_table}; known: {', '.join(sorted(SUITES))}") from None
