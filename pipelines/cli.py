@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -25,7 +26,8 @@ warehouse_app = typer.Typer(help="The private PostgreSQL cluster under .coinbook
 accounts_app = typer.Typer(help="Clients, portfolios and exchange accounts (ops.accounts).", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(accounts_app, name="accounts")
-console = Console()
+# Bound to the real stdout now (runs redirect sys.stdout to their log); wide enough for the tables in CI logs.
+console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 130)
 
 
 def _cluster():
@@ -190,9 +192,13 @@ def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
         for check in outcome.failed_checks:
             console.print(f"      [red]gate failed: {check}[/]")
 
-    console.print("[bold]running the pipeline[/]")
+    # dbt (through dagster-dbt) writes its own progress to stdout; keep it in a log file and show the summary.
+    log_path = settings.home / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]running the pipeline[/] [dim](details: {log_path})[/]")
     instance = dg.DagsterInstance.get()
-    outcome = run_pipeline(build_definitions(url, settings.sandbox_url), instance, wh, VENUES, on_run=report)
+    with log_path.open("w") as log, contextlib.redirect_stdout(log):
+        outcome = run_pipeline(build_definitions(url, settings.sandbox_url), instance, wh, VENUES, on_run=report)
     console.print()
     render_summary(read_summary(wh), console)
     console.print(
