@@ -1,0 +1,116 @@
+"""The Great Expectations gate on a real PostgreSQL: failing rows are quarantined with the reason, the run
+goes on; a table-level failure or a flood of bad rows fails the gate."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from expectations.gate import run_gate
+from warehouse.cluster import LocalCluster
+from warehouse.migrate import apply_migrations
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture()
+def gate_db(cluster: LocalCluster) -> Iterator[str]:
+    name = f"coinbook_gate_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    apply_migrations(url)
+    yield url
+    cluster.drop_database(name)
+
+
+def trade(i: int, **override: Any) -> dict[str, Any]:
+    row = {"tenant_id": "t1", "account_id": "a1", "source": "binance", "source_record_id": f"BTC/USDT:{i}",
+           "occurred_at": T0 + timedelta(minutes=i), "symbol": "BTC/USDT", "base_asset": "BTC",
+           "quote_asset": "USDT", "side": "buy" if i % 2 else "sell", "price": Decimal("60000.5"),
+           "quantity": Decimal("0.01"), "cost": Decimal("600.005"), "fee_amount": Decimal("0.00001"),
+           "fee_asset": "BTC", "order_id": str(i), "is_maker": False, "payload": {"id": i}}
+    row.update(override)
+    row["record_hash"] = override.get("record_hash") or hashlib.sha256(str(sorted(row.items())).encode()).hexdigest()
+    return row
+
+
+def insert(url: str, table: str, rows: list[dict[str, Any]]) -> None:
+    with psycopg.connect(url) as conn:
+        for row in rows:
+            cols = list(row)
+            values = [Jsonb(v) if isinstance(v, dict) else v for v in row.values()]
+            conn.execute(f"insert into raw.{table} ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))})",
+                         values)
+
+
+def quarantined(url: str) -> set[tuple[str, str, str]]:
+    with psycopg.connect(url) as conn:
+        return {tuple(r) for r in conn.execute("select source_record_id, check_name, reason from ops.quarantine")}
+
+
+def test_clean_table_passes_and_quarantines_nothing(gate_db: str) -> None:
+    insert(gate_db, "binance_trades", [trade(i) for i in range(50)])
+    result = run_gate(gate_db, "raw.binance_trades", "run-1")
+    assert result.passed and result.rows_checked == 50 and result.quarantined_new == 0
+    assert all(e.success for e in result.expectations)
+    assert quarantined(gate_db) == set()
+
+
+def test_bad_rows_are_quarantined_with_the_reason_and_the_run_goes_on(gate_db: str) -> None:
+    good = [trade(i) for i in range(100)]
+    bad = [trade(101, quantity=Decimal("-3.2")), trade(102, side="hold"), trade(103, occurred_at=None)]
+    insert(gate_db, "binance_trades", good + bad)
+    result = run_gate(gate_db, "raw.binance_trades", "run-1", max_quarantine_ratio=0.05)
+    assert result.passed, result.describe()
+    assert quarantined(gate_db) == {
+        ("BTC/USDT:101", "expect_column_values_to_be_between(quantity)", "quantity = -3.2 is not > 0"),
+        ("BTC/USDT:102", "expect_column_values_to_be_in_set(side)", "side = 'hold' is not one of buy, sell"),
+        ("BTC/USDT:103", "expect_column_values_to_not_be_null(occurred_at)", "occurred_at is missing"),
+    }
+    with psycopg.connect(gate_db) as conn:
+        payload, run_id = conn.execute("select payload, run_id from ops.quarantine "
+                                       "where source_record_id = 'BTC/USDT:101'").fetchone()  # type: ignore[misc]
+    assert payload == {"id": 101} and run_id == "run-1"
+    again = run_gate(gate_db, "raw.binance_trades", "run-2")
+    assert again.passed and again.quarantined_new == 0 and again.quarantined_total == 3
+
+
+def test_negative_deposit_is_quarantined(gate_db: str) -> None:
+    deposit = {"tenant_id": "t1", "account_id": "a1", "source": "binance", "source_record_id": "deposit:d1:ok",
+               "transfer_id": "d1", "transfer_type": "deposit", "occurred_at": T0, "asset": "USDT",
+               "amount": Decimal("-250"), "status": "ok", "payload": {"id": "d1"}, "record_hash": "a" * 64}
+    fine = {**deposit, "source_record_id": f"deposit:d{2}:ok", "transfer_id": "d2", "amount": Decimal("10")}
+    insert(gate_db, "binance_transfers", [deposit] + [{**fine, "source_record_id": f"deposit:x{i}:ok",
+                                                       "transfer_id": f"x{i}"} for i in range(30)])
+    result = run_gate(gate_db, "raw.binance_transfers", "run-1")
+    assert result.passed
+    assert quarantined(gate_db) == {("deposit:d1:ok", "expect_column_values_to_be_between(amount)",
+                                     "amount = -250 is not > 0")}
+
+
+def test_too_many_bad_rows_fail_the_gate(gate_db: str) -> None:
+    zero_priced = [trade(i, price=Decimal(0)) for i in range(10, 12)]
+    insert(gate_db, "binance_trades", [trade(i) for i in range(10)] + zero_priced)
+    result = run_gate(gate_db, "raw.binance_trades", "run-1", max_quarantine_ratio=0.05)
+    assert not result.passed and result.quarantined_total == 2
+    assert "systematically" in result.describe()
+
+
+def test_table_level_failures_fail_the_gate(gate_db: str) -> None:
+    insert(gate_db, "binance_trades", [trade(i) for i in range(20)] + [trade(99, record_hash="not-a-hash")])
+    result = run_gate(gate_db, "raw.binance_trades", "run-1")
+    assert not result.passed
+    assert any("record_hash" in f for f in result.table_level_failures)
+    with psycopg.connect(gate_db) as conn:
+        conn.execute("alter table raw.binance_trades add column surprise text")
+    drifted = run_gate(gate_db, "raw.binance_trades", "run-2")
+    assert any(f.startswith("expect_table_columns_to_match_set") for f in drifted.table_level_failures)
