@@ -29,11 +29,13 @@ class CoinbookDbtTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
-        if props.get("resource_type") != "model":
+        if props.get("resource_type") not in ("model", "seed"):
             return spec
         fqn = props.get("fqn", [])
         domain = fqn[2] if len(fqn) > 3 and fqn[1] == "marts" else None
-        return spec.replace_attributes(group_name=MART_GROUPS.get(domain or "", "transform"))
+        # Keys are the model names users know from SQL (positions, int_ledger), not schema/name paths.
+        return spec.replace_attributes(key=dg.AssetKey(props["name"]),
+                                       group_name=MART_GROUPS.get(domain or "", "transform"))
 
 
 @dbt_assets(

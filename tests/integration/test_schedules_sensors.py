@@ -53,28 +53,33 @@ def test_everything_starts_stopped_and_the_ui_graph_is_one_piece(defs: dg.Defini
 
 
 def test_fast_schedule_fans_out_one_run_per_account(defs: dg.Definitions, accounts: list[str]) -> None:
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("binance_accounts", accounts)
     schedule = defs.get_schedule_def("binance_fast_sync")
     assert schedule.cron_schedule == "*/15 * * * *"
     when = datetime(2026, 11, 24, 12, 15, tzinfo=UTC)
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-    requests = list(schedule.evaluate_tick(context).run_requests or [])
+    with dg.instance_for_test() as instance:  # schedules read partitions through a persistent instance
+        instance.add_dynamic_partitions("binance_accounts", accounts)
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                            repository_def=defs.get_repository_def())
+        requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert sorted(r.partition_key for r in requests) == sorted(accounts)
     assert {r.tags[TIER_TAG] for r in requests} == {"fast"}
     assert defs.get_schedule_def("binance_nightly_sync").cron_schedule == "0 2 * * *"
 
 
-def test_new_account_sensor_adds_partition_and_backfills(defs: dg.Definitions, accounts: list[str]) -> None:
+def test_new_account_sensor_adds_partition_and_backfills(defs: dg.Definitions, accounts: list[str],
+                                                         database_url: str) -> None:
+    from pipelines.resources.warehouse import WarehouseResource
+
     instance = dg.DagsterInstance.ephemeral()
     sensor = defs.get_sensor_def("binance_new_accounts")
-    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+    resources = {"warehouse": WarehouseResource(database_url=database_url)}
+    with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as context:
         result = sensor(context)
     new_keys = [k for req in result.dynamic_partitions_requests for k in req.partition_keys]
     assert set(accounts) <= set(new_keys)
     assert {r.partition_key for r in result.run_requests} == set(new_keys)
     instance.add_dynamic_partitions("binance_accounts", new_keys)
-    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+    with dg.build_sensor_context(instance=instance, definitions=defs, resources=resources) as context:
         again = sensor(context)
     assert not again.run_requests and not again.dynamic_partitions_requests  # nothing new: nothing to do
 
