@@ -31,6 +31,13 @@ def ensure_warehouse(settings: CoinbookSettings) -> str:
     return url
 
 
+def dbt_env(database_url: str) -> dict[str, str]:
+    """The COINBOOK_PG_* variables dbt's profiles.yml reads, from a libpq URL."""
+    from warehouse.cluster import libpq_params
+
+    return {f"COINBOOK_PG_{key.upper()}": value for key, value in libpq_params(database_url).items()}
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
@@ -39,8 +46,6 @@ def dbt_executable() -> str:
 def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force: bool = False) -> Path:
     """dagster-dbt reads target/manifest.json when definitions load: build it with `dbt parse` when it is
     missing or older than any file of the dbt project."""
-    from pipelines.assets.dbt import dbt_env  # light import: no manifest needed
-
     project = settings.dbt_project_dir
     manifest = project / "target" / "manifest.json"
     newest_source = max((p.stat().st_mtime for p in project.rglob("*")

@@ -12,17 +12,12 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from pipelines.bootstrap import dbt_env
 from pipelines.dbt_project import coinbook_dbt
 from pipelines.resources.warehouse import WarehouseResource
-from warehouse.cluster import libpq_params
 
 # marts/<domain>/ → Dagster group; staging and intermediate models are the 'transform' layer.
 MART_GROUPS = {"lots": "lots", "risk": "risk", "trading": "trading", "compliance": "compliance"}
-
-
-def dbt_env(database_url: str) -> dict[str, str]:
-    """The COINBOOK_PG_* variables dbt's profiles.yml reads, from a libpq URL."""
-    return {f"COINBOOK_PG_{key.upper()}": value for key, value in libpq_params(database_url).items()}
 
 
 class CoinbookDbtTranslator(DagsterDbtTranslator):

@@ -4,10 +4,15 @@ goes on; a table-level failure or a flood of bad rows fails the gate."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,21 +20,54 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from expectations.gate import run_gate
-from warehouse.cluster import LocalCluster
-from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_PORT = 54393  # this module's own scratch cluster; the lead may swap it for the shared LocalCluster fixture
+V001 = Path(__file__).resolve().parents[2] / "warehouse" / "migrations" / "V001__schemas_ops_raw.sql"
+
+
+def _as_postgres(*args: str) -> None:
+    # initdb and postgres refuse to run as root
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def gate_server() -> Iterator[str]:
+    """A throw-away PostgreSQL 15 cluster for this module; yields its admin URL and stops it at the end."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL 15 server binaries not found in {PG_BIN}")
+    root = Path(tempfile.mkdtemp(prefix="gate-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    data = root / "data"
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                 "--locale=C.UTF-8")
+    _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
+                 f"-p {PG_PORT} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres"
+    finally:
+        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture()
-def gate_db(cluster: LocalCluster) -> Iterator[str]:
+def gate_db(gate_server: str) -> Iterator[str]:
+    """A fresh database with V001 applied, dropped after the test."""
     name = f"coinbook_gate_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    apply_migrations(url)
+    with psycopg.connect(gate_server, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    url = gate_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(url) as conn:
+        conn.execute(V001.read_text(encoding="utf-8"))
     yield url
-    cluster.drop_database(name)
+    with psycopg.connect(gate_server, autocommit=True) as admin:
+        admin.execute(f'drop database "{name}" with (force)')
 
 
 def trade(i: int, **override: Any) -> dict[str, Any]:
