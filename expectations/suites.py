@@ -10,21 +10,26 @@ expectations, so reading or testing a suite costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 KEY_COLUMNS = ("tenant_id", "account_id", "source", "source_record_id")
 COMMON_COLUMNS = (*KEY_COLUMNS, "payload", "record_hash", "run_id", "ingested_at")
 EARLIEST = "2009-01-03T00:00:00+00:00"  # the Bitcoin genesis block: no crypto record is older
 ASSET_CODE = r"^[A-Z0-9]{1,20}$"
-SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$"
-TRANSFER_STATUSES = ["ok", "pending", "failed", "canceled"]
+SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$"  # ccxt unified spot symbol, e.g. BTC/USDT
+TIMEFRAME = r"^[0-9]{1,3}[smhdwM]$"  # ccxt timeframes: 1m, 4h, 1d, 1w, 1M
+TRANSFER_STATUSES = ["ok", "pending", "failed", "canceled"]  # ccxt parseTransactionStatus
 
 
 @dataclass(frozen=True)
 class Rule:
     """One expectation: its GX class name (snake case, as GX reports it) and keyword arguments.
-    `reason` is a template for the quarantine reason of a failing row: {value} is the offending value."""
+    `reason` is a template for the quarantine reason of a failing row: {value} is the offending value,
+    {A} and {B} those of a column pair (plain replacement, so regexes like {1,20} are safe)."""
 
     expectation: str
     kwargs: dict[str, Any]
@@ -81,7 +86,38 @@ def matches(column: str, pattern: str) -> Rule:
 def plausible_time(column: str) -> Rule:
     # The upper bound ("now + 1 day") is filled in when the gate runs.
     return Rule("expect_column_values_to_be_between", {"column": column, "min_value": EARLIEST},
-                f"{column} = {{value}} is before 2009 or in the future")
+                f"{column} = {{value}} is before 2009-01-03 or more than a day in the future")
+
+
+def at_least(column_a: str, column_b: str) -> Rule:
+    """column_a >= column_b on every row where both are present (e.g. a candle's high >= its low)."""
+    return Rule("expect_column_pair_values_a_to_be_greater_than_b",
+                {"column_A": column_a, "column_B": column_b, "or_equal": True,
+                 "ignore_row_if": "either_value_is_missing"},
+                f"{column_a} = {{A}} is below {column_b} = {{B}}")
+
+
+def display(value: Any) -> str:
+    """A value as a person reads it in a quarantine reason."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def reason_for(rule: Rule, row: Mapping[str, Any]) -> str:
+    """The human reason a row failed `rule`; `row` holds the key columns and the checked column(s)."""
+    if not rule.reason:
+        return rule.check_name
+    values = {"{value}": row.get(rule.column) if rule.column else None,
+              "{A}": row.get(rule.kwargs.get("column_A", "")), "{B}": row.get(rule.kwargs.get("column_B", ""))}
+    text = rule.reason
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, display(value))
+    return text
 
 
 def table_rules(columns: tuple[str, ...]) -> tuple[Rule, ...]:
@@ -128,19 +164,20 @@ TRANSFERS = _suite(
 TICKERS = _suite(
     "raw.binance_tickers",
     ("symbol", "base_asset", "quote_asset", "observed_at", "last_price", "bid", "ask", "quote_volume"),
-    (not_null("symbol"), matches("symbol", SYMBOL), not_null("observed_at"), plausible_time("observed_at"),
+    (not_null("symbol"), matches("symbol", SYMBOL), matches("base_asset", ASSET_CODE),
+     matches("quote_asset", ASSET_CODE), not_null("observed_at"), plausible_time("observed_at"),
      not_null("last_price"), positive("last_price"), non_negative("bid"), non_negative("ask"),
-     non_negative("quote_volume")),
+     at_least("ask", "bid"), non_negative("quote_volume")),
 )
 OHLCV = _suite(
     "raw.binance_ohlcv",
     ("symbol", "base_asset", "quote_asset", "timeframe", "open_time", "open", "high", "low", "close", "volume"),
-    (not_null("symbol"), matches("symbol", SYMBOL), not_null("timeframe"), not_null("open_time"),
-     plausible_time("open_time"), positive("open"), positive("high"), positive("low"), positive("close"),
-     non_negative("volume"),
-     Rule("expect_column_pair_values_a_to_be_greater_than_b",
-          {"column_A": "high", "column_B": "low", "or_equal": True, "ignore_row_if": "either_value_is_missing"},
-          "high is below low")),
+    (not_null("symbol"), matches("symbol", SYMBOL), matches("base_asset", ASSET_CODE),
+     matches("quote_asset", ASSET_CODE), not_null("timeframe"), matches("timeframe", TIMEFRAME),
+     not_null("open_time"), plausible_time("open_time"), not_null("open"), positive("open"), not_null("high"),
+     positive("high"), not_null("low"), positive("low"), not_null("close"), positive("close"),
+     non_negative("volume"), at_least("high", "low"), at_least("high", "open"), at_least("high", "close"),
+     at_least("open", "low"), at_least("close", "low")),
 )
 
 SUITES: dict[str, Suite] = {s.raw_table: s for s in (BALANCES, TRADES, TRANSFERS, TICKERS, OHLCV)}

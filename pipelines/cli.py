@@ -240,7 +240,8 @@ def dev(port: int = typer.Option(3000, help="Dagster UI port.")) -> None:
     console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home}); Ctrl-C to stop")
     try:
         subprocess.run([str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port)], check=False,
-                       env={**os.environ, "DAGSTER_HOME": str(home)})
+                       env={**os.environ, "DAGSTER_HOME": str(home),
+                            "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
     finally:
         if server is not None:
             server.__exit__(None, None, None)

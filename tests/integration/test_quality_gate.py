@@ -4,15 +4,10 @@ goes on; a table-level failure or a flood of bad rows fails the gate."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,54 +15,22 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from expectations.gate import run_gate
+from warehouse.cluster import LocalCluster
+from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PG_PORT = 54393  # this module's own scratch cluster; the lead may swap it for the shared LocalCluster fixture
-V001 = Path(__file__).resolve().parents[2] / "warehouse" / "migrations" / "V001__schemas_ops_raw.sql"
-
-
-def _as_postgres(*args: str) -> None:
-    # initdb and postgres refuse to run as root
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*prefix, *args], check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def gate_server() -> Iterator[str]:
-    """A throw-away PostgreSQL 15 cluster for this module; yields its admin URL and stops it at the end."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL 15 server binaries not found in {PG_BIN}")
-    root = Path(tempfile.mkdtemp(prefix="gate-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    data = root / "data"
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                 "--locale=C.UTF-8")
-    _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-o",
-                 f"-p {PG_PORT} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{PG_PORT}/postgres"
-    finally:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.fixture()
-def gate_db(gate_server: str) -> Iterator[str]:
-    """A fresh database with V001 applied, dropped after the test."""
+def gate_db(cluster: LocalCluster) -> Iterator[str]:
+    """A fresh, migrated database on the project's private cluster, dropped after the test."""
     name = f"coinbook_gate_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(gate_server, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = gate_server.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(url) as conn:
-        conn.execute(V001.read_text(encoding="utf-8"))
+    cluster.create_database(name)
+    url = cluster.url(name)
+    apply_migrations(url)
     yield url
-    with psycopg.connect(gate_server, autocommit=True) as admin:
-        admin.execute(f'drop database "{name}" with (force)')
+    cluster.drop_database(name)
 
 
 def trade(i: int, **override: Any) -> dict[str, Any]:
@@ -152,3 +115,45 @@ def test_table_level_failures_fail_the_gate(gate_db: str) -> None:
         conn.execute("alter table raw.binance_trades add column surprise text")
     drifted = run_gate(gate_db, "raw.binance_trades", "run-2")
     assert any(f.startswith("expect_table_columns_to_match_set") for f in drifted.table_level_failures)
+
+
+def candle(i: int, **override: Any) -> dict[str, Any]:
+    row = {"tenant_id": "public", "account_id": "public", "source": "binance", "source_record_id": f"BTC/USDT:1d:{i}",
+           "symbol": "BTC/USDT", "base_asset": "BTC", "quote_asset": "USDT", "timeframe": "1d",
+           "open_time": T0 + timedelta(days=i), "open": Decimal(100), "high": Decimal(110), "low": Decimal(90),
+           "close": Decimal(105), "volume": Decimal("12.5"), "payload": {"t": i}}
+    row.update(override)
+    row["record_hash"] = hashlib.sha256(str(sorted(row.items())).encode()).hexdigest()
+    return row
+
+
+def test_candle_and_time_rules_quarantine_the_broken_candles(gate_db: str) -> None:
+    broken = [candle(100, high=Decimal(80)),  # below its low, its open and its close
+              candle(101, open_time=datetime(2008, 6, 1, tzinfo=UTC)),
+              candle(102, open_time=datetime.now(UTC) + timedelta(days=3)),
+              candle(103, base_asset="btc", timeframe="daily")]
+    insert(gate_db, "binance_ohlcv", [candle(i) for i in range(80)] + broken)
+    result = run_gate(gate_db, "raw.binance_ohlcv", "run-1")
+    assert result.passed and result.failed_rows == 4, result.describe()
+    got = {(rid, check): reason for rid, check, reason in quarantined(gate_db)}
+    pair = "expect_column_pair_values_a_to_be_greater_than_b"
+    assert got[("BTC/USDT:1d:100", f"{pair}(high,low)")] == "high = 80 is below low = 90"
+    assert got[("BTC/USDT:1d:100", f"{pair}(high,open)")] == "high = 80 is below open = 100"
+    assert got[("BTC/USDT:1d:100", f"{pair}(high,close)")] == "high = 80 is below close = 105"
+    for rid in ("BTC/USDT:1d:101", "BTC/USDT:1d:102"):
+        reason = got[(rid, "expect_column_values_to_be_between(open_time)")]
+        assert reason.endswith("is before 2009-01-03 or more than a day in the future")
+    assert got[("BTC/USDT:1d:103", "expect_column_values_to_match_regex(base_asset)")] == \
+        "base_asset = 'btc' does not match ^[A-Z0-9]{1,20}$"
+    assert ("BTC/USDT:1d:103", "expect_column_values_to_match_regex(timeframe)") in got
+    assert len(got) == 7 and result.quarantined_new == 7
+
+
+def test_every_failing_row_is_quarantined_not_only_the_first_twenty(gate_db: str) -> None:
+    # GX returns at most `partial_unexpected_count` (default 20) failing rows for SQL, even with COMPLETE.
+    rows = [trade(i, quantity=Decimal("-1")) if i % 40 == 0 else trade(i) for i in range(2000)]
+    insert(gate_db, "binance_trades", rows)
+    result = run_gate(gate_db, "raw.binance_trades", "run-1")
+    assert result.passed and result.quarantined_new == 50 and result.quarantined_total == 50, result.describe()
+    quantity = next(e for e in result.expectations if e.check_name == "expect_column_values_to_be_between(quantity)")
+    assert not quantity.success and quantity.unexpected_count == 50

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from expectations.suites import KEY_COLUMNS, SUITES, suite_for
+from expectations.gate import ExpectationOutcome, judge, libpq_url, sqlalchemy_url
+from expectations.suites import (
+    ASSET_CODE,
+    KEY_COLUMNS,
+    SUITES,
+    at_least,
+    in_set,
+    matches,
+    not_null,
+    plausible_time,
+    positive,
+    reason_for,
+    suite_for,
+)
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "warehouse" / "migrations"
 GX_EXPECTATIONS = {
@@ -53,3 +68,53 @@ def test_suite_is_well_formed_and_covers_every_typed_column(raw_table: str) -> N
 def test_unknown_table_has_a_clear_error() -> None:
     with pytest.raises(KeyError, match=r"no expectation suite for raw\.nope"):
         suite_for("raw.nope")
+
+
+def test_row_level_rules_are_column_rules_and_table_rules_cover_the_table() -> None:
+    for suite in SUITES.values():
+        # a row-level rule must name the column(s) it judges, or a failing row cannot be explained
+        assert all(r.column or {"column_A", "column_B"} <= set(r.kwargs) for r in suite.row_rules), suite.raw_table
+        table = {r.check_name for r in suite.table_rules}
+        assert "expect_table_columns_to_match_set" in table
+        assert "expect_column_values_to_match_regex(record_hash)" in table
+
+
+def test_reasons_name_the_offending_values() -> None:
+    assert reason_for(positive("quantity"), {"quantity": Decimal("-3.200")}) == "quantity = -3.2 is not > 0"
+    assert reason_for(in_set("side", ["buy", "sell"]), {"side": "hold"}) == "side = 'hold' is not one of buy, sell"
+    assert reason_for(not_null("occurred_at"), {"occurred_at": None}) == "occurred_at is missing"
+    # the regex's own braces survive (no str.format)
+    assert reason_for(matches("asset", ASSET_CODE), {"asset": "usdt"}) == \
+        "asset = 'usdt' does not match ^[A-Z0-9]{1,20}$"
+    assert reason_for(at_least("high", "low"), {"high": Decimal(5), "low": Decimal("7.50")}) == \
+        "high = 5 is below low = 7.5"
+    when = datetime(2008, 1, 1, tzinfo=UTC)
+    assert reason_for(plausible_time("open_time"), {"open_time": when}).startswith(
+        "open_time = 2008-01-01T00:00:00+00:00 is before 2009-01-03")
+
+
+def test_check_names_follow_the_quarantine_contract() -> None:
+    assert positive("quantity").check_name == "expect_column_values_to_be_between(quantity)"
+    assert at_least("high", "low").check_name == "expect_column_pair_values_a_to_be_greater_than_b(high,low)"
+    unique = next(r for r in suite_for("raw.binance_trades").table_rules if "compound" in r.expectation)
+    assert unique.check_name == f"expect_compound_columns_to_be_unique({','.join(KEY_COLUMNS)})"
+
+
+def test_verdict_blocks_on_table_failures_and_on_too_many_bad_rows() -> None:
+    ok = [ExpectationOutcome("expect_column_values_to_not_be_null(side)", "row", False, 2)]
+    assert judge("raw.binance_trades", 100, ok, [], 2, 2, 0.05).passed
+    flood = judge("raw.binance_trades", 100, ok, [], 6, 6, 0.05)
+    assert not flood.passed and "systematically" in flood.describe()
+    broken = judge("raw.binance_trades", 100, [], ["expect_table_columns_to_match_set: drift"], 0, 0, 0.05)
+    assert not broken.passed and "table-level failures" in broken.describe()
+    empty = judge("raw.binance_trades", 0, [], [], 0, 0, 0.05)
+    assert empty.passed and empty.quarantine_ratio == 0.0
+    assert empty.to_dict()["raw_table"] == "raw.binance_trades"
+
+
+def test_urls_for_psycopg_and_for_gx() -> None:
+    assert libpq_url("postgresql+psycopg2://postgres@127.0.0.1:5/db") == "postgresql://postgres@127.0.0.1:5/db"
+    assert sqlalchemy_url("postgresql://postgres@127.0.0.1:5/db", "raw") == \
+        "postgresql+psycopg2://postgres@127.0.0.1:5/db?options=-csearch_path%3Draw"
+    assert sqlalchemy_url("postgresql://postgres@/db?host=/tmp/s", "raw") == \
+        "postgresql+psycopg2://postgres@/db?host=/tmp/s&options=-csearch_path%3Draw"
