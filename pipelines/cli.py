@@ -84,14 +84,16 @@ def warehouse_migrate() -> None:
 def sandbox(
     port: int = typer.Option(8765, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    seed: int = typer.Option(7, help="Seed of the deterministic world."),
+    seed: int | None = typer.Option(None, help="Seed of the deterministic world (default: the demo world)."),
     malformed: bool = typer.Option(False, help="Mix a few malformed records into the API responses."),
 ) -> None:
     """Run the exchange sandbox (Binance REST dialect) in the foreground."""
     from sandbox.server import run_forever
 
     console.print(f"sandbox listening on http://{host}:{port} (Ctrl-C to stop)")
-    run_forever(host, port, seed=seed, malformed=malformed)
+    from sandbox.world import DEFAULT_SEED
+
+    run_forever(host, port, seed=DEFAULT_SEED if seed is None else seed, malformed=malformed)
 
 
 @accounts_app.command("list")
