@@ -194,12 +194,12 @@ def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
         for check in outcome.failed_checks:
             console.print(f"      [red]gate failed: {check}[/]")
 
-    # dbt (through dagster-dbt) writes its own progress to stdout; keep it in a log file and show the summary.
+    # dbt (through dagster-dbt) and Dagster's step logs go to a log file; the console gets one line per run.
     log_path = settings.home / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]running the pipeline[/] [dim](details: {log_path})[/]")
     instance = dg.DagsterInstance.get()
-    with log_path.open("w") as log, contextlib.redirect_stdout(log):
+    with log_path.open("w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         outcome = run_pipeline(build_definitions(url, settings.sandbox_url), instance, wh, VENUES, on_run=report)
     console.print()
     render_summary(read_summary(wh), console)

@@ -53,7 +53,10 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
                 setattr(outcome, target, getattr(outcome, target) + value.value)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            outcome.failures.append(f"{event.step_key}: {event.step_failure_data.error.message.strip()[:300]}")
+            error = event.step_failure_data.error
+            while error.cause is not None:  # the root cause, not Dagster's wrapper ("Error occurred while ...")
+                error = error.cause
+            outcome.failures.append(f"{event.step_key}: {error.message.strip()[:300]}")
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if evaluation is not None and not evaluation.passed:

@@ -52,13 +52,18 @@ class Summary:
     positions: list[PositionLine]
     breaks: list[tuple[str, str, str, Decimal, Decimal, Decimal]]
     quarantine: list[tuple[str, str, int, str]]
+    built: bool = True  # False: the marts do not exist yet (no transform has completed)
 
 
 def read_summary(wh: Warehouse) -> Summary:
     with wh.connect() as conn:
+        quarantine = [tuple(row) for row in conn.execute(QUARANTINE_SQL).fetchall()]
+        exists = conn.execute("select to_regclass('marts.positions') is not null "
+                              "and to_regclass('marts.reconciliation') is not null").fetchone()
+        if not (exists and exists[0]):
+            return Summary([], [], quarantine, built=False)  # type: ignore[arg-type]
         positions = [PositionLine(*row) for row in conn.execute(POSITIONS_SQL).fetchall()]
         breaks = [tuple(row) for row in conn.execute(BREAKS_SQL).fetchall()]
-        quarantine = [tuple(row) for row in conn.execute(QUARANTINE_SQL).fetchall()]
     return Summary(positions, breaks, quarantine)  # type: ignore[arg-type]
 
 
@@ -73,6 +78,10 @@ def _usd(value: Decimal | None) -> str:
 
 
 def render_summary(summary: Summary, console: Console) -> None:
+    if not summary.built:
+        console.print("[yellow]No positions yet: the models have not been built (the transform run did not "
+                      "complete; see the failures above and the run log).[/]")
+        return
     table = Table(title="Positions by tenant and asset (ledger-computed, priced in USD)", title_justify="left")
     for name, justify in (("tenant", "left"), ("asset", "left"), ("quantity", "right"), ("price (USD)", "right"),
                           ("value (USD)", "right"), ("reconciliation", "center")):
