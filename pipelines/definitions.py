@@ -10,9 +10,11 @@ from pipelines.assets.exchanges import build_exchange_assets
 from pipelines.assets.quality import build_gate_check
 from pipelines.bootstrap import dbt_executable
 from pipelines.dbt_project import coinbook_dbt
-from pipelines.jobs import account_fan_out, account_sync_job, new_account_sensor, transform_follow_up, transform_job
+from pipelines.jobs import account_sync_job, transform_job
 from pipelines.resources.exchanges import ExchangeResource
 from pipelines.resources.warehouse import WarehouseResource
+from pipelines.schedules import account_fan_out
+from pipelines.sensors import new_account_sensor, transform_follow_up
 from pipelines.settings import get_settings, resolve_database_url
 
 VENUES: tuple[str, ...] = ("binance",)

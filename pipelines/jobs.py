@@ -1,17 +1,9 @@
-"""Jobs, schedules and sensors: the fast tier (balances and positions, every 15 minutes), the slow tier
-(full history, candles and reconciliation, nightly), back-fill of new accounts, and the transform run that
-follows each tier's account syncs once all of them have finished.
+"""Jobs: one account sync per account partition, and the transform (market data, quality gates, dbt)
+that follows the syncs of a tier. Schedules (schedules.py) and sensors (sensors.py) launch them."""
 
-All schedules and sensors start stopped: `coinbook run` never triggers them; turn them on in `make dev`.
-"""
-
-
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import dagster as dg
-
-from pipelines.resources.warehouse import WarehouseResource
-from pipelines.sources.exchanges.client import partition_key
 
 TIER_TAG = "coinbook/tier"
 TICK_TAG = "coinbook/tick"
@@ -35,57 +27,3 @@ def transform_job(name: str, market_assets: Sequence[dg.AssetsDefinition],
     for gate in gates:
         selection = selection | dg.AssetSelection.checks(gate)
     return dg.define_asset_job(name=name, selection=selection, description=description)
-
-
-def account_fan_out(venue: str, job_name: str, tier: str, cron: str, description: str) -> dg.ScheduleDefinition:
-    @dg.schedule(name=f"{venue}_{tier}_sync", cron_schedule=cron, job_name=job_name, description=description,
-                 default_status=dg.DefaultScheduleStatus.STOPPED, execution_timezone="UTC")
-    def fan_out(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-        tick = context.scheduled_execution_time.isoformat()
-        for key in context.instance.get_dynamic_partitions(f"{venue}_accounts"):
-            yield dg.RunRequest(run_key=f"{tier}:{tick}:{key}", partition_key=key,
-                                tags={TIER_TAG: tier, TICK_TAG: tick})
-
-    return fan_out
-
-
-def transform_follow_up(sync_job_names: Sequence[str],
-                        tier_jobs: dict[str, "dg.UnresolvedAssetJobDefinition"]) -> dg.SensorDefinition:
-    """When every account sync of a tick has finished (ok or failed), run that tier's transform once."""
-
-    @dg.sensor(name="transform_after_account_syncs", minimum_interval_seconds=30,
-               default_status=dg.DefaultSensorStatus.STOPPED, jobs=list(tier_jobs.values()),
-               description="Runs the gate + dbt transform for a tick once all its account syncs have ended.")
-    def follow_up(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
-        ticks: dict[tuple[str, str], list[dg.DagsterRun]] = {}
-        for run in context.instance.get_runs(limit=500):
-            tier, tick = run.tags.get(TIER_TAG), run.tags.get(TICK_TAG)
-            if run.job_name in sync_job_names and tier in tier_jobs and tick:
-                ticks.setdefault((tier, tick), []).append(run)
-        for (tier, tick), tick_runs in ticks.items():
-            if all(r.is_finished for r in tick_runs):
-                # run_key makes this idempotent: Dagster launches each (tier, tick) transform once.
-                yield dg.RunRequest(run_key=f"transform:{tier}:{tick}", job_name=tier_jobs[tier].name,
-                                    tags={TIER_TAG: tier, TICK_TAG: tick})
-
-    return follow_up
-
-
-def new_account_sensor(venue: str, job_name: str) -> dg.SensorDefinition:
-    """An account added to ops.accounts gets its partition and a first, back-filling sync."""
-
-    @dg.sensor(name=f"{venue}_new_accounts", job_name=job_name, minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.STOPPED,
-               description=f"Adds a partition for each new {venue} account in ops.accounts and back-fills it.")
-    def detect(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
-        partitions = f"{venue}_accounts"
-        known = set(context.instance.get_dynamic_partitions(partitions))
-        accounts = [partition_key(a.tenant_id, a.account_id) for a in warehouse.get().accounts(venue)]
-        new = [k for k in accounts if k not in known]
-        return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=f"backfill:{k}", partition_key=k,
-                                        tags={TIER_TAG: "backfill", TICK_TAG: f"backfill:{k}"}) for k in new],
-            dynamic_partitions_requests=[dg.AddDynamicPartitionsRequest(partitions, new)] if new else [],
-        )
-
-    return detect
