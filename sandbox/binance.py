@@ -51,6 +51,7 @@ class Request:
     params: dict[str, str]
     raw_query: str
     headers: dict[str, str]
+    raw_body: str = ""
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -84,13 +85,13 @@ def _market(params: dict[str, str]) -> Market:
 def authenticate(world: World, request: Request) -> str:
     """The account behind a signed request, or an ApiError exactly as Binance words it."""
     api_key = request.headers.get("x-mbx-apikey", "")
-    account_id = world.account_by_key(api_key)
+    account_id = world.account_by_key(api_key, "binance")
     if account_id is None:
         raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
     payload, _, signature = request.raw_query.rpartition("&signature=")
     if not signature:
         raise ApiError(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-    secret = world.credentials[account_id][1]
+    secret = world.credentials[account_id].secret
     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.lower()):
         raise ApiError(401, -1022, "Signature for this request is not valid.")

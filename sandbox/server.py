@@ -14,6 +14,8 @@ Admin endpoints:
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import random
 import threading
@@ -21,12 +23,44 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox import binance
 from sandbox.world import DEFAULT_SEED, World
+
+# Venue dialects by URL prefix: Binance answers at the root (and under /binance), the others under
+# /<venue>/... . A dialect module has `dispatch(world, request, *, malformed)`.
+DIALECT_MODULES = {"binance": "sandbox.binance", "coinbase": "sandbox.coinbase", "kraken": "sandbox.kraken",
+                   "bitfinex": "sandbox.bitfinex", "htx": "sandbox.htx"}
+
+
+def _dialects() -> dict[str, ModuleType]:
+    found = {}
+    for venue, module in DIALECT_MODULES.items():
+        try:
+            loaded = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue  # not built yet: its accounts are not published
+        if hasattr(loaded, "dispatch"):
+            found[venue] = loaded
+    return found
+
+
+DIALECTS = _dialects()
+
+
+def served_venues() -> list[str]:
+    return list(DIALECTS)
+
+
+def route(path: str) -> tuple[ModuleType, str]:
+    """(dialect, path without its prefix)."""
+    first, _, rest = path.lstrip("/").partition("/")
+    if first in DIALECTS:
+        return DIALECTS[first], "/" + rest
+    return binance, path
 
 
 @dataclass
@@ -100,7 +134,9 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
         def _admin(self, method: str, path: str) -> None:
             world = state.world
             if method == "GET" and path == "/__sandbox/accounts":
-                self._send(200, {"venues": ["binance"], "accounts": world.published_accounts()})
+                served = tuple(served_venues())
+                self._send(200, {"venues": list(served), "accounts": world.published_accounts(served),
+                                 "api_prefixes": {v: ("" if v == "binance" else f"/{v}") for v in served}})
             elif method == "GET" and path == "/__sandbox/truth":
                 self._send(200, world.truth())
             elif method == "GET" and path == "/__sandbox/stats":
@@ -144,11 +180,25 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                                                          "Please try again."})
                 return
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            dialect, path = route(parts.path)
+            params = dict(parse_qsl(parts.query, keep_blank_values=True))
+            if body:
+                if body.lstrip().startswith(("{", "[")):
+                    with contextlib.suppress(json.JSONDecodeError):
+                        decoded = json.loads(body)
+                        params.update({k: v for k, v in decoded.items()} if isinstance(decoded, dict) else {})
+                else:
+                    params.update(parse_qsl(body, keep_blank_values=True))
+            # Binance signs the query string, or the form body of a POST.
             raw_query = parts.query if method == "GET" or not body else body
-            request = binance.Request(method, parts.path, dict(parse_qsl(raw_query, keep_blank_values=True)),
-                                      raw_query, {k.lower(): v for k, v in self.headers.items()})
-            status, payload = binance.dispatch(state.world, request, malformed=faults.malformed)
-            self._send(status, payload, {"X-MBX-USED-WEIGHT-1m": str(used)}, truncate=truncate)
+            request = binance.Request(method, path, params, raw_query,
+                                      {k.lower(): v for k, v in self.headers.items()}, body)
+            result = dialect.dispatch(state.world, request, malformed=faults.malformed)
+            status, payload = result[0], result[1]
+            headers = {"X-MBX-USED-WEIGHT-1m": str(used)} if dialect is binance else {}
+            if len(result) > 2:
+                headers.update(result[2])  # type: ignore[misc]
+            self._send(status, payload, headers, truncate=truncate)
 
         def do_GET(self) -> None:
             self._api("GET")

@@ -13,14 +13,16 @@ Ledger rule (what the warehouse reconciles with):
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib
 import json
 import threading
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,16 +34,17 @@ START_MS = int(WORLD_START.timestamp() * 1000)
 END_MS = int(WORLD_END.timestamp() * 1000) + 999
 SATOSHI = Decimal("0.00000001")
 
-# Ledger statuses, Binance-coded: deposits 1 = success, 7 = wrong deposit (failed);
-# withdrawals 6 = completed, 1 = cancelled.
-DEPOSIT_OK, DEPOSIT_FAILED = 1, 7
-WITHDRAWAL_DONE, WITHDRAWAL_CANCELED = 6, 1
+VENUES = ("binance", "coinbase", "kraken", "bitfinex", "htx")
+# Prices differ slightly between venues, as in real markets (a constant basis per venue).
+VENUE_BASIS = {"binance": 0.0, "coinbase": 0.0004, "kraken": -0.0003, "bitfinex": 0.0006, "htx": -0.0005}
+TRANSFER_STATUSES = ("ok", "pending", "failed", "canceled")  # the venues' own codes are the dialects' business
 
 
 @dataclass(frozen=True)
 class Market:
-    symbol: str  # venue id, e.g. BTCUSDT
-    base: str
+    venue: str
+    symbol: str  # the venue's native id, e.g. BTCUSDT, XXBTZUSD, BTC-USD, tBTCUSD, btcusdt
+    base: str  # unified (ccxt) codes
     quote: str
     tick: Decimal
     step: Decimal
@@ -52,22 +55,63 @@ class Market:
         return f"{self.base}/{self.quote}"
 
 
-MARKETS: tuple[Market, ...] = (
-    Market("BTCUSDT", "BTC", "USDT", Decimal("0.01"), Decimal("0.00001"), Decimal("5")),
-    Market("ETHUSDT", "ETH", "USDT", Decimal("0.01"), Decimal("0.0001"), Decimal("5")),
-    Market("SOLUSDT", "SOL", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("5")),
-    Market("BNBUSDT", "BNB", "USDT", Decimal("0.01"), Decimal("0.001"), Decimal("5")),
-    Market("ETHBTC", "ETH", "BTC", Decimal("0.00001"), Decimal("0.001"), Decimal("0.0001")),
-)
+def _m(venue: str, symbol: str, base: str, quote: str, tick: str, step: str, min_notional: str) -> Market:
+    return Market(venue, symbol, base, quote, Decimal(tick), Decimal(step), Decimal(min_notional))
+
+
+# tick × step never exceeds 8 decimals, so every trade's cost is exact on an 8-decimal grid.
+VENUE_MARKETS: dict[str, tuple[Market, ...]] = {
+    "binance": (
+        _m("binance", "BTCUSDT", "BTC", "USDT", "0.01", "0.00001", "5"),
+        _m("binance", "ETHUSDT", "ETH", "USDT", "0.01", "0.0001", "5"),
+        _m("binance", "SOLUSDT", "SOL", "USDT", "0.01", "0.001", "5"),
+        _m("binance", "BNBUSDT", "BNB", "USDT", "0.01", "0.001", "5"),
+        _m("binance", "ETHBTC", "ETH", "BTC", "0.00001", "0.001", "0.0001"),
+    ),
+    "coinbase": (
+        _m("coinbase", "BTC-USD", "BTC", "USD", "0.01", "0.000001", "1"),
+        _m("coinbase", "ETH-USD", "ETH", "USD", "0.01", "0.00001", "1"),
+        _m("coinbase", "SOL-USD", "SOL", "USD", "0.01", "0.001", "1"),
+        _m("coinbase", "ETH-BTC", "ETH", "BTC", "0.00001", "0.001", "0.0001"),
+        _m("coinbase", "USDT-USD", "USDT", "USD", "0.0001", "0.01", "1"),
+    ),
+    "kraken": (
+        _m("kraken", "XXBTZUSD", "BTC", "USD", "0.1", "0.0001", "5"),
+        _m("kraken", "XETHZUSD", "ETH", "USD", "0.01", "0.0001", "5"),
+        _m("kraken", "SOLUSD", "SOL", "USD", "0.01", "0.001", "5"),
+        _m("kraken", "XETHXXBT", "ETH", "BTC", "0.00001", "0.001", "0.0001"),
+        _m("kraken", "USDTZUSD", "USDT", "USD", "0.0001", "0.01", "5"),
+    ),
+    "bitfinex": (
+        _m("bitfinex", "tBTCUSD", "BTC", "USD", "0.1", "0.0001", "5"),
+        _m("bitfinex", "tETHUSD", "ETH", "USD", "0.01", "0.001", "5"),
+        _m("bitfinex", "tSOLUSD", "SOL", "USD", "0.01", "0.01", "5"),
+        _m("bitfinex", "tBTCUST", "BTC", "USDT", "0.1", "0.0001", "5"),
+    ),
+    "htx": (
+        _m("htx", "btcusdt", "BTC", "USDT", "0.01", "0.000001", "5"),
+        _m("htx", "ethusdt", "ETH", "USDT", "0.01", "0.0001", "5"),
+        _m("htx", "solusdt", "SOL", "USDT", "0.01", "0.001", "5"),
+        _m("htx", "ethbtc", "ETH", "BTC", "0.00001", "0.001", "0.0001"),
+    ),
+}
+MARKETS = VENUE_MARKETS["binance"]  # Binance's, kept under their original names for the Binance dialect
 MARKET_BY_SYMBOL = {m.symbol: m for m in MARKETS}
+MARKET_BY_VENUE_SYMBOL = {(m.venue, m.symbol): m for ms in VENUE_MARKETS.values() for m in ms}
+# (fee rate, fee charged in: 'received' asset or 'quote' asset), per venue
+FEE_RULES: dict[str, tuple[Decimal, str]] = {
+    "binance": (Decimal("0.001"), "received"), "coinbase": (Decimal("0.006"), "quote"),
+    "kraken": (Decimal("0.0026"), "quote"), "bitfinex": (Decimal("0.002"), "received"),
+    "htx": (Decimal("0.002"), "received"),
+}
 COINS = ("BTC", "ETH", "SOL", "BNB")  # priced by the random walk; USDT is the USD numéraire
-ASSETS = (*COINS, "USDT")
+ASSETS = (*COINS, "USDT", "USD")
 START_USD = np.array([67_000.0, 3_500.0, 160.0, 600.0])
 ANNUAL_VOL = np.array([0.55, 0.70, 0.95, 0.50])
 STRESS = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC))  # the stressed regime
 NETWORK_FEE = {"BTC": Decimal("0.0002"), "ETH": Decimal("0.0015"), "SOL": Decimal("0.01"), "BNB": Decimal("0.001"),
-               "USDT": Decimal("1")}
-NETWORK = {"BTC": "BTC", "ETH": "ETH", "SOL": "SOL", "BNB": "BSC", "USDT": "TRX"}
+               "USDT": Decimal("1"), "USD": Decimal("5")}
+NETWORK = {"BTC": "BTC", "ETH": "ETH", "SOL": "SOL", "BNB": "BSC", "USDT": "TRX", "USD": "WIRE"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +124,7 @@ class AccountInfo:
     display_name: str
     fees_in_bnb: bool
     funding: tuple[tuple[str, str], ...]  # initial deposits (asset, amount)
+    venue: str = "binance"
 
 
 ACCOUNTS: tuple[AccountInfo, ...] = (
@@ -89,7 +134,17 @@ ACCOUNTS: tuple[AccountInfo, ...] = (
                 False, (("USDT", "150000"),)),
     AccountInfo("bluefin", "Bluefin Family Office", "core", "Core holdings", "bluefin-binance",
                 "Binance — core", False, (("USDT", "250000"), ("ETH", "10"))),
+    AccountInfo("acme", "Acme Capital", "main", "Main book", "acme-coinbase", "Coinbase — prime",
+                False, (("USD", "300000"), ("ETH", "20")), "coinbase"),
+    AccountInfo("acme", "Acme Capital", "main", "Main book", "acme-kraken", "Kraken — treasury",
+                False, (("USD", "200000"), ("BTC", "3")), "kraken"),
+    AccountInfo("bluefin", "Bluefin Family Office", "core", "Core holdings", "bluefin-bitfinex",
+                "Bitfinex — liquidity", False, (("USD", "150000"), ("USDT", "50000")), "bitfinex"),
+    AccountInfo("bluefin", "Bluefin Family Office", "core", "Core holdings", "bluefin-htx", "HTX — Asia desk",
+                False, (("USDT", "120000"), ("BTC", "1")), "htx"),
 )
+VENUE_CASH = {"binance": "USDT", "htx": "USDT", "coinbase": "USD", "kraken": "USD", "bitfinex": "USD"}
+TRADE_ATTEMPTS = {"binance": 900, "coinbase": 350, "kraken": 350, "bitfinex": 300, "htx": 300}
 DISCREPANCY = ("bluefin", "bluefin-binance", "SOL", Decimal("1.5"))  # an unrecorded distribution
 
 
@@ -121,16 +176,17 @@ class Transfer:
     coin: str
     amount: Decimal  # credited (deposit) or sent (withdrawal); the fee is on top
     fee: Decimal
-    status: int  # Binance status code
+    status: str  # 'ok' | 'pending' | 'failed' | 'canceled'
     tx_id: str
     address: str
     internal: bool = False
 
     @property
     def counts(self) -> bool:
+        """Does it move the balance? A deposit once credited; a withdrawal unless it failed or was cancelled."""
         if self.kind == "deposit":
-            return self.status == DEPOSIT_OK
-        return self.status not in (WITHDRAWAL_CANCELED, 3, 5)
+            return self.status == "ok"
+        return self.status not in ("failed", "canceled")
 
 
 @dataclass
@@ -141,10 +197,25 @@ class Malformed:
     deposits: list[dict[str, Any]] = field(default_factory=list)
 
 
-def api_credentials(seed: int, account_id: str) -> tuple[str, str]:
+class Credentials(NamedTuple):
+    api_key: str
+    secret: str
+    password: str | None = None
+
+
+def api_credentials(seed: int, account_id: str, venue: str = "binance") -> Credentials:
+    """Deterministic demo keys in the venue's format (a dialect module may define `credentials_for`)."""
     digest = hashlib.sha256(f"coinbook-sandbox:{seed}:{account_id}".encode()).hexdigest()
     secret = hashlib.sha256(f"secret:{digest}".encode()).hexdigest()
-    return f"sbx{digest[:61]}", secret  # Binance keys are 64 ASCII characters
+    try:
+        dialect = importlib.import_module(f"sandbox.{venue}")
+    except ModuleNotFoundError:
+        dialect = None
+    if dialect is not None and hasattr(dialect, "credentials_for"):
+        return Credentials(*dialect.credentials_for(seed, account_id))
+    if venue == "kraken":  # Kraken signs with a base64-decoded secret
+        return Credentials(f"sbx{digest[:53]}", base64.b64encode(bytes.fromhex(secret + digest)).decode())
+    return Credentials(f"sbx{digest[:61]}", secret)  # 64 ASCII characters, like Binance's
 
 
 def _q(value: float | Decimal, quantum: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
@@ -181,12 +252,12 @@ class PricePath:
         return max(0, min(self.hours - 1, (ms - START_MS) // HOUR_MS))
 
     def coin_usd(self, coin: str, hour: int) -> float:
-        if coin == "USDT":
+        if coin in ("USDT", "USD"):
             return 1.0
         return float(self.usd[hour, COINS.index(coin)])
 
     def market_close(self, market: Market, hour: int) -> float:
-        return self.coin_usd(market.base, hour) / self.coin_usd(market.quote, hour)
+        return self.coin_usd(market.base, hour) / self.coin_usd(market.quote, hour) * (1 + VENUE_BASIS[market.venue])
 
 
 class World:
@@ -196,13 +267,14 @@ class World:
         self.seed = seed
         self.prices = PricePath(seed)
         self.accounts = {a.account_id: a for a in ACCOUNTS}
-        self.credentials = {a.account_id: api_credentials(seed, a.account_id) for a in ACCOUNTS}
+        self.credentials = {a.account_id: api_credentials(seed, a.account_id, a.venue) for a in ACCOUNTS}
         self.trades: dict[str, list[Trade]] = defaultdict(list)  # per account, time order
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
         self.malformed = Malformed()
         self._balances: dict[str, dict[str, Decimal]] = {a.account_id: defaultdict(Decimal) for a in ACCOUNTS}
-        self._next_trade_id = {m.symbol: 28_000_000 + i * 1_000_000 for i, m in enumerate(MARKETS)}
+        self._next_trade_id = {(m.venue, m.symbol): 28_000_000 + i * 1_000_000
+                               for ms in VENUE_MARKETS.values() for i, m in enumerate(ms)}
         self._next_order_id = 4_100_000_000
         self._rng = np.random.default_rng(seed + 1)
         self._lock = threading.Lock()
@@ -229,28 +301,35 @@ class World:
                 month = (month + timedelta(days=32)).replace(day=1)
                 t = int(month.timestamp() * 1000) + int(rng.integers(1, 20)) * 3_600_000
                 if t < END_MS - 86_400_000:
-                    add(t, "deposit", account=acc.account_id, coin="USDT",
+                    cash = VENUE_CASH[acc.venue]
+                    add(t, "deposit", account=acc.account_id, coin=cash,
                         amount=Decimal(int(rng.integers(10, 60)) * 1000))
                     if month.month % 2 == 0:
-                        add(t + 5 * 86_400_000, "withdrawal", account=acc.account_id, coin="USDT",
+                        add(t + 5 * 86_400_000, "withdrawal", account=acc.account_id, coin=cash,
                             amount=Decimal(int(rng.integers(5, 20)) * 1000))
-            for n in range(900):  # attempts; infeasible ones are skipped
+            for n in range(TRADE_ATTEMPTS[acc.venue]):  # attempts; infeasible ones are skipped
                 t = int(rng.integers(START_MS + 86_400_000, END_MS - 3_600_000))
                 add(t, "trade", account=acc.account_id, n=n)
 
-        # Coins moved between acme's own accounts: withdrawal on one, deposit on the other, same txid.
+        # Coins moved between a tenant's own accounts, on one venue or across venues: withdrawal (with a
+        # network fee) on one, deposit on the other some minutes later, same txid.
         for k, (day, coin, amount, src, dst) in enumerate((
             (40, "USDT", "20000", "acme-binance-main", "acme-binance-ops"),
             (150, "BTC", "0.5", "acme-binance-main", "acme-binance-ops"),
             (300, "USDT", "15000", "acme-binance-ops", "acme-binance-main"),
+            (60, "BTC", "0.4", "acme-binance-main", "acme-kraken"),
+            (120, "ETH", "3", "acme-coinbase", "acme-binance-ops"),
+            (210, "BTC", "0.2", "acme-kraken", "acme-coinbase"),
+            (200, "USDT", "10000", "bluefin-htx", "bluefin-binance"),
+            (280, "USDT", "8000", "bluefin-bitfinex", "bluefin-htx"),
         )):
             t = START_MS + day * 86_400_000 + 13 * 3_600_000
             add(t, "internal", src=src, dst=dst, coin=coin, amount=Decimal(amount), k=k)
         # One cancelled withdrawal and one failed deposit: on the record, no effect on balances.
         add(START_MS + 200 * 86_400_000, "withdrawal", account="acme-binance-ops", coin="USDT",
-            amount=Decimal("7500"), status=WITHDRAWAL_CANCELED)
+            amount=Decimal("7500"), status="canceled")
         add(START_MS + 220 * 86_400_000, "deposit", account="bluefin-binance", coin="USDT", amount=Decimal("9000"),
-            status=DEPOSIT_FAILED)
+            status="failed")
         add(START_MS + 250 * 86_400_000, "withdrawal", account="acme-binance-main", coin="BTC",
             amount=Decimal("0.25"))
 
@@ -260,17 +339,17 @@ class World:
                 self._trade(data["account"], time_ms)
             elif kind == "deposit":
                 self._deposit(data["account"], time_ms, data["coin"], data["amount"],
-                              data.get("status", DEPOSIT_OK))
+                              data.get("status", "ok"))
             elif kind == "withdrawal":
                 self._withdraw(data["account"], time_ms, data["coin"], data["amount"],
-                               data.get("status", WITHDRAWAL_DONE))
+                               data.get("status", "ok"))
             else:
                 self._internal(time_ms, **data)
 
     def _tx_hash(self, *parts: object) -> str:
         return hashlib.sha256(":".join(map(str, (self.seed, *parts))).encode()).hexdigest()
 
-    def _deposit(self, account_id: str, time_ms: int, coin: str, amount: Decimal, status: int,
+    def _deposit(self, account_id: str, time_ms: int, coin: str, amount: Decimal, status: str,
                  tx_id: str | None = None, internal: bool = False) -> Transfer:
         n = len(self.transfers[account_id])
         tx_id = tx_id or self._tx_hash("dep", account_id, n)
@@ -281,10 +360,10 @@ class World:
             self._balances[account_id][coin] += amount
         return transfer
 
-    def _withdraw(self, account_id: str, time_ms: int, coin: str, amount: Decimal, status: int,
+    def _withdraw(self, account_id: str, time_ms: int, coin: str, amount: Decimal, status: str,
                   address: str | None = None, internal: bool = False) -> Transfer | None:
         fee = NETWORK_FEE[coin]
-        counts = status not in (WITHDRAWAL_CANCELED, 3, 5)
+        counts = status not in ("failed", "canceled")
         if counts and self._balances[account_id][coin] < amount + fee:
             return None  # the client would not have had the funds: no such withdrawal
         n = len(self.transfers[account_id])
@@ -297,14 +376,15 @@ class World:
         return transfer
 
     def _internal(self, time_ms: int, src: str, dst: str, coin: str, amount: Decimal, k: int) -> None:
-        sent = self._withdraw(src, time_ms, coin, amount, WITHDRAWAL_DONE, address=f"addr-{dst}-{coin.lower()}",
+        sent = self._withdraw(src, time_ms, coin, amount, "ok", address=f"addr-{dst}-{coin.lower()}",
                               internal=True)
         if sent is None:
             return
         arrived = time_ms + (20 + 7 * k) * 60_000  # confirmations take a while
-        self._deposit(dst, arrived, coin, amount, DEPOSIT_OK, tx_id=sent.tx_id, internal=True)
+        self._deposit(dst, arrived, coin, amount, "ok", tx_id=sent.tx_id, internal=True)
         self.internal_transfers.append({
             "tenant_id": self.accounts[src].tenant_id, "from_account": src, "to_account": dst, "asset": coin,
+            "from_venue": self.accounts[src].venue, "to_venue": self.accounts[dst].venue,
             "amount": str(amount), "fee": str(sent.fee), "txid": sent.tx_id, "withdrawal_id": sent.id,
             "withdrawn_at_ms": time_ms, "deposited_at_ms": arrived})
 
@@ -312,7 +392,8 @@ class World:
         rng = self._rng
         acc = self.accounts[account_id]
         balances = self._balances[account_id]
-        market = MARKETS[int(rng.choice(len(MARKETS), p=[0.32, 0.26, 0.18, 0.12, 0.12]))]
+        markets = VENUE_MARKETS[acc.venue]
+        market = markets[int(rng.integers(len(markets)))]
         hour = self.prices.hour_of(time_ms)
         price = _q(self.prices.market_close(market, hour) * (1 + rng.normal(0, 0.0004)), market.tick)
         notional_usd = float(rng.lognormal(np.log(4000), 0.7))
@@ -320,15 +401,20 @@ class World:
         if qty <= 0 or price * qty < market.min_notional:
             return None
         buy = bool(rng.random() < 0.5)
+        rate, charged_in = FEE_RULES[acc.venue]
         bnb_usd = self.prices.coin_usd("BNB", hour)
         for side_buy in (buy, not buy):
             cost = price * qty
-            if side_buy and balances[market.quote] < cost:
+            if charged_in == "received":
+                fee_asset = market.base if side_buy else market.quote
+                fee = ((qty if side_buy else cost) * rate).quantize(SATOSHI, ROUND_HALF_UP)
+            else:  # in the quote asset, on top of the cost of a buy or out of the proceeds of a sale
+                fee_asset, fee = market.quote, (cost * rate).quantize(SATOSHI, ROUND_HALF_UP)
+            needs_quote = cost + (fee if fee_asset == market.quote else 0) if side_buy else 0
+            if side_buy and balances[market.quote] < needs_quote:
                 continue
             if not side_buy and balances[market.base] < qty:
                 continue
-            fee_asset = market.base if side_buy else market.quote
-            fee = ((qty if side_buy else cost) * Decimal("0.001")).quantize(SATOSHI, ROUND_HALF_UP)
             if acc.fees_in_bnb:  # this client pays fees in BNB at a discount, while it has BNB to spare
                 bnb_fee = _q(notional_usd * 0.00075 / bnb_usd, SATOSHI)
                 bnb_after = balances["BNB"]
@@ -336,16 +422,26 @@ class World:
                     bnb_after += (qty if side_buy else -qty) if market.base == "BNB" else (-cost if side_buy else cost)
                 if bnb_after >= bnb_fee:
                     fee_asset, fee = "BNB", bnb_fee
-            self._next_trade_id[market.symbol] += int(rng.integers(2, 40))  # other users trade too
+            key = (market.venue, market.symbol)
+            self._next_trade_id[key] += int(rng.integers(2, 40))  # other users trade too
             self._next_order_id += int(rng.integers(1, 500))
-            trade = Trade(account_id, market.symbol, self._next_trade_id[market.symbol], self._next_order_id,
+            trade = Trade(account_id, market.symbol, self._next_trade_id[key], self._next_order_id,
                           time_ms, side_buy, price, qty, fee, fee_asset, bool(rng.random() < 0.4))
             self._book_trade(trade)
             return trade
         return None
 
+    def market_of(self, trade: Trade) -> Market:
+        return MARKET_BY_VENUE_SYMBOL[(self.accounts[trade.account_id].venue, trade.symbol)]
+
+    def markets(self, venue: str) -> tuple[Market, ...]:
+        return VENUE_MARKETS[venue]
+
+    def venue_accounts(self, venue: str) -> list[AccountInfo]:
+        return [a for a in self.accounts.values() if a.venue == venue]
+
     def _book_trade(self, trade: Trade) -> None:
-        market = MARKET_BY_SYMBOL[trade.symbol]
+        market = self.market_of(trade)
         balances = self._balances[trade.account_id]
         sign = 1 if trade.is_buyer else -1
         balances[market.base] += sign * trade.qty
@@ -400,7 +496,7 @@ class World:
         """The ledger rule applied to the account's recorded history (independently of the running totals)."""
         out: dict[str, Decimal] = defaultdict(Decimal)
         for t in self.trades[account_id]:
-            market = MARKET_BY_SYMBOL[t.symbol]
+            market = self.market_of(t)
             sign = 1 if t.is_buyer else -1
             out[market.base] += sign * t.qty
             out[market.quote] -= sign * t.quote_qty
@@ -421,15 +517,17 @@ class World:
         return max([t.time_ms for t in self.trades[account_id]]
                    + [t.time_ms for t in self.transfers[account_id] if t.counts])
 
-    def account_by_key(self, api_key: str) -> str | None:
-        return next((a for a, (key, _) in self.credentials.items() if key == api_key), None)
+    def account_by_key(self, api_key: str, venue: str | None = None) -> str | None:
+        """The account a key belongs to (on `venue`: a key works only where it was issued)."""
+        return next((a for a, c in self.credentials.items()
+                     if c.api_key == api_key and (venue is None or self.accounts[a].venue == venue)), None)
 
-    def published_accounts(self) -> list[dict[str, Any]]:
+    def published_accounts(self, venues: tuple[str, ...] = VENUES) -> list[dict[str, Any]]:
         return [{
             **{k: v for k, v in asdict(a).items() if k not in ("funding", "fees_in_bnb")},
-            "venue": "binance", "api_key": self.credentials[a.account_id][0],
-            "secret": self.credentials[a.account_id][1], "history_start": WORLD_START.isoformat(),
-        } for a in ACCOUNTS]
+            "api_key": self.credentials[a.account_id].api_key, "secret": self.credentials[a.account_id].secret,
+            "password": self.credentials[a.account_id].password, "history_start": WORLD_START.isoformat(),
+        } for a in ACCOUNTS if a.venue in venues]
 
     def truth(self) -> dict[str, Any]:
         """The world's facts, for tests: what a correct pipeline must end up with."""
@@ -437,7 +535,7 @@ class World:
         for acc in ACCOUNTS:
             transfers = self.transfers[acc.account_id]
             accounts[acc.account_id] = {
-                "tenant_id": acc.tenant_id, "portfolio_id": acc.portfolio_id,
+                "tenant_id": acc.tenant_id, "portfolio_id": acc.portfolio_id, "venue": acc.venue,
                 "trades": len(self.trades[acc.account_id]),
                 "deposits": sum(1 for t in transfers if t.kind == "deposit"),
                 "withdrawals": sum(1 for t in transfers if t.kind == "withdrawal"),
@@ -472,19 +570,27 @@ def trade_json(t: Trade) -> dict[str, Any]:
             "isMaker": t.is_maker, "isBestMatch": True}
 
 
+# Binance's status codes: deposits 0 pending, 1 success, 7 wrong deposit (failed);
+# withdrawals 4 processing, 6 completed, 1 cancelled, 5 failure.
+BINANCE_DEPOSIT_STATUS = {"pending": 0, "ok": 1, "failed": 7, "canceled": 7}
+BINANCE_WITHDRAWAL_STATUS = {"pending": 4, "ok": 6, "canceled": 1, "failed": 5}
+
+
 def deposit_json(t: Transfer) -> dict[str, Any]:
-    return {"id": t.id, "amount": str(t.amount), "coin": t.coin, "network": NETWORK[t.coin], "status": t.status,
+    status = BINANCE_DEPOSIT_STATUS[t.status]
+    return {"id": t.id, "amount": str(t.amount), "coin": t.coin, "network": NETWORK[t.coin], "status": status,
             "address": t.address, "addressTag": "", "txId": t.tx_id, "insertTime": t.time_ms,
-            "completeTime": t.time_ms + 120_000 if t.status == DEPOSIT_OK else None,
+            "completeTime": t.time_ms + 120_000 if t.status == "ok" else None,
             "transferType": 1 if t.internal else 0, "confirmTimes": "12/12", "unlockConfirm": 0, "walletType": 0}
 
 
 def withdrawal_json(t: Transfer) -> dict[str, Any]:
     applied = datetime.fromtimestamp(t.time_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
     record: dict[str, Any] = {"id": t.id, "amount": str(t.amount), "transactionFee": str(t.fee), "coin": t.coin,
-                              "status": t.status, "address": t.address, "txId": t.tx_id, "applyTime": applied,
+                              "status": BINANCE_WITHDRAWAL_STATUS[t.status], "address": t.address,
+                              "txId": t.tx_id, "applyTime": applied,
                               "network": NETWORK[t.coin], "transferType": 1 if t.internal else 0,
                               "info": "", "confirmNo": 12, "walletType": 0, "txKey": ""}
-    if t.status == WITHDRAWAL_DONE:
+    if t.status == "ok":
         record["completeTime"] = datetime.fromtimestamp(t.time_ms / 1000 + 300, UTC).strftime("%Y-%m-%d %H:%M:%S")
     return record

@@ -39,7 +39,9 @@ def _exchange(sandbox: SandboxServer, account_id: str, secret: str | None = None
 
 def test_markets_balances_and_auth(sandbox: SandboxServer) -> None:
     truth = _get(f"{sandbox.url}/__sandbox/truth")
-    for account_id, facts in truth["accounts"].items():
+    binance_accounts = {a: f for a, f in truth["accounts"].items() if f["venue"] == "binance"}
+    assert len(binance_accounts) == 3
+    for account_id, facts in binance_accounts.items():
         exchange = _exchange(sandbox, account_id)
         markets = exchange.load_markets()
         assert {"BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "ETH/BTC"} <= set(markets)

@@ -34,7 +34,7 @@ def test_balances_never_go_negative_along_the_history(world: World) -> None:
     for account_id in world.accounts:
         events: list[tuple[int, int, str, Decimal]] = []
         for t in world.trades[account_id]:
-            market = MARKET_BY_SYMBOL[t.symbol]
+            market = world.market_of(t)
             sign = 1 if t.is_buyer else -1
             events += [(t.time_ms, 1, market.base, sign * t.qty), (t.time_ms, 1, market.quote, -sign * t.quote_qty),
                        (t.time_ms, 1, t.commission_asset, -t.commission)]
@@ -64,7 +64,7 @@ def test_reported_equals_ledger_except_the_seeded_discrepancy(world: World) -> N
 def test_quantities_are_exact_on_the_venue_grid(world: World) -> None:
     for trades in world.trades.values():
         for t in trades:
-            market = MARKET_BY_SYMBOL[t.symbol]
+            market = world.market_of(t)
             assert t.qty % market.step == 0 and t.price % market.tick == 0
             assert t.quote_qty.as_tuple().exponent >= -8 and t.commission.as_tuple().exponent >= -8
 
@@ -95,3 +95,24 @@ def test_advance_appends_consistent_trades() -> None:
         assert len(trades) == before[account_id] + 4
         assert all(t.time_ms > END_MS for t in trades[-4:])
         assert all(v >= 0 for v in fresh.computed_balances(account_id).values())
+
+
+def test_five_venues_with_cross_venue_transfers_and_venue_prices(world: World) -> None:
+    from sandbox.world import VENUES
+
+    assert {a.venue for a in world.accounts.values()} == set(VENUES)
+    crossing = [t for t in world.internal_transfers if t["from_venue"] != t["to_venue"]]
+    assert len(crossing) >= 4 and all(t["fee"] != "0" for t in crossing)
+    assert all(t["deposited_at_ms"] > t["withdrawn_at_ms"] for t in crossing)
+    hour = world.prices.hours - 1
+    closes = {m.venue: world.prices.market_close(m, hour) for v in VENUES for m in world.markets(v)
+              if m.unified in ("BTC/USD", "BTC/USDT")}
+    assert len(set(closes.values())) == len(closes) == 5  # every venue quotes its own price...
+    assert max(closes.values()) / min(closes.values()) < 1.002  # ...within a few basis points
+
+
+def test_keys_work_only_on_their_own_venue(world: World) -> None:
+    kraken = world.venue_accounts("kraken")[0]
+    key = world.credentials[kraken.account_id].api_key
+    assert world.account_by_key(key, "kraken") == kraken.account_id
+    assert world.account_by_key(key, "binance") is None
