@@ -11,7 +11,7 @@ expectations, so reading or testing a suite costs nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -180,7 +180,14 @@ OHLCV = _suite(
      at_least("open", "low"), at_least("close", "low")),
 )
 
-SUITES: dict[str, Suite] = {s.raw_table: s for s in (BALANCES, TRADES, TRANSFERS, TICKERS, OHLCV)}
+EXCHANGE_VENUES = ("binance", "coinbase", "kraken", "bitfinex", "htx")
+# Every ccxt venue lands the same canonical columns (V004 creates its raw tables like Binance's), so every
+# venue's table gets the same suite.
+SUITES: dict[str, Suite] = {
+    suite.raw_table.replace("raw.binance_", f"raw.{venue}_"):
+        replace(suite, raw_table=suite.raw_table.replace("raw.binance_", f"raw.{venue}_"))
+    for venue in EXCHANGE_VENUES for suite in (BALANCES, TRADES, TRANSFERS, TICKERS, OHLCV)
+}
 
 
 def suite_for(raw_table: str) -> Suite:

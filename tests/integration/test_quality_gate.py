@@ -157,3 +157,16 @@ def test_every_failing_row_is_quarantined_not_only_the_first_twenty(gate_db: str
     assert result.passed and result.quarantined_new == 50 and result.quarantined_total == 50, result.describe()
     quantity = next(e for e in result.expectations if e.check_name == "expect_column_values_to_be_between(quantity)")
     assert not quantity.success and quantity.unexpected_count == 50
+
+
+def test_every_suite_matches_its_table_in_the_warehouse(gate_db: str) -> None:
+    """The suites follow the migrations exactly: same tables, same columns, same order."""
+    from expectations.suites import SUITES
+
+    with psycopg.connect(gate_db) as conn:
+        rows = conn.execute("""select table_schema || '.' || table_name, array_agg(column_name::text order by
+                               ordinal_position) from information_schema.columns where table_schema = 'raw'
+                               group by 1""").fetchall()
+    tables = {name: tuple(columns) for name, columns in rows}
+    assert set(tables) == set(SUITES)
+    assert all(SUITES[name].columns == columns for name, columns in tables.items())

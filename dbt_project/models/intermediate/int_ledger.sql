@@ -6,36 +6,36 @@
 --   withdrawal (not failed / canceled)  → −amount, and −fee in the fee asset (withdrawal, withdrawal_fee)
 -- Deposits that are pending, failed or canceled move nothing yet.
 with trades as (
-    select * from {{ ref('stg_binance__trades') }}
+    select * from {{ ref('int_exchange_trades') }}
 ),
 
 transfers as (
-    select * from {{ ref('stg_binance__transfers') }}
+    select * from {{ ref('int_exchange_transfers') }}
 ),
 
 legs as (
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.binance_trades' as raw_table,
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_trades' as raw_table,
            'trade_' || side as entry_type, 'base' as leg, occurred_at, base_asset as asset,
            case when side = 'buy' then quantity else -quantity end as quantity, quote_asset as counter_asset
     from trades
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.binance_trades',
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_trades',
            'trade_' || side, 'quote', occurred_at, quote_asset,
            case when side = 'buy' then -cost else cost end, base_asset
     from trades
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.binance_trades',
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_trades',
            'trade_fee', 'fee', occurred_at, fee_asset, -fee_amount, null
     from trades
     where fee_amount <> 0
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.binance_transfers',
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_transfers',
            transfer_type, 'amount', occurred_at, asset,
            case when transfer_type = 'deposit' then amount else -amount end, null
     from transfers
@@ -44,7 +44,7 @@ legs as (
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.binance_transfers',
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_transfers',
            'withdrawal_fee', 'fee', occurred_at, fee_asset, -fee_amount, null
     from transfers
     where transfer_type = 'withdrawal' and status not in ('failed', 'canceled') and fee_amount <> 0

@@ -3,13 +3,13 @@
 -- computed: the ledger up to the snapshot's time. |difference| <= tolerance → 'ok', else 'break'.
 with snapshots as (
     select tenant_id, account_id, max(observed_at) as reported_at
-    from {{ ref('stg_binance__balances') }}
+    from {{ ref('int_exchange_balances') }}
     group by tenant_id, account_id
 ),
 
 reported as (
     select b.tenant_id, b.account_id, b.asset, sum(b.total) as quantity
-    from {{ ref('stg_binance__balances') }} as b
+    from {{ ref('int_exchange_balances') }} as b
     join snapshots as s on s.tenant_id = b.tenant_id and s.account_id = b.account_id and b.observed_at = s.reported_at
     group by b.tenant_id, b.account_id, b.asset
 ),

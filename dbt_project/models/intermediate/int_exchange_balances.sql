@@ -1,0 +1,2 @@
+-- Exchange-reported balance snapshots of every venue.
+{{ union_venues('balances') }}

@@ -1,0 +1,2 @@
+-- Closed candles of every venue (public market data).
+{{ union_venues('ohlcv') }}

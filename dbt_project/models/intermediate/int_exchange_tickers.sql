@@ -1,0 +1,2 @@
+-- Ticker observations of every venue (public market data).
+{{ union_venues('tickers') }}

@@ -1,0 +1,2 @@
+-- Own trades of every venue (one row per venue trade).
+{{ union_venues('trades') }}

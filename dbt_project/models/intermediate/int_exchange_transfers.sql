@@ -1,0 +1,2 @@
+-- Deposits and withdrawals of every venue, latest state per venue transfer.
+{{ union_venues('transfers') }}

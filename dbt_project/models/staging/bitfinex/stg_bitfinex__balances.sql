@@ -1,0 +1,2 @@
+-- Bitfinex balances, typed and unified; quarantined rows excluded (macros/exchange_staging.sql).
+{{ stg_exchange_balances('bitfinex') }}

@@ -1,0 +1,2 @@
+-- Coinbase ohlcv, typed and unified; quarantined rows excluded (macros/exchange_staging.sql).
+{{ stg_exchange_ohlcv('coinbase') }}

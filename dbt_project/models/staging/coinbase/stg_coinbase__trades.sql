@@ -1,0 +1,2 @@
+-- Coinbase trades, typed and unified; quarantined rows excluded (macros/exchange_staging.sql).
+{{ stg_exchange_trades('coinbase') }}

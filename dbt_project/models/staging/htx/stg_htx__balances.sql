@@ -1,0 +1,2 @@
+-- Htx balances, typed and unified; quarantined rows excluded (macros/exchange_staging.sql).
+{{ stg_exchange_balances('htx') }}

@@ -1,0 +1,2 @@
+-- Kraken tickers, typed and unified; quarantined rows excluded (macros/exchange_staging.sql).
+{{ stg_exchange_tickers('kraken') }}
