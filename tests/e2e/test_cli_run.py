@@ -1,0 +1,55 @@
+"""The run command as a user types it (`coinbook run`, what `make run` calls), in a subprocess: the summary
+shows every tenant's positions, exactly the seeded break and the quarantined records; a second run adds nothing
+and prints the same positions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.server import SandboxServer
+from warehouse.cluster import LocalCluster
+
+pytestmark = pytest.mark.integration
+COINBOOK = Path(sys.prefix) / "bin" / "coinbook"
+
+
+@pytest.fixture(scope="module")
+def cli_env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    name = f"coinbook_cli_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    with SandboxServer(port=0, malformed=True) as sandbox:
+        yield {**os.environ, "COINBOOK_DATABASE_URL": cluster.url(name), "COINBOOK_SANDBOX_URL": sandbox.url,
+               "COINBOOK_HOME": str(tmp_path_factory.mktemp("home")), "COLUMNS": "200"}
+    cluster.drop_database(name)
+
+
+def _run(env: dict[str, str]) -> str:
+    done = subprocess.run([str(COINBOOK), "run"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _positions_block(output: str) -> str:
+    return output[output.index("Positions by tenant"):output.index("Reconciliation breaks")]
+
+
+def test_run_twice_prints_the_same_positions_and_adds_nothing(cli_env: dict[str, str]) -> None:
+    first = _run(cli_env)
+    assert "Positions by tenant and asset" in first
+    for tenant in ("acme", "bluefin"):
+        assert f"│ {tenant}" in first
+    breaks = first[first.index("Reconciliation breaks"):first.index("Quarantined by the quality gate")]
+    assert breaks.count("bluefin-binance") == 1 and "SOL" in breaks and "1.5" in breaks
+    assert "price = 0 is not > 0" in first and "amount = -250 is not > 0" in first
+    assert " 0 new raw rows" not in first
+    second = _run(cli_env)
+    assert "\n0 new raw rows this run" in second
+    assert _positions_block(second) == _positions_block(first)
+    assert "warehouse" in second and "make dev" in second  # how to go on: UI and psql
