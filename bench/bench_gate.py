@@ -1,0 +1,67 @@
+"""Great Expectations gate timing: one raw table of N trades with 2 % bad rows, first run and re-run.
+
+    .venv/bin/python -m bench.bench_gate [rows ...]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from expectations.gate import run_gate
+from pipelines.settings import get_settings
+from warehouse.cluster import LocalCluster
+from warehouse.loader import copy_insert
+from warehouse.migrate import apply_migrations
+
+COLUMNS = ["tenant_id", "account_id", "source", "source_record_id", "occurred_at", "symbol", "base_asset",
+           "quote_asset", "side", "price", "quantity", "cost", "fee_amount", "fee_asset", "payload", "record_hash"]
+
+
+def _rows(n: int) -> list[tuple[object, ...]]:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        bad = i % 50 == 0  # 2 %: a negative quantity
+        quantity = Decimal("-0.01") if bad else Decimal("0.01")
+        out.append(("t1", "a1", "binance", f"BTC/USDT:{i}", t0 + timedelta(seconds=i), "BTC/USDT", "BTC", "USDT",
+                    "buy", Decimal("60000"), quantity, Decimal("600"), Decimal("0.00001"), "BTC",
+                    Jsonb({"id": i}), hashlib.sha256(str(i).encode()).hexdigest()))
+    return out
+
+
+def main(sizes: list[int]) -> None:
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    print(f"{'rows':>9} {'first run s':>12} {'re-run s':>9} {'quarantined':>12}")
+    for n in sizes:
+        name = f"bench_gate_{uuid.uuid4().hex[:8]}"
+        cluster.create_database(name)
+        url = cluster.url(name)
+        try:
+            apply_migrations(url)
+            with psycopg.connect(url) as conn:
+                copy_insert(conn, "raw.binance_trades", COLUMNS, _rows(n))
+            run_gate(url, "raw.binance_trades", "warm-up-import")  # GX import (~3-6 s) once per process
+            with psycopg.connect(url) as conn:
+                conn.execute("truncate ops.quarantine")
+            t0 = time.perf_counter()
+            first = run_gate(url, "raw.binance_trades", "r1")
+            t1 = time.perf_counter()
+            run_gate(url, "raw.binance_trades", "r2")
+            t2 = time.perf_counter()
+            print(f"{n:>9,} {t1 - t0:>12.2f} {t2 - t1:>9.2f} {first.quarantined_total:>12,}")
+        finally:
+            cluster.drop_database(name)
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [2_000, 100_000])
