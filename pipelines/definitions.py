@@ -10,14 +10,16 @@ from pipelines.assets.exchanges import build_exchange_assets
 from pipelines.assets.quality import build_gate_check
 from pipelines.bootstrap import dbt_executable
 from pipelines.dbt_project import coinbook_dbt
-from pipelines.jobs import account_sync_job, transform_job
+from pipelines.jobs import account_sync_job, balances_sync_job, transform_job
 from pipelines.resources.exchanges import ExchangeResource
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.schedules import account_fan_out
-from pipelines.sensors import new_account_sensor, transform_follow_up
+from pipelines.sensors import new_account_sensor, stale_sources_sensor, transform_follow_up
 from pipelines.settings import get_settings, resolve_database_url
 
-VENUES: tuple[str, ...] = ("binance",)
+# The seed venues; COINBOOK_VENUES adds or narrows (any ccxt exchange id with raw tables and staging).
+SEED_VENUES: tuple[str, ...] = ("binance", "coinbase", "kraken", "bitfinex", "htx")
+VENUES: tuple[str, ...] = tuple(get_settings().venues or SEED_VENUES)
 
 
 def raw_table_of(asset: dg.AssetsDefinition) -> str:
@@ -25,7 +27,9 @@ def raw_table_of(asset: dg.AssetsDefinition) -> str:
     return "raw." + asset.key.path[-1].removeprefix("raw_")
 
 
-def build_definitions(database_url: str, sandbox_url: str | None) -> dg.Definitions:
+def build_definitions(database_url: str, sandbox_url: str | None,
+                      exchanges: ExchangeResource | None = None) -> dg.Definitions:
+    settings = get_settings()
     ingest = {venue: build_exchange_assets(venue) for venue in VENUES}
     raw_assets = [a for assets in ingest.values() for a in assets]
     gates = [build_gate_check(a, raw_table_of(a)) for a in raw_assets]
@@ -33,17 +37,20 @@ def build_definitions(database_url: str, sandbox_url: str | None) -> dg.Definiti
     market_only = [a for a in market_assets if a.key.path[-1].endswith("_tickers")]
 
     sync_jobs = {venue: account_sync_job(venue, assets) for venue, assets in ingest.items()}
+    balance_jobs = {venue: balances_sync_job(venue, assets) for venue, assets in ingest.items()}
     fast = transform_job("positions_refresh", market_only, gates, coinbook_dbt_models,
-                         "Fast tier: latest tickers, the quality gate, and the models up to positions.")
+                         "Fast tier: latest tickers, the quality gate, and the models up to positions.",
+                         up_to="positions")
     nightly = transform_job("nightly_reconciliation", market_assets, gates, coinbook_dbt_models,
                             "Slow tier: tickers and daily candles, the quality gate, every model and test.")
     tier_jobs = {"fast": fast, "nightly": nightly, "backfill": nightly}
 
     schedules = []
-    sensors = [transform_follow_up([j.name for j in sync_jobs.values()], tier_jobs)]
+    sensors = [transform_follow_up([j.name for j in [*sync_jobs.values(), *balance_jobs.values()]], tier_jobs),
+               stale_sources_sensor()]
     for venue, job in sync_jobs.items():
-        schedules.append(account_fan_out(venue, job.name, "fast", "*/15 * * * *",
-                                         f"Every 15 minutes: sync every {venue} account (fast tier)."))
+        schedules.append(account_fan_out(venue, balance_jobs[venue].name, "fast", "*/5 * * * *",
+                                         f"Every 5 minutes: the balances of every {venue} account (fast tier)."))
         schedules.append(account_fan_out(venue, job.name, "nightly", "0 2 * * *",
                                          f"Nightly: sync every {venue} account, then full reconciliation."))
         sensors.append(new_account_sensor(venue, job.name))
@@ -51,12 +58,13 @@ def build_definitions(database_url: str, sandbox_url: str | None) -> dg.Definiti
     return dg.Definitions(
         assets=[*raw_assets, coinbook_dbt_models],
         asset_checks=gates,
-        jobs=[*sync_jobs.values(), fast, nightly],
+        jobs=[*sync_jobs.values(), *balance_jobs.values(), fast, nightly],
         schedules=schedules,
         sensors=sensors,
         resources={
             "warehouse": WarehouseResource(database_url=database_url),
-            "exchanges": ExchangeResource(sandbox_url=sandbox_url),
+            "exchanges": exchanges or ExchangeResource(sandbox_url=sandbox_url, database_url=database_url,
+                                                       home=str(settings.home)),
             "dbt": DbtCliResource(project_dir=coinbook_dbt, dbt_executable=dbt_executable()),
         },
     )

@@ -19,11 +19,24 @@ def account_sync_job(venue: str, assets: Sequence[dg.AssetsDefinition]) -> "dg.U
     )
 
 
+def balances_sync_job(venue: str, assets: Sequence[dg.AssetsDefinition]) -> "dg.UnresolvedAssetJobDefinition":
+    """Fast tier: only the balance snapshot of one account (one call on most venues)."""
+    balances = [a for a in assets if a.key.path[-1].endswith("_balances")]
+    return dg.define_asset_job(
+        name=f"{venue}_balances_sync",
+        selection=dg.AssetSelection.assets(*balances).without_checks(),
+        description=f"Fast tier: the balances of one {venue} account (one run per account partition).",
+    )
+
+
 def transform_job(name: str, market_assets: Sequence[dg.AssetsDefinition],
                   gates: Sequence[dg.AssetChecksDefinition], dbt_assets: dg.AssetsDefinition,
-                  description: str) -> "dg.UnresolvedAssetJobDefinition":
-    """Market data, then the quality gates (blocking), then every dbt model and test."""
-    selection = dg.AssetSelection.assets(*market_assets, dbt_assets)
+                  description: str, up_to: str | None = None) -> "dg.UnresolvedAssetJobDefinition":
+    """Market data, then the quality gates (blocking), then the dbt models (all, or those `up_to` needs)."""
+    models: dg.AssetSelection = dg.AssetSelection.assets(dbt_assets)
+    if up_to is not None:
+        models = models & dg.AssetSelection.keys(up_to).upstream()
+    selection = dg.AssetSelection.assets(*market_assets) | models
     for gate in gates:
         selection = selection | dg.AssetSelection.checks(gate)
     return dg.define_asset_job(name=name, selection=selection, description=description)

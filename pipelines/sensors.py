@@ -50,3 +50,20 @@ def new_account_sensor(venue: str, job_name: str) -> dg.SensorDefinition:
         )
 
     return detect
+
+
+def stale_sources_sensor() -> dg.SensorDefinition:
+    """Every few minutes: a source older than its freshness limit raises an alert in ops.alerts (and a source
+    that caught up resolves it). It launches nothing: the schedules retry failed partitions on their next tick."""
+
+    @dg.sensor(name="stale_sources", minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.STOPPED,
+               description="Raises ops.alerts for sources older than their freshness limit; resolves recovered ones.")
+    def stale(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SkipReason:
+        from datetime import UTC, datetime
+
+        from pipelines.freshness import evaluate_freshness
+
+        open_alerts, resolved = evaluate_freshness(warehouse.get(), datetime.now(UTC))
+        return dg.SkipReason(f"{open_alerts} stale source(s) alerted, {resolved} resolved")
+
+    return stale

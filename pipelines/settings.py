@@ -19,6 +19,7 @@ class CoinbookSettings(BaseSettings):
     pg_port: int = Field(default=54329, description="Port of the private cluster.")
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
     accounts_file: Path | None = Field(default=None, description="YAML file of accounts to register.")
+    venues: list[str] | None = Field(default=None, description="ccxt exchange ids to sync (default: the five).")
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
     reconciliation_tolerance: str = "0.00000001"

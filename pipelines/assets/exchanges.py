@@ -7,14 +7,21 @@ per venue for every symbol any client needs.
 
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
+import ccxt
 import dagster as dg
 
+from pipelines.credentials import redact
 from pipelines.resources.exchanges import ExchangeResource
 from pipelines.resources.warehouse import Warehouse, WarehouseResource, raw_table
-from pipelines.sources.exchanges.normalise import PUBLIC_TENANT
+from pipelines.sources.exchanges.client import Credentials, ExchangeAccount
+from pipelines.sources.exchanges.normalise import PUBLIC_TENANT, snapshot_digest
+from pipelines.sources.exchanges.resilience import CallStats, GarbledResponse
 from pipelines.sources.exchanges.sync import (
-    CallCounter,
     discover_symbols,
     fetch_balance_rows,
     fetch_ticker_rows,
@@ -22,9 +29,15 @@ from pipelines.sources.exchanges.sync import (
     sync_trades,
     sync_transfers,
 )
+from pipelines.sources.exchanges.venues import profile
 
-USD_QUOTES = ("USDT", "USDC", "FDUSD", "USD")
+USD_QUOTES = ("USDT", "USD", "USDC", "FDUSD")
 OHLCV_TIMEFRAME = "1d"
+
+
+class SourceFailed(Exception):
+    """A venue call failed for good (after retries). The message is redacted; the cause is not chained,
+    so no secret can reach Dagster's event log through a traceback."""
 
 
 def account_partitions(venue: str) -> dg.DynamicPartitionsDefinition:
@@ -47,18 +60,66 @@ def pricing_symbols(markets: dict[str, dict], assets: set[str]) -> list[str]:
     return chosen
 
 
-def _metadata(totals_fetched: int, inserted: int, calls: CallCounter, started: float) -> dict[str, dg.MetadataValue]:
-    return {
-        "fetched": dg.MetadataValue.int(totals_fetched),
-        "inserted": dg.MetadataValue.int(inserted),
-        "api_calls": dg.MetadataValue.int(calls.calls),
-        "seconds": dg.MetadataValue.float(round(time.monotonic() - started, 3)),
-    }
+@dataclass
+class VenueCall:
+    """What one asset did against one venue: the counts that go to the sync log and the metadata."""
+
+    stats: CallStats = field(default_factory=CallStats)
+    fetched: int = 0
+    inserted: int = 0
+    started: float = field(default_factory=time.monotonic)
+    extra: dict[str, Any] = field(default_factory=dict)
+    secrets: list[Credentials] = field(default_factory=list)  # to redact from error messages
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        meta = {
+            "fetched": dg.MetadataValue.int(self.fetched),
+            "inserted": dg.MetadataValue.int(self.inserted),
+            "api_calls": dg.MetadataValue.int(self.stats.calls),
+            "retries": dg.MetadataValue.int(self.stats.retries),
+            "seconds": dg.MetadataValue.float(round(time.monotonic() - self.started, 3)),
+        }
+        meta.update({k: dg.MetadataValue.int(v) for k, v in self.extra.items()})
+        return meta
+
+
+@contextmanager
+def venue_call(context: dg.AssetExecutionContext, wh: Warehouse, *, venue: str, entity: str, endpoint: str,
+               tenant_id: str, account_id: str) -> Iterator[VenueCall]:
+    """Sync-log the call; quarantine a body that never parsed; charge the API usage; and turn a failure into a
+    redacted SourceFailed (the partition fails, the other partitions and venues go on)."""
+    call = VenueCall()
+    try:
+        with wh.sync_log(tenant_id=tenant_id, account_id=account_id, source=venue, endpoint=endpoint,
+                         run_id=context.run_id) as log:
+            try:
+                yield call
+            finally:
+                log.update(fetched=call.fetched, inserted=call.inserted, api_calls=call.stats.calls)
+    except GarbledResponse as exc:
+        wh.quarantine_response(tenant_id=tenant_id, account_id=account_id, venue=venue, entity=entity,
+                               endpoint=endpoint, url=exc.url, status=exc.status, body=exc.body, digest=exc.digest,
+                               reason=f"unparseable JSON from {venue} after {call.stats.retries} retries: {exc}",
+                               run_id=context.run_id)
+        raise SourceFailed(redact(f"{venue} {endpoint} for {account_id}: {exc} (body quarantined)",
+                                  call.secrets)) from None
+    except (ccxt.BaseError, OSError) as exc:
+        raise SourceFailed(redact(f"{venue} {endpoint} for {account_id}: {type(exc).__name__}: {exc}",
+                                  call.secrets)) from None
+    finally:
+        wh.record_api_usage(venue, call.stats.calls, call.stats.retries)
 
 
 def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
     partitions = account_partitions(venue)
     group = "ingest"
+    venue_profile = profile(venue)
+
+    def open_account(context: dg.AssetExecutionContext, wh: Warehouse, exchanges: ExchangeResource,
+                     call: VenueCall, account: ExchangeAccount) -> ccxt.Exchange:
+        exchange = exchanges.client(account, call.stats)
+        call.secrets.append(Credentials(exchange.apiKey or "", exchange.secret or "", exchange.password or None))
+        return exchange
 
     @dg.asset(
         name=f"raw_{venue}_balances", partitions_def=partitions, group_name=group, kinds={"python", "postgres"},
@@ -66,59 +127,65 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
     )
     def balances(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                  exchanges: ExchangeResource) -> dg.MaterializeResult:
-        started, calls, wh = time.monotonic(), CallCounter(), warehouse.get()
+        wh = warehouse.get()
         account = wh.account(context.partition_key)
-        exchange = calls.attach(exchanges.client(account))
-        with wh.sync_log(tenant_id=account.tenant_id, account_id=account.account_id, source=venue,
-                         endpoint="balances", run_id=context.run_id) as log:
-            page = fetch_balance_rows(exchange, account, context.run_id)
-            inserted = wh.store_page(page, venue=venue, tenant_id=account.tenant_id,
-                                     account_id=account.account_id, run_id=context.run_id)
-            log.update(fetched=len(page.rows), inserted=inserted, api_calls=calls.calls)
-        return dg.MaterializeResult(metadata=_metadata(len(page.rows), inserted, calls, started))
+        with venue_call(context, wh, venue=venue, entity="balances", endpoint="balances",
+                        tenant_id=account.tenant_id, account_id=account.account_id) as call:
+            exchange = open_account(context, wh, exchanges, call, account)
+            page = fetch_balance_rows(exchange, account, context.run_id, exchange.milliseconds())
+            digest = snapshot_digest(page.rows)
+            if digest is not None and digest == wh.latest_balance_snapshot(venue, account.tenant_id,
+                                                                          account.account_id):
+                page.rows = []  # an untimed snapshot identical to the last one: nothing new to record
+            call.fetched = len(page.rows)
+            call.inserted = wh.store_page(page, venue=venue, tenant_id=account.tenant_id,
+                                          account_id=account.account_id, run_id=context.run_id)
+        return dg.MaterializeResult(metadata=call.metadata())
 
     @dg.asset(
         name=f"raw_{venue}_transfers", partitions_def=partitions, group_name=group, kinds={"python", "postgres"},
-        description=f"Deposits and withdrawals on {venue} per account, incremental by time window.",
+        description=f"Deposits and withdrawals on {venue} per account, incremental.",
     )
     def transfers(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   exchanges: ExchangeResource) -> dg.MaterializeResult:
-        started, calls, wh = time.monotonic(), CallCounter(), warehouse.get()
+        wh = warehouse.get()
         account = wh.account(context.partition_key)
-        exchange = calls.attach(exchanges.client(account))
-        with wh.sync_log(tenant_id=account.tenant_id, account_id=account.account_id, source=venue,
-                         endpoint="transfers", run_id=context.run_id) as log:
-            pages = sync_transfers(exchange, account, wh.cursors(account.tenant_id, account.account_id),
-                                   exchange.milliseconds(), context.run_id)
+        with venue_call(context, wh, venue=venue, entity="transfers", endpoint="transfers",
+                        tenant_id=account.tenant_id, account_id=account.account_id) as call:
+            exchange = open_account(context, wh, exchanges, call, account)
+            pages = sync_transfers(exchange, venue_profile, account,
+                                   wh.cursors(account.tenant_id, account.account_id), venue_now(exchange),
+                                   context.run_id)
             totals = wh.store_pages(pages, venue=venue, tenant_id=account.tenant_id,
                                     account_id=account.account_id, run_id=context.run_id)
-            log.update(fetched=totals.fetched, inserted=totals.inserted, api_calls=calls.calls)
-        return dg.MaterializeResult(metadata=_metadata(totals.fetched, totals.inserted, calls, started))
+            call.fetched, call.inserted = totals.fetched, totals.inserted
+        return dg.MaterializeResult(metadata=call.metadata())
 
     @dg.asset(
         name=f"raw_{venue}_trades", partitions_def=partitions, group_name=group, kinds={"python", "postgres"},
         deps=[balances, transfers],
-        description=f"Own trades on {venue} per account and symbol, incremental from the stored cursor.",
+        description=f"Own trades on {venue} per account, incremental from the stored cursors.",
     )
     def trades(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                exchanges: ExchangeResource) -> dg.MaterializeResult:
-        started, calls, wh = time.monotonic(), CallCounter(), warehouse.get()
+        wh = warehouse.get()
         account = wh.account(context.partition_key)
-        exchange = calls.attach(exchanges.client(account))
-        with wh.sync_log(tenant_id=account.tenant_id, account_id=account.account_id, source=venue,
-                         endpoint="trades", run_id=context.run_id) as log:
-            known = wh.known_assets(venue, account.tenant_id, account.account_id)
-            known |= set(account.settings.get("assets", []))
-            symbols = discover_symbols(exchange.markets, known, account.settings.get("symbols", []))
-            context.log.info(f"{account.partition_key}: {len(symbols)} symbols to sync")
-            pages = sync_trades(exchange, account, symbols, wh.cursors(account.tenant_id, account.account_id),
+        with venue_call(context, wh, venue=venue, entity="trades", endpoint="trades",
+                        tenant_id=account.tenant_id, account_id=account.account_id) as call:
+            exchange = open_account(context, wh, exchanges, call, account)
+            symbols: list[str] | None = None
+            if venue_profile.trades_per_symbol:
+                known = wh.known_assets(venue, account.tenant_id, account.account_id)
+                known |= set(account.settings.get("assets", []))
+                symbols = discover_symbols(exchange.markets, known, account.settings.get("symbols", []))
+                call.extra["symbols"] = len(symbols)
+            pages = sync_trades(exchange, venue_profile, account, symbols,
+                                wh.cursors(account.tenant_id, account.account_id), venue_now(exchange),
                                 context.run_id)
             totals = wh.store_pages(pages, venue=venue, tenant_id=account.tenant_id,
                                     account_id=account.account_id, run_id=context.run_id)
-            log.update(fetched=totals.fetched, inserted=totals.inserted, api_calls=calls.calls)
-        meta = _metadata(totals.fetched, totals.inserted, calls, started)
-        meta["symbols"] = dg.MetadataValue.int(len(symbols))
-        return dg.MaterializeResult(metadata=meta)
+            call.fetched, call.inserted = totals.fetched, totals.inserted
+        return dg.MaterializeResult(metadata=call.metadata())
 
     @dg.asset(
         name=f"raw_{venue}_tickers", group_name=group, kinds={"python", "postgres"}, deps=[balances, trades],
@@ -126,17 +193,19 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
     )
     def tickers(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 exchanges: ExchangeResource) -> dg.MaterializeResult:
-        started, calls, wh = time.monotonic(), CallCounter(), warehouse.get()
+        wh = warehouse.get()
         mode = _venue_mode(wh, venue)
-        exchange = calls.attach(exchanges.public_client(venue, mode))
-        with wh.sync_log(tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT, source=venue,
-                         endpoint="tickers", run_id=context.run_id) as log:
+        if mode is None:
+            return _nothing_to_do(venue)
+        with venue_call(context, wh, venue=venue, entity="tickers", endpoint="tickers",
+                        tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT) as call:
+            exchange = exchanges.public_client(venue, mode, call.stats)
             symbols = pricing_symbols(exchange.markets, wh.known_assets(venue))
-            page = fetch_ticker_rows(exchange, symbols, context.run_id)
-            inserted = wh.store_page(page, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
-                                     run_id=context.run_id)
-            log.update(fetched=len(page.rows), inserted=inserted, api_calls=calls.calls)
-        return dg.MaterializeResult(metadata=_metadata(len(page.rows), inserted, calls, started))
+            page = fetch_ticker_rows(exchange, symbols, context.run_id, batch=exchanges.batching)
+            call.fetched = len(page.rows)
+            call.inserted = wh.store_page(page, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
+                                          run_id=context.run_id)
+        return dg.MaterializeResult(metadata=call.metadata())
 
     @dg.asset(
         name=f"raw_{venue}_ohlcv", group_name=group, kinds={"python", "postgres"}, deps=[balances, trades],
@@ -144,29 +213,46 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
     )
     def ohlcv(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               exchanges: ExchangeResource) -> dg.MaterializeResult:
-        started, calls, wh = time.monotonic(), CallCounter(), warehouse.get()
+        wh = warehouse.get()
         mode = _venue_mode(wh, venue)
-        exchange = calls.attach(exchanges.public_client(venue, mode))
-        with wh.sync_log(tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT, source=venue,
-                         endpoint="ohlcv", run_id=context.run_id) as log:
+        if mode is None:
+            return _nothing_to_do(venue)
+        with venue_call(context, wh, venue=venue, entity="ohlcv", endpoint="ohlcv",
+                        tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT) as call:
+            exchange = exchanges.public_client(venue, mode, call.stats)
             symbols = pricing_symbols(exchange.markets, wh.known_assets(venue))
             cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)
-            start_ms = wh.history_start_ms(venue) or exchange.milliseconds() - 365 * 86_400_000
-            fetched = inserted = 0
+            now_ms = venue_now(exchange)
+            start_ms = wh.history_start_ms(venue) or now_ms - 365 * 86_400_000
             for symbol in symbols:
                 endpoint = f"ohlcv:{symbol}:{OHLCV_TIMEFRAME}"
-                pages = sync_ohlcv(exchange, symbol, OHLCV_TIMEFRAME, cursors.get(endpoint), start_ms,
-                                   exchange.milliseconds(), context.run_id)
+                pages = sync_ohlcv(exchange, symbol, OHLCV_TIMEFRAME, cursors.get(endpoint), start_ms, now_ms,
+                                   context.run_id, venue_profile.ohlcv_page_limit)
                 totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
                                         run_id=context.run_id)
-                fetched, inserted = fetched + totals.fetched, inserted + totals.inserted
-            log.update(fetched=fetched, inserted=inserted, api_calls=calls.calls)
-        return dg.MaterializeResult(metadata=_metadata(fetched, inserted, calls, started))
+                call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
+        return dg.MaterializeResult(metadata=call.metadata())
 
     return [balances, transfers, trades, tickers, ohlcv]
 
 
-def _venue_mode(wh: Warehouse, venue: str) -> str:
-    """Market data comes from the sandbox when every account of the venue is a sandbox account."""
+def venue_now(exchange: ccxt.Exchange) -> int:
+    """'Now' as the venue sees it where its history window depends on it (HTX), else our clock."""
+    if profile(exchange.id).trade_history_limit_ms is not None and exchange.has.get("fetchTime"):
+        return int(exchange.fetch_time())
+    return int(exchange.milliseconds())
+
+
+def _venue_mode(wh: Warehouse, venue: str) -> str | None:
+    """Market data comes from the sandbox when every account of the venue is a sandbox account; a venue
+    without accounts needs no market data (None)."""
     modes = {a.mode for a in wh.accounts(venue)}
+    if not modes:
+        return None
     return "sandbox" if modes == {"sandbox"} else "live"
+
+
+def _nothing_to_do(venue: str) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"fetched": dg.MetadataValue.int(0), "inserted": dg.MetadataValue.int(0),
+                                          "api_calls": dg.MetadataValue.int(0),
+                                          "note": dg.MetadataValue.text(f"no {venue} accounts: nothing to price")})

@@ -1,4 +1,11 @@
-"""Dagster resource that hands out ccxt clients per account, sharing one markets load per venue."""
+"""Dagster resource that hands out hardened ccxt clients per account and per venue.
+
+- one markets load per venue and target, shared by every account (in memory within a process, on disk
+  across processes and runs, with a TTL);
+- every client retries transient failures with back-off (resilience.py) and is charged to its venue's
+  request budget;
+- credentials are resolved from the account's reference (pipelines/credentials.py) and never logged.
+"""
 
 from __future__ import annotations
 
@@ -6,68 +13,132 @@ import json
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import ccxt
 from dagster import ConfigurableResource
 
-from pipelines.sources.exchanges.client import (
-    Credentials,
-    ExchangeAccount,
-    make_exchange,
-    resolve_credentials,
-)
+from pipelines.credentials import resolve_credential_ref
+from pipelines.sources.exchanges.client import Credentials, ExchangeAccount, make_exchange
+from pipelines.sources.exchanges.public_cache import PublicCache
+from pipelines.sources.exchanges.resilience import CallStats, RequestBudget, RetryPolicy, harden
+from pipelines.sources.exchanges.venues import profile
 
 MARKETS_TTL_SECONDS = 3600.0  # market lists change rarely; one load per venue per hour is plenty
-_markets_cache: dict[tuple[str, str | None], tuple[float, dict[str, Any], dict[str, Any]]] = {}
-_cache_lock = threading.Lock()
+_markets_memory: dict[tuple[str, str | None], tuple[float, dict[str, Any], dict[str, Any]]] = {}
+_budgets: dict[str, RequestBudget] = {}
+_lock = threading.Lock()
+
+
+def sandbox_api_base(sandbox_url: str, venue: str) -> str:
+    """Binance answers at the sandbox's root; every other venue under /<venue>."""
+    return sandbox_url.rstrip("/") if venue == "binance" else f"{sandbox_url.rstrip('/')}/{venue}"
 
 
 def sandbox_credentials(sandbox_url: str) -> dict[str, Credentials]:
     """The demo keys the local sandbox publishes for its accounts."""
     with urllib.request.urlopen(f"{sandbox_url}/__sandbox/accounts", timeout=10) as response:
         published = json.load(response)
-    return {a["account_id"]: Credentials(a["api_key"], a["secret"]) for a in published["accounts"]}
+    return {a["account_id"]: Credentials(a["api_key"], a["secret"], a.get("password"))
+            for a in published["accounts"]}
+
+
+def venue_budget(venue: str, limit: int | None) -> RequestBudget:
+    """One budget per venue in this process (shared by every account of the venue)."""
+    with _lock:
+        budget = _budgets.get(venue)
+        if budget is None:
+            budget = _budgets[venue] = RequestBudget(limit)
+        return budget
 
 
 class ExchangeResource(ConfigurableResource):
-    """`sandbox_url` is used for accounts whose mode is 'sandbox'; live accounts go to the real venue."""
+    """`sandbox_url` is used for accounts whose mode is 'sandbox'; live accounts go to the real venue.
+
+    `batching` / `caching` exist so the benchmark can measure what they save; leave them on.
+    """
 
     sandbox_url: str | None = None
+    database_url: str | None = None   # for `db:` credentials
+    home: str = ".coinbook"           # master key file and the public-data cache live here
     rate_limit: bool = True
+    batching: bool = True
+    caching: bool = True
+    max_attempts: int = 6
+    base_delay_s: float = 0.25
+    timeout_ms: int = 10_000
+    request_budget: int | None = None  # calls per venue per process; None = the venue profile's figure
 
-    def _target(self, mode: str) -> str | None:
-        return self.sandbox_url if mode == "sandbox" else None
+    # ── clients ─────────────────────────────────────────────────────────────────────────────────────
+    def _target(self, venue: str, mode: str) -> str | None:
+        if mode != "sandbox":
+            return None
+        if not self.sandbox_url:
+            raise ValueError(f"a sandbox {venue} account needs the sandbox URL (COINBOOK_SANDBOX_URL)")
+        return sandbox_api_base(self.sandbox_url, venue)
 
-    def public_client(self, venue: str, mode: str = "sandbox") -> ccxt.Exchange:
-        exchange = make_exchange(venue, sandbox_url=self._target(mode), rate_limit=self.rate_limit)
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s)
+
+    def _harden(self, exchange: ccxt.Exchange, stats: CallStats | None) -> ccxt.Exchange:
+        budget = venue_budget(exchange.id, self.request_budget or profile(exchange.id).request_budget)
+        return harden(exchange, policy=self.policy(), budget=budget, stats=stats)
+
+    def public_client(self, venue: str, mode: str = "sandbox", stats: CallStats | None = None) -> ccxt.Exchange:
+        exchange = make_exchange(venue, sandbox_url=self._target(venue, mode), rate_limit=self.rate_limit,
+                                 timeout_ms=self.timeout_ms, options=profile(venue).options)
+        self._harden(exchange, stats)
         self._share_markets(exchange, mode)
         return exchange
 
-    def client(self, account: ExchangeAccount) -> ccxt.Exchange:
+    def client(self, account: ExchangeAccount, stats: CallStats | None = None) -> ccxt.Exchange:
         sandbox_keys = None
         if account.credential_ref and account.credential_ref.startswith("sandbox:"):
             if not self.sandbox_url:
                 raise ValueError(f"account {account.account_id} is a sandbox account but no sandbox URL is set")
             sandbox_keys = sandbox_credentials(self.sandbox_url)
-        credentials = resolve_credentials(account.credential_ref, sandbox_keys)
-        exchange = make_exchange(account.venue, credentials, sandbox_url=self._target(account.mode),
-                                 rate_limit=self.rate_limit)
+        credentials = resolve_credential_ref(account.credential_ref, tenant_id=account.tenant_id,
+                                             database_url=self.database_url, home=Path(self.home),
+                                             sandbox_credentials=sandbox_keys)
+        exchange = make_exchange(account.venue, credentials, sandbox_url=self._target(account.venue, account.mode),
+                                 rate_limit=self.rate_limit, timeout_ms=self.timeout_ms,
+                                 options=profile(account.venue).options)
+        self._harden(exchange, stats)
         self._share_markets(exchange, account.mode)
         return exchange
 
+    # ── public data, loaded once and shared ─────────────────────────────────────────────────────────
+    def public_cache(self) -> PublicCache:
+        return PublicCache(Path(self.home) / "cache" / "public", enabled=self.caching)
+
     def _share_markets(self, exchange: ccxt.Exchange, mode: str) -> None:
         """Load markets once per venue (and target) and hand the same result to every client."""
-        key = (exchange.id, self._target(mode))
-        with _cache_lock:
-            cached = _markets_cache.get(key)
+        if not self.caching:
+            exchange.load_markets()  # what a naive client does: every client loads them itself
+            return
+        target = self._target(exchange.id, mode)
+        key = (exchange.id, target)
+        with _lock:
+            cached = _markets_memory.get(key)
             if cached is None or time.monotonic() - cached[0] > MARKETS_TTL_SECONDS:
-                markets = exchange.load_markets()
-                _markets_cache[key] = (time.monotonic(), markets, exchange.currencies or {})
-                return
+                disk = self.public_cache()
+                stored = disk.get("markets", f"{exchange.id}@{target}", MARKETS_TTL_SECONDS)
+                if stored is not None:
+                    markets, currencies = stored["markets"], stored["currencies"]
+                else:
+                    markets = exchange.load_markets()
+                    currencies = exchange.currencies or {}
+                    disk.put("markets", f"{exchange.id}@{target}", {"markets": markets, "currencies": currencies})
+                cached = (time.monotonic(), markets, currencies)
+                _markets_memory[key] = cached
         exchange.set_markets(cached[1], cached[2] or None)
 
 
-def clear_markets_cache() -> None:
-    with _cache_lock:
-        _markets_cache.clear()
+def clear_markets_cache(home: Path | None = None) -> None:
+    """Forget shared markets (tests, benchmarks): in memory, and on disk under `home` when given."""
+    with _lock:
+        _markets_memory.clear()
+        _budgets.clear()
+    if home is not None:
+        PublicCache(home / "cache" / "public").clear()

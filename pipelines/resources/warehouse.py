@@ -78,6 +78,15 @@ class Warehouse:
         with self.connect() as conn, conn.transaction():
             inserted = copy_insert(conn, raw_table(venue, page.entity), RAW_COLUMNS[page.entity],
                                    as_tuples(page.rows, page.entity)) if page.rows else 0
+            for gap in page.gaps:
+                conn.execute(
+                    """insert into ops.history_gaps (tenant_id, account_id, source, endpoint, gap_start, gap_end,
+                                                     reason)
+                       values (%s, %s, %s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s)
+                       on conflict (tenant_id, account_id, source, endpoint, gap_start)
+                       do update set gap_end = excluded.gap_end, reason = excluded.reason""",
+                    (tenant_id, account_id, venue, gap.endpoint, gap.start_ms, gap.end_ms, gap.reason),
+                )
             if page.cursor is not None:
                 conn.execute(
                     """
@@ -127,6 +136,45 @@ class Warehouse:
                     (datetime.now(UTC), status, error, stats["fetched"], stats["inserted"], stats["api_calls"],
                      tenant_id, sync_id),
                 )
+
+    def latest_balance_snapshot(self, venue: str, tenant_id: str, account_id: str) -> str | None:
+        """The amounts digest of the account's last stored untimed balance snapshot."""
+        with self.connect() as conn:
+            row = conn.execute(
+                f"""select payload->>'snapshot' from {raw_table(venue, 'balances')}
+                    where tenant_id = %s and account_id = %s
+                    order by observed_at desc nulls last, ingested_at desc limit 1""",
+                (tenant_id, account_id),
+            ).fetchone()
+        return row[0] if row else None
+
+    def quarantine_response(self, *, tenant_id: str, account_id: str, venue: str, entity: str, endpoint: str,
+                            url: str, status: int | None, body: str, digest: str, reason: str,
+                            run_id: str | None) -> None:
+        """A response that could not be parsed even after retries: kept whole, with the reason."""
+        evidence = Jsonb({"url": url, "status": status, "body": body[:100_000].replace("\x00", "")})
+        with self.connect() as conn:
+            conn.execute(
+                """insert into ops.quarantine (tenant_id, account_id, source, raw_table, source_record_id,
+                                               record_hash, payload, check_name, reason, run_id)
+                   values (%s, %s, %s, %s, %s, %s, %s, 'unparseable_response', %s, %s)
+                   on conflict do nothing""",
+                (tenant_id, account_id, venue, raw_table(venue, entity), f"response:{endpoint}:{digest[:16]}",
+                 digest, evidence, reason, run_id),
+            )
+
+    def record_api_usage(self, venue: str, calls: int, retries: int) -> None:
+        if not calls and not retries:
+            return
+        with self.connect() as conn:
+            conn.execute(
+                """insert into ops.api_usage (tenant_id, venue, minute, calls, retries)
+                   values ('public', %s, date_trunc('minute', now()), %s, %s)
+                   on conflict (tenant_id, venue, minute)
+                   do update set calls = ops.api_usage.calls + excluded.calls,
+                                 retries = ops.api_usage.retries + excluded.retries""",
+                (venue, calls, retries),
+            )
 
     # ── what the account holds or held (for symbol discovery) ─────────────────────────────────────────
     def known_assets(self, venue: str, tenant_id: str | None = None, account_id: str | None = None) -> set[str]:

@@ -54,7 +54,8 @@ def test_everything_starts_stopped_and_the_ui_graph_is_one_piece(defs: dg.Defini
 
 def test_fast_schedule_fans_out_one_run_per_account(defs: dg.Definitions, accounts: list[str]) -> None:
     schedule = defs.get_schedule_def("binance_fast_sync")
-    assert schedule.cron_schedule == "*/15 * * * *"
+    assert schedule.cron_schedule == "*/5 * * * *"
+    assert schedule.job_name == "binance_balances_sync"  # the fast tier refreshes balances only
     when = datetime(2026, 11, 24, 12, 15, tzinfo=UTC)
     with dg.instance_for_test() as instance:  # schedules read partitions through a persistent instance
         instance.add_dynamic_partitions("binance_accounts", accounts)
@@ -63,7 +64,10 @@ def test_fast_schedule_fans_out_one_run_per_account(defs: dg.Definitions, accoun
         requests = list(schedule.evaluate_tick(context).run_requests or [])
     assert sorted(r.partition_key for r in requests) == sorted(accounts)
     assert {r.tags[TIER_TAG] for r in requests} == {"fast"}
-    assert defs.get_schedule_def("binance_nightly_sync").cron_schedule == "0 2 * * *"
+    nightly = defs.get_schedule_def("binance_nightly_sync")
+    assert nightly.cron_schedule == "0 2 * * *" and nightly.job_name == "binance_account_sync"
+    fast_job = defs.resolve_job_def("binance_balances_sync")
+    assert {k.to_user_string() for k in fast_job.asset_layer.selected_asset_keys} == {"raw_binance_balances"}
 
 
 def test_new_account_sensor_adds_partition_and_backfills(defs: dg.Definitions, accounts: list[str],

@@ -13,16 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 
-# Per-venue options that keep load_markets to the spot endpoints we use (binance otherwise also calls
-# sapi currencies, margin pairs and three futures APIs on every run).
-VENUE_OPTIONS: dict[str, dict[str, Any]] = {
-    "binance": {
-        "fetchCurrencies": False,
-        "fetchMargins": False,
-        "fetchMarkets": {"types": ["spot"]},
-        "defaultType": "spot",
-    },
-}
+from pipelines.sources.exchanges.venues import profile
 
 
 class CredentialError(RuntimeError):
@@ -91,13 +82,15 @@ def resolve_credentials(ref: str | None, sandbox_credentials: dict[str, Credenti
 
 
 def rewrite_api_urls(urls: Any, base_url: str) -> Any:
-    """Point every API URL (nested dicts/strings) at base_url's scheme and host, keeping the paths."""
+    """Point every API URL (nested dicts/strings) at base_url: its scheme and host, its path as a prefix
+    of the original path ('https://api.kraken.com/0' → 'http://127.0.0.1:8765/kraken/0')."""
     if isinstance(urls, dict):
         return {k: rewrite_api_urls(v, base_url) for k, v in urls.items()}
     if isinstance(urls, str) and urls.startswith(("http://", "https://")):
         target = urlsplit(base_url)
         parts = urlsplit(urls)
-        return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        return urlunsplit((target.scheme, target.netloc, target.path.rstrip("/") + parts.path, parts.query,
+                           parts.fragment))
     return urls
 
 
@@ -108,6 +101,7 @@ def make_exchange(
     sandbox_url: str | None = None,
     rate_limit: bool = True,
     timeout_ms: int = 10_000,
+    options: dict[str, Any] | None = None,
 ) -> ccxt.Exchange:
     """A configured ccxt client. `sandbox_url` set → talk to the local sandbox instead of the venue."""
     if venue not in ccxt.exchanges:
@@ -115,7 +109,7 @@ def make_exchange(
     config: dict[str, Any] = {
         "enableRateLimit": rate_limit,
         "timeout": timeout_ms,
-        "options": dict(VENUE_OPTIONS.get(venue, {})),
+        "options": dict(profile(venue).options if options is None else options),
     }
     if credentials is not None:
         config["apiKey"] = credentials.api_key

@@ -70,26 +70,35 @@ def split_symbol(symbol: Any) -> tuple[str | None, str | None]:
 
 
 def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
-                       run_id: str | None) -> list[Row]:
+                       run_id: str | None, fetched_ms: int | None = None) -> list[Row]:
     """One row per asset of a ccxt balance structure, zero balances included (a sold-out asset is a fact).
 
     The snapshot's identity is the venue's own update time, so an unchanged account adds no rows and a
-    changed one adds a full new snapshot (raw stays append-only).
+    changed one adds a full new snapshot (raw stays append-only). Venues that give no time (Kraken,
+    Bitfinex, HTX) are stamped with the fetch time and carry a digest of the amounts (`snapshot`): the
+    caller drops a snapshot identical to the last one stored (`unchanged_snapshot`).
     """
     info = balance.get("info") or {}
     observed_ms = balance.get("timestamp") or (info.get("updateTime") if isinstance(info, dict) else None)
+    venue_timed = observed_ms is not None
     native_by_asset: dict[str, Any] = {}
     if isinstance(info, dict) and isinstance(info.get("balances"), list):
         for entry in info["balances"]:
             if isinstance(entry, dict) and entry.get("asset"):
                 native_by_asset[str(entry["asset"])] = entry
-    rows: list[Row] = []
     reserved = {"info", "free", "used", "total", "timestamp", "datetime", "debt"}
-    for asset, amounts in balance.items():
-        if asset in reserved or not isinstance(amounts, dict):
-            continue
-        native = native_by_asset.get(asset, {"asset": asset, **amounts})
-        payload = {"balance": native, "updateTime": observed_ms}
+    amounts_by_asset = {a: v for a, v in balance.items() if a not in reserved and isinstance(v, dict)}
+    snapshot = None
+    if not venue_timed:
+        observed_ms = fetched_ms
+        snapshot = record_hash({a: [str(v.get("free")), str(v.get("used")), str(v.get("total"))]
+                                for a, v in sorted(amounts_by_asset.items())})
+    rows: list[Row] = []
+    for asset, amounts in amounts_by_asset.items():
+        native = native_by_asset.get(asset, {"asset": asset, **{k: amounts.get(k) for k in ("free", "used", "total")}})
+        payload: dict[str, Any] = {"balance": native, "updateTime": observed_ms}
+        if snapshot is not None:
+            payload["snapshot"] = snapshot
         row = _base(tenant_id, account_id, source, f"{asset}@{observed_ms}", payload, run_id)
         row.update(
             asset=clean_text(asset),
@@ -100,6 +109,15 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
         )
         rows.append(row)
     return rows
+
+
+def snapshot_digest(rows: list[Row]) -> str | None:
+    """The amounts digest of an untimed balance snapshot (None for venue-timed snapshots)."""
+    for row in rows:
+        payload = row.get("payload")
+        if isinstance(payload, dict) and payload.get("snapshot"):
+            return str(payload["snapshot"])
+    return None
 
 
 def _fee(record: dict[str, Any]) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ No Dagster and no SQL here: only the venue's API, via ccxt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,21 +22,27 @@ from pipelines.sources.exchanges.normalise import (
     normalise_trade,
     normalise_transfer,
 )
+from pipelines.sources.exchanges.venues import VenueProfile
 
 DAY_MS = 86_400_000
-# Binance caps deposit/withdrawal history queries at 90-day windows.
-TRANSFER_WINDOW_MS: dict[str, int] = {"binance": 90 * DAY_MS}
-DEFAULT_TRANSFER_WINDOW_MS = 30 * DAY_MS
 # Re-read this much recent transfer history on every sync: a pending transfer changes status later.
 TRANSFER_LOOKBACK_MS = 7 * DAY_MS
-TRADE_PAGE_LIMIT = 1000
-TRANSFER_PAGE_LIMIT = 1000
-OHLCV_PAGE_LIMIT = 1000
-# Where a first sync starts when an account says nothing (Binance opened in July 2017).
-VENUE_HISTORY_START_MS: dict[str, int] = {"binance": 1_499_990_400_000}
+# Re-read this much of the last trade window: a venue may index a trade a little after its timestamp.
+TRADE_LOOKBACK_MS = 10 * 60_000
 # Quotes a client may have traded against without ever holding them at sync time.
 COMMON_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "USD", "TRY")
 TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": DAY_MS}
+MIN_WINDOW_MS = 1_000  # a window this small that is still full is returned as it is (the loader dedups)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """History the venue would not serve (its API keeps only a window): visible, for a CSV back-fill."""
+
+    endpoint: str
+    start_ms: int
+    end_ms: int
+    reason: str
 
 
 @dataclass
@@ -47,32 +53,14 @@ class Page:
     endpoint: str
     rows: list[Row]
     cursor: dict[str, Any] | None = None
+    gaps: list[Gap] = field(default_factory=list)
 
 
-@dataclass
-class CallCounter:
-    """Counts HTTP calls a ccxt client makes (for ops.sync_log and the API-cost benchmark)."""
-
-    calls: int = 0
-    by_path: dict[str, int] = field(default_factory=dict)
-
-    def attach(self, exchange: ccxt.Exchange) -> ccxt.Exchange:
-        original = exchange.fetch
-
-        def counted_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-            self.calls += 1
-            path = url.split("?", 1)[0]
-            self.by_path[path] = self.by_path.get(path, 0) + 1
-            return original(url, method, headers, body)
-
-        exchange.fetch = counted_fetch  # type: ignore[method-assign]
-        return exchange
-
-
-def fetch_balance_rows(exchange: ccxt.Exchange, account: ExchangeAccount, run_id: str | None) -> Page:
+def fetch_balance_rows(exchange: ccxt.Exchange, account: ExchangeAccount, run_id: str | None,
+                       fetched_ms: int) -> Page:
     balance = exchange.fetch_balance()
     rows = normalise_balances(balance, tenant_id=account.tenant_id, account_id=account.account_id,
-                              source=exchange.id, run_id=run_id)
+                              source=exchange.id, run_id=run_id, fetched_ms=fetched_ms)
     return Page("balances", "balances", rows)
 
 
@@ -98,34 +86,72 @@ def discover_symbols(markets: dict[str, dict[str, Any]], known_assets: Iterable[
     return sorted(chosen)
 
 
-def sync_trades(exchange: ccxt.Exchange, account: ExchangeAccount, symbols: Iterable[str],
-                cursors: dict[str, dict[str, Any]], run_id: str | None) -> Iterator[Page]:
-    """Own trades per symbol, from the stored cursor on. Binance pages by trade id (fromId); other venues
-    by time (since = last timestamp, duplicates at the edge are dropped by the loader's key)."""
-    for symbol in symbols:
-        endpoint = f"trades:{symbol}"
-        cursor = cursors.get(endpoint, {})
-        while True:
-            if exchange.id == "binance":
-                params = {"fromId": int(cursor.get("last_id", -1)) + 1}
-                trades = exchange.fetch_my_trades(symbol, limit=TRADE_PAGE_LIMIT, params=params)
-            else:
-                since = cursor.get("last_ms") or account.history_start_ms
-                trades = exchange.fetch_my_trades(symbol, since=since, limit=TRADE_PAGE_LIMIT)
-            rows = [normalise_trade(t, tenant_id=account.tenant_id, account_id=account.account_id,
-                                    source=exchange.id, run_id=run_id) for t in trades]
-            new_cursor = dict(cursor)
-            numeric_ids = [int(t["id"]) for t in trades if str(t.get("id", "")).isdigit()]
-            if numeric_ids:
-                new_cursor["last_id"] = max([*numeric_ids, int(cursor.get("last_id", -1))])
-            stamps = [t["timestamp"] for t in trades if isinstance(t.get("timestamp"), int)]
-            if stamps:
-                new_cursor["last_ms"] = max([*stamps, int(cursor.get("last_ms", 0))])
-            advanced = new_cursor != cursor
-            yield Page("trades", endpoint, rows, new_cursor if advanced else None)
-            cursor = new_cursor
-            if len(trades) < TRADE_PAGE_LIMIT or not advanced:
-                break
+def sync_trades(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount,
+                symbols: Iterable[str] | None, cursors: dict[str, dict[str, Any]], now_ms: int,
+                run_id: str | None) -> Iterator[Page]:
+    """Own trades from the stored cursors on: per symbol when the venue needs it (`symbols`), else one
+    stream for the whole account."""
+    if venue.trade_paging == "from_id":
+        for symbol in symbols or ():
+            yield from _trades_from_id(exchange, venue, account, symbol, cursors.get(f"trades:{symbol}", {}), run_id)
+        return
+    streams: list[str | None] = list(symbols or ()) if venue.trades_per_symbol else [None]
+    for symbol in streams:
+        endpoint = f"trades:{symbol}" if symbol else "trades"
+        yield from _trades_by_window(exchange, venue, account, symbol, endpoint, cursors.get(endpoint),
+                                     now_ms, run_id)
+
+
+def _trades_from_id(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount, symbol: str,
+                    cursor: dict[str, Any], run_id: str | None) -> Iterator[Page]:
+    """Binance: pages of ascending trade ids from the last one stored (its ids are per symbol)."""
+    endpoint = f"trades:{symbol}"
+    while True:
+        params = {"fromId": int(cursor.get("last_id", -1)) + 1}
+        trades = exchange.fetch_my_trades(symbol, limit=venue.trade_page_limit, params=params)
+        rows = [normalise_trade(t, tenant_id=account.tenant_id, account_id=account.account_id,
+                                source=exchange.id, run_id=run_id) for t in trades]
+        new_cursor = dict(cursor)
+        numeric_ids = [int(t["id"]) for t in trades if str(t.get("id", "")).isdigit()]
+        if numeric_ids:
+            new_cursor["last_id"] = max([*numeric_ids, int(cursor.get("last_id", -1))])
+        advanced = new_cursor != cursor
+        yield Page("trades", endpoint, rows, new_cursor if advanced else None)
+        cursor = new_cursor
+        if len(trades) < venue.trade_page_limit or not advanced:
+            break
+
+
+def history_start(venue: VenueProfile, account: ExchangeAccount, cursor: dict[str, Any] | None,
+                  lookback_ms: int, now_ms: int, endpoint: str,
+                  history_limit_ms: int | None) -> tuple[int, list[Gap]]:
+    """Where this sync starts, and the history the venue can no longer serve (a gap to record)."""
+    first = account.history_start_ms or venue.history_start_ms
+    start = max(first, int(cursor["until_ms"]) + 1 - lookback_ms) if cursor and "until_ms" in cursor else first
+    if history_limit_ms is None or start >= now_ms - history_limit_ms:
+        return start, []
+    served_from = now_ms - history_limit_ms
+    reason = (f"{venue.venue} serves only the last {history_limit_ms // DAY_MS} days of {endpoint.split(':')[0]} "
+              "through its API; back-fill the rest from the venue's CSV export")
+    return served_from, [Gap(endpoint, start, served_from - 1, reason)]
+
+
+def _trades_by_window(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount,
+                      symbol: str | None, endpoint: str, cursor: dict[str, Any] | None, now_ms: int,
+                      run_id: str | None) -> Iterator[Page]:
+    start, gaps = history_start(venue, account, cursor, TRADE_LOOKBACK_MS, now_ms, endpoint,
+                                venue.trade_history_limit_ms)
+
+    def fetch(lower: int, upper: int) -> list[dict[str, Any]]:
+        params = {**venue.trade_params, venue.until_param: upper}
+        return exchange.fetch_my_trades(symbol, since=lower, limit=venue.trade_page_limit, params=params)
+
+    for lower, upper in _windows(start, now_ms, venue.trade_window_ms):
+        trades = _complete_window(fetch, lower, upper, venue.trade_page_limit)
+        rows = [normalise_trade(t, tenant_id=account.tenant_id, account_id=account.account_id,
+                                source=exchange.id, run_id=run_id) for t in trades]
+        yield Page("trades", endpoint, rows, {"until_ms": upper}, gaps)
+        gaps = []
 
 
 def _windows(start_ms: int, end_ms: int, width_ms: int) -> Iterator[tuple[int, int]]:
@@ -136,39 +162,82 @@ def _windows(start_ms: int, end_ms: int, width_ms: int) -> Iterator[tuple[int, i
         cursor = upper + 1
 
 
-def sync_transfers(exchange: ccxt.Exchange, account: ExchangeAccount, cursors: dict[str, dict[str, Any]],
-                   now_ms: int, run_id: str | None) -> Iterator[Page]:
-    """Deposits and withdrawals in the venue's maximum time window, from history start (first sync) or
-    from the cursor less a look-back (later syncs) up to now. The cursor is the end of the last window."""
-    width = TRANSFER_WINDOW_MS.get(exchange.id, DEFAULT_TRANSFER_WINDOW_MS)
-    start_default = account.history_start_ms or VENUE_HISTORY_START_MS.get(exchange.id, now_ms - 365 * DAY_MS)
-    for kind, method in (("deposits", exchange.fetch_deposits), ("withdrawals", exchange.fetch_withdrawals)):
-        cursor = cursors.get(kind)
-        start = max(start_default, int(cursor["until_ms"]) - TRANSFER_LOOKBACK_MS) if cursor else start_default
-        for lower, upper in _windows(start, now_ms, width):
-            records = _fetch_transfer_window(method, lower, upper)
-            rows = [normalise_transfer(r, tenant_id=account.tenant_id, account_id=account.account_id,
-                                       source=exchange.id, run_id=run_id) for r in records]
-            yield Page("transfers", kind, rows, {"until_ms": upper})
-
-
-def _fetch_transfer_window(method: Any, lower: int, upper: int) -> list[dict[str, Any]]:
-    """A full window may have been cut at the page limit: halve it until every page is complete."""
-    records: list[dict[str, Any]] = method(None, since=lower, limit=TRANSFER_PAGE_LIMIT, params={"endTime": upper})
-    if len(records) < TRANSFER_PAGE_LIMIT or upper - lower < 60_000:
+def _complete_window(fetch: Callable[[int, int], list[dict[str, Any]]], lower: int, upper: int,
+                     limit: int) -> list[dict[str, Any]]:
+    """Everything in [lower, upper]: a full page may have been cut at the limit (from either end, depending
+    on the venue's sort order), so it is split in two until every page is complete."""
+    records = [r for r in fetch(lower, upper) if _within(r, lower, upper)]
+    if len(records) < limit or upper - lower < MIN_WINDOW_MS:
         return records
     middle = (lower + upper) // 2
-    return _fetch_transfer_window(method, lower, middle) + _fetch_transfer_window(method, middle + 1, upper)
+    return _complete_window(fetch, lower, middle, limit) + _complete_window(fetch, middle + 1, upper, limit)
+
+
+def _within(record: dict[str, Any], lower: int, upper: int) -> bool:
+    """Venues round window bounds to seconds; records outside the window belong to a neighbour."""
+    ts = record.get("timestamp")
+    return not isinstance(ts, int) or lower <= ts <= upper
+
+
+def sync_transfers(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount,
+                   cursors: dict[str, dict[str, Any]], now_ms: int, run_id: str | None) -> Iterator[Page]:
+    """Deposits and withdrawals: by time window from history start (first sync) or from the cursor less a
+    look-back (later syncs: a pending transfer changes status later); HTX pages by transfer id instead."""
+    def rows_of(records: list[dict[str, Any]]) -> list[Row]:
+        return [normalise_transfer(r, tenant_id=account.tenant_id, account_id=account.account_id,
+                                   source=exchange.id, run_id=run_id) for r in records]
+
+    if venue.transfer_paging == "from_id":
+        for kind, method in (("deposits", exchange.fetch_deposits), ("withdrawals", exchange.fetch_withdrawals)):
+            yield from _transfers_from_id(method, venue, kind, cursors.get(kind), rows_of)
+        return
+    if venue.transfer_paging == "combined":
+        methods = [("transfers", exchange.fetch_deposits_withdrawals)]
+    else:
+        methods = [("deposits", exchange.fetch_deposits), ("withdrawals", exchange.fetch_withdrawals)]
+    for kind, method in methods:
+        start, _ = history_start(venue, account, cursors.get(kind), TRANSFER_LOOKBACK_MS, now_ms, kind, None)
+
+        def fetch(lower: int, upper: int, method: Any = method) -> list[dict[str, Any]]:
+            params = {**venue.transfer_params, venue.until_param: upper}
+            return method(None, since=lower, limit=venue.transfer_page_limit, params=params)
+
+        for lower, upper in _windows(start, now_ms, venue.transfer_window_ms):
+            records = _complete_window(fetch, lower, upper, venue.transfer_page_limit)
+            yield Page("transfers", kind, rows_of(records), {"until_ms": upper})
+
+
+def _transfers_from_id(method: Any, venue: VenueProfile, kind: str, cursor: dict[str, Any] | None,
+                       rows_of: Callable[[list[dict[str, Any]]], list[Row]]) -> Iterator[Page]:
+    """Pages of ascending transfer ids. The cursor remembers the oldest transfer still pending, and the
+    next sync starts there again, so a status change is seen."""
+    cursor = dict(cursor or {})
+    next_id = int(cursor.get("pending_from") or cursor.get("next_id") or 0)
+    pending: list[int] = []
+    while True:
+        records = method(None, limit=venue.transfer_page_limit, params={"from": next_id, "direct": "next"})
+        ids = [int(r["id"]) for r in records if str(r.get("id", "")).isdigit()]
+        pending += [int(r["id"]) for r in records if str(r.get("id", "")).isdigit() and r.get("status") == "pending"]
+        top = max(ids, default=None)
+        new_cursor = dict(cursor)
+        if top is not None:
+            new_cursor["next_id"] = max(top + 1, int(cursor.get("next_id") or 0))
+        new_cursor["pending_from"] = min(pending) if pending else None
+        yield Page("transfers", kind, rows_of(records), new_cursor)
+        cursor = new_cursor
+        if len(records) < venue.transfer_page_limit or top is None or top + 1 <= next_id:
+            break
+        next_id = top + 1
 
 
 def sync_ohlcv(exchange: ccxt.Exchange, symbol: str, timeframe: str, cursor: dict[str, Any] | None,
-               start_ms: int, now_ms: int, run_id: str | None) -> Iterator[Page]:
+               start_ms: int, now_ms: int, run_id: str | None, page_limit: int = 1000) -> Iterator[Page]:
     """Closed candles only (an open candle still changes), paged forward from the last stored one."""
     step = TIMEFRAME_MS[timeframe]
     endpoint = f"ohlcv:{symbol}:{timeframe}"
     since = int(cursor["next_ms"]) if cursor else start_ms
     while since + step <= now_ms:
-        candles = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=OHLCV_PAGE_LIMIT)
+        candles = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=page_limit)
         native_by_open = _native_klines(exchange.last_json_response)
         closed = [c for c in candles if isinstance(c, list) and c and c[0] + step <= now_ms]
         rows = [normalise_candle(c, native_by_open.get(c[0]), symbol=symbol, timeframe=timeframe,
@@ -181,7 +250,7 @@ def sync_ohlcv(exchange: ccxt.Exchange, symbol: str, timeframe: str, cursor: dic
             since = max(c[0] for c in candles) + step
             continue
         yield Page("ohlcv", endpoint, rows, {"next_ms": next_ms + step})
-        if len(candles) < OHLCV_PAGE_LIMIT:
+        if len(candles) < page_limit:
             break
         since = next_ms + step
 
@@ -197,8 +266,14 @@ def _native_klines(response: Any) -> dict[int, Any]:
     return out
 
 
-def fetch_ticker_rows(exchange: ccxt.Exchange, symbols: list[str], run_id: str | None) -> Page:
-    """All symbols in one call: a per-symbol loop costs one request each."""
-    tickers = exchange.fetch_tickers(symbols) if symbols else {}
+def fetch_ticker_rows(exchange: ccxt.Exchange, symbols: list[str], run_id: str | None,
+                      batch: bool = True) -> Page:
+    """All symbols in one call where the venue allows it; a per-symbol loop costs one request each."""
+    if not symbols:
+        tickers: dict[str, Any] = {}
+    elif batch:
+        tickers = exchange.fetch_tickers(symbols)
+    else:
+        tickers = {symbol: exchange.fetch_ticker(symbol) for symbol in symbols}
     rows = [normalise_ticker(t, source=exchange.id, run_id=run_id) for t in tickers.values()]
     return Page("tickers", "tickers", rows)

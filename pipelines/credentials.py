@@ -1,0 +1,204 @@
+"""API credentials: encrypted at rest, resolved by reference, never printed.
+
+An account names its credential with `credential_ref`; the secret itself lives in one of:
+- `db:<credential_id>`  — ops.credentials, AES-256-GCM encrypted with a master key that is NOT in the database
+  (COINBOOK_MASTER_KEY, or the key file COINBOOK_MASTER_KEY_FILE, default .coinbook/master.key, mode 0600).
+  The ciphertext is bound to (tenant_id, credential_id), so a row moved to another tenant does not decrypt.
+  Several keys may be given (comma-separated, newest first) to rotate: `coinbook accounts rotate-key`.
+- `vault:<path>` — HashiCorp Vault KV v2 through hvac (COINBOOK_VAULT_ADDR, COINBOOK_VAULT_TOKEN,
+  COINBOOK_VAULT_MOUNT=secret), fields api_key, secret, password.
+- `env:<NAME>` — COINBOOK_SECRET_<NAME>_API_KEY / _SECRET / _PASSWORD (for CI and containers).
+- `sandbox:<account>` — the local sandbox's published demo keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from pipelines.sources.exchanges.client import CredentialError, Credentials
+
+if TYPE_CHECKING:
+    import psycopg
+
+KEY_BYTES = 32  # AES-256
+
+
+# ── pure: keys and the cipher ─────────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class MasterKey:
+    material: bytes
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(b"coinbook-master-key:" + self.material).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"MasterKey(key_id={self.key_id})"
+
+    @classmethod
+    def parse(cls, text: str) -> MasterKey:
+        try:
+            material = base64.urlsafe_b64decode(text.strip().encode() + b"=" * (-len(text.strip()) % 4))
+        except (ValueError, TypeError) as exc:
+            raise CredentialError("a master key must be 32 bytes in url-safe base64") from exc
+        if len(material) != KEY_BYTES:
+            raise CredentialError(f"a master key must be {KEY_BYTES} bytes (got {len(material)})")
+        return cls(material)
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(secrets.token_bytes(KEY_BYTES))
+
+    def encoded(self) -> str:
+        return base64.urlsafe_b64encode(self.material).decode()
+
+
+def _aad(tenant_id: str, credential_id: str) -> bytes:
+    return f"coinbook/credential/{tenant_id}/{credential_id}".encode()
+
+
+def seal(credentials: Credentials, key: MasterKey, tenant_id: str, credential_id: str) -> tuple[bytes, bytes]:
+    """(nonce, ciphertext) for the credentials, bound to tenant and credential id."""
+    plaintext = json.dumps({"api_key": credentials.api_key, "secret": credentials.secret,
+                            "password": credentials.password}).encode()
+    nonce = secrets.token_bytes(12)
+    return nonce, AESGCM(key.material).encrypt(nonce, plaintext, _aad(tenant_id, credential_id))
+
+
+def unseal(nonce: bytes, ciphertext: bytes, key: MasterKey, tenant_id: str, credential_id: str) -> Credentials:
+    try:
+        plaintext = AESGCM(key.material).decrypt(nonce, ciphertext, _aad(tenant_id, credential_id))
+    except InvalidTag as exc:
+        raise CredentialError(f"credential {tenant_id}/{credential_id} does not decrypt with key "
+                              f"{key.key_id} (wrong key, or the row was altered or moved)") from exc
+    data = json.loads(plaintext)
+    return Credentials(data["api_key"], data["secret"], data.get("password"))
+
+
+# ── where the master keys come from ──────────────────────────────────────────────────────────────────────
+def default_key_file(home: Path) -> Path:
+    return Path(os.environ.get("COINBOOK_MASTER_KEY_FILE") or home / "master.key")
+
+
+def load_master_keys(home: Path, *, create: bool = False) -> list[MasterKey]:
+    """Newest first. COINBOOK_MASTER_KEY wins over the key file; `create` makes a key file when neither exists."""
+    text = os.environ.get("COINBOOK_MASTER_KEY")
+    path = default_key_file(home)
+    if not text and path.exists():
+        text = path.read_text()
+    if not text:
+        if not create:
+            raise CredentialError(f"no master key: set COINBOOK_MASTER_KEY or create {path} "
+                                  "(`coinbook accounts add` makes one)")
+        key = MasterKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key.encoded() + "\n")
+        return [key]
+    return [MasterKey.parse(part) for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def key_by_id(keys: Iterable[MasterKey], key_id: str) -> MasterKey:
+    for key in keys:
+        if key.key_id == key_id:
+            return key
+    raise CredentialError(f"master key {key_id} is not among the configured keys (was it rotated out?)")
+
+
+# ── Vault ────────────────────────────────────────────────────────────────────────────────────────────────
+def read_vault(path: str) -> Credentials:
+    addr, token = os.environ.get("COINBOOK_VAULT_ADDR"), os.environ.get("COINBOOK_VAULT_TOKEN")
+    if not addr or not token:
+        raise CredentialError(f"vault:{path} needs COINBOOK_VAULT_ADDR and COINBOOK_VAULT_TOKEN")
+    import hvac  # only when Vault is configured
+
+    client = hvac.Client(url=addr, token=token, timeout=10)
+    try:
+        response = client.secrets.kv.v2.read_secret_version(
+            path=path, mount_point=os.environ.get("COINBOOK_VAULT_MOUNT", "secret"), raise_on_deleted_version=True)
+    except Exception as exc:  # hvac raises its own tree; the message must not carry the token
+        raise CredentialError(f"vault:{path} could not be read ({type(exc).__name__})") from None
+    data = response["data"]["data"]
+    if not data.get("api_key") or not data.get("secret"):
+        raise CredentialError(f"vault:{path} has no api_key/secret fields")
+    return Credentials(str(data["api_key"]), str(data["secret"]), data.get("password"))
+
+
+def redact(text: str, credentials: Iterable[Credentials]) -> str:
+    """Remove every secret (and API key) from a message before it reaches a log or the event log."""
+    for c in credentials:
+        for value in (c.secret, c.password, c.api_key):
+            if value and len(value) >= 6:
+                text = text.replace(value, "***")
+    return text
+
+
+# ── the warehouse side ───────────────────────────────────────────────────────────────────────────────────
+def store_credential(conn: psycopg.Connection, *, tenant_id: str, credential_id: str, venue: str,
+                     credentials: Credentials, key: MasterKey) -> None:
+    nonce, ciphertext = seal(credentials, key, tenant_id, credential_id)
+    conn.execute(
+        """insert into ops.credentials (tenant_id, credential_id, venue, key_id, nonce, ciphertext, api_key_hint)
+           values (%s, %s, %s, %s, %s, %s, %s)
+           on conflict (tenant_id, credential_id) do update set
+               venue = excluded.venue, key_id = excluded.key_id, nonce = excluded.nonce,
+               ciphertext = excluded.ciphertext, api_key_hint = excluded.api_key_hint, rotated_at = now()""",
+        (tenant_id, credential_id, venue, key.key_id, nonce, ciphertext, credentials.api_key[:4]),
+    )
+
+
+def read_credential(conn: psycopg.Connection, *, tenant_id: str, credential_id: str,
+                    keys: list[MasterKey]) -> Credentials:
+    row = conn.execute(
+        "select key_id, nonce, ciphertext from ops.credentials where tenant_id = %s and credential_id = %s",
+        (tenant_id, credential_id),
+    ).fetchone()
+    if row is None:
+        raise CredentialError(f"no stored credential {credential_id!r} for tenant {tenant_id!r}")
+    key_id, nonce, ciphertext = row
+    return unseal(bytes(nonce), bytes(ciphertext), key_by_id(keys, key_id), tenant_id, credential_id)
+
+
+def rotate_master_key(conn: psycopg.Connection, keys: list[MasterKey]) -> int:
+    """Re-encrypt every credential with keys[0] (the newest); returns how many rows changed."""
+    newest, changed = keys[0], 0
+    rows = conn.execute("select tenant_id, credential_id, venue, key_id, nonce, ciphertext from ops.credentials "
+                        "where key_id <> %s", (newest.key_id,)).fetchall()
+    for tenant_id, credential_id, venue, key_id, nonce, ciphertext in rows:
+        plain = unseal(bytes(nonce), bytes(ciphertext), key_by_id(keys, key_id), tenant_id, credential_id)
+        store_credential(conn, tenant_id=tenant_id, credential_id=credential_id, venue=venue,
+                         credentials=plain, key=newest)
+        changed += 1
+    return changed
+
+
+def resolve_credential_ref(ref: str | None, *, tenant_id: str, database_url: str | None, home: Path,
+                           sandbox_credentials: dict[str, Credentials] | None = None) -> Credentials:
+    """The account's credentials from whichever store its reference names (see the module docstring)."""
+    if not ref:
+        raise CredentialError("the account has no credential_ref")
+    scheme, _, name = ref.partition(":")
+    if scheme == "db":
+        if not database_url:
+            raise CredentialError(f"{ref!r} needs the warehouse")
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            return read_credential(conn, tenant_id=tenant_id, credential_id=name, keys=load_master_keys(home))
+    if scheme == "vault":
+        return read_vault(name)
+    from pipelines.sources.exchanges.client import resolve_credentials
+
+    return resolve_credentials(ref, sandbox_credentials)

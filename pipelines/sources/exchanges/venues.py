@@ -1,0 +1,91 @@
+"""What differs between venues, as data: ccxt options, pagination, history windows, page sizes, budgets.
+
+The sync code (sync.py) is one code path driven by a VenueProfile; a ccxt exchange id without a profile of its
+own gets the generic one (per-symbol trades by time window, deposits and withdrawals by time window), which
+is how "any other ccxt exchange" works in live mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class VenueProfile:
+    venue: str
+    # ccxt options that keep load_markets to what we use (fewer calls, no derivatives APIs).
+    options: dict[str, Any] = field(default_factory=dict)
+    # Trades: 'from_id' (Binance: per symbol, by trade id) or 'window' (by time window [since, until], a full
+    # page is split in two until every page is complete, so the venue's sort order does not matter).
+    trade_paging: str = "window"
+    trades_per_symbol: bool = True        # the venue has no "all my trades" call
+    trade_page_limit: int = 500
+    trade_window_ms: int = 30 * DAY_MS
+    until_param: str = "until"            # how ccxt passes the window's end for this venue
+    trade_params: dict[str, Any] = field(default_factory=dict)
+    # Transfers: 'pair' (fetch_deposits + fetch_withdrawals), 'combined' (fetch_deposits_withdrawals),
+    # 'from_id' (pair, paged by the venue's transfer id: HTX).
+    transfer_paging: str = "pair"
+    transfer_page_limit: int = 500
+    transfer_window_ms: int = 30 * DAY_MS
+    transfer_params: dict[str, Any] = field(default_factory=dict)
+    # Where a first sync starts when the account says nothing, and how far back the API serves history
+    # at all (None: everything). Older history is recorded in ops.history_gaps for a CSV back-fill.
+    history_start_ms: int = 1_483_228_800_000  # 2017-01-01
+    trade_history_limit_ms: int | None = None
+    ohlcv_page_limit: int = 500
+    tickers_batch: bool = True            # fetch_tickers(symbols) is one call
+    # At most this many calls to the venue per process (a scheduled tick, or `coinbook run`), shared by all
+    # its accounts: a runaway pagination or a slow venue cannot burn the key's daily quota. A sync that hits
+    # it stops at its last committed page and resumes on the next tick.
+    request_budget: int = 5000
+    # How old a successful sync may be before the source is stale (ops.alerts).
+    freshness_limit_s: int = 3 * 3600
+
+
+PROFILES: dict[str, VenueProfile] = {
+    "binance": VenueProfile(
+        venue="binance",
+        options={"fetchCurrencies": False, "fetchMargins": False, "fetchMarkets": {"types": ["spot"]},
+                 "defaultType": "spot"},
+        trade_paging="from_id", trades_per_symbol=True, trade_page_limit=1000,
+        transfer_paging="pair", transfer_page_limit=1000, transfer_window_ms=90 * DAY_MS,
+        until_param="endTime", history_start_ms=1_499_990_400_000, ohlcv_page_limit=1000,
+        request_budget=12000,
+    ),
+    "kraken": VenueProfile(
+        venue="kraken",
+        trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=30 * DAY_MS,
+        transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=90 * DAY_MS,
+        history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=1200,
+    ),
+    "bitfinex": VenueProfile(
+        venue="bitfinex",
+        trade_paging="window", trades_per_symbol=False, trade_page_limit=1000, trade_window_ms=60 * DAY_MS,
+        until_param="end", trade_params={"sort": 1},
+        transfer_paging="combined", transfer_page_limit=1000, transfer_window_ms=90 * DAY_MS,
+        history_start_ms=1_364_774_400_000, ohlcv_page_limit=1000, request_budget=600,
+    ),
+    "htx": VenueProfile(
+        venue="htx",
+        options={"fetchMarkets": {"types": {"spot": True, "linear": False, "inverse": False}}},
+        trade_paging="window", trades_per_symbol=False, trade_page_limit=500, trade_window_ms=2 * DAY_MS,
+        transfer_paging="from_id", transfer_page_limit=100,
+        history_start_ms=1_505_865_600_000, trade_history_limit_ms=120 * DAY_MS, ohlcv_page_limit=1000,
+        request_budget=6000,
+    ),
+    "coinbase": VenueProfile(
+        venue="coinbase",
+        trade_paging="window", trades_per_symbol=False, trade_page_limit=250, trade_window_ms=90 * DAY_MS,
+        transfer_paging="combined", transfer_page_limit=100, transfer_window_ms=365 * DAY_MS,
+        history_start_ms=1_420_070_400_000, ohlcv_page_limit=300, request_budget=6000,
+    ),
+}
+
+
+def profile(venue: str) -> VenueProfile:
+    return PROFILES.get(venue) or VenueProfile(venue=venue)
