@@ -74,6 +74,9 @@ class Faults:
     down: bool = False
     malformed: bool = False
     retry_after_s: int = 1
+    down_venues: list[str] = field(default_factory=list)  # these venues answer 503 to everything
+    timeout_rate: float = 0.0  # share of requests that hang for hang_s before answering (client times out)
+    hang_s: float = 3.0
 
 
 class SandboxState:
@@ -85,16 +88,18 @@ class SandboxState:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
-    def fate(self) -> tuple[int | None, bool]:
-        """(error status or None, truncate body?) for the next API request."""
+    def fate(self, venue: str) -> tuple[int | None, bool, bool]:
+        """(error status or None, truncate body?, hang?) for the next API request to `venue`."""
         with self._lock:
-            roll, cut = self._rng.random(), self._rng.random()
+            roll, cut, hang = self._rng.random(), self._rng.random(), self._rng.random()
             status = self._rng.choice(self.faults.statuses) if self.faults.statuses else 500
-        if self.faults.down:
-            return 503, False
+        if self.faults.down or venue in self.faults.down_venues:
+            return 503, False, False
         if roll < self.faults.error_rate:
-            return status, False
-        return None, cut < self.faults.truncate_rate
+            return status, False, False
+        if hang < self.faults.timeout_rate:
+            return None, False, True
+        return None, cut < self.faults.truncate_rate, False
 
     def count(self, path: str) -> int:
         with self._lock:
@@ -138,7 +143,12 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"venues": list(served), "accounts": world.published_accounts(served),
                                  "api_prefixes": {v: ("" if v == "binance" else f"/{v}") for v in served}})
             elif method == "GET" and path == "/__sandbox/truth":
-                self._send(200, world.truth())
+                truth = world.truth()
+                for dialect in DIALECTS.values():  # each dialect's own bogus records, in unified terms
+                    if hasattr(dialect, "malformed_truth"):
+                        for kind, records in dialect.malformed_truth(world).items():
+                            truth["malformed"][kind].extend(records)
+                self._send(200, truth)
             elif method == "GET" and path == "/__sandbox/stats":
                 self._send(200, {"requests": dict(state.stats), "total": sum(state.stats.values())})
             elif method == "POST" and path == "/__sandbox/stats/reset":
@@ -166,12 +176,16 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             faults = state.faults
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
-            error, truncate = state.fate()
+            dialect, path = route(parts.path)
+            venue = next((v for v, m in DIALECTS.items() if m is dialect), "binance")
+            error, truncate, hang = state.fate(venue)
+            if hang:
+                time.sleep(faults.hang_s)  # the client gives up first; what it then gets is irrelevant
             if error == 429:
                 self._send(429, {"code": -1003, "msg": "Too many requests; please use the websocket for live updates."},
                            {"Retry-After": str(faults.retry_after_s)})
                 return
-            if faults.down:  # what a load balancer in front of a dead venue answers
+            if faults.down or venue in faults.down_venues:  # what a load balancer in front of a dead venue answers
                 self._send(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
                            {"Content-Type": "text/html"})
                 return
@@ -180,7 +194,6 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                                                          "Please try again."})
                 return
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            dialect, path = route(parts.path)
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
             if body:
                 if body.lstrip().startswith(("{", "[")):

@@ -18,6 +18,7 @@ import hashlib
 import importlib
 import json
 import threading
+import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -483,10 +484,14 @@ class World:
             for acc in ACCOUNTS:
                 last = max([t.time_ms for t in self.trades[acc.account_id]]
                            + [t.time_ms for t in self.transfers[acc.account_id]])
+                # New activity happens now, as on a real venue (a time-windowed sync looks for it after its
+                # last sync, not back in the world's history): a few ms apart, all in the past.
+                attempts = trades * 20
+                base = max(last + 1, int(time.time() * 1000) - attempts * 10)
                 count, attempt = 0, 0
-                while count < trades and attempt < trades * 20:
+                while count < trades and attempt < attempts:
                     attempt += 1
-                    if self._trade(acc.account_id, max(last, END_MS) + attempt * 60_000):
+                    if self._trade(acc.account_id, base + attempt * 10):
                         count += 1
                 added[acc.account_id] = count
         return added
@@ -549,9 +554,10 @@ class World:
             "accounts": accounts,
             "discrepancies": [{"tenant_id": tenant, "account_id": account, "asset": asset, "delta": str(delta)}],
             "internal_transfers": self.internal_transfers,
-            "malformed": {"trades": [{"account_id": m["account_id"], "symbol": m["record"]["symbol"],
-                                      "id": m["record"]["id"]} for m in self.malformed.trades],
-                          "deposits": [{"account_id": m["account_id"], "id": m["record"]["id"]}
+            "malformed": {"trades": [{"venue": "binance", "account_id": m["account_id"],
+                                      "symbol": MARKET_BY_SYMBOL[m["record"]["symbol"]].unified,
+                                      "id": str(m["record"]["id"])} for m in self.malformed.trades],
+                          "deposits": [{"venue": "binance", "account_id": m["account_id"], "id": m["record"]["id"]}
                                        for m in self.malformed.deposits]},
         }
 

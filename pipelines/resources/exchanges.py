@@ -25,6 +25,8 @@ from pipelines.sources.exchanges.public_cache import PublicCache
 from pipelines.sources.exchanges.resilience import CallStats, RequestBudget, RetryPolicy, harden
 from pipelines.sources.exchanges.venues import profile
 
+# The local sandbox is not the venue: its pace is its own. ccxt's limiter stays on, at this pace.
+SANDBOX_RATE_LIMIT_MS = 10
 MARKETS_TTL_SECONDS = 3600.0  # market lists change rarely; one load per venue per hour is plenty
 _markets_memory: dict[tuple[str, str | None], tuple[float, dict[str, Any], dict[str, Any]]] = {}
 _budgets: dict[str, RequestBudget] = {}
@@ -86,8 +88,10 @@ class ExchangeResource(ConfigurableResource):
         return harden(exchange, policy=self.policy(), budget=budget, stats=stats)
 
     def public_client(self, venue: str, mode: str = "sandbox", stats: CallStats | None = None) -> ccxt.Exchange:
-        exchange = make_exchange(venue, sandbox_url=self._target(venue, mode), rate_limit=self.rate_limit,
-                                 timeout_ms=self.timeout_ms, options=profile(venue).options)
+        target = self._target(venue, mode)
+        exchange = make_exchange(venue, sandbox_url=target, rate_limit=self.rate_limit, timeout_ms=self.timeout_ms,
+                                 options=profile(venue).options,
+                                 rate_limit_ms=SANDBOX_RATE_LIMIT_MS if target else None)
         self._harden(exchange, stats)
         self._share_markets(exchange, mode)
         return exchange
@@ -101,9 +105,10 @@ class ExchangeResource(ConfigurableResource):
         credentials = resolve_credential_ref(account.credential_ref, tenant_id=account.tenant_id,
                                              database_url=self.database_url, home=Path(self.home),
                                              sandbox_credentials=sandbox_keys)
-        exchange = make_exchange(account.venue, credentials, sandbox_url=self._target(account.venue, account.mode),
-                                 rate_limit=self.rate_limit, timeout_ms=self.timeout_ms,
-                                 options=profile(account.venue).options)
+        target = self._target(account.venue, account.mode)
+        exchange = make_exchange(account.venue, credentials, sandbox_url=target, rate_limit=self.rate_limit,
+                                 timeout_ms=self.timeout_ms, options=profile(account.venue).options,
+                                 rate_limit_ms=SANDBOX_RATE_LIMIT_MS if target else None)
         self._harden(exchange, stats)
         self._share_markets(exchange, account.mode)
         return exchange

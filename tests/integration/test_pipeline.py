@@ -22,10 +22,10 @@ from pipelines.definitions import VENUES, build_definitions
 from pipelines.resources.warehouse import Warehouse
 from pipelines.runner import PipelineOutcome, run_pipeline
 from sandbox.server import SandboxServer
-from sandbox.world import MARKET_BY_SYMBOL
 
 pytestmark = pytest.mark.integration
-RAW_TABLES = ("binance_balances", "binance_trades", "binance_transfers", "binance_tickers", "binance_ohlcv")
+RAW_TABLES = tuple(f"{venue}_{entity}" for venue in VENUES
+                   for entity in ("balances", "trades", "transfers", "tickers", "ohlcv"))
 
 
 def _get(url: str) -> Any:
@@ -81,6 +81,8 @@ class Pipeline:
         served = {a["account_id"] for a in _get(f"{self.sandbox.url}/__sandbox/accounts")["accounts"]}
         truth["accounts"] = {a: f for a, f in truth["accounts"].items() if a in served}
         truth["discrepancies"] = [d for d in truth["discrepancies"] if d["account_id"] in served]
+        for kind in ("trades", "deposits"):
+            truth["malformed"][kind] = [m for m in truth["malformed"][kind] if m["account_id"] in served]
         return truth
 
 
@@ -107,16 +109,18 @@ def test_every_trade_and_transfer_landed_exactly_once(pipeline: Pipeline) -> Non
     truth = pipeline.truth()
     malformed = truth["malformed"]
     for account, facts in truth["accounts"].items():
+        venue = facts["venue"]
         bogus = sum(1 for m in malformed["trades"] if m["account_id"] == account)
-        (trades,), = pipeline.query("select count(*) from raw.binance_trades where account_id = %s", account)
-        assert trades == facts["trades"] + bogus
+        (trades,), = pipeline.query(f"select count(*) from raw.{venue}_trades where account_id = %s", account)
+        assert trades == facts["trades"] + bogus, account
         (transfers,), = pipeline.query(
-            "select count(distinct (transfer_type, transfer_id)) from raw.binance_transfers where account_id = %s",
+            f"select count(distinct (transfer_type, transfer_id)) from raw.{venue}_transfers where account_id = %s",
             account)
         bogus_deposits = sum(1 for m in malformed["deposits"] if m["account_id"] == account)
-        assert transfers == facts["deposits"] + facts["withdrawals"] + bogus_deposits
-    rows = pipeline.query("select payload, source, record_hash from raw.binance_trades limit 50")
-    assert all(payload and source == "binance" and len(digest) == 64 for payload, source, digest in rows)
+        assert transfers == facts["deposits"] + facts["withdrawals"] + bogus_deposits, account
+    for venue in {facts["venue"] for facts in truth["accounts"].values()}:
+        rows = pipeline.query(f"select payload, source, record_hash from raw.{venue}_trades limit 50")
+        assert rows and all(payload and source == venue and len(digest) == 64 for payload, source, digest in rows)
 
 
 def test_malformed_records_are_quarantined_and_kept_out_of_the_models(pipeline: Pipeline) -> None:
@@ -124,10 +128,9 @@ def test_malformed_records_are_quarantined_and_kept_out_of_the_models(pipeline: 
     quarantined = pipeline.query("select raw_table, source_record_id, check_name, reason from ops.quarantine")
     ids = {(t, r) for t, r, _, _ in quarantined}
     for m in malformed["trades"]:
-        symbol = MARKET_BY_SYMBOL[m["symbol"]].unified
-        assert ("raw.binance_trades", f"{symbol}:{m['id']}") in ids
-    assert any(t == "raw.binance_transfers" and r.startswith(f"deposit:{m['id']}:")
-               for m in malformed["deposits"] for t, r in ids)
+        assert (f"raw.{m['venue']}_trades", f"{m['symbol']}:{m['id']}") in ids, m
+    for m in malformed["deposits"]:
+        assert any(t == f"raw.{m['venue']}_transfers" and r.startswith(f"deposit:{m['id']}:") for t, r in ids), m
     assert all(reason and check.startswith("expect_") for _, _, check, reason in quarantined)
     leaked = pipeline.query("""
         select count(*) from intermediate.int_ledger l
@@ -160,8 +163,9 @@ def test_a_second_run_adds_nothing_and_changes_nothing(pipeline: Pipeline) -> No
 def test_new_activity_is_picked_up_incrementally(pipeline: Pipeline) -> None:
     added = _post(f"{pipeline.sandbox.url}/__sandbox/advance", {"trades": 3})["added"]
     outcome = pipeline.run()
-    (new_trades,), = pipeline.query("select count(*) from raw.binance_trades where run_id = any(%s)",
-                                    [r.run_id for r in outcome.runs])
+    run_ids = [r.run_id for r in outcome.runs]
+    new_trades = sum(pipeline.query(f"select count(*) from raw.{v}_trades where run_id = any(%s)", run_ids)[0][0]
+                     for v in VENUES)
     truth = pipeline.truth()
     assert new_trades == sum(n for account, n in added.items() if account in truth["accounts"])
     expected = {(account, asset): Decimal(q) for account, facts in truth["accounts"].items()

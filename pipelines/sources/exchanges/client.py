@@ -102,6 +102,7 @@ def make_exchange(
     rate_limit: bool = True,
     timeout_ms: int = 10_000,
     options: dict[str, Any] | None = None,
+    rate_limit_ms: int | None = None,
 ) -> ccxt.Exchange:
     """A configured ccxt client. `sandbox_url` set → talk to the local sandbox instead of the venue."""
     if venue not in ccxt.exchanges:
@@ -111,6 +112,8 @@ def make_exchange(
         "timeout": timeout_ms,
         "options": dict(profile(venue).options if options is None else options),
     }
+    if rate_limit_ms is not None:
+        config["rateLimit"] = rate_limit_ms  # the pace ccxt's limiter keeps (ms per request of cost 1)
     if credentials is not None:
         config["apiKey"] = credentials.api_key
         config["secret"] = credentials.secret

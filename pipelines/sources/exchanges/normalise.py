@@ -187,11 +187,18 @@ def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, s
     return row
 
 
-def normalise_ticker(ticker: dict[str, Any], *, source: str, run_id: str | None) -> Row:
+def normalise_ticker(ticker: dict[str, Any], *, source: str, run_id: str | None,
+                     fetched_ms: int | None = None) -> Row:
+    """A ticker is identified by the venue's time. Venues that give none (Kraken, Bitfinex) are identified by
+    their quote instead and stamped with the fetch time: an unchanged quote adds no row."""
     symbol = clean_text(ticker.get("symbol"))
     base, quote = split_symbol(symbol)
     ts = ticker.get("timestamp")
-    row = _base(PUBLIC_TENANT, PUBLIC_TENANT, source, f"{symbol}@{ts}", ticker.get("info", ticker), run_id)
+    record_id = f"{symbol}@{ts}"
+    if ts is None and fetched_ms is not None:
+        quote_digest = record_hash([str(ticker.get(k)) for k in ("last", "close", "bid", "ask")])[:16]
+        record_id, ts = f"{symbol}@q:{quote_digest}", fetched_ms
+    row = _base(PUBLIC_TENANT, PUBLIC_TENANT, source, record_id, ticker.get("info", ticker), run_id)
     row.update(
         symbol=symbol,
         base_asset=base,

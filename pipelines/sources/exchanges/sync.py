@@ -275,5 +275,6 @@ def fetch_ticker_rows(exchange: ccxt.Exchange, symbols: list[str], run_id: str |
         tickers = exchange.fetch_tickers(symbols)
     else:
         tickers = {symbol: exchange.fetch_ticker(symbol) for symbol in symbols}
-    rows = [normalise_ticker(t, source=exchange.id, run_id=run_id) for t in tickers.values()]
+    fetched_ms = exchange.milliseconds()
+    rows = [normalise_ticker(t, source=exchange.id, run_id=run_id, fetched_ms=fetched_ms) for t in tickers.values()]
     return Page("tickers", "tickers", rows)

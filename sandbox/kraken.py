@@ -1,0 +1,271 @@
+"""Kraken spot REST (api.kraken.com/0/...), as far as ccxt's `kraken` class uses it for an account's books.
+
+Kraken's own conventions, kept: X/Z-prefixed asset ids (XXBT, ZUSD), pair ids like XXBTZUSD, times in
+(fractional) seconds, every answer {"error": [...], "result": ...} with HTTP 200, private calls as POST forms
+signed with API-Sign = base64(HMAC-SHA512(path + SHA256(nonce + body), base64-decoded secret)) and an
+increasing nonce per key. TradesHistory returns at most 50 trades, newest first, with `ofs` paging, exactly
+like the real API, so a connector must page or split its windows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Any
+
+from sandbox.binance import Request, candles
+from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
+
+PREFIX = "kraken"
+PAGE = 50  # Kraken's page size for TradesHistory / Ledgers
+ASSET_ID = {"BTC": "XXBT", "ETH": "XETH", "USD": "ZUSD", "SOL": "SOL", "USDT": "USDT", "BNB": "BNB"}
+ALTNAME = {"XXBT": "XBT", "XETH": "ETH", "ZUSD": "USD"}
+UNIFIED = {v: k for k, v in ASSET_ID.items()}
+STATUS = {"ok": "Success", "pending": "Pending", "failed": "Failure", "canceled": "Failure"}
+INTERVALS = {1: "1m", 5: "5m", 15: "15m", 60: "1h", 240: "4h", 1440: "1d"}
+NONCE_WINDOW = 10_000  # how far behind the last nonce a request may be (Kraken's "nonce window" key setting)
+
+
+class KrakenError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _ok(result: Any) -> tuple[int, Any]:
+    return 200, {"error": [], "result": result}
+
+
+def _txid(prefix: str, number: int) -> str:
+    """Kraken-looking ids (e.g. 'THVRQM-33VKH-UCI7BS'), deterministic per record."""
+    digest = hashlib.sha256(f"{prefix}{number}".encode()).hexdigest().upper()
+    return f"{prefix}{digest[:5]}-{digest[5:10]}-{digest[10:16]}"
+
+
+def _secs(ms: int) -> float:
+    return round(ms / 1000, 4)
+
+
+def _markets(world: World) -> dict[str, Market]:
+    return {m.symbol: m for m in world.markets(PREFIX)}
+
+
+# ── public ────────────────────────────────────────────────────────────────────────────────────────────────
+def assets(world: World) -> dict[str, Any]:
+    codes = sorted({c for m in world.markets(PREFIX) for c in (m.base, m.quote)})
+    return {ASSET_ID[c]: {"aclass": "currency", "altname": ALTNAME.get(ASSET_ID[c], ASSET_ID[c]),
+                          "decimals": 10 if c != "USD" else 4, "display_decimals": 5, "status": "enabled"}
+            for c in codes}
+
+
+def asset_pairs(world: World) -> dict[str, Any]:
+    out = {}
+    for m in world.markets(PREFIX):
+        base, quote = ASSET_ID[m.base], ASSET_ID[m.quote]
+        alt = ALTNAME.get(base, base) + ALTNAME.get(quote, quote)
+        out[m.symbol] = {
+            "altname": alt, "wsname": f"{ALTNAME.get(base, base)}/{ALTNAME.get(quote, quote)}",
+            "aclass_base": "currency", "base": base, "aclass_quote": "currency", "quote": quote, "lot": "unit",
+            "cost_decimals": 5, "pair_decimals": -m.tick.as_tuple().exponent,
+            "lot_decimals": -m.step.as_tuple().exponent, "lot_multiplier": 1, "leverage_buy": [],
+            "leverage_sell": [], "fees": [[0, 0.26], [50000, 0.24]], "fees_maker": [[0, 0.16], [50000, 0.14]],
+            "fee_volume_currency": "ZUSD", "margin_call": 80, "margin_stop": 40, "ordermin": str(m.step * 10),
+            "costmin": str(m.min_notional), "tick_size": str(m.tick), "status": "online",
+        }
+    return out
+
+
+def _pairs(world: World, params: dict[str, str]) -> list[Market]:
+    markets = _markets(world)
+    by_alt = {v["altname"]: k for k, v in asset_pairs(world).items()}
+    wanted = [p for p in params.get("pair", "").split(",") if p] or list(markets)
+    out = []
+    for pair in wanted:
+        symbol = pair if pair in markets else by_alt.get(pair)
+        if symbol is None:
+            raise KrakenError("EQuery:Unknown asset pair")
+        out.append(markets[symbol])
+    return out
+
+
+def ticker(world: World, market: Market) -> dict[str, Any]:
+    day = candles(world, market, "1d", None, END_MS, 1)[0]
+    last = Decimal(str(world.prices.market_close(market, world.prices.hours - 1))).quantize(market.tick)
+    spread = market.tick * 2
+    return {"a": [str(last + spread), "1", "1.000"], "b": [str(last - spread), "2", "2.000"],
+            "c": [str(last), str(market.step * 10)], "v": [day[5], day[5]], "p": [str(last), str(last)],
+            "t": [1000, 1000], "l": [day[3], day[3]], "h": [day[2], day[2]], "o": day[1]}
+
+
+def ohlc(world: World, params: dict[str, str]) -> dict[str, Any]:
+    market = _pairs(world, {"pair": params.get("pair", "")})[0] if params.get("pair") else None
+    if market is None:
+        raise KrakenError("EGeneral:Invalid arguments")
+    interval = INTERVALS.get(int(params.get("interval") or 1))
+    if interval is None:
+        raise KrakenError("EGeneral:Invalid arguments:interval")
+    since = params.get("since")
+    start = (int(float(since)) + 1) * 1000 if since else None  # since is exclusive
+    rows = candles(world, market, interval, start, None, 720)  # Kraken serves at most 720 points
+    data = [[r[0] // 1000, r[1], r[2], r[3], r[4], r[4], r[5], 100] for r in rows]
+    return {market.symbol: data, "last": data[-1][0] if data else 0}
+
+
+def depth(world: World, params: dict[str, str]) -> dict[str, Any]:
+    market = _pairs(world, params)[0]
+    count = min(int(params.get("count") or 100), 500)
+    mid = Decimal(str(world.prices.market_close(market, world.prices.hours - 1))).quantize(market.tick)
+    stamp = END_MS // 1000
+    asks = [[str(mid + market.tick * (i + 1)), str(market.step * (10 + i)), stamp] for i in range(count)]
+    bids = [[str(mid - market.tick * (i + 1)), str(market.step * (10 + i)), stamp] for i in range(count)]
+    return {market.symbol: {"asks": asks, "bids": bids}}
+
+
+# ── private ───────────────────────────────────────────────────────────────────────────────────────────────
+_last_nonce: dict[str, int] = {}
+
+
+def authenticate(world: World, request: Request) -> str:
+    key = request.headers.get("api-key", "")
+    account_id = world.account_by_key(key, PREFIX)
+    if account_id is None:
+        raise KrakenError("EAPI:Invalid key")
+    nonce_text = request.params.get("nonce", "")
+    if not nonce_text.isdigit():
+        raise KrakenError("EAPI:Invalid nonce")
+    secret = base64.b64decode(world.credentials[account_id].secret)
+    digest = hashlib.sha256((nonce_text + request.raw_body).encode()).digest()
+    expected = base64.b64encode(hmac.new(secret, request.path.encode() + digest, hashlib.sha512).digest()).decode()
+    if not hmac.compare_digest(expected, request.headers.get("api-sign", "")):
+        raise KrakenError("EAPI:Invalid key")  # what Kraken answers to a bad signature as well
+    nonce = int(nonce_text)
+    if nonce <= _last_nonce.get(key, 0) - NONCE_WINDOW:
+        raise KrakenError("EAPI:Invalid nonce")
+    _last_nonce[key] = max(nonce, _last_nonce.get(key, 0))
+    return account_id
+
+
+def balance_ex(world: World, account_id: str) -> dict[str, Any]:
+    return {ASSET_ID[a]: {"balance": f"{amount:.10f}", "credit": "0.0000", "credit_used": "0.0000",
+                          "hold_trade": "0.0000000000"}
+            for a, amount in sorted(world.reported_balances(account_id).items())}
+
+
+def trade_json(market: Market, t: Trade) -> dict[str, Any]:
+    return {"ordertxid": _txid("O", t.order_id), "postxid": _txid("P", t.id), "pair": market.symbol,
+            "aclass": "forex", "time": _secs(t.time_ms), "type": "buy" if t.is_buyer else "sell",
+            "ordertype": "limit", "price": str(t.price), "cost": str(t.quote_qty), "fee": str(t.commission),
+            "vol": str(t.qty), "margin": "0.00000", "leverage": "0", "misc": "", "trade_id": t.id,
+            "maker": t.is_maker}
+
+
+def _window(params: dict[str, str]) -> tuple[float, float]:
+    """Kraken's start is exclusive and end inclusive, both in (fractional) seconds."""
+    start = float(params["start"]) if params.get("start") else float("-inf")
+    end = float(params["end"]) if params.get("end") else float("inf")
+    return start, end
+
+
+def trades_history(world: World, account_id: str, params: dict[str, str], malformed: bool) -> dict[str, Any]:
+    start, end = _window(params)
+    ofs = int(params.get("ofs") or 0)
+    markets = _markets(world)
+    records = [(t.time_ms, _txid("T", t.id), trade_json(markets[t.symbol], t)) for t in world.trades[account_id]]
+    if malformed:
+        records += [(r["time_ms"], r["txid"], r["record"]) for r in bogus_trades(world, account_id)]
+    chosen = sorted((r for r in records if start < r[0] / 1000 <= end), key=lambda r: r[0], reverse=True)
+    return {"trades": {txid: record for _, txid, record in chosen[ofs:ofs + PAGE]}, "count": len(chosen)}
+
+
+def transfer_json(t: Transfer) -> dict[str, Any]:
+    record = {"method": t.coin if t.coin != "USD" else "Bank Frick (SWIFT)", "aclass": "currency",
+              "asset": ASSET_ID[t.coin], "refid": _txid("F", int(hashlib.sha256(t.id.encode()).hexdigest()[:8], 16)),
+              "txid": t.tx_id, "info": t.address, "amount": str(t.amount), "fee": str(t.fee),
+              "time": t.time_ms // 1000, "status": STATUS[t.status]}
+    if t.status == "canceled":
+        record["status-prop"] = "canceled"
+    return record
+
+
+def transfers(world: World, account_id: str, kind: str, params: dict[str, str], malformed: bool) -> list[Any]:
+    start, end = _window(params)
+    wanted = UNIFIED.get(params.get("asset", "")) if params.get("asset") else None
+    records = [(t.time_ms, transfer_json(t)) for t in world.transfers[account_id]
+               if t.kind == kind and (wanted is None or t.coin == wanted)]
+    if malformed and kind == "deposit":
+        records += [(r["time_ms"], r["record"]) for r in bogus_deposits(world, account_id)]
+    return [r for ms, r in sorted(records, key=lambda x: x[0], reverse=True) if start < ms / 1000 <= end]
+
+
+# ── malformed records (malformed=True only): parse in ccxt, fail the quality gate ──────────────────────────
+def bogus_trades(world: World, account_id: str) -> list[dict[str, Any]]:
+    if account_id != "acme-kraken" or not world.trades.get(account_id):
+        return []
+    base = world.trades[account_id][7]
+    market = _markets(world)[base.symbol]
+    record = trade_json(market, base)
+    record.update(vol="-0.25000000", time=_secs(base.time_ms + 1000), trade_id=base.id + 1)
+    return [{"time_ms": base.time_ms + 1000, "txid": _txid("T", base.id + 1), "record": record}]
+
+
+def bogus_deposits(world: World, account_id: str) -> list[dict[str, Any]]:
+    if account_id != "acme-kraken":
+        return []
+    deposit = next((t for t in world.transfers[account_id] if t.kind == "deposit"), None)
+    if deposit is None:
+        return []
+    record = transfer_json(deposit)
+    record.update(refid="FBOGUS-KRAKN-DEPOS1", amount="-75.0000", time=(START_MS + 120 * 86_400_000) // 1000)
+    return [{"time_ms": START_MS + 120 * 86_400_000, "record": record}]
+
+
+def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
+    """The bogus records above, as the tests expect to find them quarantined."""
+    markets = _markets(world)
+    trades = []
+    for account in world.venue_accounts(PREFIX):
+        for r in bogus_trades(world, account.account_id):
+            trades.append({"venue": PREFIX, "account_id": account.account_id,
+                           "symbol": markets[r["record"]["pair"]].unified, "id": r["txid"]})
+    deposits = [{"venue": PREFIX, "account_id": a.account_id, "id": r["record"]["refid"]}
+                for a in world.venue_accounts(PREFIX) for r in bogus_deposits(world, a.account_id)]
+    return {"trades": trades, "deposits": deposits}
+
+
+# ── routing ───────────────────────────────────────────────────────────────────────────────────────────────
+def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
+    path, params = request.path, request.params
+    try:
+        if path == "/0/public/Time":
+            return _ok({"unixtime": END_MS // 1000, "rfc1123": ""})
+        if path == "/0/public/Assets":
+            return _ok(assets(world))
+        if path == "/0/public/AssetPairs":
+            return _ok(asset_pairs(world))
+        if path == "/0/public/Ticker":
+            return _ok({m.symbol: ticker(world, m) for m in _pairs(world, params)})
+        if path == "/0/public/OHLC":
+            return _ok(ohlc(world, params))
+        if path == "/0/public/Depth":
+            return _ok(depth(world, params))
+        if path.startswith("/0/private/"):
+            if request.method != "POST":
+                raise KrakenError("EGeneral:Invalid arguments")
+            account_id = authenticate(world, request)
+            endpoint = path.removeprefix("/0/private/")
+            if endpoint in ("BalanceEx", "Balance"):
+                result = balance_ex(world, account_id)
+                return _ok(result if endpoint == "BalanceEx" else {k: v["balance"] for k, v in result.items()})
+            if endpoint == "TradesHistory":
+                return _ok(trades_history(world, account_id, params, malformed))
+            if endpoint == "DepositStatus":
+                return _ok(transfers(world, account_id, "deposit", params, malformed))
+            if endpoint == "WithdrawStatus":
+                return _ok(transfers(world, account_id, "withdrawal", params, malformed))
+        return 404, {"error": ["EGeneral:Unknown method"]}
+    except KrakenError as exc:
+        return 200, {"error": [exc.message]}
+    except (ValueError, KeyError):
+        return 200, {"error": ["EGeneral:Invalid arguments"]}
