@@ -1,0 +1,243 @@
+"""Bitfinex REST v2 (api.bitfinex.com/v2, api-pub.bitfinex.com/v2), as far as ccxt's `bitfinex` class uses
+it for an account's books.
+
+Bitfinex's own conventions, kept: answers are positional arrays, pair ids 'tBTCUSD', USDT is 'UST', trade
+amounts are signed (negative = sell) and fees negative, movements carry a signed amount (negative =
+withdrawal). Private calls are POSTs with a JSON body, signed bfx-signature = HMAC-SHA384(secret,
+'/api/' + path + nonce + body) and an increasing bfx-nonce per key; errors are ["error", code, text] with
+HTTP 500. History endpoints return at most `limit` (≤ 2,500 trades, ≤ 1,000 movements), newest first unless
+sort=1, so a connector must page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from decimal import Decimal
+from typing import Any
+
+from sandbox.binance import Request, candles
+from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
+
+PREFIX = "bitfinex"
+CURRENCY_ID = {"BTC": "BTC", "ETH": "ETH", "SOL": "SOL", "USD": "USD", "USDT": "UST", "BNB": "BNB"}
+UNIFIED = {v: k for k, v in CURRENCY_ID.items()}
+STATUS = {"ok": "COMPLETED", "pending": "PENDING", "failed": "FAILURE", "canceled": "CANCELED"}
+TIMEFRAMES = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1h", "4h": "4h", "1D": "1d"}
+MAX_TRADES, MAX_MOVEMENTS = 2500, 1000
+NONCE_WINDOW = 10_000
+
+
+class BitfinexError(Exception):
+    def __init__(self, code: int, text: str, status: int = 500) -> None:
+        super().__init__(text)
+        self.code, self.text, self.status = code, text, status
+
+
+def _markets(world: World) -> dict[str, Market]:
+    return {m.symbol: m for m in world.markets(PREFIX)}
+
+
+def _pair(m: Market) -> str:
+    return m.symbol[1:]  # 'tBTCUSD' → 'BTCUSD' (the conf lists pairs without the 't')
+
+
+def _mid(world: World, m: Market) -> Decimal:
+    return Decimal(str(world.prices.market_close(m, world.prices.hours - 1))).quantize(m.tick)
+
+
+# ── public ────────────────────────────────────────────────────────────────────────────────────────────────
+def conf(world: World, config: str) -> list[Any]:
+    out: list[Any] = []
+    codes = sorted({c for m in world.markets(PREFIX) for c in (m.base, m.quote)})
+    for label in config.split(","):
+        if label == "pub:info:pair":
+            out.append([[_pair(m), [None, None, None, str(m.step * 10), "2000.0", None, None, None, "0.2", "0.1"]]
+                        for m in world.markets(PREFIX)])
+        elif label == "pub:list:currency":
+            out.append([CURRENCY_ID[c] for c in codes])
+        elif label == "pub:map:currency:label":
+            out.append([[CURRENCY_ID[c], c] for c in codes])
+        elif label == "pub:map:currency:pool":
+            out.append([[CURRENCY_ID[c], c] for c in codes if c not in ("USD",)])
+        else:
+            out.append([])  # futures, securities, margin, maps we have nothing for
+    return out
+
+
+def ticker(world: World, m: Market) -> list[Any]:
+    day = candles(world, m, "1d", None, END_MS, 1)[0]
+    last = _mid(world, m)
+    spread = m.tick * 2
+    change = last - Decimal(day[1])
+    return [m.symbol, float(last - spread), 2.5, float(last + spread), 3.1, float(change),
+            float((change / Decimal(day[1])).quantize(Decimal("0.0001"))), float(last), float(day[5]),
+            float(day[2]), float(day[3])]
+
+
+def tickers(world: World, params: dict[str, str]) -> list[Any]:
+    markets = _markets(world)
+    wanted = params.get("symbols", "ALL")
+    chosen = list(markets.values()) if wanted == "ALL" else [markets[s] for s in wanted.split(",") if s in markets]
+    return [ticker(world, m) for m in chosen]
+
+
+def candle_rows(world: World, key: str, params: dict[str, str]) -> list[Any]:
+    # key: 'trade:1D:tBTCUSD'
+    _, timeframe, symbol = key.split(":", 2)
+    market = _markets(world).get(symbol)
+    interval = TIMEFRAMES.get(timeframe)
+    if market is None or interval is None:
+        raise BitfinexError(10020, "symbol: invalid", 500)
+    limit = min(int(params.get("limit") or 100), 10_000)
+    start = int(params["start"]) if params.get("start") else None
+    end = int(params["end"]) if params.get("end") else None
+    rows = candles(world, market, interval, start, end, limit)
+    out = [[r[0], float(r[1]), float(r[4]), float(r[2]), float(r[3]), float(r[5])] for r in rows]
+    return out if params.get("sort") == "1" else out[::-1]
+
+
+def book(world: World, symbol: str, precision: str, params: dict[str, str]) -> list[Any]:
+    """P0..P3: [price, count, amount]; R0 (raw): [order id, price, amount]. Positive amounts bid."""
+    market = _markets(world).get(symbol)
+    if market is None:
+        raise BitfinexError(10020, "symbol: invalid", 500)
+    depth = min(int(params.get("len") or 25), 100)
+    mid = _mid(world, market)
+    def level(price: Decimal, amount: Decimal, i: int) -> list[Any]:
+        return [1000 + i, float(price), float(amount)] if precision == "R0" else [float(price), 1, float(amount)]
+
+    bids = [level(mid - market.tick * (i + 1), market.step * (10 + i), i) for i in range(depth)]
+    asks = [level(mid + market.tick * (i + 1), -market.step * (10 + i), depth + i) for i in range(depth)]
+    return bids + asks
+
+
+# ── private ───────────────────────────────────────────────────────────────────────────────────────────────
+_last_nonce: dict[str, int] = {}
+
+
+def authenticate(world: World, request: Request) -> str:
+    key = request.headers.get("bfx-apikey", "")
+    account_id = world.account_by_key(key, PREFIX)
+    nonce = request.headers.get("bfx-nonce", "")
+    if account_id is None or not nonce.isdigit():
+        raise BitfinexError(10100, "apikey: invalid")
+    payload = f"/api{request.path}{nonce}{request.raw_body}"
+    expected = hmac.new(world.credentials[account_id].secret.encode(), payload.encode(), hashlib.sha384).hexdigest()
+    if not hmac.compare_digest(expected, request.headers.get("bfx-signature", "")):
+        raise BitfinexError(10100, "apikey: digest invalid")
+    if int(nonce) <= _last_nonce.get(key, 0) - NONCE_WINDOW:
+        raise BitfinexError(10114, "nonce: small")
+    _last_nonce[key] = max(int(nonce), _last_nonce.get(key, 0))
+    return account_id
+
+
+def wallets(world: World, account_id: str) -> list[Any]:
+    return [["exchange", CURRENCY_ID[a], float(amount), 0, float(amount), None, None]
+            for a, amount in sorted(world.reported_balances(account_id).items())]
+
+
+def trade_row(market: Market, t: Trade) -> list[Any]:
+    qty = t.qty if t.is_buyer else -t.qty
+    return [t.id, market.symbol, t.time_ms, t.order_id, str(qty), str(t.price), "EXCHANGE LIMIT", str(t.price),
+            1 if t.is_maker else -1, str(-t.commission), CURRENCY_ID[t.commission_asset], None]
+
+
+def _window(params: dict[str, Any]) -> tuple[int, int, int, bool]:
+    start = int(params.get("start") or 0)
+    end = int(params.get("end") or END_MS * 2)
+    return start, end, int(params.get("limit") or 25), str(params.get("sort", "-1")) == "1"
+
+
+def trades_hist(world: World, account_id: str, symbol: str | None, params: dict[str, Any],
+                malformed: bool) -> list[Any]:
+    start, end, limit, ascending = _window(params)
+    markets = _markets(world)
+    rows = [trade_row(markets[t.symbol], t) for t in world.trades[account_id]
+            if symbol is None or t.symbol == symbol]
+    if malformed:
+        rows += [r for r in bogus_trades(world, account_id) if symbol is None or r[1] == symbol]
+    rows = sorted((r for r in rows if start <= r[2] <= end), key=lambda r: (r[2], r[0]), reverse=not ascending)
+    return rows[:min(limit, MAX_TRADES)]
+
+
+def movement_row(t: Transfer) -> list[Any]:
+    signed = t.amount if t.kind == "deposit" else -t.amount
+    return [int(hashlib.sha256(t.id.encode()).hexdigest()[:10], 16), CURRENCY_ID[t.coin], t.coin, None, None,
+            t.time_ms, t.time_ms + 600_000, None, None, STATUS[t.status], None, None, str(signed), str(-t.fee),
+            None, None, t.address, None, None, None, t.tx_id, None]
+
+
+def movements_hist(world: World, account_id: str, currency: str | None, params: dict[str, Any],
+                   malformed: bool) -> list[Any]:
+    start, end, limit, _ = _window(params)
+    rows = [movement_row(t) for t in world.transfers[account_id]
+            if currency is None or CURRENCY_ID[t.coin] == currency]
+    if malformed:
+        rows += bogus_movements(world, account_id)
+    rows = sorted((r for r in rows if start <= r[5] <= end), key=lambda r: (r[5], r[0]), reverse=True)
+    return rows[:min(limit or 25, MAX_MOVEMENTS)]
+
+
+# ── malformed records (malformed=True only) ───────────────────────────────────────────────────────────────
+def bogus_trades(world: World, account_id: str) -> list[list[Any]]:
+    if account_id != "bluefin-bitfinex" or not world.trades.get(account_id):
+        return []
+    base = world.trades[account_id][5]
+    row = trade_row(_markets(world)[base.symbol], base)
+    row[0], row[2], row[5] = base.id + 1, base.time_ms + 1000, "0"  # a fill at price zero
+    return [row]
+
+
+def bogus_movements(world: World, account_id: str) -> list[list[Any]]:
+    if account_id != "bluefin-bitfinex":
+        return []
+    deposit = next((t for t in world.transfers[account_id] if t.kind == "deposit"), None)
+    if deposit is None:
+        return []
+    row = movement_row(deposit)
+    row[0], row[5], row[6], row[9] = 99_000_000_001, START_MS + 130 * 86_400_000, START_MS + 130 * 86_400_000, "???"
+    return [row]  # a deposit in a status the venue never documented
+
+
+def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
+    markets = _markets(world)
+    trades = [{"venue": PREFIX, "account_id": a.account_id, "symbol": markets[r[1]].unified, "id": str(r[0])}
+              for a in world.venue_accounts(PREFIX) for r in bogus_trades(world, a.account_id)]
+    deposits = [{"venue": PREFIX, "account_id": a.account_id, "id": str(r[0])}
+                for a in world.venue_accounts(PREFIX) for r in bogus_movements(world, a.account_id)]
+    return {"trades": trades, "deposits": deposits}
+
+
+# ── routing ───────────────────────────────────────────────────────────────────────────────────────────────
+def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
+    path, params = request.path, request.params
+    try:
+        if path.startswith("/v2/conf/"):
+            return 200, conf(world, path.removeprefix("/v2/conf/"))
+        if path == "/v2/tickers":
+            return 200, tickers(world, params)
+        if path.startswith("/v2/candles/") and path.endswith("/hist"):
+            return 200, candle_rows(world, path.removeprefix("/v2/candles/").removesuffix("/hist"), params)
+        if path.startswith("/v2/book/"):
+            parts = path.split("/")
+            return 200, book(world, parts[3], parts[4] if len(parts) > 4 else "P0", params)
+        if path.startswith("/v2/auth/"):
+            account_id = authenticate(world, request)
+            body = json.loads(request.raw_body or "{}")
+            if path == "/v2/auth/r/wallets":
+                return 200, wallets(world, account_id)
+            if path == "/v2/auth/r/trades/hist":
+                return 200, trades_hist(world, account_id, None, body, malformed)
+            if path.startswith("/v2/auth/r/trades/") and path.endswith("/hist"):
+                return 200, trades_hist(world, account_id, path.split("/")[5], body, malformed)
+            if path == "/v2/auth/r/movements/hist":
+                return 200, movements_hist(world, account_id, None, body, malformed)
+            if path.startswith("/v2/auth/r/movements/") and path.endswith("/hist"):
+                return 200, movements_hist(world, account_id, path.split("/")[5], body, malformed)
+        return 404, ["error", 10020, f"unknown endpoint {path}"]
+    except BitfinexError as exc:
+        return exc.status, ["error", exc.code, exc.text]
+    except (ValueError, KeyError):
+        return 500, ["error", 10020, "invalid arguments"]
