@@ -124,6 +124,64 @@ def accounts_load(
     console.print(f"{len(specs)} accounts registered ({new} new)")
 
 
+@accounts_app.command("add")
+def accounts_add(
+    tenant: str = typer.Option(..., help="Tenant (client) id, e.g. 'acme'."),
+    account: str = typer.Option(..., help="Account id, unique within the tenant, e.g. 'acme-kraken'."),
+    venue: str = typer.Option(..., help="ccxt exchange id: binance, coinbase, kraken, bitfinex, htx, ..."),
+    portfolio: str = typer.Option("main", help="Portfolio id within the tenant."),
+    name: str | None = typer.Option(None, help="Display name (default: the account id)."),
+    mode: str = typer.Option("live", help="'live' (the real venue) or 'sandbox' (the local sandbox)."),
+    api_key_stdin: bool = typer.Option(False, "--api-key-stdin",
+                                       help="Read 'API_KEY SECRET [PASSWORD]' from standard input (for scripts)."),
+    history_start: str | None = typer.Option(None, help="ISO date where the first sync's back-fill begins."),
+) -> None:
+    """Register an account and store its API key encrypted (AES-256-GCM; the master key stays outside the
+    warehouse: COINBOOK_MASTER_KEY or .coinbook/master.key). The secret is prompted for, never echoed."""
+    from datetime import datetime
+
+    from pipelines.accounts import AccountSpec, register_accounts
+    from pipelines.bootstrap import ensure_warehouse
+    from pipelines.credentials import load_master_keys, store_credential
+    from pipelines.resources.warehouse import Warehouse
+    from pipelines.sources.exchanges.client import Credentials
+
+    if api_key_stdin:
+        parts = sys.stdin.read().split()
+        if len(parts) < 2:
+            raise typer.BadParameter("standard input must hold 'API_KEY SECRET [PASSWORD]'")
+        credentials = Credentials(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+    else:
+        credentials = Credentials(typer.prompt("API key"), typer.prompt("API secret", hide_input=True),
+                                  typer.prompt("passphrase (empty if none)", default="", hide_input=True,
+                                               show_default=False) or None)
+    settings = get_settings()
+    wh = Warehouse(ensure_warehouse(settings))
+    key = load_master_keys(settings.home, create=True)[0]
+    spec = AccountSpec(tenant, tenant, portfolio, portfolio, account, venue, name or account, mode,
+                       f"db:{account}", datetime.fromisoformat(history_start) if history_start else None)
+    register_accounts(wh, [spec])  # the tenant row must exist before its credential
+    with wh.connect() as conn, conn.transaction():
+        store_credential(conn, tenant_id=tenant, credential_id=account, venue=venue, credentials=credentials,
+                         key=key)
+    console.print(f"account {tenant}/{account} on {venue} registered; key {credentials.api_key[:4]}… stored "
+                  f"encrypted (master key {key.key_id})")
+
+
+@accounts_app.command("rotate-key")
+def accounts_rotate_key() -> None:
+    """Re-encrypt every stored credential with the newest master key (COINBOOK_MASTER_KEY='new,old')."""
+    from pipelines.bootstrap import ensure_warehouse
+    from pipelines.credentials import load_master_keys, rotate_master_key
+    from pipelines.resources.warehouse import Warehouse
+
+    settings = get_settings()
+    keys = load_master_keys(settings.home)
+    with Warehouse(ensure_warehouse(settings)).connect() as conn, conn.transaction():
+        changed = rotate_master_key(conn, keys)
+    console.print(f"{changed} credential(s) re-encrypted with master key {keys[0].key_id}")
+
+
 @app.command()
 def prepare() -> None:
     """Set up the warehouse (start + migrate) and build the dbt manifest that dagster-dbt needs."""

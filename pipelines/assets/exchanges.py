@@ -70,6 +70,13 @@ class VenueCall:
     started: float = field(default_factory=time.monotonic)
     extra: dict[str, Any] = field(default_factory=dict)
     secrets: list[Credentials] = field(default_factory=list)  # to redact from error messages
+    error: str | None = None  # a market-data call that failed without failing its asset
+
+    def result(self) -> dg.MaterializeResult:
+        metadata = self.metadata()
+        if self.error:
+            metadata["error"] = dg.MetadataValue.text(self.error)
+        return dg.MaterializeResult(metadata=metadata)
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
         meta = {
@@ -108,6 +115,23 @@ def venue_call(context: dg.AssetExecutionContext, wh: Warehouse, *, venue: str, 
                                   call.secrets)) from None
     finally:
         wh.record_api_usage(venue, call.stats.calls, call.stats.retries)
+
+
+@contextmanager
+def market_data_call(context: dg.AssetExecutionContext, wh: Warehouse, *, venue: str,
+                     entity: str) -> Iterator[VenueCall]:
+    """Like venue_call, but a venue that fails does not fail the asset: public market data of one venue must
+    not hold back every model. Prices then come from the other venues (int_prices_latest takes the median
+    of the venues that answered), the failure stays in ops.sync_log and the stale-source check sees it."""
+    holder: list[VenueCall] = []
+    try:
+        with venue_call(context, wh, venue=venue, entity=entity, endpoint=entity, tenant_id=PUBLIC_TENANT,
+                        account_id=PUBLIC_TENANT) as call:
+            holder.append(call)
+            yield call
+    except SourceFailed as exc:
+        context.log.warning(f"{exc}; prices fall back to the other venues")
+        holder[0].error = str(exc)
 
 
 def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
@@ -197,15 +221,14 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
         mode = _venue_mode(wh, venue)
         if mode is None:
             return _nothing_to_do(venue)
-        with venue_call(context, wh, venue=venue, entity="tickers", endpoint="tickers",
-                        tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT) as call:
+        with market_data_call(context, wh, venue=venue, entity="tickers") as call:
             exchange = exchanges.public_client(venue, mode, call.stats)
             symbols = pricing_symbols(exchange.markets, wh.known_assets(venue))
             page = fetch_ticker_rows(exchange, symbols, context.run_id, batch=exchanges.batching)
             call.fetched = len(page.rows)
             call.inserted = wh.store_page(page, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
                                           run_id=context.run_id)
-        return dg.MaterializeResult(metadata=call.metadata())
+        return call.result()
 
     @dg.asset(
         name=f"raw_{venue}_ohlcv", group_name=group, kinds={"python", "postgres"}, deps=[balances, trades],
@@ -217,8 +240,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
         mode = _venue_mode(wh, venue)
         if mode is None:
             return _nothing_to_do(venue)
-        with venue_call(context, wh, venue=venue, entity="ohlcv", endpoint="ohlcv",
-                        tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT) as call:
+        with market_data_call(context, wh, venue=venue, entity="ohlcv") as call:
             exchange = exchanges.public_client(venue, mode, call.stats)
             symbols = pricing_symbols(exchange.markets, wh.known_assets(venue))
             cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)
@@ -231,7 +253,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
                 totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
                                         run_id=context.run_id)
                 call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
-        return dg.MaterializeResult(metadata=call.metadata())
+        return call.result()
 
     return [balances, transfers, trades, tickers, ohlcv]
 

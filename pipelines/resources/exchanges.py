@@ -70,7 +70,7 @@ class ExchangeResource(ConfigurableResource):
     max_attempts: int = 6
     base_delay_s: float = 0.25
     timeout_ms: int = 10_000
-    request_budget: int | None = None  # calls per venue per process; None = the venue profile's figure
+    request_budget: int | None = None  # calls per venue per minute; None = the venue profile's figure
 
     # ── clients ─────────────────────────────────────────────────────────────────────────────────────
     def _target(self, venue: str, mode: str) -> str | None:

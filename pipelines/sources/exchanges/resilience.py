@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -96,15 +97,24 @@ def is_transient(error: BaseException, status: int | None) -> bool:
 
 @dataclass
 class RequestBudget:
-    """At most `limit` HTTP calls (None: unlimited). Shared by every client of one venue in a process."""
+    """At most `limit` HTTP calls per rolling `window_s` (None: unlimited), shared by every client of one venue
+    in a process. ccxt's limiter paces single requests; the budget caps what a whole sync may spend, so a
+    runaway pagination or a retry storm cannot burn the key's quota: the sync stops at its last committed
+    page and the next tick resumes it."""
 
     limit: int | None = None
-    used: int = 0
+    window_s: float = 60.0
+    calls: deque[float] = field(default_factory=deque)
 
-    def charge(self, venue: str) -> None:
-        if self.limit is not None and self.used >= self.limit:
-            raise BudgetExhausted(f"{venue}: request budget of {self.limit} calls for this window is spent")
-        self.used += 1
+    def charge(self, venue: str, now: float | None = None) -> None:
+        if self.limit is None:
+            return
+        now = time.monotonic() if now is None else now
+        while self.calls and now - self.calls[0] >= self.window_s:
+            self.calls.popleft()
+        if len(self.calls) >= self.limit:
+            raise BudgetExhausted(f"{venue}: request budget of {self.limit} calls per {self.window_s:.0f} s is spent")
+        self.calls.append(now)
 
 
 @dataclass

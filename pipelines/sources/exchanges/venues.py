@@ -39,10 +39,9 @@ class VenueProfile:
     trade_history_limit_ms: int | None = None
     ohlcv_page_limit: int = 500
     tickers_batch: bool = True            # fetch_tickers(symbols) is one call
-    # At most this many calls to the venue per process (a scheduled tick, or `coinbook run`), shared by all
-    # its accounts: a runaway pagination or a slow venue cannot burn the key's daily quota. A sync that hits
-    # it stops at its last committed page and resumes on the next tick.
-    request_budget: int = 5000
+    # At most this many calls to the venue per rolling minute from this process, shared by all its accounts
+    # (resilience.RequestBudget); kept under the venue's published limits.
+    request_budget: int = 600
     # How old a successful sync may be before the source is stale (ops.alerts).
     freshness_limit_s: int = 3 * 3600
 
@@ -55,20 +54,20 @@ PROFILES: dict[str, VenueProfile] = {
         trade_paging="from_id", trades_per_symbol=True, trade_page_limit=1000,
         transfer_paging="pair", transfer_page_limit=1000, transfer_window_ms=90 * DAY_MS,
         until_param="endTime", history_start_ms=1_499_990_400_000, ohlcv_page_limit=1000,
-        request_budget=12000,
+        request_budget=1200,
     ),
     "kraken": VenueProfile(
         venue="kraken",
         trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=30 * DAY_MS,
         transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=90 * DAY_MS,
-        history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=1200,
+        history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=240,
     ),
     "bitfinex": VenueProfile(
         venue="bitfinex",
         trade_paging="window", trades_per_symbol=False, trade_page_limit=1000, trade_window_ms=60 * DAY_MS,
         until_param="end", trade_params={"sort": 1},
         transfer_paging="combined", transfer_page_limit=1000, transfer_window_ms=90 * DAY_MS,
-        history_start_ms=1_364_774_400_000, ohlcv_page_limit=1000, request_budget=600,
+        history_start_ms=1_364_774_400_000, ohlcv_page_limit=1000, request_budget=90,
     ),
     "htx": VenueProfile(
         venue="htx",
@@ -76,13 +75,13 @@ PROFILES: dict[str, VenueProfile] = {
         trade_paging="window", trades_per_symbol=False, trade_page_limit=500, trade_window_ms=2 * DAY_MS,
         transfer_paging="from_id", transfer_page_limit=100,
         history_start_ms=1_505_865_600_000, trade_history_limit_ms=120 * DAY_MS, ohlcv_page_limit=1000,
-        request_budget=6000,
+        request_budget=600,
     ),
     "coinbase": VenueProfile(
         venue="coinbase",
         trade_paging="window", trades_per_symbol=False, trade_page_limit=250, trade_window_ms=90 * DAY_MS,
         transfer_paging="combined", transfer_page_limit=100, transfer_window_ms=365 * DAY_MS,
-        history_start_ms=1_420_070_400_000, ohlcv_page_limit=300, request_budget=6000,
+        history_start_ms=1_420_070_400_000, ohlcv_page_limit=300, request_budget=600,
     ),
 }
 
