@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -28,7 +29,7 @@ from pipelines.sources.exchanges.venues import profile
 # The local sandbox is not the venue: its pace is its own. ccxt's limiter stays on, at this pace.
 SANDBOX_RATE_LIMIT_MS = 10
 MARKETS_TTL_SECONDS = 3600.0  # market lists change rarely; one load per venue per hour is plenty
-_markets_memory: dict[tuple[str, str | None], tuple[float, dict[str, Any], dict[str, Any]]] = {}
+_markets_memory: dict[tuple[str, str | None], tuple[float, dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
 _budgets: dict[str, RequestBudget] = {}
 _lock = threading.Lock()
 
@@ -131,13 +132,32 @@ class ExchangeResource(ConfigurableResource):
                 stored = disk.get("markets", f"{exchange.id}@{target}", MARKETS_TTL_SECONDS)
                 if stored is not None:
                     markets, currencies = stored["markets"], stored["currencies"]
+                    learned = stored.get("options", {})
                 else:
+                    before = copy.deepcopy(exchange.options)
                     markets = exchange.load_markets()
                     currencies = exchange.currencies or {}
-                    disk.put("markets", f"{exchange.id}@{target}", {"markets": markets, "currencies": currencies})
-                cached = (time.monotonic(), markets, currencies)
+                    learned = _learned_options(before, exchange.options)
+                    disk.put("markets", f"{exchange.id}@{target}",
+                             {"markets": markets, "currencies": currencies, "options": learned})
+                cached = (time.monotonic(), markets, currencies, learned)
                 _markets_memory[key] = cached
+        exchange.options.update(copy.deepcopy(cached[3]))
         exchange.set_markets(cached[1], cached[2] or None)
+
+
+def _learned_options(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What load_markets taught the client beyond markets and currencies (HTX's chain names, Kraken's pair
+    altnames): a client given cached markets needs it too. Only JSON-able values are kept."""
+    learned = {}
+    for name, value in after.items():
+        if before.get(name) != value:
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                continue
+            learned[name] = value
+    return learned
 
 
 def clear_markets_cache(home: Path | None = None) -> None:
