@@ -43,6 +43,9 @@ def build_definitions(database_url: str, sandbox_url: str | None,
                          up_to="positions")
     nightly = transform_job("nightly_reconciliation", market_assets, gates, coinbook_dbt_models,
                             "Slow tier: tickers and daily candles, the quality gate, every model and test.")
+    market_data = dg.define_asset_job(
+        "market_data", selection=dg.AssetSelection.assets(*market_assets).without_checks(),
+        description="Tickers and daily candles of every venue, nothing else (no gate, no models).")
     tier_jobs = {"fast": fast, "nightly": nightly, "backfill": nightly}
 
     schedules = []
@@ -58,7 +61,7 @@ def build_definitions(database_url: str, sandbox_url: str | None,
     return dg.Definitions(
         assets=[*raw_assets, coinbook_dbt_models],
         asset_checks=gates,
-        jobs=[*sync_jobs.values(), *balance_jobs.values(), fast, nightly],
+        jobs=[*sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data],
         schedules=schedules,
         sensors=sensors,
         resources={

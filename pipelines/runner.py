@@ -66,7 +66,7 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
 
 def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehouse, venues: tuple[str, ...],
                  on_run: Callable[[RunOutcome], None] | None = None, tier: str = "manual",
-                 log_level: str = "WARNING") -> PipelineOutcome:
+                 log_level: str = "WARNING", transform_job: str = "nightly_reconciliation") -> PipelineOutcome:
     started = time.monotonic()
     # The summary is the CLI's output; Dagster's per-event console log stays in the event log (UI) unless asked.
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
@@ -91,7 +91,7 @@ def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehou
                                             tags={TIER_TAG: tier}, run_config=run_config)
             record(_outcome(job.name, key, result, run_started))
 
-    transform = defs.resolve_job_def("nightly_reconciliation")
+    transform = defs.resolve_job_def(transform_job)
     run_started = time.monotonic()
     result = transform.execute_in_process(instance=instance, raise_on_error=False, tags={TIER_TAG: tier},
                                           run_config=run_config)

@@ -216,6 +216,11 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
     try:
         if path.startswith("/v2/conf/"):
             return 200, conf(world, path.removeprefix("/v2/conf/"))
+        if path.startswith("/v2/ticker/"):  # one symbol, without the symbol slot
+            market = _markets(world).get(path.removeprefix("/v2/ticker/"))
+            if market is None:
+                raise BitfinexError(10020, "symbol: invalid")
+            return 200, ticker(world, market)[1:]
         if path == "/v2/tickers":
             return 200, tickers(world, params)
         if path.startswith("/v2/candles/") and path.endswith("/hist"):

@@ -242,6 +242,15 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
             return 200, {"code": 200, "data": currencies(world)}
         if path == "/market/tickers":
             return _ok([ticker(world, m) for m in world.markets(PREFIX)], ts=END_MS)
+        if path == "/market/detail/merged":  # one symbol (what a per-symbol client asks)
+            market = _markets(world).get(params.get("symbol", ""))
+            if market is None:
+                raise HtxError("invalid-parameter", "invalid symbol")
+            one = ticker(world, market)
+            tick = {**{k: v for k, v in one.items() if k not in ("symbol", "bid", "bidSize", "ask", "askSize")},
+                    "id": END_MS // 1000, "version": 1, "bid": [one["bid"], one["bidSize"]],
+                    "ask": [one["ask"], one["askSize"]]}
+            return 200, {"status": "ok", "ch": f"market.{market.symbol}.detail.merged", "ts": END_MS, "tick": tick}
         if path in ("/market/history/kline", "/market/history/candles"):
             return _ok(kline(world, params), ch=f"market.{params.get('symbol')}.kline", ts=END_MS)
         if path == "/market/depth":

@@ -58,15 +58,16 @@ PROFILES: dict[str, VenueProfile] = {
     ),
     "kraken": VenueProfile(
         venue="kraken",
-        trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=30 * DAY_MS,
-        transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=90 * DAY_MS,
+        # Kraken sets no maximum window, only 50 rows a page: wide windows, split where they are full.
+        trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=365 * DAY_MS,
+        transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=240,
     ),
     "bitfinex": VenueProfile(
         venue="bitfinex",
-        trade_paging="window", trades_per_symbol=False, trade_page_limit=1000, trade_window_ms=60 * DAY_MS,
+        trade_paging="window", trades_per_symbol=False, trade_page_limit=2500, trade_window_ms=365 * DAY_MS,
         until_param="end", trade_params={"sort": 1},
-        transfer_paging="combined", transfer_page_limit=1000, transfer_window_ms=90 * DAY_MS,
+        transfer_paging="combined", transfer_page_limit=1000, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_364_774_400_000, ohlcv_page_limit=1000, request_budget=90,
     ),
     "htx": VenueProfile(
