@@ -261,6 +261,7 @@ def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
         outcome = run_pipeline(build_definitions(url, settings.sandbox_url), instance, wh, VENUES, on_run=report)
     console.print()
     render_summary(read_summary(wh), console)
+    _print_alerts(wh)
     console.print(
         f"\n{outcome.inserted} new raw rows this run. Next:\n"
         f"  [bold]make dev[/]                      Dagster UI on http://127.0.0.1:3000 (same warehouse and runs)\n"
@@ -268,6 +269,24 @@ def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
     )
     if not outcome.success:
         raise typer.Exit(code=1)
+
+
+def _print_alerts(wh) -> None:
+    """Stale sources after this run (ops.alerts), so a venue that failed is not silently old."""
+    from datetime import UTC, datetime
+
+    from pipelines.freshness import evaluate_freshness
+
+    evaluate_freshness(wh, datetime.now(UTC))
+    with wh.connect() as conn:
+        rows = conn.execute("select severity, message from ops.alerts where resolved_at is null "
+                            "order by severity, subject").fetchall()
+    if rows:
+        console.print(f"\n[bold red]{len(rows)} open alert(s)[/] (ops.alerts):")
+        for severity, message in rows:
+            console.print(f"  [red]{severity}[/] {message}")
+    else:
+        console.print("\n[green]no open alerts[/]: every source is within its freshness limit")
 
 
 @app.command()
