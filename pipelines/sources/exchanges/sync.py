@@ -32,6 +32,7 @@ TRADE_LOOKBACK_MS = 10 * 60_000
 # Quotes a client may have traded against without ever holding them at sync time.
 COMMON_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "USD", "TRY")
 TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": DAY_MS}
+PENDING_STATES = ("pending", "created", "waiting_for_clearing", "waiting_for_signature")
 MIN_WINDOW_MS = 1_000  # a window this small that is still full is returned as it is (the loader dedups)
 
 
@@ -187,6 +188,11 @@ def sync_transfers(exchange: ccxt.Exchange, venue: VenueProfile, account: Exchan
         return [normalise_transfer(r, tenant_id=account.tenant_id, account_id=account.account_id,
                                    source=exchange.id, run_id=run_id) for r in records]
 
+    if venue.transfer_paging == "per_currency":
+        codes = sorted({a["code"] for a in exchange.load_accounts() if a.get("code")})
+        for code in codes:
+            yield from _transfers_per_currency(exchange, venue, code, cursors.get(f"transfers:{code}"), rows_of)
+        return
     if venue.transfer_paging == "from_id":
         for kind, method in (("deposits", exchange.fetch_deposits), ("withdrawals", exchange.fetch_withdrawals)):
             yield from _transfers_from_id(method, venue, kind, cursors.get(kind), rows_of)
@@ -205,6 +211,30 @@ def sync_transfers(exchange: ccxt.Exchange, venue: VenueProfile, account: Exchan
         for lower, upper in _windows(start, now_ms, venue.transfer_window_ms):
             records = _complete_window(fetch, lower, upper, venue.transfer_page_limit)
             yield Page("transfers", kind, rows_of(records), {"until_ms": upper})
+
+
+def _transfers_per_currency(exchange: ccxt.Exchange, venue: VenueProfile, code: str,
+                            cursor: dict[str, Any] | None,
+                            rows_of: Callable[[list[dict[str, Any]]], list[Row]]) -> Iterator[Page]:
+    """Coinbase: one wallet per currency, its transactions oldest first after the venue's own cursor (an id).
+    The stored cursor never passes a transfer still pending, so its status change is read again next time."""
+    endpoint = f"transfers:{code}"
+    stored = (cursor or {}).get("after_id")
+    after, held = stored, False  # held: a pending transfer was seen, the stored cursor stays before it
+    while True:
+        params: dict[str, Any] = {"order": "asc", **({"starting_after": after} if after else {})}
+        records = exchange.fetch_deposits_withdrawals(code, limit=venue.transfer_page_limit, params=params)
+        page = exchange.last_json_response if isinstance(exchange.last_json_response, dict) else {}
+        native = [d for d in page.get("data", []) if isinstance(d, dict)]
+        for item in native:
+            if item.get("status") in PENDING_STATES:
+                held = True
+            if not held:
+                stored = item.get("id", stored)
+        yield Page("transfers", endpoint, rows_of(records), {"after_id": stored} if stored else None)
+        after = (page.get("pagination") or {}).get("next_starting_after")
+        if not after or not native:
+            break
 
 
 def _transfers_from_id(method: Any, venue: VenueProfile, kind: str, cursor: dict[str, Any] | None,

@@ -28,7 +28,8 @@ class VenueProfile:
     until_param: str = "until"            # how ccxt passes the window's end for this venue
     trade_params: dict[str, Any] = field(default_factory=dict)
     # Transfers: 'pair' (fetch_deposits + fetch_withdrawals), 'combined' (fetch_deposits_withdrawals),
-    # 'from_id' (pair, paged by the venue's transfer id: HTX).
+    # 'from_id' (pair, paged by the venue's transfer id: HTX), 'per_currency' (one wallet per currency,
+    # paged by the venue's cursor: Coinbase).
     transfer_paging: str = "pair"
     transfer_page_limit: int = 500
     transfer_window_ms: int = 30 * DAY_MS
@@ -80,8 +81,10 @@ PROFILES: dict[str, VenueProfile] = {
     ),
     "coinbase": VenueProfile(
         venue="coinbase",
+        # Advanced Trade accounts (one call, every currency) rather than the v2 wallet list
+        options={"fetchBalance": "v3PrivateGetBrokerageAccounts"},
         trade_paging="window", trades_per_symbol=False, trade_page_limit=250, trade_window_ms=90 * DAY_MS,
-        transfer_paging="combined", transfer_page_limit=100, transfer_window_ms=365 * DAY_MS,
+        transfer_paging="per_currency", transfer_page_limit=100,
         history_start_ms=1_420_070_400_000, ohlcv_page_limit=300, request_budget=600,
     ),
 }

@@ -1,0 +1,310 @@
+"""Coinbase: the Advanced Trade API (api.coinbase.com/api/v3/brokerage) plus the v2 endpoints ccxt's
+`coinbase` class still uses (currencies, exchange rates, per-currency account transactions).
+
+Coinbase's own conventions, kept: products 'BTC-USD'; one account (wallet) per currency with a uuid;
+fills newest first with an opaque cursor; v2 transactions per account, newest first unless order=asc, paged
+with starting_after and at most 100 a page; candles at most 350 per request. Authentication is the
+CB-ACCESS-* scheme of Coinbase API keys (HMAC-SHA256 of timestamp + method + path + body, hex), which ccxt
+uses for keys that are not CDP keys (CDP's ES256 JWTs are not built here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sandbox.binance import Request, candles
+from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
+
+PREFIX = "coinbase"
+FIAT = ("USD",)
+MAX_FILLS, MAX_TRANSACTIONS, MAX_CANDLES = 1000, 100, 350
+GRANULARITY = {"ONE_MINUTE": "1m", "FIVE_MINUTE": "5m", "FIFTEEN_MINUTE": "15m", "ONE_HOUR": "1h",
+               "SIX_HOUR": None, "ONE_DAY": "1d"}
+STATUS = {"ok": "completed", "pending": "pending", "failed": "failed", "canceled": "canceled"}
+CLOCK_SKEW_S = 30
+
+
+class CoinbaseError(Exception):
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error, "error_details": self.message, "message": self.message}
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _markets(world: World) -> dict[str, Market]:
+    return {m.symbol: m for m in world.markets(PREFIX)}
+
+
+def _mid(world: World, m: Market) -> Decimal:
+    return Decimal(str(world.prices.market_close(m, world.prices.hours - 1))).quantize(m.tick)
+
+
+def _uuid(*parts: object) -> str:
+    return str(uuid.UUID(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]))
+
+
+# ── public ────────────────────────────────────────────────────────────────────────────────────────────────
+def product(world: World, m: Market) -> dict[str, Any]:
+    day = candles(world, m, "1d", None, END_MS, 1)[0]
+    last = _mid(world, m)
+    change = ((last - Decimal(day[1])) / Decimal(day[1]) * 100).quantize(Decimal("0.01"))
+    return {"product_id": m.symbol, "price": str(last), "price_percentage_change_24h": str(change),
+            "volume_24h": day[5], "volume_percentage_change_24h": "0", "base_increment": str(m.step),
+            "quote_increment": str(m.tick), "quote_min_size": str(m.min_notional), "quote_max_size": "10000000",
+            "base_min_size": str(m.step), "base_max_size": "10000", "base_name": m.base, "quote_name": m.quote,
+            "watched": False, "is_disabled": False, "new": False, "status": "online", "cancel_only": False,
+            "limit_only": False, "post_only": False, "trading_disabled": False, "auction_mode": False,
+            "product_type": "SPOT", "quote_currency_id": m.quote, "base_currency_id": m.base,
+            "fcm_trading_session_details": None, "mid_market_price": "", "alias": "", "alias_to": [],
+            "base_display_symbol": m.base, "quote_display_symbol": m.quote, "view_only": False,
+            "price_increment": str(m.tick), "display_name": m.symbol, "product_venue": "CBE"}
+
+
+def products(world: World, params: dict[str, str], query: str) -> dict[str, Any]:
+    if params.get("product_type", "SPOT") != "SPOT":
+        return {"products": [], "num_products": 0}
+    wanted = [v for k, v in _pairs(query) if k == "product_ids"]
+    chosen = [m for m in world.markets(PREFIX) if not wanted or m.symbol in wanted]
+    return {"products": [product(world, m) for m in chosen], "num_products": len(chosen)}
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def product_candles(world: World, product_id: str, params: dict[str, str]) -> dict[str, Any]:
+    market = _markets(world).get(product_id)
+    interval = GRANULARITY.get(params.get("granularity", ""))
+    if market is None or interval is None:
+        raise CoinbaseError(400, "INVALID_ARGUMENT", "invalid product_id or granularity")
+    start, end = int(params["start"]) * 1000, int(params["end"]) * 1000
+    rows = candles(world, market, interval, start, end, MAX_CANDLES)
+    return {"candles": [{"start": str(r[0] // 1000), "low": r[3], "high": r[2], "open": r[1], "close": r[4],
+                         "volume": r[5]} for r in rows[::-1]]}
+
+
+def currencies(world: World, crypto: bool) -> dict[str, Any]:
+    codes = sorted({c for m in world.markets(PREFIX) for c in (m.base, m.quote)})
+    if crypto:
+        return {"data": [{"asset_id": _uuid("asset", c), "code": c, "name": c, "color": "#000000",
+                          "sort_index": 100, "exponent": 8, "type": "crypto", "address_regex": ".*"}
+                         for c in codes if c not in FIAT]}
+    return {"data": [{"id": c, "name": c, "min_size": "0.01"} for c in codes if c in FIAT]}
+
+
+def exchange_rates(world: World) -> dict[str, Any]:
+    rates = {m.base: str((1 / _mid(world, m)).quantize(Decimal("0.000000000001")))
+             for m in world.markets(PREFIX) if m.quote == "USD"}
+    return {"data": {"currency": "USD", "rates": {"USD": "1", **rates}}}
+
+
+# ── private ───────────────────────────────────────────────────────────────────────────────────────────────
+def authenticate(world: World, request: Request) -> str:
+    key = request.headers.get("cb-access-key", "")
+    account_id = world.account_by_key(key, PREFIX)
+    stamp = request.headers.get("cb-access-timestamp", "")
+    if account_id is None or not stamp.isdigit():
+        raise CoinbaseError(401, "unauthorized", "Unauthorized")
+    if abs(int(stamp) - time.time()) > CLOCK_SKEW_S:
+        raise CoinbaseError(401, "authentication_error", "request timestamp expired")
+    payload = request.raw_body if request.method != "GET" else ""
+    if request.method == "GET" and request.path.startswith("/v2/") and request.raw_query:
+        payload = "?" + request.raw_query  # v2 signs the query string, v3 does not
+    message = stamp + request.method + request.path + payload
+    expected = hmac.new(world.credentials[account_id].secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, request.headers.get("cb-access-sign", "")):
+        raise CoinbaseError(401, "authentication_error", "invalid signature")
+    return account_id
+
+
+def _currencies_of(world: World, account_id: str) -> list[str]:
+    held = set(world.reported_balances(account_id))
+    held |= {c for m in world.markets(PREFIX) for c in (m.base, m.quote)}
+    return sorted(held)
+
+
+def accounts(world: World, account_id: str) -> dict[str, Any]:
+    balances = world.reported_balances(account_id)
+    rows = []
+    for code in _currencies_of(world, account_id):
+        amount = balances.get(code, Decimal(0))
+        rows.append({"uuid": _uuid(account_id, code), "name": f"{code} Wallet", "currency": code,
+                     "available_balance": {"value": str(amount), "currency": code}, "default": True,
+                     "active": True, "created_at": _iso(START_MS), "updated_at": _iso(END_MS), "deleted_at": None,
+                     "type": "ACCOUNT_TYPE_FIAT" if code in FIAT else "ACCOUNT_TYPE_CRYPTO", "ready": True,
+                     "hold": {"value": "0", "currency": code}})
+    return {"accounts": rows, "has_next": False, "cursor": "", "size": len(rows)}
+
+
+def fill_json(market: Market, t: Trade) -> dict[str, Any]:
+    return {"entry_id": _uuid("entry", t.id), "trade_id": str(t.id), "order_id": _uuid("order", t.order_id),
+            "trade_time": _iso(t.time_ms), "trade_type": "FILL", "price": str(t.price), "size": str(t.qty),
+            "commission": str(t.commission), "product_id": market.symbol, "sequence_timestamp": _iso(t.time_ms),
+            "liquidity_indicator": "MAKER" if t.is_maker else "TAKER", "size_in_quote": False,
+            "user_id": _uuid("user", t.account_id), "side": "BUY" if t.is_buyer else "SELL",
+            "retail_portfolio_id": _uuid("portfolio", t.account_id)}
+
+
+def fills(world: World, account_id: str, query: str, malformed: bool) -> dict[str, Any]:
+    params = dict(_pairs(query))
+    products_wanted = {v for k, v in _pairs(query) if k in ("product_id", "product_ids")}
+    start = _ms(params["start_sequence_timestamp"]) if params.get("start_sequence_timestamp") else 0
+    end = _ms(params["end_sequence_timestamp"]) if params.get("end_sequence_timestamp") else END_MS * 2
+    limit = min(int(params.get("limit") or 100), MAX_FILLS)
+    offset = int(params.get("cursor") or 0)
+    markets = _markets(world)
+    rows = [(t.time_ms, fill_json(markets[t.symbol], t)) for t in world.trades[account_id]
+            if not products_wanted or t.symbol in products_wanted]
+    if malformed:
+        rows += [(r["time_ms"], r["fill"]) for r in bogus_fills(world, account_id)]
+    chosen = [r for ms, r in sorted(rows, key=lambda x: -x[0]) if start <= ms <= end]
+    page = chosen[offset:offset + limit]
+    more = offset + limit < len(chosen)
+    return {"fills": page, "cursor": str(offset + limit) if more else ""}
+
+
+def _currency_account(world: World, account_id: str, wallet: str) -> str | None:
+    return next((c for c in _currencies_of(world, account_id) if _uuid(account_id, c) == wallet), None)
+
+
+def transaction_json(account_id: str, t: Transfer) -> dict[str, Any]:
+    signed = t.amount if t.kind == "deposit" else -t.amount
+    record: dict[str, Any] = {
+        "id": _uuid("tx", t.id), "status": STATUS[t.status], "amount": {"amount": str(signed), "currency": t.coin},
+        "native_amount": {"amount": str(signed), "currency": "USD"}, "description": None,
+        "created_at": _iso(t.time_ms).replace(".000Z", "Z") if t.time_ms % 1000 == 0 else _iso(t.time_ms),
+        "updated_at": _iso(t.time_ms + 600_000), "resource": "transaction",
+        "resource_path": f"/v2/accounts/{_uuid(account_id, t.coin)}/transactions/{_uuid('tx', t.id)}",
+    }
+    if t.coin in FIAT:
+        record.update(type="fiat_deposit" if t.kind == "deposit" else "fiat_withdrawal",
+                      subtotal={"amount": str(signed), "currency": t.coin},
+                      fee={"amount": str(t.fee), "currency": t.coin})
+    else:
+        record.update(type="send", network={"status": "confirmed" if t.status == "ok" else t.status,
+                                            "hash": t.tx_id, "network_name": t.coin.lower(),
+                                            "transaction_amount": {"amount": str(signed), "currency": t.coin},
+                                            "transaction_fee": {"amount": str(t.fee), "currency": t.coin}},
+                      to={"resource": "address", "address": t.address})
+    return record
+
+
+def transactions(world: World, account_id: str, wallet: str, params: dict[str, str],
+                 malformed: bool) -> dict[str, Any]:
+    code = _currency_account(world, account_id, wallet)
+    if code is None:
+        raise CoinbaseError(404, "not_found", "Not found")
+    rows = [(t.time_ms, transaction_json(account_id, t)) for t in world.transfers[account_id] if t.coin == code]
+    if malformed:
+        rows += [(r["time_ms"], r["record"]) for r in bogus_transactions(world, account_id) if r["coin"] == code]
+    ascending = params.get("order") == "asc"
+    ordered = [r for _, r in sorted(rows, key=lambda x: x[0], reverse=not ascending)]
+    ids = [r["id"] for r in ordered]
+    after = params.get("starting_after")
+    if after:
+        if after not in ids:
+            raise CoinbaseError(400, "invalid_request", "starting_after is not a known id")
+        ordered = ordered[ids.index(after) + 1:]
+    limit = min(int(params.get("limit") or 25), MAX_TRANSACTIONS)
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    return {"pagination": {"ending_before": None, "starting_after": after, "limit": limit,
+                           "order": "asc" if ascending else "desc", "previous_uri": None,
+                           "next_uri": None, "next_starting_after": page[-1]["id"] if more else None},
+            "data": page}
+
+
+# ── malformed records (malformed=True only) ───────────────────────────────────────────────────────────────
+def bogus_fills(world: World, account_id: str) -> list[dict[str, Any]]:
+    if account_id != "acme-coinbase" or len(world.trades.get(account_id, [])) < 10:
+        return []
+    base = world.trades[account_id][9]
+    fill = fill_json(_markets(world)[base.symbol], base)
+    fill.update(trade_id=str(base.id + 1), size="-0.75", trade_time=_iso(base.time_ms + 1000))
+    return [{"time_ms": base.time_ms + 1000, "fill": fill}]
+
+
+def bogus_transactions(world: World, account_id: str) -> list[dict[str, Any]]:
+    if account_id != "acme-coinbase":
+        return []
+    deposit = next((t for t in world.transfers[account_id] if t.kind == "deposit" and t.coin == "USD"), None)
+    if deposit is None:
+        return []
+    record = transaction_json(account_id, deposit)
+    when = START_MS + 150 * 86_400_000
+    record.update(id=_uuid("bogus", account_id), status="completed", created_at=_iso(when),
+                  subtotal={"amount": "120.00", "currency": "USD"}, amount={"amount": "120.00", "currency": "USD"},
+                  fee={"amount": "-5.00", "currency": "USD"})  # a deposit whose fee is negative
+    return [{"time_ms": when, "coin": "USD", "record": record}]
+
+
+def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
+    markets = _markets(world)
+    trades = [{"venue": PREFIX, "account_id": a.account_id, "symbol": markets[r["fill"]["product_id"]].unified,
+               "id": r["fill"]["trade_id"]} for a in world.venue_accounts(PREFIX)
+              for r in bogus_fills(world, a.account_id)]
+    deposits = [{"venue": PREFIX, "account_id": a.account_id, "id": r["record"]["id"]}
+                for a in world.venue_accounts(PREFIX) for r in bogus_transactions(world, a.account_id)]
+    return {"trades": trades, "deposits": deposits}
+
+
+# ── routing ───────────────────────────────────────────────────────────────────────────────────────────────
+def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
+    path, params, query = request.path, request.params, request.raw_query
+    try:
+        if path in ("/v2/time", "/api/v3/brokerage/time"):
+            return 200, {"data": {"iso": _iso(END_MS), "epoch": END_MS // 1000},
+                         "iso": _iso(END_MS), "epochSeconds": str(END_MS // 1000), "epochMillis": str(END_MS)}
+        if path == "/v2/currencies":
+            return 200, currencies(world, crypto=False)
+        if path == "/v2/currencies/crypto":
+            return 200, currencies(world, crypto=True)
+        if path == "/v2/exchange-rates":
+            return 200, exchange_rates(world)
+        if path in ("/api/v3/brokerage/market/products", "/api/v3/brokerage/products"):
+            if path == "/api/v3/brokerage/products":
+                authenticate(world, request)
+            return 200, products(world, params, query)
+        for prefix in ("/api/v3/brokerage/market/products/", "/api/v3/brokerage/products/"):
+            if path.startswith(prefix) and path.endswith("/candles"):
+                if prefix == "/api/v3/brokerage/products/":
+                    authenticate(world, request)
+                return 200, product_candles(world, path.removeprefix(prefix).removesuffix("/candles"), params)
+        if path.startswith(("/api/v3/brokerage/", "/v2/")):
+            account_id = authenticate(world, request)
+            if path == "/api/v3/brokerage/transaction_summary":
+                return 200, {"total_volume": 0, "total_fees": 0, "fee_tier": {
+                    "pricing_tier": "Advanced 1", "usd_from": "0", "usd_to": "10000", "taker_fee_rate": "0.006",
+                    "maker_fee_rate": "0.004"}, "margin_rate": None, "goods_and_services_tax": None,
+                    "advanced_trade_only_volume": 0, "advanced_trade_only_fees": 0, "coinbase_pro_volume": 0,
+                    "coinbase_pro_fees": 0}
+            if path == "/api/v3/brokerage/accounts":
+                return 200, accounts(world, account_id)
+            if path == "/api/v3/brokerage/orders/historical/fills":
+                return 200, fills(world, account_id, query, malformed)
+            if path.startswith("/v2/accounts/") and path.endswith("/transactions"):
+                wallet = path.split("/")[3]
+                return 200, transactions(world, account_id, wallet, params, malformed)
+        return 404, {"error": "NOT_FOUND", "error_details": f"no route {path}", "message": "Not Found"}
+    except CoinbaseError as exc:
+        return exc.status, exc.body()
+    except (ValueError, KeyError):
+        return 400, {"error": "INVALID_ARGUMENT", "error_details": "invalid arguments", "message": "invalid"}
