@@ -283,7 +283,25 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
             if path == "/api/v3/brokerage/products":
                 authenticate(world, request)
             return 200, products(world, params, query)
+        if path in ("/api/v3/brokerage/market/product_book", "/api/v3/brokerage/product_book"):
+            market = _markets(world).get(params.get("product_id", ""))
+            if market is None:
+                raise CoinbaseError(404, "NOT_FOUND", "product not found")
+            depth, mid = min(int(params.get("limit") or 50), 500), _mid(world, market)
+            level = [(market.tick * (i + 1), market.step * (10 + i)) for i in range(depth)]
+            return 200, {"pricebook": {
+                "product_id": market.symbol, "time": _iso(END_MS),
+                "bids": [{"price": str(mid - d), "size": str(q)} for d, q in level],
+                "asks": [{"price": str(mid + d), "size": str(q)} for d, q in level]}}
         for prefix in ("/api/v3/brokerage/market/products/", "/api/v3/brokerage/products/"):
+            if path.startswith(prefix) and path.endswith("/ticker"):  # one product: its last trade, best bid/ask
+                market = _markets(world).get(path.removeprefix(prefix).removesuffix("/ticker"))
+                if market is None:
+                    raise CoinbaseError(404, "NOT_FOUND", "product not found")
+                last, spread = _mid(world, market), market.tick * 2
+                trade = {"trade_id": "1", "product_id": market.symbol, "price": str(last), "size": str(market.step),
+                         "time": _iso(END_MS), "side": "BUY", "bid": "", "ask": ""}
+                return 200, {"trades": [trade], "best_bid": str(last - spread), "best_ask": str(last + spread)}
             if path.startswith(prefix) and path.endswith("/candles"):
                 if prefix == "/api/v3/brokerage/products/":
                     authenticate(world, request)
