@@ -10,6 +10,7 @@ expectations, so reading or testing a suite costs nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -191,7 +192,11 @@ SUITES: dict[str, Suite] = {
 
 
 def suite_for(raw_table: str) -> Suite:
-    try:
+    """The suite of a raw table; a venue added by configuration (COINBOOK_VENUES) gets the common one."""
+    if raw_table in SUITES:
         return SUITES[raw_table]
-    except KeyError:
-        raise KeyError(f"no expectation suite for {raw_table}; known: {', '.join(sorted(SUITES))}") from None
+    found = re.fullmatch(r"raw\.([a-z][a-z0-9]{1,30})_(balances|trades|transfers|tickers|ohlcv)", raw_table)
+    if found is None:
+        raise KeyError(f"no expectation suite for {raw_table}; known: {', '.join(sorted(SUITES))}")
+    template = SUITES[f"raw.binance_{found.group(2)}"]
+    return replace(template, raw_table=raw_table)

@@ -29,6 +29,9 @@ def ensure_warehouse(settings: CoinbookSettings) -> str:
         url = cluster.up()
         cluster.create_database(DAGSTER_DATABASE)
     apply_migrations(url)
+    from pipelines.venue_scaffold import all_venues, ensure_raw_tables
+
+    ensure_raw_tables(url, all_venues(settings.venues))  # venues added through COINBOOK_VENUES
     return url
 
 
@@ -50,14 +53,22 @@ def dbt_executable() -> str:
 def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force: bool = False) -> Path:
     """dagster-dbt reads target/manifest.json when definitions load: build it with `dbt parse` when it is
     missing or older than any file of the dbt project."""
+    from pipelines.venue_scaffold import all_venues, dbt_vars, write_staging_models
+
     project = settings.dbt_project_dir
+    venues = all_venues(settings.venues)
+    write_staging_models(project, venues)
     manifest = project / "target" / "manifest.json"
+    vars_file = project / "target" / "coinbook_vars.json"  # the vars the manifest was parsed with
+    if not vars_file.exists() or vars_file.read_text() != dbt_vars(venues):
+        force = True
     newest_source = max((p.stat().st_mtime for p in project.rglob("*")
                          if p.is_file() and "target" not in p.parts and "logs" not in p.parts), default=0.0)
     if force or not manifest.exists() or manifest.stat().st_mtime < newest_source:
         env = {**os.environ, **dbt_env(database_url), "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
-                        str(project)], check=True, env=env, cwd=project)
+                        str(project), "--vars", dbt_vars(venues)], check=True, env=env, cwd=project)
+        vars_file.write_text(dbt_vars(venues))
     return manifest
 
 

@@ -16,10 +16,11 @@ from pipelines.resources.warehouse import WarehouseResource
 from pipelines.schedules import account_fan_out
 from pipelines.sensors import new_account_sensor, stale_sources_sensor, transform_follow_up
 from pipelines.settings import get_settings, resolve_database_url
+from pipelines.venue_scaffold import all_venues
 
-# The seed venues; COINBOOK_VENUES adds or narrows (any ccxt exchange id with raw tables and staging).
-SEED_VENUES: tuple[str, ...] = ("binance", "coinbase", "kraken", "bitfinex", "htx")
-VENUES: tuple[str, ...] = tuple(get_settings().venues or SEED_VENUES)
+# The seed venues; COINBOOK_VENUES names others (any ccxt exchange id: venue_scaffold.py gives it raw tables,
+# staging models and quality suites) or narrows the list.
+VENUES: tuple[str, ...] = all_venues(get_settings().venues)
 
 
 def raw_table_of(asset: dg.AssetsDefinition) -> str:
@@ -27,10 +28,10 @@ def raw_table_of(asset: dg.AssetsDefinition) -> str:
     return "raw." + asset.key.path[-1].removeprefix("raw_")
 
 
-def build_definitions(database_url: str, sandbox_url: str | None,
-                      exchanges: ExchangeResource | None = None) -> dg.Definitions:
+def build_definitions(database_url: str, sandbox_url: str | None, exchanges: ExchangeResource | None = None,
+                      venues: tuple[str, ...] = VENUES) -> dg.Definitions:
     settings = get_settings()
-    ingest = {venue: build_exchange_assets(venue) for venue in VENUES}
+    ingest = {venue: build_exchange_assets(venue) for venue in venues}
     raw_assets = [a for assets in ingest.values() for a in assets]
     gates = [build_gate_check(a, raw_table_of(a)) for a in raw_assets]
     market_assets = [a for a in raw_assets if a.partitions_def is None]

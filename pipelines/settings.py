@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,10 +20,18 @@ class CoinbookSettings(BaseSettings):
     pg_port: int = Field(default=54329, description="Port of the private cluster.")
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
     accounts_file: Path | None = Field(default=None, description="YAML file of accounts to register.")
-    venues: list[str] | None = Field(default=None, description="ccxt exchange ids to sync (default: the five).")
+    venues: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, description="ccxt exchange ids to sync, comma-separated (default: the five seed venues).")
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
     reconciliation_tolerance: str = "0.00000001"
+
+    @field_validator("venues", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip().lower() for v in value.split(",") if v.strip()] or None
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pipelines.bootstrap import dbt_env
 from pipelines.dbt_project import coinbook_dbt
 from pipelines.resources.warehouse import WarehouseResource
+from pipelines.settings import get_settings
+from pipelines.venue_scaffold import all_venues, dbt_vars
 
 # marts/<domain>/ → Dagster group; staging and intermediate models are the 'transform' layer.
 MART_GROUPS = {"lots": "lots", "risk": "risk", "trading": "trading", "compliance": "compliance"}
@@ -41,4 +43,4 @@ class CoinbookDbtTranslator(DagsterDbtTranslator):
 def coinbook_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                         warehouse: WarehouseResource) -> Iterator[Any]:
     os.environ.update(dbt_env(warehouse.database_url))  # profiles.yml reads them; dbt inherits os.environ
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from dbt.cli(["build", "--vars", dbt_vars(all_venues(get_settings().venues))], context=context).stream()
