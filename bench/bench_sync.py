@@ -7,7 +7,8 @@ Each mode gets a fresh database and a fresh sandbox. "naive" is what a straightf
 every client loads the venue's markets itself (per account and per asset) and asks for tickers one symbol at
 a time. "batched + cached" is Coinbook's default: one markets load per venue shared by every account (and kept
 on disk for an hour), and one tickers call per venue for all symbols. Calls are counted by the sandbox itself.
-A cold sync starts from an empty warehouse; a warm sync follows it (incremental: nothing new to fetch).
+A cold sync starts from an empty warehouse; a warm sync follows it (incremental: nothing new to fetch); the
+fast tier is what runs every few minutes: every account's balances and every venue's tickers.
 """
 
 from __future__ import annotations
@@ -58,17 +59,19 @@ def run_mode(cluster: LocalCluster, label: str, batching: bool, caching: bool) -
     try:
         apply_migrations(url)
         with SandboxServer(port=0) as sandbox, tempfile.TemporaryDirectory() as tmp:
-            clear_markets_cache(Path(tmp))
+            clear_markets_cache(Path(tmp))  # a cold start for each mode: nothing cached in memory or on disk
             wh = Warehouse(url)
             register_accounts(wh, specs_from_sandbox(sandbox.url))
             resource = ExchangeResource(sandbox_url=sandbox.url, database_url=url, home=tmp, batching=batching,
                                         caching=caching)
             defs = build_definitions(url, sandbox.url, exchanges=resource)
             instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
-            for run in ("cold", "warm"):
+            runs = (("cold", "account_sync", "market_data"), ("warm", "account_sync", "market_data"),
+                    ("fast", "balances_sync", "tickers_refresh"))
+            for run, sync, transform in runs:
                 _stats(sandbox, reset=True)
                 started = time.perf_counter()
-                outcome = run_pipeline(defs, instance, wh, VENUES, transform_job="market_data")
+                outcome = run_pipeline(defs, instance, wh, VENUES, transform_job=transform, sync=sync)
                 wall = time.perf_counter() - started
                 account_calls, public_calls = _split(_stats(sandbox))
                 rows.append({"mode": label, "run": run, "wall": wall, "account": account_calls,
@@ -94,7 +97,7 @@ def main() -> None:
         print(f"{r['mode']:<18} {r['run']:<5} {r['wall']:>7.1f} {r['account']:>14,} {r['public']:>13,} "
               f"{r['account'] + r['public']:>10,} {r['rows']:>9,}{flag}")
     by = {(r["mode"], r["run"]): r for r in results}
-    for run in ("cold", "warm"):
+    for run in ("cold", "warm", "fast"):
         naive, best = by[("naive", run)], by[("batched + cached", run)]
         public_cut = 1 - best["public"] / naive["public"] if naive["public"] else 0.0
         total_cut = 1 - (best["public"] + best["account"]) / (naive["public"] + naive["account"])

@@ -47,6 +47,9 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     market_data = dg.define_asset_job(
         "market_data", selection=dg.AssetSelection.assets(*market_assets).without_checks(),
         description="Tickers and daily candles of every venue, nothing else (no gate, no models).")
+    tickers_refresh = dg.define_asset_job(
+        "tickers_refresh", selection=dg.AssetSelection.assets(*market_only).without_checks(),
+        description="The latest tickers of every venue (one batched call per venue), nothing else.")
     tier_jobs = {"fast": fast, "nightly": nightly, "backfill": nightly}
 
     schedules = []
@@ -62,7 +65,7 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     return dg.Definitions(
         assets=[*raw_assets, coinbook_dbt_models],
         asset_checks=gates,
-        jobs=[*sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data],
+        jobs=[*sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data, tickers_refresh],
         schedules=schedules,
         sensors=sensors,
         resources={

@@ -66,7 +66,9 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
 
 def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehouse, venues: tuple[str, ...],
                  on_run: Callable[[RunOutcome], None] | None = None, tier: str = "manual",
-                 log_level: str = "WARNING", transform_job: str = "nightly_reconciliation") -> PipelineOutcome:
+                 log_level: str = "WARNING", transform_job: str = "nightly_reconciliation",
+                 sync: str = "account_sync") -> PipelineOutcome:
+    """`sync` picks the per-account job: 'account_sync' (everything) or 'balances_sync' (the fast tier)."""
     started = time.monotonic()
     # The summary is the CLI's output; Dagster's per-event console log stays in the event log (UI) unless asked.
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
@@ -84,7 +86,7 @@ def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehou
         missing = [k for k in keys if k not in known]
         if missing:
             instance.add_dynamic_partitions(partitions, missing)
-        job = defs.resolve_job_def(f"{venue}_account_sync")
+        job = defs.resolve_job_def(f"{venue}_{sync}")
         for key in keys:
             run_started = time.monotonic()
             result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,

@@ -280,3 +280,51 @@ def test_encrypted_credentials_drive_a_sync_and_never_sit_in_plaintext(fresh_dat
         reported = sandbox.world.reported_balances("acme-kraken")
         assert {k: Decimal(v) for k, v in balance["total"].items()} == reported
         assert sandbox_api_base(sandbox.url, "kraken").endswith("/kraken")
+
+
+def test_credentials_from_vault_through_hvac(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hvac, for real, against a local HTTP endpoint that answers as Vault's KV v2 engine does (no Vault server
+    can be installed here); the token travels in the header, and a wrong token is refused."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pipelines.credentials import read_vault
+    from pipelines.sources.exchanges.client import CredentialError
+
+    seen: list[tuple[str, str | None]] = []
+
+    class Vault(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("X-Vault-Token")))
+            if self.headers.get("X-Vault-Token") != "s.test-token":
+                body, status = {"errors": ["permission denied"]}, 403
+            elif self.path == "/v1/kv/data/coinbook/acme-kraken":
+                body, status = {"data": {"data": {"api_key": "vault-key", "secret": "vault-secret-value"},
+                                         "metadata": {"version": 3, "deletion_time": "", "destroyed": False}}}, 200
+            else:
+                body, status = {"errors": []}, 404
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Vault)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("COINBOOK_VAULT_ADDR", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("COINBOOK_VAULT_MOUNT", "kv")
+        monkeypatch.setenv("COINBOOK_VAULT_TOKEN", "s.test-token")
+        creds = read_vault("coinbook/acme-kraken")
+        assert (creds.api_key, creds.secret) == ("vault-key", "vault-secret-value")
+        assert seen[-1] == ("/v1/kv/data/coinbook/acme-kraken", "s.test-token")
+        monkeypatch.setenv("COINBOOK_VAULT_TOKEN", "s.wrong")
+        with pytest.raises(CredentialError) as refused:
+            read_vault("coinbook/acme-kraken")
+        assert "s.wrong" not in str(refused.value)
+    finally:
+        server.shutdown()
