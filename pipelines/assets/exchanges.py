@@ -25,6 +25,7 @@ from pipelines.sources.exchanges.sync import (
     discover_symbols,
     fetch_balance_rows,
     fetch_ticker_rows,
+    ohlcv_endpoint,
     sync_ohlcv,
     sync_trades,
     sync_transfers,
@@ -139,8 +140,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
     group = "ingest"
     venue_profile = profile(venue)
 
-    def open_account(context: dg.AssetExecutionContext, wh: Warehouse, exchanges: ExchangeResource,
-                     call: VenueCall, account: ExchangeAccount) -> ccxt.Exchange:
+    def open_account(exchanges: ExchangeResource, call: VenueCall, account: ExchangeAccount) -> ccxt.Exchange:
         exchange = exchanges.client(account, call.stats)
         call.secrets.append(Credentials(exchange.apiKey or "", exchange.secret or "", exchange.password or None))
         return exchange
@@ -155,7 +155,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
         account = wh.account(context.partition_key)
         with venue_call(context, wh, venue=venue, entity="balances", endpoint="balances",
                         tenant_id=account.tenant_id, account_id=account.account_id) as call:
-            exchange = open_account(context, wh, exchanges, call, account)
+            exchange = open_account(exchanges, call, account)
             page = fetch_balance_rows(exchange, account, context.run_id, exchange.milliseconds())
             digest = snapshot_digest(page.rows)
             if digest is not None and digest == wh.latest_balance_snapshot(venue, account.tenant_id,
@@ -176,7 +176,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
         account = wh.account(context.partition_key)
         with venue_call(context, wh, venue=venue, entity="transfers", endpoint="transfers",
                         tenant_id=account.tenant_id, account_id=account.account_id) as call:
-            exchange = open_account(context, wh, exchanges, call, account)
+            exchange = open_account(exchanges, call, account)
             pages = sync_transfers(exchange, venue_profile, account,
                                    wh.cursors(account.tenant_id, account.account_id), venue_now(exchange),
                                    context.run_id)
@@ -196,7 +196,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
         account = wh.account(context.partition_key)
         with venue_call(context, wh, venue=venue, entity="trades", endpoint="trades",
                         tenant_id=account.tenant_id, account_id=account.account_id) as call:
-            exchange = open_account(context, wh, exchanges, call, account)
+            exchange = open_account(exchanges, call, account)
             symbols: list[str] | None = None
             if venue_profile.trades_per_symbol:
                 known = wh.known_assets(venue, account.tenant_id, account.account_id)
@@ -247,7 +247,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
             now_ms = venue_now(exchange)
             start_ms = wh.history_start_ms(venue) or now_ms - 365 * 86_400_000
             for symbol in symbols:
-                endpoint = f"ohlcv:{symbol}:{OHLCV_TIMEFRAME}"
+                endpoint = ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)
                 pages = sync_ohlcv(exchange, symbol, OHLCV_TIMEFRAME, cursors.get(endpoint), start_ms, now_ms,
                                    context.run_id, venue_profile.ohlcv_page_limit)
                 totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,

@@ -260,11 +260,17 @@ def _transfers_from_id(method: Any, venue: VenueProfile, kind: str, cursor: dict
         next_id = top + 1
 
 
+def ohlcv_endpoint(venue: str, symbol: str, timeframe: str) -> str:
+    """The cursor key of a market's candles. Market data is stored under the 'public' tenant and account for
+    every venue, so the venue must be part of the key: BTC/USD on Kraken is not BTC/USD on Coinbase."""
+    return f"ohlcv:{venue}:{symbol}:{timeframe}"
+
+
 def sync_ohlcv(exchange: ccxt.Exchange, symbol: str, timeframe: str, cursor: dict[str, Any] | None,
                start_ms: int, now_ms: int, run_id: str | None, page_limit: int = 1000) -> Iterator[Page]:
     """Closed candles only (an open candle still changes), paged forward from the last stored one."""
     step = TIMEFRAME_MS[timeframe]
-    endpoint = f"ohlcv:{symbol}:{timeframe}"
+    endpoint = ohlcv_endpoint(exchange.id, symbol, timeframe)
     since = int(cursor["next_ms"]) if cursor else start_ms
     while since + step <= now_ms:
         candles = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=page_limit)
