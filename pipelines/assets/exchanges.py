@@ -178,7 +178,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
                         tenant_id=account.tenant_id, account_id=account.account_id) as call:
             exchange = open_account(exchanges, call, account)
             pages = sync_transfers(exchange, venue_profile, account,
-                                   wh.cursors(account.tenant_id, account.account_id), venue_now(exchange),
+                                   wh.cursors(account.tenant_id, account.account_id), exchange.milliseconds(),
                                    context.run_id)
             totals = wh.store_pages(pages, venue=venue, tenant_id=account.tenant_id,
                                     account_id=account.account_id, run_id=context.run_id)
@@ -244,7 +244,7 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
             exchange = exchanges.public_client(venue, mode, call.stats)
             symbols = pricing_symbols(exchange.markets, wh.known_assets(venue))
             cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)
-            now_ms = venue_now(exchange)
+            now_ms = exchange.milliseconds()
             start_ms = wh.history_start_ms(venue) or now_ms - 365 * 86_400_000
             for symbol in symbols:
                 endpoint = ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)
@@ -259,7 +259,8 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
 
 
 def venue_now(exchange: ccxt.Exchange) -> int:
-    """'Now' as the venue sees it where its history window depends on it (HTX), else our clock."""
+    """'Now' as the venue sees it where its trade history window depends on it (HTX), else our clock. Only
+    the trade sync needs it; transfers (paged by id or by our clock's windows) and candles do not."""
     if profile(exchange.id).trade_history_limit_ms is not None and exchange.has.get("fetchTime"):
         return int(exchange.fetch_time())
     return int(exchange.milliseconds())
