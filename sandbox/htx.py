@@ -2,9 +2,10 @@
 
 HTX's own conventions, kept: lower-case symbols and currencies ('btcusdt', 'usdt'), answers
 {"status": "ok", "data": ...} (v2: {"code": 200, ...}), signature version 2 (HMAC-SHA256 over
-"METHOD\\nhost\\npath\\nsorted query" in the query string, host = api.huobi.pro), a spot account id to look up
-before asking for balances, and the history limits of the real API: own trades only within 120 days and
-48 hours per query (at most 500), deposits and withdrawals paged by id (at most 100).
+"METHOD\\nhost\\npath\\nsorted query" in the query string, host = api.huobi.pro, Timestamp within 5 minutes
+of the real clock), a spot account id to look up before asking for balances, and the history limits of the
+real API: own trades only within 120 days and 48 hours per query (at most 500, `from`/`direct` cursor by
+record id), deposits and withdrawals paged by id (at most 100), candles at most 1000 (history) / 2000 a call.
 
 The sandbox's HTX clock is the world's end (or the latest activity after it): its 120 days are counted
 from there, so the demo world keeps its meaning whatever the date the sandbox runs on.
@@ -15,9 +16,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 from sandbox.binance import Request, candles
 from sandbox.world import END_MS, NETWORK, START_MS, Market, Trade, Transfer, World
@@ -28,7 +31,7 @@ DAY_MS = 86_400_000
 TRADE_HISTORY_MS = 120 * DAY_MS
 TRADE_WINDOW_MS = 2 * DAY_MS
 MAX_TRADES, MAX_TRANSFERS = 500, 100
-PERIODS = {"1min": "1m", "5min": "5m", "15min": "15m", "60min": "1h", "4hour": "4h", "1day": "1d"}
+PERIODS = {"1min": "1m", "5min": "5m", "15min": "15m", "30min": "30m", "60min": "1h", "4hour": "4h", "1day": "1d"}
 DEPOSIT_STATE = {"ok": "safe", "pending": "confirming", "failed": "orphan", "canceled": "orphan"}
 WITHDRAW_STATE = {"ok": "confirmed", "pending": "submitted", "failed": "reject", "canceled": "canceled"}
 
@@ -95,27 +98,37 @@ def ticker(world: World, m: Market) -> dict[str, Any]:
             "bid": float(last - spread), "bidSize": 1.5, "ask": float(last + spread), "askSize": 2.5}
 
 
-def kline(world: World, params: dict[str, str]) -> list[dict[str, Any]]:
+def kline(world: World, params: dict[str, str], *, historical: bool) -> list[dict[str, Any]]:
+    """/market/history/kline: the latest `size` (≤ 2000) candles. /market/history/candles (ccxt's default for
+    spot): `size` (≤ 1000) candles from `from` and/or up to `to` (seconds). Newest first, as HTX answers."""
     market = _markets(world).get(params.get("symbol", ""))
+    if market is None:
+        raise HtxError("invalid-parameter", "invalid symbol")
     interval = PERIODS.get(params.get("period", ""))
-    if market is None or interval is None:
-        raise HtxError("invalid-parameter", "invalid symbol or period")
-    size = min(int(params.get("size") or 150), 2000)
-    if params.get("from"):  # /market/history/candles: `size` candles from `from` (seconds) on
-        to = int(params["to"]) * 1000 + 999 if params.get("to") else END_MS
-        rows = candles(world, market, interval, int(params["from"]) * 1000, to, size)
-    else:  # /market/history/kline: the latest `size` candles
-        rows = candles(world, market, interval, None, END_MS, size)
+    if interval is None:
+        raise HtxError("invalid-parameter", "invalid period")
+    size = int(params.get("size") or 150)
+    if not 1 <= size <= (1000 if historical else 2000):
+        raise HtxError("invalid-parameter", "invalid size, valid range: [1, 1000]" if historical
+                       else "invalid size, valid range: [1, 2000]")
+    start = int(params["from"]) * 1000 if historical and params.get("from") else None
+    end = int(params["to"]) * 1000 + 999 if historical and params.get("to") else END_MS
+    rows = candles(world, market, interval, start, min(end, END_MS), size)
     return [{"id": r[0] // 1000, "open": float(r[1]), "close": float(r[4]), "low": float(r[3]),
              "high": float(r[2]), "amount": float(r[5]), "vol": float(r[7]), "count": 1000} for r in rows[::-1]]
 
 
 def depth(world: World, params: dict[str, str]) -> dict[str, Any]:
+    """step0 (no aggregation) gives 150 levels a side, or `depth` 5/10/20; step1-5 aggregate (same levels here)."""
     market = _markets(world).get(params.get("symbol", ""))
     if market is None:
         raise HtxError("invalid-parameter", "invalid symbol")
+    if params.get("type") not in {f"step{i}" for i in range(6)}:
+        raise HtxError("invalid-parameter", "invalid type")
+    levels = int(params.get("depth") or 150)
+    if levels not in (5, 10, 20, 150):
+        raise HtxError("invalid-parameter", "invalid depth")
     mid = _mid(world, market)
-    levels = min(int(params.get("depth") or 20), 150)
     return {"ts": END_MS, "version": 1,
             "bids": [[float(mid - market.tick * (i + 1)), float(market.step * (10 + i))] for i in range(levels)],
             "asks": [[float(mid + market.tick * (i + 1)), float(market.step * (10 + i))] for i in range(levels)]}
@@ -123,17 +136,29 @@ def depth(world: World, params: dict[str, str]) -> dict[str, Any]:
 
 # ── private ───────────────────────────────────────────────────────────────────────────────────────────────
 def authenticate(world: World, request: Request) -> str:
-    query = request.raw_query
-    auth, _, signature = query.partition("&Signature=")
-    params = dict(p.split("=", 1) for p in auth.split("&") if "=" in p)
-    account_id = world.account_by_key(unquote_plus(params.get("AccessKeyId", "")), PREFIX)
+    """The account behind a signature-v2 request, or HTX's own refusal (ccxt maps the code to
+    AuthenticationError). HTX re-sorts the received parameters and signs "METHOD\\nhost\\npath\\nquery"."""
+    pairs = [p.split("=", 1) for p in request.raw_query.split("&") if "=" in p]
+    params = {unquote_plus(k): unquote_plus(v) for k, v in pairs}
+    signature = params.pop("Signature", "")
+    account_id = world.account_by_key(params.get("AccessKeyId", ""), PREFIX)
     if account_id is None:
-        raise HtxError("api-signature-not-valid", "Signature not valid: Incorrect Access key")
-    payload = "\n".join([request.method, HOST, request.path, auth])
+        raise HtxError("api-signature-not-valid", "Signature not valid: Incorrect Access key [Access key错误]")
+    if params.get("SignatureMethod") != "HmacSHA256" or params.get("SignatureVersion") != "2":
+        raise HtxError("api-signature-not-valid", "Signature not valid: Verification failure [校验失败]")
+    try:  # HTX checks the signed UTC time against its own (real) clock, within 5 minutes
+        signed_at = datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        signed_at = None
+    if signed_at is None or abs(time.time() - signed_at.timestamp()) > 300:
+        raise HtxError("api-signature-not-valid", "Signature not valid: Invalid submission time or incorrect "
+                                                  "time format [无效的提交时间，或时间格式错误]")
+    canonical = urlencode(sorted(params.items()))
+    payload = "\n".join([request.method, HOST, request.path, canonical])
     secret = world.credentials[account_id].secret.encode()
     expected = base64.b64encode(hmac.new(secret, payload.encode(), hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(expected, unquote_plus(signature)):
-        raise HtxError("api-signature-not-valid", "Signature not valid: Verification failure")
+    if not hmac.compare_digest(expected, signature):
+        raise HtxError("api-signature-not-valid", "Signature not valid: Verification failure [校验失败]")
     return account_id
 
 
@@ -145,31 +170,50 @@ def balance(world: World, account_id: str) -> dict[str, Any]:
     return {"id": _account_number(account_id), "type": "spot", "state": "working", "list": rows}
 
 
-def trade_json(market: Market, t: Trade) -> dict[str, Any]:
+def trade_json(market: Market, t: Trade, number: int) -> dict[str, Any]:
+    """`number` is HTX's internal record id (the `from` cursor), increasing with time across symbols."""
     side = "buy" if t.is_buyer else "sell"
     return {"symbol": market.symbol, "fee-currency": t.commission_asset.lower(), "source": "spot-api",
             "order-id": t.order_id, "created-at": t.time_ms, "role": "maker" if t.is_maker else "taker",
-            "filled-amount": str(t.qty), "filled-fees": str(t.commission), "match-id": t.id * 7, "id": t.id * 11,
+            "filled-amount": str(t.qty), "filled-fees": str(t.commission), "match-id": t.id * 7, "id": number,
             "trade-id": t.id, "price": str(t.price), "type": f"{side}-limit", "filled-points": "0",
             "fee-deduct-currency": "", "fee-deduct-state": "done"}
 
 
+def _record_number(index: int) -> int:
+    # time order within the account (world.trades is append-only in time order); gaps of 13 leave room
+    return 300_000_000 + index * 13
+
+
 def matchresults(world: World, account_id: str, params: dict[str, str], malformed: bool) -> list[dict[str, Any]]:
+    """Own trades, newest first: a window of at most 48 hours ending within the last 120 days (end-time
+    defaults to now, start-time to end-time - 48 h), at most 500 a page; `from` (a record's `id`) with
+    `direct` prev/next pages inside the window, as HTX does."""
     now = clock_ms(world)
     end = int(params.get("end-time") or now)
     start = int(params.get("start-time") or end - TRADE_WINDOW_MS)
-    if start < now - TRADE_HISTORY_MS:
-        raise HtxError("invalid-parameter", "start-time is out of the 120 days range")
-    if end - start > TRADE_WINDOW_MS:
-        raise HtxError("invalid-parameter", "the query window is longer than 48 hours")
+    # HTX's own refusals (ccxt maps neither code: ExchangeError)
+    if end < now - TRADE_HISTORY_MS or end < start:
+        raise HtxError("invalid-end-date", "The end date of query contains illegal values.")
+    if start < now - TRADE_HISTORY_MS or end - start > TRADE_WINDOW_MS:
+        raise HtxError("invalid-start-date", "The start date of query contains illegal values.")
+    size = int(params.get("size") or 100)
+    if not 1 <= size <= MAX_TRADES:
+        raise HtxError("invalid-parameter", "invalid size, valid range: [1, 500]")
     markets = _markets(world)
     symbol = params.get("symbol")
-    rows = [trade_json(markets[t.symbol], t) for t in world.trades[account_id]
-            if symbol is None or t.symbol == symbol]
+    if symbol and symbol not in markets:
+        raise HtxError("invalid-parameter", "invalid symbol")
+    rows = [trade_json(markets[t.symbol], t, _record_number(i)) for i, t in enumerate(world.trades[account_id])]
     if malformed:
         rows += bogus_trades(world, account_id)
-    rows = sorted((r for r in rows if start <= r["created-at"] <= end), key=lambda r: -r["created-at"])
-    return rows[:min(int(params.get("size") or 100), MAX_TRADES)]
+    rows = [r for r in rows if start <= r["created-at"] <= end and (not symbol or r["symbol"] == symbol)]
+    cursor = int(params["from"]) if params.get("from") else None
+    if params.get("direct") == "next":  # older → newer, after the cursor
+        rows = sorted((r for r in rows if cursor is None or r["id"] > cursor), key=lambda r: r["id"])[:size]
+        return rows[::-1]
+    rows = sorted((r for r in rows if cursor is None or r["id"] < cursor), key=lambda r: -r["id"])
+    return rows[:size]
 
 
 def _numbered_transfers(world: World, account_id: str) -> list[tuple[int, Transfer]]:
@@ -206,7 +250,7 @@ def bogus_trades(world: World, account_id: str) -> list[dict[str, Any]]:
     if account_id != "bluefin-htx" or len(world.trades.get(account_id, [])) < 4:
         return []
     base = world.trades[account_id][3]
-    row = trade_json(_markets(world)[base.symbol], base)
+    row = trade_json(_markets(world)[base.symbol], base, _record_number(3) + 1)
     row.update({"trade-id": base.id + 1, "created-at": base.time_ms + 1000, "filled-amount": "-1.5"})
     return [row]
 
@@ -252,7 +296,8 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
                     "ask": [one["ask"], one["askSize"]]}
             return 200, {"status": "ok", "ch": f"market.{market.symbol}.detail.merged", "ts": END_MS, "tick": tick}
         if path in ("/market/history/kline", "/market/history/candles"):
-            return _ok(kline(world, params), ch=f"market.{params.get('symbol')}.kline", ts=END_MS)
+            rows = kline(world, params, historical=path.endswith("candles"))
+            return _ok(rows, ch=f"market.{params.get('symbol')}.kline.{params.get('period')}", ts=END_MS)
         if path == "/market/depth":
             return 200, {"status": "ok", "ch": f"market.{params.get('symbol')}.depth", "ts": END_MS,
                          "tick": depth(world, params)}
