@@ -18,14 +18,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sandbox.binance import Request, candles
+from sandbox.binance import INTERVAL_MS, Request, candles
 from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
 
 PREFIX = "coinbase"
 FIAT = ("USD",)
 MAX_FILLS, MAX_TRANSACTIONS, MAX_CANDLES = 1000, 100, 350
-GRANULARITY = {"ONE_MINUTE": "1m", "FIVE_MINUTE": "5m", "FIFTEEN_MINUTE": "15m", "ONE_HOUR": "1h",
-               "SIX_HOUR": None, "ONE_DAY": "1d"}
+GRANULARITY = {"ONE_MINUTE": "1m", "FIVE_MINUTE": "5m", "FIFTEEN_MINUTE": "15m", "THIRTY_MINUTE": "30m",
+               "ONE_HOUR": "1h", "TWO_HOUR": "2h", "SIX_HOUR": "6h", "ONE_DAY": "1d"}
 STATUS = {"ok": "completed", "pending": "pending", "failed": "failed", "canceled": "canceled"}
 CLOCK_SKEW_S = 30
 
@@ -96,6 +96,10 @@ def product_candles(world: World, product_id: str, params: dict[str, str]) -> di
     if market is None or interval is None:
         raise CoinbaseError(400, "INVALID_ARGUMENT", "invalid product_id or granularity")
     start, end = int(params["start"]) * 1000, int(params["end"]) * 1000
+    step = INTERVAL_MS[interval]
+    if end <= start or (end - start) // step > MAX_CANDLES:  # the venue refuses wider ranges, it does not cut them
+        raise CoinbaseError(400, "INVALID_ARGUMENT", "start and end argument is invalid - number of candles "
+                            f"requested should be less than {MAX_CANDLES}")
     rows = candles(world, market, interval, start, end, MAX_CANDLES)
     return {"candles": [{"start": str(r[0] // 1000), "low": r[3], "high": r[2], "open": r[1], "close": r[4],
                          "volume": r[5]} for r in rows[::-1]]}

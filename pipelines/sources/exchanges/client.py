@@ -121,6 +121,9 @@ def make_exchange(
             config["password"] = credentials.password
     exchange: ccxt.Exchange = getattr(ccxt, venue)(config)
     exchange.number = str  # amounts as exact strings → Decimal; never float for money
+    # The venue's own JSON of the last response: cursors ccxt does not surface (Coinbase's next_starting_after)
+    # and native klines for the raw payload. ccxt keeps it only when asked.
+    exchange.enableLastJsonResponse = True
     if sandbox_url:
         exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], sandbox_url)
     return exchange
