@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import pytest
 
+from pipelines.resources.exchanges import sandbox_api_base
+from pipelines.sources.exchanges.client import rewrite_api_urls
 from sandbox import bitfinex
 from sandbox.server import SandboxServer
 from sandbox.world import END_MS, START_MS
@@ -35,16 +36,6 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def _rewrite(urls: Any, base: str) -> Any:
-    """ccxt's urls['api'] pointed at <sandbox>/bitfinex + the original path (what the connector does)."""
-    if isinstance(urls, dict):
-        return {k: _rewrite(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith(("http://", "https://")):
-        target, parts = urlsplit(base), urlsplit(urls)
-        return urlunsplit((target.scheme, target.netloc, target.path.rstrip("/") + parts.path, parts.query, ""))
-    return urls
-
-
 def _client(sandbox: SandboxServer, *, key: str | None = None, secret: str | None = None,
             currencies: bool = True) -> ccxt.bitfinex:
     creds = sandbox.world.credentials[ACCOUNT]
@@ -53,7 +44,7 @@ def _client(sandbox: SandboxServer, *, key: str | None = None, secret: str | Non
     exchange.number = str  # exact strings → Decimal
     if not currencies:  # markets alone carry the ids we need (UST → USDT via commonCurrencies)
         exchange.has["fetchCurrencies"] = False
-    exchange.urls["api"] = _rewrite(exchange.urls["api"], f"{sandbox.url}/{bitfinex.PREFIX}")
+    exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], sandbox_api_base(sandbox.url, "bitfinex"))
     return exchange
 
 

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import pytest
 
+from pipelines.resources.exchanges import sandbox_api_base
+from pipelines.sources.exchanges.client import rewrite_api_urls
 from sandbox import coinbase
 from sandbox.server import SandboxServer
 from sandbox.world import END_MS, START_MS
@@ -34,23 +35,13 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def _api_urls(urls: Any, base: str) -> Any:
-    """ccxt's urls['api'] pointed at <sandbox>/coinbase + the original path (what the connector does)."""
-    if isinstance(urls, dict):
-        return {k: _api_urls(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith("http"):
-        target, parts = urlsplit(base), urlsplit(urls)
-        return urlunsplit((target.scheme, target.netloc, target.path.rstrip("/") + parts.path, "", ""))
-    return urls
-
-
 def _client(server: SandboxServer, *, key: str | None = None, secret: str | None = None) -> ccxt.coinbase:
     creds = server.world.credentials[ACCOUNT]
     exchange = ccxt.coinbase({"apiKey": key or creds.api_key, "secret": secret or creds.secret,
                               "enableRateLimit": False, "timeout": 10_000, "options": dict(OPTIONS)})
     exchange.number = str  # exact strings → Decimal
     exchange.enableLastJsonResponse = True  # the v2 cursor (pagination.next_starting_after) is in the raw body
-    exchange.urls["api"] = _api_urls(exchange.urls["api"], f"{server.url}/{coinbase.PREFIX}")
+    exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], sandbox_api_base(server.url, "coinbase"))
     return exchange
 
 
@@ -224,8 +215,8 @@ def test_wrong_credentials_are_refused_as_coinbase_refuses_them(sandbox: Sandbox
     with pytest.raises(ccxt.AuthenticationError):
         stale.fetch_my_trades(limit=1)
     # public market data needs no key at all
-    assert ccxt.coinbase({"urls": {"api": _api_urls(ccxt.coinbase().urls["api"], f"{sandbox.url}/coinbase")}}
-                         ).fetch_ohlcv("BTC/USD", "1d", since=START_MS, limit=3)
+    urls = rewrite_api_urls(ccxt.coinbase().urls["api"], sandbox_api_base(sandbox.url, "coinbase"))
+    assert ccxt.coinbase({"urls": {"api": urls}}).fetch_ohlcv("BTC/USD", "1d", since=START_MS, limit=3)
 
 
 def test_malformed_records_still_parse() -> None:

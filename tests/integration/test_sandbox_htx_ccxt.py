@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import pytest
 
+from pipelines.resources.exchanges import sandbox_api_base
+from pipelines.sources.exchanges.client import rewrite_api_urls
 from sandbox import htx
 from sandbox.server import SandboxServer
 from sandbox.world import END_MS
@@ -35,16 +36,6 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def _rewrite(urls: Any, base: str) -> Any:
-    """Every API URL → the sandbox's scheme and host, the venue prefix, then the original path."""
-    if isinstance(urls, dict):
-        return {k: _rewrite(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith(("http://", "https://")):
-        target, parts = urlsplit(base), urlsplit(urls)
-        return urlunsplit((target.scheme, target.netloc, target.path.rstrip("/") + parts.path, parts.query, ""))
-    return urls
-
-
 def _client(sandbox: SandboxServer, *, secret: str | None = None, api_key: str | None = None
             ) -> tuple[ccxt.htx, str]:
     account_id = sandbox.world.venue_accounts("htx")[0].account_id
@@ -52,7 +43,7 @@ def _client(sandbox: SandboxServer, *, secret: str | None = None, api_key: str |
     exchange = ccxt.htx({"apiKey": api_key or creds.api_key, "secret": secret or creds.secret,
                          "enableRateLimit": False, "options": OPTIONS})
     exchange.number = str
-    exchange.urls["api"] = _rewrite(exchange.urls["api"], f"{sandbox.url}/{htx.PREFIX}")
+    exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], sandbox_api_base(sandbox.url, "htx"))
     return exchange, account_id
 
 

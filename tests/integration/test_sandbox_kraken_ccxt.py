@@ -10,11 +10,12 @@ from collections.abc import Iterator
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 import pytest
 
+from pipelines.resources.exchanges import sandbox_api_base
+from pipelines.sources.exchanges.client import rewrite_api_urls
 from sandbox import kraken
 from sandbox.server import SandboxServer
 from sandbox.world import END_MS, START_MS
@@ -31,22 +32,12 @@ def sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-def _api_urls(urls: Any, base: str) -> Any:
-    """ccxt's urls['api'] pointed at <sandbox>/kraken + the original path (what the connector does)."""
-    if isinstance(urls, dict):
-        return {k: _api_urls(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith("http"):
-        target, parts = urlsplit(base), urlsplit(urls)
-        return urlunsplit((target.scheme, target.netloc, target.path.rstrip("/") + parts.path, "", ""))
-    return urls
-
-
 def _client(server: SandboxServer, *, key: str | None = None, secret: str | None = None) -> ccxt.kraken:
     creds = server.world.credentials[ACCOUNT]
     exchange = ccxt.kraken({"apiKey": key or creds.api_key, "secret": secret or creds.secret,
                             "enableRateLimit": False, "timeout": 10_000})
     exchange.number = str  # exact strings → Decimal
-    exchange.urls["api"] = _api_urls(exchange.urls["api"], f"{server.url}/{kraken.PREFIX}")
+    exchange.urls["api"] = rewrite_api_urls(exchange.urls["api"], sandbox_api_base(server.url, "kraken"))
     return exchange
 
 
