@@ -89,13 +89,7 @@ class ExchangeResource(ConfigurableResource):
         return harden(exchange, policy=self.policy(), budget=budget, stats=stats)
 
     def public_client(self, venue: str, mode: str = "sandbox", stats: CallStats | None = None) -> ccxt.Exchange:
-        target = self._target(venue, mode)
-        exchange = make_exchange(venue, sandbox_url=target, rate_limit=self.rate_limit, timeout_ms=self.timeout_ms,
-                                 options=profile(venue).options,
-                                 rate_limit_ms=SANDBOX_RATE_LIMIT_MS if target else None)
-        self._harden(exchange, stats)
-        self._share_markets(exchange, mode)
-        return exchange
+        return self._open(venue, mode, None, stats)
 
     def client(self, account: ExchangeAccount, stats: CallStats | None = None) -> ccxt.Exchange:
         sandbox_keys = None
@@ -106,12 +100,15 @@ class ExchangeResource(ConfigurableResource):
         credentials = resolve_credential_ref(account.credential_ref, tenant_id=account.tenant_id,
                                              database_url=self.database_url, home=Path(self.home),
                                              sandbox_credentials=sandbox_keys)
-        target = self._target(account.venue, account.mode)
-        exchange = make_exchange(account.venue, credentials, sandbox_url=target, rate_limit=self.rate_limit,
-                                 timeout_ms=self.timeout_ms, options=profile(account.venue).options,
-                                 rate_limit_ms=SANDBOX_RATE_LIMIT_MS if target else None)
+        return self._open(account.venue, account.mode, credentials, stats)
+
+    def _open(self, venue: str, mode: str, credentials: Credentials | None, stats: CallStats | None) -> ccxt.Exchange:
+        """A client of the venue (the sandbox or the real one), hardened and given the shared markets."""
+        target = self._target(venue, mode)
+        exchange = make_exchange(venue, credentials, sandbox_url=target, rate_limit=self.rate_limit,
+                                 timeout_ms=self.timeout_ms, rate_limit_ms=SANDBOX_RATE_LIMIT_MS if target else None)
         self._harden(exchange, stats)
-        self._share_markets(exchange, account.mode)
+        self._share_markets(exchange, mode)
         return exchange
 
     # ── public data, loaded once and shared ─────────────────────────────────────────────────────────
