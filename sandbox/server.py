@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import json
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -55,9 +56,15 @@ def served_venues() -> list[str]:
     return list(DIALECTS)
 
 
+# Chain APIs: Esplora under /esplora, the Etherscan-style explorer under /etherscan, JSON-RPC under /rpc/<chain>.
+CHAIN_DIALECTS = {"esplora": "sandbox.esplora", "etherscan": "sandbox.evm", "rpc": "sandbox.evm"}
+
+
 def route(path: str) -> tuple[ModuleType, str]:
     """(dialect, path without its prefix)."""
     first, _, rest = path.lstrip("/").partition("/")
+    if first in CHAIN_DIALECTS:
+        return importlib.import_module(CHAIN_DIALECTS[first]), "/" + rest
     if first in DIALECTS:
         return DIALECTS[first], "/" + rest
     return binance, path
@@ -117,6 +124,12 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: tests and `coinbook run` print their own summaries
 
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; with Nagle on, the body waits for the client's delayed
+            # ACK (40 ms on Linux) on every keep-alive request. Real venues answer in one segment.
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
         def _send(self, status: int, body: Any, headers: dict[str, str] | None = None,
                   truncate: bool = False) -> None:
             data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
@@ -140,7 +153,10 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             world = state.world
             if method == "GET" and path == "/__sandbox/accounts":
                 served = tuple(served_venues())
-                self._send(200, {"venues": list(served), "accounts": world.published_accounts(served),
+                self._send(200, {"venues": list(served),
+                                 "accounts": world.published_accounts(served) + world.chains.published_wallets(),
+                                 "chains": {"esplora": "/esplora/api", "etherscan": "/etherscan/v2/api",
+                                            "rpc": "/rpc"},
                                  "api_prefixes": {v: ("" if v == "binance" else f"/{v}") for v in served}})
             elif method == "GET" and path == "/__sandbox/truth":
                 truth = world.truth()
@@ -177,7 +193,9 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
             dialect, path = route(parts.path)
-            venue = next((v for v, m in DIALECTS.items() if m is dialect), "binance")
+            prefix = parts.path.lstrip("/").partition("/")[0]
+            venue = prefix if prefix in CHAIN_DIALECTS else next(
+                (v for v, m in DIALECTS.items() if m is dialect), "binance")
             error, truncate, hang = state.fate(venue)
             if hang:
                 time.sleep(faults.hang_s)  # the client gives up first; what it then gets is irrelevant
