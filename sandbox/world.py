@@ -147,6 +147,18 @@ ACCOUNTS: tuple[AccountInfo, ...] = (
 VENUE_CASH = {"binance": "USDT", "htx": "USDT", "coinbase": "USD", "kraken": "USD", "bitfinex": "USD"}
 TRADE_ATTEMPTS = {"binance": 900, "coinbase": 350, "kraken": 350, "bitfinex": 300, "htx": 300}
 DISCREPANCY = ("bluefin", "bluefin-binance", "SOL", Decimal("1.5"))  # an unrecorded distribution
+# Coins moved on-chain between exchange accounts and the same tenant's own wallets (sandbox/chains.py):
+# (day, asset, amount, from account, to account, chain). The exchange records the chain's transaction hash.
+WALLET_FLOWS = (
+    (75, "BTC", "0.5", "acme-kraken", "acme-ledger-btc", "bitcoin"),
+    (90, "BTC", "0.3", "acme-binance-main", "acme-ledger-btc", "bitcoin"),
+    (125, "ETH", "15", "acme-coinbase", "acme-ledger-eth", "ethereum"),
+    (180, "USDT", "5000", "acme-binance-ops", "acme-ledger-arb", "arbitrum"),
+    (205, "BTC", "0.3", "bluefin-htx", "bluefin-cold-btc", "bitcoin"),
+    (230, "BTC", "0.25", "acme-ledger-btc", "acme-coinbase", "bitcoin"),
+    (260, "USDT", "1000", "acme-ledger-eth", "acme-binance-main", "ethereum"),
+)
+WALLETS = ("acme-ledger-btc", "bluefin-cold-btc", "acme-ledger-eth", "acme-ledger-arb")
 
 
 @dataclass
@@ -272,6 +284,7 @@ class World:
         self.trades: dict[str, list[Trade]] = defaultdict(list)  # per account, time order
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
+        self.wallet_flows: list[dict[str, Any]] = []
         self.malformed = Malformed()
         self._balances: dict[str, dict[str, Decimal]] = {a.account_id: defaultdict(Decimal) for a in ACCOUNTS}
         self._next_trade_id = {(m.venue, m.symbol): 28_000_000 + i * 1_000_000
@@ -279,7 +292,11 @@ class World:
         self._next_order_id = 4_100_000_000
         self._rng = np.random.default_rng(seed + 1)
         self._lock = threading.Lock()
+        from sandbox.chains import ChainWorld  # late: chains.py imports this module's constants
+
+        self.chains = ChainWorld(self)
         self._generate()
+        self.chains.build(self.wallet_flows)
         self._plant_malformed()
 
     # -- generation ----------------------------------------------------------------------------------------
@@ -329,6 +346,12 @@ class World:
         )):
             t = START_MS + day * 86_400_000 + 13 * 3_600_000
             add(t, "internal", src=src, dst=dst, coin=coin, amount=Decimal(amount), k=k)
+        receive_index = {"acme-ledger-btc": 0}
+        for day, coin, amount, src, dst, chain in WALLET_FLOWS:
+            t = START_MS + day * 86_400_000 + 11 * 3_600_000
+            index = receive_index.get(dst, 0)
+            receive_index[dst] = index + 1
+            add(t, "wallet", src=src, dst=dst, coin=coin, amount=Decimal(amount), chain=chain, index=index)
         # One cancelled withdrawal and one failed deposit: on the record, no effect on balances.
         add(START_MS + 200 * 86_400_000, "withdrawal", account="acme-binance-ops", coin="USDT",
             amount=Decimal("7500"), status="canceled")
@@ -347,6 +370,8 @@ class World:
             elif kind == "withdrawal":
                 self._withdraw(data["account"], time_ms, data["coin"], data["amount"],
                                data.get("status", "ok"))
+            elif kind == "wallet":
+                self._wallet_flow(time_ms, **data)
             else:
                 self._internal(time_ms, **data)
 
@@ -365,14 +390,14 @@ class World:
         return transfer
 
     def _withdraw(self, account_id: str, time_ms: int, coin: str, amount: Decimal, status: str,
-                  address: str | None = None, internal: bool = False) -> Transfer | None:
+                  address: str | None = None, internal: bool = False, tx_id: str | None = None) -> Transfer | None:
         fee = NETWORK_FEE[coin]
         counts = status not in ("failed", "canceled")
         if counts and self._balances[account_id][coin] < amount + fee:
             return None  # the client would not have had the funds: no such withdrawal
         n = len(self.transfers[account_id])
         transfer = Transfer(account_id, "withdrawal", self._tx_hash("wdid", account_id, n)[:32], time_ms, coin,
-                            amount, fee, status, self._tx_hash("wd", account_id, n),
+                            amount, fee, status, tx_id or self._tx_hash("wd", account_id, n),
                             address or f"ext-{self._tx_hash('addr', coin, n)[:20]}", internal)
         self.transfers[account_id].append(transfer)
         if counts:
@@ -391,6 +416,31 @@ class World:
             "from_venue": self.accounts[src].venue, "to_venue": self.accounts[dst].venue,
             "amount": str(amount), "fee": str(sent.fee), "txid": sent.tx_id, "withdrawal_id": sent.id,
             "withdrawn_at_ms": time_ms, "deposited_at_ms": arrived})
+
+    def _wallet_flow(self, time_ms: int, src: str, dst: str, coin: str, amount: Decimal, chain: str,
+                     index: int) -> None:
+        """Exchange → own wallet: a withdrawal whose transaction lands on-chain 10 minutes later; wallet →
+        exchange: the chain transaction, credited by the exchange 30 minutes later. Same hash on both sides."""
+        tag = f"flow-{src}-{dst}-{time_ms}"
+        if src in self.accounts:
+            chain_time = time_ms + 600_000
+            address = self.chains.wallet_address(dst, coin, index)
+            sent = self._withdraw(src, time_ms, coin, amount, "ok", address=address,
+                                  tx_id=self.chains.exchange_tx_hash(chain, chain_time, tag))
+            if sent is None:
+                return  # this seed's account could not fund it: no such transfer (as for _internal)
+            fee, exchange_time = sent.fee, time_ms
+        else:
+            chain_time, exchange_time, fee = time_ms, time_ms + 1_800_000, Decimal(0)
+            address = self.chains.exchange_address(dst, chain)
+            self._deposit(dst, exchange_time, coin, amount, "ok",
+                          tx_id=self.chains.exchange_tx_hash(chain, chain_time, tag))
+        self.wallet_flows.append({
+            "tenant_id": (self.accounts.get(src) or self.accounts[dst]).tenant_id, "from": src, "to": dst,
+            "asset": coin, "amount": amount, "chain": chain, "address": address, "tag": tag,
+            "direction": "to_wallet" if src in self.accounts else "from_wallet", "chain_time_ms": chain_time,
+            "exchange_time_ms": exchange_time, "exchange_fee": fee,
+            "txid": self.chains.exchange_tx_hash(chain, chain_time, tag)})
 
     def _trade(self, account_id: str, time_ms: int) -> Trade | None:
         rng = self._rng
@@ -557,6 +607,10 @@ class World:
             "accounts": accounts,
             "discrepancies": [{"tenant_id": tenant, "account_id": account, "asset": asset, "delta": str(delta)}],
             "internal_transfers": self.internal_transfers,
+            "wallet_transfers": [{**f, "amount": str(f["amount"]), "exchange_fee": str(f["exchange_fee"])}
+                                 for f in self.wallet_flows],
+            "wallets": {w["account_id"]: w for w in self.chains.published_wallets()},
+            "chains": self.chains.truth(),
             "malformed": {"trades": [{"venue": "binance", "account_id": m["account_id"],
                                       "symbol": MARKET_BY_SYMBOL[m["record"]["symbol"]].unified,
                                       "id": str(m["record"]["id"])} for m in self.malformed.trades],
