@@ -191,6 +191,49 @@ SUITES: dict[str, Suite] = {
 }
 
 
+# Wallets, DeFi and files (V007). Token symbols on EVM chains are whatever a contract says (aEthWETH, UNI-V2, a
+# spam token's advertisement): they are not held to ASSET_CODE; the registry decides what is valued.
+CHAIN_SUITES = (
+    _suite("raw.btc_transactions",
+           ("txid", "occurred_at", "block_height", "direction", "amount", "fee_amount", "received", "sent",
+            "own_addresses", "counterparties"),
+           (not_null("txid"), matches("txid", r"^[0-9a-f]{64}$"), not_null("occurred_at"),
+            plausible_time("occurred_at"), not_null("direction"), in_set("direction", ["in", "out", "self"]),
+            not_null("amount"), non_negative("amount"), non_negative("fee_amount"), non_negative("received"),
+            non_negative("sent"), not_null("block_height"), non_negative("block_height"))),
+    replace(BALANCES, raw_table="raw.btc_balances"),
+    _suite("raw.evm_balances",
+           ("asset", "free", "used", "total", "observed_at", "chain", "token_contract", "block_number"),
+           (not_null("asset"), not_null("total"), non_negative("total"), non_negative("free"),
+            non_negative("used"), not_null("observed_at"), plausible_time("observed_at"), not_null("chain"),
+            non_negative("block_number"))),
+    _suite("raw.evm_transfers",
+           ("chain", "txid", "log_index", "kind", "occurred_at", "block_number", "direction", "asset",
+            "token_contract", "token_name", "amount", "from_address", "to_address", "method"),
+           (not_null("chain"), not_null("txid"), matches("txid", r"^0x[0-9a-fA-F]{64}$"), not_null("kind"),
+            in_set("kind", ["native", "gas", "token"]), not_null("occurred_at"), plausible_time("occurred_at"),
+            not_null("direction"), in_set("direction", ["in", "out", "self"]), not_null("asset"),
+            not_null("amount"), non_negative("amount"), not_null("block_number"), non_negative("block_number"))),
+    _suite("raw.defi_positions",
+           ("protocol", "position_type", "asset", "quantity", "health_factor", "pool", "chain", "block_number",
+            "observed_at"),
+           (not_null("protocol"), in_set("position_type", ["supplied", "borrowed", "liquidity", "staked"]),
+            not_null("asset"), matches("asset", ASSET_CODE), not_null("quantity"), non_negative("health_factor"),
+            not_null("observed_at"), plausible_time("observed_at"), not_null("chain"),
+            non_negative("block_number"))),
+    _suite("raw.file_records",
+           ("record_type", "occurred_at", "base_asset", "quote_asset", "side", "quantity", "price", "cost", "asset",
+            "amount", "fee_amount", "fee_asset", "venue_record_id", "txid", "income_kind", "file_name",
+            "file_sha256", "line_numbers"),
+           (not_null("record_type"), in_set("record_type", ["trade", "deposit", "withdrawal", "income", "fee"]),
+            not_null("occurred_at"), plausible_time("occurred_at"), matches("base_asset", ASSET_CODE),
+            matches("quote_asset", ASSET_CODE), in_set("side", ["buy", "sell"]), positive("quantity"),
+            positive("price"), positive("cost"), matches("asset", ASSET_CODE), positive("amount"),
+            non_negative("fee_amount"), matches("fee_asset", ASSET_CODE))),
+)
+SUITES.update({suite.raw_table: suite for suite in CHAIN_SUITES})
+
+
 def suite_for(raw_table: str) -> Suite:
     """The suite of a raw table; a venue added by configuration (COINBOOK_VENUES) gets the common one."""
     if raw_table in SUITES:

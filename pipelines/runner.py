@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from pipelines.assets.wallets import WALLET_SOURCES, accounts_of
 from pipelines.jobs import TIER_TAG
 from pipelines.resources.warehouse import Warehouse
 
@@ -79,14 +80,16 @@ def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehou
         if on_run:
             on_run(outcome)
 
-    for venue in venues:
+    for venue in (*venues, *WALLET_SOURCES):
         partitions = f"{venue}_accounts"
-        keys = [a.partition_key for a in wh.accounts(venue)]
+        keys = [a.partition_key for a in accounts_of(wh, venue)]
         known = set(instance.get_dynamic_partitions(partitions))
         missing = [k for k in keys if k not in known]
         if missing:
             instance.add_dynamic_partitions(partitions, missing)
-        job = defs.resolve_job_def(f"{venue}_{sync}")
+        if venue in WALLET_SOURCES and sync != "account_sync":
+            continue  # the fast tier reads exchange balances only
+        job = defs.resolve_job_def(f"{venue}_account_sync" if venue in WALLET_SOURCES else f"{venue}_{sync}")
         for key in keys:
             run_started = time.monotonic()
             result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,

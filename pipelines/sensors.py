@@ -41,7 +41,9 @@ def new_account_sensor(venue: str, job_name: str) -> dg.SensorDefinition:
     def detect(context: dg.SensorEvaluationContext, warehouse: WarehouseResource) -> dg.SensorResult:
         partitions = f"{venue}_accounts"
         known = set(context.instance.get_dynamic_partitions(partitions))
-        accounts = [partition_key(a.tenant_id, a.account_id) for a in warehouse.get().accounts(venue)]
+        from pipelines.assets.wallets import accounts_of
+
+        accounts = [partition_key(a.tenant_id, a.account_id) for a in accounts_of(warehouse.get(), venue)]
         new = [k for k in accounts if k not in known]
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=f"backfill:{k}", partition_key=k,

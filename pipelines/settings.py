@@ -25,6 +25,12 @@ class CoinbookSettings(BaseSettings):
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
     reconciliation_tolerance: str = "0.00000001"
+    esplora_url: str = Field(default="https://blockstream.info/api", description="Esplora REST for BTC wallets.")
+    etherscan_url: str = Field(default="https://api.etherscan.io/v2/api", description="Etherscan v2 endpoint.")
+    etherscan_api_key: str | None = Field(default=None, description="Etherscan API key (never logged).")
+    rpc_urls: dict[str, str] = Field(default_factory=dict, description='JSON: {"ethereum": "https://…"}.')
+    import_inbox: Path | None = Field(default=None, description="Folder watched for CSV exports (default "
+                                                                 "<home>/inbox/<tenant>/<account>/).")
 
     @field_validator("venues", mode="before")
     @classmethod

@@ -15,7 +15,7 @@ from pipelines.resources.warehouse import WarehouseResource
 from pipelines.settings import get_settings
 
 
-def build_gate_check(asset: dg.AssetsDefinition, raw_table: str) -> dg.AssetChecksDefinition:
+def build_gate_check(asset: dg.AssetsDefinition | dg.AssetKey, raw_table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset,
         name="great_expectations_gate",

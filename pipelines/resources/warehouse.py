@@ -44,22 +44,24 @@ class Warehouse:
         return psycopg.connect(self.database_url)
 
     # ── accounts ──────────────────────────────────────────────────────────────────────────────────────
-    def accounts(self, venue: str | None = None, *, enabled_only: bool = True) -> list[ExchangeAccount]:
+    def accounts(self, venue: str | None = None, *, enabled_only: bool = True,
+                 kinds: tuple[str, ...] = ("exchange",)) -> list[ExchangeAccount]:
         query = """
             select tenant_id, account_id, portfolio_id, venue, mode, credential_ref,
                    (extract(epoch from history_start) * 1000)::bigint, settings
             from ops.accounts
-            where kind = 'exchange' and (%(venue)s::text is null or venue = %(venue)s)
+            where kind = any(%(kinds)s) and (%(venue)s::text is null or venue = %(venue)s)
               and (enabled or not %(enabled_only)s)
             order by tenant_id, account_id
         """
         with self.connect() as conn:
-            rows = conn.execute(query, {"venue": venue, "enabled_only": enabled_only}).fetchall()
+            rows = conn.execute(query, {"venue": venue, "enabled_only": enabled_only,
+                                        "kinds": list(kinds)}).fetchall()
         return [ExchangeAccount(t, a, p, v, m, c, h, s or {}) for t, a, p, v, m, c, h, s in rows]
 
     def account(self, partition: str) -> ExchangeAccount:
         tenant_id, account_id = split_partition_key(partition)
-        for account in self.accounts(enabled_only=False):
+        for account in self.accounts(enabled_only=False, kinds=("exchange", "wallet", "defi")):
             if (account.tenant_id, account.account_id) == (tenant_id, account_id):
                 return account
         raise LookupError(f"no account {account_id!r} for tenant {tenant_id!r} in ops.accounts")
@@ -97,6 +99,22 @@ class Warehouse:
                     """,
                     (tenant_id, account_id, page.endpoint, Jsonb(page.cursor), run_id),
                 )
+        return inserted
+
+    def store_rows(self, table: str, columns: tuple[str, ...], rows: list[dict[str, Any]], *, tenant_id: str,
+                   account_id: str, run_id: str | None, cursors: dict[str, Any] | None = None) -> int:
+        """Load canonical rows (dicts) into `table` and store the cursors, in one transaction."""
+        full = ("tenant_id", "account_id", *columns, "run_id")
+        values = [(tenant_id, account_id, *(r.get(c) for c in columns), run_id) for r in rows]
+        with self.connect() as conn, conn.transaction():
+            inserted = copy_insert(conn, table, full, values) if values else 0
+            for endpoint, cursor in (cursors or {}).items():
+                conn.execute(
+                    """insert into ops.sync_cursors (tenant_id, account_id, endpoint, cursor, run_id, updated_at)
+                       values (%s, %s, %s, %s, %s, now())
+                       on conflict (tenant_id, account_id, endpoint)
+                       do update set cursor = excluded.cursor, run_id = excluded.run_id, updated_at = now()""",
+                    (tenant_id, account_id, endpoint, Jsonb(cursor), run_id))
         return inserted
 
     def store_pages(self, pages: Iterator[Page], *, venue: str, tenant_id: str, account_id: str,
