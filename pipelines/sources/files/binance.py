@@ -1,0 +1,131 @@
+"""Binance Spot "Trade History" export (binance_trades).
+
+Two column sets are in circulation:
+  (a) Date(UTC),Pair,Side,Price,Executed,Amount,Fee — Executed/Amount/Fee carry their unit as a suffix
+      ('0.00100000BTC'), which is the only place the base/quote split of Pair is written down;
+  (b) Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin.
+The date column's header names its zone ('Date(UTC)'; some exports say 'Date(UTC+8)'). The file carries no
+trade id, so venue_record_id stays None.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, timedelta, timezone, tzinfo
+
+from pipelines.sources.files.records import (
+    Header,
+    ImportedRecord,
+    Options,
+    ParseResult,
+    Reader,
+    Row,
+    RowError,
+    parse_asset,
+    parse_decimal,
+    parse_time,
+    run_rows,
+)
+
+FORMAT = "binance_trades"
+_DATE = re.compile(r"date ?\(utc(?:([+-])(\d{1,2})(?::?(\d{2}))?)?\)")
+_VARIANT_A = ("pair", "side", "price", "executed", "amount", "fee")
+_VARIANT_B = ("pair", "base asset", "quote asset", "type", "price", "amount", "total", "fee", "fee coin")
+_NUMBER_PREFIX = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_SIDES = {"buy": "buy", "sell": "sell"}
+
+
+def _date_column(keys: tuple[str, ...]) -> tuple[int, tzinfo] | None:
+    for index, key in enumerate(keys):
+        match = _DATE.fullmatch(key)
+        if match:
+            sign, hours, minutes = match.groups()
+            if not sign:
+                return index, UTC
+            offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+            return index, timezone(-offset if sign == "-" else offset)
+    return None
+
+
+def matches(keys: tuple[str, ...]) -> bool:
+    return _date_column(keys) is not None and (set(_VARIANT_A) <= set(keys) or set(_VARIANT_B) <= set(keys))
+
+
+def _split_pair(pair: str, executed: str, amount: str) -> tuple[str, str]:
+    """Pair 'BTCUSDT' + units of Executed ('…BTC') and Amount ('…USDT') → ('BTC', 'USDT').
+
+    Tried at every split point of Pair, so codes with digits (1INCH, 1000SATS) are not confused with the
+    number in front of them."""
+    found = []
+    for i in range(1, len(pair)):
+        base, quote = pair[:i], pair[i:]
+        if (executed.upper().endswith(base) and amount.upper().endswith(quote)
+                and _NUMBER_PREFIX.fullmatch(executed[:-len(base)].strip())
+                and _NUMBER_PREFIX.fullmatch(amount[:-len(quote)].strip())):
+            found.append((base, quote))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise RowError(f"Executed/Amount: units of '{executed}' and '{amount}' do not split Pair '{pair}' "
+                       "into base and quote (expected e.g. '0.001BTC' and '62.0USDT' for BTCUSDT)")
+    raise RowError(f"Executed/Amount: '{executed}' and '{amount}' split Pair '{pair}' in several ways")
+
+
+def _fee(cell: str, known: tuple[str, ...]) -> tuple[str, str | None]:
+    """'0.00000100BTC' → ('0.00000100', 'BTC'); the trade's own assets and BNB are tried first."""
+    upper = cell.upper()
+    for asset in (*known, "BNB"):
+        if upper.endswith(asset) and _NUMBER_PREFIX.fullmatch(cell[:-len(asset)].strip()):
+            return cell[:-len(asset)], asset
+    match = re.fullmatch(r"(.*?\d)\s*([A-Za-z][A-Za-z0-9]*)", cell)
+    if match:
+        return match.group(1), match.group(2).upper()
+    return cell, None
+
+
+def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
+    date = _date_column(header.keys)
+    assert date is not None
+    date_index, zone = date
+    date_name = header.names[date_index]
+    col = {name: header.find(name) for name in (*_VARIANT_A, *_VARIANT_B)}
+    variant_b = set(_VARIANT_B) <= set(header.keys)
+
+    def handle(row: Row) -> ImportedRecord:
+        occurred = parse_time(row.get(date_index), date_name, naive=zone, missing_zone="", now=options.now)
+        pair = parse_asset(row.get(col["pair"]), "Pair")
+        if variant_b:
+            base, quote = parse_asset(row.get(col["base asset"]), "Base Asset"), parse_asset(
+                row.get(col["quote asset"]), "Quote Asset")
+            if pair != base + quote:
+                raise RowError(f"Pair: '{pair}' is not Base Asset + Quote Asset ('{base}' + '{quote}')")
+            side_text = row.get(col["type"])
+            quantity = parse_decimal(row.get(col["amount"]), "Amount")
+            cost = parse_decimal(row.get(col["total"]), "Total")
+            fee = parse_decimal(row.get(col["fee"]), "Fee", sign="nonnegative", required=False)
+            fee_asset = parse_asset(row.get(col["fee coin"]), "Fee Coin") if row.get(col["fee coin"]) else None
+        else:
+            executed, amount = row.get(col["executed"]), row.get(col["amount"])
+            base, quote = _split_pair(pair, executed, amount)
+            side_text = row.get(col["side"])
+            quantity = parse_decimal(executed[:-len(base)], "Executed")
+            cost = parse_decimal(amount[:-len(quote)], "Amount")
+            fee_cell = row.get(col["fee"])
+            fee_text, fee_asset = _fee(fee_cell, (base, quote))
+            fee = parse_decimal(fee_text, "Fee", sign="nonnegative", required=False)
+            if fee_asset is not None:
+                fee_asset = parse_asset(fee_asset, "Fee")
+            elif fee:
+                raise RowError(f"Fee: '{fee_cell}' has no asset unit (expected e.g. '0.001BNB')")
+        if fee is not None and fee_asset is None and fee != 0:
+            raise RowError("Fee Coin: empty while Fee is not zero")
+        side = _SIDES.get(side_text.lower())
+        if side is None:
+            raise RowError(f"{'Type' if variant_b else 'Side'}: '{side_text}' is not BUY or SELL")
+        price = parse_decimal(row.get(col["price"]), "Price")
+        return ImportedRecord(
+            lines=(row.line,), record_type="trade", occurred_at=occurred, base_asset=base, quote_asset=quote,
+            side=side, quantity=quantity, price=price, cost=cost, fee_amount=fee, fee_asset=fee_asset,
+            payload=row.payload)
+
+    return run_rows(FORMAT, Reader(lines, header), handle)
