@@ -168,6 +168,54 @@ def accounts_add(
                   f"encrypted (master key {key.key_id})")
 
 
+@accounts_app.command("add-wallet")
+def accounts_add_wallet(
+    tenant: str = typer.Option(..., help="Tenant (client) id."),
+    account: str = typer.Option(..., help="Account id, unique within the tenant, e.g. 'acme-ledger-btc'."),
+    chain: str = typer.Option(..., help="bitcoin, or an EVM chain: ethereum, arbitrum, optimism, base, polygon."),
+    xpub: str | None = typer.Option(None, help="Bitcoin: the account's xpub/ypub/zpub (watch-only)."),
+    script_type: str | None = typer.Option(None, help="Bitcoin: p2pkh | p2sh-p2wpkh | p2wpkh, when the key's "
+                                           "version does not say it (Ledger Live exports every account as xpub)."),
+    address: list[str] = typer.Option([], help="A plain address (repeatable for Bitcoin; one for EVM)."),
+    defi: str | None = typer.Option(None, help="EVM: register the address's DeFi positions as a 'defi' account "
+                                    "too, e.g. 'aave-v3,uniswap-v2,lido'."),
+    portfolio: str = typer.Option("main", help="Portfolio id within the tenant."),
+    name: str | None = typer.Option(None, help="Display name (default: the account id)."),
+) -> None:
+    """Register a watch-only wallet (no key or seed is ever asked for). The key or address is checked now."""
+    from pipelines.accounts import AccountSpec, register_accounts
+    from pipelines.bootstrap import ensure_warehouse
+    from pipelines.resources.warehouse import Warehouse
+    from pipelines.sources.chains.abi import checksum_address
+    from pipelines.sources.chains.bitcoin import BtcWalletSpec
+    from pipelines.sources.chains.evm import CHAIN_IDS
+    from pipelines.sources.chains.hd import InvalidKey
+
+    try:
+        if chain == "bitcoin":
+            settings_: dict = {k: v for k, v in {"xpub": xpub, "script_type": script_type,
+                                                 "addresses": list(address) or None}.items() if v}
+            BtcWalletSpec.from_settings(settings_)
+        elif chain in CHAIN_IDS:
+            if len(address) != 1:
+                raise ValueError("an EVM wallet is one --address 0x…")
+            settings_ = {"address": checksum_address(address[0])}
+        else:
+            raise ValueError(f"unknown chain {chain!r}: bitcoin, {', '.join(CHAIN_IDS)}")
+    except (InvalidKey, ValueError) as exc:
+        console.print(f"[red]not registered[/]: {exc}")
+        raise typer.Exit(2) from None
+    specs = [AccountSpec(tenant, tenant, portfolio, portfolio, account, chain, name or account, "live", None,
+                         settings=settings_, kind="wallet")]
+    if defi and chain != "bitcoin":
+        specs.append(AccountSpec(tenant, tenant, portfolio, portfolio, f"{account}-defi", chain,
+                                 f"{name or account} — DeFi", "live", None,
+                                 settings={**settings_, "protocols": [p.strip() for p in defi.split(",")]},
+                                 kind="defi"))
+    register_accounts(Warehouse(ensure_warehouse(get_settings())), specs)
+    console.print(", ".join(f"{s.kind} {tenant}/{s.account_id} on {chain}" for s in specs) + " registered")
+
+
 @accounts_app.command("rotate-key")
 def accounts_rotate_key() -> None:
     """Re-encrypt every stored credential with the newest master key (COINBOOK_MASTER_KEY='new,old')."""
@@ -287,6 +335,42 @@ def _print_alerts(wh) -> None:
             console.print(f"  [red]{severity}[/] {message}")
     else:
         console.print("\n[green]no open alerts[/]: every source is within its freshness limit")
+
+
+@app.command("import")
+def import_csv(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A CSV export (Binance trade history, "
+                                "Coinbase transactions, Kraken ledgers, Ledger Live operations, or the generic "
+                                "template: pipelines/sources/files/TEMPLATE.md)."),
+    account: str = typer.Option(..., help="The account the file belongs to (ops.accounts.account_id)."),
+    tenant: str | None = typer.Option(None, help="Tenant id, when the account id is not unique."),
+    fmt: str | None = typer.Option(None, "--format", help="Force a format instead of detecting it."),
+    timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps of the generic template."),
+) -> None:
+    """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing.
+    Run `coinbook run` (or the nightly job) afterwards to rebuild the models."""
+    from pipelines.bootstrap import ensure_warehouse
+    from pipelines.imports import import_file
+    from pipelines.resources.warehouse import Warehouse
+    from pipelines.sources.files import UnknownFormat
+
+    wh = Warehouse(ensure_warehouse(get_settings()))
+    try:
+        outcome = import_file(wh, file, account, tenant_id=tenant, fmt=fmt, timezone=timezone)
+    except (UnknownFormat, LookupError, ValueError) as exc:
+        console.print(f"[red]import failed[/]: {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{outcome.file_name} ({outcome.format}) → {outcome.tenant_id}/{outcome.account_id}: "
+                  f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
+                  f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + "
+                  f"{outcome.ignored} ignored")
+    if outcome.quarantined:
+        with wh.connect() as conn:
+            for (reason,) in conn.execute(
+                    "select reason from ops.quarantine where raw_table = 'raw.file_records' "
+                    "and payload->>'file_sha256' = %s order by (payload->>'line')::int limit 20",
+                    (outcome.file_sha256,)):
+                console.print(f"  [yellow]quarantined[/] {reason}")
 
 
 @app.command()
