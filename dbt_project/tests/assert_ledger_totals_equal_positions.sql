@@ -1,14 +1,16 @@
 {{ config(meta={"dagster": {"ref": {"name": "positions"}}}) }}
 -- The ledger and the positions mart must agree: per tenant, account and asset, the sum of the ledger's
--- signed movements equals the position's quantity (zero positions are not listed in the mart).
+-- signed movements equals the position's quantity (zero positions are not listed in the mart). Protocol
+-- receipt tokens and spam are flagged in the ledger but never held; DeFi accounts are snapshots, not ledgers.
 with ledger as (
     select tenant_id, account_id, asset, sum(quantity) as quantity
     from {{ ref('int_ledger') }}
+    where entry_type not in ('defi_receipt', 'spam')
     group by tenant_id, account_id, asset
 ),
 
 positions as (
-    select tenant_id, account_id, asset, quantity from {{ ref('positions') }}
+    select tenant_id, account_id, asset, quantity from {{ ref('positions') }} where account_kind <> 'defi'
 )
 
 select

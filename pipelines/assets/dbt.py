@@ -43,4 +43,8 @@ class CoinbookDbtTranslator(DagsterDbtTranslator):
 def coinbook_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                         warehouse: WarehouseResource) -> Iterator[Any]:
     os.environ.update(dbt_env(warehouse.database_url))  # profiles.yml reads them; dbt inherits os.environ
+    # Python assets sit between models (transfer_matches: int_ledger → marts), so Dagster runs the dbt models
+    # in two steps. 'buildable' runs a test only in the step where all its parents are built or upstream —
+    # with dbt's default ('eager') a singular test over int_ledger and positions ran before positions existed.
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     yield from dbt.cli(["build", "--vars", dbt_vars(all_venues(get_settings().venues))], context=context).stream()

@@ -5,6 +5,11 @@
 --   deposit (status ok)                 → +amount     (entry_type deposit)
 --   withdrawal (not failed / canceled)  → −amount, and −fee in the fee asset (withdrawal, withdrawal_fee)
 -- Deposits that are pending, failed or canceled move nothing yet.
+-- Wallets (stg_chains__*): Bitcoin 'in' → deposit, 'out' → withdrawal, its fee → network_fee ('self', a
+-- consolidation, is the fee alone); EVM value/token movements → deposit / withdrawal, to or from a DeFi
+-- contract → defi_deposit / defi_withdrawal (not a disposal: the coins now sit in a position of the same
+-- tenant, valued from the DeFi snapshot), gas → network_fee, protocol receipt tokens → defi_receipt and
+-- unlisted tokens → spam (both kept, flagged, and left out of holdings and values).
 with trades as (
     select * from {{ ref('int_exchange_trades') }}
 ),
@@ -14,40 +19,80 @@ transfers as (
 ),
 
 legs as (
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_trades' as raw_table,
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('trades') }} as raw_table,
            'trade_' || side as entry_type, 'base' as leg, occurred_at, base_asset as asset,
-           case when side = 'buy' then quantity else -quantity end as quantity, quote_asset as counter_asset
+           case when side = 'buy' then quantity else -quantity end as quantity, quote_asset as counter_asset,
+           cast(null as text) as txid
     from trades
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_trades',
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('trades') }},
            'trade_' || side, 'quote', occurred_at, quote_asset,
-           case when side = 'buy' then -cost else cost end, base_asset
+           case when side = 'buy' then -cost else cost end, base_asset, cast(null as text)
     from trades
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_trades',
-           'trade_fee', 'fee', occurred_at, fee_asset, -fee_amount, null
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('trades') }},
+           'trade_fee', 'fee', occurred_at, fee_asset, -fee_amount, null, cast(null as text)
     from trades
     where fee_amount <> 0
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_transfers',
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('transfers') }},
            transfer_type, 'amount', occurred_at, asset,
-           case when transfer_type = 'deposit' then amount else -amount end, null
+           case when transfer_type = 'deposit' then amount else -amount end, null, txid
     from transfers
     where (transfer_type = 'deposit' and status = 'ok')
        or (transfer_type = 'withdrawal' and status not in ('failed', 'canceled'))
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.' || source || '_transfers',
-           'withdrawal_fee', 'fee', occurred_at, fee_asset, -fee_amount, null
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('transfers') }},
+           'withdrawal_fee', 'fee', occurred_at, fee_asset, -fee_amount, null, txid
     from transfers
     where transfer_type = 'withdrawal' and status not in ('failed', 'canceled') and fee_amount <> 0
+
+    union all
+
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.btc_transactions',
+           case when direction = 'in' then 'deposit' else 'withdrawal' end, 'amount', occurred_at, 'BTC',
+           case when direction = 'in' then amount else -amount end, null, txid
+    from {{ ref('stg_chains__btc_transactions') }}
+    where direction in ('in', 'out') and amount <> 0
+
+    union all
+
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.btc_transactions',
+           'network_fee', 'fee', occurred_at, 'BTC', -fee_amount, null, txid
+    from {{ ref('stg_chains__btc_transactions') }}
+    where fee_amount <> 0
+
+    union all
+
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.evm_transfers',
+           case movement_class
+               when 'fee' then 'network_fee'
+               when 'spam' then 'spam'
+               when 'receipt' then 'defi_receipt'
+               when 'protocol' then case when direction = 'out' then 'defi_deposit' else 'defi_withdrawal' end
+               else case when direction = 'out' then 'withdrawal' else 'deposit' end
+           end,
+           case when movement_class = 'fee' then 'fee' else 'amount' end, occurred_at, asset,
+           case when direction = 'out' then -amount else amount end, null, txid
+    from {{ ref('stg_chains__evm_transfers') }}
+    where direction in ('in', 'out') and amount <> 0
+
+    union all
+
+    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.file_records',
+           case when record_type = 'income' then 'income' else 'network_fee' end,
+           case when record_type = 'income' then 'amount' else 'fee' end, occurred_at, asset,
+           case when record_type = 'income' then amount else -amount end, null, txid
+    from {{ ref('stg_files__other') }}
+    where amount <> 0
 )
 
 select
@@ -65,7 +110,8 @@ select
     legs.occurred_at,
     legs.asset,
     cast(legs.quantity as numeric(38, 18)) as quantity,
-    legs.counter_asset
+    legs.counter_asset,
+    legs.txid
 from legs
 left join {{ ref('stg_ops__accounts') }} as accounts
     on accounts.tenant_id = legs.tenant_id and accounts.account_id = legs.account_id

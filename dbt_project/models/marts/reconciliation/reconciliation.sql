@@ -1,15 +1,15 @@
--- Exchange-reported vs ledger-computed balances, per account and asset, at the latest balance snapshot.
+-- Reported (exchange snapshot or on-chain balance) vs ledger-computed balances, per account and asset, at the latest balance snapshot.
 -- reported: the account's latest snapshot (an asset missing from it counts as 0);
 -- computed: the ledger up to the snapshot's time. |difference| <= tolerance → 'ok', else 'break'.
 with snapshots as (
     select tenant_id, account_id, max(observed_at) as reported_at
-    from {{ ref('int_exchange_balances') }}
+    from {{ ref('int_reported_balances') }}
     group by tenant_id, account_id
 ),
 
 reported as (
     select b.tenant_id, b.account_id, b.asset, sum(b.total) as quantity
-    from {{ ref('int_exchange_balances') }} as b
+    from {{ ref('int_reported_balances') }} as b
     join snapshots as s on s.tenant_id = b.tenant_id and s.account_id = b.account_id and b.observed_at = s.reported_at
     group by b.tenant_id, b.account_id, b.asset
 ),
@@ -19,6 +19,7 @@ computed as (
     from {{ ref('int_ledger') }} as l
     join snapshots as s on s.tenant_id = l.tenant_id and s.account_id = l.account_id
     where l.occurred_at <= s.reported_at
+      and l.entry_type not in ('defi_receipt', 'spam')  -- what the chain's balance leaves out too
     group by l.tenant_id, l.account_id, l.asset
 ),
 

@@ -1,0 +1,46 @@
+-- The unified ledger with each entry's treatment, what the lot engine and accountants read:
+--   trade                       a buy or sell leg (a disposal and an acquisition for crypto-to-crypto trades)
+--   fee                         trade, withdrawal and network fees
+--   internal_transfer           one side of a matched move between the tenant's own accounts: not a disposal,
+--                               the lots (and their cost basis) travel with the coins
+--   defi_position               coins put into or taken out of a DeFi position of the tenant: not a disposal
+--   external_inflow / _outflow  a deposit / withdrawal no internal transfer explains (see transfer_review)
+--   income                      staking, rewards, airdrops: acquired at fair value on receipt
+--   excluded                    protocol receipt tokens and spam: flagged, never valued
+with matched as (
+    select out_entry_id as entry_id, match_id, in_account_id as counter_account_id
+    from {{ source('derived', 'transfer_matches') }}
+    union all
+    select in_entry_id, match_id, out_account_id from {{ source('derived', 'transfer_matches') }}
+)
+
+select
+    l.ledger_entry_id,
+    l.tenant_id,
+    l.portfolio_id,
+    l.account_id,
+    l.source,
+    l.source_record_id,
+    l.raw_table,
+    l.record_hash,
+    l.entry_type,
+    l.leg,
+    l.occurred_at,
+    l.asset,
+    l.quantity,
+    l.counter_asset,
+    l.txid,
+    m.match_id as transfer_match_id,
+    m.counter_account_id,
+    cast(case
+        when l.entry_type like 'trade\_%' and l.leg <> 'fee' then 'trade'
+        when l.leg = 'fee' then 'fee'
+        when m.match_id is not null then 'internal_transfer'
+        when l.entry_type in ('defi_deposit', 'defi_withdrawal') then 'defi_position'
+        when l.entry_type in ('defi_receipt', 'spam') then 'excluded'
+        when l.entry_type = 'income' then 'income'
+        when l.quantity > 0 then 'external_inflow'
+        else 'external_outflow'
+    end as text) as treatment
+from {{ ref('int_ledger') }} as l
+left join matched as m on m.entry_id = l.ledger_entry_id
