@@ -7,7 +7,10 @@ from dagster_dbt import DbtCliResource
 
 from pipelines.assets.dbt import coinbook_dbt_models
 from pipelines.assets.exchanges import build_exchange_assets
+from pipelines.assets.imports import file_import_job, import_inbox_sensor, raw_file_records
 from pipelines.assets.quality import build_gate_check
+from pipelines.assets.transfers import transfer_matches
+from pipelines.assets.wallets import WALLET_SOURCES, ChainEndpoints, build_wallet_assets
 from pipelines.bootstrap import dbt_executable
 from pipelines.dbt_project import coinbook_dbt
 from pipelines.jobs import account_sync_job, balances_sync_job, transform_job
@@ -33,16 +36,22 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     settings = get_settings()
     ingest = {venue: build_exchange_assets(venue) for venue in venues}
     raw_assets = [a for assets in ingest.values() for a in assets]
+    wallet_assets = build_wallet_assets()
+    wallet_keys = [key for a in wallet_assets for key in a.keys]
     gates = [build_gate_check(a, raw_table_of(a)) for a in raw_assets]
+    gates += [build_gate_check(key, "raw." + key.path[-1].removeprefix("raw_"))
+              for key in [*wallet_keys, raw_file_records.key]]
     market_assets = [a for a in raw_assets if a.partitions_def is None]
     market_only = [a for a in market_assets if a.key.path[-1].endswith("_tickers")]
 
     sync_jobs = {venue: account_sync_job(venue, assets) for venue, assets in ingest.items()}
+    for source, asset in zip(WALLET_SOURCES, wallet_assets, strict=True):
+        sync_jobs[source] = account_sync_job(source, [asset])
     balance_jobs = {venue: balances_sync_job(venue, assets) for venue, assets in ingest.items()}
     fast = transform_job("positions_refresh", market_only, gates, coinbook_dbt_models,
                          "Fast tier: latest tickers, the quality gate, and the models up to positions.",
                          up_to="positions")
-    nightly = transform_job("nightly_reconciliation", market_assets, gates, coinbook_dbt_models,
+    nightly = transform_job("nightly_reconciliation", [*market_assets, transfer_matches], gates, coinbook_dbt_models,
                             "Slow tier: tickers and daily candles, the quality gate, every model and test.")
     market_data = dg.define_asset_job(
         "market_data", selection=dg.AssetSelection.assets(*market_assets).without_checks(),
@@ -54,8 +63,13 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
 
     schedules = []
     sensors = [transform_follow_up([j.name for j in [*sync_jobs.values(), *balance_jobs.values()]], tier_jobs),
-               stale_sources_sensor()]
+               stale_sources_sensor(), import_inbox_sensor]
     for venue, job in sync_jobs.items():
+        if venue in WALLET_SOURCES:  # wallets: no fast tier (no balance-only call); nightly with the rest
+            schedules.append(account_fan_out(venue, job.name, "nightly", "0 2 * * *",
+                                             f"Nightly: sync every {venue} account."))
+            sensors.append(new_account_sensor(venue, job.name))
+            continue
         schedules.append(account_fan_out(venue, balance_jobs[venue].name, "fast", "*/5 * * * *",
                                          f"Every 5 minutes: the balances of every {venue} account (fast tier)."))
         schedules.append(account_fan_out(venue, job.name, "nightly", "0 2 * * *",
@@ -63,13 +77,15 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
         sensors.append(new_account_sensor(venue, job.name))
 
     return dg.Definitions(
-        assets=[*raw_assets, coinbook_dbt_models],
+        assets=[*raw_assets, *wallet_assets, raw_file_records, transfer_matches, coinbook_dbt_models],
         asset_checks=gates,
-        jobs=[*sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data, tickers_refresh],
+        jobs=[file_import_job, *sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data,
+              tickers_refresh],
         schedules=schedules,
         sensors=sensors,
         resources={
             "warehouse": WarehouseResource(database_url=database_url),
+            "chains": ChainEndpoints(sandbox_url=sandbox_url),
             "exchanges": exchanges or ExchangeResource(sandbox_url=sandbox_url, database_url=database_url,
                                                        home=str(settings.home)),
             "dbt": DbtCliResource(project_dir=coinbook_dbt, dbt_executable=dbt_executable()),

@@ -31,6 +31,23 @@ select tenant_id, account_id, asset, reported_quantity, computed_quantity, diffe
 from marts.reconciliation where status = 'break' order by tenant_id, account_id, asset
 """
 
+ACCOUNTS_SQL = """
+select tenant_id, account_id, account_kind, venue, sum(value_usd), min(health_factor),
+       string_agg(distinct protocol, ', ' order by protocol)
+from marts.positions group by tenant_id, account_id, account_kind, venue
+order by tenant_id, array_position(array['exchange', 'wallet', 'defi'], account_kind), sum(value_usd) desc nulls last
+"""
+
+TRANSFERS_SQL = """
+select t.tenant_id, coalesce(m.matched, 0), coalesce(m.methods, ''), coalesce(r.open, 0)
+from (select distinct tenant_id from marts.positions) t
+left join (select tenant_id, count(*) as matched, string_agg(distinct method, ', ') as methods
+           from marts.internal_transfers group by tenant_id) m on m.tenant_id = t.tenant_id
+left join (select tenant_id, count(*) as open from marts.transfer_review group by tenant_id) r
+       on r.tenant_id = t.tenant_id
+order by 1
+"""
+
 QUARANTINE_SQL = """
 select raw_table, check_name, count(*), min(reason)
 from ops.quarantine group by raw_table, check_name order by raw_table, check_name
@@ -52,6 +69,8 @@ class Summary:
     positions: list[PositionLine]
     breaks: list[tuple[str, str, str, Decimal, Decimal, Decimal]]
     quarantine: list[tuple[str, str, int, str]]
+    accounts: list[tuple[str, str, str, str, Decimal | None, Decimal | None, str | None]] = ()  # type: ignore[assignment]
+    transfers: list[tuple[str, int, str, int]] = ()  # type: ignore[assignment]
     built: bool = True  # False: the marts do not exist yet (no transform has completed)
 
 
@@ -64,7 +83,11 @@ def read_summary(wh: Warehouse) -> Summary:
             return Summary([], [], quarantine, built=False)  # type: ignore[arg-type]
         positions = [PositionLine(*row) for row in conn.execute(POSITIONS_SQL).fetchall()]
         breaks = [tuple(row) for row in conn.execute(BREAKS_SQL).fetchall()]
-    return Summary(positions, breaks, quarantine)  # type: ignore[arg-type]
+        accounts = [tuple(row) for row in conn.execute(ACCOUNTS_SQL).fetchall()]
+        has_transfers = conn.execute("select to_regclass('marts.internal_transfers') is not null "
+                                     "and to_regclass('marts.transfer_review') is not null").fetchone()
+        transfers = [tuple(r) for r in conn.execute(TRANSFERS_SQL).fetchall()] if has_transfers[0] else []
+    return Summary(positions, breaks, quarantine, accounts, transfers)  # type: ignore[arg-type]
 
 
 def _qty(value: Decimal | None) -> str:
@@ -97,6 +120,26 @@ def render_summary(summary: Summary, console: Console) -> None:
                       status)
         totals[line.tenant_id] = totals.get(line.tenant_id, Decimal(0)) + (line.value_usd or Decimal(0))
     console.print(table)
+
+    where = Table(title="Where it sits: exchanges, wallets and DeFi side by side", title_justify="left")
+    for name in ("tenant", "account", "kind", "venue / chain", "value (USD)", "DeFi"):
+        where.add_column(name, justify="right" if name == "value (USD)" else "left")
+    last_tenant = None
+    for tenant, account, kind, venue, value, health, protocols in summary.accounts:
+        if last_tenant is not None and tenant != last_tenant:
+            where.add_section()
+        last_tenant = tenant
+        defi = (protocols or "") + (f" (health factor {health:.2f})" if health is not None else "")
+        where.add_row(tenant, account, kind, venue or "", _usd(value), defi)
+    console.print(where)
+    if summary.transfers:
+        moves = Table(title="Internal transfers (own accounts; not disposals)", title_justify="left")
+        for name in ("tenant", "matched", "matched by", "to review (marts.transfer_review)"):
+            moves.add_column(name, justify="right" if name in ("matched", "to review (marts.transfer_review)")
+                             else "left")
+        for tenant, matched, methods, open_ in summary.transfers:
+            moves.add_row(tenant, str(matched), methods, str(open_))
+        console.print(moves)
 
     total_table = Table(title="Portfolio value by tenant", title_justify="left")
     total_table.add_column("tenant")

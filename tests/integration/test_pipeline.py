@@ -24,8 +24,9 @@ from pipelines.runner import PipelineOutcome, run_pipeline
 from sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.integration
-RAW_TABLES = tuple(f"{venue}_{entity}" for venue in VENUES
-                   for entity in ("balances", "trades", "transfers", "tickers", "ohlcv"))
+RAW_TABLES = (*(f"{venue}_{entity}" for venue in VENUES
+                 for entity in ("balances", "trades", "transfers", "tickers", "ohlcv")),
+              "btc_transactions", "btc_balances", "evm_transfers", "evm_balances", "defi_positions")
 
 
 def _get(url: str) -> Any:
@@ -72,8 +73,9 @@ class Pipeline:
             out[table] = (count, digest)
         return out
 
-    def positions(self) -> dict[tuple[str, str], Decimal]:
-        return {(a, asset): q for a, asset, q in self.query("select account_id, asset, quantity from marts.positions")}
+    def positions(self, kind: str = "exchange") -> dict[tuple[str, str], Decimal]:
+        return {(a, asset): q for a, asset, q in self.query(
+            "select account_id, asset, quantity from marts.positions where account_kind = %s", kind)}
 
     def truth(self) -> dict[str, Any]:
         """The sandbox's facts for the accounts it serves (the world spans venues whose dialect may not exist)."""
@@ -179,3 +181,183 @@ def test_new_activity_is_picked_up_incrementally(pipeline: Pipeline) -> None:
     first_calls = sum(r.api_calls for r in pipeline.outcomes[0].runs if r.partition)
     later_calls = sum(r.api_calls for r in outcome.runs if r.partition)
     assert later_calls < first_calls
+
+
+def test_wallets_and_defi_positions_sit_beside_the_exchanges(pipeline: Pipeline) -> None:
+    chains = pipeline.truth()["chains"]
+    expected = {(account, asset): Decimal(q) for account, held in chains["holdings"].items()
+                for asset, q in held.items() if Decimal(q) != 0}
+    assert pipeline.positions("wallet") == expected
+    defi = {(p, t, a): q for p, t, a, q in pipeline.query(
+        "select protocol, position_type, asset, quantity from marts.positions where account_kind = 'defi'")}
+    for position in chains["defi"]["acme-defi"]:
+        key = (position["protocol"], position["position_type"], position["asset"])
+        assert abs(defi.pop(key) - Decimal(position["quantity"])) < Decimal("1e-15"), key
+    assert defi == {}
+    (health,), = pipeline.query("select distinct health_factor from marts.positions where protocol = 'aave-v3'")
+    assert Decimal("1") < health < Decimal("10")
+    kinds = {k for (k,) in pipeline.query("select distinct account_kind from marts.positions where tenant_id = 'acme'")}
+    assert kinds == {"exchange", "wallet", "defi"}
+    unpriced = pipeline.query("select account_id, asset from marts.positions where value_usd is null")
+    assert unpriced == []
+
+
+def test_spam_and_receipt_tokens_are_flagged_not_valued(pipeline: Pipeline) -> None:
+    spam = pipeline.truth()["chains"]["spam_tokens"][0]
+    flagged = pipeline.query("select token_contract, spam_reason from staging.stg_chains__evm_transfers "
+                             "where movement_class = 'spam'")
+    assert [c.lower() for c, _ in flagged] == [spam["contract"].lower()] and "not in the registry" in flagged[0][1]
+    held = {a for (a,) in pipeline.query("select distinct asset from marts.positions where account_kind = 'wallet'")}
+    assert held.isdisjoint({"ETHG", "aEthWETH", "variableDebtEthUSDT", "UNI-V2", "stETH"})
+    # Depositing into a protocol is not a disposal: the wallet's outflows to Aave/Uniswap/Lido are defi_deposit.
+    kinds = {k for (k,) in pipeline.query("select distinct entry_type from intermediate.int_ledger "
+                                          "where account_id = 'acme-ledger-eth' and asset = 'ETH' and quantity < 0")}
+    assert kinds == {"defi_deposit", "network_fee"}
+
+
+def test_bitcoin_wallet_discovers_past_the_first_gap_and_nets_change(pipeline: Pipeline) -> None:
+    index = pipeline.truth()["chains"]["gap_limit_index"]
+    (receive, change), = pipeline.query(
+        "select count(*) filter (where branch = 0), count(*) filter (where branch = 1) from ops.wallet_addresses "
+        "where account_id = 'acme-ledger-btc'")
+    assert receive == index + 1 + 20  # used up to index 19, then a gap of 20 unused addresses
+    assert change >= 20
+    directions = dict(pipeline.query("select direction, count(*) from raw.btc_transactions "
+                                     "where account_id = 'acme-ledger-btc' group by 1"))
+    assert directions == {"in": 3, "out": 2, "self": 1}
+    (withdrawn,), = pipeline.query("select sum(amount) from raw.btc_transactions "
+                                   "where account_id = 'acme-ledger-btc' and direction = 'out'")
+    assert withdrawn == Decimal("0.45")  # 0.2 paid + 0.25 to Coinbase; change back to the wallet is not a disposal
+    breaks = pipeline.query("select account_id from marts.reconciliation where status = 'break' "
+                            "and account_id in (select account_id from ops.accounts where kind = 'wallet')")
+    assert breaks == []
+
+
+def test_transfer_matching_finds_every_seeded_transfer_and_no_false_match(pipeline: Pipeline) -> None:
+    truth = pipeline.truth()
+    seeded = {(t["from_account"], t["to_account"], t["asset"], t["txid"]) for t in truth["internal_transfers"]}
+    seeded |= {(t["from"], t["to"], t["asset"], t["txid"]) for t in truth["wallet_transfers"]}
+    seeded |= {(t["from"], t["to"], t["asset"], t["txid"]) for t in truth["chains"]["bridges"]}  # chain → chain
+    found = pipeline.query("select from_account_id, to_account_id, asset, txid, method, sent, received "
+                           "from marts.internal_transfers")
+    assert {(f, t, a, (x or "").lower()) for f, t, a, x, *_ in found} == {
+        (f, t, a, x.lower()) for f, t, a, x in seeded}
+    assert len(found) == len(seeded)  # one match per seeded transfer, no extra (false) pair
+    assert all(sent >= received for *_, sent, received in found)
+    methods = {m for *_, m, _s, _r in found}
+    assert methods == {"txid", "amount_time"}  # the bridge has a different hash on each chain
+    # Neither side of a matched transfer is a disposal or an acquisition: the ledger treats both as internal.
+    treatments = pipeline.query("""
+        select l.treatment, count(*) from marts.ledger l
+        join marts.internal_transfers m on l.ledger_entry_id in (m.out_entry_id, m.in_entry_id)
+        group by 1""")
+    assert treatments == [("internal_transfer", 2 * len(seeded))]
+    review = {(a, m) for a, m in pipeline.query("select account_id, movement from marts.transfer_review")}
+    assert ("acme-ledger-btc", "withdrawal") in review  # the 0.2 BTC payment to a merchant: a real outflow
+    assert ("acme-ledger-btc", "deposit") in review  # the 0.05 BTC from a customer
+
+
+# ── CSV imports ─────────────────────────────────────────────────────────────────────────────────────────────
+def _transform(pipeline: Pipeline) -> None:
+    result = pipeline.defs.resolve_job_def("nightly_reconciliation").execute_in_process(
+        instance=pipeline.instance, raise_on_error=False)
+    assert result.success
+
+
+def test_csv_overlapping_the_api_history_changes_nothing_and_reimport_adds_nothing(
+        pipeline: Pipeline, tmp_path: Path) -> None:
+    from pipelines.imports import import_file
+    from sandbox.exports import binance_trade_history_csv, coinbase_transactions_csv, kraken_ledgers_csv
+
+    before = pipeline.positions()
+    (trades_before,), = pipeline.query("select count(*) from intermediate.int_exchange_trades")
+    world = pipeline.sandbox.world
+    files = {"acme-binance-main": binance_trade_history_csv(world, "acme-binance-main"),
+             "acme-kraken": kraken_ledgers_csv(world, "acme-kraken"),
+             "acme-coinbase": coinbase_transactions_csv(world, "acme-coinbase")}
+    for account, text in files.items():
+        path = tmp_path / f"{account}.csv"
+        path.write_text(text)
+        first = import_file(pipeline.wh, path, account)
+        assert first.balanced and first.quarantined == 0 and first.loaded_new == first.records > 0, first
+        again = import_file(pipeline.wh, path, account)
+        assert again.loaded_new == 0 and again.duplicates == first.records  # the same file twice: nothing new
+    _transform(pipeline)
+    assert pipeline.positions() == before  # every imported row was already known from the API
+    (trades_after,), = pipeline.query("select count(*) from intermediate.int_exchange_trades")
+    assert trades_after == trades_before
+
+
+def test_csv_backfill_beyond_the_api_history_is_added_once(pipeline: Pipeline, tmp_path: Path) -> None:
+    from pipelines.imports import import_file
+
+    before = pipeline.positions()
+    text = ("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
+            "record_id,txid,note\n"
+            "2025-01-10T08:00:00+08:00,buy,BTC,0.10,USDT,9500.00,USDT,9.5,htx-old-1,,before the API's 120 days\n"
+            "2025-01-11T08:00:00+08:00,sell,BTC,0.04,USDT,3900.00,USDT,3.9,htx-old-2,,\n")
+    path = tmp_path / "htx-backfill.csv"
+    path.write_text(text)
+    outcome = import_file(pipeline.wh, path, "bluefin-htx")
+    assert (outcome.format, outcome.loaded_new, outcome.quarantined) == ("generic", 2, 0)
+    (when,), = pipeline.query("select min(occurred_at) from raw.file_records where file_sha256 = %s",
+                              outcome.file_sha256)
+    assert when.isoformat() == "2025-01-10T00:00:00+00:00"  # +08:00 → UTC, explicitly
+    _transform(pipeline)
+    after = pipeline.positions()
+    assert after[("bluefin-htx", "BTC")] - before[("bluefin-htx", "BTC")] == Decimal("0.06")
+    assert after[("bluefin-htx", "USDT")] - before[("bluefin-htx", "USDT")] == Decimal("-9500") + Decimal("3900") \
+        - Decimal("9.5") - Decimal("3.9")
+
+
+def test_a_thousand_malformed_rows_are_quarantined_with_file_line_and_reason(pipeline: Pipeline,
+                                                                            tmp_path: Path) -> None:
+    import random
+
+    from pipelines.imports import import_file
+    from tests.unit.test_file_imports import FUZZ_SPECS, _malformed
+
+    rng = random.Random("coinbook-import-fuzz")
+    header = ("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
+              "record_id,txid,note")
+    template = ["2025-03-01T10:00:00Z", "buy", "ETH", "1.5", "USDT", "4500", "USDT", "4.5", "", "", ""]
+    good = [",".join([f"2025-03-0{d}T10:00:00Z", "buy", "SOL", str(d), "USDT", str(150 * d), "", "", "", "", ""])
+            for d in range(1, 6)]
+    bad = [_malformed(rng, template, FUZZ_SPECS["generic"]) for _ in range(1000)]
+    rows = good + bad
+    rng.shuffle(rows)
+    path = tmp_path / "fuzzed.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8", errors="surrogateescape")
+    outcome = import_file(pipeline.wh, path, "bluefin-binance")
+    assert outcome.rows_in == 1005
+    assert outcome.lines_loaded + outcome.quarantined + outcome.ignored == outcome.rows_in
+    assert outcome.quarantined == 1000 and outcome.loaded_new == 5
+    quarantined = pipeline.query(
+        "select (payload->>'line')::int, payload->>'file', reason from ops.quarantine "
+        "where raw_table = 'raw.file_records' and payload->>'file_sha256' = %s", outcome.file_sha256)
+    assert len(quarantined) == 1000
+    assert all(file == "fuzzed.csv" and line >= 2 and f"line {line}:" in reason for line, file, reason in quarantined)
+
+
+def test_inbox_sensor_imports_a_dropped_file_once(pipeline: Pipeline, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.assets.imports import import_inbox_sensor
+    from pipelines.settings import get_settings
+
+    inbox = tmp_path / "inbox"
+    (inbox / "acme" / "acme-binance-ops").mkdir(parents=True)
+    dropped = inbox / "acme" / "acme-binance-ops" / "airdrop.csv"
+    dropped.write_text("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
+                       "record_id,txid,note\n2025-04-01T00:00:00Z,income:airdrop,SOL,2.5,,,,,,,\n")
+    monkeypatch.setattr(get_settings(), "import_inbox", inbox)
+    result = import_inbox_sensor(dg.build_sensor_context(instance=pipeline.instance))
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    run = pipeline.defs.resolve_job_def("file_import").execute_in_process(
+        run_config=request.run_config, instance=pipeline.instance, tags=request.tags)
+    assert run.success
+    assert not dropped.exists() and len(list((dropped.parent / "imported").iterdir())) == 1
+    (income,), = pipeline.query("select count(*) from raw.file_records where account_id = 'acme-binance-ops' "
+                                "and record_type = 'income'")
+    assert income == 1
+    assert import_inbox_sensor(dg.build_sensor_context(instance=pipeline.instance)).run_requests == []

@@ -103,7 +103,8 @@ class Harness:
                 facts["trades"], facts["deposits"] + facts["withdrawals"], 0), account
 
     def positions(self) -> dict[tuple[str, str], Decimal]:
-        return {(a, s): q for a, s, q in self.query("select account_id, asset, quantity from marts.positions")}
+        return {(a, s): q for a, s, q in self.query(
+            "select account_id, asset, quantity from marts.positions where account_kind = 'exchange'")}
 
 
 def _expected_positions(truth: dict[str, Any], venues: set[str] | None = None) -> dict[tuple[str, str], Decimal]:
