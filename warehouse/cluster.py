@@ -240,7 +240,8 @@ class LocalCluster:
                     f"(or COINBOOK_DATABASE_URL to use an existing server)")
             self._prepare_dirs()
             options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                       f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                       f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+                       f"-c jit=off")  # see V008: LLVM compile time dwarfs these queries
             # fsync off: this warehouse is a local, rebuildable store; a real deployment sets COINBOOK_DATABASE_URL.
             self._run([str(self.binaries.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
                        "-w", "-t", "60", "-o", options, "start"], "starting PostgreSQL")
