@@ -1,0 +1,304 @@
+"""Tax lots: which acquisition each disposal consumed, at what cost — exact, explainable, per book.
+
+Pure (no I/O, no clock). Amounts are Decimals; a lot's cost and a disposal's proceeds are split across slices
+by subtraction (the last slice takes the remainder), so quantity, cost and proceeds are conserved exactly.
+
+Events per book (an account, or the whole tenant when books are universal) and asset:
+    acquire       quantity, cost (fees included when they go into the basis): a buy, income at fair value
+    dispose       quantity, proceeds (fees deducted when they reduce proceeds): a sell, a payment
+    transfer_out  quantity sent to another book of the tenant; the lots move there with their original
+                  acquisition dates and full cost (a network fee kept by the chain reduces the quantity that
+                  arrives, not the cost: the basis travels whole)
+    transfer_in   the matching arrival (same transfer_id): where the lots go and how many arrive
+Methods: FIFO, LIFO, HIFO (highest unit cost first), SPECIFIC (lots chosen per disposal; what the choice does
+not cover falls back to the default method, with a warning) and AVERAGE (one pool per book and asset). The
+method may change from one tax year to the next. A disposal without enough lots is reported in `missing`
+with its uncovered quantity and proceeds — never given a zero cost.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+LONG_TERM = timedelta(days=365)  # held more than one year → long term (US rule: the day after the anniversary)
+
+
+class Method(StrEnum):
+    FIFO = "fifo"
+    LIFO = "lifo"
+    HIFO = "hifo"
+    SPECIFIC = "specific"
+    AVERAGE = "average"
+
+
+@dataclass(frozen=True)
+class LotEvent:
+    event_id: str
+    book: str
+    asset: str
+    at: datetime
+    kind: str  # acquire | dispose | transfer_out | transfer_in
+    quantity: Decimal  # > 0
+    value: Decimal = ZERO  # cost (acquire) or proceeds (dispose), in the tenant's base currency
+    transfer_id: str | None = None
+    source: str = ""  # trade | income | fee | payment ...: carried to the outputs for reports
+
+
+@dataclass
+class Lot:
+    lot_id: str
+    book: str
+    asset: str
+    acquired_at: datetime
+    quantity: Decimal  # remaining
+    cost: Decimal  # remaining
+    source: str = ""
+    seq: int = 0
+
+    @property
+    def unit_cost(self) -> Decimal:
+        return self.cost / self.quantity if self.quantity else ZERO
+
+
+@dataclass(frozen=True)
+class DisposalSlice:
+    disposal_id: str
+    lot_id: str
+    book: str
+    asset: str
+    quantity: Decimal
+    proceeds: Decimal
+    cost: Decimal
+    acquired_at: datetime | None  # None for an average-cost pool with no single date
+    disposed_at: datetime
+    method: Method
+
+    @property
+    def gain(self) -> Decimal:
+        return self.proceeds - self.cost
+
+    @property
+    def term(self) -> str | None:
+        if self.acquired_at is None:
+            return None
+        return "long" if self.disposed_at - self.acquired_at > LONG_TERM else "short"
+
+
+@dataclass(frozen=True)
+class MissingBasis:
+    disposal_id: str
+    book: str
+    asset: str
+    quantity: Decimal  # not covered by any lot
+    proceeds: Decimal  # the share of proceeds of that quantity
+    at: datetime
+
+
+@dataclass
+class LotResult:
+    slices: list[DisposalSlice] = field(default_factory=list)
+    open_lots: list[Lot] = field(default_factory=list)
+    missing: list[MissingBasis] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    transfers: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (transfer_id, taken, arrived)
+
+
+KIND_ORDER = {"acquire": 0, "transfer_in": 1, "transfer_out": 2, "dispose": 3}
+
+
+def _share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """total × part / whole, exact when it can be, else to 18 decimals (the remainder goes to the last slice)."""
+    if part == whole:
+        return total
+    return (total * part / whole).quantize(Decimal("1e-18"))
+
+
+class _Book:
+    """The open lots of one book and asset, ordered for the method in force."""
+
+    def __init__(self, method: Method, default: Method) -> None:
+        self.lots: dict[str, Lot] = {}
+        self.heap: list[tuple[object, ...]] = []
+        self.method = method
+        self.default = default
+
+    def _key(self, lot: Lot) -> tuple[object, ...]:
+        method = self.default if self.method == Method.SPECIFIC else self.method
+        ts = lot.acquired_at.timestamp()
+        if method == Method.LIFO:
+            return (-ts, -lot.seq)
+        if method == Method.HIFO:
+            return (-lot.unit_cost, ts, lot.seq)
+        return (ts, lot.seq)  # FIFO (and the order an average pool keeps)
+
+    def add(self, lot: Lot) -> None:
+        if self.method == Method.AVERAGE and self.lots:
+            pool = next(iter(self.lots.values()))
+            pool.quantity += lot.quantity
+            pool.cost += lot.cost
+            pool.acquired_at = min(pool.acquired_at, lot.acquired_at)
+            return
+        self.lots[lot.lot_id] = lot
+        heapq.heappush(self.heap, (*self._key(lot), lot.lot_id))
+
+    def switch(self, method: Method, book: str, asset: str) -> None:
+        if method == self.method:
+            return
+        live = [lot for lot in self.lots.values() if lot.quantity > 0]
+        self.method, self.lots, self.heap = method, {}, []
+        if method == Method.AVERAGE and live:
+            pooled = Lot(f"pool:{book}:{asset}:{min(lot.seq for lot in live)}", book, asset,
+                         min(lot.acquired_at for lot in live), sum((lot.quantity for lot in live), ZERO),
+                         sum((lot.cost for lot in live), ZERO), "pool", min(lot.seq for lot in live))
+            live = [pooled]
+        for lot in live:
+            self.add(lot)
+
+    def next_lot(self) -> Lot | None:
+        while self.heap:
+            lot = self.lots.get(str(self.heap[0][-1]))
+            if lot is not None and lot.quantity > 0:
+                return lot
+            heapq.heappop(self.heap)  # exhausted (or taken by a specific identification): lazy deletion
+        return None
+
+    def take(self, lot: Lot, quantity: Decimal) -> tuple[Decimal, Decimal]:
+        """Remove `quantity` from `lot`; returns (quantity taken, cost taken)."""
+        taken = min(quantity, lot.quantity)
+        cost = _share(lot.cost, taken, lot.quantity)
+        lot.quantity -= taken
+        lot.cost -= cost
+        if lot.quantity == 0:
+            self.lots.pop(lot.lot_id, None)
+        return taken, cost
+
+
+def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Method] = Method.FIFO, *,
+                 default: Method = Method.FIFO,
+                 selections: Mapping[str, Sequence[tuple[str, Decimal]]] | None = None) -> LotResult:
+    """Run every event in time order (at equal times: acquisitions and arrivals before departures and
+    disposals). `method` is one method, or a function of the tax year; `default` is SPECIFIC's fallback and
+    the order transfers take lots in under SPECIFIC; `selections` maps a disposal's event_id to the lots
+    (lot_id = the acquiring event's id) and quantities chosen for it."""
+    method_for = method if callable(method) else (lambda _year, m=method: m)
+    selections = selections or {}
+    ordered = sorted(events, key=lambda e: (e.at, KIND_ORDER[e.kind], e.event_id))
+    arrivals = {e.transfer_id: e for e in ordered if e.kind == "transfer_in" and e.transfer_id}
+    departures = {e.transfer_id for e in ordered if e.kind == "transfer_out" and e.transfer_id}
+    books: dict[tuple[str, str], _Book] = {}
+    result = LotResult()
+    seq = itertools.count()
+
+    def book_of(book: str, asset: str, year: int) -> _Book:
+        current = method_for(year)
+        state = books.get((book, asset))
+        if state is None:
+            state = books[(book, asset)] = _Book(current, default)
+        else:
+            state.switch(current, book, asset)
+        return state
+
+    for event in ordered:
+        if event.quantity <= 0:
+            result.warnings.append(f"{event.event_id}: quantity {event.quantity} is not positive; skipped")
+            continue
+        state = book_of(event.book, event.asset, event.at.year)
+        if event.kind == "acquire":
+            state.add(Lot(event.event_id, event.book, event.asset, event.at, event.quantity, event.value,
+                          event.source, next(seq)))
+        elif event.kind == "dispose":
+            _dispose(event, state, selections.get(event.event_id), result)
+        elif event.kind == "transfer_out":
+            arrival = arrivals.get(event.transfer_id)
+            if arrival is None:
+                result.warnings.append(f"{event.event_id}: transfer {event.transfer_id} has no arrival; "
+                                       "treated as a disposal without proceeds")
+                _dispose(LotEvent(event.event_id, event.book, event.asset, event.at, "dispose", event.quantity,
+                                  ZERO, source="transfer"), state, None, result)
+                continue
+            _transfer(event, arrival, state, book_of(arrival.book, arrival.asset, event.at.year), seq, result)
+        elif event.kind == "transfer_in" and event.transfer_id not in departures:
+            # An arrival nothing departed for: booked at the value the caller gives (its fair value on receipt),
+            # and said so — never silently at zero.
+            result.warnings.append(f"{event.event_id}: arrival without a departure; acquired at {event.value}")
+            state.add(Lot(event.event_id, event.book, event.asset, event.at, event.quantity, event.value,
+                          "orphan_transfer", next(seq)))
+    for (_book, _asset), state in sorted(books.items()):
+        result.open_lots.extend(sorted((lot for lot in state.lots.values() if lot.quantity > 0),
+                                       key=lambda lot: (lot.acquired_at, lot.seq)))
+    return result
+
+
+def _dispose(event: LotEvent, state: _Book, chosen: Sequence[tuple[str, Decimal]] | None,
+             result: LotResult) -> None:
+    remaining, proceeds_left = event.quantity, event.value
+    method = state.method
+
+    def record(lot: Lot, quantity: Decimal, cost: Decimal) -> None:
+        nonlocal remaining, proceeds_left
+        last = quantity == remaining
+        proceeds = proceeds_left if last else _share(proceeds_left, quantity, remaining)
+        remaining -= quantity
+        proceeds_left -= proceeds
+        result.slices.append(DisposalSlice(
+            event.event_id, lot.lot_id, event.book, event.asset, quantity, proceeds, cost,
+            None if method == Method.AVERAGE else lot.acquired_at, event.at, method))
+
+    if method == Method.SPECIFIC:
+        for lot_id, wanted in chosen or ():
+            lot = state.lots.get(lot_id)
+            if lot is None or lot.quantity <= 0 or wanted <= 0:
+                result.warnings.append(f"{event.event_id}: selected lot {lot_id} is not open in "
+                                       f"{event.book}/{event.asset}; falling back to {state.default}")
+                continue
+            quantity, cost = state.take(lot, min(wanted, remaining))
+            record(lot, quantity, cost)
+            if remaining == 0:
+                break
+        if remaining > 0:
+            result.warnings.append(f"{event.event_id}: {remaining} {event.asset} not covered by the selected "
+                                   f"lots; {state.default} for the rest")
+    while remaining > 0:
+        lot = state.next_lot()
+        if lot is None:
+            result.missing.append(MissingBasis(event.event_id, event.book, event.asset, remaining, proceeds_left,
+                                               event.at))
+            return
+        quantity, cost = state.take(lot, remaining)
+        record(lot, quantity, cost)
+
+
+def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, seq: Iterator[int],
+              result: LotResult) -> None:
+    """Move lots of `out.quantity` from one book to another; `arrival.quantity` (≤ sent) arrives, each lot
+    scaled down in proportion, its cost kept whole."""
+    received = min(arrival.quantity, out.quantity)
+    remaining, arriving_left = out.quantity, received
+    taken_total = arrived_total = ZERO
+    while remaining > 0:
+        lot = source.next_lot()
+        if lot is None:
+            result.missing.append(MissingBasis(out.event_id, out.book, out.asset, remaining, ZERO, out.at))
+            result.warnings.append(f"{out.event_id}: {remaining} {out.asset} sent without lots to carry")
+            break
+        quantity, cost = source.take(lot, remaining)
+        arriving = arriving_left if quantity == remaining else _share(arriving_left, quantity, remaining)
+        remaining -= quantity
+        arriving_left -= arriving
+        taken_total += quantity
+        arrived_total += arriving
+        if arriving > 0:
+            target.add(Lot(f"{lot.lot_id}>{out.transfer_id}", arrival.book, arrival.asset, lot.acquired_at,
+                           arriving, cost, lot.source, next(seq)))
+        elif cost:  # nothing of this lot arrived (all fee): its cost leaves as a loss, not into thin air
+            result.slices.append(DisposalSlice(out.event_id, lot.lot_id, out.book, out.asset, quantity, ZERO, cost,
+                                               lot.acquired_at, out.at, source.method))
+            taken_total -= quantity
+    result.transfers.append((out.transfer_id or out.event_id, taken_total, arrived_total))
