@@ -2,9 +2,13 @@
 
     .venv/bin/python -m bench.bench_lots [trades]        (default 1,000,000)
 
-For now it measures the reference engine (pipelines/domain/lots.py: Decimal arithmetic, one heap per book and
-asset) per method — the "plain per-trade Python loop" that the fast engine will be compared with. The data is
-generated deterministically: buys and sells at prices around a random walk, quantities on an 8-decimal grid.
+Per method, on the same data:
+  baseline  pipelines/domain/lots.py: a plain per-event Python loop over Decimals (one heap per book and asset)
+  engine    pipelines/domain/lots_fast.match_lots: the same rules on integer columns in one compiled pass —
+            columns in, columns out, as the Dagster asset uses it (events read with COPY, results written with COPY)
+Both must agree: the slice count, every total (quantity, cost, proceeds, open lots) to the last digit, and the
+first 20,000 slices one by one; a mismatch fails the run. The data is deterministic: buys and sells at prices
+around a random walk, quantities on an 8-decimal grid, values in cents, sorted by time.
 """
 
 from __future__ import annotations
@@ -15,15 +19,26 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
+
 from pipelines.domain.lots import LotEvent, Method, compute_lots
+from pipelines.domain.lots_fast import match_lots
+
+QTY, MONEY = Decimal("1e-8"), Decimal("0.01")
 
 
-def generate(trades: int, accounts: int = 1_000, assets: int = 50, seed: int = 5) -> list[LotEvent]:
+def generate(trades: int, accounts: int = 1_000, assets: int = 50, seed: int = 5) -> tuple[list[LotEvent], dict, dict]:
     rng = random.Random(seed)
     start = datetime(2021, 1, 1, tzinfo=UTC)
     price = [rng.uniform(1, 50_000) for _ in range(assets)]
     held: dict[tuple[int, int], int] = {}  # in units of 1e-8, so sells never exceed what was bought
+    bought: dict[tuple[int, int], list[int]] = {}  # the group's acquisitions so far (for specific identification)
+    chosen: dict[str, list[tuple[str, Decimal]]] = {}
+    sel_ptr, sel_lot, sel_qty = np.zeros(trades + 1, np.int64), [], []
     events = []
+    cols = {name: np.zeros(trades, dtype) for name, dtype in (("group", np.int64), ("kind", np.int8),
+                                                              ("qty", np.int64), ("value", np.int64),
+                                                              ("ts", np.float64))}
     for n in range(trades):
         account, asset = rng.randrange(accounts), rng.randrange(assets)
         price[asset] *= 1 + rng.gauss(0, 0.002)
@@ -33,24 +48,71 @@ def generate(trades: int, accounts: int = 1_000, assets: int = 50, seed: int = 5
         if sell:
             units = min(units, have)
         held[(account, asset)] = have + (-units if sell else units)
-        qty = Decimal(units).scaleb(-8)
-        value = (qty * Decimal(repr(round(price[asset], 2)))).quantize(Decimal("0.01"))
-        events.append(LotEvent(f"e{n}", f"acct{account}", f"A{asset}", start + timedelta(seconds=30 * n),
-                               "dispose" if sell else "acquire", qty, value))
-    return events
+        lots = bought.setdefault((account, asset), [])
+        if sell:  # specific identification: two earlier lots of the book at random, half each (some are spent
+            # by then: the rest falls back to the default method, with a warning, as in real books)
+            for lot in (rng.choice(lots), rng.choice(lots)):
+                sel_lot.append(lot)
+                sel_qty.append(units // 2)
+                chosen.setdefault(f"e{n}", []).append((f"e{lot}", Decimal(units // 2) * QTY))
+        else:
+            lots.append(n)
+        sel_ptr[n + 1] = len(sel_lot)
+        cents = units * round(price[asset] * 100) // 100_000_000
+        at = start + timedelta(seconds=30 * n)
+        events.append(LotEvent(f"e{n}", f"acct{account}", f"A{asset}", at, "dispose" if sell else "acquire",
+                               Decimal(units) * QTY, Decimal(cents) * MONEY))
+        cols["group"][n], cols["kind"][n], cols["qty"][n] = account * assets + asset, int(sell), units
+        cols["value"][n], cols["ts"][n] = cents, at.timestamp()
+    cols["n_groups"] = accounts * assets
+    cols["selections"] = (sel_ptr, np.array(sel_lot, np.int64), np.array(sel_qty, np.int64))
+    return events, cols, chosen
 
 
 def main(trades: int = 1_000_000) -> None:
     started = time.perf_counter()
-    events = generate(trades)
-    print(f"generated {len(events):,} events ({sum(e.kind == 'dispose' for e in events):,} disposals) "
-          f"in {time.perf_counter() - started:.1f} s")
-    print(f"{'method':<10} {'reference engine s':>19} {'slices':>10} {'open lots':>10}")
-    for method in (Method.FIFO, Method.LIFO, Method.HIFO, Method.AVERAGE):
+    events, cols, chosen = generate(trades)
+    n = len(events)
+    none, zero = np.full(n, -1, np.int64), np.zeros(n, np.int64)
+    print(f"generated {n:,} events ({int(cols['kind'].sum()):,} disposals) in {time.perf_counter() - started:.1f} s")
+    match_lots(cols["group"][:1000], cols["kind"][:1000], cols["qty"][:1000], cols["value"][:1000],
+               cols["ts"][:1000], none[:1000], zero[:1000], Method.FIFO, cols["n_groups"])  # compile (cached)
+    print(f"{len(cols['selections'][1]):,} lots chosen for specific identification")
+    print(f"{'method':<9} {'baseline s':>11} {'engine s':>9} {'speed-up':>9} {'slices':>10} {'open lots':>10}  same")
+    for method in (Method.FIFO, Method.LIFO, Method.HIFO, Method.AVERAGE, Method.SPECIFIC):
         started = time.perf_counter()
-        result = compute_lots(events, method)
+        reference = compute_lots(events, method, selections=chosen)
+        baseline = time.perf_counter() - started
+        started = time.perf_counter()
+        out = match_lots(cols["group"], cols["kind"], cols["qty"], cols["value"], cols["ts"], none, zero,
+                         method, cols["n_groups"], selections=cols["selections"])
         seconds = time.perf_counter() - started
-        print(f"{method.value:<10} {seconds:>19.1f} {len(result.slices):>10,} {len(result.open_lots):>10,}")
+        same = _agree(reference, out, events)
+        print(f"{method.value:<9} {baseline:>11.1f} {seconds:>9.2f} {baseline / seconds:>8.0f}x "
+              f"{len(out['slices']):>10,} {len(out['open_lot']):>10,}  {'yes' if same else 'NO'}")
+        if not same:
+            raise SystemExit(f"{method}: the engine disagrees with the baseline")
+
+
+def _agree(reference, out: dict, events: list[LotEvent]) -> bool:  # type: ignore[no-untyped-def]
+    rows = out["slices"]
+    if len(reference.slices) != len(rows) or len(reference.open_lots) != len(out["open_lot"]):
+        return False
+    totals = (sum((s.quantity for s in reference.slices), Decimal(0)) / QTY,
+              sum((s.cost for s in reference.slices), Decimal(0)) / MONEY,
+              sum((s.proceeds for s in reference.slices), Decimal(0)) / MONEY,
+              sum((lot.quantity for lot in reference.open_lots), Decimal(0)) / QTY,
+              sum((lot.cost for lot in reference.open_lots), Decimal(0)) / MONEY)
+    engine = (int(rows[:, 2].sum()), int(rows[:, 3].sum()), int(rows[:, 4].sum()),
+              int(out["lot_qty"][out["open_lot"]].sum()), int(out["lot_cost"][out["open_lot"]].sum()))
+    if tuple(int(t) for t in totals) != engine:
+        return False
+    for i, s in enumerate(reference.slices[:20_000]):
+        if (s.disposal_id, s.lot_id, s.quantity / QTY, s.cost / MONEY, s.proceeds / MONEY) != (
+                events[int(rows[i, 0])].event_id, events[int(rows[i, 1])].event_id,
+                int(rows[i, 2]), int(rows[i, 3]), int(rows[i, 4])):
+            return False
+    return True
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ Events per book (an account, or the whole tenant when books are universal) and a
                   acquisition dates and full cost (a network fee kept by the chain reduces the quantity that
                   arrives, not the cost: the basis travels whole)
     transfer_in   the matching arrival (same transfer_id): where the lots go and how many arrive
+    withdraw      coins that leave the tenant's books without a sale (a withdrawal nothing explains): lots go
+                  out in method order like a disposal, but at no proceeds — the caller reports them as removals
+                  at cost, not as gains or losses
 Methods: FIFO, LIFO, HIFO (highest unit cost first), SPECIFIC (lots chosen per disposal; what the choice does
 not cover falls back to the default method, with a warning) and AVERAGE (one pool per book and asset). The
 method may change from one tax year to the next. A disposal without enough lots is reported in `missing`
@@ -23,7 +26,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 
 ZERO = Decimal(0)
@@ -44,7 +47,7 @@ class LotEvent:
     book: str
     asset: str
     at: datetime
-    kind: str  # acquire | dispose | transfer_out | transfer_in
+    kind: str  # acquire | dispose | transfer_out | transfer_in | withdraw
     quantity: Decimal  # > 0
     value: Decimal = ZERO  # cost (acquire) or proceeds (dispose), in the tenant's base currency
     transfer_id: str | None = None
@@ -110,20 +113,44 @@ class LotResult:
     transfers: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (transfer_id, taken, arrived)
 
 
-KIND_ORDER = {"acquire": 0, "transfer_in": 1, "transfer_out": 2, "dispose": 3}
+KIND_ORDER = {"acquire": 0, "transfer_in": 1, "transfer_out": 2, "dispose": 3, "withdraw": 3}
 
 
-def _share(total: Decimal, part: Decimal, whole: Decimal) -> Decimal:
-    """total × part / whole, exact when it can be, else to 18 decimals (the remainder goes to the last slice)."""
+@dataclass(frozen=True)
+class Precision:
+    """Where shares are rounded (down; the last slice takes the remainder, so totals stay exact): money to
+    the finer of cents and the inputs' own decimals, quantities to the finer of 1e-8 and the inputs'. The
+    fast engine computes with integers on exactly these grids, so both engines agree to the last digit."""
+
+    money: Decimal = Decimal("0.01")
+    quantity: Decimal = Decimal("1e-8")
+
+    @classmethod
+    def of(cls, events: Sequence[LotEvent]) -> Precision:
+        def places(values: Iterable[Decimal], floor: int) -> int:
+            return max([floor, *(-v.normalize().as_tuple().exponent for v in values  # type: ignore[operator]
+                                 if v and v.normalize().as_tuple().exponent < 0)])
+        return cls(Decimal(1).scaleb(-places((e.value for e in events), 2)),
+                   Decimal(1).scaleb(-places((e.quantity for e in events), 8)))
+
+
+def plain(amount: Decimal) -> str:
+    """An amount as people write it in a message: 0.0001, 2, 1500 (not 0.00010000 or 1.5E+3)."""
+    return format(amount.normalize(), "f") if amount else "0"
+
+
+def _share(total: Decimal, part: Decimal, whole: Decimal, quantum: Decimal) -> Decimal:
+    """total × part / whole rounded down to `quantum` (the whole when part is the whole)."""
     if part == whole:
         return total
-    return (total * part / whole).quantize(Decimal("1e-18"))
+    return (total * part / whole).quantize(quantum, rounding=ROUND_FLOOR)
 
 
 class _Book:
     """The open lots of one book and asset, ordered for the method in force."""
 
-    def __init__(self, method: Method, default: Method) -> None:
+    def __init__(self, method: Method, default: Method, precision: Precision) -> None:
+        self.precision = precision
         self.lots: dict[str, Lot] = {}
         self.heap: list[tuple[object, ...]] = []
         self.method = method
@@ -172,7 +199,7 @@ class _Book:
     def take(self, lot: Lot, quantity: Decimal) -> tuple[Decimal, Decimal]:
         """Remove `quantity` from `lot`; returns (quantity taken, cost taken)."""
         taken = min(quantity, lot.quantity)
-        cost = _share(lot.cost, taken, lot.quantity)
+        cost = _share(lot.cost, taken, lot.quantity, self.precision.money)
         lot.quantity -= taken
         lot.cost -= cost
         if lot.quantity == 0:
@@ -190,6 +217,7 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
     method_for = method if callable(method) else (lambda _year, m=method: m)
     selections = selections or {}
     ordered = sorted(events, key=lambda e: (e.at, KIND_ORDER[e.kind], e.event_id))
+    precision = Precision.of(ordered)
     arrivals = {e.transfer_id: e for e in ordered if e.kind == "transfer_in" and e.transfer_id}
     departures = {e.transfer_id for e in ordered if e.kind == "transfer_out" and e.transfer_id}
     books: dict[tuple[str, str], _Book] = {}
@@ -200,14 +228,14 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
         current = method_for(year)
         state = books.get((book, asset))
         if state is None:
-            state = books[(book, asset)] = _Book(current, default)
+            state = books[(book, asset)] = _Book(current, default, precision)
         else:
             state.switch(current, book, asset)
         return state
 
     for event in ordered:
         if event.quantity <= 0:
-            result.warnings.append(f"{event.event_id}: quantity {event.quantity} is not positive; skipped")
+            result.warnings.append(f"{event.event_id}: quantity {plain(event.quantity)} is not positive; skipped")
             continue
         state = book_of(event.book, event.asset, event.at.year)
         if event.kind == "acquire":
@@ -215,6 +243,9 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
                           event.source, next(seq)))
         elif event.kind == "dispose":
             _dispose(event, state, selections.get(event.event_id), result)
+        elif event.kind == "withdraw":
+            _dispose(LotEvent(event.event_id, event.book, event.asset, event.at, "dispose", event.quantity, ZERO,
+                              source=event.source), state, None, result)
         elif event.kind == "transfer_out":
             arrival = arrivals.get(event.transfer_id)
             if arrival is None:
@@ -227,7 +258,7 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
         elif event.kind == "transfer_in" and event.transfer_id not in departures:
             # An arrival nothing departed for: booked at the value the caller gives (its fair value on receipt),
             # and said so — never silently at zero.
-            result.warnings.append(f"{event.event_id}: arrival without a departure; acquired at {event.value}")
+            result.warnings.append(f"{event.event_id}: arrival without a departure; acquired at {plain(event.value)}")
             state.add(Lot(event.event_id, event.book, event.asset, event.at, event.quantity, event.value,
                           "orphan_transfer", next(seq)))
     for (_book, _asset), state in sorted(books.items()):
@@ -244,7 +275,7 @@ def _dispose(event: LotEvent, state: _Book, chosen: Sequence[tuple[str, Decimal]
     def record(lot: Lot, quantity: Decimal, cost: Decimal) -> None:
         nonlocal remaining, proceeds_left
         last = quantity == remaining
-        proceeds = proceeds_left if last else _share(proceeds_left, quantity, remaining)
+        proceeds = proceeds_left if last else _share(proceeds_left, quantity, remaining, state.precision.money)
         remaining -= quantity
         proceeds_left -= proceeds
         result.slices.append(DisposalSlice(
@@ -263,7 +294,7 @@ def _dispose(event: LotEvent, state: _Book, chosen: Sequence[tuple[str, Decimal]
             if remaining == 0:
                 break
         if remaining > 0:
-            result.warnings.append(f"{event.event_id}: {remaining} {event.asset} not covered by the selected "
+            result.warnings.append(f"{event.event_id}: {plain(remaining)} {event.asset} not covered by the selected "
                                    f"lots; {state.default} for the rest")
     while remaining > 0:
         lot = state.next_lot()
@@ -286,10 +317,11 @@ def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, se
         lot = source.next_lot()
         if lot is None:
             result.missing.append(MissingBasis(out.event_id, out.book, out.asset, remaining, ZERO, out.at))
-            result.warnings.append(f"{out.event_id}: {remaining} {out.asset} sent without lots to carry")
+            result.warnings.append(f"{out.event_id}: {plain(remaining)} {out.asset} sent without lots to carry")
             break
         quantity, cost = source.take(lot, remaining)
-        arriving = arriving_left if quantity == remaining else _share(arriving_left, quantity, remaining)
+        arriving = arriving_left if quantity == remaining else _share(arriving_left, quantity, remaining,
+                                                                      source.precision.quantity)
         remaining -= quantity
         arriving_left -= arriving
         taken_total += quantity

@@ -67,7 +67,7 @@ def test_average_cost_pools_the_book() -> None:
     result = compute_lots(HISTORY, Method.AVERAGE)
     (only,) = result.slices
     assert only.quantity == D("1.5") and only.proceeds == D(89910)
-    assert only.cost == D("64341.428571428571428571")  # 150,130 × 1.5 / 3.5, to 18 decimals
+    assert only.cost == D("64341.42")  # 150,130 × 1.5 / 3.5, rounded down to the cent
     assert only.term is None  # a pool has no single acquisition date
     (pool,) = result.open_lots
     assert pool.quantity == D(2) and pool.cost + only.cost == D(150130)  # cost conserved to the last digit
@@ -126,7 +126,7 @@ def histories(draw: st.DrawFn) -> list[LotEvent]:
     for n in range(draw(st.integers(min_value=1, max_value=40))):
         when = start + timedelta(days=draw(st.integers(min_value=0, max_value=1500)), seconds=n)
         book = draw(st.sampled_from(["A", "B"]))
-        kind = draw(st.sampled_from(["acquire", "acquire", "dispose", "transfer"]))
+        kind = draw(st.sampled_from(["acquire", "acquire", "dispose", "transfer", "withdraw"]))
         qty = draw(amounts)
         if kind == "transfer":
             other = "B" if book == "A" else "A"
@@ -137,7 +137,7 @@ def histories(draw: st.DrawFn) -> list[LotEvent]:
                           LotEvent(f"i{n}", other, "BTC", when + timedelta(minutes=5), "transfer_in", qty,
                                    transfer_id=f"t{n}"))
         else:
-            events.append(LotEvent(f"e{n}", book, "BTC", when, kind, qty, draw(values)))
+            events.append(LotEvent(f"e{n}", book, "BTC", when, kind, qty, D(0) if kind == "withdraw" else draw(values)))
     return events
 
 
@@ -189,3 +189,12 @@ def test_specific_identification_of_the_oldest_lots_is_fifo(events: list[LotEven
 @pytest.mark.parametrize("method", list(Method))
 def test_results_are_identical_under_rerun(method: Method) -> None:
     assert compute_lots(HISTORY, method) == compute_lots(list(reversed(HISTORY)), method)
+
+
+def test_a_withdrawal_removes_lots_at_cost_without_proceeds() -> None:
+    """Coins that leave the books unexplained take their lots (in method order) but realise nothing:
+    1 BTC of L1 (30,030) and 0.5 of L2 (2 BTC for 100,100 → 25,025), 1.5 BTC of L2 left at 75,075."""
+    out = compute_lots([*HISTORY[:2], LotEvent("W1", "A", "BTC", at("2024-04-01"), "withdraw", D("1.5"), D(999))],
+                       Method.FIFO)
+    assert slices(out) == [("L1", D(1), D(30030), D(0), "short"), ("L2", D("0.5"), D("25025.00"), D(0), "short")]
+    assert [(lot.lot_id, lot.quantity, lot.cost) for lot in out.open_lots] == [("L2", D("1.5"), D("75075.00"))]
