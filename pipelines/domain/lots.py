@@ -111,6 +111,7 @@ class LotResult:
     missing: list[MissingBasis] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     transfers: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)  # (transfer_id, taken, arrived)
+    engine: str = "reference"  # or "fast" (lots_fast): same results, said for the run's metadata
 
 
 KIND_ORDER = {"acquire": 0, "transfer_in": 1, "transfer_out": 2, "dispose": 3, "withdraw": 3}
@@ -181,9 +182,10 @@ class _Book:
         live = [lot for lot in self.lots.values() if lot.quantity > 0]
         self.method, self.lots, self.heap = method, {}, []
         if method == Method.AVERAGE and live:
-            pooled = Lot(f"pool:{book}:{asset}:{min(lot.seq for lot in live)}", book, asset,
-                         min(lot.acquired_at for lot in live), sum((lot.quantity for lot in live), ZERO),
-                         sum((lot.cost for lot in live), ZERO), "pool", min(lot.seq for lot in live))
+            first = min(live, key=lambda lot: lot.seq)  # the pool keeps the name of its oldest lot
+            pooled = Lot(first.lot_id, book, asset, min(lot.acquired_at for lot in live),
+                         sum((lot.quantity for lot in live), ZERO), sum((lot.cost for lot in live), ZERO),
+                         first.source, first.seq)
             live = [pooled]
         for lot in live:
             self.add(lot)

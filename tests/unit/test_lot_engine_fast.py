@@ -63,3 +63,21 @@ def test_what_it_does_not_cover_falls_back_to_the_reference() -> None:
     chosen = {"S1": [("L3", Decimal("0.5")), ("L1", Decimal(1))]}
     assert comparable(compute_lots_fast(HISTORY, Method.SPECIFIC, selections=chosen)) == comparable(
         compute_lots(HISTORY, Method.SPECIFIC, selections=chosen))
+
+
+def test_lots_carried_back_and_forth_outgrow_the_first_room_and_still_agree() -> None:
+    """30 lots moved between two books 12 times: 360 carried lots, more than the kernel's first room (n + 4 per
+    transfer), so it runs again with more — same result as the reference."""
+    start = HISTORY[0].at
+    events = [LotEvent(f"a{k}", "A", "BTC", start.replace(minute=k), "acquire", Decimal(1), Decimal(100 + k))
+              for k in range(30)]
+    for hop in range(12):
+        src, dst = ("A", "B") if hop % 2 == 0 else ("B", "A")
+        when = start.replace(hour=1 + hop)
+        events += [LotEvent(f"o{hop}", src, "BTC", when, "transfer_out", Decimal(30), transfer_id=f"t{hop}"),
+                   LotEvent(f"i{hop}", dst, "BTC", when, "transfer_in", Decimal("29.99"), transfer_id=f"t{hop}")]
+    events.append(LotEvent("s", "A", "BTC", start.replace(hour=20), "dispose", Decimal(10), Decimal(5000)))
+    for method in METHODS:
+        fast, reference = compute_lots_fast(events, method), compute_lots(events, method)
+        assert comparable(fast) == comparable(reference), method
+        assert fast.engine == "fast"
