@@ -48,6 +48,30 @@ left join (select tenant_id, count(*) as open from marts.transfer_review group b
 order by 1
 """
 
+# Realized PnL per tenant and tax year (short / long term), unrealized now, and what lacks a basis.
+PNL_SQL = """
+with realized as (
+    select tenant_id, tax_year, sum(realized_gain) as gain, sum(short_term_gain) as short_term,
+           sum(long_term_gain) as long_term, sum(disposals) as disposals
+    from marts.realized_pnl group by tenant_id, tax_year
+), unrealized as (
+    select tenant_id, sum(unrealized_gain) as gain, sum(cost) as cost, sum(market_value) as value
+    from marts.unrealized_pnl group by tenant_id
+), missing as (
+    select tenant_id, count(*) as rows from marts.missing_cost_basis group by tenant_id
+), methods as (
+    select tenant_id, string_agg(distinct methods, ', ') as methods from derived.lot_units group by tenant_id
+)
+select t.tenant_id, r.tax_year, r.disposals, r.gain, r.short_term, r.long_term, u.cost, u.value, u.gain,
+       coalesce(m.rows, 0), coalesce(me.methods, '')
+from (select tenant_id from unrealized union select tenant_id from realized) t
+left join realized r on r.tenant_id = t.tenant_id
+left join unrealized u on u.tenant_id = t.tenant_id
+left join missing m on m.tenant_id = t.tenant_id
+left join methods me on me.tenant_id = t.tenant_id
+order by t.tenant_id, r.tax_year
+"""
+
 QUARANTINE_SQL = """
 select raw_table, check_name, count(*), min(reason)
 from ops.quarantine group by raw_table, check_name order by raw_table, check_name
@@ -71,6 +95,7 @@ class Summary:
     quarantine: list[tuple[str, str, int, str]]
     accounts: list[tuple[str, str, str, str, Decimal | None, Decimal | None, str | None]] = ()  # type: ignore[assignment]
     transfers: list[tuple[str, int, str, int]] = ()  # type: ignore[assignment]
+    pnl: list[tuple[object, ...]] = ()  # type: ignore[assignment]
     built: bool = True  # False: the marts do not exist yet (no transform has completed)
 
 
@@ -87,7 +112,11 @@ def read_summary(wh: Warehouse) -> Summary:
         has_transfers = conn.execute("select to_regclass('marts.internal_transfers') is not null "
                                      "and to_regclass('marts.transfer_review') is not null").fetchone()
         transfers = [tuple(r) for r in conn.execute(TRANSFERS_SQL).fetchall()] if has_transfers[0] else []
-    return Summary(positions, breaks, quarantine, accounts, transfers)  # type: ignore[arg-type]
+        has_pnl = conn.execute("select to_regclass('marts.realized_pnl') is not null and "
+                               "to_regclass('marts.unrealized_pnl') is not null and "
+                               "to_regclass('marts.missing_cost_basis') is not null").fetchone()
+        pnl = [tuple(r) for r in conn.execute(PNL_SQL).fetchall()] if has_pnl[0] else []
+    return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl)  # type: ignore[arg-type]
 
 
 def _qty(value: Decimal | None) -> str:
@@ -147,6 +176,26 @@ def render_summary(summary: Summary, console: Console) -> None:
     for tenant, value in totals.items():
         total_table.add_row(tenant, _usd(value))
     console.print(total_table)
+
+    if summary.pnl:
+        pnl = Table(title="PnL by tenant (tax lots; realized per tax year, unrealized at the latest prices)",
+                    title_justify="left")
+        for name in ("tenant (method)", "tax year", "disposals", "realized", "short term", "long term",
+                     "unrealized", "missing basis"):
+            pnl.add_column(name, justify="left" if name.startswith("tenant") else "right")
+        last = None
+        for tenant, year, disposals, gain, short, long_, _cost, _value, unrealized, missing, methods in summary.pnl:
+            first = tenant != last
+            if last is not None and first:
+                pnl.add_section()
+            last = tenant
+            pnl.add_row(f"{tenant} ({methods})" if first else "", str(year or "—"), str(disposals or 0),
+                        _usd(gain), _usd(short), _usd(long_), _usd(unrealized) if first else "",  # type: ignore[arg-type]
+                        (f"[yellow]{missing}[/]" if missing else "0") if first else "")
+        console.print(pnl)
+        if any(row[9] for row in summary.pnl):
+            console.print("  Missing basis is never counted as zero cost: see marts.missing_cost_basis (e.g. enter "
+                          "the cost of coins deposited from outside in ops.cost_basis).")
 
     if summary.breaks:
         breaks = Table(title="Reconciliation breaks (exchange-reported vs ledger-computed)", title_justify="left")

@@ -1,0 +1,259 @@
+-- What the lot engine reads (pipelines/assets/lots.py): each ledger entry's effect on tax lots, valued in USD,
+-- with where the value came from. One event per ledger entry (event_id = ledger_entry_id); cash (fiat, and USD
+-- stablecoins unless the tenant treats them as property) has no lots.
+--   trade buy    acquire the base at the trade's value + its fee (fees go into the basis)
+--   trade sell   dispose of the base at the trade's value − its fee (fees reduce the proceeds)
+--                the quote, when it is not cash: the other side (disposed of on a buy, acquired on a sell)
+--   trade fee    paid in a coin (not cash): a disposal of that coin at its fair value
+--   internal transfer  transfer_out (amount + the fee legs of the same record) / transfer_in: the lots move
+--   external outflow   withdraw: the lots leave at cost, nothing realised (transfer_review asks what it was)
+--   external inflow    acquire at the basis the accountant gave (ops.cost_basis), else of unknown basis
+--   income             acquire at fair value on receipt
+--   other fees         dispose at fair value (network fees of transactions that move nothing else)
+-- A trade's value: the quote amount when the quote is USD or a USD stablecoin, else quote × its daily close,
+-- else base × its daily close. Daily closes: int_prices_daily, the latest at most 7 days before.
+-- Values are rounded to cents (the unit the reports use); quantities are kept exact.
+{{ config(indexes=[{'columns': ['tenant_id', 'asset']}]) }}
+
+with settings as (
+    select * from {{ ref('stg_ops__lot_settings') }}
+),
+
+ledger as (
+    select l.*, s.book_scope, s.stablecoins_as_cash
+    from {{ ref('ledger') }} as l
+    join settings as s on s.tenant_id = l.tenant_id
+),
+
+pegs as (
+    select asset from {{ ref('usd_pegged_assets') }}
+),
+
+fiat as (
+    select asset from {{ ref('fiat_currencies') }}
+),
+
+-- which assets are cash for which tenant (no lots)
+cash as (
+    select s.tenant_id, f.asset from settings as s cross join fiat as f
+    union
+    select s.tenant_id, p.asset from settings as s cross join pegs as p where s.stablecoins_as_cash
+),
+
+-- a USD value per unit at a time: 1 for USD and its stablecoins, else the latest daily close within 7 days
+trades as (
+    select
+        tenant_id, portfolio_id, account_id, raw_table, source, source_record_id, book_scope,
+        min(occurred_at) as occurred_at,
+        max(case when leg = 'base' then entry_type end) as side,
+        max(case when leg = 'base' then ledger_entry_id end) as base_id,
+        max(case when leg = 'base' then asset end) as base_asset,
+        max(case when leg = 'base' then abs(quantity) end) as base_qty,
+        max(case when leg = 'quote' then ledger_entry_id end) as quote_id,
+        max(case when leg = 'quote' then asset end) as quote_asset,
+        max(case when leg = 'quote' then abs(quantity) end) as quote_qty,
+        max(case when leg = 'fee' then ledger_entry_id end) as fee_id,
+        max(case when leg = 'fee' then asset end) as fee_asset,
+        max(case when leg = 'fee' then abs(quantity) end) as fee_qty
+    from ledger
+    where entry_type in ('trade_buy', 'trade_sell') and treatment in ('trade', 'fee')
+    group by tenant_id, portfolio_id, account_id, raw_table, source, source_record_id, book_scope
+),
+
+trade_prices as (
+    select
+        t.*,
+        case when t.quote_asset in (select asset from pegs) then 1 else qp.close_usd end as quote_usd,
+        case when t.base_asset in (select asset from pegs) then 1 else bp.close_usd end as base_usd,
+        case when t.fee_asset in (select asset from pegs) then 1 else fp.close_usd end as fee_usd,
+        qp.venues as quote_venues,
+        bp.venues as base_venues
+    from trades as t
+    left join lateral (
+        select p.close_usd, p.venues from {{ ref('int_prices_daily') }} as p
+        where p.asset = t.quote_asset and p.price_date <= cast(t.occurred_at as date)
+          and p.price_date > cast(t.occurred_at as date) - 7
+        order by p.price_date desc limit 1
+    ) as qp on true
+    left join lateral (
+        select p.close_usd, p.venues from {{ ref('int_prices_daily') }} as p
+        where p.asset = t.base_asset and p.price_date <= cast(t.occurred_at as date)
+          and p.price_date > cast(t.occurred_at as date) - 7
+        order by p.price_date desc limit 1
+    ) as bp on true
+    left join lateral (
+        select p.close_usd from {{ ref('int_prices_daily') }} as p
+        where p.asset = t.fee_asset and p.price_date <= cast(t.occurred_at as date)
+          and p.price_date > cast(t.occurred_at as date) - 7
+        order by p.price_date desc limit 1
+    ) as fp on true
+),
+
+trade_values as (
+    select
+        t.*,
+        case
+            when t.quote_asset in (select asset from pegs) then t.quote_qty
+            when t.quote_usd is not null then t.quote_qty * t.quote_usd
+            when t.base_usd is not null then t.base_qty * t.base_usd
+        end as trade_usd,
+        case
+            when t.quote_asset in (select asset from pegs) then 'quote ' || t.quote_asset
+            when t.quote_usd is not null then 'quote × ' || t.quote_asset || ' daily close (' || t.quote_venues || ')'
+            when t.base_usd is not null then 'base × ' || t.base_asset || ' daily close (' || t.base_venues || ')'
+        end as valuation
+    from trade_prices as t
+),
+
+trade_fees as (
+    select
+        t.*,
+        case
+            when t.fee_id is null then 0
+            when t.fee_asset in (select asset from pegs) then t.fee_qty
+            when t.fee_asset = t.quote_asset and t.quote_qty > 0 then t.fee_qty * t.trade_usd / t.quote_qty
+            when t.fee_asset = t.base_asset and t.base_qty > 0 then t.fee_qty * t.trade_usd / t.base_qty
+            else t.fee_qty * t.fee_usd
+        end as fee_usd_value
+    from trade_values as t
+),
+
+trade_events as (
+    -- the base leg
+    select tenant_id, portfolio_id, account_id, book_scope, base_id as event_id, base_asset as asset, occurred_at,
+           case when side = 'trade_buy' then 'acquire' else 'dispose' end as kind, base_qty as quantity,
+           case when side = 'trade_buy' then trade_usd + fee_usd_value else trade_usd - fee_usd_value end
+               as value_usd,
+           valuation || case when fee_id is not null then ', fee ' || fee_asset else '' end as valuation,
+           cast(null as text) as transfer_id, 'trade' as source, quote_asset as counter_asset
+    from trade_fees
+
+    union all
+
+    -- the quote leg (ignored below when the quote is cash)
+    select tenant_id, portfolio_id, account_id, book_scope, quote_id, quote_asset, occurred_at,
+           case when side = 'trade_buy' then 'dispose' else 'acquire' end, quote_qty, trade_usd, valuation,
+           null, 'trade', base_asset
+    from trade_fees
+
+    union all
+
+    -- a fee paid in a coin: that coin is disposed of at its fair value (which went into the basis/proceeds)
+    select tenant_id, portfolio_id, account_id, book_scope, fee_id, fee_asset, occurred_at, 'dispose', fee_qty,
+           fee_usd_value, 'fee at ' || coalesce(valuation, 'no price'), null, 'fee', base_asset
+    from trade_fees
+    where fee_id is not null and fee_qty > 0
+),
+
+-- a withdrawal's own fee legs in the same coin travel with it (internal: into the lots' basis; external: out)
+moves as (
+    select l.*,
+        abs(l.quantity) + coalesce((
+            select sum(abs(f.quantity)) from ledger as f
+            where f.tenant_id = l.tenant_id and f.account_id = l.account_id and f.raw_table = l.raw_table
+              and f.source = l.source and f.source_record_id = l.source_record_id and f.asset = l.asset
+              and f.leg = 'fee' and f.entry_type in ('withdrawal_fee', 'network_fee')
+        ), 0) as moved_quantity
+    from ledger as l
+    where l.leg = 'amount' and l.treatment in ('internal_transfer', 'external_outflow', 'external_inflow', 'income')
+),
+
+merged_fees as (
+    select f.ledger_entry_id
+    from ledger as f
+    join moves as m
+        on m.tenant_id = f.tenant_id and m.account_id = f.account_id and m.raw_table = f.raw_table
+       and m.source = f.source and m.source_record_id = f.source_record_id and m.asset = f.asset
+       and m.quantity < 0
+    where f.leg = 'fee' and f.entry_type in ('withdrawal_fee', 'network_fee')
+),
+
+day_prices as (
+    select
+        l.*,
+        case when l.asset in (select asset from pegs) then 1 else p.close_usd end as unit_usd,
+        case when l.asset in (select asset from pegs) then l.asset || ' at 1 USD'
+             when p.close_usd is not null then l.asset || ' daily close ' || p.price_date || ' (' || p.venues || ')'
+        end as price_note
+    from (
+        select tenant_id, portfolio_id, account_id, book_scope, ledger_entry_id, asset, occurred_at, quantity,
+               treatment, transfer_match_id, moved_quantity
+        from moves
+        union all
+        select tenant_id, portfolio_id, account_id, book_scope, ledger_entry_id, asset, occurred_at, quantity,
+               treatment, null, abs(quantity)
+        from ledger
+        where leg = 'fee' and entry_type in ('withdrawal_fee', 'network_fee')
+          and ledger_entry_id not in (select ledger_entry_id from merged_fees)
+    ) as l
+    left join lateral (
+        select d.close_usd, d.price_date, d.venues from {{ ref('int_prices_daily') }} as d
+        where d.asset = l.asset and d.price_date <= cast(l.occurred_at as date)
+          and d.price_date > cast(l.occurred_at as date) - 7
+        order by d.price_date desc limit 1
+    ) as p on true
+),
+
+other_events as (
+    select
+        d.tenant_id, d.portfolio_id, d.account_id, d.book_scope, d.ledger_entry_id as event_id, d.asset,
+        d.occurred_at,
+        case
+            when d.treatment = 'internal_transfer' and d.quantity < 0 then 'transfer_out'
+            when d.treatment = 'internal_transfer' then 'transfer_in'
+            when d.treatment = 'external_outflow' then 'withdraw'
+            when d.treatment = 'fee' then 'dispose'
+            else 'acquire'
+        end as kind,
+        d.moved_quantity as quantity,
+        case
+            when d.treatment = 'external_inflow' then b.cost
+            when d.treatment in ('income', 'fee', 'external_outflow') then d.moved_quantity * d.unit_usd
+        end as value_usd,
+        case
+            when d.treatment = 'external_inflow' and b.cost is not null then 'ops.cost_basis'
+            when d.treatment = 'external_inflow' then 'unknown basis: deposit from outside, no ops.cost_basis row'
+            when d.treatment in ('income', 'fee', 'external_outflow') then coalesce(d.price_note, 'no price')
+            else 'lots carried'
+        end as valuation,
+        d.transfer_match_id as transfer_id,
+        case d.treatment when 'fee' then 'fee' else d.treatment end as source,
+        cast(null as text) as counter_asset,
+        b.acquired_at as basis_acquired_at
+    from day_prices as d
+    left join {{ source('ops', 'cost_basis') }} as b
+        on b.tenant_id = d.tenant_id and b.entry_id = d.ledger_entry_id
+),
+
+events as (
+    select tenant_id, portfolio_id, account_id, book_scope, event_id, asset, occurred_at, kind, quantity,
+           value_usd, valuation, transfer_id, source, counter_asset, cast(null as timestamptz) as basis_acquired_at
+    from trade_events
+    union all
+    select * from other_events
+)
+
+select
+    e.tenant_id,
+    e.event_id,
+    e.portfolio_id,
+    e.account_id,
+    cast(case when e.book_scope = 'universal' then '*' else e.account_id end as text) as book,
+    e.asset,
+    e.occurred_at,
+    cast(e.kind as text) as kind,
+    cast(e.quantity as numeric(38, 18)) as quantity,
+    cast(round(e.value_usd, 2) as numeric(38, 2)) as value_usd,
+    -- an acquisition whose cost nobody knows: the engine books it at 0 so that it keeps its place in the
+    -- method's order, and everything taken from it is reported as missing basis, never as zero cost
+    e.kind = 'acquire' and e.value_usd is null as basis_unknown,
+    e.kind = 'dispose' and e.value_usd is null as proceeds_unknown,
+    cast(e.valuation as text) as valuation,
+    e.transfer_id,
+    cast(e.source as text) as source,
+    e.counter_asset,
+    e.basis_acquired_at
+from events as e
+where e.quantity > 0
+  and e.asset is not null
+  and not exists (select 1 from cash as c where c.tenant_id = e.tenant_id and c.asset = e.asset)

@@ -1,0 +1,1 @@
+"""Report writers: pure functions from computed results to files (CSV, PDF) for people and tax authorities."""
