@@ -56,7 +56,7 @@ trades as (
         max(case when leg = 'fee' then asset end) as fee_asset,
         max(case when leg = 'fee' then abs(quantity) end) as fee_qty
     from ledger
-    where entry_type in ('trade_buy', 'trade_sell') and treatment in ('trade', 'fee')
+    where entry_type in ('trade_buy', 'trade_sell', 'trade_fee')
     group by tenant_id, portfolio_id, account_id, raw_table, source, source_record_id, book_scope
 ),
 
