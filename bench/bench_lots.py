@@ -16,15 +16,18 @@ from __future__ import annotations
 import random
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
+import psycopg
 
 from pipelines.domain.lots import LotEvent, Method, compute_lots
 from pipelines.domain.lots_fast import match_lots
 
 QTY, MONEY = Decimal("1e-8"), Decimal("0.01")
+START_S = int(datetime(2021, 1, 1, tzinfo=UTC).timestamp())  # event n happens 30 n seconds after
 
 
 def generate(trades: int, accounts: int = 1_000, assets: int = 50, seed: int = 5) -> tuple[list[LotEvent], dict, dict]:
@@ -75,23 +78,96 @@ def main(trades: int = 1_000_000) -> None:
     n = len(events)
     none, zero = np.full(n, -1, np.int64), np.zeros(n, np.int64)
     print(f"generated {n:,} events ({int(cols['kind'].sum()):,} disposals) in {time.perf_counter() - started:.1f} s")
-    match_lots(cols["group"][:1000], cols["kind"][:1000], cols["qty"][:1000], cols["value"][:1000],
-               cols["ts"][:1000], none[:1000], zero[:1000], Method.FIFO, cols["n_groups"])  # compile (cached)
+    match_lots(cols["group"], cols["kind"], cols["qty"], cols["value"], cols["ts"], none, zero, Method.FIFO,
+               cols["n_groups"])  # warm-up: compile (or load numba's cache) and touch the memory once
     print(f"{len(cols['selections'][1]):,} lots chosen for specific identification")
     print(f"{'method':<9} {'baseline s':>11} {'engine s':>9} {'speed-up':>9} {'slices':>10} {'open lots':>10}  same")
+    outputs = {}
     for method in (Method.FIFO, Method.LIFO, Method.HIFO, Method.AVERAGE, Method.SPECIFIC):
         started = time.perf_counter()
         reference = compute_lots(events, method, selections=chosen)
         baseline = time.perf_counter() - started
-        started = time.perf_counter()
-        out = match_lots(cols["group"], cols["kind"], cols["qty"], cols["value"], cols["ts"], none, zero,
-                         method, cols["n_groups"], selections=cols["selections"])
-        seconds = time.perf_counter() - started
+        seconds = float("inf")
+        for _ in range(3):  # best of three (the baseline, at 10+ s a run, once)
+            started = time.perf_counter()
+            out = match_lots(cols["group"], cols["kind"], cols["qty"], cols["value"], cols["ts"], none, zero,
+                             method, cols["n_groups"], selections=cols["selections"])
+            seconds = min(seconds, time.perf_counter() - started)
+        outputs[method] = out
         same = _agree(reference, out, events)
         print(f"{method.value:<9} {baseline:>11.1f} {seconds:>9.2f} {baseline / seconds:>8.0f}x "
               f"{len(out['slices']):>10,} {len(out['open_lot']):>10,}  {'yes' if same else 'NO'}")
         if not same:
             raise SystemExit(f"{method}: the engine disagrees with the baseline")
+    load(outputs[Method.FIFO], n)
+
+
+def load(out: dict, n: int) -> None:
+    """The FIFO results into PostgreSQL as the lot tables hold them (numeric amounts, text ids), with COPY:
+    Arrow builds the rows from the integer columns, PostgreSQL parses them — in two connections at once, one
+    per core (the tables are UNLOGGED: derived results, recomputed whole if a crash empties them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from pipelines.settings import get_settings
+    from warehouse.cluster import LocalCluster
+    from warehouse.loader import copy_arrow
+    from warehouse.migrate import apply_migrations
+
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    name = f"bench_lots_{int(time.time())}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    try:
+        apply_migrations(url)
+        started = time.perf_counter()
+        rows, lots = out["slices"], out["open_lot"]
+        ids = pc.binary_join_element_wise("e", pc.cast(pa.array(np.arange(n)), pa.string()), "")
+
+        def amount(units: np.ndarray, places: int) -> pa.Array:
+            return pc.multiply(pa.array(units).cast(pa.decimal128(20, 0)),
+                               pa.scalar(Decimal(1).scaleb(-places), pa.decimal128(places + 1, places)))
+
+        def times(events: np.ndarray) -> pa.Array:
+            return pa.array((START_S + 30 * events) * 1_000_000, pa.timestamp("us", tz="UTC"))
+
+        # slice_no: 1, 2, ... within each disposal (rows come in event order)
+        same = np.r_[False, rows[1:, 0] == rows[:-1, 0]]
+        run = np.cumsum(~same)
+        slice_no = np.arange(len(rows)) - np.flatnonzero(~same)[run - 1] + 1
+        lot_ids = pc.take(ids, pa.array(rows[:, 1]))
+        slices = pa.table({
+            "tenant_id": pa.repeat("bench", len(rows)), "asset": pa.repeat("A", len(rows)),
+            "book": pa.repeat("b", len(rows)), "disposal_event_id": pc.take(ids, pa.array(rows[:, 0])),
+            "slice_no": pa.array(slice_no), "lot_id": lot_ids, "lot_event_id": lot_ids,
+            "quantity": amount(rows[:, 2], 8), "proceeds": amount(rows[:, 4], 2), "cost": amount(rows[:, 3], 2),
+            "acquired_at": times(rows[:, 1]), "disposed_at": times(rows[:, 0]),
+            "method": pa.repeat("fifo", len(rows))})
+        open_lots = pa.table({
+            "tenant_id": pa.repeat("bench", len(lots)), "asset": pa.repeat("A", len(lots)),
+            "book": pa.repeat("b", len(lots)), "lot_id": pc.take(ids, pa.array(lots)),
+            "lot_event_id": pc.take(ids, pa.array(lots)), "acquired_at": times(lots),
+            "quantity": amount(out["lot_qty"][lots], 8), "cost": amount(out["lot_cost"][lots], 2),
+            "method": pa.repeat("fifo", len(lots))})
+        built = time.perf_counter() - started
+        def copy(table: str, part: pa.Table) -> int:  # one connection each: two server processes parse at once
+            with psycopg.connect(url) as conn:
+                return copy_arrow(conn, table, part)
+
+        half = slices.num_rows // 2
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            copied = sum(pool.map(copy, ("derived.lot_slices", "derived.lot_slices", "derived.lot_open"),
+                                  (slices.slice(0, half), slices.slice(half), open_lots)))
+        seconds = time.perf_counter() - started
+        with psycopg.connect(url) as conn:
+            (check,) = conn.execute("select sum(quantity) from derived.lot_slices").fetchone()
+        assert check == Decimal(int(rows[:, 2].sum())) * QTY, "the loaded quantities differ from the engine's"
+        print(f"load (FIFO results → PostgreSQL, COPY): {copied:,} rows in {seconds:.2f} s "
+              f"({built:.2f} s building the rows, {seconds - built:.2f} s COPY); {copied / seconds:,.0f} rows/s")
+    finally:
+        cluster.drop_database(name)
 
 
 def _agree(reference, out: dict, events: list[LotEvent]) -> bool:  # type: ignore[no-untyped-def]

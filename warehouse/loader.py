@@ -63,3 +63,22 @@ def copy_insert(conn: psycopg.Connection[Any], table: str, columns: Sequence[str
         cur.execute(sql.SQL("insert into {} ({}) select {} from {} on conflict do nothing")
                     .format(target, cols, cols, temp))
         return cur.rowcount
+
+
+def copy_arrow(conn: psycopg.Connection[Any], table: str, data: Any, chunk: int = 1 << 20) -> int:
+    """COPY a pyarrow Table into `table` (schema.name; columns by the Table's names) as CSV written by Arrow's
+    C++ writer: no Python object per value, which is what makes a million result rows load in about a second.
+    Decimal columns keep their exact digits; nulls are empty fields. Returns the rows copied."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    buffer = io.BytesIO()
+    pcsv.write_csv(data, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in data.column_names)
+    view = buffer.getbuffer()
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)) \
+            as copy:
+        for offset in range(0, len(view), chunk):
+            copy.write(view[offset:offset + chunk])
+    return data.num_rows

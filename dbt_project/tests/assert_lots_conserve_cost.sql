@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "open_lots"}}}) }}
 -- Every cost that entered the lots left with a disposal or is still open (the engine splits by subtraction):
 -- per tenant and asset, cost of acquisitions = cost booked out by slices + cost of the open lots, to the cent.
 -- Transfers carry cost whole, so they do not appear. Returns the units where it does not hold.

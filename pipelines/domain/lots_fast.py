@@ -138,6 +138,27 @@ def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1:
         c = best
 
 
+@njit(cache=True, inline="always")
+def _add_lot(lot: int, g: int, quantity: int, cost: int, method: int, pool: np.ndarray, lot_qty: np.ndarray,
+             lot_cost: np.ndarray, lot_when: np.ndarray, lot_seq: np.ndarray, ts: np.ndarray, k1: np.ndarray,
+             k2: np.ndarray, k3: np.ndarray, heap: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.ndarray,
+             end: int) -> int:  # pragma: no cover - compiled
+    """A lot joins group g's book (an acquisition, or a lot a transfer carried there): into the average pool,
+    else onto the heap with its key. Returns the heap's free end (−1: no room, see _heap_push)."""
+    if method == 3 and pool[g] >= 0:
+        pooled = pool[g]
+        lot_qty[pooled] += quantity
+        lot_cost[pooled] += cost
+        if ts[lot_when[lot]] < ts[lot_when[pooled]]:  # the pool is as old as its oldest lot
+            lot_when[pooled] = lot_when[lot]
+        return end
+    lot_qty[lot], lot_cost[lot] = quantity, cost
+    if method == 3:
+        pool[g] = lot
+    _set_key(k1, k2, k3, lot, method, ts[lot_when[lot]], lot_seq[lot], cost, quantity)
+    return _heap_push(heap, start, size, cap, end, g, lot, k1, k2, k3)
+
+
 @njit(cache=True)
 def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarray, ts: np.ndarray,
            dest: np.ndarray, arrive: np.ndarray, sel_start: np.ndarray, sel_end: np.ndarray, sel_lot: np.ndarray,
@@ -258,22 +279,11 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 seq += 1
                 # a carried lot joins its new book as an acquisition does, keeping its date (several lots may
                 # travel in one transfer, so each is added here)
-                d = dest[i]
-                if method == 3 and pool[d] >= 0:
-                    pooled = pool[d]
-                    lot_qty[pooled] += share
-                    lot_cost[pooled] += cost
-                    if ts[lot_when[child]] < ts[lot_when[pooled]]:
-                        lot_when[pooled] = lot_when[child]
-                else:
-                    lot_qty[child], lot_cost[child] = share, cost
-                    if method == 3:
-                        pool[d] = child
-                    _set_key(k1, k2, k3, child, method, ts[lot_when[child]], lot_seq[child], cost, share)
-                    end = _heap_push(heap, start, size, cap, end, d, child, k1, k2, k3)
-                    if end < 0:
-                        status = 1
-                        break
+                end = _add_lot(child, dest[i], share, cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq, ts,
+                               k1, k2, k3, heap, start, size, cap, end)
+                if end < 0:
+                    status = 1
+                    break
             if status:
                 break
             if remaining > 0:
@@ -284,21 +294,11 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 moves[n_moves, 0], moves[n_moves, 1], moves[n_moves, 2] = i, taken_total, arrived_total
                 n_moves += 1
         if add_lot >= 0:  # an acquisition
-            if method == 3 and pool[add_group] >= 0:
-                pooled = pool[add_group]
-                lot_qty[pooled] += add_qty
-                lot_cost[pooled] += add_cost
-                if ts[lot_when[add_lot]] < ts[lot_when[pooled]]:
-                    lot_when[pooled] = lot_when[add_lot]
-            else:
-                lot_qty[add_lot], lot_cost[add_lot] = add_qty, add_cost
-                if method == 3:
-                    pool[add_group] = add_lot
-                _set_key(k1, k2, k3, add_lot, method, ts[lot_when[add_lot]], lot_seq[add_lot], add_cost, add_qty)
-                end = _heap_push(heap, start, size, cap, end, add_group, add_lot, k1, k2, k3)
-                if end < 0:
-                    status = 1
-                    break
+            end = _add_lot(add_lot, add_group, add_qty, add_cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq,
+                           ts, k1, k2, k3, heap, start, size, cap, end)
+            if end < 0:
+                status = 1
+                break
     n_open = 0
     open_lot = np.empty(n_lots, np.int64)
     for g in range(n_groups):

@@ -55,7 +55,7 @@ create table if not exists ops.cost_basis (
 -- ── Results (pipelines/assets/lots.py) ────────────────────────────────────────────────────────────────────
 -- A unit is a tenant's asset across all its books (lots move between books with transfers); it is
 -- recomputed only when the hash of its events and choices changes.
-create table if not exists derived.lot_units (
+create unlogged table if not exists derived.lot_units (
     tenant_id    text not null,
     asset        text not null,
     inputs_hash  text not null,
@@ -68,7 +68,7 @@ create table if not exists derived.lot_units (
     primary key (tenant_id, asset)
 );
 
-create table if not exists derived.lot_slices (
+create unlogged table if not exists derived.lot_slices (
     tenant_id          text not null,
     asset              text not null,
     book               text not null,
@@ -86,7 +86,7 @@ create table if not exists derived.lot_slices (
     primary key (tenant_id, disposal_event_id, slice_no)
 );
 
-create table if not exists derived.lot_open (
+create unlogged table if not exists derived.lot_open (
     tenant_id     text not null,
     asset         text not null,
     book          text not null,
@@ -100,7 +100,7 @@ create table if not exists derived.lot_open (
     primary key (tenant_id, lot_id)
 );
 
-create table if not exists derived.lot_missing (
+create unlogged table if not exists derived.lot_missing (
     tenant_id    text not null,
     asset        text not null,
     book         text not null,
@@ -112,7 +112,7 @@ create table if not exists derived.lot_missing (
     primary key (tenant_id, event_id)
 );
 
-create table if not exists derived.lot_transfers (
+create unlogged table if not exists derived.lot_transfers (
     tenant_id    text not null,
     asset        text not null,
     transfer_id  text not null,
@@ -122,7 +122,7 @@ create table if not exists derived.lot_transfers (
     primary key (tenant_id, transfer_id)
 );
 
-create table if not exists derived.lot_warnings (
+create unlogged table if not exists derived.lot_warnings (
     tenant_id  text not null,
     asset      text not null,
     ordinal    integer not null,

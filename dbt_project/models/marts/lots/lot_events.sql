@@ -69,24 +69,9 @@ trade_prices as (
         qp.venues as quote_venues,
         bp.venues as base_venues
     from trades as t
-    left join lateral (
-        select p.close_usd, p.venues from {{ ref('int_prices_daily') }} as p
-        where p.asset = t.quote_asset and p.price_date <= cast(t.occurred_at as date)
-          and p.price_date > cast(t.occurred_at as date) - 7
-        order by p.price_date desc limit 1
-    ) as qp on true
-    left join lateral (
-        select p.close_usd, p.venues from {{ ref('int_prices_daily') }} as p
-        where p.asset = t.base_asset and p.price_date <= cast(t.occurred_at as date)
-          and p.price_date > cast(t.occurred_at as date) - 7
-        order by p.price_date desc limit 1
-    ) as bp on true
-    left join lateral (
-        select p.close_usd from {{ ref('int_prices_daily') }} as p
-        where p.asset = t.fee_asset and p.price_date <= cast(t.occurred_at as date)
-          and p.price_date > cast(t.occurred_at as date) - 7
-        order by p.price_date desc limit 1
-    ) as fp on true
+    left join lateral {{ daily_close('t.quote_asset', 't.occurred_at') }} as qp on true
+    left join lateral {{ daily_close('t.base_asset', 't.occurred_at') }} as bp on true
+    left join lateral {{ daily_close('t.fee_asset', 't.occurred_at') }} as fp on true
 ),
 
 trade_values as (
@@ -146,26 +131,33 @@ trade_events as (
 ),
 
 -- a withdrawal's own fee legs in the same coin travel with it (internal: into the lots' basis; external: out)
+record_fees as (
+    select tenant_id, account_id, raw_table, source, source_record_id, asset, sum(abs(quantity)) as fee
+    from ledger
+    where leg = 'fee' and entry_type in ('withdrawal_fee', 'network_fee')
+    group by tenant_id, account_id, raw_table, source, source_record_id, asset
+),
+
 moves as (
-    select l.*,
-        abs(l.quantity) + coalesce((
-            select sum(abs(f.quantity)) from ledger as f
-            where f.tenant_id = l.tenant_id and f.account_id = l.account_id and f.raw_table = l.raw_table
-              and f.source = l.source and f.source_record_id = l.source_record_id and f.asset = l.asset
-              and f.leg = 'fee' and f.entry_type in ('withdrawal_fee', 'network_fee')
-        ), 0) as moved_quantity
+    select l.*, abs(l.quantity) + case when l.quantity < 0 then coalesce(f.fee, 0) else 0 end as moved_quantity,
+           l.quantity < 0 and f.fee is not null as carries_fee
     from ledger as l
+    left join record_fees as f
+        on f.tenant_id = l.tenant_id and f.account_id = l.account_id and f.raw_table = l.raw_table
+       and f.source = l.source and f.source_record_id = l.source_record_id and f.asset = l.asset
     where l.leg = 'amount' and l.treatment in ('internal_transfer', 'external_outflow', 'external_inflow', 'income')
 ),
 
-merged_fees as (
-    select f.ledger_entry_id
+-- the fee legs no outflow of the same record carries: fees on their own (disposals at fair value)
+lone_fees as (
+    select f.*
     from ledger as f
-    join moves as m
-        on m.tenant_id = f.tenant_id and m.account_id = f.account_id and m.raw_table = f.raw_table
-       and m.source = f.source and m.source_record_id = f.source_record_id and m.asset = f.asset
-       and m.quantity < 0
     where f.leg = 'fee' and f.entry_type in ('withdrawal_fee', 'network_fee')
+      and not exists (
+          select 1 from moves as m
+          where m.carries_fee and m.tenant_id = f.tenant_id and m.account_id = f.account_id
+            and m.raw_table = f.raw_table and m.source = f.source and m.source_record_id = f.source_record_id
+            and m.asset = f.asset)
 ),
 
 day_prices as (
@@ -182,16 +174,9 @@ day_prices as (
         union all
         select tenant_id, portfolio_id, account_id, book_scope, ledger_entry_id, asset, occurred_at, quantity,
                treatment, null, abs(quantity)
-        from ledger
-        where leg = 'fee' and entry_type in ('withdrawal_fee', 'network_fee')
-          and ledger_entry_id not in (select ledger_entry_id from merged_fees)
+        from lone_fees
     ) as l
-    left join lateral (
-        select d.close_usd, d.price_date, d.venues from {{ ref('int_prices_daily') }} as d
-        where d.asset = l.asset and d.price_date <= cast(l.occurred_at as date)
-          and d.price_date > cast(l.occurred_at as date) - 7
-        order by d.price_date desc limit 1
-    ) as p on true
+    left join lateral {{ daily_close('l.asset', 'l.occurred_at') }} as p on true
 ),
 
 other_events as (

@@ -30,8 +30,8 @@ select
     not coalesce(e.basis_unknown, true) as basis_known,
     p.price_usd,
     p.price_source,
-    l.quantity * p.price_usd as market_value,
-    case when e.basis_unknown then null else l.quantity * p.price_usd - l.cost end as unrealized_gain,
+    round(l.quantity * p.price_usd, 2) as market_value,
+    case when e.basis_unknown then null else round(l.quantity * p.price_usd, 2) - l.cost end as unrealized_gain,
     case when current_date > cast(cast(coalesce(e.basis_acquired_at, l.acquired_at) as date) + interval '1 year' as date)
          then 'long' else 'short' end as term_if_sold_today,
     l.method
