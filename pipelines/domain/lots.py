@@ -315,6 +315,7 @@ def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, se
     received = min(arrival.quantity, out.quantity)
     remaining, arriving_left = out.quantity, received
     taken_total = arrived_total = ZERO
+    carried: list[Lot] = []
     while remaining > 0:
         lot = source.next_lot()
         if lot is None:
@@ -329,10 +330,12 @@ def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, se
         taken_total += quantity
         arrived_total += arriving
         if arriving > 0:
-            target.add(Lot(f"{lot.lot_id}>{out.transfer_id}", arrival.book, arrival.asset, lot.acquired_at,
-                           arriving, cost, lot.source, next(seq)))
+            carried.append(Lot(f"{lot.lot_id}>{out.transfer_id}", arrival.book, arrival.asset, lot.acquired_at,
+                               arriving, cost, lot.source, next(seq)))
         elif cost:  # nothing of this lot arrived (all fee): its cost leaves as a loss, not into thin air
             result.slices.append(DisposalSlice(out.event_id, lot.lot_id, out.book, out.asset, quantity, ZERO, cost,
                                                lot.acquired_at, out.at, source.method))
             taken_total -= quantity
+    for lot in carried:  # only once every lot has left: a transfer within one book must not take its own arrivals
+        target.add(lot)
     result.transfers.append((out.transfer_id or out.event_id, taken_total, arrived_total))

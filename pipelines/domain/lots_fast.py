@@ -239,6 +239,7 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 if remaining > 0:
                     warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 2, remaining
                     n_warns += 1
+            first_child = n_lots
             while remaining > 0:
                 while size[g] > 0 and lot_qty[heap[start[g]]] == 0:  # emptied by a specific identification
                     _heap_pop(heap, start, size, g, k1, k2, k3)
@@ -276,14 +277,19 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 n_lots += 1
                 lot_parent[child], lot_group[child], lot_via[child] = lot, dest[i], i
                 lot_when[child], lot_seq[child] = lot_when[lot], seq
+                lot_qty[child], lot_cost[child] = share, cost  # what it brings, held until the transfer is done
                 seq += 1
-                # a carried lot joins its new book as an acquisition does, keeping its date (several lots may
-                # travel in one transfer, so each is added here)
+            # the carried lots join their new book as acquisitions do, keeping their dates — only once every lot
+            # has left: a transfer within one book (a universal book) must not take its own arrivals again
+            for child in range(first_child, n_lots):
+                if status:
+                    break
+                share, cost = lot_qty[child], lot_cost[child]
+                lot_qty[child], lot_cost[child] = 0, 0
                 end = _add_lot(child, dest[i], share, cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq, ts,
                                k1, k2, k3, heap, start, size, cap, end)
                 if end < 0:
                     status = 1
-                    break
             if status:
                 break
             if remaining > 0:

@@ -534,3 +534,27 @@ def test_tax_report_writes_form_8949_csv_and_pdf(pipeline: Pipeline, tmp_path: P
     assert report.missing == len(report.missing_path.read_text().splitlines()) - 1 > 0
     pnl = {row[0] for row in read_summary(pipeline.wh).pnl}
     assert pnl == {"acme", "bluefin"}
+
+
+def test_a_universal_book_pools_the_tenants_accounts(pipeline: Pipeline) -> None:
+    """book_scope 'universal': one book per asset across the tenant's accounts. The same coins are disposed of
+    (the quantity per asset is unchanged), only which lots they came from may differ; internal transfers no
+    longer move anything between books."""
+    tenant = "acme"
+    query = ("select asset, sum(quantity) from marts.disposals where tenant_id = %s and treatment = 'realized' "
+             "group by asset order by asset")
+    per_account = pipeline.query(query, tenant)
+    with psycopg.connect(pipeline.url) as conn:
+        conn.execute("insert into ops.lot_settings (tenant_id, book_scope) values (%s, 'universal')", (tenant,))
+    try:
+        _rebuild_lots(pipeline)
+        assert pipeline.query("select distinct book from marts.open_lots where tenant_id = %s", tenant) == [("*",)]
+        assert pipeline.query(query, tenant) == per_account
+        # the lots of an account's disposals may now come from another account of the tenant
+        assert pipeline.query("select count(*) from marts.disposals as d join marts.lot_events as a "
+                              "on a.tenant_id = d.tenant_id and a.event_id = d.lot_event_id "
+                              "where d.tenant_id = %s and a.account_id <> d.account_id", tenant)[0][0] > 0
+    finally:
+        with psycopg.connect(pipeline.url) as conn:
+            conn.execute("delete from ops.lot_settings where tenant_id = %s", (tenant,))
+        _rebuild_lots(pipeline)

@@ -198,3 +198,17 @@ def test_a_withdrawal_removes_lots_at_cost_without_proceeds() -> None:
                        Method.FIFO)
     assert slices(out) == [("L1", D(1), D(30030), D(0), "short"), ("L2", D("0.5"), D("25025.00"), D(0), "short")]
     assert [(lot.lot_id, lot.quantity, lot.cost) for lot in out.open_lots] == [("L2", D("1.5"), D("75075.00"))]
+
+
+@pytest.mark.parametrize("method", list(Method))
+def test_a_transfer_within_one_book_keeps_the_lots_and_takes_only_the_fee(method: Method) -> None:
+    """One universal book: a move between two of its accounts leaves the lots where they are (each moved once,
+    never taken again on the way), the network fee takes quantity but no cost."""
+    events = [*HISTORY[:3],
+              LotEvent("o", "A", "BTC", at("2024-07-01"), "transfer_out", D("3.5"), transfer_id="t"),
+              LotEvent("i", "A", "BTC", at("2024-07-01"), "transfer_in", D("3.4993"), transfer_id="t")]
+    out = compute_lots(events, method)
+    assert out.slices == [] and out.missing == []
+    assert sum((lot.quantity for lot in out.open_lots), D(0)) == D("3.4993")
+    assert sum((lot.cost for lot in out.open_lots), D(0)) == D(150130)
+    assert all(lot.lot_id.count(">") <= 1 for lot in out.open_lots)

@@ -81,3 +81,13 @@ def test_lots_carried_back_and_forth_outgrow_the_first_room_and_still_agree() ->
         fast, reference = compute_lots_fast(events, method), compute_lots(events, method)
         assert comparable(fast) == comparable(reference), method
         assert fast.engine == "fast"
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_one_universal_book_agrees(events: list[LotEvent]) -> None:
+    """Every event in one book: transfers move lots within it (the universal-book case)."""
+    universal = [LotEvent(e.event_id, "*", e.asset, e.at, e.kind, e.quantity, e.value, e.transfer_id, e.source)
+                 for e in events]
+    for method in METHODS:
+        assert comparable(compute_lots_fast(universal, method)) == comparable(compute_lots(universal, method)), method
