@@ -96,9 +96,12 @@ def result_rows(unit: Unit, result: LotResult, run_id: str) -> dict[str, list[tu
         n = numbering[s.disposal_id] = numbering.get(s.disposal_id, 0) + 1
         slices.append((tenant, asset, s.book, s.disposal_id, n, s.lot_id, s.lot_id.split(">")[0], s.quantity,
                        s.proceeds, s.cost, s.acquired_at, s.disposed_at, s.method.value, run_id))
-    method = unit.method_for_year()
+    # open lots are held under the method in force in the latest year of the unit (not that of their purchase)
+    latest = max((s.disposed_at.year for s in result.slices), default=0)
+    latest = max([latest, *(lot.acquired_at.year for lot in result.open_lots)])
+    in_force = unit.method_for_year()(latest).value
     lots = [(tenant, asset, lot.book, lot.lot_id, lot.lot_id.split(">")[0], lot.acquired_at, lot.quantity, lot.cost,
-             method(lot.acquired_at.year).value, run_id) for lot in result.open_lots]
+             in_force, run_id) for lot in result.open_lots]
     missing = [(tenant, asset, m.book, m.disposal_id, m.quantity, m.proceeds, m.at, run_id) for m in result.missing]
     transfers = [(tenant, asset, tid, taken, arrived, run_id) for tid, taken, arrived in result.transfers]
     warnings = [(tenant, asset, i, text.split(":", 1)[0], text, run_id) for i, text in enumerate(result.warnings, 1)]
