@@ -1,0 +1,239 @@
+"""Risk maths on returns: volatility, correlation, VaR and CVaR (historical, parametric, EWMA), the Kupiec
+backtest, concentration, correlation breakdown, drawdown and the volatility circuit breaker.
+
+Pure (numpy/scipy, no I/O). Statistics are floats (DESIGN: floats are fine for statistics, never for money);
+exposures come in as USD values and VaR/CVaR go out as USD losses (positive numbers), which the caller rounds
+to cents before storing. Conventions:
+- returns are simple returns r_t = p_t / p_{t−1} − 1, one row per period, one column per asset;
+- a portfolio's P&L for a period is exposures · r (linear in the exposures: what a position of value v gains);
+- VaR_α is the loss not exceeded with probability α (0.95, 0.99), CVaR_α (expected shortfall) the mean loss
+  beyond it; horizons of h periods scale by √h (square-root-of-time, for every method alike);
+- EWMA is RiskMetrics: Σ_t = λ Σ_{t−1} + (1 − λ) r_{t−1} r_{t−1}ᵀ, λ = 0.94 for daily data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+RISKMETRICS_LAMBDA = 0.94
+
+
+def simple_returns(prices: np.ndarray) -> np.ndarray:
+    """Period-over-period returns of a price matrix (rows: periods, columns: assets); one row fewer."""
+    prices = np.asarray(prices, dtype=float)
+    return prices[1:] / prices[:-1] - 1.0
+
+
+def rolling_volatility(returns: np.ndarray, window: int, periods_per_year: int = 365) -> np.ndarray:
+    """Annualised rolling standard deviation (sample, ddof=1) per column; NaN until a window is full."""
+    r = np.atleast_2d(np.asarray(returns, dtype=float).T).T
+    out = np.full(r.shape, np.nan)
+    for end in range(window, r.shape[0] + 1):
+        out[end - 1] = r[end - window:end].std(axis=0, ddof=1)
+    return out * np.sqrt(periods_per_year)
+
+
+def correlation(returns: np.ndarray) -> np.ndarray:
+    """Pearson correlation matrix of the columns (an asset that never moved correlates with nothing: 0)."""
+    r = np.asarray(returns, dtype=float)
+    centred = r - r.mean(axis=0)
+    scale = np.sqrt((centred**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = (centred.T @ centred) / np.outer(scale, scale)
+    corr[~np.isfinite(corr)] = 0.0
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+def ewma_covariance(returns: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
+    """RiskMetrics covariance after the last return: seeded with the first return's outer product."""
+    r = np.asarray(returns, dtype=float)
+    cov = np.outer(r[0], r[0])
+    for row in r[1:]:
+        cov = lam * cov + (1.0 - lam) * np.outer(row, row)
+    return cov
+
+
+@dataclass(frozen=True)
+class VaR:
+    method: str  # historical | parametric | ewma
+    confidence: float
+    horizon: int  # periods
+    var: float  # USD loss, positive
+    cvar: float  # USD, expected loss beyond the VaR
+
+
+def historical_var(pnl: np.ndarray, confidence: float, horizon: int = 1) -> VaR:
+    """From the portfolio's P&L history (n periods, sorted ascending x₁ ≤ … ≤ xₙ): with k = ⌈n(1 − α)⌉,
+    VaR = −x_k (the empirical quantile, no interpolation between observed losses) and CVaR = −mean(x₁…x_k)."""
+    pnl = np.sort(np.asarray(pnl, dtype=float))
+    k = max(int(np.ceil(round(len(pnl) * (1.0 - confidence), 9))), 1)  # round: 1000 × 0.01 is 10.000000000000002
+    scale = np.sqrt(horizon)
+    return VaR("historical", confidence, horizon, float(-pnl[k - 1] * scale), float(-pnl[:k].mean() * scale))
+
+
+def _normal(method: str, sigma: float, mean: float, confidence: float, horizon: int) -> VaR:
+    z = stats.norm.ppf(confidence)
+    scale = np.sqrt(horizon)
+    var = z * sigma * scale - mean * horizon
+    cvar = sigma * scale * stats.norm.pdf(z) / (1.0 - confidence) - mean * horizon
+    return VaR(method, confidence, horizon, float(var), float(cvar))
+
+
+def parametric_var(returns: np.ndarray, exposures: np.ndarray, confidence: float, horizon: int = 1,
+                   with_mean: bool = False) -> VaR:
+    """Variance–covariance: P&L ~ Normal(exposures·μ, exposuresᵀ Σ exposures) with the sample Σ (ddof=1).
+    The mean is left out by default (conservative, and noisy on short histories)."""
+    r = np.asarray(returns, dtype=float)
+    w = np.asarray(exposures, dtype=float)
+    cov = np.atleast_2d(np.cov(r, rowvar=False, ddof=1))
+    sigma = float(np.sqrt(w @ cov @ w))
+    mean = float(r.mean(axis=0) @ w) if with_mean else 0.0
+    return _normal("parametric", sigma, mean, confidence, horizon)
+
+
+def ewma_var(returns: np.ndarray, exposures: np.ndarray, confidence: float, horizon: int = 1,
+             lam: float = RISKMETRICS_LAMBDA) -> VaR:
+    """RiskMetrics: normal P&L with zero mean and the EWMA covariance."""
+    w = np.asarray(exposures, dtype=float)
+    sigma = float(np.sqrt(w @ ewma_covariance(returns, lam) @ w))
+    return _normal("ewma", sigma, 0.0, confidence, horizon)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    observations: int
+    exceptions: int  # losses beyond the VaR forecast for that period
+    expected: float
+    lr_pof: float  # Kupiec's likelihood ratio (proportion of failures), χ²(1) under a correct model
+    p_value: float
+    rejected: bool  # at 5 %
+
+
+def kupiec(exceptions: int, observations: int, confidence: float) -> Backtest:
+    """Kupiec's proportion-of-failures test: is the exception rate x/T consistent with p = 1 − α?"""
+    p, x, t = 1.0 - confidence, exceptions, observations
+    if t == 0:
+        return Backtest(0, 0, 0.0, 0.0, 1.0, False)
+
+    def loglik(rate: float) -> float:  # log-likelihood of x exceptions in t at `rate`, 0·log 0 = 0
+        out = 0.0
+        if t - x:
+            out += (t - x) * np.log(1.0 - rate)
+        if x:
+            out += x * np.log(rate)
+        return out
+
+    lr = max(-2.0 * (loglik(p) - loglik(x / t)), 0.0)
+    p_value = float(stats.chi2.sf(lr, 1))
+    return Backtest(t, x, p * t, float(lr), p_value, p_value < 0.05)
+
+
+def var_exceptions(pnl: np.ndarray, forecasts: np.ndarray) -> int:
+    """Periods whose loss exceeded that period's VaR forecast (both aligned; a forecast of NaN is skipped)."""
+    pnl, forecasts = np.asarray(pnl, dtype=float), np.asarray(forecasts, dtype=float)
+    known = np.isfinite(forecasts)
+    return int((-pnl[known] > forecasts[known]).sum())
+
+
+@dataclass(frozen=True)
+class Concentration:
+    weights: dict[str, float]
+    hhi: float  # Σ w², 1/n (spread evenly) … 1 (one asset)
+    top: list[tuple[str, float]]  # the largest weights, descending
+    clusters: list[tuple[list[str], float]]  # groups of assets correlated ≥ threshold, with their joint weight
+
+
+def concentration(values: dict[str, float], corr: np.ndarray | None = None, assets: Sequence[str] = (),
+                  top_n: int = 3, threshold: float = 0.8) -> Concentration:
+    """Weights of absolute exposure, HHI, top-N, and clusters: assets linked by correlation ≥ threshold
+    (single linkage: connected components), each with the weight it sums to."""
+    gross = sum(abs(v) for v in values.values())
+    weights = {a: (abs(v) / gross if gross else 0.0) for a, v in values.items()}
+    hhi = float(sum(w * w for w in weights.values()))
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]
+    clusters: list[tuple[list[str], float]] = []
+    if corr is not None and len(assets):
+        parent = list(range(len(assets)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for i in range(len(assets)):
+            for j in range(i + 1, len(assets)):
+                if corr[i, j] >= threshold:
+                    parent[root(j)] = root(i)
+        groups: dict[int, list[str]] = {}
+        for i, asset in enumerate(assets):
+            groups.setdefault(root(i), []).append(asset)
+        clusters = sorted(((sorted(g), sum(weights.get(a, 0.0) for a in g)) for g in groups.values()),
+                          key=lambda c: (-c[1], c[0]))
+    return Concentration(weights, hhi, top, clusters)
+
+
+def correlation_shift(short: np.ndarray, long: np.ndarray) -> tuple[float, float]:
+    """How far the short-window correlations moved from the long-window ones, over the distinct pairs:
+    (mean absolute change, largest absolute change). A breakdown is a shift beyond a threshold."""
+    n = short.shape[0]
+    if n < 2:
+        return 0.0, 0.0
+    upper = np.triu_indices(n, k=1)
+    delta = np.abs(short[upper] - long[upper])
+    return float(delta.mean()), float(delta.max())
+
+
+def drawdown(values: np.ndarray) -> np.ndarray:
+    """Fall from the running peak, as a fraction of it (0 at a new high)."""
+    v = np.asarray(values, dtype=float)
+    peak = np.maximum.accumulate(v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(peak > 0, 1.0 - v / peak, 0.0)
+    return out
+
+
+@dataclass(frozen=True)
+class BreakerRules:
+    trip_volatility: float = 1.20  # annualised volatility at or above which trading stops
+    trip_drawdown: float = 0.20  # fall from the peak at or above which trading stops
+    reset_volatility: float = 0.80  # both must be back at or below these …
+    reset_drawdown: float = 0.10
+    calm_periods: int = 3  # … for this many consecutive periods before it resets (hysteresis)
+
+
+def circuit_breaker(volatility: Sequence[float], drawdowns: Sequence[float],
+                    rules: BreakerRules = BreakerRules(), tripped: bool = False) -> list[tuple[bool, str]]:
+    """The breaker's state after each period, with why it changed: it trips when volatility or drawdown
+    reaches its trip level; once tripped it resets only after `calm_periods` consecutive periods with both
+    at or below their (lower) reset levels, so it does not flap around one threshold."""
+    states: list[tuple[bool, str]] = []
+    calm = 0
+    for vol, dd in zip(volatility, drawdowns, strict=True):
+        vol_known, dd_known = vol == vol, dd == dd  # NaN (not enough history yet) never trips or resets
+        if not tripped:
+            if vol_known and vol >= rules.trip_volatility:
+                tripped, calm = True, 0
+                states.append((True, f"tripped: volatility {vol:.0%} ≥ {rules.trip_volatility:.0%}"))
+                continue
+            if dd_known and dd >= rules.trip_drawdown:
+                tripped, calm = True, 0
+                states.append((True, f"tripped: drawdown {dd:.0%} ≥ {rules.trip_drawdown:.0%}"))
+                continue
+            states.append((False, ""))
+            continue
+        if vol_known and dd_known and vol <= rules.reset_volatility and dd <= rules.reset_drawdown:
+            calm += 1
+        else:
+            calm = 0
+        if calm >= rules.calm_periods:
+            tripped, calm = False, 0
+            states.append((False, f"reset: {rules.calm_periods} calm periods"))
+        else:
+            states.append((True, ""))
+    return states
