@@ -237,3 +237,91 @@ def circuit_breaker(volatility: Sequence[float], drawdowns: Sequence[float],
         else:
             states.append((True, ""))
     return states
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Per-tenant thresholds (ops.risk_limits), with defaults."""
+
+    var_99_1d_share: float = 0.10  # 1-day 99 % VaR above this share of the portfolio's value: breach
+    hhi: float = 0.50  # concentration above this HHI: breach
+    cluster_weight: float = 0.80  # a cluster of assets correlated ≥ cluster_correlation holding more: breach
+    cluster_correlation: float = 0.80
+    correlation_shift: float = 0.30  # mean |ρ(last 30 d) − ρ(the 90 d before)| over pairs: correlation breakdown
+    volatility_spike: float = 2.0  # last 30 days' volatility above this multiple of the 90 days before: spike
+    breaker: BreakerRules = BreakerRules()
+
+
+@dataclass(frozen=True)
+class PortfolioRisk:
+    assets: list[str]
+    exposures: np.ndarray
+    value: float
+    var: list[VaR]
+    backtest: Backtest
+    corr_short: np.ndarray  # the last `short` days
+    corr_long: np.ndarray  # the `long` days before them (the baseline)
+    shift: tuple[float, float]
+    volatility: dict[str, tuple[float, float]]  # asset → (last 30 days, the 90 days before), annualised
+    concentration: Concentration
+    breaker: list[tuple[bool, str]]  # per day of the history
+    alerts: list[tuple[str, str, str, str]]  # (kind, severity, subject, message)
+
+
+def assess_portfolio(returns: np.ndarray, assets: Sequence[str], exposures: np.ndarray, values: dict[str, float],
+                     limits: RiskLimits = RiskLimits(), short: int = 30, long: int = 90,
+                     backtest_window: int = 250) -> PortfolioRisk:
+    """Every risk figure of one portfolio from aligned daily returns (rows: days, oldest first; columns:
+    `assets`) and its current USD exposures; `values` are all holdings by asset (cash included) for the
+    concentration. The alerts say what crosses `limits`."""
+    r = np.asarray(returns, dtype=float)
+    w = np.asarray(exposures, dtype=float)
+    pnl = r @ w
+    value = float(sum(abs(v) for v in values.values()))
+    var = [f(c, h) for c in (0.95, 0.99) for h in (1, 10) for f in (
+        lambda c, h: historical_var(pnl, c, h), lambda c, h: parametric_var(r, w, c, h),
+        lambda c, h: ewma_var(r, w, c, h))]
+    # backtest: each day's P&L against the historical 1-day 99 % VaR of the `backtest_window` days before it
+    forecasts = np.full(len(pnl), np.nan)
+    for t in range(backtest_window, len(pnl)):
+        forecasts[t] = historical_var(pnl[t - backtest_window:t], 0.99).var
+    known = int(np.isfinite(forecasts).sum())
+    test = kupiec(var_exceptions(pnl, forecasts), known, 0.99)
+    # the short window against the long window *before* it: a regime change inside the long window would
+    # otherwise drag the baseline along with it (30 stressed days dominate a 90-day correlation)
+    baseline = r[-(long + short):-short] if len(r) > short else r
+    corr_short, corr_long = correlation(r[-short:]), correlation(baseline)
+    shift = correlation_shift(corr_short, corr_long)
+    vol_short = r[-short:].std(axis=0, ddof=1) * np.sqrt(365)
+    vol_long = baseline.std(axis=0, ddof=1) * np.sqrt(365)
+    volatility = {a: (float(vol_short[i]), float(vol_long[i])) for i, a in enumerate(assets)}
+    conc = concentration(values, corr_long, assets, threshold=limits.cluster_correlation)
+    index = np.cumprod(1.0 + r, axis=0) @ w  # the portfolio's value path holding today's exposures throughout
+    port_vol = rolling_volatility(pnl / value if value else pnl * 0, short)[:, 0]
+    breaker = circuit_breaker(list(port_vol), list(drawdown(index)), limits.breaker)
+    alerts: list[tuple[str, str, str, str]] = []
+    one_day = next(v for v in var if v.method == "historical" and v.confidence == 0.99 and v.horizon == 1)
+    if value and one_day.var > limits.var_99_1d_share * value:
+        alerts.append(("var_limit", "critical", "var_99_1d", f"1-day 99 % VaR {one_day.var:,.0f} USD is "
+                       f"{one_day.var / value:.1%} of the portfolio (limit {limits.var_99_1d_share:.0%})"))
+    if conc.hhi > limits.hhi:
+        alerts.append(("concentration_limit", "warning", "hhi",
+                       f"HHI {conc.hhi:.2f} above {limits.hhi:.2f} (largest: {conc.top[0][0]} {conc.top[0][1]:.0%})"))
+    for group, weight in conc.clusters:
+        if len(group) > 1 and weight > limits.cluster_weight:
+            alerts.append(("concentration_limit", "warning", "cluster:" + "+".join(group),
+                           f"{', '.join(group)} move together (ρ ≥ {limits.cluster_correlation}) and hold "
+                           f"{weight:.0%} (limit {limits.cluster_weight:.0%})"))
+    if shift[0] > limits.correlation_shift:
+        alerts.append(("correlation_breakdown", "critical", "correlation",
+                       f"correlations moved by {shift[0]:.2f} on average ({shift[1]:.2f} at most) between the "
+                       f"{long} days before and the last {short} (threshold {limits.correlation_shift})"))
+    for asset, (vs, vl) in volatility.items():
+        if vl > 0 and vs > limits.volatility_spike * vl:
+            alerts.append(("volatility_spike", "warning", asset, f"{asset} {short}-day volatility {vs:.0%} is "
+                           f"{vs / vl:.1f}× its level of the {long} days before ({vl:.0%})"))
+    if breaker and breaker[-1][0]:
+        reason = next((why for tripped, why in reversed(breaker) if tripped and why), "tripped")
+        alerts.append(("circuit_breaker", "critical", "breaker", f"circuit breaker open: {reason}"))
+    return PortfolioRisk(list(assets), w, value, var, test, corr_short, corr_long, shift, volatility, conc,
+                         breaker, alerts)

@@ -107,3 +107,28 @@ def test_the_breaker_trips_and_resets_only_after_calm_periods() -> None:
     # trips at 1.1; 0.9 and 0.7 are below the trip level but above the reset level: still tripped; two calm
     # periods (0.5, 0.5) reset it; a 25 % drawdown trips it again
     assert states == [False, True, True, True, True, True, False, True]
+
+
+def _regime(stressed: bool, days: int = 400, seed: int = 3) -> np.ndarray:
+    """Three assets, mildly correlated; in the stressed regime the last 30 days move together, and harder."""
+    rng = np.random.default_rng(seed)
+    calm = rng.multivariate_normal([0, 0, 0], np.array([[1, 0.2, 0.1], [0.2, 1, 0.15], [0.1, 0.15, 1]]) * 4e-4,
+                                   size=days)
+    if stressed:
+        common = rng.normal(0, 0.06, 30)
+        calm[-30:] = common[:, None] + rng.normal(0, 0.005, (30, 3))
+    return calm
+
+
+def test_the_breakdown_alert_fires_in_stress_and_not_in_calm() -> None:
+    assets, exposures = ["BTC", "ETH", "SOL"], np.array([400_000.0, 300_000.0, 300_000.0])
+    values = {"BTC": 400_000.0, "ETH": 300_000.0, "SOL": 300_000.0, "USDT": 200_000.0}
+    calm = risk.assess_portfolio(_regime(False), assets, exposures, values)
+    stressed = risk.assess_portfolio(_regime(True), assets, exposures, values)
+    kinds = lambda result: {kind for kind, *_ in result.alerts}  # noqa: E731
+    assert "correlation_breakdown" not in kinds(calm) and "circuit_breaker" not in kinds(calm)
+    assert {"correlation_breakdown", "volatility_spike"} <= kinds(stressed)
+    assert stressed.shift[0] > 0.3 > calm.shift[0]
+    one_day = {(v.method, v.confidence, v.horizon): v.var for v in stressed.var}
+    assert len(one_day) == 12 and all(v > 0 for v in one_day.values())
+    assert calm.backtest.observations == 400 - 250
