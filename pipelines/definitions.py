@@ -10,6 +10,7 @@ from pipelines.assets.exchanges import build_exchange_assets
 from pipelines.assets.imports import file_import_job, import_inbox_sensor, raw_file_records
 from pipelines.assets.lots import tax_lots
 from pipelines.assets.quality import build_gate_check
+from pipelines.assets.risk import portfolio_risk
 from pipelines.assets.transfers import transfer_matches
 from pipelines.assets.wallets import WALLET_SOURCES, ChainEndpoints, build_wallet_assets
 from pipelines.bootstrap import dbt_executable
@@ -52,7 +53,8 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     fast = transform_job("positions_refresh", market_only, gates, coinbook_dbt_models,
                          "Fast tier: latest tickers, the quality gate, and the models up to positions.",
                          up_to="positions")
-    nightly = transform_job("nightly_reconciliation", [*market_assets, transfer_matches, tax_lots], gates,
+    nightly = transform_job("nightly_reconciliation", [*market_assets, transfer_matches, tax_lots, portfolio_risk],
+                            gates,
                             coinbook_dbt_models,
                             "Slow tier: tickers and daily candles, the quality gate, every model and test.")
     market_data = dg.define_asset_job(
@@ -79,7 +81,8 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
         sensors.append(new_account_sensor(venue, job.name))
 
     return dg.Definitions(
-        assets=[*raw_assets, *wallet_assets, raw_file_records, transfer_matches, tax_lots, coinbook_dbt_models],
+        assets=[*raw_assets, *wallet_assets, raw_file_records, transfer_matches, tax_lots, portfolio_risk,
+                coinbook_dbt_models],
         asset_checks=gates,
         jobs=[file_import_job, *sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data,
               tickers_refresh],

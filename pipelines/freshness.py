@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from psycopg.types.json import Jsonb
-
+from pipelines.alerts import Alert, sync_alerts
 from pipelines.resources.warehouse import Warehouse
 from pipelines.sources.exchanges.venues import profile
 
@@ -110,28 +109,10 @@ def freshness_limits(wh: Warehouse) -> dict[tuple[str, str, str, str], timedelta
 def evaluate_freshness(wh: Warehouse, now: datetime) -> tuple[int, int]:
     """Raise or refresh an alert per stale source, resolve the rest; returns (open, resolved)."""
     stale = stale_sources(source_states(wh), freshness_limits(wh), now)
-    subjects = {(s.state.tenant_id, s.subject) for s in stale}
+    alerts = [Alert(s.state.tenant_id, ALERT_KIND,
+                    "critical" if s.age is None or s.age > 4 * s.limit else "warning", s.subject, s.message,
+                    {"venue": s.state.venue, "account_id": s.state.account_id, "endpoint": s.state.endpoint,
+                     "limit_s": int(s.limit.total_seconds()),
+                     "age_s": None if s.age is None else int(s.age.total_seconds())}) for s in stale]
     with wh.connect() as conn, conn.transaction():
-        for s in stale:
-            details = {"venue": s.state.venue, "account_id": s.state.account_id, "endpoint": s.state.endpoint,
-                       "limit_s": int(s.limit.total_seconds()),
-                       "age_s": None if s.age is None else int(s.age.total_seconds())}
-            conn.execute(
-                """insert into ops.alerts (tenant_id, kind, severity, subject, message, details, raised_at,
-                                           last_seen_at)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s)
-                   on conflict (tenant_id, kind, subject) where resolved_at is null
-                   do update set message = excluded.message, details = excluded.details,
-                                 severity = excluded.severity, last_seen_at = excluded.last_seen_at""",
-                (s.state.tenant_id, ALERT_KIND, "critical" if s.age is None or s.age > 4 * s.limit else "warning",
-                 s.subject, s.message, Jsonb(details), now, now),
-            )
-        open_rows = conn.execute("select tenant_id, alert_id, subject from ops.alerts "
-                                 "where kind = %s and resolved_at is null", (ALERT_KIND,)).fetchall()
-        resolved = 0
-        for tenant_id, alert_id, subject in open_rows:
-            if (tenant_id, subject) not in subjects:
-                conn.execute("update ops.alerts set resolved_at = %s where tenant_id = %s and alert_id = %s",
-                             (now, tenant_id, alert_id))
-                resolved += 1
-    return len(stale), resolved
+        return sync_alerts(conn, [ALERT_KIND], alerts, now)

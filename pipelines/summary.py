@@ -72,6 +72,38 @@ left join methods me on me.tenant_id = t.tenant_id
 order by t.tenant_id, r.tax_year
 """
 
+# Per portfolio: 1-day 99 % VaR by the three methods, the three strongest 30-day correlations, the breaker,
+# and the tenant's open alerts (every kind: risk, freshness).
+RISK_SQL = """
+with var as (
+    select tenant_id, portfolio_id,
+           max(var_usd) filter (where method = 'historical') as historical,
+           max(var_usd) filter (where method = 'parametric') as parametric,
+           max(var_usd) filter (where method = 'ewma') as ewma, max(value_usd) as value_usd
+    from marts.portfolio_var where confidence = 0.99 and horizon_days = 1
+    group by tenant_id, portfolio_id
+), ranked as (
+    select tenant_id, portfolio_id, asset_a, asset_b, correlation_30d,
+           row_number() over (partition by tenant_id, portfolio_id order by abs(correlation_30d) desc, asset_a,
+                              asset_b) as n
+    from marts.correlations
+), top as (
+    select tenant_id, portfolio_id,
+           string_agg(asset_a || '/' || asset_b || ' ' || to_char(correlation_30d, 'FM0.00'), ', ' order by n) as pairs
+    from ranked where n <= 3 group by tenant_id, portfolio_id
+), alerts as (
+    select tenant_id, count(*) as open, string_agg(distinct kind, ', ') as kinds
+    from ops.alerts where resolved_at is null group by tenant_id
+)
+select v.tenant_id, v.portfolio_id, v.value_usd, v.historical, v.parametric, v.ewma, coalesce(t.pairs, ''),
+       b.breaker_open, coalesce(a.open, 0), coalesce(a.kinds, '')
+from var v
+left join top t on t.tenant_id = v.tenant_id and t.portfolio_id = v.portfolio_id
+left join marts.circuit_breaker b on b.tenant_id = v.tenant_id and b.portfolio_id = v.portfolio_id
+left join alerts a on a.tenant_id = v.tenant_id
+order by 1, 2
+"""
+
 QUARANTINE_SQL = """
 select raw_table, check_name, count(*), min(reason)
 from ops.quarantine group by raw_table, check_name order by raw_table, check_name
@@ -96,6 +128,7 @@ class Summary:
     accounts: list[tuple[str, str, str, str, Decimal | None, Decimal | None, str | None]] = ()  # type: ignore[assignment]
     transfers: list[tuple[str, int, str, int]] = ()  # type: ignore[assignment]
     pnl: list[tuple[object, ...]] = ()  # type: ignore[assignment]
+    risk: list[tuple[object, ...]] = ()  # type: ignore[assignment]
     built: bool = True  # False: the marts do not exist yet (no transform has completed)
 
 
@@ -116,7 +149,11 @@ def read_summary(wh: Warehouse) -> Summary:
                                "to_regclass('marts.unrealized_pnl') is not null and "
                                "to_regclass('marts.missing_cost_basis') is not null").fetchone()
         pnl = [tuple(r) for r in conn.execute(PNL_SQL).fetchall()] if has_pnl[0] else []
-    return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl)  # type: ignore[arg-type]
+        has_risk = conn.execute("select to_regclass('marts.portfolio_var') is not null and "
+                                "to_regclass('marts.correlations') is not null and "
+                                "to_regclass('marts.circuit_breaker') is not null").fetchone()
+        risk = [tuple(r) for r in conn.execute(RISK_SQL).fetchall()] if has_risk[0] else []
+    return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl, risk=risk)  # type: ignore[arg-type]
 
 
 def _qty(value: Decimal | None) -> str:
@@ -196,6 +233,18 @@ def render_summary(summary: Summary, console: Console) -> None:
         if any(row[9] for row in summary.pnl):
             console.print("  Missing basis is never counted as zero cost: see marts.missing_cost_basis (e.g. enter "
                           "the cost of coins deposited from outside in ops.cost_basis).")
+
+    if summary.risk:
+        table = Table(title="Risk by portfolio (1-day 99 % VaR in USD; correlations of the last 30 days)",
+                      title_justify="left")
+        for name in ("portfolio", "value", "VaR hist.", "VaR param.", "VaR EWMA", "top correlations", "breaker",
+                     "open alerts"):
+            table.add_column(name, justify="right" if name.startswith(("value", "VaR")) else "left")
+        for tenant, portfolio, value, hist, param, ewma, pairs, breaker, alerts, kinds in summary.risk:
+            table.add_row(f"{tenant}/{portfolio}", _usd(value), _usd(hist), _usd(param),  # type: ignore[arg-type]
+                          _usd(ewma), str(pairs), "[bold red]OPEN[/]" if breaker else "closed",  # type: ignore[arg-type]
+                          f"[yellow]{alerts}[/] ({kinds})" if alerts else "0")
+        console.print(table)
 
     if summary.breaks:
         breaks = Table(title="Reconciliation breaks (exchange-reported vs ledger-computed)", title_justify="left")

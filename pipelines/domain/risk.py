@@ -189,10 +189,14 @@ def correlation_shift(short: np.ndarray, long: np.ndarray) -> tuple[float, float
     return float(delta.mean()), float(delta.max())
 
 
-def drawdown(values: np.ndarray) -> np.ndarray:
-    """Fall from the running peak, as a fraction of it (0 at a new high)."""
+def drawdown(values: np.ndarray, window: int | None = None) -> np.ndarray:
+    """Fall from the peak, as a fraction of it (0 at a new high): the running peak, or the peak of the last
+    `window` periods (what a breaker wants: a fall that happened months ago should not keep it open forever)."""
     v = np.asarray(values, dtype=float)
-    peak = np.maximum.accumulate(v)
+    if window is None:
+        peak = np.maximum.accumulate(v)
+    else:
+        peak = np.array([v[max(0, t - window + 1):t + 1].max() for t in range(len(v))]) if len(v) else v
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(peak > 0, 1.0 - v / peak, 0.0)
     return out
@@ -201,7 +205,7 @@ def drawdown(values: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class BreakerRules:
     trip_volatility: float = 1.20  # annualised volatility at or above which trading stops
-    trip_drawdown: float = 0.20  # fall from the peak at or above which trading stops
+    trip_drawdown: float = 0.20  # fall from the peak of the last 30 days at or above which trading stops
     reset_volatility: float = 0.80  # both must be back at or below these …
     reset_drawdown: float = 0.10
     calm_periods: int = 3  # … for this many consecutive periods before it resets (hysteresis)
@@ -247,7 +251,9 @@ class RiskLimits:
     hhi: float = 0.50  # concentration above this HHI: breach
     cluster_weight: float = 0.80  # a cluster of assets correlated ≥ cluster_correlation holding more: breach
     cluster_correlation: float = 0.80
-    correlation_shift: float = 0.30  # mean |ρ(last 30 d) − ρ(the 90 d before)| over pairs: correlation breakdown
+    # mean |ρ(last 30 d) − ρ(the 90 d before)| over pairs: a correlation breakdown. A 30-day estimate of ρ ≈ 0.5
+    # has a standard error of (1 − ρ²)/√30 ≈ 0.14, so calm markets wander by 0.1–0.15; 0.25 is about two of them
+    correlation_shift: float = 0.25
     volatility_spike: float = 2.0  # last 30 days' volatility above this multiple of the 90 days before: spike
     breaker: BreakerRules = BreakerRules()
 
@@ -298,7 +304,7 @@ def assess_portfolio(returns: np.ndarray, assets: Sequence[str], exposures: np.n
     conc = concentration(values, corr_long, assets, threshold=limits.cluster_correlation)
     index = np.cumprod(1.0 + r, axis=0) @ w  # the portfolio's value path holding today's exposures throughout
     port_vol = rolling_volatility(pnl / value if value else pnl * 0, short)[:, 0]
-    breaker = circuit_breaker(list(port_vol), list(drawdown(index)), limits.breaker)
+    breaker = circuit_breaker(list(port_vol), list(drawdown(index, short)), limits.breaker)
     alerts: list[tuple[str, str, str, str]] = []
     one_day = next(v for v in var if v.method == "historical" and v.confidence == 0.99 and v.horizon == 1)
     if value and one_day.var > limits.var_99_1d_share * value:

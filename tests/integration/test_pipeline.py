@@ -558,3 +558,44 @@ def test_a_universal_book_pools_the_tenants_accounts(pipeline: Pipeline) -> None
         with psycopg.connect(pipeline.url) as conn:
             conn.execute("delete from ops.lot_settings where tenant_id = %s", (tenant,))
         _rebuild_lots(pipeline)
+
+
+# ── risk (issue 6) ─────────────────────────────────────────────────────────────────────────────────────────
+def test_risk_marts_and_the_summary_show_var_correlations_and_alerts(pipeline: Pipeline) -> None:
+    """Every portfolio has VaR by the three methods at 95/99 % over 1 and 10 days; 10 days is √10 × 1 day;
+    CVaR ≥ VaR; the correlations are those of the sandbox's coins; the summary lists each portfolio."""
+    from pipelines.summary import read_summary
+
+    rows = pipeline.query("select tenant_id, portfolio_id, method, confidence, horizon_days, var_usd, cvar_usd "
+                          "from marts.portfolio_var")
+    portfolios = {(t, p) for t, p, *_ in rows}
+    assert portfolios == {("acme", "main"), ("bluefin", "core")}
+    assert len(rows) == 2 * 3 * 2 * 2 and all(cvar >= var > 0 for *_, var, cvar in rows)
+    by_key = {(t, p, m, c, h): var for t, p, m, c, h, var, _ in rows}
+    for (t, p, m, c, h), var in by_key.items():
+        if h == 10:
+            assert abs(var - by_key[(t, p, m, c, 1)] * Decimal(10).sqrt()) <= Decimal("0.02")
+    pairs = pipeline.query("select asset_a, asset_b from marts.correlations where tenant_id = 'acme'")
+    assert {a for pair in pairs for a in pair} == {"BTC", "ETH", "SOL", "BNB"}
+    summary = {(row[0], row[1]) for row in read_summary(pipeline.wh).risk}
+    assert summary == portfolios
+
+
+def test_the_breakdown_alert_fires_in_the_sandbox_stress_and_not_in_its_calm(pipeline: Pipeline) -> None:
+    """The sandbox's prices turn stressed from 2 to 30 March 2026 (correlations 0.55 → 0.88, volatility × 2.8):
+    evaluated on the history up to a day in that regime the correlation-breakdown alert is raised; on any
+    weekly date of the calm months before it, it is not."""
+    from datetime import date, timedelta
+
+    from pipelines.assets.risk import evaluate, load_inputs
+
+    with psycopg.connect(pipeline.url) as conn:
+        inputs = load_inputs(conn)
+
+    def breakdown(day: date) -> set[str]:
+        _, alerts, _ = evaluate(inputs, "test", day)
+        return {a.tenant_id for a in alerts if a.kind == "correlation_breakdown"}
+
+    assert breakdown(date(2026, 3, 30)) == {"acme", "bluefin"}
+    calm = [date(2025, 11, 1) + timedelta(days=7 * k) for k in range(17)]  # to 2026-02-21
+    assert all(breakdown(day) == set() for day in calm)

@@ -128,7 +128,13 @@ def test_the_breakdown_alert_fires_in_stress_and_not_in_calm() -> None:
     kinds = lambda result: {kind for kind, *_ in result.alerts}  # noqa: E731
     assert "correlation_breakdown" not in kinds(calm) and "circuit_breaker" not in kinds(calm)
     assert {"correlation_breakdown", "volatility_spike"} <= kinds(stressed)
-    assert stressed.shift[0] > 0.3 > calm.shift[0]
+    assert stressed.shift[0] > risk.RiskLimits().correlation_shift > calm.shift[0]
     one_day = {(v.method, v.confidence, v.horizon): v.var for v in stressed.var}
     assert len(one_day) == 12 and all(v > 0 for v in one_day.values())
     assert calm.backtest.observations == 400 - 250
+
+
+def test_a_windowed_drawdown_forgets_old_peaks() -> None:
+    values = np.array([100.0, 80.0, 80.0, 80.0, 80.0])
+    assert risk.drawdown(values) == pytest.approx([0, 0.2, 0.2, 0.2, 0.2])
+    assert risk.drawdown(values, window=3) == pytest.approx([0, 0.2, 0.2, 0.0, 0.0])

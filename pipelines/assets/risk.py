@@ -1,0 +1,189 @@
+"""Portfolio risk as a Dagster asset: daily closes (int_prices_daily) and positions in, the risk tables
+(derived.risk_*) and ops.alerts out; marts/risk read the tables. The maths is pipelines.domain.risk; this reads,
+aligns the returns, and writes.
+
+Returns: the daily close per asset (median over venues), gaps of up to 3 days carried forward, simple returns.
+A portfolio's exposures are its positions' USD values per priced asset (stETH as ETH; borrowed negative); USD
+and its stablecoins are cash (no return), kept in the concentration weights. Every figure uses the last
+`HISTORY_DAYS` days on which all the portfolio's assets have a price.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import psycopg
+
+from pipelines.alerts import Alert, sync_alerts
+from pipelines.domain.risk import BreakerRules, PortfolioRisk, RiskLimits, assess_portfolio
+from pipelines.resources.warehouse import WarehouseResource
+from warehouse.loader import copy_insert
+
+HISTORY_DAYS = 400
+MIN_DAYS = 120  # fewer aligned days than this: no risk figures (said in the run's metadata)
+RISK_KINDS = ("var_limit", "concentration_limit", "correlation_breakdown", "volatility_spike", "circuit_breaker")
+TABLES = ("risk_var", "risk_backtest", "risk_correlations", "risk_assets", "risk_portfolios")
+CENT = Decimal("0.01")
+
+
+def limits_from_row(row: dict[str, Any]) -> RiskLimits:
+    """ops.risk_limits row → RiskLimits; null columns keep the defaults."""
+    base, rules = RiskLimits(), BreakerRules()
+
+    def pick(column: str, default: float) -> float:
+        value = row.get(column)
+        return default if value is None else float(value)
+
+    breaker = BreakerRules(pick("breaker_trip_volatility", rules.trip_volatility),
+                           pick("breaker_trip_drawdown", rules.trip_drawdown),
+                           pick("breaker_reset_volatility", rules.reset_volatility),
+                           pick("breaker_reset_drawdown", rules.reset_drawdown),
+                           int(pick("breaker_calm_days", rules.calm_periods)))
+    return RiskLimits(pick("var_99_1d_share", base.var_99_1d_share), pick("hhi", base.hhi),
+                      pick("cluster_weight", base.cluster_weight),
+                      pick("cluster_correlation", base.cluster_correlation),
+                      pick("correlation_shift", base.correlation_shift),
+                      pick("volatility_spike", base.volatility_spike), breaker)
+
+
+def daily_returns(closes: pd.DataFrame) -> pd.DataFrame:
+    """(asset, price_date, close_usd) rows → a returns matrix over every calendar day (gaps ≤ 3 days filled)."""
+    if closes.empty:
+        return pd.DataFrame()
+    matrix = closes.pivot(index="price_date", columns="asset", values="close_usd").astype(float)
+    matrix.index = pd.to_datetime(matrix.index)
+    matrix = matrix.reindex(pd.date_range(matrix.index.min(), matrix.index.max(), freq="D")).ffill(limit=3)
+    return matrix.pct_change(fill_method=None).iloc[1:]
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(CENT)
+
+
+def risk_rows(tenant: str, portfolio: str, as_of: date, risk: PortfolioRisk, observations: int,
+              run_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    value = _money(risk.value)
+    n = len(risk.assets)
+    upper = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    since, reason = None, None
+    if risk.breaker and risk.breaker[-1][0]:  # open: since the day it tripped, and why
+        for back, (tripped, why) in enumerate(reversed(risk.breaker)):
+            if tripped and why:
+                since, reason = as_of - timedelta(days=back), why
+                break
+    return {
+        "risk_var": [(tenant, portfolio, as_of, v.method, Decimal(str(v.confidence)), v.horizon, _money(v.var),
+                      _money(v.cvar), value, observations, run_id) for v in risk.var],
+        "risk_backtest": [(tenant, portfolio, as_of, risk.backtest.observations, risk.backtest.exceptions,
+                           risk.backtest.expected, risk.backtest.lr_pof, risk.backtest.p_value,
+                           risk.backtest.rejected, run_id)],
+        "risk_correlations": [(tenant, portfolio, name, risk.assets[i], risk.assets[j], float(matrix[i, j]), run_id)
+                              for name, matrix in (("last_30d", risk.corr_short), ("prior_90d", risk.corr_long))
+                              for i, j in upper],
+        "risk_assets": [(tenant, portfolio, a, _money(float(risk.exposures[i])),
+                         risk.concentration.weights.get(a, 0.0), *(x if x == x else None for x in risk.volatility[a]),
+                         run_id) for i, a in enumerate(risk.assets)],
+        "risk_portfolios": [(tenant, portfolio, as_of, value, risk.concentration.hhi,
+                             ", ".join(f"{a} {w:.0%}" for a, w in risk.concentration.top),
+                             {"clusters": [{"assets": g, "weight": round(w, 6)}
+                                           for g, w in risk.concentration.clusters]},
+                             risk.shift[0], risk.shift[1], bool(risk.breaker and risk.breaker[-1][0]), since, reason,
+                             run_id)],
+    }
+
+
+COLUMNS = {
+    "risk_var": ("tenant_id", "portfolio_id", "as_of", "method", "confidence", "horizon_days", "var_usd", "cvar_usd",
+                 "value_usd", "observations", "run_id"),
+    "risk_backtest": ("tenant_id", "portfolio_id", "as_of", "observations", "exceptions", "expected", "lr_pof",
+                      "p_value", "rejected", "run_id"),
+    "risk_correlations": ("tenant_id", "portfolio_id", "window_name", "asset_a", "asset_b", "correlation", "run_id"),
+    "risk_assets": ("tenant_id", "portfolio_id", "asset", "exposure_usd", "weight", "vol_30d", "vol_prior_90d",
+                    "run_id"),
+    "risk_portfolios": ("tenant_id", "portfolio_id", "as_of", "value_usd", "hhi", "top_assets", "clusters",
+                        "correlation_shift", "correlation_shift_max", "breaker_open", "breaker_since",
+                        "breaker_reason", "run_id"),
+}
+
+
+@dataclass
+class RiskInputs:
+    returns: pd.DataFrame  # days × priced assets
+    portfolios: dict[tuple[str, str], list[tuple[str, str, Decimal]]]  # (tenant, portfolio) → (asset, priced, USD)
+    cash: set[str]
+    limits: dict[str, RiskLimits]
+
+
+def load_inputs(conn: psycopg.Connection[Any]) -> RiskInputs:
+    closes = pd.DataFrame(conn.execute(
+        "select asset, price_date, close_usd from intermediate.int_prices_daily").fetchall(),
+        columns=["asset", "price_date", "close_usd"])
+    portfolios: dict[tuple[str, str], list[tuple[str, str, Decimal]]] = {}
+    for tenant, portfolio, asset, priced, value in conn.execute(
+            """select tenant_id, portfolio_id, asset, coalesce(priced_as, asset), value_usd
+               from marts.positions where value_usd is not null and value_usd <> 0"""):
+        portfolios.setdefault((tenant, portfolio), []).append((asset, priced, value))
+    cash = {a for (a,) in conn.execute("select asset from staging.usd_pegged_assets union "
+                                       "select asset from staging.fiat_currencies")}
+    cursor = conn.execute("select * from ops.risk_limits")
+    names = [c.name for c in cursor.description or ()]
+    limits = {row[0]: limits_from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()}
+    return RiskInputs(daily_returns(closes), portfolios, cash, limits)
+
+
+def evaluate(inputs: RiskInputs, run_id: str, as_of: date | None = None) -> tuple[
+        dict[str, list[tuple[Any, ...]]], list[Alert], list[str]]:
+    """Every portfolio's risk rows and alerts, on the history up to `as_of` (default: all of it) with today's
+    exposures. Returns (rows per table, alerts, portfolios skipped and why)."""
+    returns = inputs.returns if as_of is None else inputs.returns.loc[:pd.Timestamp(as_of)]
+    rows: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES}
+    alerts: list[Alert] = []
+    skipped = []
+    for (tenant, portfolio), holdings in sorted(inputs.portfolios.items()):
+        values: dict[str, float] = {}
+        exposure: dict[str, float] = {}
+        for asset, priced, value in holdings:
+            values[asset] = values.get(asset, 0.0) + float(value)
+            if priced not in inputs.cash:
+                exposure[priced] = exposure.get(priced, 0.0) + float(value)
+        assets = sorted(a for a in exposure if a in returns.columns)
+        aligned = returns[assets].dropna().tail(HISTORY_DAYS) if assets else pd.DataFrame()
+        if len(aligned) < MIN_DAYS:
+            skipped.append(f"{tenant}/{portfolio}: {len(aligned)} aligned days")
+            continue
+        risk = assess_portfolio(aligned.to_numpy(), assets, np.array([exposure[a] for a in assets]), values,
+                                inputs.limits.get(tenant, RiskLimits()))
+        for table, table_rows in risk_rows(tenant, portfolio, aligned.index.max().date(), risk, len(aligned),
+                                           run_id).items():
+            rows[table].extend(table_rows)
+        alerts += [Alert(tenant, kind, severity, f"{portfolio}:{subject}", message, {"portfolio_id": portfolio})
+                   for kind, severity, subject, message in risk.alerts]
+    return rows, alerts, skipped
+
+
+@dg.multi_asset(
+    name="portfolio_risk",
+    specs=[dg.AssetSpec(table, group_name="risk", kinds={"python", "postgres"},
+                        deps=[dg.AssetKey("positions"), dg.AssetKey("int_prices_daily")],
+                        description=f"derived.{table} (pipelines/domain/risk.py)") for table in TABLES],
+    description="VaR/CVaR (historical, parametric, EWMA), backtest, correlations, volatilities, concentration and "
+                "the circuit breaker per portfolio, from daily closes and positions; alerts into ops.alerts.",
+)
+def portfolio_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Any:
+    wh = warehouse.get()
+    with wh.connect() as conn:
+        inputs = load_inputs(conn)
+    rows, alerts, skipped = evaluate(inputs, context.run_id)
+    with wh.connect() as conn, conn.transaction():
+        for table in TABLES:
+            conn.execute(f"delete from derived.{table}")
+            copy_insert(conn, f"derived.{table}", COLUMNS[table], rows[table])
+        open_alerts, resolved = sync_alerts(conn, RISK_KINDS, alerts, datetime.now(UTC))
+    meta = {"portfolios": len(rows["risk_portfolios"]), "skipped": ", ".join(skipped) or "none",
+            "alerts_open": open_alerts, "alerts_resolved": resolved}
+    for table in TABLES:
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": len(rows[table]), **meta})
