@@ -142,8 +142,10 @@ def histories(draw: st.DrawFn) -> list[LotEvent]:
 
 
 def _totals(result: LotResult) -> tuple[Decimal, Decimal]:
-    disposed = sum((s.quantity for s in result.slices), D(0)) + sum((m.quantity for m in result.missing if
-                                                                     not m.disposal_id.startswith("o")), D(0))
+    """(quantity the disposals and withdrawals took, their proceeds). Transfers ("o…") are not disposals: the
+    slices a transfer books for lots of which nothing arrived depend on which lots the method sent."""
+    disposed = sum((s.quantity for s in result.slices if not s.disposal_id.startswith("o")), D(0)) + sum(
+        (m.quantity for m in result.missing if not m.disposal_id.startswith("o")), D(0))
     return disposed, sum((s.proceeds for s in result.slices), D(0)) + sum((m.proceeds for m in result.missing), D(0))
 
 
