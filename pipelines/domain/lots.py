@@ -334,7 +334,8 @@ def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, se
                                arriving, cost, lot.source, next(seq)))
         elif cost:  # nothing of this lot arrived (all fee): its cost leaves as a loss, not into thin air
             result.slices.append(DisposalSlice(out.event_id, lot.lot_id, out.book, out.asset, quantity, ZERO, cost,
-                                               lot.acquired_at, out.at, source.method))
+                                               None if source.method == Method.AVERAGE else lot.acquired_at, out.at,
+                                               source.method))
             taken_total -= quantity
     for lot in carried:  # only once every lot has left: a transfer within one book must not take its own arrivals
         target.add(lot)
