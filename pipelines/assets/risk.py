@@ -20,6 +20,8 @@ import psycopg
 
 from pipelines.alerts import Alert, sync_alerts
 from pipelines.domain.risk import BreakerRules, PortfolioRisk, RiskLimits, assess_portfolio
+from pipelines.freshness import PRICE_ALERT_KIND, evaluate_price_freshness
+from pipelines.notify import notify_alerts
 from pipelines.resources.warehouse import WarehouseResource
 from warehouse.loader import copy_insert
 
@@ -183,7 +185,10 @@ def portfolio_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             conn.execute(f"delete from derived.{table}")
             copy_insert(conn, f"derived.{table}", COLUMNS[table], rows[table])
         open_alerts, resolved = sync_alerts(conn, RISK_KINDS, alerts, datetime.now(UTC))
+        stale_open, stale_resolved = evaluate_price_freshness(conn, datetime.now(UTC))
+    notified = notify_alerts(wh, [*RISK_KINDS, PRICE_ALERT_KIND])  # never raises: a dead webhook fails no run
     meta = {"portfolios": len(rows["risk_portfolios"]), "skipped": ", ".join(skipped) or "none",
-            "alerts_open": open_alerts, "alerts_resolved": resolved}
+            "alerts_open": open_alerts + stale_open, "alerts_resolved": resolved + stale_resolved,
+            "notifications": str(notified)}
     for table in TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata={"rows": len(rows[table]), **meta})

@@ -1,0 +1,177 @@
+"""Stale prices into ops.alerts and every alert out through apprise, against the real PostgreSQL and a local HTTP
+endpoint that records what the webhooks receive (apprise's json:// service POSTs there, as it would to any
+webhook).
+
+The test owns a database of its own: it stands in for the two dbt relations the stale-price check reads —
+marts.positions and intermediate.int_prices_latest, with their real column names — so it can make one held
+asset's price lag the market and then catch up, which the sandbox cannot do (its tickers are fixed at its
+world's end on every venue). Everything else is the real code: the SQL, ops.alerts, the notifications table,
+apprise's HTTP calls.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import psycopg
+import pytest
+
+from pipelines.freshness import evaluate_price_freshness
+from pipelines.notify import MAX_ATTEMPTS, notify_alerts
+from pipelines.resources.warehouse import Warehouse
+from warehouse.migrate import apply_migrations
+
+pytestmark = pytest.mark.integration
+
+WORLD_END = datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC)
+
+STAND_INS = """
+create schema if not exists marts;
+create schema if not exists intermediate;
+create table marts.positions (tenant_id text, portfolio_id text, account_id text, asset text, priced_as text,
+                              quantity numeric(38, 18), value_usd numeric(38, 18));
+create table intermediate.int_prices_latest (asset text primary key, price_usd numeric(38, 18), price_source text,
+                                             priced_at timestamptz, price_venues text);
+"""
+
+
+@pytest.fixture()
+def wh(cluster: Any) -> Iterator[Warehouse]:
+    name = f"coinbook_notify_{uuid.uuid4().hex[:10]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    apply_migrations(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(STAND_INS)
+    yield Warehouse(url)
+    cluster.drop_database(name)
+
+
+@pytest.fixture()
+def hooks() -> Iterator[tuple[str, list[tuple[str, dict[str, Any], str]]]]:
+    """A webhook receiver: records (path, JSON body, Authorization); answers 500 under /broken."""
+    received: list[tuple[str, dict[str, Any], str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body), self.headers.get("Authorization", "")))
+            self.send_response(500 if self.path.startswith("/broken") else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_port}", received
+    server.shutdown()
+
+
+def evaluate(wh: Warehouse, env: dict[str, str]) -> tuple[tuple[int, int], str]:
+    with wh.connect() as conn, conn.transaction():
+        counts = evaluate_price_freshness(conn, datetime.now(UTC))
+    return counts, str(notify_alerts(wh, env=env))
+
+
+def test_a_lagging_price_raises_notifies_once_and_resolves(wh: Warehouse, hooks: Any) -> None:
+    host, received = hooks
+    with wh.connect() as conn, conn.transaction():
+        conn.execute(
+            """insert into marts.positions values
+               ('acme', 'main', 'acme-binance-main', 'BTC', null, 1.5, 95000),
+               ('acme', 'main', 'acme-binance-main', 'BNB', null, 40, 24000),
+               ('acme', 'main', 'acme-eth', 'STETH', 'ETH', 3, 7500),
+               ('acme', 'main', 'acme-binance-main', 'USDT', null, 1000, 1000),
+               ('bluefin', 'core', 'bluefin-binance', 'BNB', null, 10, 6000),
+               ('bluefin', 'core', 'bluefin-binance', 'SOL', null, 0, 0)""")
+        conn.execute(
+            """insert into intermediate.int_prices_latest values
+               ('BTC', 63000, 'ticker', %(end)s, 'binance,kraken'),
+               ('ETH', 2500, 'ticker', %(end)s - interval '5 minutes', 'coinbase,kraken'),
+               ('BNB', 600, 'ticker', %(end)s - interval '3 hours', 'binance'),
+               ('SOL', 150, 'ticker', %(end)s - interval '9 hours', 'binance'),  -- stale, but not held
+               ('USDT', 1, 'usd_peg', null, null)""", {"end": WORLD_END})
+        conn.execute("insert into ops.risk_limits (tenant_id, stale_price_minutes) values ('bluefin', 240)")
+        conn.execute(
+            """insert into ops.notification_targets (tenant_id, target_id, url, min_severity, kinds) values
+               ('acme', 'risk-desk', 'env:ACME_DESK_HOOK', 'warning', '{stale_price}'),
+               ('acme', 'unset', 'env:NOT_SET_ANYWHERE', 'info', null),
+               ('acme', 'broken', %s, 'info', null),
+               ('acme', 'garbled', 'nonsense://whatever', 'info', null),
+               ('bluefin', 'ops', %s, 'info', null)""",
+            (f"json://{host}/broken", f"json://{host}/bluefin"))
+    env = {"COINBOOK_NOTIFY_URLS": f"json://ops:s3cretpass@{host}/global", "ACME_DESK_HOOK": f"json://{host}/acme"}
+
+    # BNB lags the market clock (BTC's price) by 3 h: over acme's default 60 min, under bluefin's 240 min.
+    (opened, resolved), report = evaluate(wh, env)
+    assert (opened, resolved) == (1, 0)
+    with wh.connect() as conn:
+        [(tenant, subject, severity, details)] = conn.execute(
+            "select tenant_id, subject, severity, details from ops.alerts where kind = 'stale_price' "
+            "and resolved_at is null").fetchall()
+    assert (tenant, subject, severity) == ("acme", "BNB", "warning")
+    assert details["age_s"] == 3 * 3600 and details["market_clock"] == WORLD_END.isoformat()
+
+    assert report == "2 sent, 2 failed"
+    paths = sorted(path for path, _, _ in received)
+    assert paths == ["/acme", "/broken", "/global"]  # the garbled URL never left the process; bluefin: no alert
+    sent = {path: body for path, body, _ in received}
+    assert sent["/global"]["title"] == "[Coinbook WARNING] acme: stale price — BNB"
+    assert "BNB price is 3.0 h behind the market" in sent["/global"]["message"]
+    assert "tenant: acme" in sent["/global"]["message"] and sent["/global"]["type"] == "warning"
+    assert next(auth for path, _, auth in received if path == "/global").startswith("Basic ")
+
+    with wh.connect() as conn:
+        rows = conn.execute("select target, status, error from ops.alert_notifications order by target").fetchall()
+    assert [(t.split("?")[0], s) for t, s, _ in rows] == [
+        (f"json://{host}/acme", "sent"), (f"json://{host}/broken", "failed"),
+        (f"json://ops:****@{host}/global", "sent"), ("nonsense://(unreadable URL)", "failed")]
+    assert all("s3cretpass" not in (t + (e or "")) for t, _, e in rows)
+    assert all(e for _, s, e in rows if s == "failed")
+
+    # Re-runs: what was sent is not sent again; the failures are retried until the cap, then given up.
+    for _ in range(MAX_ATTEMPTS + 1):
+        assert evaluate(wh, env)[0] == (1, 0)
+    assert sorted(path for path, _, _ in received).count("/broken") == MAX_ATTEMPTS
+    assert [p for p, _, _ in received].count("/global") == 1 and [p for p, _, _ in received].count("/acme") == 1
+    with wh.connect() as conn:
+        assert conn.execute("select status, count(*) from ops.alert_notifications group by 1 order by 1"
+                            ).fetchall() == [("failed", 2 * MAX_ATTEMPTS), ("sent", 2)]
+
+    # BNB's price catches up: the alert resolves, and whoever was told of it hears so (once).
+    with wh.connect() as conn, conn.transaction():
+        conn.execute("update intermediate.int_prices_latest set priced_at = %s where asset = 'BNB'",
+                     (WORLD_END - timedelta(minutes=2),))
+    before = len(received)
+    assert evaluate(wh, env) == ((0, 1), "2 sent, 0 failed")
+    resolutions = received[before:]
+    assert sorted(path for path, _, _ in resolutions) == ["/acme", "/global"]
+    assert all(body["title"].startswith("[Coinbook RESOLVED] acme: stale price — BNB") and body["type"] == "success"
+               for _, body, _ in resolutions)
+    assert evaluate(wh, env) == ((0, 0), "0 sent, 0 failed")
+    assert len(received) == before + 2
+
+
+def test_notifications_never_fail_the_caller(wh: Warehouse, hooks: Any) -> None:
+    """An unreachable target, and even a warehouse without the notification tables: logged, reported, no raise."""
+    with wh.connect() as conn, conn.transaction():
+        conn.execute("insert into ops.alerts (tenant_id, kind, severity, subject, message) "
+                     "values ('acme', 'var_limit', 'critical', 'main:var_99_1d', 'VaR over the limit')")
+    env = {"COINBOOK_NOTIFY_URLS": "json://127.0.0.1:1/nobody-listens"}
+    assert str(notify_alerts(wh, env=env)) == "0 sent, 1 failed"
+    with wh.connect() as conn:
+        [(status, error)] = conn.execute("select status, error from ops.alert_notifications").fetchall()
+    assert status == "failed" and "127.0.0.1" in error
+
+    with wh.connect() as conn, conn.transaction():
+        conn.execute("drop table ops.alert_notifications")
+    report = notify_alerts(wh, env=env)
+    assert report.error is not None and "alert_notifications" in report.error
