@@ -7,6 +7,7 @@ from dagster_dbt import DbtCliResource
 
 from pipelines.assets.dbt import coinbook_dbt_models
 from pipelines.assets.exchanges import build_exchange_assets
+from pipelines.assets.exports import influx_export
 from pipelines.assets.imports import file_import_job, import_inbox_sensor, raw_file_records
 from pipelines.assets.lots import tax_lots
 from pipelines.assets.quality import build_gate_check
@@ -53,8 +54,9 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     fast = transform_job("positions_refresh", market_only, gates, coinbook_dbt_models,
                          "Fast tier: latest tickers, the quality gate, and the models up to positions.",
                          up_to="positions")
-    nightly = transform_job("nightly_reconciliation", [*market_assets, transfer_matches, tax_lots, portfolio_risk],
-                            gates,
+    # influx_export last: it reads the risk tables portfolio_risk writes (and returns at once when not configured).
+    nightly = transform_job("nightly_reconciliation",
+                            [*market_assets, transfer_matches, tax_lots, portfolio_risk, influx_export], gates,
                             coinbook_dbt_models,
                             "Slow tier: tickers and daily candles, the quality gate, every model and test.")
     market_data = dg.define_asset_job(
@@ -82,7 +84,7 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
 
     return dg.Definitions(
         assets=[*raw_assets, *wallet_assets, raw_file_records, transfer_matches, tax_lots, portfolio_risk,
-                coinbook_dbt_models],
+                influx_export, coinbook_dbt_models],
         asset_checks=gates,
         jobs=[file_import_job, *sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data,
               tickers_refresh],

@@ -4,6 +4,10 @@ them in Grafana/Chronograf. Enabled when COINBOOK_INFLUX_URL is set; PostgreSQL 
 Points are written in batches (the client's batching write API: `batch_size` lines per HTTP request, flushed on
 close). Field values are floats: InfluxDB charts floats, and the exact numeric lives in the warehouse — the
 conversion happens here, at the edge, and nowhere else.
+
+The batching writer sends from a background thread and only logs a batch it could not deliver (after its
+retries); `export` collects those through the client's error callback and raises ExportError after the close,
+so a caller keeping a cursor (pipelines/assets/exports.py) never advances it past points that were lost.
 """
 
 from __future__ import annotations
@@ -25,12 +29,17 @@ class InfluxTarget:
     bucket: str
 
 
+class ExportError(RuntimeError):
+    pass
+
+
 @dataclass(frozen=True)
 class PriceTick:
     asset: str
-    source: str  # the venue the price came from (provenance)
+    source: str  # the venue the price came from (provenance), or how it was made (e.g. 'median_1d')
     at: datetime
     price_usd: Decimal
+    venues: str | None = None  # the venues that voted for a consensus price (a field: tags would split series)
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,10 @@ class RiskMetric:
 
 
 def price_point(tick: PriceTick) -> Point:
-    return (Point("price").tag("asset", tick.asset).tag("source", tick.source)
-            .field("usd", float(tick.price_usd)).time(tick.at, WritePrecision.S))
+    point = Point("price").tag("asset", tick.asset).tag("source", tick.source).field("usd", float(tick.price_usd))
+    if tick.venues:
+        point = point.field("venues", tick.venues)
+    return point.time(tick.at, WritePrecision.S)
 
 
 def risk_point(metric: RiskMetric) -> Point:
@@ -53,16 +64,25 @@ def risk_point(metric: RiskMetric) -> Point:
 
 
 def export(target: InfluxTarget, prices: Iterable[PriceTick] = (), metrics: Iterable[RiskMetric] = (),
-           batch_size: int = 5_000, flush_interval_ms: int = 1_000) -> int:
-    """Write every point; returns how many. Closing the client flushes the last partial batch and waits."""
+           batch_size: int = 5_000, flush_interval_ms: int = 1_000, max_retries: int = 3) -> int:
+    """Write every point; returns how many. Closing the client flushes the last partial batch and waits.
+    Raises ExportError when a batch could not be delivered (after the client's retries)."""
     count = 0
+    failures: list[str] = []
+
+    def failed(_conf: object, _data: object, exc: Exception) -> None:
+        failures.append(f"{type(exc).__name__}: {exc}"[:300])
+
     with InfluxDBClient(url=target.url, token=target.token, org=target.org) as client, client.write_api(
             write_options=WriteOptions(batch_size=batch_size, flush_interval=flush_interval_ms,
-                                       max_retries=3, retry_interval=500)) as writer:
+                                       max_retries=max_retries, retry_interval=500),
+            error_callback=failed) as writer:
         for tick in prices:
             writer.write(bucket=target.bucket, record=price_point(tick), write_precision=WritePrecision.S)
             count += 1
         for metric in metrics:
             writer.write(bucket=target.bucket, record=risk_point(metric), write_precision=WritePrecision.S)
             count += 1
+    if failures:
+        raise ExportError(f"{len(failures)} batch(es) of {count} points not written to {target.url}: {failures[0]}")
     return count
