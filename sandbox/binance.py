@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from sandbox.world import (
     Market,
     World,
     deposit_json,
+    price_anomaly,
     trade_json,
     withdrawal_json,
 )
@@ -157,17 +159,22 @@ def candles(world: World, market: Market, interval: str, start: int | None, end:
     width = INTERVAL_MS[interval]
     last_open = (END_MS + 1 - width) // width * width  # the last candle that closes within the world
     first_open = (START_MS + width - 1) // width * width
+    # An outage leaves a gap; like a real venue, a page then holds the next `limit` candles that exist.
+    def served(o: int) -> bool:
+        return price_anomaly(market.venue, market.symbol, o)[0]
+
     if start is not None:
-        opens = range(max(first_open, (start + width - 1) // width * width), last_open + 1, width)
-        opens = opens[:limit]
+        stop = last_open if end is None else min(last_open, end)
+        candidates = range(max(first_open, (start + width - 1) // width * width), stop + 1, width)
+        opens = list(itertools.islice(filter(served, candidates), limit))
     else:
         upper = min(last_open, (end - width + 1) // width * width) if end is not None else last_open
-        opens = range(max(first_open, upper - (limit - 1) * width), upper + 1, width)
-    if end is not None:
-        opens = [o for o in opens if o <= end]
+        backwards = range(upper, first_open - 1, -width)
+        opens = sorted(itertools.islice((o for o in backwards if served(o)), limit))
     prices = world.prices
     out = []
     for open_ms in opens:
+        factor = price_anomaly(market.venue, market.symbol, open_ms)[1]
         first_hour, last_hour = prices.hour_of(open_ms), prices.hour_of(open_ms + width - 1)
         prev = prices.market_close(market, max(0, first_hour - 1))
         if width >= 3_600_000:
@@ -184,7 +191,7 @@ def candles(world: World, market: Market, interval: str, start: int | None, end:
             hi, lo = max(o, c) * 1.0002, min(o, c) * 0.9998
             volume = float(prices.volume[first_hour]) * width / 3_600_000
         tick = market.tick
-        o_d, h_d, l_d, c_d = (_round(x, tick) for x in (o, hi, lo, c))
+        o_d, h_d, l_d, c_d = (_round(x * factor, tick) for x in (o, hi, lo, c))
         base_volume = _round(volume * 2_000_000 / prices.coin_usd(market.base, last_hour), market.step)
         out.append([open_ms, str(o_d), str(max(h_d, o_d, c_d)), str(min(l_d, o_d, c_d)), str(c_d), str(base_volume),
                     open_ms + width - 1, str(_round(float(base_volume) * float(c_d), tick)), 1000, "0", "0", "0"])

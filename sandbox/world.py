@@ -110,6 +110,23 @@ ASSETS = (*COINS, "USDT", "USD")
 START_USD = np.array([67_000.0, 3_500.0, 160.0, 600.0])
 ANNUAL_VOL = np.array([0.55, 0.70, 0.95, 0.50])
 STRESS = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC))  # the stressed regime
+# Where a venue's candles go wrong (on Coinbase, first in the default price_source_priority), so that reference prices must fall back to another venue (a bad print is
+# an outlier against the other venues; a gap is an outage). (venue, market id, from, to, factor or None = gap):
+# a candle whose open time lies in [from, to) is multiplied by the factor or not served at all.
+PRICE_ANOMALIES: tuple[tuple[str, str, datetime, datetime, float | None], ...] = (
+    ("coinbase", "SOL-USD", datetime(2026, 1, 14, tzinfo=UTC), datetime(2026, 1, 15, tzinfo=UTC), 1.30),
+    ("coinbase", "BTC-USD", datetime(2026, 2, 9, tzinfo=UTC), datetime(2026, 2, 12, tzinfo=UTC), None),
+    ("coinbase", "ETH-USD", datetime(2026, 9, 30, 10, tzinfo=UTC), datetime(2026, 9, 30, 10, 30, tzinfo=UTC), None),
+    ("coinbase", "BTC-USD", datetime(2026, 9, 30, 14, 5, tzinfo=UTC), datetime(2026, 9, 30, 14, 6, tzinfo=UTC), 0.80),
+)
+
+
+def price_anomaly(venue: str, market_id: str, open_ms: int) -> tuple[bool, float]:
+    """(served, factor) of the candle of `venue`'s market opening at `open_ms`."""
+    for a_venue, a_market, start, end, factor in PRICE_ANOMALIES:
+        if a_venue == venue and a_market == market_id and start.timestamp() * 1000 <= open_ms < end.timestamp() * 1000:
+            return factor is not None, factor or 1.0
+    return True, 1.0
 NETWORK_FEE = {"BTC": Decimal("0.0002"), "ETH": Decimal("0.0015"), "SOL": Decimal("0.01"), "BNB": Decimal("0.001"),
                "USDT": Decimal("1"), "USD": Decimal("5")}
 NETWORK = {"BTC": "BTC", "ETH": "ETH", "SOL": "SOL", "BNB": "BSC", "USDT": "TRX", "USD": "WIRE"}
@@ -606,6 +623,9 @@ class World:
             "seed": self.seed, "start": WORLD_START.isoformat(), "end": WORLD_END.isoformat(),
             "accounts": accounts,
             "discrepancies": [{"tenant_id": tenant, "account_id": account, "asset": asset, "delta": str(delta)}],
+            "price_anomalies": [{"venue": v, "market": m, "symbol": MARKET_BY_VENUE_SYMBOL[(v, m)].unified,
+                                 "from": f.isoformat(), "to": t.isoformat(), "factor": k}
+                                for v, m, f, t, k in PRICE_ANOMALIES],
             "internal_transfers": self.internal_transfers,
             "wallet_transfers": [{**f, "amount": str(f["amount"]), "exchange_fee": str(f["exchange_fee"])}
                                  for f in self.wallet_flows],

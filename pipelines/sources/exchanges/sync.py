@@ -286,8 +286,10 @@ def sync_ohlcv(exchange: ccxt.Exchange, symbol: str, timeframe: str, cursor: dic
             since = max(c[0] for c in candles) + step
             continue
         yield Page("ohlcv", endpoint, rows, {"next_ms": next_ms + step})
-        if len(candles) < page_limit:
-            break
+        if next_ms + step <= since:
+            break  # no progress: a venue that serves only its latest candles, whatever `since` says
+        # A short page is not the end: a time-windowed venue (Coinbase: since … since + limit × step) returns
+        # fewer candles when the window holds an outage. The end is an empty page, or `since` reaching now.
         since = next_ms + step
 
 
