@@ -33,7 +33,22 @@ from pipelines.sources.exchanges.sync import (
 from pipelines.sources.exchanges.venues import profile
 
 USD_QUOTES = ("USDT", "USD", "USDC", "FDUSD")
-OHLCV_TIMEFRAME = "1d"
+OHLCV_TIMEFRAME = "1d"  # the full history: daily returns, VaR, lot valuation
+MINUTE_TIMEFRAME = "1m"  # a recent window only: intraday reference prices and hourly returns
+MINUTE_WINDOW_MS = 24 * 3_600_000
+
+
+def minute_candles_from(daily_cursor: dict[str, Any] | None, minute_cursor: dict[str, Any] | None,
+                        start_ms: int, window_ms: int = MINUTE_WINDOW_MS) -> int:
+    """Where the 1m sync of a market starts: the window before the last closed daily candle (on a live venue
+    that is the last day; on a venue whose data ends earlier, like the sandbox, its last day), or where the
+    last 1m sync stopped if that is later. Older minutes are never fetched: a year of 1m candles is 525,600
+    rows per market, and nothing downstream reads minutes beyond the window."""
+    daily_end = int(daily_cursor["next_ms"]) if daily_cursor else start_ms
+    window_start = max(start_ms, daily_end - window_ms)
+    if minute_cursor:
+        return max(window_start, int(minute_cursor["next_ms"]))
+    return window_start
 
 
 class SourceFailed(Exception):
@@ -232,7 +247,8 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         name=f"raw_{venue}_ohlcv", group_name=group, kinds={"python", "postgres"}, deps=[balances, trades],
-        description=f"Daily candles from {venue} for every asset any client holds, closed candles only.",
+        description=f"Candles from {venue} for every asset any client holds, closed candles only: 1d over the "
+                    "whole history, 1m over the last day.",
     )
     def ohlcv(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               exchanges: ExchangeResource) -> dg.MaterializeResult:
@@ -253,6 +269,17 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
                 totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
                                         run_id=context.run_id)
                 call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
+            cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)  # the daily cursors just moved
+            for symbol in symbols:
+                minute_endpoint = ohlcv_endpoint(venue, symbol, MINUTE_TIMEFRAME)
+                since = minute_candles_from(cursors.get(ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)),
+                                            cursors.get(minute_endpoint), start_ms)
+                pages = sync_ohlcv(exchange, symbol, MINUTE_TIMEFRAME, {"next_ms": since}, start_ms, now_ms,
+                                   context.run_id, venue_profile.ohlcv_page_limit)
+                totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
+                                        run_id=context.run_id)
+                call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
+                call.extra["minute_candles"] = call.extra.get("minute_candles", 0) + totals.inserted
         return call.result()
 
     return [balances, transfers, trades, tickers, ohlcv]
