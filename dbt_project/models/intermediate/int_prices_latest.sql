@@ -1,7 +1,11 @@
 -- The latest USD price per asset, and where it came from. In order of preference:
 --   usd_peg        the asset is a USD stablecoin (valued at 1)
---   ticker         median over venues of the latest ticker of <asset>/<USD or USD stablecoin>
---   ohlcv_1d       latest daily close of <asset>/<USD stablecoin>
+--   ticker         the latest tickers of <asset>/<USD or USD stablecoin>, one venue chosen by source priority
+--                  (macro reference_price): a venue whose latest ticker lags the asset's freshest quote by more
+--                  than var price_stale_minutes is stale, one more than price_outlier_threshold off the median
+--                  of the others is an outlier; either way the next venue is taken, and `fallback` says why
+--   ohlcv_1m       the latest reference minute close (int_prices_minute)
+--   ohlcv_1d       the latest reference daily close (int_prices_daily)
 --   cross_btc      latest ticker of <asset>/BTC × BTC's USD price
 with pegs as (
     select asset from {{ ref('usd_pegged_assets') }}
@@ -15,57 +19,83 @@ latest_tickers as (
 ),
 
 usd_quotes as (
-    select t.base_asset as asset, t.source, t.last_price, t.observed_at
+    select distinct on (t.base_asset, t.source)
+        t.base_asset as asset, t.source, t.symbol, t.last_price as price_usd, t.observed_at
     from latest_tickers as t
     join pegs on pegs.asset = t.quote_asset
+    where t.base_asset <> t.quote_asset
+    order by t.base_asset, t.source, t.observed_at desc, (t.quote_asset = 'USD') desc, t.quote_asset
 ),
 
--- Prices never depend on one venue: the median of every venue quoting the asset within a day of its
--- freshest quote (a stale or absent venue simply does not vote). percentile_disc keeps it an exact numeric.
-ticker_consensus as (
+ticker_candidates as (
     select
         q.asset,
-        percentile_disc(0.5) within group (order by q.last_price) as price_usd,
-        max(q.observed_at) as priced_at,
-        string_agg(distinct q.source, ',' order by q.source) as venues
+        'latest' as price_bucket,
+        q.source,
+        q.symbol,
+        q.price_usd,
+        q.observed_at,
+        case when q.observed_at < f.freshest - interval '{{ var("price_stale_minutes") }} minutes'
+             then 'stale since ' || to_char(q.observed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
+        end as excluded_reason
     from usd_quotes as q
-    where q.observed_at >= (select max(f.observed_at) from usd_quotes as f where f.asset = q.asset) - interval '1 day'
-    group by q.asset
+    join (select asset, max(observed_at) as freshest from usd_quotes group by asset) as f on f.asset = q.asset
+),
+
+ticker_reference as (
+    {{ reference_price('ticker_candidates', 'price_bucket', var('price_outlier_threshold')) | indent(4) }}
+),
+
+latest_minute as (
+    select distinct on (asset) asset, price_usd, price_minute + interval '1 minute' as priced_at, source_venue,
+           venues, fallback
+    from {{ ref('int_prices_minute') }}
+    order by asset, price_minute desc
 ),
 
 latest_daily as (
-    select distinct on (base_asset) base_asset, close, open_time + interval '1 day' as closed_at, source
-    from {{ ref('int_exchange_ohlcv') }} as o
-    where timeframe = '1d' and close > 0 and quote_asset in (select asset from pegs)
-    order by base_asset, open_time desc, source
+    select distinct on (asset) asset, close_usd, price_date + 1 as priced_at, source_venue, venues, fallback
+    from {{ ref('int_prices_daily') }}
+    order by asset, price_date desc
 ),
 
 direct as (
-    select asset, price_usd, 'ticker' as price_source, priced_at, venues, 2 as preference
-    from ticker_consensus
+    select r.asset, r.price_usd, 'ticker' as price_source,
+           (select c.observed_at from ticker_candidates as c where c.asset = r.asset and c.source = r.source_venue)
+               as priced_at,
+           r.source_venue, r.venues, r.fallback, 2 as preference
+    from ticker_reference as r
 
     union all
 
-    select base_asset, close, 'ohlcv_1d', closed_at, source, 3
+    select asset, price_usd, 'ohlcv_1m', priced_at, source_venue, venues, fallback, 3
+    from latest_minute
+
+    union all
+
+    select asset, close_usd, 'ohlcv_1d', cast(priced_at as timestamptz), source_venue, venues, fallback, 4
     from latest_daily
 ),
 
 btc_usd as (
-    select price_usd, priced_at from direct where asset = 'BTC' order by preference, priced_at desc limit 1
+    select price_usd, priced_at, source_venue from direct where asset = 'BTC'
+    order by preference, priced_at desc limit 1
 ),
 
 candidates as (
     select asset, cast(1 as numeric) as price_usd, 'usd_peg' as price_source,
-           cast(null as timestamptz) as priced_at, cast(null as text) as venues, 1 as preference
+           cast(null as timestamptz) as priced_at, cast(null as text) as source_venue, cast(null as text) as venues,
+           cast(null as text) as fallback, 1 as preference
     from pegs
 
     union all
 
-    select asset, price_usd, price_source, priced_at, venues, preference from direct
+    select asset, price_usd, price_source, priced_at, source_venue, venues, fallback, preference from direct
 
     union all
 
-    select t.base_asset, t.last_price * b.price_usd, 'cross_btc', least(t.observed_at, b.priced_at), t.source, 4
+    select t.base_asset, t.last_price * b.price_usd, 'cross_btc', least(t.observed_at, b.priced_at), t.source,
+           t.source || ',' || b.source_venue, cast(null as text), 5
     from latest_tickers as t
     cross join btc_usd as b
     where t.quote_asset = 'BTC'
@@ -76,6 +106,8 @@ select distinct on (asset)
     cast(price_usd as numeric(38, 18)) as price_usd,
     price_source,
     priced_at,
-    venues as price_venues
+    source_venue,
+    venues as price_venues,
+    fallback as price_fallback
 from candidates
 order by asset, preference, priced_at desc nulls last
