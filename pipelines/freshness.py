@@ -195,7 +195,12 @@ def evaluate_price_freshness(conn: Any, now: datetime) -> tuple[int, int]:
     if not (built and built[0]):
         return 0, 0
     held = [HeldPrice(*row) for row in conn.execute(HELD_PRICES_SQL).fetchall()]
-    (clock,) = conn.execute("select max(priced_at) from intermediate.int_prices_latest").fetchone()
+    # The market clock is the freshest time a venue itself put on a price. Kraken and Bitfinex tickers carry no
+    # time and are stamped when fetched: counting those would make the clock the wall clock, and every asset
+    # quoted only by a venue whose clock stopped (the sandbox's world ends 2026-09-30) "stale".
+    (clock,) = conn.execute(
+        "select coalesce(max(priced_at) filter (where priced_at_stamped_by = 'venue'), max(priced_at)) "
+        "from intermediate.int_prices_latest").fetchone()
     limits = {tenant: timedelta(minutes=minutes) for tenant, minutes in conn.execute(
         "select tenant_id, stale_price_minutes from ops.risk_limits where stale_price_minutes is not null")}
     return sync_alerts(conn, [PRICE_ALERT_KIND], stale_prices(held, limits, clock), now)

@@ -110,9 +110,10 @@ ASSETS = (*COINS, "USDT", "USD")
 START_USD = np.array([67_000.0, 3_500.0, 160.0, 600.0])
 ANNUAL_VOL = np.array([0.55, 0.70, 0.95, 0.50])
 STRESS = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC))  # the stressed regime
-# Where a venue's candles go wrong (on Coinbase, first in the default price_source_priority), so that reference prices must fall back to another venue (a bad print is
-# an outlier against the other venues; a gap is an outage). (venue, market id, from, to, factor or None = gap):
-# a candle whose open time lies in [from, to) is multiplied by the factor or not served at all.
+# Where a venue's candles go wrong (on Coinbase, first in the default price_source_priority), so that reference
+# prices must fall back to another venue: a bad print is an outlier against the other venues, a gap an outage.
+# (venue, market id, from, to, factor or None = gap): a candle opening in [from, to) is multiplied by the
+# factor, or not served at all.
 PRICE_ANOMALIES: tuple[tuple[str, str, datetime, datetime, float | None], ...] = (
     ("coinbase", "SOL-USD", datetime(2026, 1, 14, tzinfo=UTC), datetime(2026, 1, 15, tzinfo=UTC), 1.30),
     ("coinbase", "BTC-USD", datetime(2026, 2, 9, tzinfo=UTC), datetime(2026, 2, 12, tzinfo=UTC), None),

@@ -37,7 +37,7 @@ create schema if not exists intermediate;
 create table marts.positions (tenant_id text, portfolio_id text, account_id text, asset text, priced_as text,
                               quantity numeric(38, 18), value_usd numeric(38, 18));
 create table intermediate.int_prices_latest (asset text primary key, price_usd numeric(38, 18), price_source text,
-                                             priced_at timestamptz, price_venues text);
+                                             priced_at timestamptz, price_venues text, priced_at_stamped_by text);
 """
 
 
@@ -94,11 +94,12 @@ def test_a_lagging_price_raises_notifies_once_and_resolves(wh: Warehouse, hooks:
                ('bluefin', 'core', 'bluefin-binance', 'SOL', null, 0, 0)""")
         conn.execute(
             """insert into intermediate.int_prices_latest values
-               ('BTC', 63000, 'ticker', %(end)s, 'binance,kraken'),
-               ('ETH', 2500, 'ticker', %(end)s - interval '5 minutes', 'coinbase,kraken'),
-               ('BNB', 600, 'ticker', %(end)s - interval '3 hours', 'binance'),
-               ('SOL', 150, 'ticker', %(end)s - interval '9 hours', 'binance'),  -- stale, but not held
-               ('USDT', 1, 'usd_peg', null, null)""", {"end": WORLD_END})
+               ('BTC', 63000, 'ticker', %(end)s, 'binance,kraken', 'venue'),
+               -- stamped when fetched (Kraken gives no time): it does not move the market clock to the wall clock
+               ('ETH', 2500, 'ticker', now(), 'kraken', 'fetch'),
+               ('BNB', 600, 'ticker', %(end)s - interval '3 hours', 'binance', 'venue'),
+               ('SOL', 150, 'ticker', %(end)s - interval '9 hours', 'binance', 'venue'),  -- stale, but not held
+               ('USDT', 1, 'usd_peg', null, null, null)""", {"end": WORLD_END})
         conn.execute("insert into ops.risk_limits (tenant_id, stale_price_minutes) values ('bluefin', 240)")
         conn.execute(
             """insert into ops.notification_targets (tenant_id, target_id, url, min_severity, kinds) values

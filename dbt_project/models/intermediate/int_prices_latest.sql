@@ -11,8 +11,12 @@ with pegs as (
     select asset from {{ ref('usd_pegged_assets') }}
 ),
 
+-- stamped_by: 'venue' when the venue dated the ticker, 'fetch' when it gives no time (Kraken, Bitfinex) and the
+-- sync stamped it with the fetch time (normalise_ticker: such a ticker is identified by its quote, '@q:').
+-- Only a venue's own time can show a quote is old: staleness is judged among venue-stamped quotes.
 latest_tickers as (
-    select distinct on (source, symbol) source, symbol, base_asset, quote_asset, last_price, observed_at
+    select distinct on (source, symbol) source, symbol, base_asset, quote_asset, last_price, observed_at,
+           case when source_record_id like '%@q:%' then 'fetch' else 'venue' end as stamped_by
     from {{ ref('int_exchange_tickers') }}
     where last_price > 0
     order by source, symbol, observed_at desc
@@ -20,7 +24,7 @@ latest_tickers as (
 
 usd_quotes as (
     select distinct on (t.base_asset, t.source)
-        t.base_asset as asset, t.source, t.symbol, t.last_price as price_usd, t.observed_at
+        t.base_asset as asset, t.source, t.symbol, t.last_price as price_usd, t.observed_at, t.stamped_by
     from latest_tickers as t
     join pegs on pegs.asset = t.quote_asset
     where t.base_asset <> t.quote_asset
@@ -35,11 +39,14 @@ ticker_candidates as (
         q.symbol,
         q.price_usd,
         q.observed_at,
-        case when q.observed_at < f.freshest - interval '{{ var("price_stale_minutes") }} minutes'
+        q.stamped_by,
+        case when q.stamped_by = 'venue'
+                  and q.observed_at < f.freshest - interval '{{ var("price_stale_minutes") }} minutes'
              then 'stale since ' || to_char(q.observed_at at time zone 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'
         end as excluded_reason
     from usd_quotes as q
-    join (select asset, max(observed_at) as freshest from usd_quotes group by asset) as f on f.asset = q.asset
+    join (select asset, coalesce(max(observed_at) filter (where stamped_by = 'venue'), max(observed_at)) as freshest
+          from usd_quotes group by asset) as f on f.asset = q.asset
 ),
 
 ticker_reference as (
@@ -60,42 +67,44 @@ latest_daily as (
 ),
 
 direct as (
-    select r.asset, r.price_usd, 'ticker' as price_source,
-           (select c.observed_at from ticker_candidates as c where c.asset = r.asset and c.source = r.source_venue)
-               as priced_at,
+    select r.asset, r.price_usd, 'ticker' as price_source, c.observed_at as priced_at, c.stamped_by,
            r.source_venue, r.venues, r.fallback, 2 as preference
     from ticker_reference as r
+    join ticker_candidates as c on c.asset = r.asset and c.source = r.source_venue
 
     union all
 
-    select asset, price_usd, 'ohlcv_1m', priced_at, source_venue, venues, fallback, 3
+    select asset, price_usd, 'ohlcv_1m', priced_at, 'venue', source_venue, venues, fallback, 3
     from latest_minute
 
     union all
 
-    select asset, close_usd, 'ohlcv_1d', cast(priced_at as timestamptz), source_venue, venues, fallback, 4
+    select asset, close_usd, 'ohlcv_1d', cast(priced_at as timestamptz), 'venue', source_venue, venues, fallback, 4
     from latest_daily
 ),
 
 btc_usd as (
-    select price_usd, priced_at, source_venue from direct where asset = 'BTC'
+    select price_usd, priced_at, stamped_by, source_venue from direct where asset = 'BTC'
     order by preference, priced_at desc limit 1
 ),
 
 candidates as (
     select asset, cast(1 as numeric) as price_usd, 'usd_peg' as price_source,
-           cast(null as timestamptz) as priced_at, cast(null as text) as source_venue, cast(null as text) as venues,
-           cast(null as text) as fallback, 1 as preference
+           cast(null as timestamptz) as priced_at, cast(null as text) as stamped_by,
+           cast(null as text) as source_venue, cast(null as text) as venues, cast(null as text) as fallback,
+           1 as preference
     from pegs
 
     union all
 
-    select asset, price_usd, price_source, priced_at, source_venue, venues, fallback, preference from direct
+    select asset, price_usd, price_source, priced_at, stamped_by, source_venue, venues, fallback, preference
+    from direct
 
     union all
 
-    select t.base_asset, t.last_price * b.price_usd, 'cross_btc', least(t.observed_at, b.priced_at), t.source,
-           t.source || ',' || b.source_venue, cast(null as text), 5
+    select t.base_asset, t.last_price * b.price_usd, 'cross_btc', least(t.observed_at, b.priced_at),
+           case when t.stamped_by = 'venue' and b.stamped_by = 'venue' then 'venue' else 'fetch' end,
+           t.source, t.source || ',' || b.source_venue, cast(null as text), 5
     from latest_tickers as t
     cross join btc_usd as b
     where t.quote_asset = 'BTC'
@@ -106,6 +115,7 @@ select distinct on (asset)
     cast(price_usd as numeric(38, 18)) as price_usd,
     price_source,
     priced_at,
+    stamped_by as priced_at_stamped_by,
     source_venue,
     venues as price_venues,
     fallback as price_fallback
