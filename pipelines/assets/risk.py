@@ -2,10 +2,11 @@
 (derived.risk_*) and ops.alerts out; marts/risk read the tables. The maths is pipelines.domain.risk; this reads,
 aligns the returns, and writes.
 
-Returns: the daily close per asset (median over venues), gaps of up to 3 days carried forward, simple returns.
+Returns: the daily reference close per asset (int_prices_daily: the preferred venue unless it is missing or an
+outlier), gaps of up to 3 days carried forward, simple returns.
 A portfolio's exposures are its positions' USD values per priced asset (stETH as ETH; borrowed negative); USD
 and its stablecoins are cash (no return), kept in the concentration weights. Every figure uses the last
-`HISTORY_DAYS` days on which all the portfolio's assets have a price.
+`HISTORY_DAYS` days on which all the portfolio's assets have a price; the VaR backtest uses all of them.
 """
 
 from dataclasses import dataclass
@@ -153,14 +154,15 @@ def evaluate(inputs: RiskInputs, run_id: str, as_of: date | None = None) -> tupl
             if priced not in inputs.cash:
                 exposure[priced] = exposure.get(priced, 0.0) + float(value)
         assets = sorted(a for a in exposure if a in returns.columns)
-        aligned = returns[assets].dropna().tail(HISTORY_DAYS) if assets else pd.DataFrame()
+        aligned = returns[assets].dropna() if assets else pd.DataFrame()
         if len(aligned) < MIN_DAYS:
             skipped.append(f"{tenant}/{portfolio}: {len(aligned)} aligned days")
             continue
+        # VaR on the last HISTORY_DAYS; the backtest over every aligned day
         risk = assess_portfolio(aligned.to_numpy(), assets, np.array([exposure[a] for a in assets]), values,
-                                inputs.limits.get(tenant, RiskLimits()))
-        for table, table_rows in risk_rows(tenant, portfolio, aligned.index.max().date(), risk, len(aligned),
-                                           run_id).items():
+                                inputs.limits.get(tenant, RiskLimits()), estimation_days=HISTORY_DAYS)
+        for table, table_rows in risk_rows(tenant, portfolio, aligned.index.max().date(), risk,
+                                           min(len(aligned), HISTORY_DAYS), run_id).items():
             rows[table].extend(table_rows)
         alerts += [Alert(tenant, kind, severity, f"{portfolio}:{subject}", message, {"portfolio_id": portfolio})
                    for kind, severity, subject, message in risk.alerts]

@@ -276,23 +276,27 @@ class PortfolioRisk:
 
 def assess_portfolio(returns: np.ndarray, assets: Sequence[str], exposures: np.ndarray, values: dict[str, float],
                      limits: RiskLimits = RiskLimits(), short: int = 30, long: int = 90,
-                     backtest_window: int = 250) -> PortfolioRisk:
+                     backtest_window: int = 250, estimation_days: int | None = None) -> PortfolioRisk:
     """Every risk figure of one portfolio from aligned daily returns (rows: days, oldest first; columns:
     `assets`) and its current USD exposures; `values` are all holdings by asset (cash included) for the
-    concentration. The alerts say what crosses `limits`."""
-    r = np.asarray(returns, dtype=float)
+    concentration. VaR is estimated on the last `estimation_days` (None: all); the backtest runs over the
+    whole history given. The alerts say what crosses `limits`."""
+    r_all = np.asarray(returns, dtype=float)
+    r = r_all[-estimation_days:] if estimation_days else r_all
     w = np.asarray(exposures, dtype=float)
     pnl = r @ w
     value = float(sum(abs(v) for v in values.values()))
     var = [f(c, h) for c in (0.95, 0.99) for h in (1, 10) for f in (
         lambda c, h: historical_var(pnl, c, h), lambda c, h: parametric_var(r, w, c, h),
         lambda c, h: ewma_var(r, w, c, h))]
-    # backtest: each day's P&L against the historical 1-day 99 % VaR of the `backtest_window` days before it
-    forecasts = np.full(len(pnl), np.nan)
-    for t in range(backtest_window, len(pnl)):
-        forecasts[t] = historical_var(pnl[t - backtest_window:t], 0.99).var
+    # backtest: each day's P&L over the whole history against the historical 1-day 99 % VaR of the
+    # `backtest_window` days before it
+    pnl_all = r_all @ w
+    forecasts = np.full(len(pnl_all), np.nan)
+    for t in range(backtest_window, len(pnl_all)):
+        forecasts[t] = historical_var(pnl_all[t - backtest_window:t], 0.99).var
     known = int(np.isfinite(forecasts).sum())
-    test = kupiec(var_exceptions(pnl, forecasts), known, 0.99)
+    test = kupiec(var_exceptions(pnl_all, forecasts), known, 0.99)
     # the short window against the long window *before* it: a regime change inside the long window would
     # otherwise drag the baseline along with it (30 stressed days dominate a 90-day correlation)
     baseline = r[-(long + short):-short] if len(r) > short else r

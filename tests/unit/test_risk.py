@@ -138,3 +138,17 @@ def test_a_windowed_drawdown_forgets_old_peaks() -> None:
     values = np.array([100.0, 80.0, 80.0, 80.0, 80.0])
     assert risk.drawdown(values) == pytest.approx([0, 0.2, 0.2, 0.2, 0.2])
     assert risk.drawdown(values, window=3) == pytest.approx([0, 0.2, 0.2, 0.0, 0.0])
+
+
+def test_var_on_the_estimation_window_and_the_backtest_over_the_whole_history(returns: np.ndarray) -> None:
+    """1,000 days, VaR estimated on the last 400: the VaR figures are those of the last 400 days alone; the
+    backtest forecasts each of the 750 days after the first 250 and counts the exceptions, checked here by an
+    explicit loop with numpy's empirical quantile."""
+    assets, values = ["A", "B", "C"], dict(zip("ABC", EXPOSURES, strict=True))
+    whole = risk.assess_portfolio(returns, assets, EXPOSURES, values, estimation_days=400)
+    last = risk.assess_portfolio(returns[-400:], assets, EXPOSURES, values)
+    assert [(v.method, v.var, v.cvar) for v in whole.var] == [(v.method, v.var, v.cvar) for v in last.var]
+    pnl = returns @ EXPOSURES
+    exceptions = sum(-pnl[t] > -np.quantile(pnl[t - 250:t], 0.01, method="inverted_cdf") for t in range(250, 1000))
+    assert whole.backtest.observations == 750 and last.backtest.observations == 150
+    assert whole.backtest.exceptions == exceptions
