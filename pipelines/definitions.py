@@ -61,13 +61,17 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
                             "Slow tier: tickers and daily candles, the quality gate, every model and test.")
     market_data = dg.define_asset_job(
         "market_data", selection=dg.AssetSelection.assets(*market_assets).without_checks(),
-        description="Tickers and daily candles of every venue, nothing else (no gate, no models).")
+        description="Tickers, daily candles and the last day's minute candles of every venue, nothing else "
+                    "(no gate, no models).")
     tickers_refresh = dg.define_asset_job(
         "tickers_refresh", selection=dg.AssetSelection.assets(*market_only).without_checks(),
         description="The latest tickers of every venue (one batched call per venue), nothing else.")
     tier_jobs = {"fast": fast, "nightly": nightly, "backfill": nightly}
 
-    schedules = []
+    # Intraday prices: new minute candles and tickers every hour (the nightly run also fetches them).
+    schedules = [dg.ScheduleDefinition(name="market_data_hourly", job=market_data, cron_schedule="5 * * * *",
+                                       execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED,
+                                       description="Every hour: tickers and new 1m/1d candles of every venue.")]
     sensors = [transform_follow_up([j.name for j in [*sync_jobs.values(), *balance_jobs.values()]], tier_jobs),
                stale_sources_sensor(), import_inbox_sensor]
     for venue, job in sync_jobs.items():
