@@ -662,3 +662,15 @@ def test_returns_are_daily_and_hourly_and_portfolio_returns_follow_the_holdings(
     vol = pipeline.query("select volatility_24h from marts.rolling_volatility where frequency = 'hourly' "
                          "and asset = 'BTC' and period_start = %s", hour)[0][0]
     assert 0.05 < vol < 3.0
+    # the rolling volatilities against numpy on the same returns
+    import numpy as np
+
+    daily = [r for (r,) in pipeline.query("select log_return from marts.asset_returns where frequency = 'daily' "
+                                          "and asset = 'BTC' order by period_start")]
+    hourly = [r for (r,) in pipeline.query("select log_return from marts.asset_returns where frequency = 'hourly' "
+                                           "and asset = 'BTC' order by period_start")]
+    v30, v90 = pipeline.query("select volatility_30d, volatility_90d from marts.rolling_volatility "
+                              "where frequency = 'daily' and asset = 'BTC' order by period_start desc limit 1")[0]
+    assert v30 == pytest.approx(np.std(daily[-30:], ddof=1) * np.sqrt(365), rel=1e-9)
+    assert v90 == pytest.approx(np.std(daily[-90:], ddof=1) * np.sqrt(365), rel=1e-9)
+    assert vol == pytest.approx(np.std(hourly[-24:], ddof=1) * np.sqrt(8760), rel=1e-9)
