@@ -65,6 +65,19 @@ def copy_insert(conn: psycopg.Connection[Any], table: str, columns: Sequence[str
         return cur.rowcount
 
 
+def copy_rows(conn: psycopg.Connection[Any], table: str, columns: Sequence[str],
+              rows: Iterable[Sequence[Any]]) -> int:
+    """A bare COPY of `rows` into `table`: for derived tables the caller has just emptied in the same
+    transaction, where copy_insert's staging table and conflict check only cost time. Returns rows copied."""
+    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in columns)
+    copied = 0
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin").format(_table(table), cols)) as copy:
+        for row in rows:
+            copy.write_row([_adapt(v) for v in row])
+            copied += 1
+    return copied
+
+
 def copy_arrow(conn: psycopg.Connection[Any], table: str, data: Any, chunk: int = 1 << 20) -> int:
     """COPY a pyarrow Table into `table` (schema.name; columns by the Table's names) as CSV written by Arrow's
     C++ writer: no Python object per value, which is what makes a million result rows load in about a second.

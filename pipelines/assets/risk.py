@@ -24,7 +24,7 @@ from pipelines.domain.risk import BreakerRules, PortfolioRisk, RiskLimits, asses
 from pipelines.freshness import PRICE_ALERT_KIND, evaluate_price_freshness
 from pipelines.notify import notify_alerts
 from pipelines.resources.warehouse import WarehouseResource
-from warehouse.loader import copy_insert
+from warehouse.loader import copy_rows
 
 HISTORY_DAYS = 400
 MIN_DAYS = 120  # fewer aligned days than this: no risk figures (said in the run's metadata)
@@ -185,7 +185,7 @@ def portfolio_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     with wh.connect() as conn, conn.transaction():
         for table in TABLES:
             conn.execute(f"delete from derived.{table}")
-            copy_insert(conn, f"derived.{table}", COLUMNS[table], rows[table])
+            copy_rows(conn, f"derived.{table}", COLUMNS[table], rows[table])
         open_alerts, resolved = sync_alerts(conn, RISK_KINDS, alerts, datetime.now(UTC))
         stale_open, stale_resolved = evaluate_price_freshness(conn, datetime.now(UTC))
     notified = notify_alerts(wh, [*RISK_KINDS, PRICE_ALERT_KIND])  # never raises: a dead webhook fails no run
