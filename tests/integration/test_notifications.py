@@ -176,3 +176,67 @@ def test_notifications_never_fail_the_caller(wh: Warehouse, hooks: Any) -> None:
         conn.execute("drop table ops.alert_notifications")
     report = notify_alerts(wh, env=env)
     assert report.error is not None and "alert_notifications" in report.error
+
+
+@pytest.fixture()
+def smtp_sink() -> Iterator[tuple[int, list[str]]]:
+    """A minimal SMTP server on loopback that keeps every message it is given (no TLS, no auth)."""
+    import socketserver
+
+    messages: list[str] = []
+
+    class Session(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            def say(text: str) -> None:
+                self.wfile.write((text + "\r\n").encode())
+
+            say("220 sink ESMTP")
+            lines: list[str] | None = None  # inside DATA
+            while raw := self.rfile.readline():
+                text = raw.decode(errors="replace").rstrip("\r\n")
+                if lines is not None:
+                    if text == ".":
+                        messages.append("\n".join(lines))
+                        lines = None
+                        say("250 queued")
+                    else:
+                        lines.append(text[1:] if text.startswith("..") else text)
+                    continue
+                verb = text.split(" ", 1)[0].upper()
+                if verb == "DATA":
+                    lines = []
+                    say("354 end with <CRLF>.<CRLF>")
+                elif verb == "QUIT":
+                    say("221 bye")
+                    return
+                else:
+                    say("250 ok")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], messages
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_alert_goes_out_by_email(wh: Warehouse, smtp_sink: tuple[int, list[str]]) -> None:
+    """E-mail through apprise's SMTP client to a local server: the alert's title is the subject, its message
+    and tenant are in the body; sent once."""
+    port, messages = smtp_sink
+    with wh.connect() as conn, conn.transaction():
+        conn.execute("insert into ops.alerts (tenant_id, kind, severity, subject, message) values "
+                     "('acme', 'var_limit', 'critical', 'main:var_99_1d', '1-day 99 % VaR 88,068 USD is 12.0 %')")
+    env = {"COINBOOK_NOTIFY_URLS": f"mailto://127.0.0.1:{port}?from=coinbook@example.org&to=risk@example.org"
+                                   "&mode=insecure"}
+    assert str(notify_alerts(wh, env=env)) == "1 sent, 0 failed"
+    assert str(notify_alerts(wh, env=env)) == "0 sent, 0 failed"
+    import email
+    from email.header import decode_header, make_header
+
+    [raw] = messages
+    message = email.message_from_string(raw)
+    assert str(make_header(decode_header(message["Subject"]))) == "[Coinbook CRITICAL] acme: var limit — main:var_99_1d"
+    assert message["To"] == "risk@example.org"
+    text = next(part.get_payload(decode=True).decode() for part in message.walk()
+                if part.get_content_type() == "text/plain")
+    assert "1-day 99 % VaR 88,068 USD" in text and "tenant: acme" in text
