@@ -28,6 +28,8 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(accounts_app, name="accounts")
 report_app = typer.Typer(help="Reports from the marts (tax).", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+prices_app = typer.Typer(help="Market data: price ticks (raw.price_ticks).", no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
 # Bound to the real stdout now (runs redirect sys.stdout to their log); wide enough for the tables in CI logs.
 console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 130)
 
@@ -372,6 +374,40 @@ def import_csv(
                     "select reason from ops.quarantine where raw_table = 'raw.file_records' "
                     "and payload->>'file_sha256' = %s order by (payload->>'line')::int limit 20",
                     (outcome.file_sha256,)):
+                console.print(f"  [yellow]quarantined[/] {reason}")
+
+
+@prices_app.command("load-ticks")
+def prices_load_ticks(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV (header row) or Parquet of ticks: "
+                                "venue, symbol, observed_at (epoch ms or ISO 8601), price, size (optional), "
+                                "tick_id — see pipelines/sources/ticks.py."),
+    source: str | None = typer.Option(None, "--source", help="Venue (ccxt id) for rows without a venue column."),
+) -> None:
+    """Load price ticks into raw.price_ticks: exactly once (a re-load adds nothing), bad ticks quarantined
+    with the reason (ops.quarantine)."""
+    from pipelines.bootstrap import ensure_warehouse
+    from warehouse.ticks import load_ticks, read_tick_file
+
+    url = ensure_warehouse(get_settings())
+    started = time.perf_counter()
+    try:
+        result = load_ticks(url, read_tick_file(file), default_source=source)
+    except ValueError as exc:
+        console.print(f"[red]load failed[/]: {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"{file.name}: {result.rows_in:,} ticks = {result.inserted:,} loaded + {result.duplicates:,} "
+                  f"duplicates + {result.quarantined:,} quarantined ({time.perf_counter() - started:.1f} s)")
+    for group in result.groups:
+        console.print(f"  {group.day} {group.source:<10} {group.rows:>10,} rows  {group.inserted:>10,} new  "
+                      f"({group.path})")
+    if result.quarantined:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            for (reason,) in conn.execute(
+                    "select reason from ops.quarantine where raw_table = 'raw.price_ticks' "
+                    "order by quarantine_id desc limit 10"):
                 console.print(f"  [yellow]quarantined[/] {reason}")
 
 

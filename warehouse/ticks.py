@@ -32,7 +32,6 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pipelines.sources.ticks import (
-    COLUMNS,
     RAW_TABLE,
     TENANT,
     VENUE_ID,
@@ -234,5 +233,21 @@ def load_ticks(url: str, raw: pa.Table, *, default_source: str | None = None, ru
     return result
 
 
-__all__ = ["COLUMNS", "GroupLoad", "TickLoad", "day_table", "ensure_days", "leaf_table", "load_batch", "load_ticks",
-           "quarantine_rejects"]
+def read_tick_file(path: Any) -> pa.Table:
+    """A CSV (header row) or Parquet file of ticks as an Arrow table. CSV cells are read as text, never
+    inferred: inference would turn '0.000012345678' into a float before anyone could keep it exact."""
+    import csv
+    from pathlib import Path
+
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pq.read_table(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        raise ValueError(f"{path.name}: empty file (a CSV needs a header row)")
+    return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+        column_types={name: pa.string() for name in header}, strings_can_be_null=False))
