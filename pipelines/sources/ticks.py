@@ -169,10 +169,14 @@ def canonical_decimal(text: str) -> str | None:
         return "0"
     if value.adjusted() >= MAX_DIGITS - MAX_SCALE:
         return None  # more than 20 integer digits
-    normal = value.normalize()
-    if -int(normal.as_tuple().exponent) > MAX_SCALE:
+    # Text surgery, not Decimal.normalize(): normalize rounds to the context's 28 digits, and a numeric(38,18)
+    # has up to 38 (found by hypothesis).
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if len(text.partition(".")[2]) > MAX_SCALE:
         return None  # more than 18 decimals: numeric(38,18) would round it, and a price is never rounded here
-    return format(normal, "f")
+    return text
 
 
 def _decimals(text: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
