@@ -134,9 +134,10 @@ def main(n: int = 2_300_000) -> None:
                    ("re-load (digest)", n, again.inserted, again_s),
                    ("re-load (row by row)", n, merged.inserted, merged_s)]
         print(f"bare COPY runs: {bare_before:.2f} s before, {bare_after:.2f} s after the loader; "
-              f"first load = prepare {first.seconds['prepare']:.2f} s + write {first.seconds['load']:.2f} s (of which "
-              f"COPY {first.seconds.get('copy', 0):.2f} s, index {first.seconds.get('index', 0):.2f} s, "
-              f"attach {first.seconds.get('attach', 0):.2f} s); "
+              f"first load: {first.seconds['load']:.2f} s wall, in which {first.seconds['prepare']:.2f} s of "
+              f"preparing (venue by venue) overlapped {first.seconds.get('copy', 0):.2f} s of COPY on 2 "
+              f"connections, then index {first.seconds.get('index', 0):.2f} s, attach "
+              f"{first.seconds.get('attach', 0):.2f} s (summed over the connections); "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"{'':24}{'rows':>11}{'new rows':>11}{'seconds':>9}{'rows/s':>12}{'× bare':>8}")
         for label, rows_in, new, seconds in results:

@@ -99,7 +99,7 @@ class TickGroup:
 
 
 # ── column helpers ──────────────────────────────────────────────────────────────────────────────────────
-def _column(raw: pa.Table, name: str) -> pa.Array | None:
+def delivered_column(raw: pa.Table, name: str) -> pa.Array | None:
     for alias in ALIASES[name]:
         if alias in raw.column_names:
             col = raw.column(alias).combine_chunks()
@@ -334,13 +334,13 @@ CHECKS = (  # (check name, reason template) in the order they are tried; a row g
 def prepare_ticks(raw: pa.Table, default_source: str | None = None) -> TickBatch:
     """Validate and canonicalise a batch of delivered ticks (see the module doc for the columns)."""
     n = raw.num_rows
-    missing = [name for name in ("symbol", "observed_at", "price", "tick_id") if _column(raw, name) is None]
+    missing = [name for name in ("symbol", "observed_at", "price", "tick_id") if delivered_column(raw, name) is None]
     if missing:
         raise ValueError(f"tick file lacks the column(s) {', '.join(missing)} (have: {', '.join(raw.column_names)})")
-    venue_col = _column(raw, "venue")
+    venue_col = delivered_column(raw, "venue")
     if venue_col is None and not default_source:
         raise ValueError("tick file has no venue column: give the venue (--source)")
-    delivered = {name: _as_text(_column(raw, name), n) for name in DELIVERED}
+    delivered = {name: _as_text(delivered_column(raw, name), n) for name in DELIVERED}
     venue = delivered["venue"]
     if default_source:  # --source wins over an empty cell, not over a value the file states
         venue = pc.if_else(pa.array(_blank(venue)), default_source, venue)
@@ -351,7 +351,7 @@ def prepare_ticks(raw: pa.Table, default_source: str | None = None) -> TickBatch
     venue_ids = pc.dictionary_encode(pc.fill_null(venue, ""))
     venue_ok = np.array([bool(VENUE_ID.match(v)) for v in venue_ids.dictionary.to_pylist()], dtype=bool)
     venue_ok = venue_ok[np.asarray(venue_ids.indices, dtype=np.int64)]
-    observed = _times(_column(raw, "observed_at"), delivered["observed_at"])
+    observed = _times(delivered_column(raw, "observed_at"), delivered["observed_at"])
     price, price_sign, price_ok = _decimals(_trim(delivered["price"]))
     size_text = _trim(delivered["size"])
     size, size_sign, size_ok = _decimals(size_text)

@@ -97,6 +97,13 @@ def test_bad_ticks_are_quarantined_with_reasons(database_url: str) -> None:
     assert {"non-positive price '0'", "non-positive price '-5.5'", "missing symbol",
             "unparsable time 'not a time'"} <= reasons
     assert count(database_url, "select count(*) from raw.price_ticks where source_record_id like '%%:q_'") == 0
+    # the loader prepares venue by venue: a reject still says where it sits in the file
+    with psycopg.connect(database_url) as conn:
+        positions = dict(conn.execute(
+            "select source_record_id, (payload->>'row')::int from ops.quarantine "
+            "where raw_table = 'raw.price_ticks' and source_record_id in ('BTC/USDT:q1', 'XBT/EUR:q4', "
+            "'BTC/USDT:q3', 'ETH/USDT:q5')").fetchall())
+    assert positions == {"BTC/USDT:q1": 1_000, "BTC/USDT:q3": 1_002, "XBT/EUR:q4": 1_003, "ETH/USDT:q5": 1_004}
     again = load_ticks(database_url, raw)  # quarantined once, not once per load
     assert again.quarantined == 5 and again.quarantined_new == 0 and again.inserted == 0
 
