@@ -9,7 +9,7 @@ before, volatilities, concentration, breaker), and writing the derived.risk_* ro
 private warehouse (the same COPY loader). Then the SQL risk marts, built by real dbt in that database on the
 same data (the relations they read — int_prices_daily, int_prices_minute with a day of minutes per asset,
 positions, the USD pegs — are loaded as tables first, untimed): asset_returns (daily and hourly),
-portfolio_returns, rolling_volatility, portfolio_var, var_backtest, correlations, concentration,
+portfolio_returns, rolling_volatility, rolling_correlations, portfolio_var, var_backtest, correlations, concentration,
 exposure_by_venue, circuit_breaker. Prices: a one-factor model (market + idiosyncratic) with a stressed last
 month, so the correlation alerts have something to find.
 """
@@ -50,8 +50,8 @@ def closes(assets: int, days: int, seed: int = 6) -> pd.DataFrame:
     })
 
 
-RISK_MARTS = ("asset_returns", "portfolio_returns", "rolling_volatility", "portfolio_var", "var_backtest",
-              "correlations", "concentration", "exposure_by_venue", "circuit_breaker")
+RISK_MARTS = ("asset_returns", "portfolio_returns", "rolling_volatility", "rolling_correlations", "portfolio_var",
+              "var_backtest", "correlations", "concentration", "exposure_by_venue", "circuit_breaker")
 
 
 def minute_prices(frame: pd.DataFrame, seed: int = 8) -> list[tuple[str, datetime, Decimal]]:

@@ -674,3 +674,23 @@ def test_returns_are_daily_and_hourly_and_portfolio_returns_follow_the_holdings(
     assert v30 == pytest.approx(np.std(daily[-30:], ddof=1) * np.sqrt(365), rel=1e-9)
     assert v90 == pytest.approx(np.std(daily[-90:], ddof=1) * np.sqrt(365), rel=1e-9)
     assert vol == pytest.approx(np.std(hourly[-24:], ddof=1) * np.sqrt(8760), rel=1e-9)
+
+
+def test_rolling_correlations_agree_with_the_risk_asset_and_show_the_stress(pipeline: Pipeline) -> None:
+    """The SQL rolling 30-day correlation on the last day equals the correlation the Python risk asset computed
+    (marts.correlations) for every pair; over time, the 30-day correlations at the end of the sandbox's
+    stressed month are well above those at the end of the calm month before it."""
+    from sandbox.world import STRESS
+
+    today = pipeline.query(
+        "select r.tenant_id, r.asset_a, r.asset_b, r.correlation_30d, c.correlation_30d "
+        "from marts.rolling_correlations as r join marts.correlations as c using "
+        "(tenant_id, portfolio_id, asset_a, asset_b) "
+        "where r.as_of = (select max(as_of) from marts.rolling_correlations)")
+    assert len(today) == 12  # 6 pairs of BTC, ETH, SOL, BNB in each of the 2 portfolios
+    assert all(sql == pytest.approx(python, abs=1e-12) for *_, sql, python in today)
+    (calm, stressed), = pipeline.query(
+        "select avg(correlation_30d) filter (where as_of = %s), avg(correlation_30d) filter (where as_of = %s) "
+        "from marts.rolling_correlations where tenant_id = 'acme'",
+        STRESS[0].date() - timedelta(days=1), STRESS[1].date() - timedelta(days=1))
+    assert stressed - calm > 0.2
