@@ -233,6 +233,25 @@ CHAIN_SUITES = (
 )
 SUITES.update({suite.raw_table: suite for suite in CHAIN_SUITES})
 
+# Price ticks (V012): public market data, no account; identity (source, tick id, time). The loader
+# (warehouse/ticks.py) applies the same row rules before a tick lands (a bad one goes to the quarantine), so
+# this suite is the after-the-fact check that nothing else wrote the table.
+TICK_COLUMNS = ("tenant_id", "source", "source_record_id", "symbol", "base_asset", "quote_asset", "observed_at",
+                "price", "size", "payload", "record_hash", "run_id", "ingested_at")
+SUITES["raw.price_ticks"] = Suite(
+    "raw.price_ticks", TICK_COLUMNS,
+    (not_null("symbol"), matches("symbol", SYMBOL), matches("base_asset", ASSET_CODE),
+     matches("quote_asset", ASSET_CODE), not_null("observed_at"), plausible_time("observed_at"),
+     not_null("price"), positive("price"), non_negative("size")),
+    (Rule("expect_table_columns_to_match_set", {"column_set": list(TICK_COLUMNS), "exact_match": True},
+          "the table's columns differ from the suite's (migration and suite out of step)"),
+     Rule("expect_compound_columns_to_be_unique", {"column_list": ["source", "source_record_id", "observed_at"]},
+          "duplicate tick"),
+     Rule("expect_column_values_to_match_regex", {"column": "record_hash", "regex": r"^[0-9a-f]{64}$",
+                                                  "mostly": 1.0}, "record_hash is not a sha256 hex digest"),
+     Rule("expect_column_values_to_not_be_null", {"column": "payload"}, "raw payload missing")),
+)
+
 
 def suite_for(raw_table: str) -> Suite:
     """The suite of a raw table; a venue added by configuration (COINBOOK_VENUES) gets the common one."""

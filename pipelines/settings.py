@@ -23,6 +23,7 @@ class CoinbookSettings(BaseSettings):
     venues: Annotated[list[str] | None, NoDecode] = Field(
         default=None, description="ccxt exchange ids to sync, comma-separated (default: the five seed venues).")
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
+    minute_candle_hours: int = Field(default=24, description="Hours of 1m candles kept fresh per market (0: none).")
     max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
     reconciliation_tolerance: str = "0.00000001"
     esplora_url: str = Field(default="https://blockstream.info/api", description="Esplora REST for BTC wallets.")

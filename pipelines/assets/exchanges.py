@@ -18,6 +18,7 @@ import dagster as dg
 from pipelines.credentials import redact
 from pipelines.resources.exchanges import ExchangeResource
 from pipelines.resources.warehouse import Warehouse, WarehouseResource, raw_table
+from pipelines.settings import get_settings
 from pipelines.sources.exchanges.client import Credentials, ExchangeAccount
 from pipelines.sources.exchanges.normalise import PUBLIC_TENANT, snapshot_digest
 from pipelines.sources.exchanges.resilience import CallStats, GarbledResponse
@@ -270,10 +271,11 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
                                         run_id=context.run_id)
                 call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
             cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)  # the daily cursors just moved
-            for symbol in symbols:
+            window_ms = get_settings().minute_candle_hours * 3_600_000
+            for symbol in symbols if window_ms > 0 else []:
                 minute_endpoint = ohlcv_endpoint(venue, symbol, MINUTE_TIMEFRAME)
                 since = minute_candles_from(cursors.get(ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)),
-                                            cursors.get(minute_endpoint), start_ms)
+                                            cursors.get(minute_endpoint), start_ms, window_ms)
                 pages = sync_ohlcv(exchange, symbol, MINUTE_TIMEFRAME, {"next_ms": since}, start_ms, now_ms,
                                    context.run_id, venue_profile.ohlcv_page_limit)
                 totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
