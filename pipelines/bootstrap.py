@@ -53,6 +53,13 @@ def dbt_executable() -> str:
 def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force: bool = False) -> Path:
     """dagster-dbt reads target/manifest.json when definitions load: build it with `dbt parse` when it is
     missing or older than any file of the dbt project."""
+    from warehouse.cluster import file_lock
+
+    with file_lock(settings.home / "dbt-parse.lock"):  # two processes must not write target/ at once
+        return _ensure_dbt_manifest(settings, database_url, force=force)
+
+
+def _ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force: bool) -> Path:
     from pipelines.venue_scaffold import all_venues, dbt_vars, write_staging_models
 
     project = settings.dbt_project_dir

