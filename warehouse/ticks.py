@@ -222,26 +222,6 @@ def _merge_seconds(into: dict[str, float], seconds: dict[str, float]) -> None:
         into[phase] = into.get(phase, 0.0) + value
 
 
-def load_batch(url: str, batch: TickBatch, *, run_id: str | None = None, trust_digest: bool = True,
-               workers: int = 2) -> TickLoad:
-    """Write a prepared batch: each (venue, day) in a transaction of its own, `workers` at a time, then the
-    quarantine."""
-    result = TickLoad(rows_in=batch.rows_in, quarantined=len(batch.rejects), duplicates=batch.in_batch_duplicates)
-    started = time.perf_counter()
-    ensure_days(url, {g.day for g in batch.groups})
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(batch.groups)))) as pool:
-        done = list(pool.map(lambda g: _load_group_alone(url, batch, g, run_id, trust_digest), batch.groups))
-    for loaded, seconds in done:
-        _add_group(result, loaded)
-        _merge_seconds(result.seconds, seconds)
-    with psycopg.connect(url) as conn, conn.transaction():
-        result.quarantined_new = quarantine_rejects(conn, batch, run_id)
-    result.seconds["load"] = time.perf_counter() - started
-    if not result.balanced:  # a loader bug, not bad input: say so loudly
-        raise RuntimeError(f"tick load does not add up: {result}")
-    return result
-
-
 def _add_group(result: TickLoad, loaded: GroupLoad) -> None:
     result.groups.append(loaded)
     result.inserted += loaded.inserted
