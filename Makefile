@@ -27,7 +27,7 @@ run: setup  ## sync the sandbox's accounts through every layer and print positio
 
 test: setup  ## warehouse + dbt manifest, then the whole test suite (two workers, a test module each)
 	$(BIN)/coinbook prepare
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 dev: setup  ## Dagster UI on the same warehouse (schedules and sensors available, off by default)
 	$(BIN)/coinbook dev

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -30,6 +32,16 @@ report_app = typer.Typer(help="Reports from the marts (tax).", no_args_is_help=T
 app.add_typer(report_app, name="report")
 prices_app = typer.Typer(help="Market data: price ticks (raw.price_ticks).", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+
+
+@app.callback()
+def _main() -> None:
+    # `kill -USR1 <pid>` prints every thread's stack to the terminal: a run that seems stuck tells where it is
+    # (the test of `coinbook run` uses it before it gives up on a run).
+    if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+
+
 # Bound to the real stdout now (runs redirect sys.stdout to their log); wide enough for the tables in CI logs.
 console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 130)
 

@@ -6,7 +6,10 @@ venue's API to the marts.
 
 
 import os
+import shutil
+import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -19,6 +22,11 @@ from pipelines.settings import get_settings
 from pipelines.venue_scaffold import all_venues, dbt_vars
 
 # marts/<domain>/ → Dagster group; staging and intermediate models are the 'transform' layer.
+# dagster-dbt writes each invocation's artifacts to target/<op>-<run>-<uuid>/ (~4 MB); a nightly run makes five
+# and an hourly schedule 120 a day, so old ones are removed. Recent ones stay for debugging and for runs
+# still going (a directory is only removed once it is a day old).
+KEEP_DBT_TARGETS = 30
+DBT_TARGET_MIN_AGE_S = 24 * 3600
 MART_GROUPS = {"lots": "lots", "risk": "risk", "trading": "trading", "compliance": "compliance"}
 
 
@@ -48,3 +56,16 @@ def coinbook_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
     # with dbt's default ('eager') a singular test over int_ledger and positions ran before positions existed.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     yield from dbt.cli(["build", "--vars", dbt_vars(all_venues(get_settings().venues))], context=context).stream()
+    prune_dbt_targets(coinbook_dbt.project_dir / "target", prefix="coinbook_dbt_models")
+
+
+def prune_dbt_targets(target: Path, *, prefix: str, keep: int = KEEP_DBT_TARGETS,
+                      min_age_s: float = DBT_TARGET_MIN_AGE_S, now: float | None = None) -> list[Path]:
+    """Remove the per-invocation artifact directories beyond the `keep` newest that are older than `min_age_s`."""
+    now = time.time() if now is None else now
+    runs = sorted((p for p in target.glob(f"{prefix}*") if p.is_dir()), key=lambda p: p.stat().st_mtime,
+                  reverse=True)
+    removed = [p for p in runs[keep:] if now - p.stat().st_mtime > min_age_s]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed

@@ -5,6 +5,8 @@ and prints the same positions."""
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import uuid
@@ -30,10 +32,35 @@ def cli_env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     cluster.drop_database(name)
 
 
+RUN_TIMEOUT_S = 900  # a cold run takes ~2 min on a quiet 2-core machine; CI shares it with another worker
+
+
 def _run(env: dict[str, str]) -> str:
-    done = subprocess.run([str(COINBOOK), "run"], env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+    process = subprocess.Popen([str(COINBOOK), "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        # Before giving up, ask the run where it is (the CLI dumps every thread's stack on SIGUSR1) and show
+        # the end of its detail log: a stuck run in CI must say why.
+        process.send_signal(signal.SIGUSR1)
+        try:
+            stdout, stderr = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+        process.kill()
+        pytest.fail(f"coinbook run took over {RUN_TIMEOUT_S} s\n--- stdout\n{stdout[-3000:]}\n--- stacks\n"
+                    f"{stderr[-12000:]}\n--- detail log\n{_detail_log_tail(stdout)}")
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:] + _detail_log_tail(stdout)
+    return stdout
+
+
+def _detail_log_tail(stdout: str) -> str:
+    found = re.search(r"details: (\S+\.log)", stdout)
+    if not found or not Path(found.group(1)).exists():
+        return "(no detail log)"
+    return Path(found.group(1)).read_text(errors="replace")[-6000:]
 
 
 def _positions_block(output: str) -> str:
