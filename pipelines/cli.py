@@ -308,7 +308,8 @@ def _run_pipeline(settings, url: str, sandbox_accounts: bool) -> None:
 
     def report(outcome: RunOutcome) -> None:
         mark = "[green]ok[/]" if outcome.success else "[red]FAILED[/]"
-        what = outcome.partition or "market data, quality gate, dbt models"
+        what = outcome.partition or ("tickers and candles" if outcome.job in ("market_data", "tickers_refresh")
+                                     else "quality gate, dbt models")
         console.print(f"  {mark} {outcome.job:<24} {what:<32} +{outcome.inserted} rows, "
                       f"{outcome.api_calls} API calls, {outcome.seconds:.1f} s")
         for failure in outcome.failures:

@@ -51,14 +51,13 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     for source, asset in zip(WALLET_SOURCES, wallet_assets, strict=True):
         sync_jobs[source] = account_sync_job(source, [asset])
     balance_jobs = {venue: balances_sync_job(venue, assets) for venue, assets in ingest.items()}
-    fast = transform_job("positions_refresh", market_only, gates, coinbook_dbt_models,
-                         "Fast tier: latest tickers, the quality gate, and the models up to positions.",
+    fast = transform_job("positions_refresh", [], gates, coinbook_dbt_models,
+                         "Fast tier (after tickers_refresh): the quality gate, and the models up to positions.",
                          up_to="positions")
     # influx_export last: it reads the risk tables portfolio_risk writes (and returns at once when not configured).
     nightly = transform_job("nightly_reconciliation",
-                            [*market_assets, transfer_matches, tax_lots, portfolio_risk, influx_export], gates,
-                            coinbook_dbt_models,
-                            "Slow tier: tickers and daily candles, the quality gate, every model and test.")
+                            [transfer_matches, tax_lots, portfolio_risk, influx_export], gates, coinbook_dbt_models,
+                            "Slow tier (after market_data): the quality gate, every model and test.")
     market_data = dg.define_asset_job(
         "market_data", selection=dg.AssetSelection.assets(*market_assets).without_checks(),
         description="Tickers, daily candles and the last day's minute candles of every venue, nothing else "
@@ -67,12 +66,14 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
         "tickers_refresh", selection=dg.AssetSelection.assets(*market_only).without_checks(),
         description="The latest tickers of every venue (one batched call per venue), nothing else.")
     tier_jobs = {"fast": fast, "nightly": nightly, "backfill": nightly}
+    market_jobs = {"fast": tickers_refresh, "nightly": market_data, "backfill": market_data}
 
     # Intraday prices: new minute candles and tickers every hour (the nightly run also fetches them).
     schedules = [dg.ScheduleDefinition(name="market_data_hourly", job=market_data, cron_schedule="5 * * * *",
                                        execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.STOPPED,
                                        description="Every hour: tickers and new 1m/1d candles of every venue.")]
-    sensors = [transform_follow_up([j.name for j in [*sync_jobs.values(), *balance_jobs.values()]], tier_jobs),
+    sensors = [transform_follow_up([j.name for j in [*sync_jobs.values(), *balance_jobs.values()]], tier_jobs,
+                                   market_jobs),
                stale_sources_sensor(), import_inbox_sensor]
     for venue, job in sync_jobs.items():
         if venue in WALLET_SOURCES:  # wallets: no fast tier (no balance-only call); nightly with the rest

@@ -1,5 +1,6 @@
 """The whole pipeline, once, in-process: every account sync (one run per account partition, so one
-failing account does not stop the others), then market data, the quality gates and every dbt model.
+failing account does not stop the others), then the market data (a run of its own), the quality gates and
+every dbt model.
 
 Used by `coinbook run` and by the integration tests; it drives the same Dagster jobs the schedules launch.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from pipelines.assets.wallets import WALLET_SOURCES, accounts_of
-from pipelines.jobs import TIER_TAG
+from pipelines.jobs import MARKET_JOB_OF, TIER_TAG
 from pipelines.resources.warehouse import Warehouse
 
 
@@ -95,6 +96,14 @@ def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehou
             result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
                                             tags={TIER_TAG: tier}, run_config=run_config)
             record(_outcome(job.name, key, result, run_started))
+
+    market_job = MARKET_JOB_OF.get(transform_job)
+    if market_job is not None:  # the prices the transform needs, fetched just before it (jobs.MARKET_JOB_OF)
+        market = defs.resolve_job_def(market_job)
+        run_started = time.monotonic()
+        result = market.execute_in_process(instance=instance, raise_on_error=False, tags={TIER_TAG: tier},
+                                           run_config=run_config)
+        record(_outcome(market.name, None, result, run_started))
 
     transform = defs.resolve_job_def(transform_job)
     run_started = time.monotonic()

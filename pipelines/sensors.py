@@ -1,5 +1,5 @@
-"""Sensors: the transform that follows a tick's account syncs once all of them have ended, and the back-fill
-of an account newly added to ops.accounts. They start stopped, like the schedules."""
+"""Sensors: the market data and then the transform that follow a tick's account syncs once all of them have
+ended, and the back-fill of an account newly added to ops.accounts. They start stopped, like the schedules."""
 
 from collections.abc import Iterator, Sequence
 
@@ -10,24 +10,34 @@ from pipelines.resources.warehouse import WarehouseResource
 from pipelines.sources.exchanges.client import partition_key
 
 
-def transform_follow_up(sync_job_names: Sequence[str],
-                        tier_jobs: dict[str, "dg.UnresolvedAssetJobDefinition"]) -> dg.SensorDefinition:
-    """When every account sync of a tick has finished (ok or failed), run that tier's transform once."""
+def transform_follow_up(sync_job_names: Sequence[str], tier_jobs: dict[str, "dg.UnresolvedAssetJobDefinition"],
+                        market_jobs: dict[str, "dg.UnresolvedAssetJobDefinition"]) -> dg.SensorDefinition:
+    """When every account sync of a tick has finished (ok or failed), fetch that tier's market data, and when
+    that has finished too, run the tier's transform; each once per tick."""
+    market_names = {job.name for job in market_jobs.values()}
 
     @dg.sensor(name="transform_after_account_syncs", minimum_interval_seconds=30,
-               default_status=dg.DefaultSensorStatus.STOPPED, jobs=list(tier_jobs.values()),
-               description="Runs the gate + dbt transform for a tick once all its account syncs have ended.")
+               default_status=dg.DefaultSensorStatus.STOPPED,
+               jobs=[*tier_jobs.values(), *{j.name: j for j in market_jobs.values()}.values()],
+               description="Once all account syncs of a tick have ended: the tick's market data, then the gate + "
+                           "dbt transform.")
     def follow_up(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:
         ticks: dict[tuple[str, str], list[dg.DagsterRun]] = {}
         for run in context.instance.get_runs(limit=500):
             tier, tick = run.tags.get(TIER_TAG), run.tags.get(TICK_TAG)
-            if run.job_name in sync_job_names and tier in tier_jobs and tick:
+            if (run.job_name in sync_job_names or run.job_name in market_names) and tier in tier_jobs and tick:
                 ticks.setdefault((tier, tick), []).append(run)
         for (tier, tick), tick_runs in ticks.items():
-            if all(r.is_finished for r in tick_runs):
-                # run_key makes this idempotent: Dagster launches each (tier, tick) transform once.
-                yield dg.RunRequest(run_key=f"transform:{tier}:{tick}", job_name=tier_jobs[tier].name,
-                                    tags={TIER_TAG: tier, TICK_TAG: tick})
+            syncs = [r for r in tick_runs if r.job_name in sync_job_names]
+            market = [r for r in tick_runs if r.job_name == market_jobs[tier].name]
+            if not syncs or not all(r.is_finished for r in syncs):
+                continue
+            tags = {TIER_TAG: tier, TICK_TAG: tick}
+            # run_key makes each request idempotent: Dagster launches a (tier, tick)'s runs once.
+            if not market:
+                yield dg.RunRequest(run_key=f"market:{tier}:{tick}", job_name=market_jobs[tier].name, tags=tags)
+            elif all(r.is_finished for r in market):  # a failed venue's prices fall back; the models still run
+                yield dg.RunRequest(run_key=f"transform:{tier}:{tick}", job_name=tier_jobs[tier].name, tags=tags)
 
     return follow_up
 

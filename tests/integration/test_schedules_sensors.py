@@ -100,4 +100,12 @@ def test_transform_waits_for_every_account_sync_of_the_tick(defs: dg.Definitions
     instance.report_run_failed(pending)  # a failed account does not block the others' transform
     with dg.build_sensor_context(instance=instance, definitions=defs) as context:
         requests = list(sensor(context) or [])
+    assert [r.job_name for r in requests] == ["tickers_refresh"]  # first the tick's prices...
+    assert requests[0].tags == tags
+    market = instance.create_run_for_job(defs.resolve_job_def("tickers_refresh"), tags=tags)
+    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+        assert not list(sensor(context) or [])  # ...the transform waits for them
+    instance.report_run_failed(market)  # a venue down: the transform runs on the prices there are
+    with dg.build_sensor_context(instance=instance, definitions=defs) as context:
+        requests = list(sensor(context) or [])
     assert [r.job_name for r in requests] == ["positions_refresh"]
