@@ -34,6 +34,8 @@ def build_gate_check(asset: dg.AssetsDefinition | dg.AssetKey, raw_table: str) -
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "rows_checked": dg.MetadataValue.int(result.rows_checked),
+                # an unchanged table keeps its last passing verdict (ops.gate_verdicts) without a new validation
+                "verdict_of_run": dg.MetadataValue.text(result.reused_from_run or context.run.run_id),
                 "quarantined_new": dg.MetadataValue.int(result.quarantined_new),
                 "quarantined_total": dg.MetadataValue.int(result.quarantined_total),
                 "table_level_failures": dg.MetadataValue.json(summary.get("table_level_failures", [])),

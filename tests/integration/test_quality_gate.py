@@ -170,3 +170,30 @@ def test_every_suite_matches_its_table_in_the_warehouse(gate_db: str) -> None:
     tables = {name: tuple(columns) for name, columns in rows}
     assert set(tables) == set(SUITES)
     assert all(SUITES[name].columns == columns for name, columns in tables.items())
+
+
+def test_an_unchanged_table_keeps_its_verdict_and_any_change_is_validated(gate_db: str) -> None:
+    insert(gate_db, "binance_trades", [trade(i) for i in range(40)])
+    first = run_gate(gate_db, "raw.binance_trades", "run-1")
+    assert first.passed and first.reused_from_run is None
+
+    again = run_gate(gate_db, "raw.binance_trades", "run-2")
+    assert again.reused_from_run == "run-1" and again.passed and again.rows_checked == 40
+    assert again.expectations == first.expectations and "not validated again" in again.describe()
+
+    insert(gate_db, "binance_trades", [trade(50, quantity=Decimal("-1"))])  # a new row: validated
+    after_insert = run_gate(gate_db, "raw.binance_trades", "run-3")
+    assert after_insert.reused_from_run is None and after_insert.quarantined_new == 1
+    assert run_gate(gate_db, "raw.binance_trades", "run-4").reused_from_run == "run-3"
+
+    # a stricter limit is a different verdict: validated again, and now it fails (1 of 41 > 1 %)
+    strict = run_gate(gate_db, "raw.binance_trades", "run-5", max_quarantine_ratio=0.01)
+    assert strict.reused_from_run is None and not strict.passed
+    # a failed verdict is never reused
+    assert run_gate(gate_db, "raw.binance_trades", "run-6", max_quarantine_ratio=0.01).reused_from_run is None
+
+    with psycopg.connect(gate_db) as conn:  # schema drift with the same rows: validated, and caught
+        conn.execute("alter table raw.binance_trades add column surprise text")
+    drifted = run_gate(gate_db, "raw.binance_trades", "run-7")
+    assert drifted.reused_from_run is None and not drifted.passed
+    assert run_gate(gate_db, "raw.binance_trades", "run-8", reuse=False).reused_from_run is None
