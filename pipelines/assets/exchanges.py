@@ -35,12 +35,11 @@ from pipelines.sources.exchanges.venues import profile
 
 USD_QUOTES = ("USDT", "USD", "USDC", "FDUSD")
 OHLCV_TIMEFRAME = "1d"  # the full history: daily returns, VaR, lot valuation
-MINUTE_TIMEFRAME = "1m"  # a recent window only: intraday reference prices and hourly returns
-MINUTE_WINDOW_MS = 24 * 3_600_000
+MINUTE_TIMEFRAME = "1m"  # a recent window only (COINBOOK_MINUTE_CANDLE_HOURS): intraday prices, hourly returns
 
 
 def minute_candles_from(daily_cursor: dict[str, Any] | None, minute_cursor: dict[str, Any] | None,
-                        start_ms: int, window_ms: int = MINUTE_WINDOW_MS) -> int:
+                        start_ms: int, window_ms: int) -> int:
     """Where the 1m sync of a market starts: the window before the last closed daily candle (on a live venue
     that is the last day; on a venue whose data ends earlier, like the sandbox, its last day), or where the
     last 1m sync stopped if that is later. Older minutes are never fetched: a year of 1m candles is 525,600
@@ -263,25 +262,26 @@ def build_exchange_assets(venue: str) -> list[dg.AssetsDefinition]:
             cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)
             now_ms = exchange.milliseconds()
             start_ms = wh.history_start_ms(venue) or now_ms - 365 * 86_400_000
+
+            def store(symbol: str, timeframe: str, cursor: dict[str, Any] | None) -> int:
+                pages = sync_ohlcv(exchange, symbol, timeframe, cursor, start_ms, now_ms, context.run_id,
+                                   venue_profile.ohlcv_page_limit)
+                totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
+                                        run_id=context.run_id)
+                call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
+                return totals.inserted
+
             for symbol in symbols:
-                endpoint = ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)
-                pages = sync_ohlcv(exchange, symbol, OHLCV_TIMEFRAME, cursors.get(endpoint), start_ms, now_ms,
-                                   context.run_id, venue_profile.ohlcv_page_limit)
-                totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
-                                        run_id=context.run_id)
-                call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
-            cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)  # the daily cursors just moved
+                store(symbol, OHLCV_TIMEFRAME, cursors.get(ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)))
             window_ms = get_settings().minute_candle_hours * 3_600_000
-            for symbol in symbols if window_ms > 0 else []:
-                minute_endpoint = ohlcv_endpoint(venue, symbol, MINUTE_TIMEFRAME)
-                since = minute_candles_from(cursors.get(ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)),
-                                            cursors.get(minute_endpoint), start_ms, window_ms)
-                pages = sync_ohlcv(exchange, symbol, MINUTE_TIMEFRAME, {"next_ms": since}, start_ms, now_ms,
-                                   context.run_id, venue_profile.ohlcv_page_limit)
-                totals = wh.store_pages(pages, venue=venue, tenant_id=PUBLIC_TENANT, account_id=PUBLIC_TENANT,
-                                        run_id=context.run_id)
-                call.fetched, call.inserted = call.fetched + totals.fetched, call.inserted + totals.inserted
-                call.extra["minute_candles"] = call.extra.get("minute_candles", 0) + totals.inserted
+            if window_ms > 0:
+                cursors = wh.cursors(PUBLIC_TENANT, PUBLIC_TENANT)  # the daily cursors just moved
+                for symbol in symbols:
+                    since = minute_candles_from(cursors.get(ohlcv_endpoint(venue, symbol, OHLCV_TIMEFRAME)),
+                                                cursors.get(ohlcv_endpoint(venue, symbol, MINUTE_TIMEFRAME)),
+                                                start_ms, window_ms)
+                    inserted = store(symbol, MINUTE_TIMEFRAME, {"next_ms": since})
+                    call.extra["minute_candles"] = call.extra.get("minute_candles", 0) + inserted
         return call.result()
 
     return [balances, transfers, trades, tickers, ohlcv]

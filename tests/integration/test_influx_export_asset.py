@@ -8,11 +8,9 @@ that day (and the day before it, resent) go out.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import dagster as dg
@@ -21,6 +19,7 @@ import pytest
 
 from pipelines.assets.exports import influx_export
 from pipelines.resources.warehouse import WarehouseResource
+from tests.recording_server import Recorded, RecordingServer
 from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -63,33 +62,12 @@ def write_risk(conn: psycopg.Connection[Any], run_id: str, as_of: date) -> None:
                  (as_of, run_id))
 
 
-Request = tuple[str, dict[str, str], str, str]
-
-
 @pytest.fixture()
-def influx() -> Iterator[tuple[str, list[Request], dict[str, int]]]:
+def influx() -> Iterator[tuple[str, list[Recorded], dict[str, int]]]:
     """Records (path, query, Authorization, body); answers with `state['status']` (204 = accepted)."""
-    from urllib.parse import parse_qsl, urlparse
-
-    received: list[Request] = []
     state = {"status": 204}
-
-    class Recorder(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            url = urlparse(self.path)
-            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-            received.append((url.path, dict(parse_qsl(url.query)), self.headers.get("Authorization", ""), body))
-            self.send_response(state["status"])
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", received, state
-    server.shutdown()
+    with RecordingServer(status=lambda path: state["status"]) as server:
+        yield server.url, server.received, state
 
 
 def run(database: str) -> dg.ExecuteInProcessResult:
@@ -102,7 +80,7 @@ def metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
     return {k: v.value for k, v in event.metadata.items()}
 
 
-def lines(received: list[Request]) -> list[str]:
+def lines(received: list[Recorded]) -> list[str]:
     return [line for *_, body in received for line in body.splitlines()]
 
 

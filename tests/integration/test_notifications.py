@@ -16,7 +16,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -25,6 +24,7 @@ import pytest
 from pipelines.freshness import evaluate_price_freshness
 from pipelines.notify import MAX_ATTEMPTS, notify_alerts
 from pipelines.resources.warehouse import Warehouse
+from tests.recording_server import Recorded, RecordingServer
 from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -54,25 +54,10 @@ def wh(cluster: Any) -> Iterator[Warehouse]:
 
 
 @pytest.fixture()
-def hooks() -> Iterator[tuple[str, list[tuple[str, dict[str, Any], str]]]]:
-    """A webhook receiver: records (path, JSON body, Authorization); answers 500 under /broken."""
-    received: list[tuple[str, dict[str, Any], str]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, json.loads(body), self.headers.get("Authorization", "")))
-            self.send_response(500 if self.path.startswith("/broken") else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_port}", received
-    server.shutdown()
+def hooks() -> Iterator[tuple[str, list[Recorded]]]:
+    """A webhook receiver: records every request; answers 500 under /broken."""
+    with RecordingServer(status=lambda path: 500 if path.startswith("/broken") else 200) as server:
+        yield server.host, server.received
 
 
 def evaluate(wh: Warehouse, env: dict[str, str]) -> tuple[tuple[int, int], str]:
@@ -122,13 +107,13 @@ def test_a_lagging_price_raises_notifies_once_and_resolves(wh: Warehouse, hooks:
     assert details["age_s"] == 3 * 3600 and details["market_clock"] == WORLD_END.isoformat()
 
     assert report == "2 sent, 2 failed"
-    paths = sorted(path for path, _, _ in received)
+    paths = sorted(r.path for r in received)
     assert paths == ["/acme", "/broken", "/global"]  # the garbled URL never left the process; bluefin: no alert
-    sent = {path: body for path, body, _ in received}
+    sent = {r.path: json.loads(r.body) for r in received}
     assert sent["/global"]["title"] == "[Coinbook WARNING] acme: stale price — BNB"
     assert "BNB price is 3.0 h behind the market" in sent["/global"]["message"]
     assert "tenant: acme" in sent["/global"]["message"] and sent["/global"]["type"] == "warning"
-    assert next(auth for path, _, auth in received if path == "/global").startswith("Basic ")
+    assert next(r.authorization for r in received if r.path == "/global").startswith("Basic ")
 
     with wh.connect() as conn:
         rows = conn.execute("select target, status, error from ops.alert_notifications order by target").fetchall()
@@ -141,8 +126,8 @@ def test_a_lagging_price_raises_notifies_once_and_resolves(wh: Warehouse, hooks:
     # Re-runs: what was sent is not sent again; the failures are retried until the cap, then given up.
     for _ in range(MAX_ATTEMPTS + 1):
         assert evaluate(wh, env)[0] == (1, 0)
-    assert sorted(path for path, _, _ in received).count("/broken") == MAX_ATTEMPTS
-    assert [p for p, _, _ in received].count("/global") == 1 and [p for p, _, _ in received].count("/acme") == 1
+    assert [r.path for r in received].count("/broken") == MAX_ATTEMPTS
+    assert [r.path for r in received].count("/global") == 1 and [r.path for r in received].count("/acme") == 1
     with wh.connect() as conn:
         assert conn.execute("select status, count(*) from ops.alert_notifications group by 1 order by 1"
                             ).fetchall() == [("failed", 2 * MAX_ATTEMPTS), ("sent", 2)]
@@ -154,9 +139,10 @@ def test_a_lagging_price_raises_notifies_once_and_resolves(wh: Warehouse, hooks:
     before = len(received)
     assert evaluate(wh, env) == ((0, 1), "2 sent, 0 failed")
     resolutions = received[before:]
-    assert sorted(path for path, _, _ in resolutions) == ["/acme", "/global"]
+    assert sorted(r.path for r in resolutions) == ["/acme", "/global"]
+    bodies = [json.loads(r.body) for r in resolutions]
     assert all(body["title"].startswith("[Coinbook RESOLVED] acme: stale price — BNB") and body["type"] == "success"
-               for _, body, _ in resolutions)
+               for body in bodies)
     assert evaluate(wh, env) == ((0, 0), "0 sent, 0 failed")
     assert len(received) == before + 2
 
