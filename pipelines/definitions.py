@@ -12,6 +12,7 @@ from pipelines.assets.imports import file_import_job, import_inbox_sensor, raw_f
 from pipelines.assets.lots import tax_lots
 from pipelines.assets.quality import build_gate_check
 from pipelines.assets.risk import portfolio_risk
+from pipelines.assets.ticks import raw_price_ticks, tick_inbox_sensor, tick_load_job
 from pipelines.assets.transfers import transfer_matches
 from pipelines.assets.wallets import WALLET_SOURCES, ChainEndpoints, build_wallet_assets
 from pipelines.bootstrap import dbt_executable
@@ -74,7 +75,7 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
                                        description="Every hour: tickers and new 1m/1d candles of every venue.")]
     sensors = [transform_follow_up([j.name for j in [*sync_jobs.values(), *balance_jobs.values()]], tier_jobs,
                                    market_jobs),
-               stale_sources_sensor(), import_inbox_sensor]
+               stale_sources_sensor(), import_inbox_sensor, tick_inbox_sensor]
     for venue, job in sync_jobs.items():
         if venue in WALLET_SOURCES:  # wallets: no fast tier (no balance-only call); nightly with the rest
             schedules.append(account_fan_out(venue, job.name, "nightly", "0 2 * * *",
@@ -88,10 +89,10 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
         sensors.append(new_account_sensor(venue, job.name))
 
     return dg.Definitions(
-        assets=[*raw_assets, *wallet_assets, raw_file_records, transfer_matches, tax_lots, portfolio_risk,
-                influx_export, coinbook_dbt_models],
+        assets=[*raw_assets, *wallet_assets, raw_file_records, raw_price_ticks, transfer_matches, tax_lots,
+                portfolio_risk, influx_export, coinbook_dbt_models],
         asset_checks=gates,
-        jobs=[file_import_job, *sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data,
+        jobs=[file_import_job, tick_load_job, *sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data,
               tickers_refresh],
         schedules=schedules,
         sensors=sensors,

@@ -32,6 +32,8 @@ class CoinbookSettings(BaseSettings):
     rpc_urls: dict[str, str] = Field(default_factory=dict, description='JSON: {"ethereum": "https://…"}.')
     import_inbox: Path | None = Field(default=None, description="Folder watched for CSV exports (default "
                                                                  "<home>/inbox/<tenant>/<account>/).")
+    tick_inbox: Path | None = Field(default=None, description="Folder watched for price tick files (CSV or "
+                                                               "Parquet; default <home>/tick-inbox/).")
 
     @field_validator("venues", mode="before")
     @classmethod

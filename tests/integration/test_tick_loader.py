@@ -4,6 +4,7 @@ reasons, prices exact to the last digit, partitions attached where they belong."
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -134,3 +135,48 @@ def test_prices_and_hashes_are_exact(database_url: str, tmp_path) -> None:
                                      canon_size)
     assert rows[0][6] == 1_772_366_400_123_456  # microseconds kept
     assert '"0.000012345678"' in rows[0][2]  # the delivered text, in the payload
+
+
+def test_tick_inbox_sensor_and_asset_load_each_file_once(database_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file dropped into the tick inbox: the sensor asks for one run per file (keyed by its sha256), the
+    Dagster run loads it and moves it to loaded/; an unusable file moves to failed/ with the reason."""
+    import dagster as dg
+    import pyarrow.csv as pcsv
+
+    from pipelines.assets.ticks import raw_price_ticks, tick_inbox_sensor
+    from pipelines.resources.warehouse import WarehouseResource
+    from pipelines.settings import get_settings
+
+    inbox = tmp_path / "tick-inbox"
+    inbox.mkdir()
+    monkeypatch.setattr(get_settings(), "tick_inbox", inbox)
+    pcsv.write_csv(shifted(generate(3_000, seed=21), days=40), inbox / "ticks-day.csv")
+    (inbox / "broken.csv").write_text("")
+    (inbox / "notes.md").write_text("not a tick file")
+
+    with dg.instance_for_test() as instance:
+        requests = tick_inbox_sensor(dg.build_sensor_context(instance=instance)).run_requests
+        assert sorted(r.run_config["ops"]["raw_price_ticks"]["config"]["path"] for r in requests) == [
+            str(inbox / "broken.csv"), str(inbox / "ticks-day.csv")]
+        assert all(r.run_key.startswith("ticks:") and len(r.run_key) == 6 + 64 for r in requests)
+        outcomes = {}
+        for request in requests:
+            result = dg.materialize([raw_price_ticks], instance=instance, run_config=request.run_config,
+                                    resources={"warehouse": WarehouseResource(database_url=database_url)},
+                                    raise_on_error=False)
+            outcomes[Path(request.run_config["ops"]["raw_price_ticks"]["config"]["path"]).name] = result
+
+    loaded = outcomes["ticks-day.csv"]
+    assert loaded.success
+    metadata = loaded.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["rows_in"].value == metadata["inserted"].value == 3_000
+    assert count(database_url, "select count(*) from raw.price_ticks where observed_at >= '2026-02-10' "
+                 "and observed_at < '2026-02-11'") == 3_000
+    assert not outcomes["broken.csv"].success
+    assert sorted(p.name.split("-", 1)[1] for p in (inbox / "loaded").iterdir()) == ["ticks-day.csv"]
+    reasons = [p for p in (inbox / "failed").iterdir() if p.name.endswith(".reason.txt")]
+    assert len(reasons) == 1 and "header" in reasons[0].read_text()
+    assert [p.name for p in inbox.iterdir() if p.is_file()] == ["notes.md"]  # only what is not a tick file
+    with dg.instance_for_test() as instance:
+        assert tick_inbox_sensor(dg.build_sensor_context(instance=instance)).run_requests == []
