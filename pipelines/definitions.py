@@ -11,7 +11,7 @@ from pipelines.assets.exports import influx_export
 from pipelines.assets.imports import file_import_job, import_inbox_sensor, raw_file_records
 from pipelines.assets.lots import tax_lots
 from pipelines.assets.quality import build_gate_check
-from pipelines.assets.risk import portfolio_risk
+from pipelines.assets.risk import portfolio_risk, price_freshness
 from pipelines.assets.ticks import raw_price_ticks, tick_inbox_sensor, tick_load_job
 from pipelines.assets.transfers import transfer_matches
 from pipelines.assets.wallets import WALLET_SOURCES, ChainEndpoints, build_wallet_assets
@@ -52,9 +52,9 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
     for source, asset in zip(WALLET_SOURCES, wallet_assets, strict=True):
         sync_jobs[source] = account_sync_job(source, [asset])
     balance_jobs = {venue: balances_sync_job(venue, assets) for venue, assets in ingest.items()}
-    fast = transform_job("positions_refresh", [], gates, coinbook_dbt_models,
-                         "Fast tier (after tickers_refresh): the quality gate, and the models up to positions.",
-                         up_to="positions")
+    fast = transform_job("positions_refresh", [price_freshness], gates, coinbook_dbt_models,
+                         "Fast tier (after tickers_refresh): the quality gate, the models up to positions, and "
+                         "stale-price alerts.", up_to="positions")
     # influx_export last: it reads the risk tables portfolio_risk writes (and returns at once when not configured).
     nightly = transform_job("nightly_reconciliation",
                             [transfer_matches, tax_lots, portfolio_risk, influx_export], gates, coinbook_dbt_models,
@@ -90,7 +90,7 @@ def build_definitions(database_url: str, sandbox_url: str | None, exchanges: Exc
 
     return dg.Definitions(
         assets=[*raw_assets, *wallet_assets, raw_file_records, raw_price_ticks, transfer_matches, tax_lots,
-                portfolio_risk, influx_export, coinbook_dbt_models],
+                portfolio_risk, price_freshness, influx_export, coinbook_dbt_models],
         asset_checks=gates,
         jobs=[file_import_job, tick_load_job, *sync_jobs.values(), *balance_jobs.values(), fast, nightly, market_data,
               tickers_refresh],

@@ -194,3 +194,19 @@ def portfolio_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             "notifications": str(notified)}
     for table in TABLES:
         yield dg.MaterializeResult(asset_key=table, metadata={"rows": len(rows[table]), **meta})
+
+
+@dg.asset(
+    name="price_freshness", group_name="risk", kinds={"python", "postgres"},
+    deps=[dg.AssetKey("positions"), dg.AssetKey("int_prices_latest")],
+    description="Fast tier: a stale_price alert per held asset whose latest price lags the market clock by more "
+                "than its tenant's limit (ops.risk_limits, default 60 min), resolved when it catches up; sent "
+                "to the notification targets. The nightly run judges the same in portfolio_risk.",
+)
+def price_freshness(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    wh = warehouse.get()
+    with wh.connect() as conn, conn.transaction():
+        stale_open, stale_resolved = evaluate_price_freshness(conn, datetime.now(UTC))
+    notified = notify_alerts(wh, [PRICE_ALERT_KIND])  # never raises: a dead webhook fails no run
+    return dg.MaterializeResult(metadata={"stale_open": stale_open, "resolved": stale_resolved,
+                                          "notifications": str(notified)})

@@ -226,3 +226,32 @@ def test_an_alert_goes_out_by_email(wh: Warehouse, smtp_sink: tuple[int, list[st
     text = next(part.get_payload(decode=True).decode() for part in message.walk()
                 if part.get_content_type() == "text/plain")
     assert "1-day 99 % VaR 88,068 USD" in text and "tenant: acme" in text
+
+
+def test_the_fast_tier_asset_raises_and_sends_the_stale_price_alert(wh: Warehouse, hooks: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """price_freshness (in positions_refresh, every 5 minutes) judges the prices and notifies, as a Dagster run."""
+    import dagster as dg
+
+    from pipelines.assets.risk import price_freshness
+    from pipelines.resources.warehouse import WarehouseResource
+
+    host, received = hooks
+    with wh.connect() as conn, conn.transaction():
+        conn.execute("""insert into marts.positions values
+                        ('acme', 'main', 'acme-binance-main', 'BNB', null, 40, 24000),
+                        ('acme', 'main', 'acme-binance-main', 'BTC', null, 1, 63000)""")
+        conn.execute("""insert into intermediate.int_prices_latest values
+                        ('BTC', 63000, 'ticker', %(end)s, 'binance', 'venue'),
+                        ('BNB', 600, 'ticker', %(end)s - interval '2 hours', 'binance', 'venue')""",
+                     {"end": WORLD_END})
+    monkeypatch.setenv("COINBOOK_NOTIFY_URLS", f"json://{host}/fast")
+    resources = {"warehouse": WarehouseResource(database_url=wh.database_url)}
+    result = dg.materialize([price_freshness], resources=resources)
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["stale_open"].value == 1 and "1 sent" in metadata["notifications"].value
+    assert [r.path for r in received] == ["/fast"] and "BNB" in json.loads(received[0].body)["title"]
+    with wh.connect() as conn, conn.transaction():
+        conn.execute("update intermediate.int_prices_latest set priced_at = %s where asset = 'BNB'", (WORLD_END,))
+    again = dg.materialize([price_freshness], resources=resources)
+    assert again.get_asset_materialization_events()[0].materialization.metadata["resolved"].value == 1
