@@ -21,12 +21,12 @@ from pipelines.resources.warehouse import WarehouseResource
 from pipelines.settings import get_settings
 from pipelines.venue_scaffold import all_venues, dbt_vars
 
-# marts/<domain>/ → Dagster group; staging and intermediate models are the 'transform' layer.
-# dagster-dbt writes each invocation's artifacts to target/<op>-<run>-<uuid>/ (~4 MB); a nightly run makes five
-# and an hourly schedule 120 a day, so old ones are removed. Recent ones stay for debugging and for runs
+# dagster-dbt writes each invocation's artifacts to target/<op>-<run>-<uuid>/ (~4 MB); a nightly run makes three
+# and a 5-minute fast tier 288 a day, so old ones are removed. Recent ones stay for debugging and for runs
 # still going (a directory is only removed once it is a day old).
 KEEP_DBT_TARGETS = 30
 DBT_TARGET_MIN_AGE_S = 24 * 3600
+# marts/<domain>/ → Dagster group; staging and intermediate models are the 'transform' layer.
 MART_GROUPS = {"lots": "lots", "risk": "risk", "trading": "trading", "compliance": "compliance"}
 
 
@@ -52,8 +52,9 @@ def coinbook_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                         warehouse: WarehouseResource) -> Iterator[Any]:
     os.environ.update(dbt_env(warehouse.database_url))  # profiles.yml reads them; dbt inherits os.environ
     # Python assets sit between models (transfer_matches: int_ledger → marts), so Dagster runs the dbt models
-    # in two steps. 'buildable' runs a test only in the step where all its parents are built or upstream —
-    # with dbt's default ('eager') a singular test over int_ledger and positions ran before positions existed.
+    # in several steps (three in the nightly job). 'buildable' runs a test only in the step where all its
+    # parents are built or upstream — with dbt's default ('eager') a singular test over int_ledger and
+    # positions ran before positions existed.
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     yield from dbt.cli(["build", "--vars", dbt_vars(all_venues(get_settings().venues))], context=context).stream()
     prune_dbt_targets(coinbook_dbt.project_dir / "target", prefix="coinbook_dbt_models")
