@@ -90,13 +90,15 @@ def copy_rows(conn: psycopg.Connection[Any], table: str, columns: Sequence[str],
 
 def analyze_if_grown(conn: psycopg.Connection[Any], table: str, added: int) -> bool:
     """ANALYZE `table` when `added` rows are many next to what its statistics know (never analyzed: any
-    load of ANALYZE_MIN_ROWS or more). Returns whether it did."""
+    load of ANALYZE_MIN_ROWS or more). Returns whether it asked for one."""
     if added < ANALYZE_MIN_ROWS:
         return False
     known = conn.execute("select reltuples from pg_class where oid = %s::regclass", (table,)).fetchone()
     if known is not None and known[0] >= 0 and added < ANALYZE_GROWTH * known[0]:
         return False
-    conn.execute(sql.SQL("analyze {}").format(_table(table)))
+    # SKIP_LOCKED: never wait (nor deadlock) on a concurrent ANALYZE of the same table, autovacuum's or
+    # another loader's; theirs gives the planner its statistics as well.
+    conn.execute(sql.SQL("analyze (skip_locked) {}").format(_table(table)))
     return True
 
 
