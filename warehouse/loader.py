@@ -21,8 +21,8 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-ANALYZE_MIN_ROWS = 200  # below this a load never triggers ANALYZE (plans on a few rows are cheap either way)
-ANALYZE_GROWTH = 0.2  # ... above it, when the load adds this share of the rows the statistics know of
+ANALYZE_MIN_PAGES = 10  # ~80 kB: below this, plans are cheap whatever the statistics say
+ANALYZE_GROWTH = 0.2  # ... above it, ANALYZE once the table has grown by this share since its last ANALYZE
 
 
 def _identifier(name: str) -> str:
@@ -89,64 +89,18 @@ def copy_rows(conn: psycopg.Connection[Any], table: str, columns: Sequence[str],
 
 
 def analyze_if_grown(conn: psycopg.Connection[Any], table: str, added: int) -> bool:
-    """ANALYZE `table` when `added` rows are many next to what its statistics know (never analyzed: any
-    load of ANALYZE_MIN_ROWS or more). Returns whether it asked for one."""
-    if added < ANALYZE_MIN_ROWS:
+    """ANALYZE `table` (after a load that added `added` rows) when it has grown markedly since its statistics
+    were taken: by pages, so that many small loads (a venue paging 50 trades at a time) count together, and
+    a never-analyzed table counts as known to be empty. Returns whether it asked for one."""
+    if added <= 0:
         return False
-    known = conn.execute("select reltuples from pg_class where oid = %s::regclass", (table,)).fetchone()
-    if known is not None and known[0] >= 0 and added < ANALYZE_GROWTH * known[0]:
+    relpages, reltuples, pages = conn.execute(
+        """select relpages, reltuples, pg_relation_size(oid) / current_setting('block_size')::int
+           from pg_class where oid = %s::regclass""", (table,)).fetchone()  # type: ignore[misc]
+    known = relpages if reltuples >= 0 else 0
+    if pages < ANALYZE_MIN_PAGES or pages - known < max(ANALYZE_MIN_PAGES, ANALYZE_GROWTH * known):
         return False
     # SKIP_LOCKED: never wait (nor deadlock) on a concurrent ANALYZE of the same table, autovacuum's or
     # another loader's; theirs gives the planner its statistics as well.
     conn.execute(sql.SQL("analyze (skip_locked) {}").format(_table(table)))
     return True
-
-
-def copy_arrow(conn: psycopg.Connection[Any], table: str, data: Any, chunk: int = 1 << 20) -> int:
-    """COPY a pyarrow Table into `table` (schema.name; columns by the Table's names) as CSV written by Arrow's
-    C++ writer: no Python object per value, which is what makes a million result rows load in about a second.
-    Decimal columns keep their exact digits; nulls are empty fields. Returns the rows copied."""
-    import io
-
-    import pyarrow.csv as pcsv
-
-    buffer = io.BytesIO()
-    pcsv.write_csv(data, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in data.column_names)
-    view = buffer.getbuffer()
-    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)) \
-            as copy:
-        for offset in range(0, len(view), chunk):
-            copy.write(view[offset:offset + chunk])
-    return data.num_rows
-
-
-def copy_arrow_chunks(conn: psycopg.Connection[Any], table: str, chunks: Iterable[Any], *, queued: bool = True) -> int:
-    """COPY a stream of pyarrow Tables (same columns) into `table`, each written as CSV by Arrow's C++ writer
-    as it comes. Unlike `copy_arrow`, the caller can compute chunk k+1 while PostgreSQL parses chunk k: with
-    `queued`, psycopg's writer thread sends while this thread prepares the next chunk (on 2 cores the
-    server's parsing and the Python side then run side by side). Returns the rows copied."""
-    import io
-
-    import pyarrow.csv as pcsv
-    from psycopg.copy import QueuedLibpqWriter
-
-    options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
-    iterator = iter(chunks)
-    first = next(iterator, None)
-    if first is None:
-        return 0
-    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in first.column_names)
-    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)
-    rows = 0
-    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur) if queued else None) as copy:
-        chunk = first
-        while chunk is not None:
-            if chunk.column_names != first.column_names:
-                raise ValueError(f"chunk columns {chunk.column_names} differ from {first.column_names}")
-            buffer = io.BytesIO()
-            pcsv.write_csv(chunk, buffer, options)
-            copy.write(buffer.getbuffer())
-            rows += chunk.num_rows
-            chunk = next(iterator, None)
-    return rows

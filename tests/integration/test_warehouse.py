@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from warehouse.cluster import LocalCluster, WarehouseError, libpq_params
-from warehouse.loader import ANALYZE_MIN_ROWS, copy_insert, copy_rows
+from warehouse.loader import copy_insert, copy_rows
 from warehouse.migrate import MigrationError, apply_migrations, discover_migrations
 
 pytestmark = pytest.mark.integration
@@ -98,23 +98,30 @@ def test_copy_insert_rolls_back_with_the_callers_transaction(scratch_db: str) ->
 
 def test_a_load_that_grows_a_table_markedly_leaves_it_analyzed(scratch_db: str) -> None:
     """Statistics right after the load, not a minute later when autovacuum gets to it: the next transform
-    plans on them."""
+    plans on them. Growth is judged by pages, so many small loads count together."""
+    pad = "x" * 200  # ~35 rows a page
+
+    def rows(first: int, n: int) -> list[tuple[int, str]]:
+        return [(i, pad) for i in range(first, first + n)]
+
     def known_rows(conn: psycopg.Connection) -> float:
         return conn.execute("select reltuples from pg_class where oid = 'public.g'::regclass").fetchone()[0]
 
     with psycopg.connect(scratch_db) as conn:
-        conn.execute("create table public.g (id int primary key) with (autovacuum_enabled = false)")  # loader only
-        assert copy_insert(conn, "public.g", ["id"], [(i,) for i in range(ANALYZE_MIN_ROWS - 1)]) == 199
-        assert known_rows(conn) == -1  # a small load: never analyzed
-        assert copy_insert(conn, "public.g", ["id"], [(i,) for i in range(5_000)]) == 5_000 - 199
-        assert known_rows(conn) == 5_000  # analyzed inside the load's transaction, its own rows counted
-        assert copy_insert(conn, "public.g", ["id"], [(i,) for i in range(5_000, 5_300)]) == 300
-        assert known_rows(conn) == 5_000  # 300 more is not a marked change
+        conn.execute("create table public.g (id int primary key, pad text) with (autovacuum_enabled = false)")
+        for page in range(4):  # ~6 pages: below ANALYZE_MIN_PAGES (10), never analyzed
+            assert copy_insert(conn, "public.g", ["id", "pad"], rows(page * 50, 50)) == 50
+        assert known_rows(conn) == -1
+        for page in range(4, 12):  # a venue paging 50 rows at a time: the small loads add up
+            copy_insert(conn, "public.g", ["id", "pad"], rows(page * 50, 50))
+        assert 300 <= known_rows(conn) <= 600
+        assert copy_insert(conn, "public.g", ["id", "pad"], rows(600, 5_000)) == 5_000
+        assert known_rows(conn) == 5_600  # analyzed inside the load's transaction, its own rows counted
+        assert copy_insert(conn, "public.g", ["id", "pad"], rows(5_600, 300)) == 300
+        assert known_rows(conn) == 5_600  # ~9 pages more on ~160 is not a marked change
         conn.execute("truncate public.g")
-        assert copy_rows(conn, "public.g", ["id"], [(i,) for i in range(1_500)]) == 1_500
+        assert copy_rows(conn, "public.g", ["id", "pad"], rows(0, 1_500)) == 1_500
         assert known_rows(conn) == 1_500  # TRUNCATE forgot the statistics: a refilled derived table gets new ones
-        assert copy_rows(conn, "public.g", ["id"], [(i,) for i in range(1_500, 9_000)]) == 7_500
-        assert known_rows(conn) == 9_000
 
 
 def test_loader_rejects_unsafe_identifiers(scratch_db: str) -> None:
