@@ -104,3 +104,53 @@ def analyze_if_grown(conn: psycopg.Connection[Any], table: str, added: int) -> b
     # another loader's; theirs gives the planner its statistics as well.
     conn.execute(sql.SQL("analyze (skip_locked) {}").format(_table(table)))
     return True
+
+
+def copy_arrow(conn: psycopg.Connection[Any], table: str, data: Any, chunk: int = 1 << 20) -> int:
+    """COPY a pyarrow Table into `table` (schema.name; columns by the Table's names) as CSV written by Arrow's
+    C++ writer: no Python object per value, which is what makes a million result rows load in about a second.
+    Decimal columns keep their exact digits; nulls are empty fields. Returns the rows copied."""
+    import io
+
+    import pyarrow.csv as pcsv
+
+    buffer = io.BytesIO()
+    pcsv.write_csv(data, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in data.column_names)
+    view = buffer.getbuffer()
+    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)) \
+            as copy:
+        for offset in range(0, len(view), chunk):
+            copy.write(view[offset:offset + chunk])
+    return data.num_rows
+
+
+def copy_arrow_chunks(conn: psycopg.Connection[Any], table: str, chunks: Iterable[Any], *, queued: bool = True) -> int:
+    """COPY a stream of pyarrow Tables (same columns) into `table`, each written as CSV by Arrow's C++ writer
+    as it comes. Unlike `copy_arrow`, the caller can compute chunk k+1 while PostgreSQL parses chunk k: with
+    `queued`, psycopg's writer thread sends while this thread prepares the next chunk (on 2 cores the
+    server's parsing and the Python side then run side by side). Returns the rows copied."""
+    import io
+
+    import pyarrow.csv as pcsv
+    from psycopg.copy import QueuedLibpqWriter
+
+    options = pcsv.WriteOptions(include_header=False, quoting_style="needed")
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        return 0
+    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in first.column_names)
+    statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)
+    rows = 0
+    with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur) if queued else None) as copy:
+        chunk = first
+        while chunk is not None:
+            if chunk.column_names != first.column_names:
+                raise ValueError(f"chunk columns {chunk.column_names} differ from {first.column_names}")
+            buffer = io.BytesIO()
+            pcsv.write_csv(chunk, buffer, options)
+            copy.write(buffer.getbuffer())
+            rows += chunk.num_rows
+            chunk = next(iterator, None)
+    return rows
