@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 import pytest
 
 from pipelines.jobs import TICK_TAG, TIER_TAG
+
+
+@pytest.fixture(scope="module")
+def database_url(cluster: Any) -> Iterator[str]:
+    """A database of this module's own: the accounts registered here have credentials nobody holds, and in the
+    worker's shared session database a later module that syncs every account (test_pipeline) would fail on them."""
+    from warehouse.migrate import apply_migrations
+
+    name = f"coinbook_sched_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    apply_migrations(url)
+    yield url
+    cluster.drop_database(name)
 
 
 @pytest.fixture(scope="module")
