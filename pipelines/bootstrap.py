@@ -55,7 +55,9 @@ def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force:
     missing or older than any file of the dbt project."""
     from warehouse.cluster import file_lock
 
-    with file_lock(settings.home / "dbt-parse.lock"):  # two processes must not write target/ at once
+    # The lock sits beside what it guards: two processes sharing the project (but maybe not COINBOOK_HOME, as
+    # the CLI test's `coinbook run` beside the other pytest worker) must not write target/ at once.
+    with file_lock(settings.dbt_project_dir / "target" / ".parse.lock"):
         return _ensure_dbt_manifest(settings, database_url, force=force)
 
 

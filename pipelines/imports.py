@@ -11,6 +11,7 @@ earlier one, adds nothing; staging then drops file records that the venue's API 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +127,18 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
         raise RuntimeError(f"{path.name}: {outcome.rows_in} rows in but {outcome.lines_loaded} loaded + "
                            f"{outcome.quarantined} quarantined + {outcome.ignored} ignored")
     return outcome
+
+
+def file_away(path: Path, folder: str, sha256: str) -> Path:
+    """Move a processed inbox file into `folder` beside it, named <sha256[:12]>-<name> (two files of one name
+    never clash); a file already there stays where it is. Returns where it is now."""
+    if path.parent.name == folder:
+        return path
+    target = path.parent / folder
+    target.mkdir(exist_ok=True)
+    moved = target / f"{sha256[:12]}-{path.name}"
+    shutil.move(str(path), moved)
+    return moved
 
 
 def inbox_files(inbox: Path) -> list[tuple[Path, str, str]]:

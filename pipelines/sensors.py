@@ -18,7 +18,7 @@ def transform_follow_up(sync_job_names: Sequence[str], tier_jobs: dict[str, "dg.
 
     @dg.sensor(name="transform_after_account_syncs", minimum_interval_seconds=30,
                default_status=dg.DefaultSensorStatus.STOPPED,
-               jobs=[*tier_jobs.values(), *{j.name: j for j in market_jobs.values()}.values()],
+               jobs=list({j.name: j for j in [*tier_jobs.values(), *market_jobs.values()]}.values()),
                description="Once all account syncs of a tick have ended: the tick's market data, then the gate + "
                            "dbt transform.")
     def follow_up(context: dg.SensorEvaluationContext) -> Iterator[dg.RunRequest]:

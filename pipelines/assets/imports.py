@@ -7,12 +7,11 @@ dropped twice is imported once (and importing it again by hand changes nothing e
 """
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import dagster as dg
 
-from pipelines.imports import import_file, inbox_files
+from pipelines.imports import file_away, import_file, inbox_files
 from pipelines.jobs import TIER_TAG
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.settings import get_settings
@@ -38,10 +37,7 @@ def raw_file_records(context: dg.AssetExecutionContext, config: ImportConfig,
     path = Path(config.path)
     outcome = import_file(warehouse.get(), path, config.account_id, tenant_id=config.tenant_id, fmt=config.format,
                           timezone=config.timezone, run_id=context.run_id)
-    done = path.parent / "imported"
-    if path.parent.name != "imported":
-        done.mkdir(exist_ok=True)
-        shutil.move(str(path), done / f"{outcome.file_sha256[:12]}-{path.name}")
+    file_away(path, "imported", outcome.file_sha256)
     return dg.MaterializeResult(metadata={
         "file": outcome.file_name, "format": outcome.format, "rows_in": outcome.rows_in,
         "inserted": outcome.loaded_new, "duplicates": outcome.duplicates, "quarantined": outcome.quarantined,

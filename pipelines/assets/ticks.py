@@ -9,11 +9,11 @@ is loaded once (and loading it again changes nothing either: see warehouse/ticks
 """
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines.imports import file_away
 from pipelines.jobs import TIER_TAG
 from pipelines.resources.warehouse import WarehouseResource
 from pipelines.settings import get_settings
@@ -47,14 +47,6 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _move(path: Path, folder: str, digest: str) -> Path:
-    target = path.parent / folder
-    target.mkdir(exist_ok=True)
-    moved = target / f"{digest[:12]}-{path.name}"
-    shutil.move(str(path), moved)
-    return moved
-
-
 @dg.asset(name="raw_price_ticks", group_name="ingest", kinds={"python", "postgres"},
           description="Price ticks from files (CSV or Parquet: venue, symbol, observed_at, price, size, tick_id), "
                       "a partition per day and venue, exactly once; bad ticks quarantined with the reason.")
@@ -68,12 +60,10 @@ def raw_price_ticks(context: dg.AssetExecutionContext, config: TickFileConfig,
         result = load_ticks(warehouse.database_url, read_tick_file(path), default_source=config.source,
                             run_id=context.run_id)
     except ValueError as exc:  # the file itself is unusable (no header, a required column missing)
-        if path.parent.name != "failed":
-            moved = _move(path, "failed", digest)
-            moved.with_name(moved.name + ".reason.txt").write_text(f"{exc}\n")
+        moved = file_away(path, "failed", digest)
+        moved.with_name(moved.name + ".reason.txt").write_text(f"{exc}\n")
         raise dg.Failure(description=f"{path.name}: {exc}") from None
-    if path.parent.name != "loaded":
-        _move(path, "loaded", digest)
+    file_away(path, "loaded", digest)
     return dg.MaterializeResult(metadata={
         "file": path.name, "sha256": digest, "rows_in": result.rows_in, "inserted": result.inserted,
         "duplicates": result.duplicates, "quarantined": result.quarantined,

@@ -43,13 +43,12 @@ def _run(env: dict[str, str]) -> str:
     except subprocess.TimeoutExpired:
         # Before giving up, ask the run where it is (the CLI dumps every thread's stack on SIGUSR1) and show
         # the end of its detail log: a stuck run in CI must say why.
-        process.send_signal(signal.SIGUSR1)
+        process.send_signal(signal.SIGUSR1)  # the run goes on after the dump: give it a moment, then stop it
         try:
             stdout, stderr = process.communicate(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
-        process.kill()
         pytest.fail(f"coinbook run took over {RUN_TIMEOUT_S} s\n--- stdout\n{stdout[-3000:]}\n--- stacks\n"
                     f"{stderr[-12000:]}\n--- detail log\n{_detail_log_tail(stdout)}")
     assert process.returncode == 0, stdout[-3000:] + stderr[-3000:] + _detail_log_tail(stdout)
