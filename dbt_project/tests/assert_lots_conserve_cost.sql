@@ -4,7 +4,7 @@
 -- Transfers carry cost whole, so they do not appear. Returns the units where it does not hold.
 with acquired as (
     select tenant_id, asset, sum(coalesce(value_usd, 0)) as cost
-    from {{ ref('lot_events') }}
+    from {{ ref('int_lot_events') }}
     where kind = 'acquire'
     group by tenant_id, asset
 ),

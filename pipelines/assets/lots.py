@@ -30,7 +30,7 @@ with events as (
     select tenant_id, asset, count(*) as events,
            md5(string_agg(concat_ws('|', event_id, book, kind, quantity, value_usd, occurred_at, transfer_id,
                                     source), ',' order by event_id)) as events_hash
-    from marts.lot_events
+    from intermediate.int_lot_events
     group by tenant_id, asset
 ),
 chosen as (
@@ -38,7 +38,7 @@ chosen as (
            md5(string_agg(concat_ws('|', s.disposal_event_id, s.ordinal, s.lot_id, s.quantity), ','
                           order by s.disposal_event_id, s.ordinal)) as selections_hash
     from ops.lot_selections as s
-    join marts.lot_events as e on e.tenant_id = s.tenant_id and e.event_id = s.disposal_event_id
+    join intermediate.int_lot_events as e on e.tenant_id = s.tenant_id and e.event_id = s.disposal_event_id
     group by e.tenant_id, e.asset
 )
 select e.tenant_id, e.asset, e.events,
@@ -151,7 +151,7 @@ def read_events(conn: psycopg.Connection[Any], units: Sequence[Unit]) -> dict[tu
     for tenant, asset, eid, book, kind, qty, value, at, tid, source in conn.execute(
             """select e.tenant_id, e.asset, e.event_id, e.book, e.kind, e.quantity, e.value_usd, e.occurred_at,
                       e.transfer_id, e.source
-               from marts.lot_events as e
+               from intermediate.int_lot_events as e
                join unnest(%s::text[], %s::text[]) as u (tenant_id, asset)
                  on u.tenant_id = e.tenant_id and u.asset = e.asset""",
             ([k[0] for k in keys], [k[1] for k in keys])):
@@ -171,14 +171,14 @@ def read_selections(conn: psycopg.Connection[Any], tenant: str) -> dict[str, lis
 
 @dg.multi_asset(
     name="tax_lots",
-    specs=[dg.AssetSpec(table, group_name="lots", kinds={"python", "postgres"}, deps=[dg.AssetKey("lot_events")],
+    specs=[dg.AssetSpec(table, group_name="lots", kinds={"python", "postgres"}, deps=[dg.AssetKey("int_lot_events")],
                         description=f"derived.{table}: {what}") for table, what in (
         ("lot_slices", "disposals matched to lot slices"),
         ("lot_open", "lots still open"),
         ("lot_missing", "disposals and transfers no lot covers"),
         ("lot_transfers", "what each internal transfer took and brought"),
         ("lot_warnings", "what the engine decided on its own (fallbacks)"))],
-    description="The lot engine over marts.lot_events, per tenant and asset; only units whose inputs changed are "
+    description="The lot engine over intermediate.int_lot_events, per tenant and asset; only units whose inputs changed are "
                 "recomputed (derived.lot_units).",
 )
 def tax_lots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:

@@ -416,7 +416,7 @@ def test_every_disposal_is_matched_to_lots_or_reported_missing(pipeline: Pipelin
     """Quantity and proceeds of every disposal = its slices + its uncovered rest; cost out + open = cost in."""
     unbalanced = pipeline.query("""
         select e.event_id, e.quantity, e.value_usd, s.q, s.p, m.quantity, m.proceeds
-        from marts.lot_events as e
+        from intermediate.int_lot_events as e
         left join (select tenant_id, disposal_event_id, sum(quantity) as q, sum(proceeds) as p
                    from derived.lot_slices group by 1, 2) as s
                on s.tenant_id = e.tenant_id and s.disposal_event_id = e.event_id
@@ -448,7 +448,7 @@ def test_unknown_basis_is_reported_until_the_accountant_supplies_it(pipeline: Pi
     then carry shares of exactly that cost."""
     (tenant, deposit, _asset, quantity), = pipeline.query("""
         select m.tenant_id, m.lot_event_id, m.asset, e.quantity from marts.missing_cost_basis as m
-        join marts.lot_events as e on e.tenant_id = m.tenant_id and e.event_id = m.lot_event_id
+        join intermediate.int_lot_events as e on e.tenant_id = m.tenant_id and e.event_id = m.lot_event_id
         where m.reason = 'unknown_basis' order by m.occurred_at limit 1""")
     assert pipeline.query("select count(*), count(cost), count(gain) from marts.disposals "
                           "where tenant_id = %s and lot_event_id = %s", tenant, deposit)[0][1:] == (0, 0)
@@ -497,7 +497,7 @@ def test_method_per_tax_year_and_specific_identification(pipeline: Pipeline) -> 
         order by d.disposed_at limit 1 offset 20""", tenant)[0]
     # the newest acquisition of the book before it: FIFO has not reached it yet
     (chosen, size), = pipeline.query("""
-        select e.event_id, e.quantity from marts.lot_events as e
+        select e.event_id, e.quantity from intermediate.int_lot_events as e
         where e.tenant_id = %s and e.book = %s and e.asset = %s and e.kind = 'acquire' and e.occurred_at < %s
           and e.event_id <> %s and not e.basis_unknown
         order by e.occurred_at desc limit 1""", tenant, book, asset, disposed_at, fifo_lot)
@@ -554,7 +554,7 @@ def test_a_universal_book_pools_the_tenants_accounts(pipeline: Pipeline) -> None
         assert pipeline.query("select distinct book from marts.open_lots where tenant_id = %s", tenant) == [("*",)]
         assert pipeline.query(query, tenant) == per_account
         # the lots of an account's disposals may now come from another account of the tenant
-        assert pipeline.query("select count(*) from marts.disposals as d join marts.lot_events as a "
+        assert pipeline.query("select count(*) from marts.disposals as d join intermediate.int_lot_events as a "
                               "on a.tenant_id = d.tenant_id and a.event_id = d.lot_event_id "
                               "where d.tenant_id = %s and a.account_id <> d.account_id", tenant)[0][0] > 0
     finally:

@@ -11,7 +11,7 @@ with slices as (
 ),
 
 events as (
-    select * from {{ ref('lot_events') }}
+    select * from {{ ref('int_lot_events') }}
 ),
 
 joined as (

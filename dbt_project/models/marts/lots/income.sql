@@ -11,5 +11,5 @@ select
     quantity,
     value_usd,
     valuation
-from {{ ref('lot_events') }}
+from {{ ref('int_lot_events') }}
 where source = 'income'

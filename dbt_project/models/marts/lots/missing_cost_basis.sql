@@ -14,7 +14,7 @@ select
                 when 'withdraw' then 'withdrew more than the book ever acquired'
                 else 'sent more than the book ever acquired' end as detail
 from {{ source('derived', 'lot_missing') }} as m
-join {{ ref('lot_events') }} as e on e.tenant_id = m.tenant_id and e.event_id = m.event_id
+join {{ ref('int_lot_events') }} as e on e.tenant_id = m.tenant_id and e.event_id = m.event_id
 
 union all
 
@@ -23,7 +23,7 @@ select
     d.disposed_at, d.quantity, d.proceeds, d.lot_event_id, 'unknown_basis',
     'taken from a lot of unknown basis (' || coalesce(l.valuation, 'an average pool that holds one') || ')'
 from {{ ref('disposals') }} as d
-left join {{ ref('lot_events') }} as l on l.tenant_id = d.tenant_id and l.event_id = d.lot_event_id
+left join {{ ref('int_lot_events') }} as l on l.tenant_id = d.tenant_id and l.event_id = d.lot_event_id
 where not d.basis_known and d.treatment = 'realized'
 
 union all
@@ -31,5 +31,5 @@ union all
 select
     e.tenant_id, e.portfolio_id, e.account_id, e.asset, e.event_id, e.kind, e.source, e.occurred_at, e.quantity,
     null, null, 'no_price', 'no price for ' || e.asset || ' on ' || cast(e.occurred_at as date) || ': ' || e.valuation
-from {{ ref('lot_events') }} as e
+from {{ ref('int_lot_events') }} as e
 where e.proceeds_unknown or (e.source = 'income' and e.value_usd is null)

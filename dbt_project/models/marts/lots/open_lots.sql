@@ -6,7 +6,7 @@ with lots as (
 ),
 
 events as (
-    select * from {{ ref('lot_events') }}
+    select * from {{ ref('int_lot_events') }}
 ),
 
 aliases as (

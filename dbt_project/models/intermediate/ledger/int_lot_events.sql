@@ -1,4 +1,4 @@
--- What the lot engine reads (pipelines/assets/lots.py): each ledger entry's effect on tax lots, valued in USD,
+-- What the lot engine reads (the tax_lots asset, pipelines/defs/lots): each ledger entry's effect on tax lots, valued in USD,
 -- with where the value came from. One event per ledger entry (event_id = ledger_entry_id); cash (fiat, and USD
 -- stablecoins unless the tenant treats them as property) has no lots.
 --   trade buy    acquire the base at the trade's value + its fee (fees go into the basis)
@@ -13,7 +13,8 @@
 -- A trade's value: the quote amount when the quote is USD or a USD stablecoin, else quote × its daily close,
 -- else base × its daily close. Daily closes: int_prices_daily, the latest at most 7 days before.
 -- Values are rounded to cents (the unit the reports use); quantities are kept exact.
-{{ config(indexes=[{'columns': ['tenant_id', 'asset']}]) }}
+-- A table (intermediate models are views): the lot engine reads it twice per run, by tenant and asset.
+{{ config(materialized='table', indexes=[{'columns': ['tenant_id', 'asset']}]) }}
 
 with settings as (
     select * from {{ ref('stg_ops__lot_settings') }}
