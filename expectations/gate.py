@@ -32,6 +32,8 @@ import psycopg
 from psycopg import sql
 
 from expectations.suites import KEY_COLUMNS, Rule, Suite, reason_for, suite_for
+from pipelines.constants import PUBLIC_TENANT
+from warehouse.quality import quarantine_failing_rows, record_gate_verdict
 
 # GX caps the failing rows it returns for SQL at `partial_unexpected_count` (20 by default, even with
 # result_format COMPLETE): ask for all of them, every failing row must be quarantined.
@@ -164,24 +166,15 @@ def table_signature(database_url: str, suite: Suite, max_quarantine_ratio: float
 
 def _last_passing_verdict(database_url: str, raw_table: str, signature: str) -> GateResult | None:
     with psycopg.connect(libpq_url(database_url)) as conn:
-        row = conn.execute("""select result, run_id from ops.gate_verdicts where tenant_id = 'public'
-                              and raw_table = %s and signature = %s and passed""", (raw_table, signature)).fetchone()
+        row = conn.execute("""select result, run_id from ops.gate_verdicts where tenant_id = %s
+                              and raw_table = %s and signature = %s and passed""",
+                           (PUBLIC_TENANT, raw_table, signature)).fetchone()
     if row is None:
         return None
     result = GateResult.from_dict(row[0])
-    _, total = _quarantine(database_url, raw_table, [], None)  # releases from quarantine show at once
+    _, total = quarantine_failing_rows(libpq_url(database_url), raw_table, [], None)  # releases show at once
     return dataclasses.replace(result, quarantined_new=0, quarantined_total=total, failed_rows=0,
                                reused_from_run=row[1] or "?")
-
-
-def _record_verdict(database_url: str, result: GateResult, signature: str, run_id: str | None) -> None:
-    with psycopg.connect(libpq_url(database_url)) as conn:
-        conn.execute("""insert into ops.gate_verdicts (raw_table, signature, passed, result, run_id)
-                        values (%s, %s, %s, %s, %s)
-                        on conflict (tenant_id, raw_table) do update set signature = excluded.signature,
-                            passed = excluded.passed, result = excluded.result, run_id = excluded.run_id,
-                            checked_at = now()""",
-                     (result.raw_table, signature, result.passed, json.dumps(result.to_dict()), run_id))
 
 
 def run_gate(database_url: str, raw_table: str, run_id: str | None, *,
@@ -193,7 +186,8 @@ def run_gate(database_url: str, raw_table: str, run_id: str | None, *,
     if reuse and (previous := _last_passing_verdict(database_url, raw_table, signature)) is not None:
         return previous
     result = _run_suite(database_url, suite, run_id, max_quarantine_ratio)
-    _record_verdict(database_url, result, signature, run_id)
+    record_gate_verdict(libpq_url(database_url), PUBLIC_TENANT, raw_table, signature, result.passed,
+                        json.dumps(result.to_dict()), run_id)
     return result
 
 
@@ -224,7 +218,7 @@ def _run_suite(database_url: str, suite: Suite, run_id: str | None, max_quaranti
             table_failures.append(f"{rule.check_name}: {count} rows failed, {len(failing)} could be identified")
         quarantine += [(str(row["tenant_id"]), str(row["account_id"]), str(row["source"]),
                         str(row["source_record_id"]), rule.check_name, reason_for(rule, row)) for row in failing]
-    new, total_rows = _quarantine(database_url, raw_table, quarantine, run_id)
+    new, total_rows = quarantine_failing_rows(libpq_url(database_url), raw_table, quarantine, run_id)
     return judge(raw_table, rows_checked, outcomes, table_failures, new, total_rows, max_quarantine_ratio,
                  failed_rows=len({q[:4] for q in quarantine}))
 
@@ -241,32 +235,3 @@ def judge(raw_table: str, rows_checked: int, outcomes: list[ExpectationOutcome],
     passed = not table_failures and ratio <= max_quarantine_ratio
     return GateResult(raw_table, rows_checked, outcomes, quarantined_new, quarantined_total, table_failures,
                       max_quarantine_ratio, passed, failed_rows, notes)
-
-
-def _quarantine(database_url: str, raw_table: str, rows: list[QuarantineRow],
-                run_id: str | None) -> tuple[int, int]:
-    """Copy failing rows (with payload and hash from the raw table) to ops.quarantine. Returns (rows newly
-    quarantined, distinct raw rows now in quarantine for this table)."""
-    schema, table = raw_table.split(".")
-    with psycopg.connect(libpq_url(database_url)) as conn:
-        inserted = 0
-        if rows:
-            conn.execute("""create temp table _failing (tenant_id text, account_id text, source text,
-                            source_record_id text, check_name text, reason text) on commit drop""")
-            with conn.cursor().copy("copy _failing from stdin") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor = conn.execute(sql.SQL("""
-                insert into ops.quarantine (tenant_id, account_id, source, raw_table, source_record_id,
-                                            record_hash, payload, check_name, reason, run_id)
-                select f.tenant_id, f.account_id, f.source, {raw_table}, f.source_record_id,
-                       r.record_hash, r.payload, f.check_name, f.reason, {run_id}
-                from _failing f
-                join {table} r on r.tenant_id = f.tenant_id and r.account_id = f.account_id
-                              and r.source = f.source and r.source_record_id = f.source_record_id
-                on conflict do nothing""").format(
-                raw_table=sql.Literal(raw_table), run_id=sql.Literal(run_id), table=sql.Identifier(schema, table)))
-            inserted = cursor.rowcount
-        total = conn.execute("""select count(*) from (select distinct tenant_id, account_id, source, source_record_id
-                                from ops.quarantine where raw_table = %s) q""", (raw_table,)).fetchone()
-    return inserted, int(total[0]) if total else 0

@@ -17,11 +17,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pipelines import constants
+from pipelines.constants import GENESIS
+
 KEY_COLUMNS = ("tenant_id", "account_id", "source", "source_record_id")
 COMMON_COLUMNS = (*KEY_COLUMNS, "payload", "record_hash", "run_id", "ingested_at")
-EARLIEST = "2009-01-03T00:00:00+00:00"  # the Bitcoin genesis block: no crypto record is older
-ASSET_CODE = r"^[A-Z0-9]{1,20}$"
-SYMBOL = r"^[A-Z0-9]{1,20}/[A-Z0-9]{1,20}$"  # ccxt unified spot symbol, e.g. BTC/USDT
+EARLIEST = GENESIS.isoformat()  # no crypto record is older than the Bitcoin genesis block
+ASSET_CODE = rf"^{constants.ASSET_CODE}$"
+SYMBOL = rf"^{constants.SPOT_SYMBOL}$"  # ccxt unified spot symbol, e.g. BTC/USDT (derivatives are not spot trades)
+TICK_SYMBOL = rf"^{constants.MARKET_SYMBOL}$"  # a price tick may quote a derivative (BTC/USDT:USDT)
 TIMEFRAME = r"^[0-9]{1,3}[smhdwM]$"  # ccxt timeframes: 1m, 4h, 1d, 1w, 1M
 TRANSFER_STATUSES = ["ok", "pending", "failed", "canceled"]  # ccxt parseTransactionStatus
 
@@ -87,7 +91,7 @@ def matches(column: str, pattern: str) -> Rule:
 def plausible_time(column: str) -> Rule:
     # The upper bound ("now + 1 day") is filled in when the gate runs.
     return Rule("expect_column_values_to_be_between", {"column": column, "min_value": EARLIEST},
-                f"{column} = {{value}} is before 2009-01-03 or more than a day in the future")
+                f"{column} = {{value}} is before {GENESIS:%Y-%m-%d} or more than a day in the future")
 
 
 def at_least(column_a: str, column_b: str) -> Rule:
@@ -234,13 +238,13 @@ CHAIN_SUITES = (
 SUITES.update({suite.raw_table: suite for suite in CHAIN_SUITES})
 
 # Price ticks (V012): public market data, no account; identity (source, tick id, time). The loader
-# (warehouse/ticks.py) applies the same row rules before a tick lands (a bad one goes to the quarantine), so
+# (sources/prices/ticks.py) applies the same row rules before a tick lands (a bad one goes to the quarantine), so
 # this suite is the after-the-fact check that nothing else wrote the table.
 TICK_COLUMNS = ("tenant_id", "source", "source_record_id", "symbol", "base_asset", "quote_asset", "observed_at",
                 "price", "size", "payload", "record_hash", "run_id", "ingested_at")
 SUITES["raw.price_ticks"] = Suite(
     "raw.price_ticks", TICK_COLUMNS,
-    (not_null("symbol"), matches("symbol", SYMBOL), matches("base_asset", ASSET_CODE),
+    (not_null("symbol"), matches("symbol", TICK_SYMBOL), matches("base_asset", ASSET_CODE),
      matches("quote_asset", ASSET_CODE), not_null("observed_at"), plausible_time("observed_at"),
      not_null("price"), positive("price"), non_negative("size")),
     (Rule("expect_table_columns_to_match_set", {"column_set": list(TICK_COLUMNS), "exact_match": True},

@@ -25,7 +25,7 @@ ANALYZE_MIN_PAGES = 10  # ~80 kB: below this, plans are cheap whatever the stati
 ANALYZE_GROWTH = 0.2  # ... above it, ANALYZE once the table has grown by this share since its last ANALYZE
 
 
-def _identifier(name: str) -> str:
+def identifier(name: str) -> str:
     if not IDENTIFIER.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
     return name
@@ -35,7 +35,7 @@ def _table(qualified: str) -> sql.Composable:
     parts = qualified.split(".")
     if len(parts) != 2:
         raise ValueError(f"table must be schema-qualified: {qualified!r}")
-    return sql.Identifier(_identifier(parts[0]), _identifier(parts[1]))
+    return sql.Identifier(identifier(parts[0]), identifier(parts[1]))
 
 
 def _adapt(value: Any) -> Any:
@@ -54,7 +54,7 @@ def copy_insert(conn: psycopg.Connection[Any], table: str, columns: Sequence[str
     """Load `rows` into `table` (schema.name); rows already present by primary key are skipped.
     Returns the number of rows actually inserted."""
     target = _table(table)
-    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in columns)
+    cols = sql.SQL(", ").join(sql.Identifier(identifier(c)) for c in columns)
     temp = sql.Identifier(f"_load_{table.replace('.', '_')}")
     with conn.cursor() as cur:
         cur.execute(sql.SQL("create temp table if not exists {} (like {} including defaults) on commit drop")
@@ -78,7 +78,7 @@ def copy_rows(conn: psycopg.Connection[Any], table: str, columns: Sequence[str],
               rows: Iterable[Sequence[Any]]) -> int:
     """A bare COPY of `rows` into `table`: for derived tables the caller has just emptied in the same
     transaction, where copy_insert's staging table and conflict check only cost time. Returns rows copied."""
-    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in columns)
+    cols = sql.SQL(", ").join(sql.Identifier(identifier(c)) for c in columns)
     copied = 0
     with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin").format(_table(table), cols)) as copy:
         for row in rows:
@@ -116,7 +116,7 @@ def copy_arrow(conn: psycopg.Connection[Any], table: str, data: Any, chunk: int 
 
     buffer = io.BytesIO()
     pcsv.write_csv(data, buffer, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
-    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in data.column_names)
+    cols = sql.SQL(", ").join(sql.Identifier(identifier(c)) for c in data.column_names)
     view = buffer.getbuffer()
     with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)) \
             as copy:
@@ -140,7 +140,7 @@ def copy_arrow_chunks(conn: psycopg.Connection[Any], table: str, chunks: Iterabl
     first = next(iterator, None)
     if first is None:
         return 0
-    cols = sql.SQL(", ").join(sql.Identifier(_identifier(c)) for c in first.column_names)
+    cols = sql.SQL(", ").join(sql.Identifier(identifier(c)) for c in first.column_names)
     statement = sql.SQL("copy {} ({}) from stdin (format csv)").format(_table(table), cols)
     rows = 0
     with conn.cursor() as cur, cur.copy(statement, writer=QueuedLibpqWriter(cur) if queued else None) as copy:
