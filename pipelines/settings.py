@@ -1,39 +1,70 @@
-"""Coinbook settings, read once from the environment (prefix COINBOOK_) and optional `.env`."""
+"""Coinbook settings: every COINBOOK_* variable is read here and nowhere else (from the environment, or `.env`).
+
+Secrets (master key, Vault token, Etherscan key, InfluxDB token, notification URLs) are `SecretStr`: they never
+print. Resources that hold one get it as `dg.EnvVar` when it comes from the environment (pipelines/defs/
+resources.py), so Dagster's UI and run config show the variable's name, not its value.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "COINBOOK_"
 
 
 class CoinbookSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="COINBOOK_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
+    # ── where things are ───────────────────────────────────────────────────────────────────────────────
     home: Path = Field(default=PROJECT_ROOT / ".coinbook", description="State folder (git-ignored).")
     database_url: str | None = Field(default=None, description="External PostgreSQL; unset = private cluster.")
     pg_port: int = Field(default=54329, description="Port of the private cluster.")
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
     accounts_file: Path | None = Field(default=None, description="YAML file of accounts to register.")
-    venues: Annotated[list[str] | None, NoDecode] = Field(
-        default=None, description="ccxt exchange ids to sync, comma-separated (default: the five seed venues).")
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
-    minute_candle_hours: int = Field(default=24, description="Hours of 1m candles kept fresh per market (0: none).")
-    max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
-    reconciliation_tolerance: str = "0.00000001"
-    esplora_url: str = Field(default="https://blockstream.info/api", description="Esplora REST for BTC wallets.")
-    etherscan_url: str = Field(default="https://api.etherscan.io/v2/api", description="Etherscan v2 endpoint.")
-    etherscan_api_key: str | None = Field(default=None, description="Etherscan API key (never logged).")
-    rpc_urls: dict[str, str] = Field(default_factory=dict, description='JSON: {"ethereum": "https://…"}.')
     import_inbox: Path | None = Field(default=None, description="Folder watched for CSV exports (default "
                                                                  "<home>/inbox/<tenant>/<account>/).")
     tick_inbox: Path | None = Field(default=None, description="Folder watched for price tick files (CSV or "
                                                                "Parquet; default <home>/tick-inbox/).")
+
+    # ── what is synced ─────────────────────────────────────────────────────────────────────────────────
+    venues: Annotated[list[str] | None, NoDecode] = Field(
+        default=None, description="ccxt exchange ids to sync, comma-separated (default: the five seed venues).")
+    minute_candle_hours: int = Field(default=24, description="Hours of 1m candles kept fresh per market (0: none).")
+    max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
+    esplora_url: str = Field(default="https://blockstream.info/api", description="Esplora REST for BTC wallets.")
+    etherscan_url: str = Field(default="https://api.etherscan.io/v2/api", description="Etherscan v2 endpoint.")
+    etherscan_api_key: SecretStr | None = Field(default=None, description="Etherscan API key (never logged).")
+    rpc_urls: dict[str, str] = Field(default_factory=dict, description='JSON: {"ethereum": "https://…"}.')
+
+    # ── credentials (pipelines/services/credentials.py) ────────────────────────────────────────────────
+    master_key: SecretStr | None = Field(default=None, description="Master key(s) for db: credentials, url-safe "
+                                         "base64, newest first, comma-separated (rotation).")
+    master_key_file: Path | None = Field(default=None, description="Key file when COINBOOK_MASTER_KEY is unset "
+                                                                    "(default <home>/master.key, mode 0600).")
+    vault_addr: str | None = Field(default=None, description="HashiCorp Vault for vault: credentials.")
+    vault_token: SecretStr | None = None
+    vault_mount: str = "secret"
+
+    # ── alerts out (pipelines/services/notify.py) ──────────────────────────────────────────────────────
+    notify_urls: SecretStr | None = Field(default=None, description="apprise URLs every tenant's alerts go to, "
+                                          "separated by whitespace or commas (tokens inside: a secret).")
+    notify_min_severity: str = Field(default="warning", description="info | warning | critical")
+
+    # ── optional export to InfluxDB 2 (pipelines/defs/exports) ─────────────────────────────────────────
+    influx_url: str | None = Field(default=None, description="Set to export prices and risk metrics.")
+    influx_token: SecretStr | None = None
+    influx_org: str = "coinbook"
+    influx_bucket: str = "coinbook"
+    influx_batch_size: int = 5_000
+    influx_max_retries: int = 3
 
     @field_validator("venues", mode="before")
     @classmethod
@@ -41,6 +72,18 @@ class CoinbookSettings(BaseSettings):
         if isinstance(value, str):
             return [v.strip().lower() for v in value.split(",") if v.strip()] or None
         return value
+
+    @property
+    def key_file(self) -> Path:
+        return self.master_key_file or self.home / "master.key"
+
+    @property
+    def import_inbox_dir(self) -> Path:
+        return self.import_inbox or self.home / "inbox"
+
+    @property
+    def tick_inbox_dir(self) -> Path:
+        return self.tick_inbox or self.home / "tick-inbox"
 
 
 @lru_cache(maxsize=1)
@@ -55,3 +98,25 @@ def resolve_database_url(settings: CoinbookSettings) -> str:
     from warehouse.cluster import LocalCluster
 
     return LocalCluster(settings.home, settings.pg_port).url()
+
+
+def from_environment(name: str) -> bool:
+    """Whether COINBOOK_<NAME> is set in the process environment (not only in `.env`): a resource can then take
+    it as dg.EnvVar, which Dagster resolves when a run starts."""
+    return f"{ENV_PREFIX}{name.upper()}" in os.environ
+
+
+def env_var_name(name: str) -> str:
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def secret_credentials(name: str) -> tuple[str | None, str | None, str | None]:
+    """An `env:<NAME>` credential: COINBOOK_SECRET_<NAME>_API_KEY, _SECRET and _PASSWORD, read when an account
+    is opened (each account names its own variables, so they cannot be fields)."""
+    prefix = secret_prefix(name)
+    return (os.environ.get(prefix + "API_KEY"), os.environ.get(prefix + "SECRET"),
+            os.environ.get(prefix + "PASSWORD"))
+
+
+def secret_prefix(name: str) -> str:
+    return f"{ENV_PREFIX}SECRET_{name.upper().replace('-', '_')}_"

@@ -5,6 +5,9 @@ nothing next to an explorer round trip, and keeps the dependency list short.
 A Ledger Live account exports its key as `xpub…` whatever the account type, so the script type can be given
 explicitly; otherwise it follows the key's version bytes (xpub → BIP44 P2PKH, ypub → BIP49 P2SH-P2WPKH,
 zpub → BIP84 P2WPKH).
+
+Why one module of ~380 lines: secp256k1 arithmetic, BIP32 derivation, the address encodings and gap-limit
+discovery are checked together against the BIPs' published vectors (tests/unit/test_wallet_derivation.py).
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pipelines.constants import GENESIS_MS
+
 # numeric(38,18) holds at most 20 integer digits; a larger value would make the whole COPY fail.
 _MAX_ABS_NUMERIC = Decimal(10) ** 20
-_MIN_MS = 1_230_940_800_000  # 2009-01-03, the genesis block: nothing crypto is older
 _MAX_MS = 253_402_300_799_000  # 9999-12-31
 
 
@@ -40,7 +41,7 @@ def ms_to_datetime(value: Any) -> datetime | None:
         ms = int(value)
     except (TypeError, ValueError):
         return None
-    if not _MIN_MS <= ms <= _MAX_MS:
+    if not GENESIS_MS <= ms <= _MAX_MS:  # nothing crypto is older than genesis
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 

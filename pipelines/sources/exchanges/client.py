@@ -6,7 +6,6 @@ request signing and response parsing run unchanged against the sandbox.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -57,28 +56,6 @@ def split_partition_key(key: str) -> tuple[str, str]:
     if not tenant_id or not account_id:
         raise ValueError(f"not an account partition key (tenant.account): {key!r}")
     return tenant_id, account_id
-
-
-def resolve_credentials(ref: str | None, sandbox_credentials: dict[str, Credentials] | None = None) -> Credentials:
-    """Resolve a credential reference by name.
-
-    - ``env:NAME`` reads COINBOOK_SECRET_NAME_API_KEY, COINBOOK_SECRET_NAME_SECRET (and _PASSWORD).
-    - ``sandbox:ACCOUNT`` takes the sandbox's published demo keys (not secrets: the sandbox is local).
-    """
-    if not ref:
-        raise CredentialError("the account has no credential_ref")
-    scheme, _, name = ref.partition(":")
-    if scheme == "env":
-        prefix = f"COINBOOK_SECRET_{name.upper().replace('-', '_')}_"
-        key, secret = os.environ.get(prefix + "API_KEY"), os.environ.get(prefix + "SECRET")
-        if not key or not secret:
-            raise CredentialError(f"{prefix}API_KEY and {prefix}SECRET must be set for credential {ref!r}")
-        return Credentials(key, secret, os.environ.get(prefix + "PASSWORD"))
-    if scheme == "sandbox":
-        if sandbox_credentials is None or name not in sandbox_credentials:
-            raise CredentialError(f"the sandbox publishes no keys for {name!r}")
-        return sandbox_credentials[name]
-    raise CredentialError(f"unknown credential scheme in {ref!r} (use env:NAME or sandbox:ACCOUNT)")
 
 
 def rewrite_api_urls(urls: Any, base_url: str) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipelines.constants import PUBLIC_TENANT
 from pipelines.sources.exchanges.canonical import (
     clean_json,
     clean_text,
@@ -40,7 +41,6 @@ RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-PUBLIC_TENANT = "public"  # market data belongs to no client
 
 
 def _base(tenant_id: str, account_id: str, source: str, source_record_id: str | None, payload: Any,

@@ -17,12 +17,10 @@ from pipelines.sources.exchanges.client import ExchangeAccount
 from pipelines.sources.exchanges.normalise import (
     Row,
     normalise_balances,
-    normalise_candle,
-    normalise_ticker,
     normalise_trade,
     normalise_transfer,
 )
-from pipelines.sources.exchanges.venues import VenueProfile
+from pipelines.sources.exchanges.venues import VenueProfile, profile
 
 DAY_MS = 86_400_000
 # Re-read this much recent transfer history on every sync: a pending transfer changes status later.
@@ -260,59 +258,9 @@ def _transfers_from_id(method: Any, venue: VenueProfile, kind: str, cursor: dict
         next_id = top + 1
 
 
-def ohlcv_endpoint(venue: str, symbol: str, timeframe: str) -> str:
-    """The cursor key of a market's candles. Market data is stored under the 'public' tenant and account for
-    every venue, so the venue must be part of the key: BTC/USD on Kraken is not BTC/USD on Coinbase."""
-    return f"ohlcv:{venue}:{symbol}:{timeframe}"
-
-
-def sync_ohlcv(exchange: ccxt.Exchange, symbol: str, timeframe: str, cursor: dict[str, Any] | None,
-               start_ms: int, now_ms: int, run_id: str | None, page_limit: int = 1000) -> Iterator[Page]:
-    """Closed candles only (an open candle still changes), paged forward from the last stored one."""
-    step = TIMEFRAME_MS[timeframe]
-    endpoint = ohlcv_endpoint(exchange.id, symbol, timeframe)
-    since = int(cursor["next_ms"]) if cursor else start_ms
-    while since + step <= now_ms:
-        candles = exchange.fetch_ohlcv(symbol, timeframe, since=since, limit=page_limit)
-        native_by_open = _native_klines(exchange.last_json_response)
-        closed = [c for c in candles if isinstance(c, list) and c and c[0] + step <= now_ms]
-        rows = [normalise_candle(c, native_by_open.get(c[0]), symbol=symbol, timeframe=timeframe,
-                                 source=exchange.id, run_id=run_id) for c in closed]
-        next_ms = max((c[0] for c in closed), default=None)
-        if next_ms is None:
-            # Nothing closed in this page: jump past it, unless the venue had nothing more at all.
-            if not candles:
-                break
-            since = max(c[0] for c in candles) + step
-            continue
-        yield Page("ohlcv", endpoint, rows, {"next_ms": next_ms + step})
-        if next_ms + step <= since:
-            break  # no progress: a venue that serves only its latest candles, whatever `since` says
-        # A short page is not the end: a time-windowed venue (Coinbase: since … since + limit × step) returns
-        # fewer candles when the window holds an outage. The end is an empty page, or `since` reaching now.
-        since = next_ms + step
-
-
-def _native_klines(response: Any) -> dict[int, Any]:
-    """Binance-style klines are arrays whose first element is the open time: index them by it."""
-    if not isinstance(response, list):
-        return {}
-    out: dict[int, Any] = {}
-    for item in response:
-        if isinstance(item, list) and item and isinstance(item[0], int):
-            out[item[0]] = item
-    return out
-
-
-def fetch_ticker_rows(exchange: ccxt.Exchange, symbols: list[str], run_id: str | None,
-                      batch: bool = True) -> Page:
-    """All symbols in one call where the venue allows it; a per-symbol loop costs one request each."""
-    if not symbols:
-        tickers: dict[str, Any] = {}
-    elif batch:
-        tickers = exchange.fetch_tickers(symbols)
-    else:
-        tickers = {symbol: exchange.fetch_ticker(symbol) for symbol in symbols}
-    fetched_ms = exchange.milliseconds()
-    rows = [normalise_ticker(t, source=exchange.id, run_id=run_id, fetched_ms=fetched_ms) for t in tickers.values()]
-    return Page("tickers", "tickers", rows)
+def venue_now(exchange: ccxt.Exchange) -> int:
+    """'Now' as the venue sees it where its trade history window depends on it (HTX), else our clock. Only
+    the trade sync needs it; transfers (paged by id or by our clock's windows) and candles do not."""
+    if profile(exchange.id).trade_history_limit_ms is not None and exchange.has.get("fetchTime"):
+        return int(exchange.fetch_time())
+    return int(exchange.milliseconds())

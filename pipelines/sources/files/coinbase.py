@@ -14,6 +14,9 @@ buy, a receive or an income must be positive.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from pipelines.sources.files.records import (
     Header,
@@ -76,81 +79,107 @@ def matches(keys: tuple[str, ...]) -> bool:
             and (implied is not None or header.find(*_PRICE_CCY) is not None))
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Where each column is in this file's header (None: absent), and the currency a suffix implied."""
+
+    id: int | None
+    time: int | None
+    type: int | None
+    asset: int | None
+    qty: int | None
+    notes: int | None
+    ccy: int | None
+    price: int | None
+    implied: str | None
+    subtotal: int | None
+    fees: int | None
+
+    @classmethod
+    def of(cls, header: Header) -> _Columns:
+        price, implied = _column(header, _PRICE, _PRICE)
+        return cls(header.find("id"), header.find("timestamp"), header.find("transaction type"),
+                   header.find("asset"), header.find("quantity transacted"), header.find("notes"),
+                   header.find(*_PRICE_CCY), price, implied, _column(header, _SUBTOTAL, _SUBTOTAL)[0],
+                   _column(header, _FEES, _FEES)[0])
+
+
+def _convert(notes: str, asset: str, common: dict[str, Any]) -> ImportedRecord:
+    match = _CONVERT.fullmatch(notes)
+    if match is None:
+        raise RowError(f"Notes: '{notes}' does not read 'Converted <qty> <asset> to <qty> <asset>'")
+    quantity = parse_decimal(match.group(1), "Notes (converted quantity)", thousands=True)
+    base = parse_asset(match.group(2), "Notes (converted asset)")
+    cost = parse_decimal(match.group(3), "Notes (received quantity)", thousands=True)
+    quote = parse_asset(match.group(4), "Notes (received asset)")
+    if base != asset:
+        raise RowError(f"Notes: converts {base} but Asset is {asset}")
+    assert quantity is not None and cost is not None
+    # No fee: the spread of a conversion is already inside the amount received; charging it again
+    # would count it twice. It stays visible in the payload.
+    return ImportedRecord(record_type="trade", base_asset=base, quote_asset=quote, side="sell",
+                          quantity=quantity, cost=cost, price=divide(cost, quantity, "price"), **common)
+
+
+def _trade(row: Row, c: _Columns, side: str, asset: str, currency: str | None, fee: Decimal | None,
+           notes: str, common: dict[str, Any]) -> ImportedRecord:
+    signed = parse_decimal(row.get(c.qty), "Quantity Transacted", sign="positive" if side == "buy" else "nonzero")
+    assert signed is not None
+    quantity = abs(signed)
+    price = parse_money(row.get(c.price), "Price at Transaction", sign="positive")
+    subtotal = parse_money(row.get(c.subtotal), "Subtotal", sign="nonzero")
+    assert price is not None and subtotal is not None
+    quote, cost = currency, abs(subtotal)
+    if quote is None:
+        raise RowError("Price Currency: empty (the trade's quote currency is required)")
+    fee_asset = quote
+    match = _ADVANCED.fullmatch(notes)
+    if match and match.group(4).upper() != quote:
+        quote = parse_asset(match.group(4), "Notes (quote asset)")
+        notes_cost = parse_decimal(match.group(3), "Notes (quote amount)", thousands=True)
+        notes_price = parse_decimal(match.group(7), "Notes (price)", thousands=True)
+        assert notes_cost is not None and notes_price is not None
+        cost, price = notes_cost, notes_price
+    return ImportedRecord(record_type="trade", base_asset=asset, quote_asset=quote, side=side,
+                          quantity=quantity, price=price, cost=cost, fee_amount=fee,
+                          fee_asset=fee_asset if fee is not None else None, **common)
+
+
+def _movement(row: Row, c: _Columns, kind: str, asset: str, currency: str | None, fee: Decimal | None,
+              common: dict[str, Any]) -> ImportedRecord:
+    record_type = _MOVEMENTS.get(kind, "income")
+    amount = parse_decimal(row.get(c.qty), "Quantity Transacted",
+                           sign="nonzero" if record_type == "withdrawal" else "positive")
+    assert amount is not None
+    if fee and currency is None:
+        raise RowError("Price Currency: empty, so the currency of the fee is unknown")
+    # The fee is reported in the price currency (its value in the user's money), not in the asset.
+    return ImportedRecord(record_type=record_type, asset=asset, amount=abs(amount), fee_amount=fee,
+                          fee_asset=currency if fee is not None else None, income_kind=_INCOME.get(kind), **common)
+
+
 def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
-    c_id, c_time, c_type = header.find("id"), header.find("timestamp"), header.find("transaction type")
-    c_asset, c_qty, c_notes = header.find("asset"), header.find("quantity transacted"), header.find("notes")
-    c_ccy = header.find(*_PRICE_CCY)
-    c_price, implied = _column(header, _PRICE, _PRICE)
-    c_subtotal, _ = _column(header, _SUBTOTAL, _SUBTOTAL)
-    c_fees, _ = _column(header, _FEES, _FEES)
+    c = _Columns.of(header)
 
     def handle(row: Row) -> ImportedRecord:
-        kind_text = row.get(c_type)
+        kind_text = row.get(c.type)
         kind = kind_text.lower()
         if kind in _NO_OPS:
-            raise Ignore(f"'{kind_text}' moves {row.get(c_asset)} between the user's own Coinbase wallets")
-        occurred = parse_time(row.get(c_time), "Timestamp", naive=None, missing_zone=MISSING_ZONE, now=options.now)
-        asset = parse_asset(row.get(c_asset), "Asset")
-        currency_text = row.get(c_ccy) if c_ccy is not None else (implied or "")
+            raise Ignore(f"'{kind_text}' moves {row.get(c.asset)} between the user's own Coinbase wallets")
+        occurred = parse_time(row.get(c.time), "Timestamp", naive=None, missing_zone=MISSING_ZONE, now=options.now)
+        asset = parse_asset(row.get(c.asset), "Asset")
+        currency_text = row.get(c.ccy) if c.ccy is not None else (c.implied or "")
         currency = parse_asset(currency_text, "Price Currency") if currency_text else None
-        notes = row.get(c_notes)
         common = {"occurred_at": occurred, "lines": (row.line,), "payload": row.payload,
-                  "venue_record_id": row.get(c_id) or None}
-        fees = parse_money(row.get(c_fees), "Fees and/or Spread", required=False)
+                  "venue_record_id": row.get(c.id) or None}
+        fees = parse_money(row.get(c.fees), "Fees and/or Spread", required=False)
         fee = abs(fees) if fees is not None else None
-
         if kind == "convert":
-            match = _CONVERT.fullmatch(notes)
-            if match is None:
-                raise RowError(f"Notes: '{notes}' does not read 'Converted <qty> <asset> to <qty> <asset>'")
-            quantity = parse_decimal(match.group(1), "Notes (converted quantity)", thousands=True)
-            base = parse_asset(match.group(2), "Notes (converted asset)")
-            cost = parse_decimal(match.group(3), "Notes (received quantity)", thousands=True)
-            quote = parse_asset(match.group(4), "Notes (received asset)")
-            if base != asset:
-                raise RowError(f"Notes: converts {base} but Asset is {asset}")
-            assert quantity is not None and cost is not None
-            # No fee: the spread of a conversion is already inside the amount received; charging it again
-            # would count it twice. It stays visible in the payload.
-            return ImportedRecord(record_type="trade", base_asset=base, quote_asset=quote, side="sell",
-                                  quantity=quantity, cost=cost, price=divide(cost, quantity, "price"), **common)
-
+            return _convert(row.get(c.notes), asset, common)
         if kind in _TRADES:
-            side = _TRADES[kind]
-            signed = parse_decimal(row.get(c_qty), "Quantity Transacted",
-                                   sign="positive" if side == "buy" else "nonzero")
-            assert signed is not None
-            quantity = abs(signed)
-            price = parse_money(row.get(c_price), "Price at Transaction", sign="positive")
-            subtotal = parse_money(row.get(c_subtotal), "Subtotal", sign="nonzero")
-            assert price is not None and subtotal is not None
-            quote, cost = currency, abs(subtotal)
-            if quote is None:
-                raise RowError("Price Currency: empty (the trade's quote currency is required)")
-            fee_asset = quote
-            match = _ADVANCED.fullmatch(notes)
-            if match and match.group(4).upper() != quote:
-                quote = parse_asset(match.group(4), "Notes (quote asset)")
-                notes_cost = parse_decimal(match.group(3), "Notes (quote amount)", thousands=True)
-                notes_price = parse_decimal(match.group(7), "Notes (price)", thousands=True)
-                assert notes_cost is not None and notes_price is not None
-                cost, price = notes_cost, notes_price
-            return ImportedRecord(record_type="trade", base_asset=asset, quote_asset=quote, side=side,
-                                  quantity=quantity, price=price, cost=cost, fee_amount=fee,
-                                  fee_asset=fee_asset if fee is not None else None, **common)
-
+            return _trade(row, c, _TRADES[kind], asset, currency, fee, row.get(c.notes), common)
         if kind in _MOVEMENTS or kind in _INCOME:
-            record_type = _MOVEMENTS.get(kind, "income")
-            amount = parse_decimal(row.get(c_qty), "Quantity Transacted",
-                                   sign="nonzero" if record_type == "withdrawal" else "positive")
-            assert amount is not None
-            if fee and currency is None:
-                raise RowError("Price Currency: empty, so the currency of the fee is unknown")
-            # The fee is reported in the price currency (its value in the user's money), not in the asset.
-            return ImportedRecord(record_type=record_type, asset=asset, amount=abs(amount), fee_amount=fee,
-                                  fee_asset=currency if fee is not None else None,
-                                  income_kind=_INCOME.get(kind), **common)
-
+            return _movement(row, c, kind, asset, currency, fee, common)
         raise RowError(f"Transaction Type: '{kind_text}' is not supported (known: {_KNOWN})")
 
     return run_rows(FORMAT, Reader(lines, header), handle)

@@ -98,51 +98,74 @@ def _trade(refid: str, legs: list[_Leg]) -> ImportedRecord:
         payload={"rows": [leg.row.payload for leg in ordered]})
 
 
+def _handle(row: Row, col: dict[str, int | None], options: Options) -> ImportedRecord | _Leg:
+    """One ledger line: a record of its own, or one leg of a trade (paired by refid afterwards)."""
+    kind, subtype = row.get(col["type"]).lower(), row.get(col["subtype"]).lower()
+    refid = row.get(col["refid"])
+    if kind == "transfer" and subtype in _WALLET_MOVES:
+        raise Ignore(f"transfer '{subtype}' moves the asset between the account's own Kraken wallets")
+    if kind == "earn" and subtype in _EARN_MOVES:
+        raise Ignore(f"earn '{subtype}' moves the asset between the account's own Kraken wallets")
+    occurred = parse_time(row.get(col["time"]), "time", naive=UTC, missing_zone="", now=options.now)
+    asset = kraken_asset(row.get(col["asset"]))
+    amount = parse_decimal(row.get(col["amount"]), "amount", sign="nonzero")
+    fee = parse_decimal(row.get(col["fee"]), "fee", sign="nonnegative", required=False) or Decimal(0)
+    assert amount is not None
+    common = {"lines": (row.line,), "occurred_at": occurred, "asset": asset, "amount": abs(amount),
+              "fee_amount": fee, "fee_asset": asset, "venue_record_id": refid or None, "payload": row.payload}
+    if kind in _TRADE_TYPES:
+        if not refid:
+            raise RowError("refid: empty (a trade line is matched to its counterpart by refid)")
+        return _Leg(row, occurred, asset, amount, fee)
+    if kind == "deposit":
+        if amount < 0:
+            raise RowError(f"amount: '{row.get(col['amount'])}' is negative; a deposit must be positive")
+        return ImportedRecord(record_type="deposit", **common)
+    if kind == "withdrawal":
+        if amount > 0:
+            raise RowError(f"amount: '{row.get(col['amount'])}' is positive; a withdrawal must be negative")
+        return ImportedRecord(record_type="withdrawal", **common)
+    if kind in ("staking", "earn"):
+        if amount < 0:
+            raise RowError(f"amount: '{row.get(col['amount'])}' is negative for a {kind} reward")
+        return ImportedRecord(record_type="income", income_kind="staking", **common)
+    if kind == "transfer":
+        raise RowError(f"subtype: transfer '{subtype}' is not supported (only moves between spot and staking)")
+    raise RowError(f"type: '{row.get(col['type'])}' is not supported "
+                   "(known: trade, spend, receive, deposit, withdrawal, staking, earn, transfer)")
+
+
+def _pair_legs(reader: Reader, legs: dict[str, list[_Leg]], broken: dict[str, int]) -> list[ImportedRecord]:
+    """Each refid's two trade lines as one trade; a lone leg, or one whose counterpart was rejected, is
+    rejected with the reason."""
+    records = []
+    for refid, group in legs.items():
+        if refid in broken:
+            for leg in group:
+                reader.reject(leg.row.line, f"trade line whose counterpart (line {broken[refid]}) was rejected "
+                              f"(refid {refid})", leg.row.payload)
+            continue
+        if len(group) == 1:
+            reader.reject(group[0].row.line, f"trade leg without its counterpart (refid {refid})",
+                          group[0].row.payload)
+            continue
+        try:
+            records.append(_trade(refid, group))
+        except RowError as exc:
+            for leg in group:
+                reader.reject(leg.row.line, str(exc), leg.row.payload)
+    return records
+
+
 def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
     col = {name: header.find(name) for name in (*_REQUIRED, "subtype")}
     reader = Reader(lines, header)
     records: list[ImportedRecord] = []
     legs: dict[str, list[_Leg]] = {}  # refid → trade lines, in file order
     broken: dict[str, int] = {}  # refid → line of a trade line that was rejected
-
-    def handle(row: Row) -> ImportedRecord | _Leg:
-        kind, subtype = row.get(col["type"]).lower(), row.get(col["subtype"]).lower()
-        refid = row.get(col["refid"])
-        if kind == "transfer" and subtype in _WALLET_MOVES:
-            raise Ignore(f"transfer '{subtype}' moves the asset between the account's own Kraken wallets")
-        if kind == "earn" and subtype in _EARN_MOVES:
-            raise Ignore(f"earn '{subtype}' moves the asset between the account's own Kraken wallets")
-        occurred = parse_time(row.get(col["time"]), "time", naive=UTC, missing_zone="", now=options.now)
-        asset = kraken_asset(row.get(col["asset"]))
-        amount = parse_decimal(row.get(col["amount"]), "amount", sign="nonzero")
-        fee = parse_decimal(row.get(col["fee"]), "fee", sign="nonnegative", required=False) or Decimal(0)
-        assert amount is not None
-        common = {"lines": (row.line,), "occurred_at": occurred, "asset": asset, "amount": abs(amount),
-                  "fee_amount": fee, "fee_asset": asset, "venue_record_id": refid or None, "payload": row.payload}
-        if kind in _TRADE_TYPES:
-            if not refid:
-                raise RowError("refid: empty (a trade line is matched to its counterpart by refid)")
-            return _Leg(row, occurred, asset, amount, fee)
-        if kind == "deposit":
-            if amount < 0:
-                raise RowError(f"amount: '{row.get(col['amount'])}' is negative; a deposit must be positive")
-            return ImportedRecord(record_type="deposit", **common)
-        if kind == "withdrawal":
-            if amount > 0:
-                raise RowError(f"amount: '{row.get(col['amount'])}' is positive; a withdrawal must be negative")
-            return ImportedRecord(record_type="withdrawal", **common)
-        if kind in ("staking", "earn"):
-            if amount < 0:
-                raise RowError(f"amount: '{row.get(col['amount'])}' is negative for a {kind} reward")
-            return ImportedRecord(record_type="income", income_kind="staking", **common)
-        if kind == "transfer":
-            raise RowError(f"subtype: transfer '{subtype}' is not supported (only moves between spot and staking)")
-        raise RowError(f"type: '{row.get(col['type'])}' is not supported "
-                       "(known: trade, spend, receive, deposit, withdrawal, staking, earn, transfer)")
-
     for row in reader.rows():
         try:
-            outcome = handle(row)
+            outcome = _handle(row, col, options)
         except RowError as exc:
             reader.reject(row.line, str(exc), row.payload)
             if row.get(col["type"]).lower() in _TRADE_TYPES and row.get(col["refid"]):
@@ -159,20 +182,4 @@ def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
             legs.setdefault(outcome.row.get(col["refid"]), []).append(outcome)
         else:
             records.append(outcome)
-
-    for refid, group in legs.items():
-        if refid in broken:
-            for leg in group:
-                reader.reject(leg.row.line, f"trade line whose counterpart (line {broken[refid]}) was rejected "
-                              f"(refid {refid})", leg.row.payload)
-            continue
-        if len(group) == 1:
-            reader.reject(group[0].row.line, f"trade leg without its counterpart (refid {refid})",
-                          group[0].row.payload)
-            continue
-        try:
-            records.append(_trade(refid, group))
-        except RowError as exc:
-            for leg in group:
-                reader.reject(leg.row.line, str(exc), leg.row.payload)
-    return reader.result(FORMAT, records)
+    return reader.result(FORMAT, records + _pair_legs(reader, legs, broken))

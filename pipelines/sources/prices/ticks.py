@@ -2,7 +2,7 @@
 
 Pure (no I/O): a pyarrow Table of ticks as delivered in, a `TickBatch` out — the good ticks as canonical
 columns sorted and de-duplicated by identity, and the rejects with a check name and a reason (they go to
-ops.quarantine, never silently away). warehouse/ticks.py writes the batch.
+ops.quarantine, never silently away). pipelines/services/prices.py loads a file; warehouse/ticks.py writes.
 
 Input columns (CSV header or Parquet field names; aliases in brackets):
     venue [source]        ccxt exchange id, e.g. binance (optional when the caller gives a default source)
@@ -16,6 +16,9 @@ Input columns (CSV header or Parquet field names; aliases in brackets):
 Why columns and not rows: a day is 2.3 million ticks; everything below is an Arrow compute kernel or one
 numpy pass, except the content hash (one hashlib call per row, see `_sha256_hex`) and the rare values the
 fast paths do not recognise (exponents, signs, odd times), which fall back to exact per-row parsing.
+
+Why one module of ~560 lines: the vectorised checks, their per-row references (which the tests compare them with)
+and the canonical columns are one pipeline over the same Arrow arrays.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-TENANT = "public"  # market data belongs to no client (DESIGN §2)
-RAW_TABLE = "raw.price_ticks"
+from pipelines.constants import GENESIS, MARKET_SYMBOL, PUBLIC_TENANT
+
 ALIASES: dict[str, tuple[str, ...]] = {
     "venue": ("venue", "source"),
     "symbol": ("symbol",),
@@ -55,7 +58,6 @@ PLAIN_DECIMAL = r"^(0|[1-9][0-9]{0,19})(\.[0-9]{1,18})?$"
 ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
 NAIVE_TIME = r"[0-9]$"  # ISO text ending in a digit has no zone: UTC by convention (ccxt's datetimes are UTC)
 VENUE_ID = re.compile(r"^[a-z][a-z0-9_]{0,30}$")  # ccxt ids; also names the table partition, so kept strict
-EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)  # nothing traded before Bitcoin's genesis: seconds mistaken for ms
 US_PER_DAY = 86_400_000_000
 MAX_DIGITS, MAX_SCALE = 38, 18
 
@@ -262,13 +264,16 @@ def _to_us(moment: datetime) -> int:
 
 
 # ── symbols ─────────────────────────────────────────────────────────────────────────────────────────────
+_MARKET = re.compile(MARKET_SYMBOL)
+
+
 def split_symbol(symbol: str) -> tuple[str, str] | None:
-    """ccxt unified 'BASE/QUOTE' (or 'BASE/QUOTE:SETTLE' for derivatives) -> (BASE, QUOTE)."""
-    base, slash, rest = symbol.partition("/")
-    quote = rest.partition(":")[0]
-    if not slash or not base.strip() or not quote.strip():
+    """ccxt unified 'BASE/QUOTE' (or 'BASE/QUOTE:SETTLE' for derivatives) -> (BASE, QUOTE); None unless the
+    symbol is one (asset codes as constants.ASSET_CODE says: the rule the quality gate's suite applies too)."""
+    if not _MARKET.fullmatch(symbol):
         return None
-    return base.strip(), quote.strip()
+    base, _, rest = symbol.partition("/")
+    return base, rest.partition(":")[0]
 
 
 def _symbols(symbol: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
@@ -320,10 +325,11 @@ CHECKS = (  # (check name, reason template) in the order they are tried; a row g
     ("tick:venue_present", "missing venue (no venue column value and no --source)"),
     ("tick:venue_id", "venue {venue!r} is not a ccxt exchange id"),
     ("tick:symbol_present", "missing symbol"),
-    ("tick:symbol_pair", "symbol {symbol!r} is not BASE/QUOTE"),
+    ("tick:symbol_pair", "symbol {symbol!r} is not BASE/QUOTE[:SETTLE] of asset codes (BTC/USDT)"),
     ("tick:tick_id_present", "missing tick id"),
     ("tick:time_parsable", "unparsable time {observed_at!r}"),
-    ("tick:time_in_range", "time {observed_at!r} is before 2009-01-03 (seconds instead of milliseconds?)"),
+    ("tick:time_in_range", f"time {{observed_at!r}} is before {GENESIS:%Y-%m-%d} (seconds instead of "
+                          "milliseconds?) or more than a day in the future"),
     ("tick:price_parsable", "unparsable price {price!r} (decimal text, at most 18 decimals)"),
     ("tick:price_positive", "non-positive price {price!r}"),
     ("tick:size_parsable", "unparsable size {size!r}"),
@@ -331,8 +337,10 @@ CHECKS = (  # (check name, reason template) in the order they are tried; a row g
 )
 
 
-def prepare_ticks(raw: pa.Table, default_source: str | None = None) -> TickBatch:
-    """Validate and canonicalise a batch of delivered ticks (see the module doc for the columns)."""
+def prepare_ticks(raw: pa.Table, default_source: str | None = None, now: datetime | None = None) -> TickBatch:
+    """Validate and canonicalise a batch of delivered ticks (see the module doc for the columns). A tick more
+    than a day after `now` (default: the clock) is rejected, as the quality gate would."""
+    latest_us = _to_us((now or datetime.now(UTC)) + timedelta(days=1))
     n = raw.num_rows
     missing = [name for name in ("symbol", "observed_at", "price", "tick_id") if delivered_column(raw, name) is None]
     if missing:
@@ -360,7 +368,7 @@ def prepare_ticks(raw: pa.Table, default_source: str | None = None) -> TickBatch
 
     failing = [  # aligned with CHECKS
         _blank(venue), ~_blank(venue) & ~venue_ok, _blank(symbol), ~_blank(symbol) & ~pair_ok, _blank(tick_id),
-        observed < 0, (observed >= 0) & (observed < _to_us(EARLIEST)),
+        observed < 0, (observed >= 0) & ((observed < _to_us(GENESIS)) | (observed > latest_us)),
         ~price_ok, price_ok & (price_sign <= 0),
         size_given & ~size_ok, size_given & size_ok & (size_sign < 0),
     ]
@@ -486,7 +494,7 @@ def final_columns(chunk: pa.Table, run_id: str | None = None) -> pa.Table:
                                         pc.cast(chunk["observed_us"], pa.string()), chunk["price"],
                                         pc.fill_null(chunk["size"], ""), "|")
     columns = {
-        "tenant_id": pa.repeat(TENANT, n).cast(pa.string()),
+        "tenant_id": pa.repeat(PUBLIC_TENANT, n).cast(pa.string()),
         "source": chunk["source"], "source_record_id": chunk["source_record_id"], "symbol": chunk["symbol"],
         "base_asset": chunk["base_asset"], "quote_asset": chunk["quote_asset"], "observed_at": observed,
         "price": chunk["price"], "size": chunk["size"], "payload": chunk["payload"],
@@ -514,3 +522,39 @@ def group_digest(chunk: pa.Table) -> str:
 def iter_chunks(table: pa.Table, start: int, stop: int, size: int = 131_072) -> Iterator[pa.Table]:
     for offset in range(start, stop, size):
         yield table.slice(offset, min(size, stop - offset))
+
+
+def venue_slices(raw: pa.Table) -> list[tuple[np.ndarray, pa.Table]]:
+    """The delivered rows split by venue (as prepare_ticks will read it: trimmed, lower case; blank or null
+    together), each with the rows' positions in `raw`. Without a venue column: one slice."""
+    col = delivered_column(raw, "venue")
+    if col is None:
+        return [(np.arange(raw.num_rows), raw)]
+    key = pc.fill_null(pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string()))), "")
+    codes = pc.dictionary_encode(key)
+    indices = np.asarray(codes.indices, dtype=np.int64)
+    out = []
+    for code in range(len(codes.dictionary)):
+        rows = np.flatnonzero(indices == code)
+        out.append((rows, raw.take(pa.array(rows))))
+    return out
+
+
+def read_tick_file(path: Any) -> pa.Table:
+    """A CSV (header row) or Parquet file of ticks as an Arrow table. CSV cells are read as text, never
+    inferred: inference would turn '0.000012345678' into a float before anyone could keep it exact."""
+    import csv
+    from pathlib import Path
+
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pq.read_table(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    if not header:
+        raise ValueError(f"{path.name}: empty file (a CSV needs a header row)")
+    return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(
+        column_types={name: pa.string() for name in header}, strings_can_be_null=False))
