@@ -74,7 +74,7 @@ passed_over as (
 )
 
 select
-    cast('public' as text) as tenant_id,  -- market data belongs to no client
+    cast({{ public_tenant() }} as text) as tenant_id,  -- market data belongs to no client
     ch.asset,
     ch.{{ bucket }},
     cast(ch.price_usd as numeric(38, 18)) as {{ price_column }},

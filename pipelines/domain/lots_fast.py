@@ -7,12 +7,17 @@ the reference engine's rule, so both agree to the last digit (tests/unit/test_lo
 
 Falls back to the reference engine (and says why) for what it does not cover: specific identification with
 selections, a method that changes between tax years, or amounts that do not fit 63 bits on the grid.
+
+Why one module of ~600 lines: the encoder (events → integer columns), the compiled kernel and the decoder share one
+integer representation and one set of invariants; apart, each would need the others to be read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -159,6 +164,72 @@ def _add_lot(lot: int, g: int, quantity: int, cost: int, method: int, pool: np.n
     return _heap_push(heap, start, size, cap, end, g, lot, k1, k2, k3)
 
 
+@njit(cache=True, inline="always")
+def _rooms(group: np.ndarray, kind: np.ndarray, dest: np.ndarray, n_groups: int):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Heap room per group (its acquisitions and arrivals), the events that take lots, the transfers."""
+    cap = np.zeros(n_groups, np.int64)
+    n_out, n_transfers = 0, 0
+    for i in range(group.shape[0]):
+        if kind[i] == 0:
+            cap[group[i]] += 1
+        elif kind[i] == 1 or kind[i] == 2:
+            n_out += 1
+            if kind[i] == 2:
+                n_transfers += 1
+                cap[dest[i]] += 2
+    return cap, n_out, n_transfers
+
+
+@njit(cache=True, inline="always")
+def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: np.ndarray, sel_end: np.ndarray,
+                   sel_lot: np.ndarray, sel_qty: np.ndarray, lot_group: np.ndarray, lot_qty: np.ndarray,
+                   lot_cost: np.ndarray, slices: np.ndarray, n_slices: int, warns: np.ndarray,
+                   n_warns: int):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Specific identification: the lots chosen for disposal i first (a choice that is not open in the group is
+    warned about, code 1; what they do not cover, code 2, goes to the method's order). Returns (remaining,
+    proceeds left, slices, warnings)."""
+    for j in range(sel_start[i], sel_end[i]):
+        lot = sel_lot[j]
+        if lot < 0 or lot_group[lot] != g or lot_qty[lot] <= 0 or sel_qty[j] <= 0:
+            warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 1, j
+            n_warns += 1
+            continue
+        take = min(sel_qty[j], remaining, lot_qty[lot])
+        cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
+        share = other_left if take == remaining else _mul_div(other_left, take, remaining)
+        lot_qty[lot] -= take
+        lot_cost[lot] -= cost
+        remaining -= take
+        other_left -= share
+        slices[n_slices, 0], slices[n_slices, 1], slices[n_slices, 2] = i, lot, take
+        slices[n_slices, 3], slices[n_slices, 4] = cost, share
+        n_slices += 1
+        if remaining == 0:
+            break
+    if remaining > 0:
+        warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 2, remaining
+        n_warns += 1
+    return remaining, other_left, n_slices, n_warns
+
+
+@njit(cache=True, inline="always")
+def _open_lots(heap: np.ndarray, start: np.ndarray, size: np.ndarray, lot_qty: np.ndarray,
+               n_lots: int) -> np.ndarray:  # pragma: no cover
+    """Every lot still holding something, group by group in heap order."""
+    n_open = 0
+    open_lot = np.empty(n_lots, np.int64)
+    for g in range(start.shape[0]):
+        for j in range(size[g]):
+            if lot_qty[heap[start[g] + j]] > 0:
+                open_lot[n_open] = heap[start[g] + j]
+                n_open += 1
+    return open_lot[:n_open]
+
+
+# One compiled loop over the events, longer than the project's ~60 lines: its state — a dozen counters and the
+# per-lot arrays — lives in locals, which numba keeps in registers; split further, each piece would need the
+# counters boxed in arrays and twenty arguments. The pieces that stand alone are above (_rooms, _take_selected,
+# _open_lots, the heap); the reference engine (lots.py) is the readable statement of the same rules.
 @njit(cache=True)
 def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarray, ts: np.ndarray,
            dest: np.ndarray, arrive: np.ndarray, sel_start: np.ndarray, sel_end: np.ndarray, sel_lot: np.ndarray,
@@ -169,17 +240,8 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
     heap lazily. Every output has a room known in advance except what carried lots need (`spare` × transfers):
     when that runs out the kernel stops with status 1 and is run again with more.
     Returns (status, outputs in FIELDS order)."""
-    n = qty.shape[0]
-    n_out, n_sel, n_transfers = 0, sel_qty.shape[0], 0
-    cap = np.zeros(n_groups, np.int64)  # heap room per group: its acquisitions and arrivals (+ spare)
-    for i in range(n):
-        if kind[i] == 0:
-            cap[group[i]] += 1
-        elif kind[i] == 1 or kind[i] == 2:
-            n_out += 1
-            if kind[i] == 2:
-                n_transfers += 1
-                cap[dest[i]] += 2
+    n, n_sel = qty.shape[0], sel_qty.shape[0]
+    cap, n_out, n_transfers = _rooms(group, kind, dest, n_groups)
     room = n + spare * n_transfers + 16
     lot_qty, lot_cost = np.zeros(room, np.int64), np.zeros(room, np.int64)
     lot_parent, lot_group = np.arange(room).astype(np.int64), np.zeros(room, np.int64)
@@ -218,27 +280,9 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
             other_left = arrive[i] if transfer else value[i]  # what arrives, or the proceeds, left to share
             taken_total, arrived_total = np.int64(0), np.int64(0)
             if specific and not transfer:
-                for j in range(sel_start[i], sel_end[i]):
-                    lot = sel_lot[j]
-                    if lot < 0 or lot_group[lot] != g or lot_qty[lot] <= 0 or sel_qty[j] <= 0:
-                        warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 1, j
-                        n_warns += 1
-                        continue
-                    take = min(sel_qty[j], remaining, lot_qty[lot])
-                    cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
-                    share = other_left if take == remaining else _mul_div(other_left, take, remaining)
-                    lot_qty[lot] -= take
-                    lot_cost[lot] -= cost
-                    remaining -= take
-                    other_left -= share
-                    slices[n_slices, 0], slices[n_slices, 1], slices[n_slices, 2] = i, lot, take
-                    slices[n_slices, 3], slices[n_slices, 4] = cost, share
-                    n_slices += 1
-                    if remaining == 0:
-                        break
-                if remaining > 0:
-                    warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 2, remaining
-                    n_warns += 1
+                remaining, other_left, n_slices, n_warns = _take_selected(
+                    i, g, remaining, other_left, sel_start, sel_end, sel_lot, sel_qty, lot_group, lot_qty, lot_cost,
+                    slices, n_slices, warns, n_warns)
             first_child = n_lots
             while remaining > 0:
                 while size[g] > 0 and lot_qty[heap[start[g]]] == 0:  # emptied by a specific identification
@@ -305,14 +349,8 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
             if end < 0:
                 status = 1
                 break
-    n_open = 0
-    open_lot = np.empty(n_lots, np.int64)
-    for g in range(n_groups):
-        for j in range(size[g]):
-            if lot_qty[heap[start[g] + j]] > 0:
-                open_lot[n_open] = heap[start[g] + j]
-                n_open += 1
-    return status, (slices[:n_slices], missing[:n_missing], moves[:n_moves], warns[:n_warns], open_lot[:n_open],
+    return status, (slices[:n_slices], missing[:n_missing], moves[:n_moves], warns[:n_warns],
+                    _open_lots(heap, start, size, lot_qty, n_lots),
                     lot_qty[:n_lots], lot_cost[:n_lots], lot_parent[:n_lots], lot_group[:n_lots], lot_via[:n_lots],
                     lot_when[:n_lots], lot_seq[:n_lots])
 
@@ -346,7 +384,7 @@ def _components(group: np.ndarray, kind: np.ndarray, dest: np.ndarray, n_groups:
 def match_lots(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarray, ts: np.ndarray,
                dest: np.ndarray, arrive: np.ndarray, method: Method, n_groups: int, *, default: Method = Method.FIFO,
                selections: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """The engine on columns (what the Dagster asset and the benchmark use): events sorted by time, quantities
+    """The engine on columns (what compute_lots_fast and the benchmark use): events sorted by time, quantities
     and values as int64 multiples of the run's Precision; kind 0 acquire, 1 dispose, 2 transfer_out (to group
     dest, arrive arriving), 3 a matched arrival (no-op). Under SPECIFIC, `selections` = (ptr, lot, qty): the
     lots chosen for event i are lot[ptr[i]:ptr[i+1]] (acquiring event indexes, −1 unknown) with their quantities;
@@ -404,6 +442,25 @@ def match_lots(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.n
     return out
 
 
+@dataclass
+class _Encoded:
+    """The events as the kernel's integer columns, and what decoding its output needs."""
+
+    ordered: list[LotEvent]
+    money: Decimal
+    quantity: Decimal
+    groups: dict[tuple[str, str], int]
+    arrivals: dict[str, LotEvent]
+    columns: dict[str, np.ndarray]
+    selections: tuple[np.ndarray, np.ndarray, np.ndarray]
+    chosen_ids: list[str]
+    early: list[tuple[int, str]]  # warnings the reference engine gives as it reaches the event
+
+
+class _NeedsReference(Exception):
+    """A value beyond 63 bits or finer than the scale: the reference engine computes this unit."""
+
+
 def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int], Method] = Method.FIFO, *,
                       default: Method = Method.FIFO,
                       selections: Mapping[str, Sequence[tuple[str, Decimal]]] | None = None) -> LotResult:
@@ -419,6 +476,18 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     selections = selections or {}
     if method == Method.SPECIFIC and any(">" in lot for chosen in selections.values() for lot, _ in chosen):
         return compute_lots(ordered, method, default=default, selections=selections)  # a carried lot chosen
+    try:
+        encoded = _encode(ordered, method, selections)
+    except _NeedsReference:
+        return compute_lots(ordered, method, default=default, selections=selections)
+    c = encoded.columns
+    out = match_lots(c["group"], c["kind"], c["qty"], c["value"], c["ts"], c["dest"], c["arrive"], method,
+                     len(encoded.groups), default=default, selections=encoded.selections)
+    return _decode(encoded, out, method, default)
+
+
+def _encode(ordered: list[LotEvent], method: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]]
+            ) -> _Encoded:
     precision = Precision.of(ordered)
     money, quantity = precision.money, precision.quantity
     groups: dict[tuple[str, str], int] = {}
@@ -426,24 +495,20 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     departures = {e.transfer_id for e in ordered if e.kind == "transfer_out" and e.transfer_id}
     index = {e.event_id: i for i, e in enumerate(ordered)}
     n = len(ordered)
-    group = np.empty(n, np.int64)
-    kind = np.empty(n, np.int8)
-    qty = np.zeros(n, np.int64)
-    value = np.zeros(n, np.int64)
-    dest = np.full(n, -1, np.int64)
-    arrive = np.zeros(n, np.int64)
-    ts = np.empty(n, np.float64)
+    group, kind = np.empty(n, np.int64), np.empty(n, np.int8)
+    qty, value = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    dest, arrive, ts = np.full(n, -1, np.int64), np.zeros(n, np.int64), np.empty(n, np.float64)
     sel_ptr = np.zeros(n + 1, np.int64)
     sel_lot: list[int] = []
     sel_qty: list[int] = []
     chosen_ids: list[str] = []
-    early: list[tuple[int, str]] = []  # warnings the reference engine gives as it reaches the event
+    early: list[tuple[int, str]] = []
     for i, e in enumerate(ordered):
         group[i] = groups.setdefault((e.book, e.asset), len(groups))
         ts[i] = e.at.timestamp()
         q, v = e.quantity / quantity, e.value / money
         if q != q.to_integral_value() or v != v.to_integral_value() or abs(q) > INT63 or abs(v) > INT63:
-            return compute_lots(ordered, method, default=default, selections=selections)
+            raise _NeedsReference
         qty[i], value[i] = int(q), int(v)
         if e.quantity <= 0:
             early.append((i, f"{e.event_id}: quantity {plain(e.quantity)} is not positive; skipped"))
@@ -454,7 +519,7 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
             for lot_id, wanted in selections.get(e.event_id, ()) if method == Method.SPECIFIC else ():
                 w = wanted / quantity
                 if w != w.to_integral_value() or abs(w) > INT63:
-                    return compute_lots(ordered, method, default=default, selections=selections)
+                    raise _NeedsReference
                 sel_lot.append(index.get(lot_id, -1))
                 sel_qty.append(int(w))
                 chosen_ids.append(lot_id)
@@ -478,12 +543,15 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
                 early.append((i, f"{e.event_id}: arrival without a departure; acquired at {plain(e.value)}"))
             kind[i] = 0
         sel_ptr[i + 1] = len(sel_lot)
-    out = match_lots(group, kind, qty, value, ts, dest, arrive, method, len(groups), default=default,
-                     selections=(sel_ptr, np.array(sel_lot, np.int64), np.array(sel_qty, np.int64)))
-    slices, missing, moves, warns = out["slices"], out["missing"], out["transfers"], out["warnings"]
-    open_lots, lot_qty, lot_cost, lot_src = out["open_lot"], out["lot_qty"], out["lot_cost"], out["lot_parent"]
-    lot_group, lot_via, lot_when, lot_seq = out["lot_group"], out["lot_via"], out["lot_when"], out["lot_seq"]
+    columns = {"group": group, "kind": kind, "qty": qty, "value": value, "ts": ts, "dest": dest, "arrive": arrive}
+    return _Encoded(ordered, money, quantity, groups, arrivals, columns,
+                    (sel_ptr, np.array(sel_lot, np.int64), np.array(sel_qty, np.int64)), chosen_ids, early)
 
+
+def _decode(enc: _Encoded, out: dict[str, Any], method: Method, default: Method) -> LotResult:
+    """The kernel's integer output as the reference engine's result: names, Decimals, warnings in event order."""
+    ordered, money, quantity, n = enc.ordered, enc.money, enc.quantity, len(enc.ordered)
+    lot_src, lot_via, lot_when = out["lot_parent"], out["lot_via"], out["lot_when"]
     names: dict[int, str] = {}
 
     def lot_root(lot: int) -> int:  # the event that acquired the lot (a carried lot's first ancestor)
@@ -497,40 +565,41 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
                 f"{lot_name(lot_src[lot])}>{ordered[lot_via[lot]].transfer_id}"
         return names[lot]
 
-    group_key = {v: k for k, v in groups.items()}
-    notes = list(early)
-    for event, code, ref in warns:
+    notes = list(enc.early)
+    for event, code, ref in out["warnings"]:
         e = ordered[event]
         if code == 1:
-            text = (f"{e.event_id}: selected lot {chosen_ids[ref]} is not open in {e.book}/{e.asset}; "
+            text = (f"{e.event_id}: selected lot {enc.chosen_ids[ref]} is not open in {e.book}/{e.asset}; "
                     f"falling back to {default}")
         else:
             uncovered = plain(Decimal(int(ref)) * quantity)
             text = f"{e.event_id}: {uncovered} {e.asset} not covered by the selected lots; {default} for the rest"
         notes.append((int(event), text))
     result = LotResult(engine="fast")
-    for event, lot, q, cost, proceeds in slices:
+    for event, lot, q, cost, proceeds in out["slices"]:
         e = ordered[event]
         result.slices.append(DisposalSlice(
             e.event_id, lot_name(lot), e.book, e.asset, Decimal(int(q)) * quantity, Decimal(int(proceeds)) * money,
             Decimal(int(cost)) * money, None if method == Method.AVERAGE else ordered[lot_when[lot]].at, e.at,
             method))
-    for event, q, proceeds in missing:
+    for event, q, proceeds in out["missing"]:
         e = ordered[event]
         result.missing.append(MissingBasis(e.event_id, e.book, e.asset, Decimal(int(q)) * quantity,
                                            Decimal(int(proceeds)) * money, e.at))
-        if e.kind == "transfer_out" and e.transfer_id in arrivals:
+        if e.kind == "transfer_out" and e.transfer_id in enc.arrivals:
             notes.append((int(event), f"{e.event_id}: {plain(Decimal(int(q)) * quantity)} {e.asset} sent without "
                                       "lots to carry"))
     result.warnings = [text for _, text in sorted(notes, key=lambda note: note[0])]
-    for event, taken, arrived in moves:
+    for event, taken, arrived in out["transfers"]:
         e = ordered[event]
         result.transfers.append((e.transfer_id or e.event_id, Decimal(int(taken)) * quantity,
                                  Decimal(int(arrived)) * quantity))
+    group_key = {v: k for k, v in enc.groups.items()}
     lots = []
-    for lot in open_lots:
-        book, asset = group_key[lot_group[lot]]
-        lots.append(Lot(lot_name(lot), book, asset, ordered[lot_when[lot]].at, Decimal(int(lot_qty[lot])) * quantity,
-                        Decimal(int(lot_cost[lot])) * money, ordered[lot_root(lot)].source, int(lot_seq[lot])))
+    for lot in out["open_lot"]:
+        book, asset = group_key[out["lot_group"][lot]]
+        lots.append(Lot(lot_name(lot), book, asset, ordered[lot_when[lot]].at,
+                        Decimal(int(out["lot_qty"][lot])) * quantity, Decimal(int(out["lot_cost"][lot])) * money,
+                        ordered[lot_root(lot)].source, int(out["lot_seq"][lot])))
     result.open_lots = sorted(lots, key=lambda lot: (lot.book, lot.asset, lot.acquired_at, lot.seq))
     return result

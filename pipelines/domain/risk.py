@@ -4,7 +4,10 @@ backtest, concentration, correlation breakdown, drawdown and the volatility circ
 Pure (numpy/scipy, no I/O). Statistics are floats (DESIGN: floats are fine for statistics, never for money);
 exposures come in as USD values and VaR/CVaR go out as USD losses (positive numbers), which the caller rounds
 to cents before storing. Conventions:
-- returns are simple returns r_t = p_t / p_{t−1} − 1, one row per period, one column per asset;
+- returns are simple returns r_t = p_t / p_{t−1} − 1, one row per period, one column per asset (the warehouse's
+  marts.asset_returns computes them: the one definition of returns; README "Returns");
+- volatility is the annualised sample standard deviation of those returns (`annualised_volatility`), the same
+  formula marts.rolling_volatility computes in SQL;
 - a portfolio's P&L for a period is exposures · r (linear in the exposures: what a position of value v gains);
 - VaR_α is the loss not exceeded with probability α (0.95, 0.99), CVaR_α (expected shortfall) the mean loss
   beyond it; horizons of h periods scale by √h (square-root-of-time, for every method alike);
@@ -28,13 +31,28 @@ def simple_returns(prices: np.ndarray) -> np.ndarray:
     return prices[1:] / prices[:-1] - 1.0
 
 
+def annualised_volatility(returns: np.ndarray, periods_per_year: int = 365) -> np.ndarray | float:
+    """The sample standard deviation (ddof=1) of the returns per column, × √(periods per year): the one
+    definition of volatility (marts.rolling_volatility computes the same in SQL)."""
+    return np.asarray(returns, dtype=float).std(axis=0, ddof=1) * np.sqrt(periods_per_year)
+
+
 def rolling_volatility(returns: np.ndarray, window: int, periods_per_year: int = 365) -> np.ndarray:
-    """Annualised rolling standard deviation (sample, ddof=1) per column; NaN until a window is full."""
+    """`annualised_volatility` over each trailing window, per column; NaN until a window is full."""
     r = np.atleast_2d(np.asarray(returns, dtype=float).T).T
     out = np.full(r.shape, np.nan)
     for end in range(window, r.shape[0] + 1):
-        out[end - 1] = r[end - window:end].std(axis=0, ddof=1)
-    return out * np.sqrt(periods_per_year)
+        out[end - 1] = annualised_volatility(r[end - window:end], periods_per_year)
+    return out
+
+
+def recent_and_prior_volatility(returns: np.ndarray, short: int = 30, long: int = 90) -> tuple[float, float]:
+    """One asset's volatility over its last `short` returns and over the `long` returns before them (what a
+    volatility spike compares): the figures marts.rolling_volatility shows as volatility_30d and
+    volatility_prior_90d on the same day."""
+    r = np.asarray(returns, dtype=float)
+    baseline = r[-(long + short):-short] if len(r) > short else r
+    return float(annualised_volatility(r[-short:])), float(annualised_volatility(baseline))
 
 
 def correlation(returns: np.ndarray) -> np.ndarray:
@@ -241,97 +259,3 @@ def circuit_breaker(volatility: Sequence[float], drawdowns: Sequence[float],
         else:
             states.append((True, ""))
     return states
-
-
-@dataclass(frozen=True)
-class RiskLimits:
-    """Per-tenant thresholds (ops.risk_limits), with defaults."""
-
-    var_99_1d_share: float = 0.10  # 1-day 99 % VaR above this share of the portfolio's value: breach
-    hhi: float = 0.50  # concentration above this HHI: breach
-    cluster_weight: float = 0.80  # a cluster of assets correlated ≥ cluster_correlation holding more: breach
-    cluster_correlation: float = 0.80
-    # mean |ρ(last 30 d) − ρ(the 90 d before)| over pairs: a correlation breakdown. A 30-day estimate of ρ ≈ 0.5
-    # has a standard error of (1 − ρ²)/√30 ≈ 0.14, so calm markets wander by 0.1–0.15; 0.25 is about two of them
-    correlation_shift: float = 0.25
-    volatility_spike: float = 2.0  # last 30 days' volatility above this multiple of the 90 days before: spike
-    breaker: BreakerRules = BreakerRules()
-
-
-@dataclass(frozen=True)
-class PortfolioRisk:
-    assets: list[str]
-    exposures: np.ndarray
-    value: float
-    var: list[VaR]
-    backtest: Backtest
-    corr_short: np.ndarray  # the last `short` days
-    corr_long: np.ndarray  # the `long` days before them (the baseline)
-    shift: tuple[float, float]
-    volatility: dict[str, tuple[float, float]]  # asset → (last 30 days, the 90 days before), annualised
-    concentration: Concentration
-    breaker: list[tuple[bool, str]]  # per day of the history
-    alerts: list[tuple[str, str, str, str]]  # (kind, severity, subject, message)
-
-
-def assess_portfolio(returns: np.ndarray, assets: Sequence[str], exposures: np.ndarray, values: dict[str, float],
-                     limits: RiskLimits = RiskLimits(), short: int = 30, long: int = 90,
-                     backtest_window: int = 250, estimation_days: int | None = None) -> PortfolioRisk:
-    """Every risk figure of one portfolio from aligned daily returns (rows: days, oldest first; columns:
-    `assets`) and its current USD exposures; `values` are all holdings by asset (cash included) for the
-    concentration. VaR is estimated on the last `estimation_days` (None: all); the backtest runs over the
-    whole history given. The alerts say what crosses `limits`."""
-    r_all = np.asarray(returns, dtype=float)
-    r = r_all[-estimation_days:] if estimation_days else r_all
-    w = np.asarray(exposures, dtype=float)
-    pnl = r @ w
-    value = float(sum(abs(v) for v in values.values()))
-    var = [f(c, h) for c in (0.95, 0.99) for h in (1, 10) for f in (
-        lambda c, h: historical_var(pnl, c, h), lambda c, h: parametric_var(r, w, c, h),
-        lambda c, h: ewma_var(r, w, c, h))]
-    # backtest: each day's P&L over the whole history against the historical 1-day 99 % VaR of the
-    # `backtest_window` days before it
-    pnl_all = r_all @ w
-    forecasts = np.full(len(pnl_all), np.nan)
-    for t in range(backtest_window, len(pnl_all)):
-        forecasts[t] = historical_var(pnl_all[t - backtest_window:t], 0.99).var
-    known = int(np.isfinite(forecasts).sum())
-    test = kupiec(var_exceptions(pnl_all, forecasts), known, 0.99)
-    # the short window against the long window *before* it: a regime change inside the long window would
-    # otherwise drag the baseline along with it (30 stressed days dominate a 90-day correlation)
-    baseline = r[-(long + short):-short] if len(r) > short else r
-    corr_short, corr_long = correlation(r[-short:]), correlation(baseline)
-    shift = correlation_shift(corr_short, corr_long)
-    vol_short = r[-short:].std(axis=0, ddof=1) * np.sqrt(365)
-    vol_long = baseline.std(axis=0, ddof=1) * np.sqrt(365)
-    volatility = {a: (float(vol_short[i]), float(vol_long[i])) for i, a in enumerate(assets)}
-    conc = concentration(values, corr_long, assets, threshold=limits.cluster_correlation)
-    index = np.cumprod(1.0 + r, axis=0) @ w  # the portfolio's value path holding today's exposures throughout
-    port_vol = rolling_volatility(pnl / value if value else pnl * 0, short)[:, 0]
-    breaker = circuit_breaker(list(port_vol), list(drawdown(index, short)), limits.breaker)
-    alerts: list[tuple[str, str, str, str]] = []
-    one_day = next(v for v in var if v.method == "historical" and v.confidence == 0.99 and v.horizon == 1)
-    if value and one_day.var > limits.var_99_1d_share * value:
-        alerts.append(("var_limit", "critical", "var_99_1d", f"1-day 99 % VaR {one_day.var:,.0f} USD is "
-                       f"{one_day.var / value:.1%} of the portfolio (limit {limits.var_99_1d_share:.0%})"))
-    if conc.hhi > limits.hhi:
-        alerts.append(("concentration_limit", "warning", "hhi",
-                       f"HHI {conc.hhi:.2f} above {limits.hhi:.2f} (largest: {conc.top[0][0]} {conc.top[0][1]:.0%})"))
-    for group, weight in conc.clusters:
-        if len(group) > 1 and weight > limits.cluster_weight:
-            alerts.append(("concentration_limit", "warning", "cluster:" + "+".join(group),
-                           f"{', '.join(group)} move together (ρ ≥ {limits.cluster_correlation}) and hold "
-                           f"{weight:.0%} (limit {limits.cluster_weight:.0%})"))
-    if shift[0] > limits.correlation_shift:
-        alerts.append(("correlation_breakdown", "critical", "correlation",
-                       f"correlations moved by {shift[0]:.2f} on average ({shift[1]:.2f} at most) between the "
-                       f"{long} days before and the last {short} (threshold {limits.correlation_shift})"))
-    for asset, (vs, vl) in volatility.items():
-        if vl > 0 and vs > limits.volatility_spike * vl:
-            alerts.append(("volatility_spike", "warning", asset, f"{asset} {short}-day volatility {vs:.0%} is "
-                           f"{vs / vl:.1f}× its level of the {long} days before ({vl:.0%})"))
-    if breaker and breaker[-1][0]:
-        reason = next((why for tripped, why in reversed(breaker) if tripped and why), "tripped")
-        alerts.append(("circuit_breaker", "critical", "breaker", f"circuit breaker open: {reason}"))
-    return PortfolioRisk(list(assets), w, value, var, test, corr_short, corr_long, shift, volatility, conc,
-                         breaker, alerts)

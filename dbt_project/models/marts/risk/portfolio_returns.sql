@@ -1,7 +1,7 @@
 -- Returns per portfolio, daily and hourly, of today's holdings (the positions mart) through the asset returns:
 -- the same "what would these holdings have done" series the VaR is estimated on. USD stablecoins count as cash
--- (price 1); a period counts only when every other holding has a return in it. Amounts numeric, returns
--- double precision.
+-- (price 1); a period counts only when every other holding has a return in it (asset_returns carries a short
+-- gap forward). Amounts numeric, returns double precision.
 with holdings as (
     select p.tenant_id, p.portfolio_id, coalesce(p.priced_as, p.asset) as asset, sum(p.quantity) as quantity
     from {{ ref('positions') }} as p
@@ -30,8 +30,7 @@ valued as (
         r.tenant_id, r.portfolio_id, a.frequency, a.period_start,
         sum(r.quantity * a.close_usd) as risky_now,
         sum(r.quantity * a.previous_close_usd) as risky_before,
-        count(*) as n_priced,
-        max(a.periods) as periods
+        count(*) as n_priced
     from risky as r
     join {{ ref('asset_returns') }} as a on a.asset = r.asset
     group by r.tenant_id, r.portfolio_id, a.frequency, a.period_start
@@ -42,7 +41,6 @@ select
     v.portfolio_id,
     v.frequency,
     v.period_start,
-    v.periods,
     cast(round(v.risky_now + coalesce(c.cash_usd, 0), 2) as numeric(38, 2)) as value_usd,
     cast(round(v.risky_now - v.risky_before, 2) as numeric(38, 2)) as pnl_usd,
     cast((v.risky_now - v.risky_before) / nullif(v.risky_before + coalesce(c.cash_usd, 0), 0) as double precision)
