@@ -5,7 +5,7 @@
 (
     select d.close_usd, d.price_date, d.source_venue as venues from {{ ref('int_prices_daily') }} as d
     where d.asset = {{ asset }} and d.price_date <= cast({{ at }} as date)
-      and d.price_date > cast({{ at }} as date) - 7
+      and d.price_date >= cast({{ at }} as date) - 7
     order by d.price_date desc limit 1
 )
 {% endmacro %}

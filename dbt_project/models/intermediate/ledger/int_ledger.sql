@@ -57,7 +57,7 @@ legs as (
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.btc_transactions',
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table('btc', 'transactions') }},
            case when direction = 'in' then 'deposit' else 'withdrawal' end, 'amount', occurred_at, 'BTC',
            case when direction = 'in' then amount else -amount end, null, txid
     from {{ ref('stg_chains__btc_transactions') }}
@@ -65,14 +65,14 @@ legs as (
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.btc_transactions',
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table('btc', 'transactions') }},
            'network_fee', 'fee', occurred_at, 'BTC', -fee_amount, null, txid
     from {{ ref('stg_chains__btc_transactions') }}
     where fee_amount <> 0
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.evm_transfers',
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table('evm', 'transfers') }},
            case movement_class
                when 'fee' then 'network_fee'
                when 'spam' then 'spam'
@@ -87,7 +87,7 @@ legs as (
 
     union all
 
-    select tenant_id, account_id, source, source_record_id, record_hash, 'raw.file_records',
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table('file', 'records') }},
            case when record_type = 'income' then 'income' else 'network_fee' end,
            case when record_type = 'income' then 'amount' else 'fee' end, occurred_at, asset,
            case when record_type = 'income' then amount else -amount end, null, txid
