@@ -1,7 +1,9 @@
-"""Registering clients and their accounts in ops.* from the sandbox's directory or a YAML file.
+"""The client register: accounts read from ops.accounts (what each sync needs to know about one), and registered
+from the sandbox's directory or a YAML file.
 
-Credentials are referenced by name (credential_ref), never stored: `env:NAME` reads
-COINBOOK_SECRET_NAME_API_KEY / _SECRET from the environment; `sandbox:ACCOUNT` uses the sandbox's demo keys.
+Credentials are referenced by name (credential_ref), never stored here: see services/credentials.py.
+Partition sets: one per exchange venue (`<venue>_accounts`) and one per on-chain source (`bitcoin_accounts`,
+`evm_accounts`, `defi_accounts`), keyed 'tenant.account'.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from psycopg.types.json import Jsonb
 
-from pipelines.resources.warehouse import Warehouse
+from pipelines.sources.exchanges.client import ExchangeAccount, split_partition_key
+from warehouse.accounts import upsert_accounts
+from warehouse.connection import Warehouse
 
 
 @dataclass(frozen=True)
@@ -80,29 +83,81 @@ def specs_from_yaml(path: Path) -> list[AccountSpec]:
 
 def register_accounts(wh: Warehouse, specs: list[AccountSpec]) -> int:
     """Upsert tenants, portfolios and accounts; returns how many accounts were new."""
-    new = 0
-    with wh.connect() as conn, conn.transaction():
-        for s in specs:
-            conn.execute("""insert into ops.tenants (tenant_id, name) values (%s, %s)
-                            on conflict (tenant_id) do update set name = excluded.name
-                            where excluded.name <> excluded.tenant_id  -- a bare id never renames a client""",
-                         (s.tenant_id, s.tenant_name))
-            conn.execute("""insert into ops.portfolios (tenant_id, portfolio_id, name) values (%s, %s, %s)
-                            on conflict (tenant_id, portfolio_id) do update set name = excluded.name
-                            where excluded.name <> excluded.portfolio_id""",
-                         (s.tenant_id, s.portfolio_id, s.portfolio_name))
-            inserted = conn.execute(
-                """insert into ops.accounts (tenant_id, account_id, portfolio_id, venue, display_name, mode,
-                                            credential_ref, history_start, settings, kind)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                   on conflict (tenant_id, account_id) do update set
-                       portfolio_id = excluded.portfolio_id, display_name = excluded.display_name,
-                       kind = excluded.kind,
-                       mode = excluded.mode, credential_ref = excluded.credential_ref,
-                       history_start = excluded.history_start, settings = excluded.settings
-                   returning (xmax = 0)""",
-                (s.tenant_id, s.account_id, s.portfolio_id, s.venue, s.display_name, s.mode, s.credential_ref,
-                 s.history_start, Jsonb(s.settings), s.kind),
-            ).fetchone()
-            new += int(bool(inserted and inserted[0]))
-    return new
+    return upsert_accounts(wh, specs)
+
+
+# ── reading the register ─────────────────────────────────────────────────────────────────────────────────
+# The on-chain partition sets: (account kind, venues; None = every venue of that kind but bitcoin for 'evm')
+WALLET_SOURCES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "bitcoin": ("wallet", ("bitcoin",)),
+    "evm": ("wallet", None),  # every EVM chain: ethereum, arbitrum, ...
+    "defi": ("defi", None),
+}
+
+ACCOUNTS_SQL = """
+select tenant_id, account_id, portfolio_id, venue, mode, credential_ref,
+       (extract(epoch from history_start) * 1000)::bigint, settings
+from ops.accounts
+where kind = any(%(kinds)s) and (%(venue)s::text is null or venue = %(venue)s)
+  and (enabled or not %(enabled_only)s)
+order by tenant_id, account_id
+"""
+
+
+def accounts(wh: Warehouse, venue: str | None = None, *, enabled_only: bool = True,
+             kinds: tuple[str, ...] = ("exchange",)) -> list[ExchangeAccount]:
+    with wh.connect() as conn:
+        rows = conn.execute(ACCOUNTS_SQL, {"venue": venue, "enabled_only": enabled_only,
+                                           "kinds": list(kinds)}).fetchall()
+    return [ExchangeAccount(t, a, p, v, m, c, h, s or {}) for t, a, p, v, m, c, h, s in rows]
+
+
+def account(wh: Warehouse, partition: str) -> ExchangeAccount:
+    """The account behind a partition key 'tenant.account' (enabled or not)."""
+    tenant_id, account_id = split_partition_key(partition)
+    for found in accounts(wh, enabled_only=False, kinds=("exchange", "wallet", "defi")):
+        if (found.tenant_id, found.account_id) == (tenant_id, account_id):
+            return found
+    raise LookupError(f"no account {account_id!r} for tenant {tenant_id!r} in ops.accounts")
+
+
+def accounts_of(wh: Warehouse, source: str) -> list[ExchangeAccount]:
+    """The enabled accounts behind a partition set: an exchange venue's, or an on-chain source's."""
+    if source not in WALLET_SOURCES:
+        return accounts(wh, source)
+    kind, venues = WALLET_SOURCES[source]
+    found = accounts(wh, kinds=(kind,))
+    if source == "evm":
+        return [a for a in found if a.venue != "bitcoin"]
+    return [a for a in found if venues is None or a.venue in venues]
+
+
+def venue_mode(wh: Warehouse, venue: str) -> str | None:
+    """Market data comes from the sandbox when every account of the venue is a sandbox account; a venue
+    without accounts needs no market data (None)."""
+    modes = {a.mode for a in accounts(wh, venue)}
+    if not modes:
+        return None
+    return "sandbox" if modes == {"sandbox"} else "live"
+
+
+def history_start_ms(wh: Warehouse, venue: str) -> int | None:
+    with wh.connect() as conn:
+        row = conn.execute(
+            "select (extract(epoch from min(history_start)) * 1000)::bigint from ops.accounts where venue = %s",
+            (venue,),
+        ).fetchone()
+    return row[0] if row else None
+
+
+def resolve_account(wh: Warehouse, account_id: str, tenant_id: str | None = None) -> tuple[str, str]:
+    """(tenant, account) of an account id given on a command line; --tenant only when the id is ambiguous."""
+    with wh.connect() as conn:
+        found = conn.execute("select tenant_id, account_id from ops.accounts where account_id = %s "
+                             "and (%s::text is null or tenant_id = %s)", (account_id, tenant_id, tenant_id)).fetchall()
+    if not found:
+        raise LookupError(f"no account {account_id!r}" + (f" for tenant {tenant_id!r}" if tenant_id else "")
+                          + " in ops.accounts (coinbook accounts list)")
+    if len(found) > 1:
+        raise LookupError(f"account {account_id!r} exists for several tenants: pass --tenant")
+    return found[0][0], found[0][1]

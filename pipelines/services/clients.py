@@ -1,10 +1,10 @@
-"""Dagster resource that hands out hardened ccxt clients per account and per venue.
+"""Hardened ccxt clients per account and per venue (the `exchanges` resource hands out an `ExchangeClients`).
 
 - one markets load per venue and target, shared by every account (in memory within a process, on disk
   across processes and runs, with a TTL);
 - every client retries transient failures with back-off (resilience.py) and is charged to its venue's
   request budget;
-- credentials are resolved from the account's reference (pipelines/credentials.py) and never logged.
+- credentials are resolved from the account's reference (services/credentials.py) and never logged.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import json
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ccxt
-from dagster import ConfigurableResource
 
-from pipelines.credentials import resolve_credential_ref
+from pipelines.services.credentials import KeySources, resolve_credential_ref
 from pipelines.sources.exchanges.client import Credentials, ExchangeAccount, make_exchange
 from pipelines.sources.exchanges.public_cache import PublicCache
 from pipelines.sources.exchanges.resilience import CallStats, RequestBudget, RetryPolicy, harden
@@ -56,7 +56,8 @@ def venue_budget(venue: str, limit: int | None) -> RequestBudget:
         return budget
 
 
-class ExchangeResource(ConfigurableResource):
+@dataclass(frozen=True)
+class ExchangeClients:
     """`sandbox_url` is used for accounts whose mode is 'sandbox'; live accounts go to the real venue.
 
     `batching` / `caching` exist so the benchmark can measure what they save; leave them on.
@@ -64,7 +65,8 @@ class ExchangeResource(ConfigurableResource):
 
     sandbox_url: str | None = None
     database_url: str | None = None   # for `db:` credentials
-    home: str = ".coinbook"           # master key file and the public-data cache live here
+    home: str = ".coinbook"           # the public-data cache lives here
+    keys: KeySources = field(default_factory=KeySources)  # master keys and Vault, for db: and vault: credentials
     rate_limit: bool = True
     batching: bool = True
     caching: bool = True
@@ -98,7 +100,7 @@ class ExchangeResource(ConfigurableResource):
                 raise ValueError(f"account {account.account_id} is a sandbox account but no sandbox URL is set")
             sandbox_keys = sandbox_credentials(self.sandbox_url)
         credentials = resolve_credential_ref(account.credential_ref, tenant_id=account.tenant_id,
-                                             database_url=self.database_url, home=Path(self.home),
+                                             database_url=self.database_url, sources=self.keys,
                                              sandbox_credentials=sandbox_keys)
         return self._open(account.venue, account.mode, credentials, stats)
 

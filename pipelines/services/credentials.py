@@ -9,6 +9,7 @@ An account names its credential with `credential_ref`; the secret itself lives i
   COINBOOK_VAULT_MOUNT=secret), fields api_key, secret, password.
 - `env:<NAME>` — COINBOOK_SECRET_<NAME>_API_KEY / _SECRET / _PASSWORD (for CI and containers).
 - `sandbox:<account>` — the local sandbox's published demo keys.
+Where the keys and Vault are comes in as a `KeySources` (from the settings, or a Dagster resource's fields).
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ import json
 import os
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pipelines.settings import CoinbookSettings, secret_credentials, secret_prefix
 from pipelines.sources.exchanges.client import CredentialError, Credentials
-
-if TYPE_CHECKING:
-    import psycopg
+from warehouse.accounts import store_sealed_credentials
+from warehouse.connection import Warehouse
 
 KEY_BYTES = 32  # AES-256
 
@@ -86,37 +86,54 @@ def unseal(nonce: bytes, ciphertext: bytes, key: MasterKey, tenant_id: str, cred
     return Credentials(data["api_key"], data["secret"], data.get("password"))
 
 
-# ── where the master keys come from ──────────────────────────────────────────────────────────────────────
-def default_key_file(home: Path) -> Path:
-    return Path(os.environ.get("COINBOOK_MASTER_KEY_FILE") or home / "master.key")
+# ── where the master keys and Vault are ─────────────────────────────────────────────────────────────────
+@dataclass(frozen=True)
+class KeySources:
+    """Where secrets come from: the master key(s) (text, else the key file) and Vault."""
+
+    master_key: str | None = field(default=None, repr=False)
+    key_file: Path = Path(".coinbook/master.key")
+    vault_addr: str | None = None
+    vault_token: str | None = field(default=None, repr=False)
+    vault_mount: str = "secret"
+
+    @classmethod
+    def from_settings(cls, settings: CoinbookSettings) -> KeySources:
+        return cls(settings.master_key.get_secret_value() if settings.master_key else None, settings.key_file,
+                   settings.vault_addr, settings.vault_token.get_secret_value() if settings.vault_token else None,
+                   settings.vault_mount)
 
 
-def load_master_keys(home: Path, *, create: bool = False) -> list[MasterKey]:
+def load_master_keys(sources: KeySources, *, create: bool = False) -> list[MasterKey]:
     """Newest first. COINBOOK_MASTER_KEY wins over the key file; `create` makes a key file when neither exists."""
-    text = os.environ.get("COINBOOK_MASTER_KEY")
-    path = default_key_file(home)
+    text = sources.master_key
+    path = sources.key_file
     if not text and path.exists():
         text = path.read_text()
     if not text:
         if not create:
             raise CredentialError(f"no master key: set COINBOOK_MASTER_KEY or create {path} "
                                   "(`coinbook accounts add` makes one)")
-        key = MasterKey.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole under a temporary name, then linked into place: the file never exists half-written,
-        # and when two processes race, one key wins and the other process reads it.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key.encoded() + "\n")
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return load_master_keys(home)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return [key]
+        return [_create_key_file(path) or load_master_keys(sources)[0]]
     return [MasterKey.parse(part) for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def _create_key_file(path: Path) -> MasterKey | None:
+    """A new key written whole under a temporary name, then linked into place: the file never exists
+    half-written, and when two processes race, one key wins (None here: read the winner's)."""
+    key = MasterKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.encoded() + "\n")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key
 
 
 def key_by_id(keys: Iterable[MasterKey], key_id: str) -> MasterKey:
@@ -127,16 +144,15 @@ def key_by_id(keys: Iterable[MasterKey], key_id: str) -> MasterKey:
 
 
 # ── Vault ────────────────────────────────────────────────────────────────────────────────────────────────
-def read_vault(path: str) -> Credentials:
-    addr, token = os.environ.get("COINBOOK_VAULT_ADDR"), os.environ.get("COINBOOK_VAULT_TOKEN")
-    if not addr or not token:
+def read_vault(path: str, sources: KeySources) -> Credentials:
+    if not sources.vault_addr or not sources.vault_token:
         raise CredentialError(f"vault:{path} needs COINBOOK_VAULT_ADDR and COINBOOK_VAULT_TOKEN")
     import hvac  # only when Vault is configured
 
-    client = hvac.Client(url=addr, token=token, timeout=10)
+    client = hvac.Client(url=sources.vault_addr, token=sources.vault_token, timeout=10)
     try:
         response = client.secrets.kv.v2.read_secret_version(
-            path=path, mount_point=os.environ.get("COINBOOK_VAULT_MOUNT", "secret"), raise_on_deleted_version=True)
+            path=path, mount_point=sources.vault_mount, raise_on_deleted_version=True)
     except Exception as exc:  # hvac raises its own tree; the message must not carry the token
         raise CredentialError(f"vault:{path} could not be read ({type(exc).__name__})") from None
     data = response["data"]["data"]
@@ -155,45 +171,58 @@ def redact(text: str, credentials: Iterable[Credentials]) -> str:
 
 
 # ── the warehouse side ───────────────────────────────────────────────────────────────────────────────────
-def store_credential(conn: psycopg.Connection, *, tenant_id: str, credential_id: str, venue: str,
-                     credentials: Credentials, key: MasterKey) -> None:
+def store_credential(wh: Warehouse, *, tenant_id: str, credential_id: str, venue: str, credentials: Credentials,
+                     key: MasterKey) -> None:
     nonce, ciphertext = seal(credentials, key, tenant_id, credential_id)
-    conn.execute(
-        """insert into ops.credentials (tenant_id, credential_id, venue, key_id, nonce, ciphertext, api_key_hint)
-           values (%s, %s, %s, %s, %s, %s, %s)
-           on conflict (tenant_id, credential_id) do update set
-               venue = excluded.venue, key_id = excluded.key_id, nonce = excluded.nonce,
-               ciphertext = excluded.ciphertext, api_key_hint = excluded.api_key_hint, rotated_at = now()""",
-        (tenant_id, credential_id, venue, key.key_id, nonce, ciphertext, credentials.api_key[:4]),
-    )
+    store_sealed_credentials(wh, [(tenant_id, credential_id, venue, key.key_id, nonce, ciphertext,
+                                   credentials.api_key[:4])])
 
 
-def read_credential(conn: psycopg.Connection, *, tenant_id: str, credential_id: str,
-                    keys: list[MasterKey]) -> Credentials:
-    row = conn.execute(
-        "select key_id, nonce, ciphertext from ops.credentials where tenant_id = %s and credential_id = %s",
-        (tenant_id, credential_id),
-    ).fetchone()
+def read_credential(wh: Warehouse, *, tenant_id: str, credential_id: str, keys: list[MasterKey]) -> Credentials:
+    with wh.connect() as conn:
+        row = conn.execute(
+            "select key_id, nonce, ciphertext from ops.credentials where tenant_id = %s and credential_id = %s",
+            (tenant_id, credential_id),
+        ).fetchone()
     if row is None:
         raise CredentialError(f"no stored credential {credential_id!r} for tenant {tenant_id!r}")
     key_id, nonce, ciphertext = row
     return unseal(bytes(nonce), bytes(ciphertext), key_by_id(keys, key_id), tenant_id, credential_id)
 
 
-def rotate_master_key(conn: psycopg.Connection, keys: list[MasterKey]) -> int:
-    """Re-encrypt every credential with keys[0] (the newest); returns how many rows changed."""
-    newest, changed = keys[0], 0
-    rows = conn.execute("select tenant_id, credential_id, venue, key_id, nonce, ciphertext from ops.credentials "
-                        "where key_id <> %s", (newest.key_id,)).fetchall()
+def rotate_master_key(wh: Warehouse, keys: list[MasterKey]) -> int:
+    """Re-encrypt every credential with keys[0] (the newest), all or none; returns how many rows changed."""
+    newest = keys[0]
+    with wh.connect() as conn:
+        rows = conn.execute("select tenant_id, credential_id, venue, key_id, nonce, ciphertext from ops.credentials "
+                            "where key_id <> %s", (newest.key_id,)).fetchall()
+    sealed = []
     for tenant_id, credential_id, venue, key_id, nonce, ciphertext in rows:
         plain = unseal(bytes(nonce), bytes(ciphertext), key_by_id(keys, key_id), tenant_id, credential_id)
-        store_credential(conn, tenant_id=tenant_id, credential_id=credential_id, venue=venue,
-                         credentials=plain, key=newest)
-        changed += 1
-    return changed
+        new_nonce, new_ciphertext = seal(plain, newest, tenant_id, credential_id)
+        sealed.append((tenant_id, credential_id, venue, newest.key_id, new_nonce, new_ciphertext, plain.api_key[:4]))
+    return store_sealed_credentials(wh, sealed)
 
 
-def resolve_credential_ref(ref: str | None, *, tenant_id: str, database_url: str | None, home: Path,
+def resolve_credentials(ref: str | None, sandbox_credentials: dict[str, Credentials] | None = None) -> Credentials:
+    """A credential named in the environment (``env:NAME``) or published by the sandbox (``sandbox:ACCOUNT``)."""
+    if not ref:
+        raise CredentialError("the account has no credential_ref")
+    scheme, _, name = ref.partition(":")
+    if scheme == "env":
+        key, secret, password = secret_credentials(name)
+        if not key or not secret:
+            prefix = secret_prefix(name)
+            raise CredentialError(f"{prefix}API_KEY and {prefix}SECRET must be set for credential {ref!r}")
+        return Credentials(key, secret, password)
+    if scheme == "sandbox":
+        if sandbox_credentials is None or name not in sandbox_credentials:
+            raise CredentialError(f"the sandbox publishes no keys for {name!r}")
+        return sandbox_credentials[name]
+    raise CredentialError(f"unknown credential scheme in {ref!r} (use db:, vault:, env:NAME or sandbox:ACCOUNT)")
+
+
+def resolve_credential_ref(ref: str | None, *, tenant_id: str, database_url: str | None, sources: KeySources,
                            sandbox_credentials: dict[str, Credentials] | None = None) -> Credentials:
     """The account's credentials from whichever store its reference names (see the module docstring)."""
     if not ref:
@@ -202,12 +231,8 @@ def resolve_credential_ref(ref: str | None, *, tenant_id: str, database_url: str
     if scheme == "db":
         if not database_url:
             raise CredentialError(f"{ref!r} needs the warehouse")
-        import psycopg
-
-        with psycopg.connect(database_url) as conn:
-            return read_credential(conn, tenant_id=tenant_id, credential_id=name, keys=load_master_keys(home))
+        return read_credential(Warehouse(database_url), tenant_id=tenant_id, credential_id=name,
+                               keys=load_master_keys(sources))
     if scheme == "vault":
-        return read_vault(name)
-    from pipelines.sources.exchanges.client import resolve_credentials
-
+        return read_vault(name, sources)
     return resolve_credentials(ref, sandbox_credentials)

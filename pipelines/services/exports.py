@@ -1,6 +1,6 @@
-"""Optional export to InfluxDB 2 (pipelines/exports/influx.py) of the reference daily prices and the portfolio risk
+"""Optional export to InfluxDB 2 (services/influx.py writes) of the reference daily prices and the portfolio risk
 metrics, for teams that chart them in Grafana. Off unless COINBOOK_INFLUX_URL is set (with COINBOOK_INFLUX_TOKEN,
-_ORG, _BUCKET; _BATCH_SIZE and _MAX_RETRIES tune the writer): then the asset returns at once, saying so.
+_ORG, _BUCKET; _BATCH_SIZE and _MAX_RETRIES tune the writer).
 
 Incremental, with cursors in ops.export_cursors per target (URL, org, bucket) and stream:
 - prices: per asset, the last price_date sent. A run sends that day again (its close may have moved while the
@@ -16,31 +16,14 @@ import hashlib
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import dagster as dg
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from pipelines.exports.influx import ExportError, InfluxTarget, PriceTick, RiskMetric, export
-from pipelines.resources.warehouse import WarehouseResource
+from pipelines.constants import PUBLIC_TENANT
+from pipelines.services.influx import InfluxTarget, PriceTick, RiskMetric, export
+from warehouse.connection import Warehouse
+from warehouse.exports import save_export_cursors
 
 EXPORTER = "influx"
 RISK_STREAM = "portfolio_risk"
 PRICE_STREAM = "prices_daily:"  # + asset
-
-
-class InfluxSettings(BaseSettings):
-    """Read at run time, not into Dagster's config (the UI shows config; the token is a secret)."""
-
-    model_config = SettingsConfigDict(env_prefix="COINBOOK_INFLUX_", env_file=".env", extra="ignore")
-
-    url: str | None = None
-    token: str = ""
-    org: str = "coinbook"
-    bucket: str = "coinbook"
-    batch_size: int = 5_000
-    max_retries: int = 3
-
-    def target(self) -> InfluxTarget | None:
-        return InfluxTarget(self.url, self.token, self.org, self.bucket) if self.url else None
 
 
 def target_key(target: InfluxTarget) -> str:
@@ -77,29 +60,21 @@ PRICES_SQL = """
 select p.asset, p.price_date, p.close_usd, p.venues
 from intermediate.int_prices_daily p
 left join ops.export_cursors c
-       on c.tenant_id = 'public' and c.exporter = %(exporter)s and c.target_key = %(key)s
+       on c.tenant_id = %(public_tenant)s and c.exporter = %(exporter)s and c.target_key = %(key)s
       and c.stream = %(stream)s || p.asset
 where c.position is null or p.price_date >= c.position::date
 order by p.asset, p.price_date
 """
 
-SAVE_CURSOR_SQL = """
-insert into ops.export_cursors (tenant_id, exporter, target_key, stream, position, exported, updated_at)
-values ('public', %s, %s, %s, %s, %s, now())
-on conflict (tenant_id, exporter, target_key, stream)
-do update set position = excluded.position, exported = ops.export_cursors.exported + excluded.exported,
-              updated_at = excluded.updated_at
-"""
-
-
 def read_pending(conn: Any, key: str) -> tuple[list[PriceTick], list[RiskMetric], str | None]:
     """What the target has not had yet: price ticks, risk metrics and the risk run they come from."""
     prices = [PriceTick(asset, "median_1d", midnight(day), close, venues) for asset, day, close, venues in
-              conn.execute(PRICES_SQL, {"exporter": EXPORTER, "key": key, "stream": PRICE_STREAM}).fetchall()]
+              conn.execute(PRICES_SQL, {"exporter": EXPORTER, "key": key, "stream": PRICE_STREAM,
+                                               "public_tenant": PUBLIC_TENANT}).fetchall()]
     row = conn.execute("select max(run_id) from derived.risk_portfolios").fetchone()
     risk_run = row[0] if row else None
-    sent = conn.execute("select position from ops.export_cursors where tenant_id = 'public' and exporter = %s "
-                        "and target_key = %s and stream = %s", (EXPORTER, key, RISK_STREAM)).fetchone()
+    sent = conn.execute("select position from ops.export_cursors where tenant_id = %s and exporter = %s "
+                        "and target_key = %s and stream = %s", (PUBLIC_TENANT, EXPORTER, key, RISK_STREAM)).fetchone()
     if risk_run is None or (sent is not None and sent[0] == risk_run):
         return prices, [], None
     metrics = risk_metrics(
@@ -112,46 +87,25 @@ def read_pending(conn: Any, key: str) -> tuple[list[PriceTick], list[RiskMetric]
     return prices, metrics, risk_run
 
 
-def save_cursors(conn: Any, key: str, prices: list[PriceTick], metrics: list[RiskMetric],
+def save_cursors(wh: Warehouse, key: str, prices: list[PriceTick], metrics: list[RiskMetric],
                  risk_run: str | None) -> None:
     last: dict[str, tuple[date, int]] = {}
     for tick in prices:
         day, count = last.get(tick.asset, (tick.at.date(), 0))
         last[tick.asset] = (max(day, tick.at.date()), count + 1)
-    for asset, (day, count) in last.items():
-        conn.execute(SAVE_CURSOR_SQL, (EXPORTER, key, PRICE_STREAM + asset, day.isoformat(), count))
+    positions = [(PRICE_STREAM + asset, day.isoformat(), count) for asset, (day, count) in last.items()]
     if risk_run is not None:
-        conn.execute(SAVE_CURSOR_SQL, (EXPORTER, key, RISK_STREAM, risk_run, len(metrics)))
+        positions.append((RISK_STREAM, risk_run, len(metrics)))
+    save_export_cursors(wh, PUBLIC_TENANT, EXPORTER, key, positions)
 
 
-@dg.asset(
-    name="influx_export",
-    group_name="exports",
-    kinds={"python", "influxdb"},
-    deps=[dg.AssetKey("int_prices_daily"), dg.AssetKey("risk_var"), dg.AssetKey("risk_portfolios"),
-          dg.AssetKey("risk_backtest")],
-    description="Reference daily prices and portfolio risk metrics to InfluxDB 2, incrementally, when "
-                "COINBOOK_INFLUX_URL is set; otherwise skipped at once.",
-)
-def influx_export(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    settings = InfluxSettings()
-    target = settings.target()
-    if target is None:
-        return dg.MaterializeResult(metadata={"skipped": True, "reason": "COINBOOK_INFLUX_URL is not set"})
+def export_to_influx(wh: Warehouse, target: InfluxTarget, *, batch_size: int, max_retries: int) -> dict[str, Any]:
+    """Send what the target has not had yet, then move the cursors (ExportError: nothing is marked as sent, the
+    next run sends the same points again). Returns a summary."""
     key = target_key(target)
-    wh = warehouse.get()
     with wh.connect() as conn:
         prices, metrics, risk_run = read_pending(conn, key)
-    try:
-        written = export(target, prices, metrics, batch_size=settings.batch_size, max_retries=settings.max_retries)
-    except ExportError as exc:
-        # The cursors stay: the next run sends the same points again.
-        raise dg.Failure(description=f"InfluxDB export failed; nothing marked as sent: {exc}") from exc
-    with wh.connect() as conn, conn.transaction():
-        save_cursors(conn, key, prices, metrics, risk_run)
-    context.log.info(f"influx: {len(prices)} price points, {len(metrics)} risk metrics to {target.bucket}")
-    return dg.MaterializeResult(metadata={
-        "skipped": False, "target": dg.MetadataValue.url(target.url), "bucket": target.bucket,
-        "price_points": len(prices), "risk_metrics": len(metrics), "points": written,
-        "risk_run": risk_run or "unchanged", "assets": len({t.asset for t in prices})})
-
+    written = export(target, prices, metrics, batch_size=batch_size, max_retries=max_retries)
+    save_cursors(wh, key, prices, metrics, risk_run)
+    return {"price_points": len(prices), "risk_metrics": len(metrics), "points": written,
+            "risk_run": risk_run or "unchanged", "assets": len({t.asset for t in prices})}

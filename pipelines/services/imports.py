@@ -19,15 +19,12 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from pipelines.resources.warehouse import Warehouse
+from pipelines.services.accounts import resolve_account
 from pipelines.sources.exchanges.canonical import canonical_json, clean_json
 from pipelines.sources.files import ImportedRecord, detect_format, parse_export
-from warehouse.loader import copy_insert
+from warehouse.connection import Warehouse
+from warehouse.files import ImportTally, RejectedLine, store_file_import
 
-FILE_COLUMNS = ("tenant_id", "account_id", "source", "source_record_id", "record_type", "occurred_at", "base_asset",
-                "quote_asset", "side", "quantity", "price", "cost", "asset", "amount", "fee_amount", "fee_asset",
-                "venue_record_id", "txid", "income_kind", "file_name", "file_sha256", "line_numbers", "payload",
-                "record_hash", "run_id")
 IDENTITY_FIELDS = ("record_type", "occurred_at", "base_asset", "quote_asset", "side", "quantity", "price", "cost",
                    "asset", "amount", "fee_amount", "fee_asset", "venue_record_id", "txid", "income_kind")
 
@@ -82,18 +79,6 @@ def record_rows(records: list[ImportedRecord], *, tenant_id: str, account_id: st
     return rows
 
 
-def resolve_account(wh: Warehouse, account_id: str, tenant_id: str | None = None) -> tuple[str, str]:
-    with wh.connect() as conn:
-        found = conn.execute("select tenant_id, account_id from ops.accounts where account_id = %s "
-                             "and (%s::text is null or tenant_id = %s)", (account_id, tenant_id, tenant_id)).fetchall()
-    if not found:
-        raise LookupError(f"no account {account_id!r}" + (f" for tenant {tenant_id!r}" if tenant_id else "")
-                          + " in ops.accounts (coinbook accounts list)")
-    if len(found) > 1:
-        raise LookupError(f"account {account_id!r} exists for several tenants: pass --tenant")
-    return found[0][0], found[0][1]
-
-
 def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | None = None, fmt: str | None = None,
                 timezone: str | None = None, run_id: str | None = None) -> ImportOutcome:
     tenant_id, account_id = resolve_account(wh, account_id, tenant_id)
@@ -104,29 +89,28 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
     result = parse_export(text, fmt, default_timezone=timezone)
     rows = record_rows(result.records, tenant_id=tenant_id, account_id=account_id, fmt=fmt, file_name=path.name,
                        file_sha256=sha, run_id=run_id)
-    with wh.connect() as conn, conn.transaction():
-        inserted = copy_insert(conn, "raw.file_records", FILE_COLUMNS, rows) if rows else 0
-        for reject in result.rejected:
-            conn.execute(
-                """insert into ops.quarantine (tenant_id, account_id, source, raw_table, source_record_id, payload,
-                                              check_name, reason, run_id)
-                   values (%s, %s, %s, 'raw.file_records', %s, %s, %s, %s, %s) on conflict do nothing""",
-                (tenant_id, account_id, f"csv:{fmt}", f"{sha[:16]}:{reject.line}",
-                 Jsonb({"file": path.name, "file_sha256": sha, "line": reject.line, "row": clean_json(reject.payload)}),
-                 f"import:{fmt}", f"{path.name} line {reject.line}: {reject.reason}", run_id))
-        lines_loaded = sum(len(r.lines) for r in result.records)
-        outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), inserted,
-                                len(rows) - inserted, len(result.rejected), len(result.ignored), lines_loaded)
-        conn.execute(
-            """insert into ops.imports (tenant_id, account_id, file_name, file_sha256, format, rows_in, loaded_new,
-                                       duplicates, quarantined, ignored, run_id)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (tenant_id, account_id, path.name, sha, fmt, outcome.rows_in, outcome.loaded_new, outcome.duplicates,
-             outcome.quarantined, outcome.ignored, run_id))
+    lines_loaded = sum(len(r.lines) for r in result.records)
+    inserted = store_file_import(
+        wh, tenant_id=tenant_id, account_id=account_id, source=f"csv:{fmt}", fmt=fmt, file_name=path.name,
+        file_sha256=sha, rows=rows, rejected=[RejectedLine(r.line, r.reason, clean_json(r.payload))
+                                              for r in result.rejected],
+        tally=ImportTally(result.data_lines, len(result.rejected), len(result.ignored)), run_id=run_id)
+    outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), inserted,
+                            len(rows) - inserted, len(result.rejected), len(result.ignored), lines_loaded)
     if not outcome.balanced:  # a parser bug, not bad input: say so loudly
         raise RuntimeError(f"{path.name}: {outcome.rows_in} rows in but {outcome.lines_loaded} loaded + "
                            f"{outcome.quarantined} quarantined + {outcome.ignored} ignored")
     return outcome
+
+
+def file_sha256(path: Path) -> str:
+    """The file's content hash, read in blocks (an inbox file may be a day of ticks): its identity in run keys
+    and in the name it is filed away under."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def file_away(path: Path, folder: str, sha256: str) -> Path:
@@ -150,3 +134,11 @@ def inbox_files(inbox: Path) -> list[tuple[Path, str, str]]:
         if path.is_file() and path.suffix.lower() in (".csv", ".txt") and not path.name.startswith("."):
             found.append((path, path.parent.parent.name, path.parent.name))
     return found
+
+
+def quarantined_lines(wh: Warehouse, file_sha256: str, limit: int = 20) -> list[str]:
+    """The reasons a file's lines were quarantined, in line order (the first `limit`)."""
+    with wh.connect() as conn:
+        return [reason for (reason,) in conn.execute(
+            "select reason from ops.quarantine where raw_table = 'raw.file_records' "
+            "and payload->>'file_sha256' = %s order by (payload->>'line')::int limit %s", (file_sha256, limit))]

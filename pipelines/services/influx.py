@@ -7,7 +7,7 @@ conversion happens here, at the edge, and nowhere else.
 
 The batching writer sends from a background thread and only logs a batch it could not deliver (after its
 retries); `export` collects those through the client's error callback and raises ExportError after the close,
-so a caller keeping a cursor (pipelines/assets/exports.py) never advances it past points that were lost.
+so a caller keeping a cursor (pipelines/services/exports.py) never advances it past points that were lost.
 """
 
 from __future__ import annotations

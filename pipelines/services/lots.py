@@ -1,6 +1,6 @@
-"""Tax lots as a Dagster asset, between dbt's lot_events and the lot marts (disposals, open_lots, realized_pnl,
-unrealized_pnl, missing_cost_basis). The rules are pipelines.domain.lots (fast path: lots_fast); this is the thin
-part: find the units whose inputs changed, read their events, run the engine, replace their rows with COPY.
+"""Tax lots, between dbt's int_lot_events and the lot marts (disposals, open_lots, realized_pnl, unrealized_pnl,
+missing_cost_basis). The rules are pipelines/domain/lots.py (fast path: lots_fast.py); this finds the units whose
+inputs changed, reads their events, runs the engine and replaces their rows (warehouse/derived.py).
 
 A unit is one tenant's asset across all its books: transfers move lots between books of the same asset, so
 nothing smaller can be recomputed alone, and different assets never share a lot. A unit's inputs hash covers its
@@ -9,18 +9,17 @@ results are what the engine would give again (it is deterministic), so the unit 
 
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import dagster as dg
 import psycopg
-from psycopg import sql
 
 from pipelines.domain.lots import LotEvent, LotResult, Method
 from pipelines.domain.lots_fast import compute_lots_fast
-from pipelines.resources.warehouse import WarehouseResource
+from warehouse.connection import Warehouse
+from warehouse.derived import replace_units
 
 RESULT_TABLES = ("lot_slices", "lot_open", "lot_missing", "lot_transfers", "lot_warnings")
 
@@ -120,31 +119,6 @@ COLUMNS = {
 }
 
 
-def copy_rows(conn: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Plain COPY into `derived.<table>` (the unit's old rows were deleted in the same transaction)."""
-    count = 0
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    with conn.cursor() as cur, cur.copy(sql.SQL("copy {} ({}) from stdin").format(
-            sql.Identifier("derived", table), cols)) as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
-
-
-def replace_units(conn: psycopg.Connection[Any], keys: Sequence[tuple[str, str]],
-                  rows: dict[str, list[tuple[Any, ...]]]) -> None:
-    """Delete the units' rows in every result table and COPY the new ones (the caller's transaction)."""
-    if keys:
-        tenants, assets = [k[0] for k in keys], [k[1] for k in keys]
-        for table in (*RESULT_TABLES, "lot_units"):
-            conn.execute(sql.SQL("delete from {} where (tenant_id, asset) in "
-                                 "(select * from unnest(%s::text[], %s::text[]))").format(
-                sql.Identifier("derived", table)), (tenants, assets))
-    for table in RESULT_TABLES:
-        copy_rows(conn, table, COLUMNS[table], rows.get(table, ()))
-
-
 def read_events(conn: psycopg.Connection[Any], units: Sequence[Unit]) -> dict[tuple[str, str], list[LotEvent]]:
     keys = [(u.tenant_id, u.asset) for u in units]
     events: dict[tuple[str, str], list[LotEvent]] = {k: [] for k in keys}
@@ -169,20 +143,12 @@ def read_selections(conn: psycopg.Connection[Any], tenant: str) -> dict[str, lis
     return chosen
 
 
-@dg.multi_asset(
-    name="tax_lots",
-    specs=[dg.AssetSpec(table, group_name="lots", kinds={"python", "postgres"}, deps=[dg.AssetKey("int_lot_events")],
-                        description=f"derived.{table}: {what}") for table, what in (
-        ("lot_slices", "disposals matched to lot slices"),
-        ("lot_open", "lots still open"),
-        ("lot_missing", "disposals and transfers no lot covers"),
-        ("lot_transfers", "what each internal transfer took and brought"),
-        ("lot_warnings", "what the engine decided on its own (fallbacks)"))],
-    description="The lot engine over intermediate.int_lot_events, per tenant and asset; only units whose inputs changed are "
-                "recomputed (derived.lot_units).",
-)
-def tax_lots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
-    wh = warehouse.get()
+UNIT_COLUMNS = ("tenant_id", "asset", "inputs_hash", "events", "methods", "engine", "seconds", "run_id")
+
+
+def compute_tax_lots(wh: Warehouse, run_id: str) -> tuple[dict[str, int], dict[str, Any]]:
+    """Recompute the units whose inputs changed and replace their rows. Returns (rows written per result table,
+    a summary: units, recomputed, removed, events read, engine seconds, slices, open lots, missing, warnings)."""
     with wh.connect() as conn:
         current = [Unit(*row) for row in conn.execute(UNIT_HASHES)]
         stored = dict(((t, a), h) for t, a, h in conn.execute(
@@ -190,8 +156,7 @@ def tax_lots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
         todo, gone = changed_units(current, stored)
         events = read_events(conn, todo)
         selections = {t: read_selections(conn, t) for t in {u.tenant_id for u in todo}}
-    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in RESULT_TABLES}
-    unit_rows = []
+    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in (*RESULT_TABLES, "lot_units")}
     totals = {"slices": 0, "open_lots": 0, "missing": 0, "warnings": 0}
     started = time.perf_counter()
     for unit in todo:
@@ -199,21 +164,17 @@ def tax_lots(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
         result = compute_lots_fast(events[(unit.tenant_id, unit.asset)], unit.method_for_year(),
                                    default=Method(unit.specific_fallback), selections=selections[unit.tenant_id])
         seconds = time.perf_counter() - t0
-        for table, table_rows in result_rows(unit, result, context.run_id).items():
+        for table, table_rows in result_rows(unit, result, run_id).items():
             rows[table].extend(table_rows)
-        unit_rows.append((unit.tenant_id, unit.asset, unit.inputs_hash, unit.events, unit.describe_methods(),
-                          result.engine, Decimal(f"{seconds:.4f}"), context.run_id))
+        rows["lot_units"].append((unit.tenant_id, unit.asset, unit.inputs_hash, unit.events, unit.describe_methods(),
+                                  result.engine, Decimal(f"{seconds:.4f}"), run_id))
         totals["slices"] += len(result.slices)
         totals["open_lots"] += len(result.open_lots)
         totals["missing"] += len(result.missing)
         totals["warnings"] += len(result.warnings)
     engine_seconds = time.perf_counter() - started
-    with wh.connect() as conn, conn.transaction():
-        replace_units(conn, [*((u.tenant_id, u.asset) for u in todo), *gone], rows)
-        copy_rows(conn, "lot_units", ("tenant_id", "asset", "inputs_hash", "events", "methods", "engine", "seconds",
-                                      "run_id"), unit_rows)
+    replace_units(wh, [*((u.tenant_id, u.asset) for u in todo), *gone], {**COLUMNS, "lot_units": UNIT_COLUMNS}, rows)
     summary = {"units": len(current), "recomputed": len(todo), "removed": len(gone),
                "events_read": sum(len(v) for v in events.values()), "engine_seconds": round(engine_seconds, 3),
                **totals}
-    for table in RESULT_TABLES:
-        yield dg.MaterializeResult(asset_key=table, metadata={"rows_written": len(rows[table]), **summary})
+    return {table: len(rows[table]) for table in RESULT_TABLES}, summary

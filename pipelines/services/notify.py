@@ -3,8 +3,8 @@ tenant's notification targets through apprise — webhooks (json://, form://), e
 (slack://, msteams://, discord://, telegram://, …) with one URL syntax.
 
 Targets: the global ones in COINBOOK_NOTIFY_URLS (apprise URLs, separated by whitespace or commas; every tenant's
-alerts of at least COINBOOK_NOTIFY_MIN_SEVERITY, default 'warning') plus each tenant's rows in
-ops.notification_targets (a URL or env:<VAR>, a minimum severity, optionally a list of kinds).
+alerts of at least COINBOOK_NOTIFY_MIN_SEVERITY, default 'warning'; given as a `NotifySettings`) plus each
+tenant's rows in ops.notification_targets (a URL or env:<VAR>, a minimum severity, optionally a list of kinds).
 
 Every attempt is a row in ops.alert_notifications: a 'sent' (alert, event, target) is never sent again, a
 'failed' one is tried again on the next evaluation until MAX_ATTEMPTS failures. The target is stored as a
@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.alerts import Alert
-from pipelines.resources.warehouse import Warehouse
+from pipelines.domain.alerts import Alert
+from warehouse.alerts import record_notification
+from warehouse.connection import Warehouse
 
 LOG = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ SEND_TIMEOUT_S = 15.0  # one target's whole call: a hanging webhook must not sta
 # so two of them cannot both find the same alert due and send it twice.
 ADVISORY_LOCK_KEY = 0x0C0B0A1E
 DETAIL_LIMIT = 12  # key details in a message body; the rest is in ops.alerts.details
-ENV_URLS = "COINBOOK_NOTIFY_URLS"
-ENV_MIN_SEVERITY = "COINBOOK_NOTIFY_MIN_SEVERITY"
 
 
 # ── pure: targets ──────────────────────────────────────────────────────────────────────────────────────────
@@ -182,12 +181,20 @@ def make_target(url: str, *, min_severity: str = "warning", kinds: Iterable[str]
                   None if kinds is None else frozenset(kinds), notify_resolved, tenant_id)
 
 
-def global_targets(env: Mapping[str, str] = os.environ) -> list[Target]:
-    min_severity = env.get(ENV_MIN_SEVERITY, "warning").strip().lower() or "warning"
+@dataclass(frozen=True)
+class NotifySettings:
+    """The global targets: apprise URLs (COINBOOK_NOTIFY_URLS) and the least severity they get."""
+
+    urls: str | None = field(default=None, repr=False)
+    min_severity: str = "warning"
+
+
+def global_targets(settings: NotifySettings) -> list[Target]:
+    min_severity = settings.min_severity.strip().lower() or "warning"
     if min_severity not in SEVERITY_RANK:
-        LOG.warning("%s=%r is not info|warning|critical; using 'warning'", ENV_MIN_SEVERITY, min_severity)
+        LOG.warning("COINBOOK_NOTIFY_MIN_SEVERITY=%r is not info|warning|critical; using 'warning'", min_severity)
         min_severity = "warning"
-    return [make_target(u, min_severity=min_severity) for u in split_urls(env.get(ENV_URLS))]
+    return [make_target(u, min_severity=min_severity) for u in split_urls(settings.urls)]
 
 
 def resolve_url(ref: str, env: Mapping[str, str] = os.environ) -> str | None:
@@ -290,25 +297,21 @@ def dispatch(conn: Any, targets: Sequence[Target], kinds: Sequence[str] | None =
                 report.failed += 1
                 LOG.warning("notification of alert %s (%s %s) to %s failed: %s", ev.alert_id, ev.alert.kind,
                             ev.event, target.label, error)
-            conn.execute(
-                """insert into ops.alert_notifications (tenant_id, alert_id, event, target_key, target, status,
-                                                        error, attempted_at)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                (ev.alert.tenant_id, ev.alert_id, ev.event, target.key, target.label,
-                 "sent" if error is None else "failed", error, datetime.now(UTC)))
+            record_notification(conn, tenant_id=ev.alert.tenant_id, alert_id=ev.alert_id, event=ev.event,
+                                target_key=target.key, target=target.label, error=error, at=datetime.now(UTC))
     finally:
         conn.execute("select pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     return report
 
 
-def notify_alerts(wh: Warehouse, kinds: Sequence[str] | None = None,
+def notify_alerts(wh: Warehouse, settings: NotifySettings, kinds: Sequence[str] | None = None,
                   env: Mapping[str, str] = os.environ) -> NotifyReport:
     """After alerts were synced: send every due raise and resolution (of `kinds`, or all) to every target.
     Never raises: a problem here is logged and reported, and the caller's run goes on."""
     try:
         with wh.connect() as conn:
             conn.autocommit = True
-            targets = global_targets(env) + tenant_targets(conn, env)
+            targets = global_targets(settings) + tenant_targets(conn, env)
             if not targets:
                 return NotifyReport()
             return dispatch(conn, targets, kinds)

@@ -1,9 +1,10 @@
-"""Portfolio risk as a Dagster asset: daily closes (int_prices_daily) and positions in, the risk tables
-(derived.risk_*) and ops.alerts out; marts/risk read the tables. The maths is pipelines.domain.risk; this reads,
+"""Portfolio risk: daily returns (marts.asset_returns) and positions in, the risk tables (derived.risk_*) and the
+risk alerts (ops.alerts) out; marts/risk read the tables. The maths is pipelines/domain/risk.py; this reads,
 aligns the returns, and writes.
 
-Returns: the daily reference close per asset (int_prices_daily: the preferred venue unless it is missing or an
-outlier), gaps of up to 3 days carried forward, simple returns.
+Returns: marts.asset_returns, the one definition of returns (simple returns of the daily reference close,
+a gap of up to 3 days carried forward; see that model). Volatilities: each asset's own series, by
+domain.risk.recent_and_prior_volatility, the formula marts.rolling_volatility computes in SQL.
 A portfolio's exposures are its positions' USD values per priced asset (stETH as ETH; borrowed negative); USD
 and its stablecoins are cash (no return), kept in the concentration weights. Every figure uses the last
 `HISTORY_DAYS` days on which all the portfolio's assets have a price; the VaR backtest uses all of them.
@@ -14,17 +15,16 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import psycopg
 
-from pipelines.alerts import Alert, sync_alerts
-from pipelines.domain.risk import BreakerRules, PortfolioRisk, RiskLimits, assess_portfolio
-from pipelines.freshness import PRICE_ALERT_KIND, evaluate_price_freshness
-from pipelines.notify import notify_alerts
-from pipelines.resources.warehouse import WarehouseResource
-from warehouse.loader import copy_rows
+from pipelines.domain.alerts import Alert
+from pipelines.domain.portfolio_risk import PortfolioRisk, RiskLimits, assess_portfolio
+from pipelines.domain.risk import BreakerRules, recent_and_prior_volatility
+from warehouse.alerts import sync_alerts
+from warehouse.connection import Warehouse
+from warehouse.derived import replace_tables
 
 HISTORY_DAYS = 400
 MIN_DAYS = 120  # fewer aligned days than this: no risk figures (said in the run's metadata)
@@ -53,14 +53,19 @@ def limits_from_row(row: dict[str, Any]) -> RiskLimits:
                       pick("volatility_spike", base.volatility_spike), breaker)
 
 
-def daily_returns(closes: pd.DataFrame) -> pd.DataFrame:
-    """(asset, price_date, close_usd) rows → a returns matrix over every calendar day (gaps ≤ 3 days filled)."""
-    if closes.empty:
+RETURNS_SQL = """
+select asset, cast(period_start at time zone 'UTC' as date) as day, simple_return
+from marts.asset_returns where frequency = 'daily'
+"""
+
+
+def returns_matrix(returns: pd.DataFrame) -> pd.DataFrame:
+    """(asset, day, simple_return) rows of marts.asset_returns → days × assets (NaN where an asset has none)."""
+    if returns.empty:
         return pd.DataFrame()
-    matrix = closes.pivot(index="price_date", columns="asset", values="close_usd").astype(float)
+    matrix = returns.pivot(index="day", columns="asset", values="simple_return").astype(float)
     matrix.index = pd.to_datetime(matrix.index)
-    matrix = matrix.reindex(pd.date_range(matrix.index.min(), matrix.index.max(), freq="D")).ffill(limit=3)
-    return matrix.pct_change(fill_method=None).iloc[1:]
+    return matrix.sort_index()
 
 
 def _money(value: float) -> Decimal:
@@ -122,9 +127,7 @@ class RiskInputs:
 
 
 def load_inputs(conn: psycopg.Connection[Any]) -> RiskInputs:
-    closes = pd.DataFrame(conn.execute(
-        "select asset, price_date, close_usd from intermediate.int_prices_daily").fetchall(),
-        columns=["asset", "price_date", "close_usd"])
+    returns = pd.DataFrame(conn.execute(RETURNS_SQL).fetchall(), columns=["asset", "day", "simple_return"])
     portfolios: dict[tuple[str, str], list[tuple[str, str, Decimal]]] = {}
     for tenant, portfolio, asset, priced, value in conn.execute(
             """select tenant_id, portfolio_id, asset, coalesce(priced_as, asset), value_usd
@@ -135,7 +138,7 @@ def load_inputs(conn: psycopg.Connection[Any]) -> RiskInputs:
     cursor = conn.execute("select * from ops.risk_limits")
     names = [c.name for c in cursor.description or ()]
     limits = {row[0]: limits_from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()}
-    return RiskInputs(daily_returns(closes), portfolios, cash, limits)
+    return RiskInputs(returns_matrix(returns), portfolios, cash, limits)
 
 
 def evaluate(inputs: RiskInputs, run_id: str, as_of: date | None = None) -> tuple[
@@ -158,9 +161,13 @@ def evaluate(inputs: RiskInputs, run_id: str, as_of: date | None = None) -> tupl
         if len(aligned) < MIN_DAYS:
             skipped.append(f"{tenant}/{portfolio}: {len(aligned)} aligned days")
             continue
-        # VaR on the last HISTORY_DAYS; the backtest over every aligned day
+        # VaR on the last HISTORY_DAYS; the backtest over every aligned day; each asset's volatility from its own
+        # returns up to that day (what marts.rolling_volatility shows for it)
+        as_of = aligned.index.max()
+        volatility = {a: recent_and_prior_volatility(returns[a].loc[:as_of].dropna().to_numpy()) for a in assets}
         risk = assess_portfolio(aligned.to_numpy(), assets, np.array([exposure[a] for a in assets]), values,
-                                inputs.limits.get(tenant, RiskLimits()), estimation_days=HISTORY_DAYS)
+                                inputs.limits.get(tenant, RiskLimits()), estimation_days=HISTORY_DAYS,
+                                volatility=volatility)
         for table, table_rows in risk_rows(tenant, portfolio, aligned.index.max().date(), risk,
                                            min(len(aligned), HISTORY_DAYS), run_id).items():
             rows[table].extend(table_rows)
@@ -169,44 +176,14 @@ def evaluate(inputs: RiskInputs, run_id: str, as_of: date | None = None) -> tupl
     return rows, alerts, skipped
 
 
-@dg.multi_asset(
-    name="portfolio_risk",
-    specs=[dg.AssetSpec(table, group_name="risk", kinds={"python", "postgres"},
-                        deps=[dg.AssetKey("positions"), dg.AssetKey("int_prices_daily")],
-                        description=f"derived.{table} (pipelines/domain/risk.py)") for table in TABLES],
-    description="VaR/CVaR (historical, parametric, EWMA), backtest, correlations, volatilities, concentration and "
-                "the circuit breaker per portfolio, from daily closes and positions; alerts into ops.alerts.",
-)
-def portfolio_risk(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Any:
-    wh = warehouse.get()
+def assess_risk(wh: Warehouse, run_id: str, now: datetime | None = None) -> tuple[dict[str, int], dict[str, Any]]:
+    """Every portfolio's risk figures into derived.risk_* (replaced whole) and its risk alerts raised or resolved.
+    Returns (rows per table, a summary: portfolios, skipped, alerts open and resolved)."""
     with wh.connect() as conn:
         inputs = load_inputs(conn)
-    rows, alerts, skipped = evaluate(inputs, context.run_id)
-    with wh.connect() as conn, conn.transaction():
-        for table in TABLES:
-            conn.execute(f"delete from derived.{table}")
-            copy_rows(conn, f"derived.{table}", COLUMNS[table], rows[table])
-        open_alerts, resolved = sync_alerts(conn, RISK_KINDS, alerts, datetime.now(UTC))
-        stale_open, stale_resolved = evaluate_price_freshness(conn, datetime.now(UTC))
-    notified = notify_alerts(wh, [*RISK_KINDS, PRICE_ALERT_KIND])  # never raises: a dead webhook fails no run
-    meta = {"portfolios": len(rows["risk_portfolios"]), "skipped": ", ".join(skipped) or "none",
-            "alerts_open": open_alerts + stale_open, "alerts_resolved": resolved + stale_resolved,
-            "notifications": str(notified)}
-    for table in TABLES:
-        yield dg.MaterializeResult(asset_key=table, metadata={"rows": len(rows[table]), **meta})
-
-
-@dg.asset(
-    name="price_freshness", group_name="risk", kinds={"python", "postgres"},
-    deps=[dg.AssetKey("positions"), dg.AssetKey("int_prices_latest")],
-    description="Fast tier: a stale_price alert per held asset whose latest price lags the market clock by more "
-                "than its tenant's limit (ops.risk_limits, default 60 min), resolved when it catches up; sent "
-                "to the notification targets. The nightly run judges the same in portfolio_risk.",
-)
-def price_freshness(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    wh = warehouse.get()
-    with wh.connect() as conn, conn.transaction():
-        stale_open, stale_resolved = evaluate_price_freshness(conn, datetime.now(UTC))
-    notified = notify_alerts(wh, [PRICE_ALERT_KIND])  # never raises: a dead webhook fails no run
-    return dg.MaterializeResult(metadata={"stale_open": stale_open, "resolved": stale_resolved,
-                                          "notifications": str(notified)})
+    rows, alerts, skipped = evaluate(inputs, run_id)
+    replace_tables(wh, COLUMNS, rows)
+    open_alerts, resolved = sync_alerts(wh, RISK_KINDS, alerts, now or datetime.now(UTC))
+    return {t: len(rows[t]) for t in TABLES}, {"portfolios": len(rows["risk_portfolios"]),
+                                                "skipped": ", ".join(skipped) or "none",
+                                                "alerts_open": open_alerts, "alerts_resolved": resolved}

@@ -1,15 +1,13 @@
-"""What `coinbook run` prints: positions per tenant and asset with reconciliation status, the breaks,
-and what the quality gate quarantined — read from the marts, as a user would in SQL."""
+"""What `coinbook run` and `coinbook summary` show: positions per tenant and asset with reconciliation status, where
+they sit, internal transfers, PnL, risk, the breaks and what the quality gate quarantined — read from the marts, as
+a user would in SQL. Only reads (pipelines/app/summary.py prints it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rich.console import Console
-from rich.table import Table
-
-from pipelines.resources.warehouse import Warehouse
+from warehouse.connection import Warehouse
 
 POSITIONS_SQL = """
 with pos as (
@@ -154,112 +152,3 @@ def read_summary(wh: Warehouse) -> Summary:
                                 "to_regclass('marts.circuit_breaker') is not null").fetchone()
         risk = [tuple(r) for r in conn.execute(RISK_SQL).fetchall()] if has_risk[0] else []
     return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl, risk=risk)  # type: ignore[arg-type]
-
-
-def _qty(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:,.8f}".rstrip("0")
-
-
-def _usd(value: Decimal | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
-
-
-def render_summary(summary: Summary, console: Console) -> None:
-    if not summary.built:
-        console.print("[yellow]No positions yet: the models have not been built (the transform run did not "
-                      "complete; see the failures above and the run log).[/]")
-        return
-    table = Table(title="Positions by tenant and asset (ledger-computed, priced in USD)", title_justify="left")
-    for name, justify in (("tenant", "left"), ("asset", "left"), ("quantity", "right"), ("price (USD)", "right"),
-                          ("value (USD)", "right"), ("reconciliation", "center")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    totals: dict[str, Decimal] = {}
-    last_tenant = None
-    for line in summary.positions:
-        if last_tenant is not None and line.tenant_id != last_tenant:
-            table.add_section()
-        last_tenant = line.tenant_id
-        status = {"ok": "[green]ok[/]", "break": "[bold red]BREAK[/]"}.get(line.reconciliation, line.reconciliation)
-        table.add_row(line.tenant_id, line.asset, _qty(line.quantity), _usd(line.price_usd), _usd(line.value_usd),
-                      status)
-        totals[line.tenant_id] = totals.get(line.tenant_id, Decimal(0)) + (line.value_usd or Decimal(0))
-    console.print(table)
-
-    where = Table(title="Where it sits: exchanges, wallets and DeFi side by side", title_justify="left")
-    for name in ("tenant", "account", "kind", "venue / chain", "value (USD)", "DeFi"):
-        where.add_column(name, justify="right" if name == "value (USD)" else "left")
-    last_tenant = None
-    for tenant, account, kind, venue, value, health, protocols in summary.accounts:
-        if last_tenant is not None and tenant != last_tenant:
-            where.add_section()
-        last_tenant = tenant
-        defi = (protocols or "") + (f" (health factor {health:.2f})" if health is not None else "")
-        where.add_row(tenant, account, kind, venue or "", _usd(value), defi)
-    console.print(where)
-    if summary.transfers:
-        moves = Table(title="Internal transfers (own accounts; not disposals)", title_justify="left")
-        for name in ("tenant", "matched", "matched by", "to review (marts.transfer_review)"):
-            moves.add_column(name, justify="right" if name in ("matched", "to review (marts.transfer_review)")
-                             else "left")
-        for tenant, matched, methods, open_ in summary.transfers:
-            moves.add_row(tenant, str(matched), methods, str(open_))
-        console.print(moves)
-
-    total_table = Table(title="Portfolio value by tenant", title_justify="left")
-    total_table.add_column("tenant")
-    total_table.add_column("value (USD)", justify="right")
-    for tenant, value in totals.items():
-        total_table.add_row(tenant, _usd(value))
-    console.print(total_table)
-
-    if summary.pnl:
-        pnl = Table(title="PnL by tenant (tax lots; realized per tax year, unrealized at the latest prices)",
-                    title_justify="left")
-        for name in ("tenant (method)", "tax year", "disposals", "realized", "short term", "long term",
-                     "unrealized", "missing basis"):
-            pnl.add_column(name, justify="left" if name.startswith("tenant") else "right")
-        last = None
-        for tenant, year, disposals, gain, short, long_, _cost, _value, unrealized, missing, methods in summary.pnl:
-            first = tenant != last
-            if last is not None and first:
-                pnl.add_section()
-            last = tenant
-            pnl.add_row(f"{tenant} ({methods})" if first else "", str(year or "—"), str(disposals or 0),
-                        _usd(gain), _usd(short), _usd(long_), _usd(unrealized) if first else "",  # type: ignore[arg-type]
-                        (f"[yellow]{missing}[/]" if missing else "0") if first else "")
-        console.print(pnl)
-        if any(row[9] for row in summary.pnl):
-            console.print("  Missing basis is never counted as zero cost: see marts.missing_cost_basis (e.g. enter "
-                          "the cost of coins deposited from outside in ops.cost_basis).")
-
-    if summary.risk:
-        table = Table(title="Risk by portfolio (1-day 99 % VaR in USD; correlations of the last 30 days)",
-                      title_justify="left")
-        for name in ("portfolio", "value", "VaR hist.", "VaR param.", "VaR EWMA", "top correlations", "breaker",
-                     "open alerts"):
-            table.add_column(name, justify="right" if name.startswith(("value", "VaR")) else "left")
-        for tenant, portfolio, value, hist, param, ewma, pairs, breaker, alerts, kinds in summary.risk:
-            table.add_row(f"{tenant}/{portfolio}", _usd(value), _usd(hist), _usd(param),  # type: ignore[arg-type]
-                          _usd(ewma), str(pairs), "[bold red]OPEN[/]" if breaker else "closed",  # type: ignore[arg-type]
-                          f"[yellow]{alerts}[/] ({kinds})" if alerts else "0")
-        console.print(table)
-
-    if summary.breaks:
-        breaks = Table(title="Reconciliation breaks (exchange-reported vs ledger-computed)", title_justify="left")
-        for name in ("tenant", "account", "asset", "reported", "computed", "difference"):
-            breaks.add_column(name, justify="left" if name in ("tenant", "account", "asset") else "right")
-        for tenant, account, asset, reported, computed, diff in summary.breaks:
-            breaks.add_row(tenant, account, asset, _qty(reported), _qty(computed), f"[red]{_qty(diff)}[/]")
-        console.print(breaks)
-    else:
-        console.print("[green]Reconciliation: every account and asset matches its ledger.[/]")
-
-    if summary.quarantine:
-        quarantine = Table(title="Quarantined by the quality gate (kept out of the models)", title_justify="left")
-        for name in ("raw table", "expectation", "rows", "example reason"):
-            quarantine.add_column(name, justify="right" if name == "rows" else "left")
-        for raw_table, check, count, reason in summary.quarantine:
-            quarantine.add_row(raw_table, check, str(count), reason)
-        console.print(quarantine)

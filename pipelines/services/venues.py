@@ -4,7 +4,7 @@ A venue needs what a seed venue has: raw tables shaped like every other venue's 
 venue-independent), a Great Expectations suite per table (expectations.suites builds it from the table name),
 dbt staging models (the one-line macros every venue uses, generated here into a git-ignored folder) and the dbt
 var `exchange_venues`, so the intermediate unions read it. The Dagster assets, jobs, schedules and sensors are
-built per venue in definitions.py. Only live mode: the sandbox speaks the five seed dialects.
+built per venue in pipelines/defs/. Only live mode: the sandbox speaks the five seed dialects.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import ccxt
-import psycopg
-from psycopg import sql
+
+from warehouse.raw import create_tables_like
 
 SEED_VENUES: tuple[str, ...] = ("binance", "coinbase", "kraken", "bitfinex", "htx")
 ENTITIES = ("balances", "trades", "transfers", "tickers", "ohlcv")
@@ -41,17 +41,8 @@ def extra_venues(venues: Iterable[str]) -> list[str]:
 
 def ensure_raw_tables(database_url: str, venues: Iterable[str]) -> list[str]:
     """raw.<venue>_<entity> like Binance's, for venues the migrations do not cover; returns tables created."""
-    created = []
-    with psycopg.connect(database_url) as conn:
-        for venue in extra_venues(venues):
-            for entity in ENTITIES:
-                table = f"{check_venue(venue)}_{entity}"
-                exists = conn.execute("select to_regclass(%s)", (f"raw.{table}",)).fetchone()[0]
-                if exists is None:
-                    conn.execute(sql.SQL("create table raw.{} (like raw.{} including all)").format(
-                        sql.Identifier(table), sql.Identifier(f"binance_{entity}")))
-                    created.append(f"raw.{table}")
-    return created
+    return create_tables_like(database_url, [(f"{check_venue(v)}_{e}", f"binance_{e}")
+                                             for v in extra_venues(venues) for e in ENTITIES])
 
 
 SOURCES_YML = """version: 2

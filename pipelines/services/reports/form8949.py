@@ -14,6 +14,9 @@ its own totals line. A line without a box defaults to I (short-term) or L (long-
 to the taxpayer on a Form 1099-DA, which is what self-computed crypto disposals usually are.
 
 Money is Decimal throughout and is rounded to cents (ROUND_HALF_UP) only for output; see `_Row`.
+
+Why one module of ~575 lines: one form's layout — its columns, boxes, page geometry, totals and the CSV that
+mirrors it — read together against the IRS instructions; split, the page arithmetic would hide across files.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from pipelines.reports.form8949 import Form8949Line, describe, write_form_8949
-from pipelines.resources.warehouse import Warehouse
+from pipelines.services.reports.form8949 import Form8949Line, describe, write_form_8949
+from warehouse.connection import Warehouse
 
 # Realized slices with a known basis and known proceeds. One line per lot slice: each has its own acquisition
 # date and term, and the reference ties it back to the disposal and the lot (marts.disposals).
