@@ -1,0 +1,72 @@
+"""The dbt models as Dagster assets (dagster-dbt): staging → intermediate → marts, dbt tests as asset checks.
+
+Keys are the model names users know from SQL (positions, int_ledger). Groups come from the dbt folders, by one
+rule and no table: a model under intermediate/<concern>/ or marts/<domain>/ belongs to that folder's group
+(exchanges, ledger, prices, positions, reconciliation, lots, risk); the Python assets between the models use the
+group of the folder they serve (transfer_matches: ledger, tax_lots: lots, portfolio_risk: risk); staging models
+and seeds are 'staging', the schema dbt_project.yml gives them. (Ingestion assets are 'ingest'; the ops.*
+tables dbt reads as sources are Dagster's 'default'.) dbt sources carry `meta.dagster.asset_key` = the raw
+ingestion assets, so the graph is one piece from the venue's API to the marts.
+"""
+
+import os
+from collections.abc import Iterator, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from pipelines.defs.common import WarehouseResource
+from pipelines.services.dbt import dbt_env, prune_dbt_targets
+from pipelines.services.venues import dbt_vars
+
+FOLDER_GROUPED_LAYERS = ("intermediate", "marts")
+DBT_OP = "coinbook_dbt_models"
+
+
+def group_of(resource_type: str, fqn: list[str]) -> str:
+    """['coinbook', 'marts', 'risk', 'asset_returns'] → 'risk'; staging models and seeds → 'staging'."""
+    if resource_type == "model" and len(fqn) > 3 and fqn[1] in FOLDER_GROUPED_LAYERS:
+        return fqn[2]
+    return "staging"
+
+
+class CoinbookDbtTranslator(DagsterDbtTranslator):
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props.get("resource_type") not in ("model", "seed"):
+            return spec
+        return spec.replace_attributes(key=dg.AssetKey(props["name"]),
+                                       group_name=group_of(props["resource_type"], props.get("fqn", [])))
+
+
+@cache
+def dbt_models(project_dir: Path, venues: tuple[str, ...]) -> dg.AssetsDefinition:
+    """The project's models as one multi-asset (built once per project and venues: the manifest must exist,
+    see services/dbt.build_dbt_manifest)."""
+    project = DbtProject(project_dir=project_dir, profiles_dir=project_dir)
+
+    @dbt_assets(manifest=project.manifest_path, project=project, name=DBT_OP,
+                dagster_dbt_translator=CoinbookDbtTranslator(
+                    settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)))
+    def coinbook_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
+                            warehouse: WarehouseResource) -> Iterator[Any]:
+        os.environ.update(dbt_env(warehouse.database_url))  # profiles.yml reads them; dbt inherits os.environ
+        # Python assets sit between models (transfer_matches: int_ledger → marts), so Dagster runs the dbt models
+        # in several steps (three in the nightly job). 'buildable' runs a test only in the step where all its
+        # parents are built or upstream — with dbt's default ('eager') a singular test over int_ledger and
+        # positions ran before positions existed.
+        os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+        yield from dbt.cli(["build", "--vars", dbt_vars(venues)], context=context).stream()
+        prune_dbt_targets(project_dir / "target", prefix=DBT_OP)
+
+    return coinbook_dbt_models
