@@ -1,8 +1,9 @@
 """The whole pipeline, once, in-process: every account sync (one run per account partition, so one
 failing account does not stop the others), then the market data (a run of its own), the quality gates and
-every dbt model.
+every dbt model — a tier of pipelines/defs/schedules/tiers.py, run now instead of on its schedule.
 
-Used by `coinbook run` and by the integration tests; it drives the same Dagster jobs the schedules launch.
+Used by `coinbook run`, the integration tests and the benchmarks; it drives the same Dagster jobs the schedules
+launch.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from pipelines.assets.wallets import WALLET_SOURCES, accounts_of
-from pipelines.jobs import MARKET_JOB_OF, TIER_TAG
-from pipelines.resources.warehouse import Warehouse
+from pipelines.defs.common import TIER_TAG
+from pipelines.defs.schedules.tiers import market_job_of
+from pipelines.defs.schedules.tiers import tier as tier_of
+from pipelines.services.accounts import WALLET_SOURCES, accounts_of
+from warehouse.connection import Warehouse
 
 
 @dataclass
@@ -67,48 +70,48 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
 
 
 def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehouse, venues: tuple[str, ...],
-                 on_run: Callable[[RunOutcome], None] | None = None, tier: str = "manual",
-                 log_level: str = "WARNING", transform_job: str = "nightly_reconciliation",
-                 sync: str = "account_sync") -> PipelineOutcome:
-    """`sync` picks the per-account job: 'account_sync' (everything) or 'balances_sync' (the fast tier)."""
+                 on_run: Callable[[RunOutcome], None] | None = None, *, tier: str = "nightly",
+                 transform: bool | str = True, log_level: str = "WARNING") -> PipelineOutcome:
+    """One tick of `tier` (tiers.py: 'nightly' syncs everything, 'fast' the exchange balances): every account's
+    sync job, then the tier's market data, then its transform. `transform`: False stops after the market data
+    (the API-cost benchmark); a job name runs that transform instead, after its own tier's market data (the
+    resilience tests sync everything and build only up to positions). Runs are tagged 'manual'."""
     started = time.monotonic()
+    plan = tier_of(tier)
     # The summary is the CLI's output; Dagster's per-event console log stays in the event log (UI) unless asked.
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     pipeline = PipelineOutcome()
 
-    def record(outcome: RunOutcome) -> None:
+    def run(job_name: str, partition: str | None = None) -> None:
+        job = defs.resolve_job_def(job_name)
+        run_started = time.monotonic()
+        result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
+                                        tags={TIER_TAG: "manual"}, run_config=run_config)
+        outcome = _outcome(job.name, partition, result, run_started)
         pipeline.runs.append(outcome)
         if on_run:
             on_run(outcome)
 
-    for venue in (*venues, *WALLET_SOURCES):
-        partitions = f"{venue}_accounts"
-        keys = [a.partition_key for a in accounts_of(wh, venue)]
-        known = set(instance.get_dynamic_partitions(partitions))
-        missing = [k for k in keys if k not in known]
-        if missing:
-            instance.add_dynamic_partitions(partitions, missing)
-        if venue in WALLET_SOURCES and sync != "account_sync":
-            continue  # the fast tier reads exchange balances only
-        job = defs.resolve_job_def(f"{venue}_account_sync" if venue in WALLET_SOURCES else f"{venue}_{sync}")
+    for source in (*venues, *WALLET_SOURCES):
+        keys = _register_partitions(instance, wh, source)
+        if source in WALLET_SOURCES and not plan.wallets:
+            continue  # e.g. the fast tier reads exchange balances only
         for key in keys:
-            run_started = time.monotonic()
-            result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                            tags={TIER_TAG: tier}, run_config=run_config)
-            record(_outcome(job.name, key, result, run_started))
-
-    market_job = MARKET_JOB_OF.get(transform_job)
-    if market_job is not None:  # the prices the transform needs, fetched just before it (jobs.MARKET_JOB_OF)
-        market = defs.resolve_job_def(market_job)
-        run_started = time.monotonic()
-        result = market.execute_in_process(instance=instance, raise_on_error=False, tags={TIER_TAG: tier},
-                                           run_config=run_config)
-        record(_outcome(market.name, None, result, run_started))
-
-    transform = defs.resolve_job_def(transform_job)
-    run_started = time.monotonic()
-    result = transform.execute_in_process(instance=instance, raise_on_error=False, tags={TIER_TAG: tier},
-                                          run_config=run_config)
-    record(_outcome(transform.name, None, result, run_started))
+            run(plan.sync_job.format(source=source), key)
+    transform_job = transform if isinstance(transform, str) else plan.transform_job
+    run(market_job_of(transform_job) or plan.market_job)  # the prices the transform needs, fetched just before it
+    if transform:
+        run(transform_job)
     pipeline.seconds = round(time.monotonic() - started, 2)
     return pipeline
+
+
+def _register_partitions(instance: dg.DagsterInstance, wh: Warehouse, source: str) -> list[str]:
+    """The partition keys of the source's enabled accounts, added to Dagster's partition set where missing."""
+    partitions = f"{source}_accounts"
+    keys = [a.partition_key for a in accounts_of(wh, source)]
+    known = set(instance.get_dynamic_partitions(partitions))
+    missing = [k for k in keys if k not in known]
+    if missing:
+        instance.add_dynamic_partitions(partitions, missing)
+    return keys

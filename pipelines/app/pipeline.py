@@ -1,0 +1,107 @@
+"""`coinbook prepare | run | summary | dev`: the pipeline as a person runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from pipelines.app.console import console
+from pipelines.app.ready import ready
+from pipelines.app.summary import render_alerts, render_summary
+from pipelines.services.accounts import register_accounts, specs_from_sandbox, specs_from_yaml
+from pipelines.services.alerts import open_alerts
+from pipelines.services.summary import read_summary
+from pipelines.settings import CoinbookSettings, get_settings, resolve_database_url
+from warehouse.connection import Warehouse
+
+
+def prepare() -> None:
+    """Set up the warehouse (start + migrate) and build the dbt manifest that dagster-dbt needs."""
+    with ready(get_settings()) as env:
+        console.print(f"ready: warehouse {env.database_url}")
+
+
+def run(
+    sandbox_accounts: bool = typer.Option(True, "--sandbox/--no-sandbox",
+                                          help="Register and sync the sandbox's demo accounts."),
+    malformed: bool = typer.Option(True, help="Let the sandbox emit a few malformed records (shows the gate)."),
+) -> None:
+    """Run the whole pipeline once: sync every account, gate, model, and print positions and reconciliation."""
+    started = time.monotonic()
+    settings = get_settings()
+    console.print("[dim]starting the warehouse" + (" and the sandbox" if sandbox_accounts else "") + "[/]")
+    with ready(settings, sandbox=sandbox_accounts, malformed=malformed) as env:
+        console.print(f"[dim]warehouse[/] {env.database_url}")
+        success = _run_pipeline(settings, env.database_url, sandbox_accounts)
+    console.print(f"\n[bold]done in {time.monotonic() - started:.1f} s[/]")
+    if not success:
+        raise typer.Exit(code=1)
+
+
+def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) -> bool:
+    """Register the accounts, run the nightly tier once in-process (one line per run), print the summary."""
+    import dagster as dg
+
+    from pipelines.app.runner import RunOutcome, run_pipeline
+    from pipelines.definitions import build_definitions
+    from pipelines.services.venues import all_venues
+
+    wh = Warehouse(url)
+    specs = specs_from_sandbox(settings.sandbox_url) if sandbox_accounts else []
+    if settings.accounts_file:
+        specs += specs_from_yaml(settings.accounts_file)
+    if specs:
+        register_accounts(wh, specs)
+
+    def report(outcome: RunOutcome) -> None:
+        mark = "[green]ok[/]" if outcome.success else "[red]FAILED[/]"
+        what = outcome.partition or ("tickers and candles" if outcome.job in ("market_data", "tickers_refresh")
+                                     else "quality gate, dbt models")
+        console.print(f"  {mark} {outcome.job:<24} {what:<32} +{outcome.inserted} rows, "
+                      f"{outcome.api_calls} API calls, {outcome.seconds:.1f} s")
+        for failure in outcome.failures:
+            console.print(f"      [red]{failure}[/]")
+        for check in outcome.failed_checks:
+            console.print(f"      [red]gate failed: {check}[/]")
+
+    # dbt (through dagster-dbt) and Dagster's step logs go to a log file; the console gets one line per run.
+    log_path = settings.home / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]running the pipeline[/] [dim](details: {log_path})[/]")
+    with log_path.open("w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        outcome = run_pipeline(build_definitions(settings), dg.DagsterInstance.get(), wh,
+                               all_venues(settings.venues), on_run=report)
+    console.print()
+    render_summary(read_summary(wh), console)
+    render_alerts(open_alerts(wh), console)
+    console.print(
+        f"\n{outcome.inserted} new raw rows this run. Next:\n"
+        f"  [bold]make dev[/]                      Dagster UI on http://127.0.0.1:3000 (same warehouse and runs)\n"
+        f"  [bold]psql \"{url}\"[/]   then e.g. select * from marts.reconciliation;"
+    )
+    return outcome.success
+
+
+def summary() -> None:
+    """Print positions, PnL, risk, reconciliation and the open alerts from the marts. Only reads: nothing is
+    synced, evaluated, written or sent."""
+    wh = Warehouse(resolve_database_url(get_settings()))
+    render_summary(read_summary(wh), console)
+    render_alerts(open_alerts(wh), console)
+
+
+def dev(port: int = typer.Option(3000, help="Dagster UI port.")) -> None:
+    """Dagster UI (`dagster dev`) on the same warehouse and run storage, with the sandbox running."""
+    settings = get_settings()
+    with ready(settings, sandbox=True) as env:
+        dagster = Path(sys.executable).with_name("dagster")
+        console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={env.dagster_home}); Ctrl-C to stop")
+        subprocess.run([str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port)], check=False,
+                       env={**os.environ, "DAGSTER_HOME": str(env.dagster_home),
+                            "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})

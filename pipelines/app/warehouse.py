@@ -1,0 +1,55 @@
+"""`coinbook warehouse …`: the private PostgreSQL cluster under .coinbook/ (or COINBOOK_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import typer
+
+from pipelines.app.console import console
+from pipelines.app.ready import ensure_warehouse
+from pipelines.settings import get_settings, resolve_database_url
+from warehouse.cluster import LocalCluster
+from warehouse.migrate import apply_migrations
+
+app = typer.Typer(help="The private PostgreSQL cluster under .coinbook/ (or COINBOOK_DATABASE_URL).",
+                  no_args_is_help=True)
+
+
+def _cluster() -> LocalCluster:
+    settings = get_settings()
+    return LocalCluster(settings.home, settings.pg_port)
+
+
+@app.command("up")
+def up() -> None:
+    """Start the private cluster (initialising it on first use) and apply migrations."""
+    console.print(f"warehouse up: [bold]{ensure_warehouse(get_settings())}[/]")
+
+
+@app.command("down")
+def down() -> None:
+    """Stop the private cluster (data is kept)."""
+    _cluster().down()
+    console.print("warehouse stopped")
+
+
+@app.command("status")
+def status() -> None:
+    """Is the private cluster running, where, which server binaries."""
+    settings = get_settings()
+    if settings.database_url:
+        console.print(f"external warehouse (COINBOOK_DATABASE_URL): {settings.database_url}")
+        return
+    console.print(str(_cluster().status()))
+
+
+@app.command("url")
+def url() -> None:
+    """Print the connection URL (for psql, BI tools, dbt)."""
+    typer.echo(resolve_database_url(get_settings()))
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Apply pending migrations (re-runnable)."""
+    applied = apply_migrations(resolve_database_url(get_settings()))
+    console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
