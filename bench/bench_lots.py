@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -102,13 +103,46 @@ def main(trades: int = 1_000_000) -> None:
     load(outputs[Method.FIFO], n)
 
 
-def load(out: dict, n: int) -> None:
-    """The FIFO results into PostgreSQL as the lot tables hold them (numeric amounts, text ids), with COPY:
-    Arrow builds the rows from the integer columns, PostgreSQL parses them — in two connections at once, one
-    per core (the tables are UNLOGGED: derived results, recomputed whole if a crash empties them)."""
+def _arrow_tables(out: dict, n: int) -> tuple[Any, Any]:
+    """The FIFO results as derived.lot_slices and derived.lot_open rows (Arrow tables built from the integer
+    columns: numeric amounts, text ids)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    rows, lots = out["slices"], out["open_lot"]
+    ids = pc.binary_join_element_wise("e", pc.cast(pa.array(np.arange(n)), pa.string()), "")
+
+    def amount(units: np.ndarray, places: int) -> pa.Array:
+        return pc.multiply(pa.array(units).cast(pa.decimal128(20, 0)),
+                           pa.scalar(Decimal(1).scaleb(-places), pa.decimal128(places + 1, places)))
+
+    def times(events: np.ndarray) -> pa.Array:
+        return pa.array((START_S + 30 * events) * 1_000_000, pa.timestamp("us", tz="UTC"))
+
+    # slice_no: 1, 2, ... within each disposal (rows come in event order)
+    same = np.r_[False, rows[1:, 0] == rows[:-1, 0]]
+    run = np.cumsum(~same)
+    slice_no = np.arange(len(rows)) - np.flatnonzero(~same)[run - 1] + 1
+    lot_ids = pc.take(ids, pa.array(rows[:, 1]))
+    slices = pa.table({
+        "tenant_id": pa.repeat("bench", len(rows)), "asset": pa.repeat("A", len(rows)),
+        "book": pa.repeat("b", len(rows)), "disposal_event_id": pc.take(ids, pa.array(rows[:, 0])),
+        "slice_no": pa.array(slice_no), "lot_id": lot_ids, "lot_event_id": lot_ids,
+        "quantity": amount(rows[:, 2], 8), "proceeds": amount(rows[:, 4], 2), "cost": amount(rows[:, 3], 2),
+        "acquired_at": times(rows[:, 1]), "disposed_at": times(rows[:, 0]),
+        "method": pa.repeat("fifo", len(rows))})
+    open_lots = pa.table({
+        "tenant_id": pa.repeat("bench", len(lots)), "asset": pa.repeat("A", len(lots)),
+        "book": pa.repeat("b", len(lots)), "lot_id": pc.take(ids, pa.array(lots)),
+        "lot_event_id": pc.take(ids, pa.array(lots)), "acquired_at": times(lots),
+        "quantity": amount(out["lot_qty"][lots], 8), "cost": amount(out["lot_cost"][lots], 2),
+        "method": pa.repeat("fifo", len(lots))})
+    return slices, open_lots
+
+
+def load(out: dict, n: int) -> None:
+    """The FIFO results into PostgreSQL as the lot tables hold them, with COPY: Arrow builds the rows from the
+    integer columns, PostgreSQL parses them — in two connections at once, one per core."""
     from pipelines.settings import get_settings
     from warehouse.cluster import LocalCluster
     from warehouse.loader import copy_arrow
@@ -123,36 +157,10 @@ def load(out: dict, n: int) -> None:
     try:
         apply_migrations(url)
         started = time.perf_counter()
-        rows, lots = out["slices"], out["open_lot"]
-        ids = pc.binary_join_element_wise("e", pc.cast(pa.array(np.arange(n)), pa.string()), "")
-
-        def amount(units: np.ndarray, places: int) -> pa.Array:
-            return pc.multiply(pa.array(units).cast(pa.decimal128(20, 0)),
-                               pa.scalar(Decimal(1).scaleb(-places), pa.decimal128(places + 1, places)))
-
-        def times(events: np.ndarray) -> pa.Array:
-            return pa.array((START_S + 30 * events) * 1_000_000, pa.timestamp("us", tz="UTC"))
-
-        # slice_no: 1, 2, ... within each disposal (rows come in event order)
-        same = np.r_[False, rows[1:, 0] == rows[:-1, 0]]
-        run = np.cumsum(~same)
-        slice_no = np.arange(len(rows)) - np.flatnonzero(~same)[run - 1] + 1
-        lot_ids = pc.take(ids, pa.array(rows[:, 1]))
-        slices = pa.table({
-            "tenant_id": pa.repeat("bench", len(rows)), "asset": pa.repeat("A", len(rows)),
-            "book": pa.repeat("b", len(rows)), "disposal_event_id": pc.take(ids, pa.array(rows[:, 0])),
-            "slice_no": pa.array(slice_no), "lot_id": lot_ids, "lot_event_id": lot_ids,
-            "quantity": amount(rows[:, 2], 8), "proceeds": amount(rows[:, 4], 2), "cost": amount(rows[:, 3], 2),
-            "acquired_at": times(rows[:, 1]), "disposed_at": times(rows[:, 0]),
-            "method": pa.repeat("fifo", len(rows))})
-        open_lots = pa.table({
-            "tenant_id": pa.repeat("bench", len(lots)), "asset": pa.repeat("A", len(lots)),
-            "book": pa.repeat("b", len(lots)), "lot_id": pc.take(ids, pa.array(lots)),
-            "lot_event_id": pc.take(ids, pa.array(lots)), "acquired_at": times(lots),
-            "quantity": amount(out["lot_qty"][lots], 8), "cost": amount(out["lot_cost"][lots], 2),
-            "method": pa.repeat("fifo", len(lots))})
+        slices, open_lots = _arrow_tables(out, n)
         built = time.perf_counter() - started
-        def copy(table: str, part: pa.Table) -> int:  # one connection each: two server processes parse at once
+
+        def copy(table: str, part: Any) -> int:  # one connection each: two server processes parse at once
             with psycopg.connect(url) as conn:
                 return copy_arrow(conn, table, part)
 
@@ -163,7 +171,7 @@ def load(out: dict, n: int) -> None:
         seconds = time.perf_counter() - started
         with psycopg.connect(url) as conn:
             (check,) = conn.execute("select sum(quantity) from derived.lot_slices").fetchone()
-        assert check == Decimal(int(rows[:, 2].sum())) * QTY, "the loaded quantities differ from the engine's"
+        assert check == Decimal(int(out["slices"][:, 2].sum())) * QTY, "the loaded quantities differ from the engine's"
         print(f"load (FIFO results → PostgreSQL, COPY): {copied:,} rows in {seconds:.2f} s "
               f"({built:.2f} s building the rows, {seconds - built:.2f} s COPY); {copied / seconds:,.0f} rows/s")
     finally:

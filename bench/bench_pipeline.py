@@ -16,14 +16,15 @@ import uuid
 
 import dagster as dg
 
-from pipelines.accounts import register_accounts, specs_from_sandbox
-from pipelines.bootstrap import ensure_dbt_manifest
-from pipelines.definitions import VENUES, build_definitions
-from pipelines.resources.warehouse import Warehouse
-from pipelines.runner import run_pipeline
+from pipelines.app.ready import ensure_dbt_manifest
+from pipelines.app.runner import run_pipeline
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.venues import SEED_VENUES as VENUES
 from pipelines.settings import get_settings
 from sandbox.server import SandboxServer
+from tests.support import definitions_for
 from warehouse.cluster import LocalCluster
+from warehouse.connection import Warehouse
 from warehouse.migrate import apply_migrations
 
 
@@ -40,7 +41,7 @@ def main() -> None:
         with SandboxServer(port=0, malformed=True) as sandbox, tempfile.TemporaryDirectory() as tmp:
             wh = Warehouse(url)
             register_accounts(wh, specs_from_sandbox(sandbox.url))
-            defs = build_definitions(url, sandbox.url)
+            defs = definitions_for(url, sandbox.url)
             instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
             print(f"{'run':<6} {'wall s':>8} {'syncs s':>8} {'transform s':>12} {'new rows':>9} {'API calls':>10}")
             for label in ("cold", "warm"):

@@ -22,14 +22,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.accounts import register_accounts, specs_from_sandbox
-from pipelines.definitions import VENUES, build_definitions
-from pipelines.resources.exchanges import ExchangeResource, clear_markets_cache
-from pipelines.resources.warehouse import Warehouse
-from pipelines.runner import run_pipeline
+from pipelines.app.runner import run_pipeline
+from pipelines.defs.exchanges.resources import ExchangeResource
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.clients import clear_markets_cache
+from pipelines.services.venues import SEED_VENUES as VENUES
 from pipelines.settings import get_settings
 from sandbox.server import SandboxServer, served_venues
+from tests.support import definitions_for
 from warehouse.cluster import LocalCluster
+from warehouse.connection import Warehouse
 from warehouse.migrate import apply_migrations
 
 # Paths that read an account (everything else is public market data: markets, currencies, tickers, candles).
@@ -64,14 +66,12 @@ def run_mode(cluster: LocalCluster, label: str, batching: bool, caching: bool) -
             register_accounts(wh, specs_from_sandbox(sandbox.url))
             resource = ExchangeResource(sandbox_url=sandbox.url, database_url=url, home=tmp, batching=batching,
                                         caching=caching)
-            defs = build_definitions(url, sandbox.url, exchanges=resource)
+            defs = definitions_for(url, sandbox.url, resources={"exchanges": resource})
             instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
-            runs = (("cold", "account_sync", "market_data"), ("warm", "account_sync", "market_data"),
-                    ("fast", "balances_sync", "tickers_refresh"))
-            for run, sync, transform in runs:
+            for run, tier in (("cold", "nightly"), ("warm", "nightly"), ("fast", "fast")):
                 _stats(sandbox, reset=True)
                 started = time.perf_counter()
-                outcome = run_pipeline(defs, instance, wh, VENUES, transform_job=transform, sync=sync)
+                outcome = run_pipeline(defs, instance, wh, VENUES, tier=tier, transform=False)  # no models
                 wall = time.perf_counter() - started
                 account_calls, public_calls = _split(_stats(sandbox))
                 rows.append({"mode": label, "run": run, "wall": wall, "account": account_calls,

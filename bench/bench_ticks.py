@@ -10,7 +10,7 @@ symbol's own decimals (BTC 2, SHIB 8, …), sizes with 4–8 decimals, every val
   bare COPY     the final rows (exactly what lands in raw.price_ticks, hashes and payloads included) into a
                 plain table with the same columns and no index or constraint, with the loader's own COPY
                 writer; run before and after the loader, the faster one is the baseline
-  first load    warehouse.ticks.load_ticks from the delivered text: parse, validate, hash, COPY, index,
+  first load    pipelines/services/prices.load_ticks from the delivered text: parse, validate, hash, COPY, index,
                 attach — everything
   re-load       the same day again: every tick a duplicate, recognised by the (venue, day) digest
   re-load, row by row   the same, digest ignored: COPY to a temp table + insert … on conflict do nothing,
@@ -28,12 +28,12 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 
+from pipelines.services.prices import load_ticks
 from pipelines.settings import get_settings
-from pipelines.sources.ticks import final_columns, iter_chunks, prepare_ticks
+from pipelines.sources.prices.ticks import final_columns, iter_chunks, prepare_ticks
 from warehouse.cluster import LocalCluster
 from warehouse.loader import copy_arrow_chunks
 from warehouse.migrate import apply_migrations
-from warehouse.ticks import load_ticks
 
 VENUES = ("binance", "coinbase", "kraken", "bitfinex", "htx")
 # symbol: (start price, decimals of its price)

@@ -33,7 +33,7 @@ def cluster(settings):
 @pytest.fixture(scope="session")
 def database_url(cluster, settings) -> Iterator[str]:
     """A fresh, migrated database for this test session, dropped at the end."""
-    from pipelines.bootstrap import ensure_dbt_manifest
+    from pipelines.app.ready import ensure_dbt_manifest
     from warehouse.migrate import apply_migrations
 
     name = f"coinbook_test_{uuid.uuid4().hex[:10]}"

@@ -5,9 +5,7 @@ only), so this checks the scaffolding against the real PostgreSQL and real dbt, 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,9 @@ from typing import Any
 import pytest
 
 from expectations.suites import suite_for
-from pipelines.bootstrap import dbt_env, dbt_executable
+from pipelines.services.dbt import build_dbt_manifest
+from pipelines.services.venues import all_venues, check_venue, ensure_raw_tables, write_staging_models
 from pipelines.sources.exchanges.client import make_exchange
-from pipelines.venue_scaffold import all_venues, check_venue, dbt_vars, ensure_raw_tables, write_staging_models
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[2]
@@ -59,17 +57,14 @@ def test_an_extra_venue_gets_tables_suites_staging_and_assets(cluster: Any, tmp_
         written = write_staging_models(project, venues)
         assert {p.name for p in written} >= {"stg_okx__trades.sql", "_okx__sources.yml"}
         assert write_staging_models(project, venues) == []  # unchanged files are left alone
-        subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(project), "--profiles-dir",
-                        str(project), "--vars", dbt_vars(venues)], check=True, cwd=project,
-                       env={**os.environ, **dbt_env(url), "DO_NOT_TRACK": "1"})
-        manifest = json.loads((project / "target" / "manifest.json").read_text())
+        manifest = json.loads(build_dbt_manifest(project, url, venues).read_text())
         union = manifest["nodes"]["model.coinbook.int_exchange_trades"]["depends_on"]["nodes"]
         assert "model.coinbook.stg_okx__trades" in union and "model.coinbook.stg_binance__trades" in union
         assert "model.coinbook.stg_coinbase__trades" not in union  # the configured venues, not all seed ones
 
-        from pipelines.definitions import build_definitions
+        from tests.support import definitions_for
 
-        defs = build_definitions(url, None, venues=venues)
+        defs = definitions_for(url, None, venues=list(venues), dbt_project_dir=project)
         graph = defs.get_repository_def().asset_graph
         keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
         assert {"raw_okx_balances", "raw_okx_trades", "raw_okx_transfers"} <= keys

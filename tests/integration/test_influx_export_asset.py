@@ -17,8 +17,9 @@ import dagster as dg
 import psycopg
 import pytest
 
-from pipelines.assets.exports import influx_export
-from pipelines.resources.warehouse import WarehouseResource
+from pipelines.defs.exports.assets import influx_export
+from pipelines.defs.resources import build_resources
+from pipelines.settings import CoinbookSettings
 from tests.recording_server import Recorded, RecordingServer
 from warehouse.migrate import apply_migrations
 
@@ -71,7 +72,9 @@ def influx() -> Iterator[tuple[str, list[Recorded], dict[str, int]]]:
 
 
 def run(database: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize([influx_export], resources={"warehouse": WarehouseResource(database_url=database)},
+    """The asset with the resources the code location would build from this environment's COINBOOK_INFLUX_*."""
+    built = build_resources(CoinbookSettings(_env_file=None, database_url=database))
+    return dg.materialize([influx_export], resources={k: built[k] for k in ("warehouse", "influx")},
                           raise_on_error=False)
 
 

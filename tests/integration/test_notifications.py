@@ -21,10 +21,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from pipelines.freshness import evaluate_price_freshness
-from pipelines.notify import MAX_ATTEMPTS, notify_alerts
-from pipelines.resources.warehouse import Warehouse
+from pipelines.services.alerts import evaluate_price_freshness
+from pipelines.services.notify import MAX_ATTEMPTS, NotifyReport, NotifySettings, notify_alerts
 from tests.recording_server import Recorded, RecordingServer
+from warehouse.connection import Warehouse
 from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
@@ -60,10 +60,15 @@ def hooks() -> Iterator[tuple[str, list[Recorded]]]:
         yield server.host, server.received
 
 
+def notify(wh: Warehouse, env: dict[str, str]) -> NotifyReport:
+    """Send as the notifier resource does: the global URLs (COINBOOK_NOTIFY_URLS), tenant targets' env: refs
+    resolved in `env`."""
+    return notify_alerts(wh, NotifySettings(env.get("COINBOOK_NOTIFY_URLS")), env=env)
+
+
 def evaluate(wh: Warehouse, env: dict[str, str]) -> tuple[tuple[int, int], str]:
-    with wh.connect() as conn, conn.transaction():
-        counts = evaluate_price_freshness(conn, datetime.now(UTC))
-    return counts, str(notify_alerts(wh, env=env))
+    counts = evaluate_price_freshness(wh, datetime.now(UTC))
+    return counts, str(notify(wh, env))
 
 
 def test_a_lagging_price_raises_notifies_once_and_resolves(wh: Warehouse, hooks: Any) -> None:
@@ -153,14 +158,14 @@ def test_notifications_never_fail_the_caller(wh: Warehouse, hooks: Any) -> None:
         conn.execute("insert into ops.alerts (tenant_id, kind, severity, subject, message) "
                      "values ('acme', 'var_limit', 'critical', 'main:var_99_1d', 'VaR over the limit')")
     env = {"COINBOOK_NOTIFY_URLS": "json://127.0.0.1:1/nobody-listens"}
-    assert str(notify_alerts(wh, env=env)) == "0 sent, 1 failed"
+    assert str(notify(wh, env)) == "0 sent, 1 failed"
     with wh.connect() as conn:
         [(status, error)] = conn.execute("select status, error from ops.alert_notifications").fetchall()
     assert status == "failed" and "127.0.0.1" in error
 
     with wh.connect() as conn, conn.transaction():
         conn.execute("drop table ops.alert_notifications")
-    report = notify_alerts(wh, env=env)
+    report = notify(wh, env)
     assert report.error is not None and "alert_notifications" in report.error
 
 
@@ -214,8 +219,8 @@ def test_an_alert_goes_out_by_email(wh: Warehouse, smtp_sink: tuple[int, list[st
                      "('acme', 'var_limit', 'critical', 'main:var_99_1d', '1-day 99 % VaR 88,068 USD is 12.0 %')")
     env = {"COINBOOK_NOTIFY_URLS": f"mailto://127.0.0.1:{port}?from=coinbook@example.org&to=risk@example.org"
                                    "&mode=insecure"}
-    assert str(notify_alerts(wh, env=env)) == "1 sent, 0 failed"
-    assert str(notify_alerts(wh, env=env)) == "0 sent, 0 failed"
+    assert str(notify(wh, env)) == "1 sent, 0 failed"
+    assert str(notify(wh, env)) == "0 sent, 0 failed"
     import email
     from email.header import decode_header, make_header
 
@@ -233,8 +238,9 @@ def test_the_fast_tier_asset_raises_and_sends_the_stale_price_alert(wh: Warehous
     """price_freshness (in positions_refresh, every 5 minutes) judges the prices and notifies, as a Dagster run."""
     import dagster as dg
 
-    from pipelines.assets.risk import price_freshness
-    from pipelines.resources.warehouse import WarehouseResource
+    from pipelines.defs.alerts.assets import price_freshness
+    from pipelines.defs.resources import build_resources
+    from pipelines.settings import CoinbookSettings
 
     host, received = hooks
     with wh.connect() as conn, conn.transaction():
@@ -246,7 +252,10 @@ def test_the_fast_tier_asset_raises_and_sends_the_stale_price_alert(wh: Warehous
                         ('BNB', 600, 'ticker', %(end)s - interval '2 hours', 'binance', 'venue')""",
                      {"end": WORLD_END})
     monkeypatch.setenv("COINBOOK_NOTIFY_URLS", f"json://{host}/fast")
-    resources = {"warehouse": WarehouseResource(database_url=wh.database_url)}
+    # the resources as the code location builds them: the URL (a secret) reaches the notifier as dg.EnvVar
+    built = build_resources(CoinbookSettings(_env_file=None, database_url=wh.database_url))
+    assert isinstance(built["notifier"].urls, dg.EnvVar)
+    resources = {k: built[k] for k in ("warehouse", "notifier")}
     result = dg.materialize([price_freshness], resources=resources)
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["stale_open"].value == 1 and "1 sent" in metadata["notifications"].value

@@ -18,11 +18,12 @@ import dagster as dg
 import psycopg
 import pytest
 
-from pipelines.accounts import register_accounts, specs_from_sandbox
-from pipelines.definitions import VENUES, build_definitions
-from pipelines.resources.warehouse import Warehouse
-from pipelines.runner import PipelineOutcome, run_pipeline
+from pipelines.app.runner import PipelineOutcome, run_pipeline
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.venues import SEED_VENUES as VENUES
 from sandbox.server import SandboxServer
+from tests.support import definitions_for, settings_for
+from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
 RAW_TABLES = (*(f"{venue}_{entity}" for venue in VENUES
@@ -49,7 +50,7 @@ class Pipeline:
         self.url, self.sandbox = database_url, sandbox
         self.wh = Warehouse(database_url)
         register_accounts(self.wh, specs_from_sandbox(sandbox.url))
-        self.defs = build_definitions(database_url, sandbox.url)
+        self.defs = definitions_for(database_url, sandbox.url)
         self.instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp))
         self.outcomes: list[PipelineOutcome] = []
 
@@ -269,7 +270,7 @@ def _transform(pipeline: Pipeline) -> None:
 
 def test_csv_overlapping_the_api_history_changes_nothing_and_reimport_adds_nothing(
         pipeline: Pipeline, tmp_path: Path) -> None:
-    from pipelines.imports import import_file
+    from pipelines.services.imports import import_file
     from sandbox.exports import binance_trade_history_csv, coinbase_transactions_csv, kraken_ledgers_csv
 
     before = pipeline.positions()
@@ -292,7 +293,7 @@ def test_csv_overlapping_the_api_history_changes_nothing_and_reimport_adds_nothi
 
 
 def test_csv_backfill_beyond_the_api_history_is_added_once(pipeline: Pipeline, tmp_path: Path) -> None:
-    from pipelines.imports import import_file
+    from pipelines.services.imports import import_file
 
     before = pipeline.positions()
     text = ("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
@@ -317,7 +318,7 @@ def test_a_thousand_malformed_rows_are_quarantined_with_file_line_and_reason(pip
                                                                             tmp_path: Path) -> None:
     import random
 
-    from pipelines.imports import import_file
+    from pipelines.services.imports import import_file
     from tests.unit.test_file_imports import FUZZ_SPECS, _malformed
 
     rng = random.Random("coinbook-import-fuzz")
@@ -342,18 +343,16 @@ def test_a_thousand_malformed_rows_are_quarantined_with_file_line_and_reason(pip
     assert all(file == "fuzzed.csv" and line >= 2 and f"line {line}:" in reason for line, file, reason in quarantined)
 
 
-def test_inbox_sensor_imports_a_dropped_file_once(pipeline: Pipeline, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipelines.assets.imports import import_inbox_sensor
-    from pipelines.settings import get_settings
+def test_inbox_sensor_imports_a_dropped_file_once(pipeline: Pipeline, tmp_path: Path) -> None:
+    from pipelines.defs.imports.sensors import import_inbox_sensor
 
     inbox = tmp_path / "inbox"
     (inbox / "acme" / "acme-binance-ops").mkdir(parents=True)
     dropped = inbox / "acme" / "acme-binance-ops" / "airdrop.csv"
     dropped.write_text("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
                        "record_id,txid,note\n2025-04-01T00:00:00Z,income:airdrop,SOL,2.5,,,,,,,\n")
-    monkeypatch.setattr(get_settings(), "import_inbox", inbox)
-    result = import_inbox_sensor(dg.build_sensor_context(instance=pipeline.instance))
+    sensor = import_inbox_sensor(settings_for(pipeline.url, pipeline.sandbox.url, import_inbox=inbox))
+    result = sensor(dg.build_sensor_context(instance=pipeline.instance))
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
     run = pipeline.defs.resolve_job_def("file_import").execute_in_process(
@@ -363,7 +362,7 @@ def test_inbox_sensor_imports_a_dropped_file_once(pipeline: Pipeline, tmp_path: 
     (income,), = pipeline.query("select count(*) from raw.file_records where account_id = 'acme-binance-ops' "
                                 "and record_type = 'income'")
     assert income == 1
-    assert import_inbox_sensor(dg.build_sensor_context(instance=pipeline.instance)).run_requests == []
+    assert sensor(dg.build_sensor_context(instance=pipeline.instance)).run_requests == []
 
 
 # ── tax lots (issue 5) ─────────────────────────────────────────────────────────────────────────────────────
@@ -379,12 +378,11 @@ select (select md5(string_agg(concat_ws('|', tenant_id, disposal_event_id, slice
 
 
 def _rebuild_lots(pipeline: Pipeline) -> dict[str, Any]:
-    """lot_events → tax_lots → the lot marts (and their dbt tests), as the nightly job runs them."""
-    from pipelines.assets.dbt import coinbook_dbt_models
-    from pipelines.assets.lots import tax_lots
-
-    result = dg.materialize([coinbook_dbt_models, tax_lots], selection=dg.AssetSelection.groups("lots"),
-                            resources=pipeline.defs.resources, instance=pipeline.instance)
+    """int_lot_events → tax_lots → the lot marts (and their dbt tests), as the nightly job runs them."""
+    # resolved from the code location: bound to its resources already
+    models, tax_lots = pipeline.defs.resolve_assets_def("disposals"), pipeline.defs.resolve_assets_def("lot_slices")
+    result = dg.materialize([models, tax_lots], instance=pipeline.instance,
+                            selection=dg.AssetSelection.keys("int_lot_events") | dg.AssetSelection.groups("lots"))
     assert result.success
     (meta,) = [m.metadata for m in result.asset_materializations_for_node("tax_lots")
                if m.asset_key == dg.AssetKey("lot_slices")]
@@ -392,9 +390,9 @@ def _rebuild_lots(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def test_open_lots_hold_what_each_account_holds(pipeline: Pipeline) -> None:
-    """Lots are built from lot_events alone, positions from the ledger (checked against the sandbox's truth):
+    """Lots are built from int_lot_events alone, positions from the ledger (checked against the sandbox's truth):
     per account and coin they must agree, except where coins sit in a DeFi protocol (their lots stay in the
-    wallet's book, see the note in lot_events)."""
+    wallet's book, see the note in int_lot_events)."""
     mismatches = pipeline.query("""
         with lots as (select account_id, asset, sum(quantity) as q from marts.open_lots group by 1, 2),
              pos as (select account_id, asset, sum(quantity) as q from marts.positions
@@ -522,8 +520,8 @@ def test_method_per_tax_year_and_specific_identification(pipeline: Pipeline) -> 
 def test_tax_report_writes_form_8949_csv_and_pdf(pipeline: Pipeline, tmp_path: Path) -> None:
     import csv
 
-    from pipelines.reports.tax import write_tax_report
-    from pipelines.summary import read_summary
+    from pipelines.services.reports.tax import write_tax_report
+    from pipelines.services.summary import read_summary
 
     report = write_tax_report(pipeline.wh, "acme", 2025, tmp_path)
     assert report.pdf_path.read_bytes().startswith(b"%PDF") and report.pdf_path.stat().st_size > 10_000
@@ -567,7 +565,7 @@ def test_a_universal_book_pools_the_tenants_accounts(pipeline: Pipeline) -> None
 def test_risk_marts_and_the_summary_show_var_correlations_and_alerts(pipeline: Pipeline) -> None:
     """Every portfolio has VaR by the three methods at 95/99 % over 1 and 10 days; 10 days is √10 × 1 day;
     CVaR ≥ VaR; the correlations are those of the sandbox's coins; the summary lists each portfolio."""
-    from pipelines.summary import read_summary
+    from pipelines.services.summary import read_summary
 
     rows = pipeline.query("select tenant_id, portfolio_id, method, confidence, horizon_days, var_usd, cvar_usd "
                           "from marts.portfolio_var")
@@ -590,7 +588,7 @@ def test_the_breakdown_alert_fires_in_the_sandbox_stress_and_not_in_its_calm(pip
     weekly date of the calm months before it, it is not."""
     from datetime import date, timedelta
 
-    from pipelines.assets.risk import evaluate, load_inputs
+    from pipelines.services.risk import evaluate, load_inputs
 
     with psycopg.connect(pipeline.url) as conn:
         inputs = load_inputs(conn)
@@ -667,9 +665,9 @@ def test_returns_are_daily_and_hourly_and_portfolio_returns_follow_the_holdings(
     # the rolling volatilities against numpy on the same returns
     import numpy as np
 
-    daily = [r for (r,) in pipeline.query("select log_return from marts.asset_returns where frequency = 'daily' "
+    daily = [r for (r,) in pipeline.query("select simple_return from marts.asset_returns where frequency = 'daily' "
                                           "and asset = 'BTC' order by period_start")]
-    hourly = [r for (r,) in pipeline.query("select log_return from marts.asset_returns where frequency = 'hourly' "
+    hourly = [r for (r,) in pipeline.query("select simple_return from marts.asset_returns where frequency = 'hourly' "
                                            "and asset = 'BTC' order by period_start")]
     v30, v90 = pipeline.query("select volatility_30d, volatility_90d from marts.rolling_volatility "
                               "where frequency = 'daily' and asset = 'BTC' order by period_start desc limit 1")[0]
@@ -696,3 +694,29 @@ def test_rolling_correlations_agree_with_the_risk_asset_and_show_the_stress(pipe
         "from marts.rolling_correlations where tenant_id = 'acme'",
         STRESS[0].date() - timedelta(days=1), STRESS[1].date() - timedelta(days=1))
     assert stressed - calm > 0.2
+
+
+def test_one_return_and_one_volatility_per_asset_and_day(pipeline: Pipeline) -> None:
+    """The risk asset, the breaker and the alerts read marts.asset_returns; the volatilities they report
+    (derived.risk_assets, shown in marts.concentration) are marts.rolling_volatility's on the same day, to the
+    last float digit that matters — one definition, not two."""
+    import numpy as np
+
+    from pipelines.services.risk import load_inputs
+
+    rows = pipeline.query("""
+        select r.tenant_id, r.asset, r.vol_30d, r.vol_prior_90d, v.volatility_30d, v.volatility_prior_90d
+        from derived.risk_assets r
+        join derived.risk_portfolios p using (tenant_id, portfolio_id)
+        join marts.rolling_volatility v on v.asset = r.asset and v.frequency = 'daily'
+         and v.period_start = cast(p.as_of as timestamp) at time zone 'UTC'""")
+    assert len(rows) == 8  # BTC, ETH, SOL, BNB in each of the 2 portfolios
+    for *_, vol_30d, prior, sql_30d, sql_prior in rows:
+        assert vol_30d == pytest.approx(sql_30d, rel=1e-9) and prior == pytest.approx(sql_prior, rel=1e-9)
+    # the returns the risk asset estimates on are the mart's, value for value
+    with psycopg.connect(pipeline.url) as conn:
+        matrix = load_inputs(conn).returns
+    btc = [r for (r,) in pipeline.query("select simple_return from marts.asset_returns where frequency = 'daily' "
+                                        "and asset = 'BTC' order by period_start")]
+    assert np.array_equal(matrix["BTC"].dropna().to_numpy(), np.array(btc))
+

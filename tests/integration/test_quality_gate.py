@@ -15,6 +15,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from expectations.gate import run_gate
+from pipelines.constants import ASSET_CODE
 from warehouse.cluster import LocalCluster
 from warehouse.migrate import apply_migrations
 
@@ -144,7 +145,7 @@ def test_candle_and_time_rules_quarantine_the_broken_candles(gate_db: str) -> No
         reason = got[(rid, "expect_column_values_to_be_between(open_time)")]
         assert reason.endswith("is before 2009-01-03 or more than a day in the future")
     assert got[("BTC/USDT:1d:103", "expect_column_values_to_match_regex(base_asset)")] == \
-        "base_asset = 'btc' does not match ^[A-Z0-9]{1,20}$"
+        f"base_asset = 'btc' does not match ^{ASSET_CODE}$"
     assert ("BTC/USDT:1d:103", "expect_column_values_to_match_regex(timeframe)") in got
     assert len(got) == 7 and result.quarantined_new == 7
 

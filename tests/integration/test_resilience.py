@@ -17,7 +17,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,17 @@ import dagster as dg
 import psycopg
 import pytest
 
-from pipelines.accounts import register_accounts, specs_from_sandbox
-from pipelines.definitions import VENUES, build_definitions
-from pipelines.freshness import evaluate_freshness
-from pipelines.resources.exchanges import ExchangeResource, sandbox_api_base
-from pipelines.resources.warehouse import Warehouse
-from pipelines.runner import PipelineOutcome, run_pipeline
+from pipelines.app.runner import PipelineOutcome, run_pipeline
+from pipelines.defs.exchanges.resources import ExchangeResource
+from pipelines.services.accounts import account as account_of
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.clients import sandbox_api_base
+from pipelines.services.venues import SEED_VENUES as VENUES
 from pipelines.sources.exchanges.client import Credentials, make_exchange
 from pipelines.sources.exchanges.resilience import CallStats, GarbledResponse, RetryPolicy, harden
 from sandbox.server import SandboxServer
+from tests.support import definitions_for
+from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[2]
@@ -76,14 +77,14 @@ class Harness:
         # Short timeouts and back-off so a faulty run stays quick; the retry logic is the production one.
         resource = ExchangeResource(sandbox_url=sandbox.url, database_url=url, home=str(home), timeout_ms=1500,
                                     base_delay_s=0.02, max_attempts=8)
-        self.defs = build_definitions(url, sandbox.url, exchanges=resource)
+        self.defs = definitions_for(url, sandbox.url, resources={"exchanges": resource})
         self.instance = dg.DagsterInstance.ephemeral(tempdir=str(home / "dagster"))
 
     def run(self) -> PipelineOutcome:
         # Every account's full sync, then the fast tier's transform (gates and the models up to positions):
         # what these tests check is ingestion under faults; lots, risk and prices have their own tests, and
         # the nightly transform would triple each run's time.
-        return run_pipeline(self.defs, self.instance, self.wh, VENUES, transform_job="positions_refresh")
+        return run_pipeline(self.defs, self.instance, self.wh, VENUES, transform="positions_refresh")
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.url) as conn:
@@ -163,27 +164,31 @@ def test_one_venue_down_the_others_complete_and_an_alert_is_raised(fresh_databas
         harness.assert_every_record_exactly_once(truth, others)
         positions = harness.positions()
         assert {k: v for k, v in positions.items() if not k[0].endswith("kraken")} == _expected_positions(truth, others)
-        open_alerts, _ = evaluate_freshness(harness.wh, datetime.now(UTC))
+        # the run judged freshness itself (the source_freshness asset): the dead venue's three endpoints are stale
+        stale = {f"kraken:acme-kraken:{e}" for e in ("balances", "transfers", "trades")}
         subjects = {s for (s,) in harness.query("select subject from ops.alerts where resolved_at is null")}
-        assert open_alerts == 3 and subjects == {f"kraken:acme-kraken:{e}" for e in ("balances", "transfers", "trades")}
+        assert subjects == stale
 
         sandbox.set_faults(down_venues=[])  # the venue is back: the next tick retries the failed partition
         assert harness.run().success
         harness.assert_every_record_exactly_once(truth)
         assert harness.positions() == _expected_positions(truth)
-        assert evaluate_freshness(harness.wh, datetime.now(UTC)) == (0, 3)
+        assert harness.query("select count(*) from ops.alerts where resolved_at is null") == [(0,)]
+        resolved = {s for (s,) in harness.query("select subject from ops.alerts where resolved_at is not null")}
+        assert resolved == stale
 
 
 KILLABLE_RUN = textwrap.dedent("""
     import sys, dagster as dg
-    from pipelines.definitions import VENUES, build_definitions
-    from pipelines.resources.exchanges import ExchangeResource
-    from pipelines.resources.warehouse import Warehouse
-    from pipelines.runner import run_pipeline
+    from pipelines.app.runner import run_pipeline
+    from pipelines.defs.exchanges.resources import ExchangeResource
+    from pipelines.services.venues import SEED_VENUES
+    from tests.support import definitions_for
+    from warehouse.connection import Warehouse
     url, sandbox_url, home = sys.argv[1:4]
     resource = ExchangeResource(sandbox_url=sandbox_url, database_url=url, home=home)
-    defs = build_definitions(url, sandbox_url, exchanges=resource)
-    run_pipeline(defs, dg.DagsterInstance.ephemeral(), Warehouse(url), VENUES)
+    defs = definitions_for(url, sandbox_url, resources={"exchanges": resource})
+    run_pipeline(defs, dg.DagsterInstance.ephemeral(), Warehouse(url), SEED_VENUES)
 """)
 
 
@@ -260,8 +265,8 @@ def test_encrypted_credentials_drive_a_sync_and_never_sit_in_plaintext(fresh_dat
         env = {**os.environ, "COINBOOK_DATABASE_URL": url, "COINBOOK_HOME": str(tmp_path),
                "COINBOOK_MASTER_KEY_FILE": str(tmp_path / "master.key")}
         added = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "accounts", "add", "--tenant", "acme", "--account", "acme-kraken",
-             "--venue", "kraken", "--mode", "sandbox", "--history-start", "2025-06-01T00:00:00+00:00",
+            [sys.executable, "-m", "pipelines.app.main", "accounts", "add", "--tenant", "acme", "--account",
+             "acme-kraken", "--venue", "kraken", "--mode", "sandbox", "--history-start", "2025-06-01T00:00:00+00:00",
              "--api-key-stdin"],
             input=f"{creds.api_key} {creds.secret}", capture_output=True, text=True, cwd=PROJECT, env=env, timeout=120)
         assert added.returncode == 0, added.stderr
@@ -274,13 +279,9 @@ def test_encrypted_credentials_drive_a_sync_and_never_sit_in_plaintext(fresh_dat
         raw = psycopg.connect(url).execute("select ciphertext, api_key_hint from ops.credentials").fetchall()
         assert len(raw) == 1 and creds.secret.encode() not in bytes(raw[0][0]) and raw[0][1] == creds.api_key[:4]
 
-        os.environ["COINBOOK_MASTER_KEY_FILE"] = str(tmp_path / "master.key")
-        try:
-            resource = ExchangeResource(sandbox_url=sandbox.url, database_url=url, home=str(tmp_path))
-            account = wh.account("acme.acme-kraken")
-            balance = resource.client(account).fetch_balance()
-        finally:
-            del os.environ["COINBOOK_MASTER_KEY_FILE"]
+        resource = ExchangeResource(sandbox_url=sandbox.url, database_url=url, home=str(tmp_path),
+                                    master_key_file=str(tmp_path / "master.key"))
+        balance = resource.get().client(account_of(wh, "acme.acme-kraken")).fetch_balance()
         reported = sandbox.world.reported_balances("acme-kraken")
         assert {k: Decimal(v) for k, v in balance["total"].items()} == reported
         assert sandbox_api_base(sandbox.url, "kraken").endswith("/kraken")
@@ -292,8 +293,12 @@ def test_credentials_from_vault_through_hvac(monkeypatch: pytest.MonkeyPatch) ->
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from pipelines.credentials import read_vault
+    from pipelines.services.credentials import KeySources, read_vault
+    from pipelines.settings import CoinbookSettings
     from pipelines.sources.exchanges.client import CredentialError
+
+    def vault() -> KeySources:  # the settings read COINBOOK_VAULT_* from the environment, as a resource would
+        return KeySources.from_settings(CoinbookSettings(_env_file=None))
 
     seen: list[tuple[str, str | None]] = []
 
@@ -323,12 +328,12 @@ def test_credentials_from_vault_through_hvac(monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("COINBOOK_VAULT_ADDR", f"http://127.0.0.1:{server.server_address[1]}")
         monkeypatch.setenv("COINBOOK_VAULT_MOUNT", "kv")
         monkeypatch.setenv("COINBOOK_VAULT_TOKEN", "s.test-token")
-        creds = read_vault("coinbook/acme-kraken")
+        creds = read_vault("coinbook/acme-kraken", vault())
         assert (creds.api_key, creds.secret) == ("vault-key", "vault-secret-value")
         assert seen[-1] == ("/v1/kv/data/coinbook/acme-kraken", "s.test-token")
         monkeypatch.setenv("COINBOOK_VAULT_TOKEN", "s.wrong")
         with pytest.raises(CredentialError) as refused:
-            read_vault("coinbook/acme-kraken")
+            read_vault("coinbook/acme-kraken", vault())
         assert "s.wrong" not in str(refused.value)
     finally:
         server.shutdown()

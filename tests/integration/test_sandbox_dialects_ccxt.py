@@ -12,10 +12,10 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from pipelines.assets.exchanges import venue_now
-from pipelines.resources.exchanges import sandbox_api_base
+from pipelines.services.clients import sandbox_api_base
 from pipelines.sources.exchanges.client import Credentials, ExchangeAccount, make_exchange
-from pipelines.sources.exchanges.sync import sync_ohlcv, sync_trades, sync_transfers
+from pipelines.sources.exchanges.market_data import sync_ohlcv
+from pipelines.sources.exchanges.sync import sync_trades, sync_transfers, venue_now
 from pipelines.sources.exchanges.venues import profile
 from sandbox.server import SandboxServer
 from sandbox.world import MARKET_BY_VENUE_SYMBOL, PRICE_ANOMALIES, START_MS, WORLD_END, WORLD_START

@@ -14,7 +14,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from pipelines.resources.exchanges import sandbox_api_base
+from pipelines.services.clients import sandbox_api_base
 from pipelines.sources.exchanges.client import rewrite_api_urls
 from sandbox import kraken
 from sandbox.server import SandboxServer

@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from pipelines.jobs import TICK_TAG, TIER_TAG
+from pipelines.defs.common import TICK_TAG, TIER_TAG
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,15 @@ def database_url(cluster: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def defs(database_url: str) -> dg.Definitions:
-    from pipelines.definitions import build_definitions
+    from tests.support import definitions_for
 
-    return build_definitions(database_url, "http://127.0.0.1:9")
+    return definitions_for(database_url, "http://127.0.0.1:9")
 
 
 @pytest.fixture
 def accounts(database_url: str) -> list[str]:
-    from pipelines.accounts import AccountSpec, register_accounts
-    from pipelines.resources.warehouse import Warehouse
+    from pipelines.services.accounts import AccountSpec, register_accounts
+    from warehouse.connection import Warehouse
 
     specs = [AccountSpec("sched", "Schedule Co", "p1", "P1", f"sched-acc-{i}", "binance", f"A{i}", "live",
                          "env:nobody") for i in (1, 2)]
@@ -89,7 +89,7 @@ def test_fast_schedule_fans_out_one_run_per_account(defs: dg.Definitions, accoun
 
 def test_new_account_sensor_adds_partition_and_backfills(defs: dg.Definitions, accounts: list[str],
                                                          database_url: str) -> None:
-    from pipelines.resources.warehouse import WarehouseResource
+    from pipelines.defs.common import WarehouseResource
 
     instance = dg.DagsterInstance.ephemeral()
     sensor = defs.get_sensor_def("binance_new_accounts")

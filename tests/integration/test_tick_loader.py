@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 from bench.bench_ticks import generate
-from pipelines.sources.ticks import canonical_decimal, record_hash
-from warehouse.ticks import load_ticks, read_tick_file
+from pipelines.services.prices import load_ticks
+from pipelines.sources.prices.ticks import canonical_decimal, read_tick_file, record_hash
 
 pytestmark = pytest.mark.integration
 DAY_MS = 86_400_000
@@ -137,26 +137,26 @@ def test_prices_and_hashes_are_exact(database_url: str, tmp_path) -> None:
     assert '"0.000012345678"' in rows[0][2]  # the delivered text, in the payload
 
 
-def test_tick_inbox_sensor_and_asset_load_each_file_once(database_url: str, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tick_inbox_sensor_and_asset_load_each_file_once(database_url: str, tmp_path: Path) -> None:
     """A file dropped into the tick inbox: the sensor asks for one run per file (keyed by its sha256), the
     Dagster run loads it and moves it to loaded/; an unusable file moves to failed/ with the reason."""
     import dagster as dg
     import pyarrow.csv as pcsv
 
-    from pipelines.assets.ticks import raw_price_ticks, tick_inbox_sensor
-    from pipelines.resources.warehouse import WarehouseResource
-    from pipelines.settings import get_settings
+    from pipelines.defs.common import WarehouseResource
+    from pipelines.defs.prices.assets import raw_price_ticks
+    from pipelines.defs.prices.sensors import tick_inbox_sensor
+    from tests.support import settings_for
 
     inbox = tmp_path / "tick-inbox"
     inbox.mkdir()
-    monkeypatch.setattr(get_settings(), "tick_inbox", inbox)
+    sensor = tick_inbox_sensor(settings_for(database_url, tick_inbox=inbox))
     pcsv.write_csv(shifted(generate(3_000, seed=21), days=40), inbox / "ticks-day.csv")
     (inbox / "broken.csv").write_text("")
     (inbox / "notes.md").write_text("not a tick file")
 
     with dg.instance_for_test() as instance:
-        requests = tick_inbox_sensor(dg.build_sensor_context(instance=instance)).run_requests
+        requests = sensor(dg.build_sensor_context(instance=instance)).run_requests
         assert sorted(r.run_config["ops"]["raw_price_ticks"]["config"]["path"] for r in requests) == [
             str(inbox / "broken.csv"), str(inbox / "ticks-day.csv")]
         assert all(r.run_key.startswith("ticks:") and len(r.run_key) == 6 + 64 for r in requests)
@@ -179,4 +179,4 @@ def test_tick_inbox_sensor_and_asset_load_each_file_once(database_url: str, tmp_
     assert len(reasons) == 1 and "header" in reasons[0].read_text()
     assert [p.name for p in inbox.iterdir() if p.is_file()] == ["notes.md"]  # only what is not a tick file
     with dg.instance_for_test() as instance:
-        assert tick_inbox_sensor(dg.build_sensor_context(instance=instance)).run_requests == []
+        assert sensor(dg.build_sensor_context(instance=instance)).run_requests == []

@@ -9,8 +9,8 @@ from pathlib import Path
 import ccxt
 import pytest
 
-from pipelines.credentials import MasterKey, key_by_id, redact, seal, unseal
-from pipelines.freshness import SourceState, freshness_limit, stale_sources
+from pipelines.domain.alerts import SourceState, freshness_limit, stale_sources
+from pipelines.services.credentials import MasterKey, key_by_id, redact, seal, unseal
 from pipelines.sources.exchanges.client import CredentialError, Credentials, ExchangeAccount, rewrite_api_urls
 from pipelines.sources.exchanges.normalise import normalise_balances, normalise_ticker, snapshot_digest
 from pipelines.sources.exchanges.public_cache import PublicCache
@@ -169,8 +169,9 @@ def test_stale_sources_use_the_most_specific_limit() -> None:
               SourceState("acme", "acme-kraken", "kraken", "trades", now - timedelta(hours=5), None),
               SourceState("acme", "acme-htx", "htx", "trades", None, "ExchangeNotAvailable: 503")]
     limits = {("*", "kraken", "*", "balances"): timedelta(minutes=15)}
-    assert freshness_limit(limits, "acme", "kraken", "acme-kraken", "trades") == timedelta(hours=3)
-    stale = stale_sources(states, limits, now)
+    defaults = {venue: timedelta(seconds=profile(venue).freshness_limit_s) for venue in ("kraken", "htx")}
+    assert freshness_limit(limits, defaults["kraken"], "acme", "kraken", "acme-kraken", "trades") == timedelta(hours=3)
+    stale = stale_sources(states, limits, defaults, now)
     assert [(s.state.account_id, s.state.endpoint) for s in stale] == [
         ("acme-kraken", "balances"), ("acme-kraken", "trades"), ("acme-htx", "trades")]
     assert "never synced" in stale[2].message and "503" in stale[2].message

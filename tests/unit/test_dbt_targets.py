@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipelines.assets.dbt import prune_dbt_targets
+from pipelines.services.dbt import prune_dbt_targets
 
 DAY = 24 * 3600.0
 

@@ -1,5 +1,5 @@
-"""Form 8949 writer (pipelines/reports/form8949.py): a hand-worked year checked row by row in the CSV and in the
-PDF's text, box defaults, rounding, pagination, an empty year, odd characters, and byte-identical reruns.
+"""Form 8949 writer (pipelines/services/reports/form8949.py): a hand-worked year checked row by row in the CSV and
+in the PDF's text, box defaults, rounding, pagination, an empty year, odd characters, and byte-identical reruns.
 
 The PDF's text is read without a PDF reader (none is installed): fpdf2 writes each text cell as a BT … ET block of
 "(…) Tj" strings in a zlib-compressed content stream, in Windows-1252, so inflating the streams and unescaping the
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.reports.form8949 import (
+from pipelines.services.reports.form8949 import (
     CSV_COLUMNS,
     ROWS_PER_PAGE,
     Form8949Line,

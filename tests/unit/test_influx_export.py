@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipelines.exports.influx import InfluxTarget, PriceTick, RiskMetric, export
+from pipelines.services.influx import InfluxTarget, PriceTick, RiskMetric, export
 from tests.recording_server import Recorded, RecordingServer
 
 

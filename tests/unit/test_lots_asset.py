@@ -1,7 +1,7 @@
 """The thin part of the tax_lots asset that decides things: which units recompute, which method a year has."""
 
-from pipelines.assets.lots import Unit, changed_units
 from pipelines.domain.lots import Method
+from pipelines.services.lots import Unit, changed_units
 
 
 def unit(tenant: str, asset: str, inputs: str, methods: str = "", default: str = "fifo") -> Unit:

@@ -3,7 +3,7 @@ last 1m sync stopped if later; never before the history's start."""
 
 from __future__ import annotations
 
-from pipelines.assets.exchanges import minute_candles_from
+from pipelines.sources.exchanges.market_data import minute_candles_from
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipelines.alerts import Alert
-from pipelines.notify import (
+import pytest
+
+from pipelines.domain.alerts import Alert
+from pipelines.services.notify import (
     AlertEvent,
+    NotifySettings,
     Target,
     format_message,
     global_targets,
@@ -21,6 +24,7 @@ from pipelines.notify import (
     target_key,
     wants,
 )
+from pipelines.settings import CoinbookSettings
 
 VAR = Alert("acme", "var_limit", "critical", "main:var_99_1d",
             "1-day 99 % VaR 123,457 USD is 14 % of the portfolio (limit 10 %)",
@@ -120,15 +124,23 @@ def test_targets_are_stored_without_their_secrets() -> None:
     assert "SecretWebhookToken9876" not in scrub(error, url, t.label)
 
 
-def test_global_targets_from_the_environment() -> None:
-    env = {"COINBOOK_NOTIFY_URLS": "json://127.0.0.1:9/a json://127.0.0.1:9/b",
-           "COINBOOK_NOTIFY_MIN_SEVERITY": "Critical"}
-    targets = global_targets(env)
+def _notify_settings() -> NotifySettings:
+    """What the `notifier` resource is given: COINBOOK_NOTIFY_* read by the settings (pipelines/settings.py)."""
+    settings = CoinbookSettings(_env_file=None)
+    return NotifySettings(settings.notify_urls.get_secret_value() if settings.notify_urls else None,
+                          settings.notify_min_severity)
+
+
+def test_global_targets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COINBOOK_NOTIFY_URLS", "json://127.0.0.1:9/a json://127.0.0.1:9/b")
+    monkeypatch.setenv("COINBOOK_NOTIFY_MIN_SEVERITY", "Critical")
+    targets = global_targets(_notify_settings())
     assert [t.min_severity for t in targets] == ["critical", "critical"]
     assert all(t.tenant_id is None and t.kinds is None for t in targets)
-    assert global_targets({}) == []
-    assert [t.min_severity for t in global_targets({**env, "COINBOOK_NOTIFY_MIN_SEVERITY": "loud"})] == [
-        "warning", "warning"]
+    monkeypatch.setenv("COINBOOK_NOTIFY_MIN_SEVERITY", "loud")
+    assert [t.min_severity for t in global_targets(_notify_settings())] == ["warning", "warning"]
+    monkeypatch.delenv("COINBOOK_NOTIFY_URLS")
+    assert global_targets(_notify_settings()) == []
     assert resolve_url("env:ACME_HOOK", {"ACME_HOOK": "json://h/p"}) == "json://h/p"
     assert resolve_url("env:UNSET", {}) is None
     assert resolve_url("json://h/p", {}) == "json://h/p"

@@ -1,4 +1,4 @@
-"""The stale-price decision (pipelines/freshness.py stale_prices): a held asset's price is stale when it lags
+"""The stale-price decision (pipelines/domain/alerts.py stale_prices): a held asset's price is stale when it lags
 the market clock — the freshest price anywhere — by more than the tenant's limit; never by the wall clock."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from pipelines.freshness import DEFAULT_STALE_PRICE, HeldPrice, stale_prices
+from pipelines.domain.alerts import DEFAULT_STALE_PRICE, HeldPrice, stale_prices
 
 WORLD_END = datetime(2026, 9, 30, 23, 59, 59, tzinfo=UTC)  # the sandbox's last tick; the wall clock is later
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from pipelines.domain import risk
+from pipelines.domain import portfolio_risk, risk
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +123,12 @@ def _regime(stressed: bool, days: int = 400, seed: int = 3) -> np.ndarray:
 def test_the_breakdown_alert_fires_in_stress_and_not_in_calm() -> None:
     assets, exposures = ["BTC", "ETH", "SOL"], np.array([400_000.0, 300_000.0, 300_000.0])
     values = {"BTC": 400_000.0, "ETH": 300_000.0, "SOL": 300_000.0, "USDT": 200_000.0}
-    calm = risk.assess_portfolio(_regime(False), assets, exposures, values)
-    stressed = risk.assess_portfolio(_regime(True), assets, exposures, values)
+    calm = portfolio_risk.assess_portfolio(_regime(False), assets, exposures, values)
+    stressed = portfolio_risk.assess_portfolio(_regime(True), assets, exposures, values)
     kinds = lambda result: {kind for kind, *_ in result.alerts}  # noqa: E731
     assert "correlation_breakdown" not in kinds(calm) and "circuit_breaker" not in kinds(calm)
     assert {"correlation_breakdown", "volatility_spike"} <= kinds(stressed)
-    assert stressed.shift[0] > risk.RiskLimits().correlation_shift > calm.shift[0]
+    assert stressed.shift[0] > portfolio_risk.RiskLimits().correlation_shift > calm.shift[0]
     one_day = {(v.method, v.confidence, v.horizon): v.var for v in stressed.var}
     assert len(one_day) == 12 and all(v > 0 for v in one_day.values())
     assert calm.backtest.observations == 400 - 250
@@ -145,8 +145,8 @@ def test_var_on_the_estimation_window_and_the_backtest_over_the_whole_history(re
     backtest forecasts each of the 750 days after the first 250 and counts the exceptions, checked here by an
     explicit loop with numpy's empirical quantile."""
     assets, values = ["A", "B", "C"], dict(zip("ABC", EXPOSURES, strict=True))
-    whole = risk.assess_portfolio(returns, assets, EXPOSURES, values, estimation_days=400)
-    last = risk.assess_portfolio(returns[-400:], assets, EXPOSURES, values)
+    whole = portfolio_risk.assess_portfolio(returns, assets, EXPOSURES, values, estimation_days=400)
+    last = portfolio_risk.assess_portfolio(returns[-400:], assets, EXPOSURES, values)
     assert [(v.method, v.var, v.cvar) for v in whole.var] == [(v.method, v.var, v.cvar) for v in last.var]
     pnl = returns @ EXPOSURES
     exceptions = sum(-pnl[t] > -np.quantile(pnl[t - 250:t], 0.01, method="inverted_cdf") for t in range(250, 1000))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.services.credentials import resolve_credentials
 from pipelines.sources.exchanges.client import (
     CredentialError,
     Credentials,
     make_exchange,
-    resolve_credentials,
     rewrite_api_urls,
     split_partition_key,
 )

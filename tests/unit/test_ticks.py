@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.sources.ticks import (
+from pipelines.sources.prices.ticks import (
     _decimals,
     _sha256_hex,
     canonical_decimal,
