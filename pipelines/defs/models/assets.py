@@ -25,7 +25,7 @@ from dagster_dbt import (
 )
 
 from pipelines.defs.common import WarehouseResource
-from pipelines.services.dbt import dbt_env, prune_dbt_targets
+from pipelines.services.dbt import dbt_env, ensure_parsed, prune_dbt_targets
 from pipelines.services.venues import dbt_vars
 
 FOLDER_GROUPED_LAYERS = ("intermediate", "marts")
@@ -61,12 +61,19 @@ def dbt_models(project_dir: Path, venues: tuple[str, ...]) -> dg.AssetsDefinitio
     def coinbook_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                             warehouse: WarehouseResource) -> Iterator[Any]:
         os.environ.update(dbt_env(warehouse.database_url))  # profiles.yml reads them; dbt inherits os.environ
+        # dagster-dbt copies the partial-parse state from DBT_TARGET_PATH into the invocation's target: the one
+        # made for this database, so that dbt does not parse the whole project again in every step
+        parsed = ensure_parsed(project_dir, warehouse.database_url, venues)
+        os.environ["DBT_TARGET_PATH"] = str(parsed)  # dagster-dbt makes each invocation's target under it
         # Python assets sit between models (transfer_matches: int_ledger → marts), so Dagster runs the dbt models
         # in several steps (three in the nightly job). 'buildable' runs a test only in the step where all its
         # parents are built or upstream — with dbt's default ('eager') a singular test over int_ledger and
         # positions ran before positions existed.
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-        yield from dbt.cli(["build", "--vars", dbt_vars(venues)], context=context).stream()
-        prune_dbt_targets(project_dir / "target", prefix=DBT_OP)
+        # dbt's unit tests check the SQL, which a run does not change: the test suite runs them
+        # (tests/integration/test_dbt_unit_tests.py), not every run of every tier (~13 s a nightly run)
+        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(venues)],
+                           context=context).stream()
+        prune_dbt_targets(parsed, prefix=DBT_OP)
 
     return coinbook_dbt_models
