@@ -1,6 +1,7 @@
 """The run command as a user types it (`coinbook run`, what `make run` calls), in a subprocess: the summary
-shows every tenant's positions, exactly the seeded break and the quarantined records; a second run adds nothing
-and prints the same positions."""
+shows every tenant's positions, exactly the seeded break and the quarantined records; a second run adds nothing,
+leaves every raw table and the quarantine as they were (row counts and the digest of every record hash) and
+prints the same positions."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from pipelines.services.venues import SEED_VENUES
 from sandbox.server import SandboxServer
 from warehouse.cluster import LocalCluster
 
@@ -32,6 +35,9 @@ def cli_env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     cluster.drop_database(name)
 
 
+RAW_TABLES = (*(f"{venue}_{entity}" for venue in SEED_VENUES
+                 for entity in ("balances", "trades", "transfers", "tickers", "ohlcv")),
+              "btc_transactions", "btc_balances", "evm_transfers", "evm_balances", "defi_positions")
 RUN_TIMEOUT_S = 900  # a cold run takes ~2 min on a quiet 2-core machine; CI shares it with another worker
 
 
@@ -62,6 +68,15 @@ def _detail_log_tail(stdout: str) -> str:
     return Path(found.group(1)).read_text(errors="replace")[-6000:]
 
 
+def _fingerprint(env: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent digest of every raw table's record hashes, and the quarantine's size."""
+    with psycopg.connect(env["COINBOOK_DATABASE_URL"]) as conn:
+        out = {table: conn.execute(f"select count(*), coalesce(md5(string_agg(record_hash, ',' order by "
+                                   f"record_hash)), '') from raw.{table}").fetchone() for table in RAW_TABLES}
+        out["ops.quarantine"] = conn.execute("select count(*), '' from ops.quarantine").fetchone()
+    return out  # type: ignore[return-value]
+
+
 def _positions_block(output: str) -> str:
     return output[output.index("Positions by tenant"):output.index("Reconciliation breaks")]
 
@@ -75,7 +90,10 @@ def test_run_twice_prints_the_same_positions_and_adds_nothing(cli_env: dict[str,
     assert breaks.count("bluefin-binance") == 1 and "SOL" in breaks and "1.5" in breaks
     assert "price = 0 is not > 0" in first and "amount = -250 is not > 0" in first
     assert " 0 new raw rows" not in first
+    raw = _fingerprint(cli_env)
+    assert [table for table, (count, _) in raw.items() if count == 0] == []  # every venue filled every table
     second = _run(cli_env)
     assert "\n0 new raw rows this run" in second
+    assert _fingerprint(cli_env) == raw
     assert _positions_block(second) == _positions_block(first)
     assert "warehouse" in second and "make dev" in second  # how to go on: UI and psql
