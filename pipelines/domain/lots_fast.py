@@ -181,6 +181,20 @@ def _rooms(group: np.ndarray, kind: np.ndarray, dest: np.ndarray, n_groups: int)
 
 
 @njit(cache=True, inline="always")
+def _take(lot: int, want: int, remaining: int, other_left: int, lot_qty: np.ndarray,
+          lot_cost: np.ndarray):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Take `want` (at most what the lot holds) from a lot for an event with `remaining` to cover: the slice's
+    quantity, its share of the lot's cost and of what the event shares out (proceeds, or what arrives); the lot
+    shrinks. The last slice of a lot, or of the event, takes the remainder: both are conserved exactly."""
+    take = want if want < lot_qty[lot] else lot_qty[lot]
+    cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
+    share = other_left if take == remaining else _mul_div(other_left, take, remaining)
+    lot_qty[lot] -= take
+    lot_cost[lot] -= cost
+    return take, cost, share
+
+
+@njit(cache=True, inline="always")
 def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: np.ndarray, sel_end: np.ndarray,
                    sel_lot: np.ndarray, sel_qty: np.ndarray, lot_group: np.ndarray, lot_qty: np.ndarray,
                    lot_cost: np.ndarray, slices: np.ndarray, n_slices: int, warns: np.ndarray,
@@ -194,11 +208,7 @@ def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: n
             warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 1, j
             n_warns += 1
             continue
-        take = min(sel_qty[j], remaining, lot_qty[lot])
-        cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
-        share = other_left if take == remaining else _mul_div(other_left, take, remaining)
-        lot_qty[lot] -= take
-        lot_cost[lot] -= cost
+        take, cost, share = _take(lot, min(sel_qty[j], remaining), remaining, other_left, lot_qty, lot_cost)
         remaining -= take
         other_left -= share
         slices[n_slices, 0], slices[n_slices, 1], slices[n_slices, 2] = i, lot, take
@@ -290,11 +300,7 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 if size[g] == 0:
                     break
                 lot = heap[start[g]]
-                take = remaining if remaining < lot_qty[lot] else lot_qty[lot]
-                cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
-                share = other_left if take == remaining else _mul_div(other_left, take, remaining)
-                lot_qty[lot] -= take
-                lot_cost[lot] -= cost
+                take, cost, share = _take(lot, remaining, remaining, other_left, lot_qty, lot_cost)
                 remaining -= take
                 other_left -= share
                 if lot_qty[lot] == 0:  # the root is exhausted

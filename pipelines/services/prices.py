@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import ccxt
 import pyarrow as pa
 
 from pipelines.constants import PUBLIC_TENANT
@@ -50,14 +51,21 @@ from warehouse.ticks import GroupLoad, TickGroup, TickReject, ensure_days, quara
 YEAR_MS = 365 * 86_400_000
 
 
+def _open_market(wh: Warehouse, clients: ExchangeClients, venue: str, mode: str,
+                 call: VenueCall) -> tuple[ccxt.Exchange, list[str]]:
+    """The venue's public client and the markets that price what its clients hold (inside the call, so that a
+    failure here is the call's, kept in `call.error`)."""
+    exchange = clients.public_client(venue, mode, call.stats)
+    return exchange, pricing_symbols(exchange.markets, known_assets(wh, venue))
+
+
 def sync_tickers(wh: Warehouse, clients: ExchangeClients, venue: str, run_id: str | None) -> VenueCall | None:
     """The latest tickers of the venue's pricing markets: one batched call. None: the venue has no accounts."""
     mode = venue_mode(wh, venue)
     if mode is None:
         return None
     with market_data_call(wh, venue=venue, entity="tickers", run_id=run_id) as call:
-        exchange = clients.public_client(venue, mode, call.stats)
-        symbols = pricing_symbols(exchange.markets, known_assets(wh, venue))
+        exchange, symbols = _open_market(wh, clients, venue, mode, call)
         page = fetch_ticker_rows(exchange, symbols, run_id, batch=clients.batching)
         call.add(len(page.rows), store_page(wh, page, venue=venue, tenant_id=PUBLIC_TENANT,
                                             account_id=PUBLIC_TENANT, run_id=run_id))
@@ -72,8 +80,7 @@ def sync_candles(wh: Warehouse, clients: ExchangeClients, venue: str, run_id: st
     if mode is None:
         return None
     with market_data_call(wh, venue=venue, entity="ohlcv", run_id=run_id) as call:
-        exchange = clients.public_client(venue, mode, call.stats)
-        symbols = pricing_symbols(exchange.markets, known_assets(wh, venue))
+        exchange, symbols = _open_market(wh, clients, venue, mode, call)
         now_ms = exchange.milliseconds()
         start_ms = history_start_ms(wh, venue) or now_ms - YEAR_MS
 
