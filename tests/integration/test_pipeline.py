@@ -242,8 +242,12 @@ def _transform(pipeline: Pipeline) -> None:
     assert result.success
 
 
-def test_csv_overlapping_the_api_history_changes_nothing_and_reimport_adds_nothing(
+def test_csv_exports_overlapping_the_api_add_nothing_and_a_backfill_beyond_it_is_added_once(
         pipeline: Pipeline, tmp_path: Path) -> None:
+    """The venues' own exports of the whole history, imported twice, add nothing (every row is already known
+    from the API, and a re-import is all duplicates); an HTX back-fill older than its API's 120 days, in the
+    generic template with +08:00 times, adds exactly its two trades. One transform for both: what each import
+    adds is checked against the positions and trades before them."""
     from pipelines.services.imports import import_file
     from sandbox.exports import binance_trade_history_csv, coinbase_transactions_csv, kraken_ledgers_csv
 
@@ -260,32 +264,28 @@ def test_csv_overlapping_the_api_history_changes_nothing_and_reimport_adds_nothi
         assert first.balanced and first.quarantined == 0 and first.loaded_new == first.records > 0, first
         again = import_file(pipeline.wh, path, account)
         assert again.loaded_new == 0 and again.duplicates == first.records  # the same file twice: nothing new
-    _transform(pipeline)
-    assert pipeline.positions() == before  # every imported row was already known from the API
-    (trades_after,), = pipeline.query("select count(*) from intermediate.int_exchange_trades")
-    assert trades_after == trades_before
 
-
-def test_csv_backfill_beyond_the_api_history_is_added_once(pipeline: Pipeline, tmp_path: Path) -> None:
-    from pipelines.services.imports import import_file
-
-    before = pipeline.positions()
-    text = ("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
-            "record_id,txid,note\n"
-            "2025-01-10T08:00:00+08:00,buy,BTC,0.10,USDT,9500.00,USDT,9.5,htx-old-1,,before the API's 120 days\n"
-            "2025-01-11T08:00:00+08:00,sell,BTC,0.04,USDT,3900.00,USDT,3.9,htx-old-2,,\n")
+    backfill = ("timestamp,type,base_asset,base_quantity,quote_asset,quote_quantity,fee_asset,fee_quantity,"
+                "record_id,txid,note\n"
+                "2025-01-10T08:00:00+08:00,buy,BTC,0.10,USDT,9500.00,USDT,9.5,htx-old-1,,before the API's 120 days\n"
+                "2025-01-11T08:00:00+08:00,sell,BTC,0.04,USDT,3900.00,USDT,3.9,htx-old-2,,\n")
     path = tmp_path / "htx-backfill.csv"
-    path.write_text(text)
+    path.write_text(backfill)
     outcome = import_file(pipeline.wh, path, "bluefin-htx")
     assert (outcome.format, outcome.loaded_new, outcome.quarantined) == ("generic", 2, 0)
     (when,), = pipeline.query("select min(occurred_at) from raw.file_records where file_sha256 = %s",
                               outcome.file_sha256)
     assert when.isoformat() == "2025-01-10T00:00:00+00:00"  # +08:00 → UTC, explicitly
+
     _transform(pipeline)
     after = pipeline.positions()
+    changed = {key for key in after.keys() | before.keys() if after.get(key) != before.get(key)}
+    assert changed == {("bluefin-htx", "BTC"), ("bluefin-htx", "USDT")}  # the exports changed nothing
     assert after[("bluefin-htx", "BTC")] - before[("bluefin-htx", "BTC")] == Decimal("0.06")
     assert after[("bluefin-htx", "USDT")] - before[("bluefin-htx", "USDT")] == Decimal("-9500") + Decimal("3900") \
         - Decimal("9.5") - Decimal("3.9")
+    (trades_after,), = pipeline.query("select count(*) from intermediate.int_exchange_trades")
+    assert trades_after == trades_before + 2  # the back-fill's two; no exported trade counted twice
 
 
 def test_a_thousand_malformed_rows_are_quarantined_with_file_line_and_reason(pipeline: Pipeline,
