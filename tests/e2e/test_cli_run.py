@@ -38,7 +38,7 @@ def cli_env(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> 
 RAW_TABLES = (*(f"{venue}_{entity}" for venue in SEED_VENUES
                  for entity in ("balances", "trades", "transfers", "tickers", "ohlcv")),
               "btc_transactions", "btc_balances", "evm_transfers", "evm_balances", "defi_positions")
-RUN_TIMEOUT_S = 900  # a cold run takes ~2 min on a quiet 2-core machine; CI shares it with another worker
+RUN_TIMEOUT_S = 900  # a cold run takes ~2 min on a quiet 2-core machine; CI shares it with two other workers
 
 
 def _run(env: dict[str, str]) -> str:
