@@ -1,5 +1,6 @@
 """Form 8949 writer (pipelines/services/reports/form8949.py): a hand-worked year checked row by row in the CSV and
-in the PDF's text, box defaults, rounding, pagination, an empty year, odd characters, and byte-identical reruns.
+in the PDF's text, box defaults, rounding, pagination, an empty year, odd characters, and byte-identical reruns;
+the disposals of unknown cost basis listed apart and left out of every total, which says so.
 
 The PDF's text is read without a PDF reader (none is installed): fpdf2 writes each text cell as a BT … ET block of
 "(…) Tj" strings in a zlib-compressed content stream, in Windows-1252, so inflating the streams and unescaping the
@@ -21,8 +22,12 @@ from pipelines.services.reports.form8949 import (
     CSV_COLUMNS,
     ROWS_PER_PAGE,
     Form8949Line,
+    UnknownBasis,
+    UnknownBasisLine,
     describe,
+    exclusion_note,
     to_cents,
+    unknown_basis,
     write_form_8949,
 )
 
@@ -106,9 +111,9 @@ def test_csv_rows_and_group_totals(tmp_path: Path) -> None:
     assert rows[0] == list(CSV_COLUMNS)
     assert rows[0] == [
         "part", "box", "description", "date_acquired", "date_sold", "proceeds", "cost", "adjustment_code",
-        "adjustment", "gain", "term", "reference",
+        "adjustment", "gain", "term", "reference", "note",
     ]  # fmt: skip
-    assert rows[1:] == EXPECTED_CSV
+    assert rows[1:] == [[*row, ""] for row in EXPECTED_CSV]  # nothing left out: no note on the totals
 
 
 def test_each_totals_row_adds_up_from_the_rows_shown(tmp_path: Path) -> None:
@@ -211,7 +216,7 @@ def test_300_lines_paginate(tmp_path: Path) -> None:
     assert rows[-1] == {
         "part": "I", "box": "I", "description": "TOTAL I box I", "date_acquired": "", "date_sold": "",
         "proceeds": "45150.00", "cost": "300.00", "adjustment_code": "", "adjustment": "0.00", "gain": "44850.00",
-        "term": "short", "reference": "",
+        "term": "short", "reference": "", "note": "",
     }  # fmt: skip
     data = pdf_path.read_bytes()
     pages = pdf_page_count(data)
@@ -323,3 +328,147 @@ def test_large_amounts_are_shrunk_never_cut(tmp_path: Path) -> None:
     text = pdf_text(pdf_path.read_bytes()).splitlines()
     assert text.count("(113,580,245,801.36)") == 2  # the row and the totals line
     assert "123,456,789,012.34" in text and "9,876,543,210.98" in text
+
+
+# ── disposals of unknown cost basis ────────────────────────────────────────────────────────────────────────────
+# Four lines the form cannot carry: two slices of one disposal (D7) from coins deposited from outside, a sale with
+# no price (D8, its cost known), and quantity no lot covered (a disposal of its own).
+UNKNOWN = [
+    UnknownBasisLine(
+        "0.1 ETH",
+        None,
+        date(2025, 4, 1),
+        D("300.005"),
+        "unknown basis: deposit of 03/01/2025",
+        disposal="D7",
+        reference="U1",
+    ),
+    UnknownBasisLine(
+        "0.2 ETH",
+        None,
+        date(2025, 4, 1),
+        D("600.004"),
+        "unknown basis: deposit of 03/01/2025",
+        disposal="D7",
+        reference="U2",
+    ),
+    UnknownBasisLine(
+        "1 SOL",
+        date(2025, 1, 5),
+        date(2025, 5, 1),
+        None,
+        "no price on the day of sale",
+        cost=D("120"),
+        term="short",
+        disposal="D8",
+        reference="U3",
+    ),
+    UnknownBasisLine("5 ADA", None, date(2025, 6, 1), D("2.50"), "no lots: purchase history missing", reference="U4"),
+]
+# By hand: 4 lines, 3 disposals (D7, D8, U4); proceeds shown 300.01 + 600.00 + 2.50 = 902.51; 1 line without.
+NOTE = (
+    "Totals exclude 4 lines (3 disposals) with unknown cost basis, proceeds 902.51 (and 1 line without "
+    'proceeds): listed under "Not on the form" after Part II'
+)
+
+
+def test_unknown_basis_counts_and_note() -> None:
+    summary = unknown_basis(UNKNOWN)
+    assert summary == UnknownBasis(lines=4, disposals=3, proceeds=D("902.51"), unpriced=1)
+    assert exclusion_note(summary) == NOTE
+    assert exclusion_note(unknown_basis([])) == ""
+    single = unknown_basis(UNKNOWN[3:])
+    assert exclusion_note(single).startswith(
+        "Totals exclude 1 line (1 disposal) with unknown cost basis, proceeds 2.50"
+    )
+
+
+def test_csv_lists_unknown_basis_apart_and_totals_say_what_they_exclude(tmp_path: Path) -> None:
+    csv_path, _ = write_form_8949(LINES, tmp_path, taxpayer="Jane Q. Public", tax_year=YEAR, unknown=UNKNOWN)
+    with csv_path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))[1:]
+    form = [r for r in rows if r[0] in ("I", "II")]
+    # the form's lines and totals are what they were without the unknown lines; each totals row carries the note
+    assert [r[:-1] for r in form] == EXPECTED_CSV
+    assert [r[-1] for r in form] == [NOTE if r[2].startswith("TOTAL") else "" for r in EXPECTED_CSV]
+    assert rows[len(form):] == [
+        ["unknown", "", "0.1 ETH", "unknown", "2025-04-01", "300.01", "unknown", "", "", "unknown", "", "U1",
+         "unknown basis: deposit of 03/01/2025"],
+        ["unknown", "", "0.2 ETH", "unknown", "2025-04-01", "600.00", "unknown", "", "", "unknown", "", "U2",
+         "unknown basis: deposit of 03/01/2025"],
+        ["unknown", "", "1 SOL", "2025-01-05", "2025-05-01", "unknown", "120.00", "", "", "unknown", "short", "U3",
+         "no price on the day of sale"],
+        ["unknown", "", "5 ADA", "unknown", "2025-06-01", "2.50", "unknown", "", "", "unknown", "", "U4",
+         "no lots: purchase history missing"],
+        ["unknown", "", "TOTAL not on the form", "", "", "902.51", "unknown", "", "", "unknown", "", "",
+         "4 lines (3 disposals) with unknown cost basis: not in the totals of Part I or Part II"],
+    ]  # fmt: skip
+
+
+def test_pdf_lists_unknown_basis_after_part_ii(tmp_path: Path) -> None:
+    _, pdf_path = write_form_8949(LINES, tmp_path, taxpayer="Jane Q. Public", tax_year=YEAR, unknown=UNKNOWN)
+    data = pdf_path.read_bytes()
+    assert pdf_page_count(data) == 4  # the three boxes, then one page not on the form
+    lines = pdf_text(data).splitlines()
+    assert lines.count(NOTE) == 3  # under each box's totals line
+    for i, text in enumerate(lines):
+        if text.startswith("2  Totals, box "):
+            assert lines[i + 5] == NOTE, text  # right under the totals line (label and four amounts)
+    section = lines[lines.index("Not on the form — cost basis unknown") :]
+    assert lines.index("Not on the form — cost basis unknown") > lines.index("2  Totals, box L (3 transactions)")
+    assert any(t.startswith("NOT included in the totals of Part I or Part II") for t in section)
+    assert "Why it is not on the form" in section
+    start = section.index("0.1 ETH")
+    assert section[start : start + 7] == [
+        "0.1 ETH", "unknown", "04/01/2025", "300.01", "unknown", "unknown", "unknown basis: deposit of 03/01/2025",
+    ]  # fmt: skip
+    start = section.index("1 SOL")
+    assert section[start : start + 7] == [
+        "1 SOL", "01/05/2025", "05/01/2025", "unknown", "120.00", "unknown", "no price on the day of sale",
+    ]  # fmt: skip
+    start = section.index("Not on the form: 4 lines (3 disposals), 1 without proceeds")
+    assert section[start + 1 : start + 5] == ["902.51", "unknown", "unknown", "Not in the totals of Part I or Part II"]
+    # the form's own totals are unchanged by them
+    totals = [lines[i + 1 : i + 5] for i, t in enumerate(lines) if t.startswith("2  Totals, box ")]
+    assert totals[2] == ["153,000.00", "54,000.00", "(45.00)", "98,955.00"]
+
+
+def test_the_note_under_the_totals_takes_a_slot_of_its_own(tmp_path: Path) -> None:
+    """ROWS_PER_PAGE - 1 rows and the totals line fill one page; the note needs one more slot, so the last row
+    moves over with the totals line and the note."""
+    lines = [Form8949Line(f"{i} ADA", date(2025, 1, 2), date(2025, 6, 1), D(2), D(1)) for i in range(ROWS_PER_PAGE - 1)]
+    _, alone = write_form_8949(lines, tmp_path / "a", taxpayer="T", tax_year=YEAR)
+    assert pdf_page_count(alone.read_bytes()) == 1
+    _, pdf_path = write_form_8949(lines, tmp_path / "b", taxpayer="T", tax_year=YEAR, unknown=UNKNOWN[3:])
+    text = pdf_text(pdf_path.read_bytes()).splitlines()
+    assert pdf_page_count(pdf_path.read_bytes()) == 3  # 2 pages of box I, 1 not on the form
+    second = text[text.index("Page 1 of 3") : text.index("Page 2 of 3")]
+    assert f"{ROWS_PER_PAGE - 2} ADA" in second and f"{ROWS_PER_PAGE - 3} ADA" not in second
+    assert f"2  Totals, box I ({ROWS_PER_PAGE - 1} transactions)" in second
+    assert any(t.startswith("Totals exclude 1 line (1 disposal)") for t in second)
+
+
+def test_a_year_of_unknown_basis_only(tmp_path: Path) -> None:
+    csv_path, pdf_path = write_form_8949([], tmp_path, taxpayer="T", tax_year=YEAR, unknown=UNKNOWN[3:])
+    assert [r["part"] for r in read_csv(csv_path)] == ["unknown", "unknown"]
+    text = pdf_text(pdf_path.read_bytes())
+    assert "No dispositions of capital assets with a known cost basis were recorded for tax year 2025" in text
+    assert "Not on the form: 1 line (1 disposal)" in text
+
+
+def test_invalid_unknown_basis_lines_are_refused(tmp_path: Path) -> None:
+    sold = date(2025, 3, 1)
+    with pytest.raises(TypeError, match="proceeds"):
+        UnknownBasisLine("1 BTC", None, sold, 5.0, "why")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="both proceeds and cost are known"):
+        UnknownBasisLine("1 BTC", None, sold, D(5), "why", cost=D(1))
+    with pytest.raises(ValueError, match="term"):
+        UnknownBasisLine("1 BTC", None, sold, D(5), "why", term="medium")
+    with pytest.raises(ValueError, match="after date_sold"):
+        UnknownBasisLine("1 BTC", date(2025, 3, 2), sold, D(5), "why")
+    other_year = UnknownBasisLine("1 BTC", None, date(2026, 1, 1), D(5), "why", reference="U9")
+    with pytest.raises(ValueError, match=r"U9: sold on 2026-01-01, outside tax year 2025"):
+        write_form_8949(LINES, tmp_path / "out", taxpayer="T", tax_year=YEAR, unknown=[other_year])
+    with pytest.raises(TypeError, match="expected UnknownBasisLine"):
+        write_form_8949(LINES, tmp_path / "out", taxpayer="T", tax_year=YEAR, unknown=[LINES[0]])  # type: ignore[list-item]
+    assert not (tmp_path / "out").exists()
