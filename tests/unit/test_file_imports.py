@@ -1,5 +1,6 @@
 """CSV export parsers (pipelines/sources/files): exact values from realistic samples, rejects with reasons,
-time zones, a fuzz of malformed rows in every format, and the sandbox's exports read back."""
+time zones, a fuzz of malformed rows in every format, whole-file refusals (mostly junk; another venue's export),
+NUL bytes, what a rejected line keeps, and the sandbox's exports read back."""
 
 from __future__ import annotations
 
@@ -18,15 +19,29 @@ from hypothesis import strategies as st
 
 from pipelines.sources.files import (
     FORMATS,
+    OWNERS,
+    SAMPLE_LINES,
     EmptyFile,
+    FileRefused,
     ImportedRecord,
     ParseResult,
     UnknownFormat,
+    check_owner,
     detect_format,
     kraken_asset,
     parse_export,
 )
-from pipelines.sources.files.records import RowError, parse_decimal, parse_money
+from pipelines.sources.files.records import (
+    CELL_LIMIT,
+    LINE_LIMIT,
+    REASON_LIMIT,
+    RowError,
+    bounded_payload,
+    find_header,
+    parse_decimal,
+    parse_money,
+    split_lines,
+)
 from sandbox import coinbase as coinbase_api
 from sandbox import kraken as kraken_api
 from sandbox.exports import binance_trade_history_csv, coinbase_transactions_csv, kraken_ledgers_csv
@@ -535,6 +550,149 @@ def test_random_text_is_a_result_or_an_unknown_format(text: str, fmt: str | None
     except UnknownFormat:
         return
     assert_invariant(result)
+
+
+# ── NUL bytes, whole-file refusals, what a rejected line keeps ──────────────────────────────────────────────
+GENERIC_HEADER = load("generic.csv").removeprefix("\ufeff").splitlines()[0]
+
+
+def _good_generic(n: int) -> list[str]:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    return [f"{(start + timedelta(hours=i)).isoformat()},buy,SOL,{i + 1},USDT,{150 * (i + 1)},,,,," for i in range(n)]
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (str(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("fmt", list(FUZZ_SPECS))
+def test_a_nul_byte_rejects_its_line_and_every_other_line_reads(fmt: str) -> None:
+    """A NUL in one cell (binary data pasted in, a file half overwritten) rejects that line with a reason naming the
+    column; the file's other lines read as without it; no reason or kept cell holds a NUL (PostgreSQL refuses
+    it in text and jsonb)."""
+    spec = FUZZ_SPECS[fmt]
+    base_text = load(str(spec["file"])).removeprefix("\ufeff").replace("\r\n", "\n")
+    base = parse_export(base_text, fmt)
+    lines = base_text.split("\n")[:-1]
+    cells = next(csv.reader([lines[int(spec["row"]) - 1]]))  # type: ignore[call-overload]
+    asset = int(spec["asset"])  # type: ignore[call-overload]
+    cells[asset] = cells[asset][:1] + "\x00" + cells[asset][1:]
+    text = "\n".join([*lines, _join(cells)]) + "\n"
+
+    result = parse_export(text, fmt)
+    assert_invariant(result)
+    assert result.refused is None and len(result.records) == len(base.records)
+    (nul,) = [r for r in result.rejected if r.line == len(lines) + 1]
+    header = find_header(split_lines(text), FORMATS[fmt][0])
+    assert header is not None
+    column = header.names[asset]
+    assert nul.reason.startswith(f"{column}: contains a NUL byte")
+    assert nul.payload[column] == cells[asset].replace("\x00", "\\x00")  # shown where it was, not stored
+    assert not [s for r in result.rejected for s in (r.reason, *_strings(r.payload)) if "\x00" in s]
+
+
+def test_a_nul_byte_in_a_free_text_cell_is_rejected_too() -> None:
+    """A cell no rule checks (the generic template's record_id, txid, note) would carry the NUL into a text
+    column of raw.file_records: its line is rejected like any other."""
+    text = "\n".join([GENERIC_HEADER, *_good_generic(3),
+                      "2024-02-01T00:00:00Z,buy,SOL,1,USDT,150,,,otc\x00-7,,",
+                      "2024-02-01T00:00:00Z,buy,SOL,1,USDT,150,,,,,gift \x00\x00"]) + "\n"
+    result = parse_export(text)
+    assert [(r.line, r.reason.split(":")[0]) for r in result.rejected] == [(5, "record_id"), (6, "note")]
+    assert len(result.records) == 3 and result.refused is None
+
+
+def test_a_file_of_junk_is_refused_after_reading_a_sample() -> None:
+    """Megabytes of junk after a valid header: reading stops after SAMPLE_LINES data lines, and the file is
+    refused with one line saying what was expected and the first reasons (the issue: 50 MB read to the end,
+    every line quarantined)."""
+    rng = random.Random("coinbook-junk")
+    unique = ["".join(rng.choice(JUNK_ALPHABET) for _ in range(rng.randint(40, 120))) for _ in range(300)]
+    text = GENERIC_HEADER + "\n" + "\n".join(unique[i % len(unique)] for i in range(40_000)) + "\n"
+    assert len(text) > 3_000_000
+
+    result = parse_export(text)
+    assert result.refused is not None and not result.complete
+    assert result.data_lines == SAMPLE_LINES  # read no further than the sample
+    assert result.records == [] and len(result.rejected) == SAMPLE_LINES
+    assert result.refused.startswith(f"refused, nothing imported: {SAMPLE_LINES} of the first {SAMPLE_LINES} data "
+                                     "lines are not valid generic rows (expected Coinbook generic template: "
+                                     "timestamp,type,base_asset")
+    assert "First reasons: line 2: " in result.refused and "; line 4: " in result.refused
+    assert len(result.refused) < 1_500 and not any(c in result.refused for c in "\x00\r\n")
+
+
+@pytest.mark.parametrize(("good", "bad", "refused"), [(600, 700, True), (600, 500, False), (9, 9, False),
+                                                     (1, 2, True)])
+def test_a_file_is_refused_when_most_of_it_fails(good: int, bad: int, refused: bool) -> None:
+    """Judged on the sample while reading and on the whole file: good lines first and more junk after them is
+    refused too; up to half of the lines failing is a file with bad lines, imported with its rejects."""
+    text = "\n".join([GENERIC_HEADER, *_good_generic(good), *(["2024-01-01T00:00:00Z,buy,SOL,-1,USDT,1,,,,,"] * bad)])
+    result = parse_export(text)
+    assert result.complete and result.data_lines == good + bad  # the sample was fine, so all of it was read
+    assert (result.refused is not None) is refused
+    assert len(result.records) == good and len(result.rejected) == bad
+    if refused:
+        assert result.refused.startswith(f"refused, nothing imported: {bad} of {good + bad} data lines")
+        assert f"line {good + 2}: base_quantity: '-1' must be positive" in result.refused
+
+
+def test_a_rejected_line_keeps_bounded_cells_and_a_printable_reason() -> None:
+    huge = "X" * 50_000
+    text = "\n".join([GENERIC_HEADER, *_good_generic(3),
+                      f"2024-02-01T00:00:00Z,buy,{huge},1,USDT,150,,,,,",  # one huge cell
+                      ",".join(["Y" * 2_000] * 30),  # a line of the wrong width: kept as its text, cut
+                      '2024-02-01T00:00:00Z,buy,"B\rTC",1,USDT,150,,,,,']) + "\n"  # a CR inside a quoted cell
+    result = parse_export(text)
+    huge_cell, wide, carriage = result.rejected
+    assert huge_cell.truncated and len(huge_cell.payload["base_asset"]) < CELL_LIMIT + 40
+    assert huge_cell.payload["base_asset"].endswith("… (cut, 50,000 characters)")
+    assert len(huge_cell.reason) < REASON_LIMIT + 40 and huge_cell.reason.startswith("base_asset: 'XXX")
+    assert wide.truncated and list(wide.payload) == ["text"] and len(wide.payload["text"]) < LINE_LIMIT + 40
+    assert not carriage.truncated and carriage.reason == "base_asset: 'B\\x0dTC' is not an asset code"
+
+    many, cut = bounded_payload({f"c{i}": "z" * 900 for i in range(30)})
+    assert cut and sum(len(v) for v in many.values()) <= LINE_LIMIT + CELL_LIMIT
+    assert many["…"] == f"{30 - (len(many) - 1)} more cells left out"
+    assert bounded_payload({"a": "b"}) == ({"a": "b"}, False)
+
+
+# ── whose export a format is ─────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize(("fmt", "kind", "venue", "accepted"), [
+    ("kraken_ledgers", "exchange", "kraken", True),
+    ("kraken_ledgers", "exchange", "binance", False),
+    ("binance_trades", "exchange", "binance", True),
+    ("binance_trades", "wallet", "bitcoin", False),
+    ("coinbase_transactions", "exchange", "coinbase", True),
+    ("coinbase_transactions", "exchange", "kraken", False),
+    ("ledger_live", "wallet", "bitcoin", True),
+    ("ledger_live", "wallet", "ethereum", True),
+    ("ledger_live", "exchange", "htx", False),
+    ("ledger_live", "defi", "ethereum", False),
+    ("generic", "exchange", "htx", True),
+    ("generic", "wallet", "bitcoin", True),
+    ("generic", "defi", "ethereum", True),
+])
+def test_a_venues_export_goes_only_into_an_account_of_that_venue(fmt: str, kind: str, venue: str,
+                                                                  accepted: bool) -> None:
+    if accepted:
+        check_owner(fmt, "acct", kind, venue)
+        return
+    with pytest.raises(FileRefused) as info:
+        check_owner(fmt, "acct", kind, venue)
+    owner_kind, venues = OWNERS[fmt]
+    message = str(info.value)
+    assert message.startswith(f"{fmt} is the export of ")
+    assert f"but 'acct' is {'an' if kind == 'exchange' else 'a'} {kind} account on {venue}" in message
+    assert all(v in message for v in venues or ()) and owner_kind in message and "generic template" in message
+
+
+def test_every_format_but_the_generic_template_has_an_owner() -> None:
+    assert set(OWNERS) == set(FORMATS) - {"generic"}
 
 
 # ── the sandbox's exports, read back ─────────────────────────────────────────────────────────────────────

@@ -1,15 +1,20 @@
 """Parsers of exchange and wallet CSV exports into canonical records: pure functions over the file's text.
 
     result = parse_export(text)              # or parse_export(text, "kraken_ledgers", default_timezone=...)
-    result.records / result.rejected / result.ignored / result.data_lines
+    result.records / result.rejected / result.ignored / result.data_lines / result.refused
+    check_owner(result.format, account_id, kind, venue)   # raises FileRefused: another venue's export
+
+A file whose lines mostly fail is refused whole (result.refused), judged on a sample before the rest is read.
 
 Supported: binance_trades, coinbase_transactions, kraken_ledgers, ledger_live, generic (TEMPLATE.md).
 """
 
-from pipelines.sources.files.detect import FORMATS, detect_format, parse_export
+from pipelines.sources.files.detect import FORMATS, OWNERS, check_owner, detect_format, parse_export
 from pipelines.sources.files.kraken import kraken_asset
 from pipelines.sources.files.records import (
+    SAMPLE_LINES,
     EmptyFile,
+    FileRefused,
     ImportedRecord,
     ParseResult,
     RejectedRow,
@@ -18,11 +23,15 @@ from pipelines.sources.files.records import (
 
 __all__ = [
     "FORMATS",
+    "OWNERS",
+    "SAMPLE_LINES",
     "EmptyFile",
+    "FileRefused",
     "ImportedRecord",
     "ParseResult",
     "RejectedRow",
     "UnknownFormat",
+    "check_owner",
     "detect_format",
     "kraken_asset",
     "parse_export",

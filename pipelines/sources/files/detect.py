@@ -1,4 +1,4 @@
-"""Which export a file is (by its header line), and the entry point that parses it."""
+"""Which export a file is (by its header line), whose export it is, and the entry point that parses it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pipelines.sources.files import binance, coinbase, generic, kraken, ledger_live
 from pipelines.sources.files.records import (
     PREAMBLE_LIMIT,
+    REFUSE_SHARE,
     EmptyFile,
+    FileRefused,
     Header,
     Options,
     ParseResult,
@@ -40,6 +42,47 @@ FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
                      "Coinbook generic template: timestamp,type,base_asset,base_quantity,quote_asset,"
                      "quote_quantity,fee_asset,fee_quantity,record_id,txid,note"),
 }
+
+
+# Whose export each format is: (account kind, venues; None = any venue of that kind). A file of the format is
+# imported only into such an account; a format not listed (the generic template) goes into any account.
+# Ledger Live exports a hardware wallet's accounts of every chain in one file: any wallet account takes it.
+OWNERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    binance.FORMAT: ("exchange", ("binance",)),
+    coinbase.FORMAT: ("exchange", ("coinbase",)),
+    kraken.FORMAT: ("exchange", ("kraken",)),
+    ledger_live.FORMAT: ("wallet", None),
+}
+
+
+def _a(words: str) -> str:
+    return f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
+
+
+def check_owner(fmt: str, account_id: str, kind: str, venue: str) -> None:
+    """Raises FileRefused when a format that belongs to a venue (or account kind) is imported into an account of
+    another: a Kraken ledger in a Binance account would book Kraken's history as Binance's."""
+    owner = OWNERS.get(fmt)
+    if owner is None:
+        return
+    owner_kind, venues = owner
+    if kind == owner_kind and (venues is None or venue in venues):
+        return
+    belongs = f"{' or '.join(venues)} {owner_kind}" if venues else owner_kind
+    raise FileRefused(f"{fmt} is the export of {_a(belongs)} account, but '{account_id}' is {_a(kind)} account "
+                      f"on {venue}: import it into {_a(belongs)} account, or write it in the generic template "
+                      "(pipelines/sources/files/TEMPLATE.md), which any account takes")
+
+
+def refusal(result: ParseResult, expected: str) -> str | None:
+    """Why the whole file is refused, or None: more than REFUSE_SHARE of its first SAMPLE_LINES data lines (reading
+    stopped there) or of all its data lines were rejected. One line: what was expected and the first reasons."""
+    if result.complete and len(result.rejected) <= REFUSE_SHARE * result.data_lines:
+        return None
+    scope = f"the first {result.data_lines}" if not result.complete else f"{result.data_lines}"
+    first = "; ".join(f"line {r.line}: {r.reason[:160]}" for r in result.rejected[:3])
+    return (f"refused, nothing imported: {len(result.rejected)} of {scope} data lines are not valid {result.format} "
+            f"rows (expected {expected}). First reasons: {first}")
 
 
 def _supported() -> str:
@@ -75,8 +118,9 @@ def detect_format(text: str) -> str:
 
 def parse_export(text: str, fmt: str | None = None, *, default_timezone: str | None = None) -> ParseResult:
     """Parse a whole export. Bad rows are rejected with a reason, never raised; only a file that is empty or
-    not the (given or detected) format raises UnknownFormat. default_timezone (IANA) is for naive generic
-    timestamps; an unknown zone name raises ValueError."""
+    not the (given or detected) format raises UnknownFormat. A file whose lines mostly fail comes back with
+    `refused` set (reading stops after SAMPLE_LINES data lines when those fail): nothing of it is to be imported.
+    default_timezone (IANA) is for naive generic timestamps; an unknown zone name raises ValueError."""
     options = Options(now=datetime.now(UTC),
                       default_tz=timezone_named(default_timezone) if default_timezone else None)
     lines = _lines(text)
@@ -89,4 +133,6 @@ def parse_export(text: str, fmt: str | None = None, *, default_timezone: str | N
         if found is None:
             raise UnknownFormat(f"no {fmt} header in the first {PREAMBLE_LIMIT} lines; expected {FORMATS[fmt][2]}")
         header = found
-    return FORMATS[fmt][1](lines, header, options)
+    result = FORMATS[fmt][1](lines, header, options)
+    result.refused = refusal(result, FORMATS[fmt][2])
+    return result

@@ -27,6 +27,15 @@ INCOME_KINDS = ("staking", "interest", "airdrop", "reward", "other")
 MAX_INTEGER_DIGITS = 20  # numeric(38,18): 20 digits before the point,
 MAX_DECIMALS = 18  # and 18 after it
 PREAMBLE_LIMIT = 50  # lines searched for the header (Coinbase puts a few lines of text before it)
+# A file whose lines mostly fail is not this format (or not an export at all): it is refused whole, nothing
+# imported, rather than every line quarantined. Judged on the first SAMPLE_LINES data lines as they are read
+# (reading stops there when they fail) and again on the whole file.
+SAMPLE_LINES = 500
+REFUSE_SHARE = 0.5  # refused when more than this share of the sample (or of the file) is rejected
+# What a rejected line keeps for the quarantine: the line and reason, not unbounded copies of junk.
+CELL_LIMIT = 1_000  # characters per cell (and per column name)
+LINE_LIMIT = 10_000  # characters per line, all cells together
+REASON_LIMIT = 500  # characters of a reason (reasons quote the offending cell)
 
 Payload = dict[str, Any]
 
@@ -57,8 +66,9 @@ class ImportedRecord:
 @dataclass(frozen=True)
 class RejectedRow:
     line: int  # 1-based physical line number
-    reason: str  # which column, what was wrong
-    payload: Payload  # header → cell; for unparseable lines {"text": raw line}
+    reason: str  # which column, what was wrong (one printable line, ≤ REASON_LIMIT characters)
+    payload: Payload  # header → cell; for unparseable lines {"text": raw line}; bounded, no NUL (bounded_payload)
+    truncated: bool = False  # the payload was cut to CELL_LIMIT / LINE_LIMIT
 
 
 @dataclass
@@ -68,8 +78,10 @@ class ParseResult:
     rejected: list[RejectedRow]
     data_lines: int  # data rows read (not header, preamble or blank lines)
     # Data lines that are deliberately no-ops (documented per format, e.g. Kraken moves between the account's
-    # own wallets, a repeated header): (line, why). Every data line is in records, rejected or here.
+    # own wallets, a repeated header): (line, why). Every data line read is in records, rejected or here.
     ignored: list[tuple[int, str]] = field(default_factory=list)
+    complete: bool = True  # False: reading stopped after the sample, which failed (data_lines = what was read)
+    refused: str | None = None  # why the whole file is refused (most lines fail); then nothing is to be imported
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,10 @@ class UnknownFormat(ValueError):
 
 class EmptyFile(UnknownFormat):
     """The file has no content at all."""
+
+
+class FileRefused(ValueError):
+    """The whole file is refused: most of its lines fail, or it is another venue's export than the account's."""
 
 
 class RowError(ValueError):
@@ -357,21 +373,70 @@ def find_header(lines: list[str], matches: Callable[[tuple[str, ...]], bool]) ->
     return None
 
 
+# ── what a rejected line keeps ────────────────────────────────────────────────────────────────────────────
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str, limit: int = REASON_LIMIT) -> str:
+    """One printable line: control characters (NUL, CR, tab, …) shown as \\xNN escapes — PostgreSQL refuses
+    NUL in text, and a terminal would act on the others — cut to `limit` characters."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if len(text) <= limit else f"{text[:limit]}… (cut, {len(text):,} characters)"
+
+
+def _clip(text: str, limit: int) -> tuple[str, bool]:
+    text = text.replace("\x00", "\\x00")  # jsonb refuses \u0000; the escape shows where it was
+    if len(text) <= limit:
+        return text, False
+    return f"{text[:limit]}… (cut, {len(text):,} characters)", True
+
+
+def bounded_payload(payload: Payload, cell_limit: int = CELL_LIMIT) -> tuple[Payload, bool]:
+    """A rejected line's cells as the quarantine keeps them: each cell (and column name) ≤ cell_limit
+    characters, all of them about LINE_LIMIT at most (a cut cell adds its marker), NUL escaped;
+    (payload, whether anything was cut)."""
+    out: Payload = {}
+    budget, cut = LINE_LIMIT, False
+    for position, (key, value) in enumerate(payload.items()):
+        if budget <= 0:
+            out["…"] = f"{len(payload) - position} more cells left out"
+            return out, True
+        name, name_cut = _clip(str(key), CELL_LIMIT)
+        if isinstance(value, str):
+            value, value_cut = _clip(value, min(cell_limit, budget))
+            budget -= len(value)
+        else:  # Kraken's {"rows": [...]} never reaches here (rejects carry one row), but stay total
+            value, value_cut = value, False
+        while name in out:
+            name += "#"
+        out[name] = value
+        budget -= len(name)
+        cut = cut or name_cut or value_cut
+    return out, cut
+
+
 @dataclass
 class Reader:
-    """Walks the data lines after the header: counts them, rejects unreadable ones, yields the rest."""
+    """Walks the data lines after the header: counts them, rejects unreadable ones, yields the rest.
+
+    After SAMPLE_LINES data lines it judges them: when more than REFUSE_SHARE of them were rejected it stops
+    reading (`stopped`), so a large file of junk costs a sample, not the whole file."""
 
     lines: list[str]
     header: Header
     data_lines: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
     ignored: list[tuple[int, str]] = field(default_factory=list)
+    stopped: bool = False
 
     def rows(self) -> Iterator[Row]:
         width = len(self.header.keys)
         for number, line in enumerate(self.lines[self.header.line:], start=self.header.line + 1):
             if not line.strip():
                 continue
+            if self.data_lines == SAMPLE_LINES and len(self.rejected) > REFUSE_SHARE * SAMPLE_LINES:
+                self.stopped = True
+                return
             try:
                 cells = cells_of(line)
             except csv.Error as exc:
@@ -381,6 +446,9 @@ class Reader:
             if not any(c.strip() for c in cells):
                 continue  # a row of empty cells (spreadsheets leave them) is a blank line
             self.data_lines += 1
+            if "\x00" in line:  # binary data: no cell of it is trusted (and PostgreSQL refuses NUL in text)
+                self._reject_nul(number, line, cells)
+                continue
             if tuple(header_key(c) for c in cells) == self.header.keys:
                 self.ignored.append((number, "repeated header line"))
                 continue
@@ -391,12 +459,21 @@ class Reader:
                 continue
             yield Row(number, line, tuple(cells), self.header)
 
+    def _reject_nul(self, number: int, line: str, cells: list[str]) -> None:
+        names = self.header.names
+        index = next((i for i, cell in enumerate(cells[:len(names)]) if "\x00" in cell), None)
+        where = f"{names[index]}: " if index is not None else ""
+        payload = dict(zip(names, cells, strict=True)) if len(cells) == len(names) else {"text": line}
+        self.reject(number, f"{where}contains a NUL byte (\\x00): binary data, not CSV text", payload)
+
     def reject(self, line: int, reason: str, payload: Payload) -> None:
-        self.rejected.append(RejectedRow(line, reason, payload))
+        # An unreadable line is one text of up to LINE_LIMIT; a line read into cells keeps CELL_LIMIT a cell.
+        kept, truncated = bounded_payload(payload, LINE_LIMIT if list(payload) == ["text"] else CELL_LIMIT)
+        self.rejected.append(RejectedRow(line, printable(reason), kept, truncated))
 
     def result(self, fmt: str, records: list[ImportedRecord]) -> ParseResult:
         return ParseResult(fmt, sorted(records, key=lambda r: r.lines), sorted(self.rejected, key=lambda r: r.line),
-                           self.data_lines, sorted(self.ignored))
+                           self.data_lines, sorted(self.ignored), complete=not self.stopped)
 
 
 def run_rows(fmt: str, reader: Reader, handle: Callable[[Row], ImportedRecord]) -> ParseResult:
