@@ -1,6 +1,7 @@
 """Writes of a CSV import: the file's records into raw.file_records, its rejected lines into ops.quarantine
-(file, line and reason), and the tally into ops.imports, in one transaction (a file is imported whole or not
-at all). Record identities are content hashes, so importing a file again adds nothing."""
+(file, line, reason and the line's cells as the parser bounded them), and the tally into ops.imports, in one
+transaction (a file is imported whole or not at all). Record identities are content hashes, so importing a file
+again adds nothing."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ FILE_COLUMNS = ("tenant_id", "account_id", "source", "source_record_id", "record
 class RejectedLine:
     line: int
     reason: str
-    row: Any  # the delivered cells (JSON-able)
+    row: Any  # the delivered cells (JSON-able, no NUL), cut to a bounded size by the parser
+    truncated: bool = False  # the cells were cut: the quarantine row says so
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ def store_file_import(wh: Warehouse, *, tenant_id: str, account_id: str, source:
                                               check_name, reason, run_id)
                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict do nothing""",
                 (tenant_id, account_id, source, FILE_RECORDS, f"{file_sha256[:16]}:{reject.line}",
-                 Jsonb({"file": file_name, "file_sha256": file_sha256, "line": reject.line, "row": reject.row}),
+                 Jsonb({"file": file_name, "file_sha256": file_sha256, "line": reject.line, "row": reject.row,
+                        **({"truncated": True} if reject.truncated else {})}),
                  f"import:{fmt}", f"{file_name} line {reject.line}: {reject.reason}", run_id))
         conn.execute(
             """insert into ops.imports (tenant_id, account_id, file_name, file_sha256, format, rows_in, loaded_new,

@@ -5,13 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from pipelines.app.console import console
 from pipelines.app.ready import ensure_warehouse
 from pipelines.services.imports import import_file, quarantined_lines
 from pipelines.settings import get_settings
-from pipelines.sources.files import UnknownFormat
+from pipelines.sources.files import FileRefused, UnknownFormat
 from warehouse.connection import Warehouse
+
+
+def _line(text: str) -> None:
+    """One line, never wrapped; what comes from the file is escaped (it is not rich markup, nor :emoji: codes)."""
+    console.print(text, soft_wrap=True, emoji=False, highlight=False)
 
 
 def import_csv(
@@ -23,13 +29,17 @@ def import_csv(
     fmt: str | None = typer.Option(None, "--format", help="Force a format instead of detecting it."),
     timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps of the generic template."),
 ) -> None:
-    """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing.
+    """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing. A
+    file whose lines mostly fail, or another venue's export than the account's, is refused whole (exit 2).
     Run `coinbook run` (or the nightly job) afterwards to rebuild the models."""
     wh = Warehouse(ensure_warehouse(get_settings()))
     try:
         outcome = import_file(wh, file, account, tenant_id=tenant, fmt=fmt, timezone=timezone)
+    except FileRefused as exc:
+        _line(f"[red]import refused[/]: {escape(file.name)}: {escape(str(exc))}")
+        raise typer.Exit(2) from None
     except (UnknownFormat, LookupError, ValueError) as exc:
-        console.print(f"[red]import failed[/]: {exc}")
+        _line(f"[red]import failed[/]: {escape(file.name)}: {escape(str(exc))}")
         raise typer.Exit(2) from None
     console.print(f"{outcome.file_name} ({outcome.format}) → {outcome.tenant_id}/{outcome.account_id}: "
                   f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
@@ -37,4 +47,4 @@ def import_csv(
                   f"{outcome.ignored} ignored")
     if outcome.quarantined:
         for reason in quarantined_lines(wh, outcome.file_sha256):
-            console.print(f"  [yellow]quarantined[/] {reason}")
+            _line(f"  [yellow]quarantined[/] {escape(reason)}")

@@ -6,6 +6,10 @@ with the file, line number and reason) or the ignored count (documented no-op li
 the tally — rows in = rows loaded + rows quarantined + rows ignored. A record's identity is its content (plus
 its ordinal among identical rows of the file), so importing the same file twice, or a file overlapping an
 earlier one, adds nothing; staging then drops file records that the venue's API already delivered.
+
+A file is refused whole (FileRefused, nothing written) when it is another venue's export than the account's, or
+when its lines mostly fail: that is judged on the file's head (HEAD_BYTES) before the rest is read, and again on
+the whole file. A refused inbox file moves to refused/ with its reason beside it (refuse_file).
 """
 
 from __future__ import annotations
@@ -21,10 +25,19 @@ from psycopg.types.json import Jsonb
 
 from pipelines.services.accounts import resolve_account
 from pipelines.sources.exchanges.canonical import canonical_json, clean_json
-from pipelines.sources.files import ImportedRecord, detect_format, parse_export
+from pipelines.sources.files import (
+    FileRefused,
+    ImportedRecord,
+    ParseResult,
+    UnknownFormat,
+    check_owner,
+    detect_format,
+    parse_export,
+)
 from warehouse.connection import Warehouse
 from warehouse.files import ImportTally, RejectedLine, store_file_import
 
+HEAD_BYTES = 1 << 20  # read first: the format, the account and the sample are judged on it before the rest is read
 IDENTITY_FIELDS = ("record_type", "occurred_at", "base_asset", "quote_asset", "side", "quantity", "price", "cost",
                    "asset", "amount", "fee_amount", "fee_asset", "venue_record_id", "txid", "income_kind")
 
@@ -79,20 +92,67 @@ def record_rows(records: list[ImportedRecord], *, tenant_id: str, account_id: st
     return rows
 
 
+def _account(wh: Warehouse, account_id: str, tenant_id: str | None) -> tuple[str, str, str, str]:
+    """(tenant, account, kind, venue) of the account a file is imported into."""
+    tenant_id, account_id = resolve_account(wh, account_id, tenant_id)
+    with wh.connect() as conn:
+        row = conn.execute("select kind, venue from ops.accounts where tenant_id = %s and account_id = %s",
+                           (tenant_id, account_id)).fetchone()
+    assert row is not None  # resolve_account found it
+    return tenant_id, account_id, row[0], row[1]
+
+
+def _head(path: Path) -> tuple[bytes, bool]:
+    """The file's first HEAD_BYTES cut after its last whole line, and whether that is the whole file."""
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES + 1)
+    if len(head) <= HEAD_BYTES:
+        return head, True
+    end = head.rfind(b"\n", 0, HEAD_BYTES)
+    return head[:end + 1] if end >= 0 else head[:HEAD_BYTES], False
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8-sig", errors="replace")  # undecodable bytes become U+FFFD: that row is rejected
+
+
+def _parse(text: str, fmt: str, timezone: str | None) -> ParseResult:
+    result = parse_export(text, fmt, default_timezone=timezone)
+    if result.refused:
+        raise FileRefused(result.refused)
+    return result
+
+
+def _format_of(text: str, fmt: str | None) -> str:
+    try:
+        return fmt or detect_format(text)
+    except UnknownFormat as exc:
+        if "\x00" in text:  # what a user can act on: it is not a text file (or it is UTF-16, as Excel saves it)
+            raise UnknownFormat(f"{exc}. The file holds NUL bytes: it is binary or UTF-16, not UTF-8 CSV text") \
+                from None
+        raise
+
+
 def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | None = None, fmt: str | None = None,
                 timezone: str | None = None, run_id: str | None = None) -> ImportOutcome:
-    tenant_id, account_id = resolve_account(wh, account_id, tenant_id)
-    data = path.read_bytes()
+    """Raises UnknownFormat (not a supported export), FileRefused (another venue's export, or mostly bad lines;
+    nothing written), LookupError (no such account) or ValueError (an unknown --timezone)."""
+    tenant_id, account_id, kind, venue = _account(wh, account_id, tenant_id)
+    head, whole = _head(path)
+    text = _decode(head)
+    fmt = _format_of(text, fmt)
+    check_owner(fmt, account_id, kind, venue)
+    result = _parse(text, fmt, timezone)  # a file of junk is refused here, its head read only
+    data = head if whole else path.read_bytes()
+    if not whole:
+        result = _parse(_decode(data), fmt, timezone)
     sha = hashlib.sha256(data).hexdigest()
-    text = data.decode("utf-8-sig", errors="replace")  # undecodable bytes become U+FFFD: that row is rejected
-    fmt = fmt or detect_format(text)
-    result = parse_export(text, fmt, default_timezone=timezone)
     rows = record_rows(result.records, tenant_id=tenant_id, account_id=account_id, fmt=fmt, file_name=path.name,
                        file_sha256=sha, run_id=run_id)
     lines_loaded = sum(len(r.lines) for r in result.records)
     inserted = store_file_import(
         wh, tenant_id=tenant_id, account_id=account_id, source=f"csv:{fmt}", fmt=fmt, file_name=path.name,
-        file_sha256=sha, rows=rows, rejected=[RejectedLine(r.line, r.reason, clean_json(r.payload))
+        file_sha256=sha, rows=rows, rejected=[RejectedLine(r.line, r.reason, clean_json(r.payload), r.truncated)
                                               for r in result.rejected],
         tally=ImportTally(result.data_lines, len(result.rejected), len(result.ignored)), run_id=run_id)
     outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), inserted,
@@ -126,7 +186,8 @@ def file_away(path: Path, folder: str, sha256: str) -> Path:
 
 
 def inbox_files(inbox: Path) -> list[tuple[Path, str, str]]:
-    """CSV files waiting in <inbox>/<tenant>/<account>/ (processed ones move to <account>/imported/)."""
+    """CSV files waiting in <inbox>/<tenant>/<account>/ (processed ones move to <account>/imported/, refused ones
+    to <account>/refused/)."""
     found = []
     if not inbox.exists():
         return found
@@ -134,6 +195,14 @@ def inbox_files(inbox: Path) -> list[tuple[Path, str, str]]:
         if path.is_file() and path.suffix.lower() in (".csv", ".txt") and not path.name.startswith("."):
             found.append((path, path.parent.parent.name, path.parent.name))
     return found
+
+
+def refuse_file(path: Path, reason: str) -> Path:
+    """Move a refused inbox file into refused/ beside it, with its reason in <file>.reason.txt: it is out of the
+    inbox (never tried again) and the operator sees why. Returns where the file is now."""
+    moved = file_away(path, "refused", file_sha256(path))
+    moved.with_name(f"{moved.name}.reason.txt").write_text(reason + "\n", encoding="utf-8")
+    return moved
 
 
 def quarantined_lines(wh: Warehouse, file_sha256: str, limit: int = 20) -> list[str]:

@@ -1,12 +1,14 @@
 """A CSV export imported as a run: raw.file_records (+ ops.quarantine, ops.imports), then the file is filed away
-beside where it was dropped (services/imports.py does the work)."""
+beside where it was dropped (services/imports.py does the work). A refused file (not a supported export, another
+venue's export, mostly bad lines, no such account) moves to refused/ with its reason beside it, and the run fails
+with that reason: it is out of the inbox, so it is never tried again."""
 
 from pathlib import Path
 
 import dagster as dg
 
 from pipelines.defs.common import WarehouseResource
-from pipelines.services.imports import file_away, import_file
+from pipelines.services.imports import file_away, import_file, refuse_file
 
 
 class ImportConfig(dg.Config):
@@ -22,8 +24,14 @@ class ImportConfig(dg.Config):
 def raw_file_records(context: dg.AssetExecutionContext, config: ImportConfig,
                      warehouse: WarehouseResource) -> dg.MaterializeResult:
     path = Path(config.path)
-    outcome = import_file(warehouse.get(), path, config.account_id, tenant_id=config.tenant_id, fmt=config.format,
-                          timezone=config.timezone, run_id=context.run_id)
+    try:
+        outcome = import_file(warehouse.get(), path, config.account_id, tenant_id=config.tenant_id,
+                              fmt=config.format, timezone=config.timezone, run_id=context.run_id)
+    except (ValueError, LookupError) as exc:  # the file's fault (FileRefused, UnknownFormat are ValueErrors)
+        reason = f"{path.name}: {exc}"
+        moved = refuse_file(path, reason)
+        context.log.error(f"refused, moved to {moved}: {reason}")
+        raise dg.Failure(description=reason, metadata={"refused": str(moved)}, allow_retries=False) from None
     file_away(path, "imported", outcome.file_sha256)
     return dg.MaterializeResult(metadata={
         "file": outcome.file_name, "format": outcome.format, "rows_in": outcome.rows_in,

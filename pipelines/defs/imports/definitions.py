@@ -2,6 +2,7 @@
 
     <inbox>/<tenant>/<account>/<file>.csv   →  raw.file_records (+ ops.quarantine, ops.imports)
                                             →  the file moves to <inbox>/<tenant>/<account>/imported/
+                                               (a refused file to .../refused/, its reason in <file>.reason.txt)
 The inbox is COINBOOK_IMPORT_INBOX (default .coinbook/inbox). The run key is the file's sha256, so a file dropped
 twice is imported once (and importing it again by hand changes nothing either). services/imports.py does it.
 """
