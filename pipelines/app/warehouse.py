@@ -8,6 +8,7 @@ from pipelines.app.console import console
 from pipelines.app.ready import ensure_warehouse
 from pipelines.settings import get_settings, resolve_database_url
 from warehouse.cluster import LocalCluster
+from warehouse.connection import mask_url
 from warehouse.migrate import apply_migrations
 
 app = typer.Typer(help="The private PostgreSQL cluster under .coinbook/ (or COINBOOK_DATABASE_URL).",
@@ -22,7 +23,7 @@ def _cluster() -> LocalCluster:
 @app.command("up")
 def up() -> None:
     """Start the private cluster (initialising it on first use) and apply migrations."""
-    console.print(f"warehouse up: [bold]{ensure_warehouse(get_settings())}[/]")
+    console.print(f"warehouse up: [bold]{mask_url(ensure_warehouse(get_settings()))}[/]")
 
 
 @app.command("down")
@@ -37,15 +38,21 @@ def status() -> None:
     """Is the private cluster running, where, which server binaries."""
     settings = get_settings()
     if settings.database_url:
-        console.print(f"external warehouse (COINBOOK_DATABASE_URL): {settings.database_url}")
+        console.print(f"external warehouse (COINBOOK_DATABASE_URL): {mask_url(settings.database_url)}")
         return
     console.print(str(_cluster().status()))
 
 
 @app.command("url")
-def url() -> None:
-    """Print the connection URL (for psql, BI tools, dbt)."""
-    typer.echo(resolve_database_url(get_settings()))
+def url(show_password: bool = typer.Option(False, "--show-password",
+                                           help="Print the password too (the URL is then usable as is).")) -> None:
+    """Print the connection URL (for psql, BI tools, dbt), its password as *** unless --show-password. The
+    private cluster's URL has no password: `psql "$(coinbook warehouse url)"` works as it is."""
+    database_url = resolve_database_url(get_settings())
+    masked = mask_url(database_url)
+    typer.echo(database_url if show_password else masked)
+    if masked != database_url and not show_password:
+        typer.echo("(password masked: --show-password prints it)", err=True)
 
 
 @app.command("migrate")
