@@ -2,10 +2,12 @@
 
 import argparse
 
-from sandbox.server import run_forever
+from sandbox.server import DIALECT_MODULES, run_forever
 from sandbox.world import DEFAULT_SEED
 
-parser = argparse.ArgumentParser(description="Coinbook exchange sandbox (Binance REST dialect).")
+parser = argparse.ArgumentParser(description=f"Coinbook exchange sandbox: the REST dialects of "
+                                             f"{', '.join(DIALECT_MODULES)}, Esplora, an Etherscan-style "
+                                             f"explorer and EVM JSON-RPC.")
 parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--port", type=int, default=8765)
 parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -9,12 +9,17 @@ import sys
 import typer
 
 from pipelines.app import accounts, imports, pipeline, prices, report, sandbox, warehouse
+from pipelines.app.errors import OperatorErrors
 
 app = typer.Typer(
-    help="Coinbook: crypto-asset portfolio data platform. Ingests exchange accounts, gates data quality, "
-    "models a ledger, positions and reconciliation in PostgreSQL.",
+    cls=OperatorErrors,  # an operator's error (no warehouse, a wrong setting or file) is one line, not a traceback
+    help="Coinbook: crypto-asset portfolio data platform. Ingests exchange accounts, wallets, DeFi positions and "
+    "CSV exports, gates data quality, models a ledger, positions and reconciliation in PostgreSQL. "
+    "Without API keys, the built-in sandbox speaks the REST dialects of Binance, Coinbase, Kraken, Bitfinex and "
+    "HTX (and Esplora, an Etherscan-style explorer and EVM JSON-RPC for the wallets).",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,  # a traceback's locals may hold a key or a database password
 )
 app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(accounts.app, name="accounts")
@@ -29,7 +34,9 @@ app.command()(sandbox.sandbox)
 
 
 @app.callback()
-def _main() -> None:
+def _main(debug: bool = typer.Option(False, "--debug", help="Show the full traceback when a command fails "
+                                     "(also COINBOOK_DEBUG=1).")) -> None:
+    # `debug` is read by OperatorErrors (pipelines/app/errors.py), around every command.
     # `kill -USR1 <pid>` prints every thread's stack to the terminal: a run that seems stuck tells where it is
     # (the test of `coinbook run` uses it before it gives up on a run).
     if hasattr(signal, "SIGUSR1") and sys.__stderr__ is not None:
