@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,8 +33,6 @@ class CoinbookSettings(BaseSettings):
                                                                  "<home>/inbox/<tenant>/<account>/).")
     tick_inbox: Path | None = Field(default=None, description="Folder watched for price tick files (CSV or "
                                                                "Parquet; default <home>/tick-inbox/).")
-
-    debug: bool = Field(default=False, description="Show the traceback of an operator error (as --debug).")
 
     # ── what is synced ─────────────────────────────────────────────────────────────────────────────────
     venues: Annotated[list[str] | None, NoDecode] = Field(
@@ -60,6 +58,10 @@ class CoinbookSettings(BaseSettings):
                                           "separated by whitespace or commas (tokens inside: a secret).")
     notify_min_severity: str = Field(default="warning", description="info | warning | critical")
 
+    # ── reports (pipelines/services/reports) ───────────────────────────────────────────────────────────
+    tax_timezone: str = Field(default="UTC", description="IANA zone of the tax year and of the dates on Form "
+                              "8949, for tenants without their own (ops.tenants.tax_timezone).")
+
     # ── optional export to InfluxDB 2 (pipelines/defs/exports) ─────────────────────────────────────────
     influx_url: str | None = Field(default=None, description="Set to export prices and risk metrics.")
     influx_token: SecretStr | None = None
@@ -67,21 +69,6 @@ class CoinbookSettings(BaseSettings):
     influx_bucket: str = "coinbook"
     influx_batch_size: int = 5_000
     influx_max_retries: int = 3
-
-    @field_validator("database_url")
-    @classmethod
-    def _a_postgresql_url(cls, value: str | None) -> str | None:
-        # A malformed URL would otherwise fail at the first connection, with the URL (password included) echoed.
-        from psycopg import ProgrammingError
-        from psycopg.conninfo import conninfo_to_dict
-
-        if value:
-            try:
-                conninfo_to_dict(value)
-            except ProgrammingError:
-                raise ValueError("not a PostgreSQL URL (postgresql://user@host:5432/database) "
-                                 "nor a libpq 'key=value' string") from None
-        return value
 
     @field_validator("venues", mode="before")
     @classmethod
@@ -103,19 +90,9 @@ class CoinbookSettings(BaseSettings):
         return self.tick_inbox or self.home / "tick-inbox"
 
 
-class SettingsError(ValueError):
-    """A COINBOOK_* variable (or `.env` entry) that cannot be used. The message names the variable and what is
-    wrong with it, never its value (it may be a secret)."""
-
-
 @lru_cache(maxsize=1)
 def get_settings() -> CoinbookSettings:
-    try:
-        return CoinbookSettings()
-    except ValidationError as exc:
-        raise SettingsError("; ".join(
-            f"{env_var_name('_'.join(str(part) for part in error['loc']))}: {error['msg']}"
-            for error in exc.errors())) from None
+    return CoinbookSettings()
 
 
 def resolve_database_url(settings: CoinbookSettings) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 
 from pipelines.app.console import console
+from pipelines.services.reports.form8949 import exclusion_note
 from pipelines.services.reports.tax import write_tax_report
 from pipelines.settings import get_settings, resolve_database_url
 from warehouse.connection import Warehouse
@@ -17,22 +19,35 @@ app = typer.Typer(help="Reports from the marts (tax).", no_args_is_help=True)
 @app.command("tax")
 def tax(
     tenant: str = typer.Option(..., help="Tenant id (ops.tenants)."),
-    year: int = typer.Option(..., help="Tax year (UTC dates)."),
+    year: int = typer.Option(..., help="Tax year, in the tenant's time zone (see --timezone)."),
     out: Path = typer.Option(Path("reports"), help="Directory to write into (created if missing)."),
+    timezone: str | None = typer.Option(
+        None, help="IANA time zone of the tax year and the dates on the form (e.g. America/New_York). Default: "
+        "the tenant's ops.tenants.tax_timezone, else COINBOOK_TAX_TIMEZONE, else UTC."),
 ) -> None:
-    """Form 8949 for a tenant and tax year (CSV + PDF, one line per lot slice, by the tenant's lot method), and
-    the disposals that could not go on it for want of a cost basis (missing_cost_basis_*.csv)."""
+    """Form 8949 for a tenant and tax year (CSV + PDF, one line per lot slice, by the tenant's lot method). The
+    disposals whose cost basis is unknown are listed on it apart, after Part II, and left out of its totals;
+    missing_cost_basis_*.csv says what to fix."""
+    settings = get_settings()
     try:
-        report = write_tax_report(Warehouse(resolve_database_url(get_settings())), tenant, year, out)
+        report = write_tax_report(Warehouse(resolve_database_url(settings)), tenant, year, out, timezone=timezone,
+                                  default_timezone=settings.tax_timezone)
     except LookupError as exc:
         console.print(f"[red]report failed[/]: {exc}")
         raise typer.Exit(2) from None
-    console.print(f"Form 8949 {year} for {tenant}: {report.lines} lines, proceeds {report.proceeds:,.2f}, "
-                  f"cost {report.cost:,.2f}, short-term {report.short_term:,.2f}, long-term {report.long_term:,.2f}")
-    console.print(f"  {report.csv_path}\n  {report.pdf_path}")
+    # soft_wrap: one line per fact, whatever the width (the terminal folds it; grep and logs keep it whole)
+    say = partial(console.print, soft_wrap=True, highlight=False)
+    say(f"Form 8949 {year} for {tenant} (tax year and dates in {report.timezone}): {report.lines} lines, proceeds "
+        f"{report.proceeds:,.2f}, cost {report.cost:,.2f}, short-term {report.short_term:,.2f}, "
+        f"long-term {report.long_term:,.2f}")
+    say(f"  {report.csv_path}\n  {report.pdf_path}")
+    if report.unknown.lines:
+        say(f"  [yellow]{exclusion_note(report.unknown)}[/]")  # the sentence under every totals line of the form
+        say(f"  fix: {report.missing_path} says why for each (enter the cost in ops.cost_basis, or import the "
+            "purchase history), then `coinbook run` and this report again")
+    if report.removed:
+        say(f"  {report.removed} slice{'s' if report.removed != 1 else ''} of unexplained withdrawals: not sales, so "
+            "on no line (classify them: marts.transfer_review)")
     if report.income_events:
-        console.print(f"  income (ordinary, not on Form 8949): {report.income_events} receipts, "
-                      f"{report.income_usd:,.2f} USD — marts.income")
-    if report.missing:
-        console.print(f"  [yellow]{report.missing} disposal slices lack a cost basis and are NOT on the form[/]: "
-                      f"{report.missing_path} (fix: ops.cost_basis, or import the purchase history)")
+        say(f"  income (ordinary, not on Form 8949): {report.income_events} receipts, {report.income_usd:,.2f} USD "
+            "— marts.income")

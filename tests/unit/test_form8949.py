@@ -1,6 +1,8 @@
 """Form 8949 writer (pipelines/services/reports/form8949.py): a hand-worked year checked row by row in the CSV and
 in the PDF's text, box defaults, rounding, pagination, an empty year, odd characters, and byte-identical reruns;
-the disposals of unknown cost basis listed apart and left out of every total, which says so.
+the disposals of unknown cost basis listed apart and left out of every total, which says so. Then the tax report's
+pure parts (pipelines/services/reports/tax.py): the tax year and the printed dates in the tenant's time zone, and
+every slice of marts.disposals counted once (on the form, not on it, or an unexplained withdrawal).
 
 The PDF's text is read without a PDF reader (none is installed): fpdf2 writes each text cell as a BT … ET block of
 "(…) Tj" strings in a zlib-compressed content stream, in Windows-1252, so inflating the streams and unescaping the
@@ -12,7 +14,7 @@ import csv
 import math
 import re
 import zlib
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +31,16 @@ from pipelines.services.reports.form8949 import (
     to_cents,
     unknown_basis,
     write_form_8949,
+)
+from pipelines.services.reports.tax import (
+    Slice,
+    Uncovered,
+    holding_term,
+    local_date,
+    shape_year,
+    tax_year_of,
+    tax_year_window,
+    tax_zone,
 )
 
 D = Decimal
@@ -472,3 +484,123 @@ def test_invalid_unknown_basis_lines_are_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="expected UnknownBasisLine"):
         write_form_8949(LINES, tmp_path / "out", taxpayer="T", tax_year=YEAR, unknown=[LINES[0]])  # type: ignore[list-item]
     assert not (tmp_path / "out").exists()
+
+
+# ── the tax year in the tenant's time zone (tax.py) ────────────────────────────────────────────────────────────
+NEW_YORK = tax_zone("America/New_York")
+
+
+def test_a_new_york_new_years_eve_sale_is_in_the_old_year() -> None:
+    sold = datetime(2026, 1, 1, 4, 30, tzinfo=UTC)  # 2025-12-31 23:30 in New York (EST, UTC-5)
+    assert tax_year_of(sold, NEW_YORK) == 2025
+    assert local_date(sold, NEW_YORK) == date(2025, 12, 31)
+    assert tax_year_of(sold, tax_zone("UTC")) == 2026
+    start, end = tax_year_window(2025, NEW_YORK)
+    assert (start, end) == (datetime(2025, 1, 1, 5, tzinfo=UTC), datetime(2026, 1, 1, 5, tzinfo=UTC))
+    assert start <= sold < end
+    start, end = tax_year_window(2026, NEW_YORK)
+    assert not start <= sold < end
+    # east of UTC the year starts the day before in UTC: 1 January 00:00 in Auckland (NZDT, UTC+13)
+    assert tax_year_window(2025, tax_zone("Pacific/Auckland"))[0] == datetime(2024, 12, 31, 11, tzinfo=UTC)
+    assert tax_year_of(datetime(2024, 12, 31, 12, tzinfo=UTC), tax_zone("Pacific/Auckland")) == 2025
+    with pytest.raises(ValueError, match="naive"):
+        local_date(datetime(2025, 1, 1), NEW_YORK)
+
+
+def test_tax_zone_names() -> None:
+    assert tax_zone("america/new_york") == NEW_YORK  # PostgreSQL accepts any case: so does the report
+    with pytest.raises(LookupError, match="unknown time zone 'Mars/Olympus'"):
+        tax_zone("Mars/Olympus")
+
+
+def test_holding_term() -> None:
+    assert holding_term(date(2024, 3, 1), date(2025, 3, 1)) == "short"  # one year exactly: not more than one
+    assert holding_term(date(2024, 3, 1), date(2025, 3, 2)) == "long"
+    assert holding_term(date(2024, 2, 29), date(2025, 2, 28)) == "short"  # its anniversary is 28 February
+    assert holding_term(date(2024, 2, 29), date(2025, 3, 1)) == "long"
+
+
+def _slice(
+    no: int,
+    disposed: datetime,
+    acquired: datetime | None,
+    proceeds: str | None,
+    cost: str | None,
+    treatment: str = "realized",
+    basis_known: bool = True,
+) -> Slice:
+    return Slice(
+        "BTC",
+        D("0.5"),
+        acquired,
+        disposed,
+        None if proceeds is None else D(proceeds),
+        None if cost is None else D(cost),
+        "short",
+        treatment,
+        basis_known,
+        "fifo",
+        f"E{no}",
+        1,
+        f"L{no}",
+        "acct",
+    )
+
+
+def test_each_slice_is_counted_once_with_new_york_dates() -> None:
+    eve = datetime(2026, 1, 1, 4, 30, tzinfo=UTC)  # 12/31/2025 23:30 in New York
+    slices = [
+        _slice(1, eve, datetime(2025, 3, 1, 15, tzinfo=UTC), "100", "60"),
+        # bought 12/31/2024 22:00 in New York (01/01/2025 03:00 UTC), sold 01/01/2026 07:00 there: in New York
+        # more than a year (long); by UTC dates exactly one (the marts' "short")
+        _slice(2, datetime(2026, 1, 1, 12, tzinfo=UTC), datetime(2025, 1, 1, 3, tzinfo=UTC), "50", "40"),
+        # coins deposited from outside on 05/31/2025 22:10 New York time: no basis, no acquisition date
+        _slice(
+            3,
+            datetime(2025, 7, 1, 12, tzinfo=UTC),
+            datetime(2025, 6, 1, 2, 10, tzinfo=UTC),
+            "75",
+            None,
+            basis_known=False,
+        ),
+        _slice(4, datetime(2025, 8, 1, 12, tzinfo=UTC), datetime(2025, 2, 1, 12, tzinfo=UTC), None, "10"),  # no price
+        _slice(
+            5,
+            datetime(2025, 9, 1, 12, tzinfo=UTC),
+            datetime(2025, 2, 1, 12, tzinfo=UTC),
+            None,
+            None,
+            treatment="removed",
+        ),  # an unexplained withdrawal: not a sale
+    ]
+    uncovered = [Uncovered("ADA", D("5"), datetime(2025, 7, 15, 3, tzinfo=UTC), D("2.5"), "E6", "acct")]
+    year = shape_year(slices, uncovered, NEW_YORK)
+    assert len(year.lines) + len(year.unknown) + year.removed == len(slices) + len(uncovered)
+    assert year.removed == 1
+    eve_line, term_line = year.lines
+    assert (eve_line.date_acquired, eve_line.date_sold) == (date(2025, 3, 1), date(2025, 12, 31))
+    assert eve_line.term == "short"
+    assert eve_line.reference == "acct: E1/1 lot L1"
+    assert (term_line.date_acquired, term_line.date_sold, term_line.term) == (
+        date(2024, 12, 31),
+        date(2026, 1, 1),
+        "long",
+    )
+    deposit, uncovered_line, unpriced = year.unknown  # in the order sold
+    assert (deposit.date_acquired, deposit.proceeds, deposit.cost, deposit.reason) == (
+        None,
+        D("75"),
+        None,
+        "unknown basis: deposit of 05/31/2025",
+    )
+    assert (uncovered_line.date_sold, uncovered_line.proceeds, uncovered_line.disposal) == (
+        date(2025, 7, 14),
+        D("2.5"),
+        "E6",
+    )
+    assert (unpriced.date_acquired, unpriced.proceeds, unpriced.cost, unpriced.term) == (
+        date(2025, 2, 1),
+        None,
+        D("10"),
+        "short",
+    )
