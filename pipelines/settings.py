@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,8 @@ class CoinbookSettings(BaseSettings):
                                                                  "<home>/inbox/<tenant>/<account>/).")
     tick_inbox: Path | None = Field(default=None, description="Folder watched for price tick files (CSV or "
                                                                "Parquet; default <home>/tick-inbox/).")
+
+    debug: bool = Field(default=False, description="Show the traceback of an operator error (as --debug).")
 
     # ── what is synced ─────────────────────────────────────────────────────────────────────────────────
     venues: Annotated[list[str] | None, NoDecode] = Field(
@@ -70,6 +72,21 @@ class CoinbookSettings(BaseSettings):
     influx_batch_size: int = 5_000
     influx_max_retries: int = 3
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_postgresql_url(cls, value: str | None) -> str | None:
+        # A malformed URL would otherwise fail at the first connection, with the URL (password included) echoed.
+        from psycopg import ProgrammingError
+        from psycopg.conninfo import conninfo_to_dict
+
+        if value:
+            try:
+                conninfo_to_dict(value)
+            except ProgrammingError:
+                raise ValueError("not a PostgreSQL URL (postgresql://user@host:5432/database) "
+                                 "nor a libpq 'key=value' string") from None
+        return value
+
     @field_validator("venues", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -90,9 +107,19 @@ class CoinbookSettings(BaseSettings):
         return self.tick_inbox or self.home / "tick-inbox"
 
 
+class SettingsError(ValueError):
+    """A COINBOOK_* variable (or `.env` entry) that cannot be used. The message names the variable and what is
+    wrong with it, never its value (it may be a secret)."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> CoinbookSettings:
-    return CoinbookSettings()
+    try:
+        return CoinbookSettings()
+    except ValidationError as exc:
+        raise SettingsError("; ".join(
+            f"{env_var_name('_'.join(str(part) for part in error['loc']))}: {error['msg']}"
+            for error in exc.errors())) from None
 
 
 def resolve_database_url(settings: CoinbookSettings) -> str:
