@@ -37,11 +37,13 @@ def first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def describe(exc: Exception, database_url: str | None) -> str:
-    """The message for an operator error; a database error says which warehouse (its password masked)."""
+def describe(exc: Exception, database_url: str | None, *, private: bool = False) -> str:
+    """The message for an operator error; a database error says which warehouse (its password masked) and, for
+    the private cluster, how to start it."""
     if isinstance(exc, psycopg.OperationalError):
         where = f" at {mask_url(database_url)}" if database_url else ""
-        return f"cannot use the warehouse{where}: {first_line(str(exc)) or type(exc).__name__}"
+        hint = " (`coinbook warehouse up` starts the private cluster)" if private else ""
+        return f"cannot use the warehouse{where}: {first_line(str(exc)) or type(exc).__name__}{hint}"
     return str(exc)
 
 
@@ -62,6 +64,7 @@ class OperatorErrors(TyperGroup):
             if ctx.params.get("debug") or _settings_value(lambda s: s.debug, False):
                 raise
             url = _settings_value(resolve_database_url, None)
+            private = _settings_value(lambda s: not s.database_url, False)
             hint = "" if isinstance(exc, COMPLETE_ERRORS) else " [dim](--debug: the traceback)[/]"
-            err_console.print(f"[red]error:[/] {escape(describe(exc, url))}{hint}", soft_wrap=True)
+            err_console.print(f"[red]error:[/] {escape(describe(exc, url, private=private))}{hint}", soft_wrap=True)
             ctx.exit(1)
