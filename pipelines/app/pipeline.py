@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import typer
 
 from pipelines.app.console import console
+from pipelines.app.processes import run_process_group
 from pipelines.app.ready import ready
 from pipelines.app.summary import render_alerts, render_summary
 from pipelines.services.accounts import register_accounts, specs_from_sandbox, specs_from_yaml
@@ -97,11 +97,16 @@ def summary() -> None:
 
 
 def dev(port: int = typer.Option(3000, help="Dagster UI port.")) -> None:
-    """Dagster UI (`dagster dev`) on the same warehouse and run storage, with the sandbox running."""
+    """Dagster UI (`dagster dev`) on the same warehouse and run storage, with the sandbox running. Ctrl-C or
+    SIGTERM stops every Dagster process (webserver, daemon, code servers) and the sandbox."""
     settings = get_settings()
     with ready(settings, sandbox=True) as env:
         dagster = Path(sys.executable).with_name("dagster")
         console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={env.dagster_home}); Ctrl-C to stop")
-        subprocess.run([str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port)], check=False,
-                       env={**os.environ, "DAGSTER_HOME": str(env.dagster_home),
-                            "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
+        code, stopped = run_process_group(
+            [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port)],
+            env={**os.environ, "DAGSTER_HOME": str(env.dagster_home),
+                 "PATH": f"{Path(sys.prefix) / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"})
+    if code != 0 and not stopped:
+        console.print(f"[red]dagster dev exited with code {code}[/]")
+        raise typer.Exit(code=1)
