@@ -496,22 +496,84 @@ def test_method_per_tax_year_and_specific_identification(pipeline: Pipeline) -> 
         _rebuild_lots(pipeline, events=False)
 
 
+# The year's disposals as the marts count them, for the report to agree with: every slice of marts.disposals is
+# on the form (realized, gain known), in its "Not on the form" section (realized, gain unknown; plus quantity no lot
+# covered, from missing_cost_basis), or an unexplained withdrawal (removed: not a sale).
+YEAR_COUNTS_SQL = """
+with d as (select * from marts.disposals where tenant_id = %s and tax_year = %s),
+     u as (select * from marts.missing_cost_basis where tenant_id = %s and extract(year from occurred_at) = %s
+             and reason = 'no_lots' and kind = 'dispose')
+select (select count(*) from d),
+       (select count(*) from d where treatment = 'realized' and gain is not null),
+       (select count(*) from d where treatment = 'realized' and gain is null) + (select count(*) from u),
+       (select count(distinct disposal_event_id) from d where treatment = 'realized' and gain is null)
+         + (select count(distinct event_id) from u where event_id not in (select disposal_event_id from d)),
+       coalesce((select sum(round(proceeds, 2)) from d where treatment = 'realized' and gain is null), 0)
+         + coalesce((select sum(round(proceeds, 2)) from u), 0),
+       (select count(*) from d where treatment = 'removed'),
+       (select count(*) from d where treatment = 'realized' and not basis_known),
+       (select count(*) from marts.missing_cost_basis where tenant_id = %s and reason = 'unknown_basis'
+          and extract(year from occurred_at) = %s)
+"""
+
+
 def test_tax_report_writes_form_8949_csv_and_pdf(pipeline: Pipeline, tmp_path: Path) -> None:
+    """Form 8949 of acme's 2025 by the CLI: what it leaves out for an unknown cost basis is listed on it apart, and
+    the counts the marts give by SQL are the ones the terminal, the CSV and the PDF show (issue 13: the PDF left 195
+    disposals out silently, and the terminal's count was not the marts')."""
     import csv
+    import os
+    import re
+    import subprocess
+    import sys
 
-    from pipelines.services.reports.tax import write_tax_report
     from pipelines.services.summary import read_summary
+    from tests.unit.test_form8949 import pdf_text
 
-    report = write_tax_report(pipeline.wh, "acme", 2025, tmp_path)
-    assert report.pdf_path.read_bytes().startswith(b"%PDF") and report.pdf_path.stat().st_size > 10_000
-    with report.csv_path.open() as handle:
-        rows = [r for r in csv.DictReader(handle) if not r["description"].startswith("TOTAL")]
+    (slices, on_form, unknown, disposals, proceeds, removed, basis_unknown, missing_rows), = pipeline.query(
+        YEAR_COUNTS_SQL, "acme", 2025, "acme", 2025, "acme", 2025)
+    assert unknown > 0 and on_form > 100 and slices >= on_form + basis_unknown + removed
+    assert basis_unknown == missing_rows  # the two marts agree on what lacks a basis
+    note = (f"Totals exclude {unknown} lines ({disposals} disposals) with unknown cost basis, proceeds "
+            f"{proceeds:,.2f}")
+
+    out = subprocess.run([sys.executable, "-m", "pipelines.app.main", "report", "tax", "--tenant", "acme", "--year",
+                          "2025", "--out", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COINBOOK_DATABASE_URL": pipeline.url, "COINBOOK_TAX_TIMEZONE": "UTC"})
+    assert out.returncode == 0, out.stderr
+    terminal = out.stdout.splitlines()
+    assert re.search(r"\(tax year and dates in UTC\): (\d+) lines", terminal[0])[1] == str(on_form)
+    assert [t.strip() for t in terminal if t.strip().startswith("Totals exclude")] == [
+        note + ': listed under "Not on the form" after Part II']
+    shown_removed = [int(m[1]) for t in terminal if (m := re.match(r"\s+(\d+) slices? of unexplained withdrawals", t))]
+    assert shown_removed == ([removed] if removed else [])
+
+    with (tmp_path / "form8949_acme_2025.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    lines = [r for r in rows if r["part"] in ("I", "II") and not r["description"].startswith("TOTAL")]
+    apart = [r for r in rows if r["part"] == "unknown" and not r["description"].startswith("TOTAL")]
+    (apart_total,) = [r for r in rows if r["part"] == "unknown" and r["description"].startswith("TOTAL")]
+    apart_disposals = {re.match(r"[^:]+: ([0-9a-f]+)", r["reference"])[1] for r in apart}
+    assert (len(lines), len(apart), len(apart_disposals)) == (on_form, unknown, disposals)
+    assert Decimal(apart_total["proceeds"]) == proceeds and {r["cost"] for r in apart} == {"unknown"}
+    assert all(r["note"].startswith(note) for r in rows if r["part"] in ("I", "II") and r["description"][:5] == "TOTAL")
     (short, long_), = pipeline.query("select coalesce(sum(short_term_gain), 0), coalesce(sum(long_term_gain), 0) "
                                      "from marts.realized_pnl where tenant_id = 'acme' and tax_year = 2025")
-    assert len(rows) == report.lines > 100
-    assert sum(Decimal(r["gain"]) for r in rows if r["term"] == "short") == short
-    assert sum(Decimal(r["gain"]) for r in rows if r["term"] == "long") == long_
-    assert report.missing == len(report.missing_path.read_text().splitlines()) - 1 > 0
+    assert sum(Decimal(r["gain"]) for r in lines if r["term"] == "short") == short
+    assert sum(Decimal(r["gain"]) for r in lines if r["term"] == "long") == long_
+
+    text = pdf_text((tmp_path / "form8949_acme_2025.pdf").read_bytes()).splitlines()
+    boxes = [int(m[1]) for t in text if (m := re.match(r"2  Totals, box \w \((\d+) transactions?\)", t))]
+    assert sum(boxes) == on_form
+    assert [t.startswith(note) for t in text].count(True) == len(boxes)  # under every totals line
+    section = text[text.index("Not on the form — cost basis unknown"):]
+    reasons = [t for t in section if t.startswith(("unknown basis", "no price on the day", "no lots:"))]
+    assert len(reasons) == unknown
+    assert f"Not on the form: {unknown} lines ({disposals} disposals)" in section
+    assert f"{proceeds:,.2f}" in section
+
+    missing = (tmp_path / "missing_cost_basis_acme_2025.csv").read_text().splitlines()
+    assert len(missing) - 1 >= missing_rows > 0
     pnl = {row[0] for row in read_summary(pipeline.wh).pnl}
     assert pnl == {"acme", "bluefin"}
 
