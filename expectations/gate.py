@@ -4,9 +4,17 @@
 
 Every row that fails a row-level expectation is copied to ops.quarantine (key, payload, record hash, the
 expectation as check_name and a human reason); staging excludes quarantined rows, so they never reach a
-model, and the run goes on. The gate fails (`passed` False) only on a table-level failure or when the share
-of quarantined rows exceeds `max_quarantine_ratio`: then something systematic is wrong with the source.
-Re-running quarantines nothing new (ops.quarantine is unique per row and check).
+model, and the run goes on. Re-running quarantines nothing new (ops.quarantine is unique per row and check).
+
+Two kinds of failure, judged apart:
+- a table-level failure (the columns drifted from the suite, a duplicate key, a record hash that is not one)
+  is Coinbook's own machinery broken: the gate BLOCKS (`blocking`), and no model builds downstream;
+- too large a share of quarantined rows is a source gone bad, judged per partition — one tenant's account
+  and source (`max_quarantine_ratio`, and at least `min_held_rows` bad rows, so one odd record in a small
+  account is quarantined, not a reason to stop it). Such a partition is HELD (ops.gate_partitions): its
+  account's rows ingested after it last passed stay out of staging, with an alert, while every other
+  tenant's and account's data goes on to the marts. The hold lifts when the partition passes again.
+Lines a CSV importer rejected never reached the raw table; they are in ops.quarantine, but not the gate's.
 
 Raw tables are insert-only: when a table's row count, newest `ingested_at` and columns, the suite and the limit
 are all as they were when it last passed, the last verdict (ops.gate_verdicts) stands and GX is not run again.
@@ -33,12 +41,13 @@ from psycopg import sql
 
 from expectations.suites import KEY_COLUMNS, Rule, Suite, reason_for, suite_for
 from pipelines.constants import PUBLIC_TENANT
-from warehouse.quality import quarantine_failing_rows, record_gate_verdict
+from warehouse.quality import quarantine_failing_rows, record_gate_verdict, record_partition_verdicts
 
 # GX caps the failing rows it returns for SQL at `partial_unexpected_count` (20 by default, even with
 # result_format COMPLETE): ask for all of them, every failing row must be quarantined.
 ALL_ROWS = 1_000_000_000
 QuarantineRow = tuple[str, str, str, str, str, str]  # tenant, account, source, source_record_id, check, reason
+MIN_HELD_ROWS = 3  # fewer bad rows than this never hold a partition: the rows are quarantined, that is enough
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,20 @@ class ExpectationOutcome:
     level: str  # 'row' | 'table'
     success: bool
     unexpected_count: int
+
+
+@dataclass(frozen=True)
+class PartitionVerdict:
+    """One tenant's account and source in a raw table: its rows, how many the gate quarantined, and whether
+    that share holds the account's newer data back."""
+
+    tenant_id: str
+    account_id: str
+    source: str
+    rows: int
+    quarantined: int
+    held: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +85,12 @@ class GateResult:
     failed_rows: int = 0  # distinct raw rows failing a row-level expectation in this run
     notes: list[str] = field(default_factory=list)
     reused_from_run: str | None = None  # the table was unchanged since this run's passing verdict
+    held: list[PartitionVerdict] = field(default_factory=list)  # partitions held back by this verdict
+
+    @property
+    def blocking(self) -> bool:
+        """A table-level failure: nothing downstream may build. (Held partitions only hold themselves.)"""
+        return bool(self.table_level_failures)
 
     @property
     def quarantine_ratio(self) -> float:
@@ -73,16 +102,18 @@ class GateResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateResult:
-        return cls(**{**data, "expectations": [ExpectationOutcome(**e) for e in data["expectations"]]})
+        return cls(**{**data, "expectations": [ExpectationOutcome(**e) for e in data["expectations"]],
+                      "held": [PartitionVerdict(**h) for h in data.get("held", [])]})
 
     def describe(self) -> str:
-        verdict = "passed" if self.passed else "FAILED"
+        verdict = "passed" if self.passed else "FAILED" if self.blocking else "passed, with partitions held back"
         if self.reused_from_run is not None:
             verdict += f" (table unchanged since run {self.reused_from_run}: not validated again)"
         text = (f"gate {verdict} for {self.raw_table}: {self.rows_checked} rows checked, "
                 f"{self.quarantined_new} newly quarantined ({self.quarantined_total} rows in quarantine)")
         if self.table_level_failures:
             text += "; table-level failures: " + "; ".join(self.table_level_failures)
+        text += "".join(f"; HELD {h.tenant_id}/{h.account_id} ({h.source}): {h.reason}" for h in self.held)
         return text + "".join(f"; {n}" for n in self.notes)
 
 
@@ -150,8 +181,8 @@ def _raised(result: Any) -> str | None:
     return None
 
 
-def table_signature(database_url: str, suite: Suite, max_quarantine_ratio: float) -> str:
-    """What a verdict depends on: the suite, the limit, the table's columns, its row count and newest row.
+def table_signature(database_url: str, suite: Suite, limits: object) -> str:
+    """What a verdict depends on: the suite, the limits, the table's columns, its row count and newest row.
     Taken before validating, so rows that land during a validation make the next gate run again."""
     schema, table = suite.raw_table.split(".")
     with psycopg.connect(libpq_url(database_url)) as conn:
@@ -160,7 +191,7 @@ def table_signature(database_url: str, suite: Suite, max_quarantine_ratio: float
                                (schema, table)).fetchone()
         rows = conn.execute(sql.SQL("select count(*), max(ingested_at) from {}").format(
             sql.Identifier(schema, table))).fetchone()
-    state = repr((suite, max_quarantine_ratio, columns, rows))
+    state = repr((suite, limits, columns, rows))
     return hashlib.sha256(state.encode()).hexdigest()
 
 
@@ -178,20 +209,24 @@ def _last_passing_verdict(database_url: str, raw_table: str, signature: str) -> 
 
 
 def run_gate(database_url: str, raw_table: str, run_id: str | None, *,
-             max_quarantine_ratio: float = 0.05, reuse: bool = True) -> GateResult:
-    """Validate `raw_table` (e.g. 'raw.binance_trades'), quarantine its failing rows, judge the table.
-    With `reuse`, an unchanged table keeps its last passing verdict (see the module's docstring)."""
+             max_quarantine_ratio: float = 0.05, min_held_rows: int = MIN_HELD_ROWS, reuse: bool = True) -> GateResult:
+    """Validate `raw_table` (e.g. 'raw.binance_trades'), quarantine its failing rows, judge the table and each of
+    its partitions. With `reuse`, an unchanged table keeps its last passing verdict (see the module's docstring)."""
     suite = suite_for(raw_table)
-    signature = table_signature(database_url, suite, max_quarantine_ratio)
+    signature = table_signature(database_url, suite, (max_quarantine_ratio, min_held_rows))
     if reuse and (previous := _last_passing_verdict(database_url, raw_table, signature)) is not None:
         return previous
-    result = _run_suite(database_url, suite, run_id, max_quarantine_ratio)
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        (validated_at,) = conn.execute("select now()").fetchone()  # type: ignore[misc]
+    result, partitions = _run_suite(database_url, suite, run_id, max_quarantine_ratio, min_held_rows, validated_at)
+    record_partition_verdicts(libpq_url(database_url), raw_table, partitions, validated_at, run_id)
     record_gate_verdict(libpq_url(database_url), PUBLIC_TENANT, raw_table, signature, result.passed,
                         json.dumps(result.to_dict()), run_id)
     return result
 
 
-def _run_suite(database_url: str, suite: Suite, run_id: str | None, max_quarantine_ratio: float) -> GateResult:
+def _run_suite(database_url: str, suite: Suite, run_id: str | None, max_quarantine_ratio: float,
+               min_held_rows: int, validated_at: datetime) -> tuple[GateResult, list[PartitionVerdict]]:
     raw_table = suite.raw_table
     pairs, rows_checked = _validate(database_url, suite)
     row_rules = {id(rule) for rule in suite.row_rules}
@@ -219,19 +254,51 @@ def _run_suite(database_url: str, suite: Suite, run_id: str | None, max_quaranti
         quarantine += [(str(row["tenant_id"]), str(row["account_id"]), str(row["source"]),
                         str(row["source_record_id"]), rule.check_name, reason_for(rule, row)) for row in failing]
     new, total_rows = quarantine_failing_rows(libpq_url(database_url), raw_table, quarantine, run_id)
-    return judge(raw_table, rows_checked, outcomes, table_failures, new, total_rows, max_quarantine_ratio,
-                 failed_rows=len({q[:4] for q in quarantine}))
+    counts = partition_counts(database_url, raw_table, validated_at)
+    partitions = judge_partitions(counts, max_quarantine_ratio, min_held_rows)
+    result = judge(raw_table, rows_checked, outcomes, table_failures, new, total_rows, max_quarantine_ratio,
+                   failed_rows=len({q[:4] for q in quarantine}), held=[p for p in partitions if p.held])
+    return result, partitions
+
+
+def partition_counts(database_url: str, raw_table: str, validated_at: datetime) -> list[PartitionVerdict]:
+    """Rows and quarantined rows per (tenant, account, source) among the rows ingested by `validated_at`
+    (what this validation saw)."""
+    schema, table = raw_table.split(".")
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        rows = conn.execute(sql.SQL("""
+            select r.tenant_id, r.account_id, r.source, count(*), count(*) filter (where exists (
+                       select 1 from ops.quarantine q where q.raw_table = %(table)s and q.tenant_id = r.tenant_id
+                       and q.account_id = r.account_id and q.source = r.source
+                       and q.source_record_id = r.source_record_id))
+            from {table} r where r.ingested_at <= %(at)s
+            group by 1, 2, 3 order by 1, 2, 3""").format(table=sql.Identifier(schema, table)),
+            {"table": raw_table, "at": validated_at}).fetchall()
+    return [PartitionVerdict(str(t), str(a), str(s), int(n), int(bad)) for t, a, s, n, bad in rows]
+
+
+def judge_partitions(counts: list[PartitionVerdict], max_quarantine_ratio: float,
+                     min_held_rows: int = MIN_HELD_ROWS) -> list[PartitionVerdict]:
+    """Each partition held or not: held when its quarantined share exceeds the limit and it has at least
+    `min_held_rows` bad rows — a source gone systematically bad, for this account alone."""
+    judged = []
+    for p in counts:
+        ratio = p.quarantined / p.rows if p.rows else 0.0
+        held = ratio > max_quarantine_ratio and p.quarantined >= min_held_rows
+        reason = (f"{p.quarantined} of {p.rows} rows quarantined ({ratio:.1%}), over the limit of "
+                  f"{max_quarantine_ratio:.1%}: the source looks systematically broken for this account"
+                  if held else None)
+        judged.append(dataclasses.replace(p, held=held, reason=reason))
+    return judged
 
 
 def judge(raw_table: str, rows_checked: int, outcomes: list[ExpectationOutcome], table_failures: list[str],
           quarantined_new: int, quarantined_total: int, max_quarantine_ratio: float, *,
-          failed_rows: int = 0) -> GateResult:
-    """The verdict: blocked by any table-level failure, or by too large a share of quarantined rows."""
-    ratio = quarantined_total / rows_checked if rows_checked else 0.0
-    notes = []
-    if ratio > max_quarantine_ratio:
-        notes.append(f"{quarantined_total} of {rows_checked} rows quarantined ({ratio:.1%}) exceeds the limit "
-                     f"of {max_quarantine_ratio:.1%}: the source looks systematically broken")
-    passed = not table_failures and ratio <= max_quarantine_ratio
+          failed_rows: int = 0, held: list[PartitionVerdict] | None = None) -> GateResult:
+    """The verdict: blocked by any table-level failure; not passed (but not blocking) while partitions are held."""
+    held = held or []
+    notes = [f"{len(held)} partition(s) held back: their accounts' newer rows wait, every other account goes on"
+             ] if held else []
+    passed = not table_failures and not held
     return GateResult(raw_table, rows_checked, outcomes, quarantined_new, quarantined_total, table_failures,
-                      max_quarantine_ratio, passed, failed_rows, notes)
+                      max_quarantine_ratio, passed, failed_rows, notes, held=held)

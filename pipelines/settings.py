@@ -40,7 +40,8 @@ class CoinbookSettings(BaseSettings):
     venues: Annotated[list[str] | None, NoDecode] = Field(
         default=None, description="ccxt exchange ids to sync, comma-separated (default: the five seed venues).")
     minute_candle_hours: int = Field(default=24, description="Hours of 1m candles kept fresh per market (0: none).")
-    max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows, block models.")
+    max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows in one account "
+                                        "and source, hold that account back.")
     esplora_url: str = Field(default="https://blockstream.info/api", description="Esplora REST for BTC wallets.")
     etherscan_url: str = Field(default="https://api.etherscan.io/v2/api", description="Etherscan v2 endpoint.")
     etherscan_api_key: SecretStr | None = Field(default=None, description="Etherscan API key (never logged).")

@@ -1,10 +1,13 @@
 """Writes of the quality gate (expectations/gate.py): rows that failed an expectation, copied with their payload and
-hash from the raw table into ops.quarantine (never deleted from raw: staging leaves them out), and each table's
-last verdict (ops.gate_verdicts)."""
+hash from the raw table into ops.quarantine (never deleted from raw: staging leaves them out), each table's last
+verdict (ops.gate_verdicts) and each (tenant, account, source) partition's state (ops.gate_partitions: held or
+passed, and up to which ingestion time its rows passed)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
 
 import psycopg
 from psycopg import sql
@@ -45,6 +48,47 @@ def quarantine_failing_rows(database_url: str, raw_table: str, rows: Sequence[tu
                 on conflict do nothing""").format(
                 raw_table=sql.Literal(raw_table), run_id=sql.Literal(run_id), table=sql.Identifier(schema, table)))
             inserted = cursor.rowcount
-        total = conn.execute("""select count(*) from (select distinct tenant_id, account_id, source, source_record_id
-                                from ops.quarantine where raw_table = %s) q""", (raw_table,)).fetchone()
+        # rows of the raw table in quarantine: lines a CSV importer rejected never reached raw, not the gate's
+        total = conn.execute(sql.SQL("""
+            select count(*) from (select distinct tenant_id, account_id, source, source_record_id
+                                  from ops.quarantine where raw_table = %s) q
+            where exists (select 1 from {table} r where r.tenant_id = q.tenant_id and r.account_id = q.account_id
+                          and r.source = q.source and r.source_record_id = q.source_record_id)""").format(
+            table=sql.Identifier(schema, table)), (raw_table,)).fetchone()
     return inserted, int(total[0]) if total else 0
+
+
+class PartitionRow(Protocol):
+    tenant_id: str
+    account_id: str
+    source: str
+    rows: int
+    quarantined: int
+    held: bool
+    reason: str | None
+
+
+def record_partition_verdicts(database_url: str, raw_table: str, partitions: Sequence[PartitionRow],
+                              validated_at: datetime, run_id: str | None) -> None:
+    """Each partition's verdict. A passing one moves `passed_through` to `validated_at` (its rows up to then
+    were validated) and ends any hold; a held one keeps the `passed_through` it had (none, if it never passed)
+    and the start of its hold. Partitions no longer in the table (none: raw is insert-only) are left alone."""
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        for p in partitions:
+            conn.execute(
+                """insert into ops.gate_partitions (tenant_id, raw_table, account_id, source, rows_checked,
+                       quarantined, held, reason, passed_through, held_since, run_id, checked_at)
+                   values (%(tenant)s, %(table)s, %(account)s, %(source)s, %(rows)s, %(bad)s, %(held)s, %(reason)s,
+                           case when %(held)s then null else %(at)s end, case when %(held)s then now() end,
+                           %(run)s, now())
+                   on conflict (tenant_id, raw_table, account_id, source) do update set
+                       rows_checked = excluded.rows_checked, quarantined = excluded.quarantined,
+                       held = excluded.held, reason = excluded.reason, run_id = excluded.run_id,
+                       checked_at = excluded.checked_at,
+                       passed_through = case when excluded.held then ops.gate_partitions.passed_through
+                                             else excluded.passed_through end,
+                       held_since = case when not excluded.held then null
+                                         else coalesce(ops.gate_partitions.held_since, excluded.held_since) end""",
+                {"tenant": p.tenant_id, "table": raw_table, "account": p.account_id, "source": p.source,
+                 "rows": p.rows, "bad": p.quarantined, "held": p.held, "reason": p.reason, "at": validated_at,
+                 "run": run_id})

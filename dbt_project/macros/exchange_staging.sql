@@ -16,7 +16,7 @@ select
     r.observed_at,
     r.ingested_at
 from {{ source(venue, venue ~ '_balances') }} as r
-where {{ not_quarantined('r', 'raw.' ~ venue ~ '_balances') }}
+where {{ admitted('r', 'raw.' ~ venue ~ '_balances') }}
 {% endmacro %}
 
 {% macro stg_exchange_trades(venue) %}
@@ -41,7 +41,7 @@ select
     r.is_maker,
     r.ingested_at
 from {{ source(venue, venue ~ '_trades') }} as r
-where {{ not_quarantined('r', 'raw.' ~ venue ~ '_trades') }}
+where {{ admitted('r', 'raw.' ~ venue ~ '_trades') }}
 {% endmacro %}
 
 {% macro stg_exchange_transfers(venue) %}
@@ -50,7 +50,7 @@ where {{ not_quarantined('r', 'raw.' ~ venue ~ '_trades') }}
 with clean as (
     select r.*
     from {{ source(venue, venue ~ '_transfers') }} as r
-    where {{ not_quarantined('r', 'raw.' ~ venue ~ '_transfers') }}
+    where {{ admitted('r', 'raw.' ~ venue ~ '_transfers') }}
 ),
 
 ranked as (
@@ -101,7 +101,7 @@ select
     r.quote_volume,
     r.ingested_at
 from {{ source(venue, venue ~ '_tickers') }} as r
-where {{ not_quarantined('r', 'raw.' ~ venue ~ '_tickers') }}
+where {{ admitted('r', 'raw.' ~ venue ~ '_tickers') }}
 {% endmacro %}
 
 {% macro stg_exchange_ohlcv(venue) %}
@@ -122,5 +122,5 @@ select
     r.volume,
     r.ingested_at
 from {{ source(venue, venue ~ '_ohlcv') }} as r
-where {{ not_quarantined('r', 'raw.' ~ venue ~ '_ohlcv') }}
+where {{ admitted('r', 'raw.' ~ venue ~ '_ohlcv') }}
 {% endmacro %}

@@ -1,5 +1,7 @@
-{#- A raw row with any entry in ops.quarantine never reaches a model. -#}
-{% macro not_quarantined(alias, raw_table) -%}
+{#- A raw row reaches the models when it is admitted by the quality gate: not in ops.quarantine, and not of an
+    account the gate holds back (ops.gate_partitions: a partition of that account failed its limit; the account's
+    rows ingested after it last passed wait, in every raw table, so it stays consistent as of its last good data). -#}
+{% macro admitted(alias, raw_table) -%}
 not exists (
     select 1 from {{ source('ops', 'quarantine') }} as q
     where q.tenant_id = {{ alias }}.tenant_id
@@ -7,6 +9,13 @@ not exists (
       and q.account_id = {{ alias }}.account_id
       and q.source = {{ alias }}.source
       and q.source_record_id = {{ alias }}.source_record_id
+)
+and not exists (
+    select 1 from {{ source('ops', 'gate_partitions') }} as h
+    where h.held
+      and h.tenant_id = {{ alias }}.tenant_id
+      and h.account_id = {{ alias }}.account_id
+      and (h.passed_through is null or {{ alias }}.ingested_at > h.passed_through)
 )
 {%- endmacro %}
 

@@ -138,3 +138,29 @@ def stale_prices(held: list[HeldPrice], limits: dict[str, timedelta], market_clo
                                       "limit_s": int(limit.total_seconds()),
                                       "value_usd": None if h.value_usd is None else str(h.value_usd)}))
     return alerts
+
+
+HOLD_ALERT_KIND = "gate_hold"
+
+
+@dataclass(frozen=True)
+class HeldPartition:
+    """A (tenant, account, source) of a raw table the quality gate holds back (ops.gate_partitions)."""
+
+    tenant_id: str
+    account_id: str
+    source: str
+    raw_table: str
+    reason: str
+    held_since: datetime
+    passed_through: datetime | None
+
+    def alert(self) -> Alert:
+        since = (f"its data up to {self.passed_through:%Y-%m-%d %H:%M} UTC is in the marts, newer rows wait"
+                 if self.passed_through else "none of its data is in the marts")
+        return Alert(self.tenant_id, HOLD_ALERT_KIND, "critical", f"{self.account_id}:{self.raw_table}",
+                     f"{self.tenant_id}/{self.account_id}: held back by the quality gate ({self.raw_table}, "
+                     f"{self.source}): {self.reason}; {since}. See ops.quarantine for the rows and reasons.",
+                     {"raw_table": self.raw_table, "source": self.source, "reason": self.reason,
+                      "held_since": self.held_since.isoformat(),
+                      "passed_through": self.passed_through.isoformat() if self.passed_through else None})

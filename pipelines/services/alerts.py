@@ -1,14 +1,17 @@
-"""Freshness → ops.alerts: which sources have not synced within their limits, which held assets' prices lag the
-market. The rules are pipelines/domain/alerts.py; this reads the states, raises or refreshes an alert per stale
-source or price and resolves the rest (warehouse/alerts.py). Sending is services/notify.py."""
+"""Freshness and gate holds → ops.alerts: which sources have not synced within their limits, which held assets'
+prices lag the market, which accounts the quality gate holds back. The rules are pipelines/domain/alerts.py; this
+reads the states, raises or refreshes an alert per stale source, price or held account and resolves the rest
+(warehouse/alerts.py). Sending is services/notify.py."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from pipelines.domain.alerts import (
+    HOLD_ALERT_KIND,
     PRICE_ALERT_KIND,
     SOURCE_ALERT_KIND,
+    HeldPartition,
     HeldPrice,
     Limits,
     SourceState,
@@ -89,6 +92,19 @@ def evaluate_price_freshness(wh: Warehouse, now: datetime) -> tuple[int, int]:
         limits = {tenant: timedelta(minutes=minutes) for tenant, minutes in conn.execute(
             "select tenant_id, stale_price_minutes from ops.risk_limits where stale_price_minutes is not null")}
     return sync_alerts(wh, [PRICE_ALERT_KIND], stale_prices(held, limits, clock), now)
+
+
+def held_partitions(wh: Warehouse) -> list[HeldPartition]:
+    """What the quality gate holds back now (ops.gate_partitions), by tenant and account."""
+    with wh.connect() as conn:
+        return [HeldPartition(*row) for row in conn.execute(
+            """select tenant_id, account_id, source, raw_table, reason, held_since, passed_through
+               from ops.gate_partitions where held order by tenant_id, account_id, raw_table""").fetchall()]
+
+
+def evaluate_gate_holds(wh: Warehouse, now: datetime) -> tuple[int, int]:
+    """An alert per held partition, the others resolved (a hold lifted); returns (open, resolved)."""
+    return sync_alerts(wh, [HOLD_ALERT_KIND], [h.alert() for h in held_partitions(wh)], now)
 
 
 def open_alerts(wh: Warehouse) -> list[tuple[str, str, str, str]]:

@@ -99,12 +99,60 @@ def test_negative_deposit_is_quarantined(gate_db: str) -> None:
                                      "amount = -250 is not > 0")}
 
 
-def test_too_many_bad_rows_fail_the_gate(gate_db: str) -> None:
-    zero_priced = [trade(i, price=Decimal(0)) for i in range(10, 12)]
-    insert(gate_db, "binance_trades", [trade(i) for i in range(10)] + zero_priced)
+def partitions(url: str) -> dict[tuple[str, str], tuple[int, int, bool, datetime | None]]:
+    with psycopg.connect(url) as conn:
+        return {(t, a): (n, bad, held, through) for t, a, n, bad, held, through in conn.execute(
+            "select tenant_id, account_id, rows_checked, quarantined, held, passed_through from ops.gate_partitions")}
+
+
+def test_too_many_bad_rows_hold_back_that_account_alone(gate_db: str) -> None:
+    """The limit is per tenant, account and source: t1/a1's 3 zero prices in 13 rows hold it back; t2/a2's one bad
+    row in 21 is quarantined, and nothing else; the table is not blocked (no table-level failure)."""
+    zero_priced = [trade(i, price=Decimal(0)) for i in range(10, 13)]
+    other = [trade(i, tenant_id="t2", account_id="a2") for i in range(100, 120)]
+    insert(gate_db, "binance_trades", [trade(i) for i in range(10)] + zero_priced + other
+           + [trade(120, tenant_id="t2", account_id="a2", side="hold")])
     result = run_gate(gate_db, "raw.binance_trades", "run-1", max_quarantine_ratio=0.05)
-    assert not result.passed and result.quarantined_total == 2
-    assert "systematically" in result.describe()
+    assert not result.passed and not result.blocking and result.quarantined_total == 4
+    assert [(h.tenant_id, h.account_id, h.rows, h.quarantined) for h in result.held] == [("t1", "a1", 13, 3)]
+    assert "systematically" in result.describe() and "HELD t1/a1" in result.describe()
+    assert partitions(gate_db) == {("t1", "a1"): (13, 3, True, None),  # never passed: none of its rows go on
+                                   ("t2", "a2"): (21, 1, False, partitions(gate_db)[("t2", "a2")][3])}
+    assert partitions(gate_db)[("t2", "a2")][3] is not None
+
+
+def test_a_hold_keeps_the_last_good_data_and_lifts_when_the_source_recovers(gate_db: str) -> None:
+    insert(gate_db, "binance_trades", [trade(i) for i in range(40)])
+    assert run_gate(gate_db, "raw.binance_trades", "run-1").passed
+    good_through = partitions(gate_db)[("t1", "a1")][3]
+    insert(gate_db, "binance_trades", [trade(i, quantity=Decimal(-1)) for i in range(40, 44)])  # 4 of 44 > 5 %
+    held = run_gate(gate_db, "raw.binance_trades", "run-2")
+    assert not held.passed and partitions(gate_db)[("t1", "a1")] == (44, 4, True, good_through)
+    insert(gate_db, "binance_trades", [trade(i) for i in range(44, 84)])  # 4 of 84 < 5 %: recovered
+    released = run_gate(gate_db, "raw.binance_trades", "run-3")
+    assert released.passed and not released.held
+    rows, bad, is_held, through = partitions(gate_db)[("t1", "a1")]
+    assert (rows, bad, is_held) == (84, 4, False) and through > good_through
+
+
+def test_one_or_two_odd_rows_never_hold_a_small_account(gate_db: str) -> None:
+    insert(gate_db, "binance_trades", [trade(i) for i in range(8)] + [trade(9, price=Decimal(0)),
+                                                                       trade(10, side="hold")])
+    result = run_gate(gate_db, "raw.binance_trades", "run-1")  # 2 of 10 = 20 %, but only 2 rows: quarantined
+    assert result.passed and result.quarantined_total == 2 and not result.held
+
+
+def test_lines_the_importer_rejected_are_not_the_gates_business(gate_db: str) -> None:
+    """A CSV's rejected lines sit in ops.quarantine under raw.file_records (with file, line and reason) but
+    never reached the raw table: they count against no limit."""
+    insert(gate_db, "binance_trades", [trade(i) for i in range(10)])
+    with psycopg.connect(gate_db) as conn:
+        for line in range(2, 12):
+            conn.execute("""insert into ops.quarantine (tenant_id, account_id, source, raw_table, source_record_id,
+                            check_name, reason) values ('t1', 'a1', 'binance', 'raw.binance_trades', %s,
+                            'import:binance', 'rejected by the importer')""", (f"file:{line}",))
+    result = run_gate(gate_db, "raw.binance_trades", "run-1")
+    assert result.passed and result.quarantined_total == 0 and partitions(gate_db)[("t1", "a1")][:3] == (10, 0, False)
 
 
 def test_table_level_failures_fail_the_gate(gate_db: str) -> None:
@@ -187,11 +235,12 @@ def test_an_unchanged_table_keeps_its_verdict_and_any_change_is_validated(gate_d
     assert after_insert.reused_from_run is None and after_insert.quarantined_new == 1
     assert run_gate(gate_db, "raw.binance_trades", "run-4").reused_from_run == "run-3"
 
-    # a stricter limit is a different verdict: validated again, and now it fails (1 of 41 > 1 %)
-    strict = run_gate(gate_db, "raw.binance_trades", "run-5", max_quarantine_ratio=0.01)
-    assert strict.reused_from_run is None and not strict.passed
-    # a failed verdict is never reused
-    assert run_gate(gate_db, "raw.binance_trades", "run-6", max_quarantine_ratio=0.01).reused_from_run is None
+    # a stricter limit is a different verdict: validated again, and now it holds the account (1 of 41 > 1 %)
+    strict = run_gate(gate_db, "raw.binance_trades", "run-5", max_quarantine_ratio=0.01, min_held_rows=1)
+    assert strict.reused_from_run is None and not strict.passed and strict.held
+    # a verdict that did not pass is never reused
+    assert run_gate(gate_db, "raw.binance_trades", "run-6", max_quarantine_ratio=0.01,
+                    min_held_rows=1).reused_from_run is None
 
     with psycopg.connect(gate_db) as conn:  # schema drift with the same rows: validated, and caught
         conn.execute("alter table raw.binance_trades add column surprise text")

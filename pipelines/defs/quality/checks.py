@@ -1,12 +1,15 @@
 """The quality gate: one Great Expectations suite per raw table (expectations/), run as a blocking asset check.
 
 Rows failing a row-level expectation are copied to ops.quarantine with the expectation as the reason and kept
-out of staging; the check still passes, so the run goes on. It fails (and, being blocking, stops the dbt models
-downstream in the same run) only on a table-level failure or when too large a share of the rows is bad, which
-means something systematic is wrong with the source.
+out of staging; the check still passes, so the run goes on. A partition (one tenant's account and source) with too
+large a share of bad rows is held back: the check fails with severity WARN — which does not block — and raises a
+`gate_hold` alert, so every other tenant's models build. Only a table-level failure (Coinbook's own machinery
+broken: columns drifted, duplicate keys) fails it with severity ERROR, which, the check being blocking, stops the
+dbt models downstream in the same run.
 """
 
 import dataclasses
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -14,6 +17,7 @@ from pipelines.constants import raw_asset_name, raw_table_of_asset
 from pipelines.defs.common import WarehouseResource
 from pipelines.defs.imports.assets import raw_file_records
 from pipelines.defs.wallets.assets import WALLET_ASSETS
+from pipelines.services.alerts import evaluate_gate_holds
 from pipelines.services.venues import ENTITIES, all_venues
 from pipelines.settings import CoinbookSettings
 
@@ -42,11 +46,14 @@ def gate_check(asset_name: str, max_quarantine_ratio: float) -> dg.AssetChecksDe
 
         result = run_gate(warehouse.database_url, raw_table, context.run.run_id,
                           max_quarantine_ratio=max_quarantine_ratio)
-        context.log.info(result.describe())
+        (context.log.warning if result.held else context.log.info)(result.describe())
+        evaluate_gate_holds(warehouse.get(), datetime.now(UTC))  # raise the holds' alerts, resolve lifted ones
         summary = dataclasses.asdict(result)
         return dg.AssetCheckResult(
             passed=result.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            # a held partition holds back only its own account (staging leaves its newer rows out): WARN, so
+            # the blocking check lets every other tenant's models build; a table-level failure blocks them all
+            severity=dg.AssetCheckSeverity.ERROR if result.blocking else dg.AssetCheckSeverity.WARN,
             metadata={
                 "rows_checked": dg.MetadataValue.int(result.rows_checked),
                 # an unchanged table keeps its last passing verdict (ops.gate_verdicts) without a new validation
@@ -55,6 +62,7 @@ def gate_check(asset_name: str, max_quarantine_ratio: float) -> dg.AssetChecksDe
                 "quarantined_total": dg.MetadataValue.int(result.quarantined_total),
                 "table_level_failures": dg.MetadataValue.json(summary.get("table_level_failures", [])),
                 "expectations": dg.MetadataValue.json(summary.get("expectations", [])),
+                "held_back": dg.MetadataValue.json(summary.get("held", [])),
             },
         )
 

@@ -3,7 +3,7 @@
 select r.tenant_id, r.account_id, r.source, r.source_record_id, r.record_hash, r.asset, r.free, r.used, r.total,
        r.observed_at, r.ingested_at
 from {{ source('chains', 'btc_balances') }} as r
-where {{ not_quarantined('r', 'raw.btc_balances') }}
+where {{ admitted('r', 'raw.btc_balances') }}
 
 union all
 
@@ -11,5 +11,5 @@ select r.tenant_id, r.account_id, r.source, r.source_record_id, r.record_hash,
        coalesce(reg.underlying, r.asset), r.free, r.used, r.total, r.observed_at, r.ingested_at
 from {{ source('chains', 'evm_balances') }} as r
 left join {{ ref('evm_contracts') }} as reg on reg.chain = r.chain and lower(reg.address) = lower(r.token_contract)
-where {{ not_quarantined('r', 'raw.evm_balances') }}
+where {{ admitted('r', 'raw.evm_balances') }}
   and (r.token_contract is null or reg.role = 'token')

@@ -12,7 +12,7 @@ with registry as (
 clean as (
     select r.*, case when r.direction = 'out' then lower(r.to_address) else lower(r.from_address) end as counterparty
     from {{ source('chains', 'evm_transfers') }} as r
-    where {{ not_quarantined('r', 'raw.evm_transfers') }}
+    where {{ admitted('r', 'raw.evm_transfers') }}
 )
 
 select

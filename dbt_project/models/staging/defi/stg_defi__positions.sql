@@ -2,7 +2,7 @@
 with clean as (
     select r.*
     from {{ source('defi', 'defi_positions') }} as r
-    where {{ not_quarantined('r', 'raw.defi_positions') }}
+    where {{ admitted('r', 'raw.defi_positions') }}
 ),
 
 latest as (

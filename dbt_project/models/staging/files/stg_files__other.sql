@@ -4,4 +4,4 @@ select
     r.tenant_id, r.account_id, r.source, r.source_record_id, r.record_hash, r.record_type, r.income_kind,
     r.occurred_at, r.asset, r.amount, r.txid, r.ingested_at
 from {{ source('files', 'file_records') }} as r
-where r.record_type in ('income', 'fee') and {{ not_quarantined('r', 'raw.file_records') }}
+where r.record_type in ('income', 'fee') and {{ admitted('r', 'raw.file_records') }}

@@ -5,4 +5,4 @@ select
     coalesce(r.fee_amount, 0) as fee_amount, coalesce(r.fee_asset, r.quote_asset) as fee_asset,
     cast(null as text) as order_id, cast(null as boolean) as is_maker, r.ingested_at
 from {{ source('files', 'file_records') }} as r
-where r.record_type = 'trade' and {{ not_quarantined('r', 'raw.file_records') }}
+where r.record_type = 'trade' and {{ admitted('r', 'raw.file_records') }}

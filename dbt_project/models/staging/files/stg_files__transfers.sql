@@ -5,4 +5,4 @@ select
     r.asset, r.amount, coalesce(r.fee_amount, 0) as fee_amount, coalesce(r.fee_asset, r.asset) as fee_asset,
     'ok' as status, cast(null as text) as network, cast(null as text) as address, r.txid, r.ingested_at
 from {{ source('files', 'file_records') }} as r
-where r.record_type in ('deposit', 'withdrawal') and {{ not_quarantined('r', 'raw.file_records') }}
+where r.record_type in ('deposit', 'withdrawal') and {{ admitted('r', 'raw.file_records') }}
