@@ -68,7 +68,10 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
         for failure in outcome.failures:
             console.print(f"      [red]{failure}[/]")
         for check in outcome.failed_checks:
-            console.print(f"      [red]gate failed: {check}[/]")
+            console.print(f"      [red]check failed: {check}[/]")
+        for check in outcome.warned_checks:
+            held = " (accounts held back by the quality gate: see the summary)" if "expectations_gate" in check else ""
+            console.print(f"      [yellow]check warns: {check}[/]{held}")
 
     # dbt (through dagster-dbt) and Dagster's step logs go to a log file; the console gets one line per run.
     log_path = settings.home / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"

@@ -32,6 +32,7 @@ class RunOutcome:
     api_calls: int = 0
     failures: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
+    warned_checks: list[str] = field(default_factory=list)  # failed with WARN: e.g. a gate holding an account back
 
 
 @dataclass
@@ -65,7 +66,9 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if evaluation is not None and not evaluation.passed:
-                outcome.failed_checks.append(evaluation.asset_check_key.to_user_string())
+                warned = evaluation.severity == dg.AssetCheckSeverity.WARN
+                (outcome.warned_checks if warned else outcome.failed_checks).append(
+                    evaluation.asset_check_key.to_user_string())
     return outcome
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 from rich.console import Console
@@ -134,11 +135,33 @@ def _quarantine(summary: Summary, console: Console) -> None:
     console.print(table)
 
 
-SECTIONS = (_positions, _where_it_sits, _transfers, _totals, _pnl, _risk, _breaks, _quarantine)
+def _currency(summary: Summary, console: Console) -> None:
+    """First, whether the figures below are current: a stale transform, accounts held back by the gate."""
+    if summary.stale:
+        built, newest, sources = (summary.stale[0].astimezone(UTC), summary.stale[1].astimezone(UTC),
+                                  summary.stale[2])
+        console.print(f"[bold yellow]STALE:[/] these figures were built at {built:%Y-%m-%d %H:%M:%S} UTC; "
+                      f"{sources} source(s) synced new data since (newest {newest:%Y-%m-%d %H:%M:%S} UTC) that is "
+                      "not in them — the transform since did not complete (see the run's failures and its log).")
+    if not summary.holds:
+        return
+    table = _table("Held back by the quality gate: these accounts' figures are as of their last good data",
+                   [("tenant", "left"), ("account", "left"), ("held since", "left"), ("figures as of", "left"),
+                    ("why", "left")])
+    for tenant, account, since, through, why in summary.holds:
+        table.add_row(tenant, account, f"{since:%Y-%m-%d %H:%M}",
+                      f"{through:%Y-%m-%d %H:%M}" if through else "[red]none of its data[/]", why)
+    console.print(table)
+    console.print("  Every other account is current. The rows and reasons are in ops.quarantine; the hold lifts "
+                  "when the source's share of bad rows is back under the limit (COINBOOK_MAX_QUARANTINE_RATIO).")
+
+
+SECTIONS = (_currency, _positions, _where_it_sits, _transfers, _totals, _pnl, _risk, _breaks, _quarantine)
 
 
 def render_summary(summary: Summary, console: Console) -> None:
     if not summary.built:
+        _currency(summary, console)
         console.print("[yellow]No positions yet: the models have not been built (the transform run did not "
                       "complete; see the failures above and the run log).[/]")
         return

@@ -1,10 +1,12 @@
-"""What `coinbook run` and `coinbook summary` show: positions per tenant and asset with reconciliation status, where
-they sit, internal transfers, PnL, risk, the breaks and what the quality gate quarantined — read from the marts, as
+"""What `coinbook run` and `coinbook summary` show: whether the figures are current (stale marts, accounts the
+quality gate holds back), positions per tenant and asset with reconciliation status, where they sit, internal
+transfers, PnL, risk, the breaks and what the quality gate quarantined — read from the marts, as
 a user would in SQL. Only reads (pipelines/app/summary.py prints it)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from warehouse.connection import Warehouse
@@ -102,6 +104,22 @@ left join alerts a on a.tenant_id = v.tenant_id
 order by 1, 2
 """
 
+# The accounts the quality gate holds back now (ops.gate_partitions), one line per account.
+HOLDS_SQL = """
+select tenant_id, account_id, min(held_since),
+       case when bool_and(passed_through is not null) then min(passed_through) end,
+       string_agg(raw_table || ' (' || source || '): ' || reason, '; ' order by raw_table)
+from ops.gate_partitions where held group by tenant_id, account_id order by 1, 2
+"""
+
+# Stale marts: new data synced after the marts were built (the transform since has not completed).
+STALE_SQL = """
+with built as (select max(built_at) as at from marts.data_status)
+select b.at, max(l.finished_at), count(distinct (l.tenant_id, l.account_id, l.endpoint))
+from built b join ops.sync_log l on l.status = 'ok' and l.inserted > 0 and l.finished_at > b.at
+group by b.at
+"""
+
 QUARANTINE_SQL = """
 select raw_table, check_name, count(*), min(reason)
 from ops.quarantine group by raw_table, check_name order by raw_table, check_name
@@ -128,15 +146,20 @@ class Summary:
     pnl: list[tuple[object, ...]] = ()  # type: ignore[assignment]
     risk: list[tuple[object, ...]] = ()  # type: ignore[assignment]
     built: bool = True  # False: the marts do not exist yet (no transform has completed)
+    # (tenant, account, held since, data through, why): their figures are as of `data through`
+    holds: list[tuple[str, str, datetime, datetime | None, str]] = ()  # type: ignore[assignment]
+    # (marts built at, newest sync with new rows, sources synced since) when new data is not in the marts yet
+    stale: tuple[datetime, datetime, int] | None = None
 
 
 def read_summary(wh: Warehouse) -> Summary:
     with wh.connect() as conn:
         quarantine = [tuple(row) for row in conn.execute(QUARANTINE_SQL).fetchall()]
+        holds = [tuple(row) for row in conn.execute(HOLDS_SQL).fetchall()]
         exists = conn.execute("select to_regclass('marts.positions') is not null "
                               "and to_regclass('marts.reconciliation') is not null").fetchone()
         if not (exists and exists[0]):
-            return Summary([], [], quarantine, built=False)  # type: ignore[arg-type]
+            return Summary([], [], quarantine, built=False, holds=holds)  # type: ignore[arg-type]
         positions = [PositionLine(*row) for row in conn.execute(POSITIONS_SQL).fetchall()]
         breaks = [tuple(row) for row in conn.execute(BREAKS_SQL).fetchall()]
         accounts = [tuple(row) for row in conn.execute(ACCOUNTS_SQL).fetchall()]
@@ -151,4 +174,7 @@ def read_summary(wh: Warehouse) -> Summary:
                                 "to_regclass('marts.correlations') is not null and "
                                 "to_regclass('marts.circuit_breaker') is not null").fetchone()
         risk = [tuple(r) for r in conn.execute(RISK_SQL).fetchall()] if has_risk[0] else []
-    return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl, risk=risk)  # type: ignore[arg-type]
+        has_status = conn.execute("select to_regclass('marts.data_status') is not null").fetchone()
+        stale = conn.execute(STALE_SQL).fetchone() if has_status[0] else None
+    return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl, risk=risk,  # type: ignore[arg-type]
+                   holds=holds, stale=tuple(stale) if stale else None)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ ALERTS = dg.AssetSelection.groups("alerts")  # freshness is judged after every t
 def transform_jobs(settings: CoinbookSettings) -> list[UnresolvedAssetJobDefinition]:
     gates = dg.AssetSelection.checks(*gate_keys(settings))
     everything = dg.AssetSelection.all() - INGEST
-    up_to_positions = dg.AssetSelection.keys("positions").upstream() - INGEST
+    up_to_positions = dg.AssetSelection.keys("positions", "data_status").upstream() - INGEST
     return [
         dg.define_asset_job("positions_refresh", selection=up_to_positions | ALERTS | gates,
                             description="Fast tier (after tickers_refresh): the quality gate, the models up to "
