@@ -290,27 +290,26 @@ def _groups(lines: Sequence[Form8949Line], tax_year: int) -> list[_Group]:
     """Lines grouped by (part, box): Part I before Part II, boxes in letter order, lines in input order."""
     buckets: dict[tuple[str, str], list[_Row]] = {}
     for line in lines:
-        if not isinstance(line, Form8949Line):
-            raise TypeError(f"expected Form8949Line, not {type(line).__name__}")
-        if line.date_sold.year != tax_year:
-            raise ValueError(
-                f"{line.reference or line.description}: sold on {_as_date(line.date_sold).isoformat()}, "
-                f"outside tax year {tax_year}"
-            )
+        _check_line(line, Form8949Line, tax_year)
         buckets.setdefault((line.part, line.resolved_box), []).append(_Row.of(line))
     ordered = sorted(buckets, key=lambda key: (len(key[0]), key[1]))  # "I" before "II", then the box letter
     return [_Group(part, box, "short" if part == "I" else "long", tuple(buckets[(part, box)])) for part, box in ordered]
 
 
+def _check_line(line: Form8949Line | UnknownBasisLine, kind: type, tax_year: int) -> None:
+    """A line of the expected kind, sold in the form's tax year."""
+    if not isinstance(line, kind):
+        raise TypeError(f"expected {kind.__name__}, not {type(line).__name__}")
+    if line.date_sold.year != tax_year:
+        raise ValueError(
+            f"{line.reference or line.description}: sold on {_as_date(line.date_sold).isoformat()}, "
+            f"outside tax year {tax_year}"
+        )
+
+
 def _checked_unknown(unknown: Sequence[UnknownBasisLine], tax_year: int) -> tuple[UnknownBasisLine, ...]:
     for line in unknown:
-        if not isinstance(line, UnknownBasisLine):
-            raise TypeError(f"expected UnknownBasisLine, not {type(line).__name__}")
-        if line.date_sold.year != tax_year:
-            raise ValueError(
-                f"{line.reference or line.description}: sold on {_as_date(line.date_sold).isoformat()}, "
-                f"outside tax year {tax_year}"
-            )
+        _check_line(line, UnknownBasisLine, tax_year)
     return tuple(unknown)
 
 
