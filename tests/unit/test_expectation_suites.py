@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from expectations.gate import ExpectationOutcome, judge, libpq_url, sqlalchemy_url
+from expectations.gate import (
+    ExpectationOutcome,
+    GateResult,
+    PartitionVerdict,
+    judge,
+    judge_partitions,
+    libpq_url,
+    sqlalchemy_url,
+)
 from expectations.suites import (
     ASSET_CODE,
     CHAIN_SUITES,
@@ -110,16 +118,25 @@ def test_check_names_follow_the_quarantine_contract() -> None:
     assert unique.check_name == f"expect_compound_columns_to_be_unique({','.join(KEY_COLUMNS)})"
 
 
-def test_verdict_blocks_on_table_failures_and_on_too_many_bad_rows() -> None:
+def test_verdict_blocks_on_table_failures_and_holds_the_partitions_over_the_limit() -> None:
     ok = [ExpectationOutcome("expect_column_values_to_not_be_null(side)", "row", False, 2)]
     assert judge("raw.binance_trades", 100, ok, [], 2, 2, 0.05).passed
-    flood = judge("raw.binance_trades", 100, ok, [], 6, 6, 0.05)
-    assert not flood.passed and "systematically" in flood.describe()
+    judged = judge_partitions([PartitionVerdict("t1", "a1", "binance", 100, 6),   # 6 % > 5 %: held
+                               PartitionVerdict("t2", "a2", "binance", 100, 5),   # 5 %: the limit is not exceeded
+                               PartitionVerdict("t3", "a3", "binance", 10, 2)],   # 20 %, but 2 odd rows only
+                              0.05)
+    assert [p.held for p in judged] == [True, False, False] and judged[0].reason is not None
+    assert "6 of 100 rows quarantined (6.0%)" in (judged[0].reason or "")
+    assert [p.held for p in judge_partitions(judged, 0.05, min_held_rows=1)] == [True, False, True]
+    flood = judge("raw.binance_trades", 210, ok, [], 13, 13, 0.05, held=[p for p in judged if p.held])
+    assert not flood.passed and not flood.blocking and "HELD t1/a1" in flood.describe()
+    assert "systematically" in flood.describe()
     broken = judge("raw.binance_trades", 100, [], ["expect_table_columns_to_match_set: drift"], 0, 0, 0.05)
-    assert not broken.passed and "table-level failures" in broken.describe()
+    assert not broken.passed and broken.blocking and "table-level failures" in broken.describe()
     empty = judge("raw.binance_trades", 0, [], [], 0, 0, 0.05)
     assert empty.passed and empty.quarantine_ratio == 0.0
     assert empty.to_dict()["raw_table"] == "raw.binance_trades"
+    assert GateResult.from_dict(flood.to_dict()) == flood  # a stored verdict reads back, its holds too
 
 
 def test_urls_for_psycopg_and_for_gx() -> None:
