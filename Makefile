@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export DO_NOT_TRACK := 1
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: setup run test dev lint bench clean help
+.PHONY: setup run test dev dashboards lint bench clean help
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ test: setup  ## warehouse + dbt manifest, then the whole test suite (three worke
 
 dev: setup  ## Dagster UI on the same warehouse (schedules and sensors available, off by default)
 	$(BIN)/coinbook dev
+
+dashboards: setup  ## Superset on 127.0.0.1:8088 with the dashboards (own virtualenv; prints the URL and the logins)
+	$(BIN)/coinbook dashboards up
 
 lint: setup  ## ruff
 	$(BIN)/ruff check .

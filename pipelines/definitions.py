@@ -10,6 +10,7 @@ import dagster as dg
 
 from pipelines.defs import (
     alerts,
+    dashboards,
     exchanges,
     exports,
     imports,
@@ -25,8 +26,10 @@ from pipelines.defs import (
 from pipelines.defs.resources import build_resources
 from pipelines.settings import CoinbookSettings, get_settings
 
-# In the order of the flow: sources, gate, models and the Python steps between them, alerts and exports, schedules.
-CAPABILITIES = (exchanges, wallets, imports, prices, quality, models, ledger, lots, risk, alerts, exports, schedules)
+# In the order of the flow: sources, gate, models and the Python steps between them, alerts, exports and
+# dashboards, schedules.
+CAPABILITIES = (exchanges, wallets, imports, prices, quality, models, ledger, lots, risk, alerts, exports, dashboards,
+                schedules)
 
 
 def build_definitions(settings: CoinbookSettings, resources: Mapping[str, Any] | None = None) -> dg.Definitions:

@@ -27,6 +27,7 @@ class CoinbookSettings(BaseSettings):
     database_url: str | None = Field(default=None, description="External PostgreSQL; unset = private cluster.")
     pg_port: int = Field(default=54329, description="Port of the private cluster.")
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
+    superset_port: int = Field(default=8088, description="Port of the dashboards (Superset, on 127.0.0.1).")
     accounts_file: Path | None = Field(default=None, description="YAML file of accounts to register.")
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     import_inbox: Path | None = Field(default=None, description="Folder watched for CSV exports (default "

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pipelines.app import accounts, imports, pipeline, prices, report, sandbox, warehouse
+from pipelines.app import accounts, dashboards, imports, pipeline, prices, report, sandbox, warehouse
 from pipelines.app.errors import OperatorErrors
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(warehouse.app, name="warehouse")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(report.app, name="report")
 app.add_typer(prices.app, name="prices")
+app.add_typer(dashboards.app, name="dashboards")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)
