@@ -41,7 +41,12 @@ from psycopg import sql
 
 from expectations.suites import KEY_COLUMNS, Rule, Suite, reason_for, suite_for
 from pipelines.constants import PUBLIC_TENANT
-from warehouse.quality import quarantine_failing_rows, record_gate_verdict, record_partition_verdicts
+from warehouse.quality import (
+    advance_passed_through,
+    quarantine_failing_rows,
+    record_gate_verdict,
+    record_partition_verdicts,
+)
 
 # GX caps the failing rows it returns for SQL at `partial_unexpected_count` (20 by default, even with
 # result_format COMPLETE): ask for all of them, every failing row must be quarantined.
@@ -213,11 +218,13 @@ def run_gate(database_url: str, raw_table: str, run_id: str | None, *,
     """Validate `raw_table` (e.g. 'raw.binance_trades'), quarantine its failing rows, judge the table and each of
     its partitions. With `reuse`, an unchanged table keeps its last passing verdict (see the module's docstring)."""
     suite = suite_for(raw_table)
+    with psycopg.connect(libpq_url(database_url)) as conn:  # before the signature: every row up to now is in it
+        (validated_at,) = conn.execute("select now()").fetchone()  # type: ignore[misc]
     signature = table_signature(database_url, suite, (max_quarantine_ratio, min_held_rows))
     if reuse and (previous := _last_passing_verdict(database_url, raw_table, signature)) is not None:
+        # unchanged since it passed: its rows up to now are validated — a hold that begins later keeps them
+        advance_passed_through(libpq_url(database_url), raw_table, validated_at, run_id)
         return previous
-    with psycopg.connect(libpq_url(database_url)) as conn:
-        (validated_at,) = conn.execute("select now()").fetchone()  # type: ignore[misc]
     result, partitions = _run_suite(database_url, suite, run_id, max_quarantine_ratio, min_held_rows, validated_at)
     record_partition_verdicts(libpq_url(database_url), raw_table, partitions, validated_at, run_id)
     record_gate_verdict(libpq_url(database_url), PUBLIC_TENANT, raw_table, signature, result.passed,

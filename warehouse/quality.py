@@ -92,3 +92,10 @@ def record_partition_verdicts(database_url: str, raw_table: str, partitions: Seq
                 {"tenant": p.tenant_id, "table": raw_table, "account": p.account_id, "source": p.source,
                  "rows": p.rows, "bad": p.quarantined, "held": p.held, "reason": p.reason, "at": validated_at,
                  "run": run_id})
+
+
+def advance_passed_through(database_url: str, raw_table: str, validated_at: datetime, run_id: str | None) -> None:
+    """A table unchanged since its passing verdict: every partition's rows up to `validated_at` passed."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute("""update ops.gate_partitions set passed_through = greatest(passed_through, %s), run_id = %s,
+                        checked_at = now() where raw_table = %s and not held""", (validated_at, run_id, raw_table))

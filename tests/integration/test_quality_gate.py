@@ -124,7 +124,10 @@ def test_too_many_bad_rows_hold_back_that_account_alone(gate_db: str) -> None:
 def test_a_hold_keeps_the_last_good_data_and_lifts_when_the_source_recovers(gate_db: str) -> None:
     insert(gate_db, "binance_trades", [trade(i) for i in range(40)])
     assert run_gate(gate_db, "raw.binance_trades", "run-1").passed
+    first_through = partitions(gate_db)[("t1", "a1")][3]
+    assert run_gate(gate_db, "raw.binance_trades", "run-1b").reused_from_run == "run-1"
     good_through = partitions(gate_db)[("t1", "a1")][3]
+    assert good_through > first_through  # unchanged and passed again: its rows up to the later check are good
     insert(gate_db, "binance_trades", [trade(i, quantity=Decimal(-1)) for i in range(40, 44)])  # 4 of 44 > 5 %
     held = run_gate(gate_db, "raw.binance_trades", "run-2")
     assert not held.passed and partitions(gate_db)[("t1", "a1")] == (44, 4, True, good_through)
