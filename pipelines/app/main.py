@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pipelines.app import accounts, dashboards, imports, pipeline, prices, report, sandbox, warehouse
+from pipelines.app import accounts, dashboards, imports, pipeline, prices, report, sandbox, users, warehouse
 from pipelines.app.errors import OperatorErrors
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(report.app, name="report")
 app.add_typer(prices.app, name="prices")
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(users.app, name="users")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)
