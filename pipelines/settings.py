@@ -26,6 +26,8 @@ class CoinbookSettings(BaseSettings):
     home: Path = Field(default=PROJECT_ROOT / ".coinbook", description="State folder (git-ignored).")
     database_url: str | None = Field(default=None, description="External PostgreSQL; unset = private cluster.")
     pg_port: int = Field(default=54329, description="Port of the private cluster.")
+    pg_fast: bool = Field(default=False, description="Tests only: the private cluster without fsync, "
+                          "full_page_writes and synchronous_commit (a crash can corrupt it).")
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
     superset_port: int = Field(default=8088, description="Port of the dashboards (Superset, on 127.0.0.1).")
     accounts_file: Path | None = Field(default=None, description="YAML file of accounts to register.")

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The private cluster without fsync while tests run (README: fast mode); `coinbook warehouse up` or any command
+# run without it makes it durable again. Subprocesses (the CLI, dbt) inherit it.
+os.environ.setdefault("COINBOOK_PG_FAST", "1")
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +28,7 @@ def cluster(settings):
 
     if settings.database_url:
         pytest.skip("tests manage their own databases on the private cluster; unset COINBOOK_DATABASE_URL")
-    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster = LocalCluster(settings.home, settings.pg_port, fast=settings.pg_fast)
     cluster.up()
     return cluster
 

@@ -26,6 +26,8 @@ from psycopg import sql
 MIN_MAJOR = 15
 SERVICE_USER = "postgres"
 DEFAULT_DATABASE = "coinbook"
+# Off in fast mode only (tests): see LocalCluster._apply_durability.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 class WarehouseError(RuntimeError):
@@ -158,9 +160,10 @@ def file_lock(path: Path) -> Iterator[None]:
 class LocalCluster:
     """A private cluster in `home/pg`: data in `data/`, socket in `run/`, log in `server.log`."""
 
-    def __init__(self, home: Path, port: int = 54329) -> None:
+    def __init__(self, home: Path, port: int = 54329, *, fast: bool = False) -> None:
         self.home = Path(home).resolve()
         self.port = port
+        self.fast = fast  # tests only (COINBOOK_PG_FAST): see _apply_durability
         self.root = self.home / "pg"
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "run"
@@ -260,15 +263,32 @@ class LocalCluster:
                     f"port {self.port} is taken by another process; set COINBOOK_PG_PORT to a free port "
                     f"(or COINBOOK_DATABASE_URL to use an existing server)")
             self._prepare_dirs()
+            # Durability is not given here (a command-line setting cannot be changed without a restart): see
+            # _apply_durability. jit off: see V008, LLVM compile time dwarfs these queries.
             options = (f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                       f"-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                       f"-c jit=off")  # see V008: LLVM compile time dwarfs these queries
-            # fsync off: this warehouse is a local, rebuildable store; a real deployment sets COINBOOK_DATABASE_URL.
+                       f"-c max_connections=200 -c jit=off")
             self._run([str(self.binaries.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
                        "-w", "-t", "60", "-o", options, "start"], "starting PostgreSQL")
         self._wait_ready()
+        self._apply_durability()
         self.create_database(DEFAULT_DATABASE)
         return self.url()
+
+    def _apply_durability(self) -> None:
+        """PostgreSQL's durable defaults (fsync, full_page_writes, synchronous_commit on: a crash cannot corrupt
+        the books), or with `fast` the three off (tests only: a crash may lose or corrupt everything). Written with
+        ALTER SYSTEM and reloaded, no restart: the last `up` decides, for the whole cluster."""
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            current = {name: str(conn.execute(sql.SQL("show {}").format(sql.Identifier(name))).fetchone()[0])  # type: ignore[index]
+                       for name in FAST_SETTINGS}
+            wanted = FAST_SETTINGS if self.fast else dict.fromkeys(FAST_SETTINGS, "on")
+            if current == wanted:
+                return
+            for name, value in FAST_SETTINGS.items():
+                statement = (sql.SQL("alter system set {} = {}").format(sql.Identifier(name), sql.Literal(value))
+                             if self.fast else sql.SQL("alter system reset {}").format(sql.Identifier(name)))
+                conn.execute(statement)
+            conn.execute("select pg_reload_conf()")
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

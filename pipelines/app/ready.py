@@ -34,7 +34,7 @@ def ensure_warehouse(settings: CoinbookSettings) -> str:
     if settings.database_url:
         url = settings.database_url
     else:
-        cluster = LocalCluster(settings.home, settings.pg_port)
+        cluster = LocalCluster(settings.home, settings.pg_port, fast=settings.pg_fast)
         url = cluster.up()
         cluster.create_database(DAGSTER_DATABASE)
     apply_migrations(url)

@@ -17,7 +17,7 @@ app = typer.Typer(help="The private PostgreSQL cluster under .coinbook/ (or COIN
 
 def _cluster() -> LocalCluster:
     settings = get_settings()
-    return LocalCluster(settings.home, settings.pg_port)
+    return LocalCluster(settings.home, settings.pg_port, fast=settings.pg_fast)
 
 
 @app.command("up")

@@ -46,6 +46,10 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
         assert int(status.server_version.split(".")[0]) >= 15
         with psycopg.connect(url) as conn:
             assert conn.execute("select current_database()").fetchone() == ("coinbook",)
+        # Durable unless fast (tests only); the last up decides, without a restart.
+        assert _durability(url) == {"on"}
+        assert LocalCluster(home, port=port, fast=True).up() == url and _durability(url) == {"off"}
+        assert own.up() == url and _durability(url) == {"on"}
         # A second cluster on the same port must fail with an actionable message, not hang.
         with pytest.raises(WarehouseError, match="COINBOOK_PG_PORT"):
             LocalCluster(tmp_path_factory.mktemp("wh-other"), port=port).up()
@@ -53,6 +57,12 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
         own.down()
     assert not own.status().running
     own.down()  # stopping a stopped cluster is harmless
+
+
+def _durability(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {str(conn.execute(f"show {name}").fetchone()[0])  # type: ignore[index]
+                for name in ("fsync", "full_page_writes", "synchronous_commit")}
 
 
 def test_migrations_apply_once_and_detect_tampering(scratch_db: str) -> None:
