@@ -26,6 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 from pipelines.domain.dashboards import DASHBOARDS, DATASETS, rls_clause
 from pipelines.services import dashboards_bundle
 from pipelines.settings import PROJECT_ROOT
+from warehouse.cluster import file_lock
 
 LOCK_FILE = PROJECT_ROOT / "dashboards" / "superset" / "requirements.lock"
 CONFIG_TEMPLATE = PROJECT_ROOT / "dashboards" / "superset" / "superset_config.py"
@@ -40,10 +41,11 @@ class DashboardsError(RuntimeError):
 @dataclass(frozen=True)
 class Paths:
     root: Path
+    shared_venv: Path | None = None  # tests: one virtualenv for every test's Superset
 
     @property
     def venv(self) -> Path:
-        return self.root / "venv"
+        return self.shared_venv or self.root / "venv"
 
     def bin(self, name: str) -> Path:
         return self.venv / "bin" / name
@@ -92,18 +94,25 @@ def ensure_venv(paths: Paths) -> bool:
     wanted = _sha256(LOCK_FILE)
     if marker.exists() and marker.read_text() == wanted and paths.bin("superset").exists():
         return False
+    with file_lock(paths.venv.parent / "venv.lock"):  # two processes (pytest workers) installing at once
+        if marker.exists() and marker.read_text() == wanted and paths.bin("superset").exists():
+            return False
+        _install_venv(paths)
+        marker.write_text(wanted)
+    return True
+
+
+def _install_venv(paths: Paths) -> None:
     uv = Path(sys.executable).parent / "uv"
     uv_cmd = str(uv) if uv.exists() else shutil.which("uv")
     if not uv_cmd:
         raise DashboardsError("uv is needed to install Superset's virtualenv (make setup installs it into .venv)")
-    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.venv.parent.mkdir(parents=True, exist_ok=True)
     for cmd in ([uv_cmd, "venv", "-q", "--allow-existing", "--python", sys.executable, str(paths.venv)],
                 [uv_cmd, "pip", "install", "-q", "--python", str(paths.bin("python")), "-r", str(LOCK_FILE)]):
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise DashboardsError(f"installing Superset failed ({' '.join(cmd[:3])}):\n{result.stderr[-2000:]}")
-    marker.write_text(wanted)
-    return True
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -345,10 +354,11 @@ def _timed(log: list[str], what: str) -> Iterator[None]:
     log.append(f"{what} ({time.monotonic() - started:.0f} s)")
 
 
-def up(root: Path, database_url: str, port: int) -> tuple[Status, list[str]]:
+def up(root: Path, database_url: str, port: int, venv: Path | None = None) -> tuple[Status, list[str]]:
     """Install (once), set up, import, start and create the viewers; the status with the logins, and what was
-    done with its time."""
-    paths = Paths(root)
+    done with its time. `venv`: a virtualenv elsewhere than <root>/venv (tests share one)."""
+    paths = Paths(root, venv)
+    paths.root.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
     started = time.monotonic()
     if ensure_venv(paths):
@@ -381,3 +391,27 @@ def down(root: Path) -> bool:
 def dashboard_slugs() -> list[str]:
     return [dashboard.slug for dashboard in DASHBOARDS]
 
+
+
+# ── the browser check's Chromium (tests/e2e/test_dashboards.py) ──
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def ensure_chromium() -> tuple[Path, Path]:
+    """Debian's chromium and chromium-driver, installed on the spot when missing and we are root (as the private
+    cluster installs postgresql)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            raise DashboardsError("the browser check needs Debian's chromium and chromium-driver "
+                                  "(apt-get install chromium chromium-driver)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        with file_lock(Path("/tmp/coinbook-apt.lock")):
+            for cmd in (["apt-get", "update", "-q"],
+                        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "chromium-driver"]):
+                if CHROMIUM.exists() and CHROMEDRIVER.exists():
+                    break
+                result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+                if result.returncode != 0:
+                    raise DashboardsError(f"{' '.join(cmd)} failed:\n{result.stderr[-2000:]}")
+    return CHROMIUM, CHROMEDRIVER

@@ -1,0 +1,125 @@
+"""The dashboards in a real browser, as a tenant's viewer: a database of its own built by the real pipeline on
+the sandbox, Superset set up by the same service as `coinbook dashboards up` (its own virtualenv, on a free
+port), headless Chromium (Debian's, installed when missing) opening every dashboard. A chart that errors or
+shows nothing fails; PNGs land in .coinbook/screenshots/. A viewer of one tenant reads none of another's rows
+through Superset's chart-data API, dataset by dataset."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+import pytest
+
+from pipelines.app.ready import ensure_dbt_manifest
+from pipelines.app.runner import run_pipeline
+from pipelines.domain.dashboards import DASHBOARDS, DATASETS, PUBLIC_TENANT
+from pipelines.services import dashboards, dashboards_bundle
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.venues import SEED_VENUES
+from sandbox.server import SandboxServer
+from tests.support import definitions_for
+from warehouse.cluster import LocalCluster
+from warehouse.connection import Warehouse
+from warehouse.migrate import apply_migrations
+
+pytestmark = pytest.mark.integration
+BROWSER = Path(__file__).with_name("dashboard_browser.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def built(cluster: LocalCluster, settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this module's own with the marts of one pipeline run on the sandbox."""
+    name = f"coinbook_dash_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    apply_migrations(url)
+    ensure_dbt_manifest(settings, url)
+    with SandboxServer(port=0, malformed=True) as sandbox:
+        wh = Warehouse(url)
+        register_accounts(wh, specs_from_sandbox(sandbox.url))
+        instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
+        outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
+        assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+    yield url
+    cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def superset(built: str, settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dashboards.Status]:
+    root = tmp_path_factory.mktemp("superset")
+    # one virtualenv for the project and its tests (installed from the lock when missing: ~15 s)
+    status, _ = dashboards.up(root, built, _free_port(), venv=settings.home / "superset" / "venv")
+    try:
+        yield status
+    finally:
+        dashboards.down(root)
+
+
+def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def test_every_dashboard_renders_every_chart_for_a_tenant_viewer(superset: dashboards.Status, settings: Any) -> None:
+    chromium, chromedriver = dashboards.ensure_chromium()
+    screenshots = settings.home / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    viewer = next(name for name in superset.logins if name.startswith("viewer_"))
+    python = settings.home / "superset" / "venv" / "bin" / "python"
+    result = subprocess.run(
+        [str(python), str(BROWSER), superset.url, viewer, superset.logins[viewer], str(screenshots), str(chromium),
+         str(chromedriver), *(dashboard.slug for dashboard in DASHBOARDS)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    for dashboard in DASHBOARDS:
+        seen = report[dashboard.slug]
+        assert seen["charts"] == len(dashboard.chart_keys), (dashboard.slug, seen)
+        assert seen["errors"] == [], (dashboard.slug, seen["errors"])
+        assert seen["empty"] == [], (dashboard.slug, seen["empty"])
+        assert Path(seen["png"]).stat().st_size > 10_000
+
+
+def test_a_viewer_reads_only_its_tenants_rows_in_every_dataset(superset: dashboards.Status, built: str) -> None:
+    tenants = [tenant for (tenant,) in _query(built, "SELECT tenant_id FROM ops.tenants ORDER BY 1")]
+    assert len(tenants) >= 2, "the sandbox world has two tenants: isolation needs both"
+    for tenant in tenants:
+        api = dashboards.Api(superset.url, dashboards.viewer_name(tenant), superset.logins[
+            dashboards.viewer_name(tenant)])
+        ids = {row["table_name"]: row["id"] for row in api.all("/api/v1/dataset/")}
+        for dataset in DATASETS:
+            others = _query(built, f"SELECT count(*) FROM marts.{dataset.mart} "
+                                   f"WHERE tenant_id NOT IN ('{tenant}', '{PUBLIC_TENANT}')")[0][0]
+            data = api.post("/api/v1/chart/data", {
+                "datasource": {"id": ids[dataset.mart], "type": "table"}, "result_format": "json",
+                "result_type": "full", "queries": [{"columns": ["tenant_id"], "row_limit": 1000, "metrics": [
+                    {"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "n"}]}]})["result"][0]["data"]
+            seen = {row["tenant_id"] for row in data}
+            allowed = {tenant, PUBLIC_TENANT} if dataset.shared else {tenant}
+            assert seen and seen <= allowed, (tenant, dataset.mart, seen)
+            if not dataset.shared:
+                assert others > 0, f"marts.{dataset.mart} has no other tenant's rows: the check would prove nothing"
+
+
+def test_each_dataset_lists_the_columns_the_built_mart_has(built: str) -> None:
+    # The unit tests hold the bundle to the dbt YAML; this holds the YAML to what dbt actually built.
+    built_columns = {}
+    for table, column in _query(built, "SELECT table_name, column_name FROM information_schema.columns "
+                                       "WHERE table_schema = 'marts' ORDER BY table_name, ordinal_position"):
+        built_columns.setdefault(table, []).append(column)
+    for mart, columns in dashboards_bundle.dataset_columns().items():
+        assert [name for name, _ in columns] == built_columns[mart], mart
