@@ -149,6 +149,20 @@ def sql_blocks(markdown: str) -> list[str]:
     return [block.strip() for block in re.findall(r"```sql\n(.*?)```", markdown, flags=re.S)]
 
 
+def sql_statements(block: str) -> list[str]:
+    """The statements of a SQL block, `--` comments dropped (the README's blocks have no `--` or `;` in literals)."""
+    text = "\n".join(line.split("--", 1)[0] for line in block.splitlines())
+    return [" ".join(s.split()) for s in text.split(";") if s.strip()]
+
+
+def base_type(data_type: str) -> str:
+    """A column type as compared between the YAML and the catalog: lower case, no length or precision, and
+    PostgreSQL's own names ('numeric(38,18)' → 'numeric', 'timestamptz' → 'timestamp with time zone')."""
+    name = re.sub(r"\(.*?\)", "", data_type).strip().lower()
+    return {"timestamptz": "timestamp with time zone", "int": "integer", "int4": "integer", "int8": "bigint",
+            "float8": "double precision", "bool": "boolean"}.get(name, name)
+
+
 def write_sql_docs(project_dir: Path = PROJECT, out: Path = SQL_MD) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(read_marts(project_dir)))

@@ -54,5 +54,8 @@ def test_every_dbt_unit_test_passes(database: str) -> None:
     assert len(outcomes) >= 25 and set(outcomes.values()) == {"pass"}, outcomes
     for rule in ("ledger_treatment_internal_transfer", "lot_events_internal_transfer",
                  "lot_events_daily_close_reaches_back_seven_days",
-                 "reconciliation_flags_only_differences_beyond_tolerance"):
+                 "reconciliation_flags_only_differences_beyond_tolerance",
+                 "position_history_carries_closings_forward_to_today",
+                 "tax_year_disposals_take_the_year_in_the_tenants_time_zone",
+                 "reconciliation_breaks_age_from_the_same_difference"):
         assert rule in outcomes

@@ -9,9 +9,11 @@ from pipelines.services.sql_docs import (
     SQL_MD,
     Column,
     Mart,
+    base_type,
     read_marts,
     render,
     sql_blocks,
+    sql_statements,
     undocumented,
 )
 
@@ -37,3 +39,14 @@ def test_docs_sql_md_is_generated_from_the_yaml_and_up_to_date() -> None:
 def test_sql_blocks_are_read_in_order_and_other_blocks_left_out() -> None:
     text = "a\n```sql\nselect 1;\n```\n```bash\nls\n```\n```sql\nselect 2\nfrom t;\n```\n"
     assert sql_blocks(text) == ["select 1;", "select 2\nfrom t;"]
+
+
+def test_sql_statements_drop_comments_and_split_on_semicolons() -> None:
+    block = "select * from marts.a;   -- the first\nselect x,\n  y from marts.b\nwhere y = 1;\n-- nothing\n"
+    assert sql_statements(block) == ["select * from marts.a", "select x, y from marts.b where y = 1"]
+
+
+def test_types_compare_without_precision_and_by_postgresql_names() -> None:
+    assert base_type("numeric(38,18)") == base_type("numeric") == "numeric"
+    assert base_type("timestamptz") == base_type("timestamp with time zone") == "timestamp with time zone"
+    assert base_type("Double Precision") == "double precision"

@@ -1,0 +1,17 @@
+-- Every build's reconciliation breaks, kept: each time the models are built (the nightly tier, coinbook run) the
+-- breaks of marts.reconciliation are appended with the build's time, so "since when does acme-kraken's SOL not
+-- agree" has an answer after the mart itself has been rebuilt. Incremental, append-only: rows are never updated
+-- or deleted by a run (a `dbt build --full-refresh` would start it again: the pipeline never passes it).
+{{ config(materialized="incremental", incremental_strategy="append", on_schema_change="fail") }}
+select
+    r.tenant_id,
+    r.portfolio_id,
+    r.account_id,
+    r.asset,
+    r.reported_quantity,
+    r.computed_quantity,
+    r.difference,
+    r.reported_at,
+    cast(now() as timestamptz) as observed_at
+from {{ ref('reconciliation') }} as r
+where r.status = 'break'
