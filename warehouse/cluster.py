@@ -27,6 +27,15 @@ MIN_MAJOR = 15
 SERVICE_USER = "postgres"
 DEFAULT_DATABASE = "coinbook"
 # Off in fast mode only (tests): see LocalCluster._apply_durability.
+# Who may connect how, written on every `up`. The superuser, for the project's administration (migrations, test
+# databases), as before without a password; every other role (people's logins of `coinbook users`) with its SCRAM
+# password. TCP on 127.0.0.1 only (listen_addresses).
+PG_HBA = """# Written by Coinbook (warehouse/cluster.py) on every `coinbook warehouse up`: edits here are replaced.
+local   all   {superuser:<12}                 trust
+local   all   all                            scram-sha-256
+host    all   {superuser:<12}   127.0.0.1/32  trust
+host    all   all            127.0.0.1/32  scram-sha-256
+"""
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
@@ -254,6 +263,7 @@ class LocalCluster:
             self._prepare_dirs()
             self._run([str(self.binaries.bindir / "initdb"), "-D", str(self.data_dir), "-U", SERVICE_USER,
                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions"], "initdb")
+        hba_changed = self._write_hba()  # before a start; a running server reloads it below
         if not self._is_running():
             stale = self.data_dir / "postmaster.pid"
             if stale.exists():
@@ -270,25 +280,50 @@ class LocalCluster:
             self._run([str(self.binaries.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
                        "-w", "-t", "60", "-o", options, "start"], "starting PostgreSQL")
         self._wait_ready()
-        self._apply_durability()
+        self._apply_durability(reload=hba_changed)
         self.create_database(DEFAULT_DATABASE)
         return self.url()
 
-    def _apply_durability(self) -> None:
+    def _write_hba(self) -> bool:
+        """pg_hba.conf as PG_HBA says (a cluster initialised by an older Coinbook trusted every role); True when
+        it changed. Written in place: the file keeps its owner (the service user) and mode."""
+        hba = self.data_dir / "pg_hba.conf"
+        wanted = PG_HBA.format(superuser=SERVICE_USER)
+        if hba.read_text() == wanted:
+            return False
+        hba.write_text(wanted)
+        return True
+
+    def _apply_durability(self, *, reload: bool = False) -> None:
         """PostgreSQL's durable defaults (fsync, full_page_writes, synchronous_commit on: a crash cannot corrupt
         the books), or with `fast` the three off (tests only: a crash may lose or corrupt everything). Written with
-        ALTER SYSTEM and reloaded, no restart: the last `up` decides, for the whole cluster."""
+        ALTER SYSTEM and reloaded, no restart: the last `up` decides, for the whole cluster. `reload`: reload
+        anyway (pg_hba.conf changed)."""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             current = {name: str(conn.execute(sql.SQL("show {}").format(sql.Identifier(name))).fetchone()[0])  # type: ignore[index]
                        for name in FAST_SETTINGS}
             wanted = FAST_SETTINGS if self.fast else dict.fromkeys(FAST_SETTINGS, "on")
             if current == wanted:
+                if reload:
+                    self._reload(conn)
                 return
             for name, value in FAST_SETTINGS.items():
                 statement = (sql.SQL("alter system set {} = {}").format(sql.Identifier(name), sql.Literal(value))
                              if self.fast else sql.SQL("alter system reset {}").format(sql.Identifier(name)))
                 conn.execute(statement)
-            conn.execute("select pg_reload_conf()")
+            self._reload(conn)
+
+    def _reload(self, conn: psycopg.Connection, timeout: float = 10.0) -> None:
+        """Reload the configuration files and wait until a new connection gets them: the postmaster handles its
+        SIGHUP a moment after pg_reload_conf returns, and a session started before that has the old settings."""
+        before = conn.execute("select pg_conf_load_time()").fetchone()[0]  # type: ignore[index]
+        conn.execute("select pg_reload_conf()")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with psycopg.connect(self.url("postgres"), connect_timeout=3) as probe:
+                if probe.execute("select pg_conf_load_time()").fetchone()[0] > before:  # type: ignore[index]
+                    return
+            time.sleep(0.05)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

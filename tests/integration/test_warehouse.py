@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,10 +11,13 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from warehouse.cluster import LocalCluster, WarehouseError, libpq_params
 from warehouse.loader import copy_insert, copy_rows
 from warehouse.migrate import MigrationError, apply_migrations, discover_migrations
+from warehouse.users import scram_verifier
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +54,24 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
         assert _durability(url) == {"on"}
         assert LocalCluster(home, port=port, fast=True).up() == url and _durability(url) == {"off"}
         assert own.up() == url and _durability(url) == {"on"}
+        # Every role but the superuser gives its SCRAM password, and the verifier computed client-side is the one
+        # PostgreSQL checks it against.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("create role jane login password {}").format(
+                sql.Literal(scram_verifier("correct horse battery"))))
+        with psycopg.connect(make_conninfo(url, user="jane", password="correct horse battery")) as conn:
+            assert conn.execute("select current_user").fetchone() == ("jane",)
+        for wrong in ("", "correct horse battery!"):
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(make_conninfo(url, user="jane", password=wrong))
+        # A running cluster of an older Coinbook trusted everyone: up rewrites its pg_hba.conf and reloads it.
+        (own.data_dir / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("select pg_reload_conf()")
+        no_password = make_conninfo(url, user="jane", password="")
+        assert _accepts_soon(no_password)  # the postmaster reloads on its signal, a moment later
+        assert own.up() == url
+        assert not _accepts_soon(no_password, expected=False)
         # A second cluster on the same port must fail with an actionable message, not hang.
         with pytest.raises(WarehouseError, match="COINBOOK_PG_PORT"):
             LocalCluster(tmp_path_factory.mktemp("wh-other"), port=port).up()
@@ -57,6 +79,21 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
         own.down()
     assert not own.status().running
     own.down()  # stopping a stopped cluster is harmless
+
+
+def _accepts_soon(conninfo: str, *, expected: bool = True, seconds: float = 5.0) -> bool:
+    """Whether a connection is accepted, waiting up to `seconds` for the answer to become `expected`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            psycopg.connect(conninfo).close()
+            accepted = True
+        except psycopg.OperationalError as exc:
+            assert "password" in str(exc), exc
+            accepted = False
+        if accepted == expected or time.monotonic() > deadline:
+            return accepted
+        time.sleep(0.1)
 
 
 def _durability(url: str) -> set[str]:
