@@ -21,7 +21,8 @@ FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
 EXPLORE_FORM_DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache"}
 RATELIMIT_STORAGE_URI = "memory://"
 # ALLOW_ADHOC_SUBQUERY: "the latest day" filters (as_of = (SELECT MAX(as_of) FROM …)).
-FEATURE_FLAGS = {"DASHBOARD_RBAC": True, "ALLOW_ADHOC_SUBQUERY": True}
+# CACHE_QUERY_BY_USER: the data cache is per user (the viewers' SQL can be the same, their warehouse role is not).
+FEATURE_FLAGS = {"DASHBOARD_RBAC": True, "ALLOW_ADHOC_SUBQUERY": True, "CACHE_QUERY_BY_USER": True}
 FAB_ADD_SECURITY_API = True  # roles, users and row-level filters are created over the REST API
 SUPERSET_LOAD_EXAMPLES = False
 TALISMAN_ENABLED = False  # bound to 127.0.0.1, plain HTTP
@@ -37,3 +38,12 @@ def _warehouse_password(_url: object) -> str | None:
 
 
 SQLALCHEMY_CUSTOM_PASSWORD_STORE = _warehouse_password
+
+
+def DB_CONNECTION_MUTATOR(uri, params, username, security_manager, source):  # Superset looks this name up
+    # A tenant's viewer queries as that tenant's warehouse login (libpq `-c role=…`, i.e. SET ROLE at connect):
+    # PostgreSQL's row-level security then hides every other tenant's rows, whatever Superset's filters say.
+    role = _SECRETS.get("db_roles", {}).get(username)
+    if role:
+        params.setdefault("connect_args", {})["options"] = f"-c role={role}"
+    return uri, params

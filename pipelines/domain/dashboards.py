@@ -333,7 +333,10 @@ def dashboard_yaml(dashboard: Dashboard) -> dict[str, Any]:
 def database_yaml(sqlalchemy_uri: str) -> dict[str, Any]:
     return {"database_name": DATABASE_NAME, "sqlalchemy_uri": sqlalchemy_uri, "cache_timeout": None,
             "expose_in_sqllab": True, "allow_run_async": False, "allow_ctas": False, "allow_cvas": False,
-            "allow_dml": False, "allow_file_upload": False, "extra": {"allows_virtual_table_explore": True},
+            "allow_dml": False, "allow_file_upload": False,
+            # per_user_caching: a cached result is never served to another user — two tenants' viewers send
+            # the same SQL when only their warehouse login (the connection mutator's role) tells them apart
+            "extra": {"allows_virtual_table_explore": True, "per_user_caching": True},
             "impersonate_user": False, "uuid": DATABASE_UUID, "version": BUNDLE_VERSION}
 
 

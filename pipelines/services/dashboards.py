@@ -21,12 +21,15 @@ from typing import Any
 
 import psycopg
 import requests
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pipelines.domain.dashboards import DASHBOARDS, DATASETS, rls_clause
 from pipelines.services import dashboards_bundle
+from pipelines.services.users import UserError, add_user, remove_user
 from pipelines.settings import PROJECT_ROOT
 from warehouse.cluster import file_lock
+from warehouse.connection import Warehouse
+from warehouse.dashboards import grant_membership
 
 LOCK_FILE = PROJECT_ROOT / "dashboards" / "superset" / "requirements.lock"
 CONFIG_TEMPLATE = PROJECT_ROOT / "dashboards" / "superset" / "superset_config.py"
@@ -136,18 +139,60 @@ def split_password(database_url: str) -> tuple[str, str | None]:
     return f"postgresql+psycopg2://{user}@{host}:{port}/{dbname}" + (f"?{query}" if query else ""), password
 
 
-def ensure_secrets(paths: Paths, tenants: list[str], warehouse_password: str | None) -> dict[str, Any]:
-    """secrets.json (0600): generated on first use, a viewer's password added for each new tenant, the
-    warehouse's current password kept in step with its URL."""
+def ensure_secrets(paths: Paths, tenants: list[str]) -> dict[str, Any]:
+    """secrets.json (0600): generated on first use, a viewer's password added for each new tenant."""
     current: dict[str, Any] = json.loads(paths.secrets.read_text()) if paths.secrets.exists() else {}
     current.setdefault("secret_key", secrets.token_urlsafe(42))
     current.setdefault("admin_password", secrets.token_urlsafe(12))
     viewers = current.setdefault("viewers", {})
     for tenant in tenants:
         viewers.setdefault(tenant, secrets.token_urlsafe(12))
-    current["warehouse_password"] = warehouse_password
     _write_private(paths.secrets, json.dumps(current, indent=2))
     return current
+
+
+def db_login(database_url: str) -> str:
+    """The warehouse login Superset connects as: `superset` on the default database, else one per database
+    (logins are cluster-wide; a test database must not reset the project's)."""
+    dbname = conninfo_to_dict(database_url).get("dbname", "coinbook")
+    return "superset" if dbname == "coinbook" else f"superset_{dbname}"[:54]
+
+
+def ensure_db_logins(paths: Paths, database_url: str, tenants: list[str]) -> tuple[str, str | None]:
+    """Superset's warehouse connection: a login of group manager with every tenant, which may SET ROLE to a
+    login per tenant (manager, that tenant only) — what the connection mutator does for each tenant's viewer.
+    Returns (URL without password, password). When logins cannot be created (V016's roles missing, no
+    CREATEROLE), the warehouse URL itself, and the row-level filters alone keep viewers apart."""
+    current = json.loads(paths.secrets.read_text())
+    wh = Warehouse(database_url)
+    login = db_login(database_url)
+    try:
+        password = add_user(wh, login, "manager", tenants, current.get("db_password"), exist_ok=True)
+        roles = {}
+        for tenant in tenants:
+            tenant_login = f"{login}_{tenant}"[:63]
+            add_user(wh, tenant_login, "manager", [tenant], current.get("db_tenant_passwords", {}).get(tenant),
+                     exist_ok=True)
+            grant_membership(wh, tenant_login, login)
+            roles[viewer_name(tenant)] = tenant_login
+    except (UserError, psycopg.errors.InsufficientPrivilege) as exc:  # no CREATEROLE, no V016 roles
+        current.update(warehouse_password=split_password(database_url)[1], db_roles={}, db_login_problem=str(exc))
+        _write_private(paths.secrets, json.dumps(current, indent=2))
+        return split_password(database_url)
+    params = conninfo_to_dict(database_url)
+    params.update(user=login, password=password)
+    current.update(db_password=password, warehouse_password=password, db_roles=roles, db_login_problem=None)
+    _write_private(paths.secrets, json.dumps(current, indent=2))
+    return split_password(make_conninfo(**params))
+
+
+def remove_db_logins(database_url: str, tenants: list[str]) -> None:
+    """The logins ensure_db_logins made for this database (tests: their database goes, the logins must too)."""
+    wh = Warehouse(database_url)
+    login = db_login(database_url)
+    for name in [f"{login}_{tenant}"[:63] for tenant in tenants] + [login]:
+        with contextlib.suppress(UserError):
+            remove_user(wh, name)
 
 
 def viewer_name(tenant: str) -> str:
@@ -172,7 +217,7 @@ def tenants_of(database_url: str) -> list[str]:
         return [row[0] for row in conn.execute("SELECT tenant_id FROM ops.tenants ORDER BY tenant_id")]
 
 
-def set_up(paths: Paths, database_url: str, secret: dict[str, Any]) -> list[str]:
+def set_up(paths: Paths, sqlalchemy_uri: str, secret: dict[str, Any]) -> list[str]:
     """Metadata database, admin, roles and the bundle. The once-only steps run again when the lock changes;
     the import runs every time (fixed UUIDs: it updates in place). Returns what was done."""
     done = []
@@ -189,7 +234,6 @@ def set_up(paths: Paths, database_url: str, secret: dict[str, Any]) -> list[str]
         state["initialised"] = _sha256(LOCK_FILE)
         paths.state.write_text(json.dumps(state))
         done.append("initialised")
-    sqlalchemy_uri, _ = split_password(database_url)
     bundle = paths.root / "bundle.zip"
     bundle.write_bytes(dashboards_bundle.zipped(sqlalchemy_uri))
     _superset(paths, "import-dashboards", "-p", str(bundle), "-u", ADMIN)
@@ -364,10 +408,14 @@ def up(root: Path, database_url: str, port: int, venv: Path | None = None) -> tu
     if ensure_venv(paths):
         log.append(f"virtualenv installed ({time.monotonic() - started:.0f} s)")
     tenants = tenants_of(database_url)
-    _, password = split_password(database_url)
-    secret = ensure_secrets(paths, tenants, password)
+    secret = ensure_secrets(paths, tenants)
+    sqlalchemy_uri, _ = ensure_db_logins(paths, database_url, tenants)
+    problem = json.loads(paths.secrets.read_text()).get("db_login_problem")
+    if problem:
+        log.append(f"no warehouse logins for Superset ({problem}): viewers are kept apart by Superset's row-level "
+                   "filters only, it connects with the warehouse URL")
     with _timed(log, "set-up and import"):
-        set_up(paths, database_url, secret)
+        set_up(paths, sqlalchemy_uri, secret)
     with _timed(log, "server"):
         start(paths, port)
     with _timed(log, "viewers"):

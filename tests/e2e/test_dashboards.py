@@ -62,11 +62,13 @@ def built(cluster: LocalCluster, settings: Any, tmp_path_factory: pytest.TempPat
 def superset(built: str, settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dashboards.Status]:
     root = tmp_path_factory.mktemp("superset")
     # one virtualenv for the project and its tests (installed from the lock when missing: ~15 s)
-    status, _ = dashboards.up(root, built, _free_port(), venv=settings.home / "superset" / "venv")
     try:
+        status, _ = dashboards.up(root, built, _free_port(), venv=settings.home / "superset" / "venv")
         yield status
     finally:
         dashboards.down(root)
+        # the warehouse logins are cluster-wide: they go with this module's database
+        dashboards.remove_db_logins(built, [t for (t,) in _query(built, "SELECT tenant_id FROM ops.tenants")])
 
 
 def _query(url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -94,7 +96,8 @@ def test_every_dashboard_renders_every_chart_for_a_tenant_viewer(superset: dashb
         assert Path(seen["png"]).stat().st_size > 10_000
 
 
-def test_a_viewer_reads_only_its_tenants_rows_in_every_dataset(superset: dashboards.Status, built: str) -> None:
+def _tenants_isolated(superset: dashboards.Status, built: str) -> None:
+    """Each tenant's viewer reads, in every dataset, its own rows (and the shared market data) and no other's."""
     tenants = [tenant for (tenant,) in _query(built, "SELECT tenant_id FROM ops.tenants ORDER BY 1")]
     assert len(tenants) >= 2, "the sandbox world has two tenants: isolation needs both"
     for tenant in tenants:
@@ -113,6 +116,22 @@ def test_a_viewer_reads_only_its_tenants_rows_in_every_dataset(superset: dashboa
             assert seen and seen <= allowed, (tenant, dataset.mart, seen)
             if not dataset.shared:
                 assert others > 0, f"marts.{dataset.mart} has no other tenant's rows: the check would prove nothing"
+
+
+def test_a_viewer_reads_only_its_tenants_rows_in_every_dataset(superset: dashboards.Status, built: str) -> None:
+    _tenants_isolated(superset, built)  # Superset's row-level filters and PostgreSQL's, together
+    assert any(login.startswith("superset_") for (login,) in _query(built, "SELECT login FROM ops.user_tenants")), \
+        "Superset connects as a warehouse login of its own (coinbook users), not as the pipeline"
+    # Superset's filters turned off: the viewers' warehouse logins (SET ROLE by the connection mutator) still
+    # see their tenant only — PostgreSQL's row-level security holds on its own
+    admin = dashboards.Api(superset.url, dashboards.ADMIN, superset.logins[dashboards.ADMIN])
+    for rule in admin.all("/api/v1/rowlevelsecurity/"):
+        full = admin.get(f"/api/v1/rowlevelsecurity/{rule['id']}")["result"]
+        admin.put(f"/api/v1/rowlevelsecurity/{rule['id']}", {
+            "name": full["name"], "filter_type": full["filter_type"], "clause": "1 = 1",
+            "group_key": full["group_key"], "tables": [table["id"] for table in full["tables"]],
+            "roles": [role["id"] for role in full["roles"]]})
+    _tenants_isolated(superset, built)
 
 
 def test_each_dataset_lists_the_columns_the_built_mart_has(built: str) -> None:

@@ -19,7 +19,7 @@ from pipelines.domain.dashboards import (
     superset_type,
 )
 from pipelines.services import dashboards_bundle
-from pipelines.services.dashboards import split_password
+from pipelines.services.dashboards import db_login, split_password
 
 REGENERATE = "run .venv/bin/python -m pipelines.services.dashboards_bundle and commit dashboards/superset/bundle/"
 
@@ -103,3 +103,9 @@ def test_row_level_filters_keep_a_tenant_to_its_rows_and_the_shared_market_data(
     strict, shared = (next(d for d in DATASETS if d.shared == flag) for flag in (False, True))
     assert rls_clause("acme", strict) == "tenant_id = 'acme'"
     assert rls_clause("acme", shared) == "tenant_id IN ('acme', 'public')"
+
+
+def test_superset_connects_as_a_login_of_its_own_per_database() -> None:
+    # logins are cluster-wide: a test database's set-up must not reset the password of the project's
+    assert db_login("postgresql://postgres@127.0.0.1:54329/coinbook") == "superset"
+    assert db_login("postgresql://postgres@127.0.0.1:54329/coinbook_dash_1a2b3c4d") == "superset_coinbook_dash_1a2b3c4d"
