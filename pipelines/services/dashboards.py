@@ -46,6 +46,12 @@ class Paths:
     root: Path
     shared_venv: Path | None = None  # tests: one virtualenv for every test's Superset
 
+    def __post_init__(self) -> None:
+        # absolute: the superset and gunicorn commands run in `root` (COINBOOK_HOME may be relative)
+        object.__setattr__(self, "root", self.root.resolve())
+        if self.shared_venv is not None:
+            object.__setattr__(self, "shared_venv", self.shared_venv.resolve())
+
     @property
     def venv(self) -> Path:
         return self.shared_venv or self.root / "venv"
@@ -407,6 +413,7 @@ def up(root: Path, database_url: str, port: int, venv: Path | None = None) -> tu
     started = time.monotonic()
     if ensure_venv(paths):
         log.append(f"virtualenv installed ({time.monotonic() - started:.0f} s)")
+    before = _fingerprint(paths)
     tenants = tenants_of(database_url)
     secret = ensure_secrets(paths, tenants)
     sqlalchemy_uri, _ = ensure_db_logins(paths, database_url, tenants)
@@ -416,11 +423,21 @@ def up(root: Path, database_url: str, port: int, venv: Path | None = None) -> tu
                    "filters only, it connects with the warehouse URL")
     with _timed(log, "set-up and import"):
         set_up(paths, sqlalchemy_uri, secret)
+    # the server reads its configuration and secrets (a new tenant's warehouse role) when it starts
+    if _fingerprint(paths) != before and stop(paths):
+        log.append("restarted with the new configuration")
     with _timed(log, "server"):
         start(paths, port)
     with _timed(log, "viewers"):
         ensure_viewers(Api(url_of(port), ADMIN, secret["admin_password"]), tenants, secret["viewers"])
     return status(root, port), log
+
+
+def _fingerprint(paths: Paths) -> str:
+    digest = hashlib.sha256()
+    for path in (paths.config, paths.secrets):
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return digest.hexdigest()
 
 
 def status(root: Path, port: int) -> Status:

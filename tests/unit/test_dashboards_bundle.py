@@ -19,7 +19,7 @@ from pipelines.domain.dashboards import (
     superset_type,
 )
 from pipelines.services import dashboards_bundle
-from pipelines.services.dashboards import db_login, split_password
+from pipelines.services.dashboards import Paths, db_login, split_password
 
 REGENERATE = "run .venv/bin/python -m pipelines.services.dashboards_bundle and commit dashboards/superset/bundle/"
 
@@ -109,3 +109,9 @@ def test_superset_connects_as_a_login_of_its_own_per_database() -> None:
     # logins are cluster-wide: a test database's set-up must not reset the password of the project's
     assert db_login("postgresql://postgres@127.0.0.1:54329/coinbook") == "superset"
     assert db_login("postgresql://postgres@127.0.0.1:54329/coinbook_dash_1a2b3c4d") == "superset_coinbook_dash_1a2b3c4d"
+
+
+def test_superset_paths_are_absolute_whatever_coinbook_home_is() -> None:
+    # superset and gunicorn run with their working directory in the Superset folder
+    paths = Paths(Path(".coinbook/superset"), Path("venv"))
+    assert paths.root.is_absolute() and paths.bin("gunicorn").is_absolute()
