@@ -1,7 +1,9 @@
 -- The reconciliation breaks open now (marts.reconciliation status 'break'), each with how long it has stood: the
 -- first build that saw this account and asset break by this same difference (reconciliation_break_history), and
 -- how many builds saw it since. A break whose difference changes is a new break (something else moved).
-{{ config(materialized="view") }}
+-- A table, not a view: rebuilding the mart it reads alone (e.g. the lots group from the Dagster UI) drops the
+-- views over it (dbt replaces a table with DROP … CASCADE) until the next full build.
+{{ config(materialized="table") }}
 select
     r.tenant_id,
     r.portfolio_id,

@@ -2,7 +2,9 @@
 -- taken in the tenant's time zone (ops.tenants.tax_timezone, else UTC) as `coinbook report tax` takes them, so
 -- `where tax_year = 2025` is the year's Form 8949 material. Unexplained withdrawals (treatment removed) stay in,
 -- flagged: they are no sale, but an accountant must see them. Unknown cost or proceeds are null, never 0.
-{{ config(materialized="view") }}
+-- A table, not a view: rebuilding the mart it reads alone (e.g. the lots group from the Dagster UI) drops the
+-- views over it (dbt replaces a table with DROP … CASCADE) until the next full build.
+{{ config(materialized="table") }}
 select
     d.tenant_id,
     cast(extract(year from d.disposed_at at time zone z.zone) as integer) as tax_year,

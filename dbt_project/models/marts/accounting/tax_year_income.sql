@@ -1,7 +1,9 @@
 -- Income of a tax year (staking, rewards, airdrops, interest) at fair value on receipt, with the tax year and date
 -- in the tenant's time zone (ops.tenants.tax_timezone, else UTC) like tax_year_disposals. A value of null: no
 -- price was found (also in missing_cost_basis), never 0.
-{{ config(materialized="view") }}
+-- A table, not a view: rebuilding the mart it reads alone (e.g. the lots group from the Dagster UI) drops the
+-- views over it (dbt replaces a table with DROP … CASCADE) until the next full build.
+{{ config(materialized="table") }}
 select
     i.tenant_id,
     cast(extract(year from i.occurred_at at time zone z.zone) as integer) as tax_year,
