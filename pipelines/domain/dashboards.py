@@ -13,13 +13,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.constants import PUBLIC_TENANT  # rows every tenant may see: market data, e.g. reference prices
+
 BUNDLE_VERSION = "1.0.0"
 DATABASE_NAME = "Coinbook warehouse"
 DATABASE_UUID = "5c0e7b1a-4b8e-4d55-9d3c-2f1a6c0b0001"
 # Seed of every dataset, chart and dashboard UUID (uuid5 of their name): fixed, so re-importing updates in place.
 _NAMESPACE = uuid.UUID("5c0e7b1a-4b8e-4d55-9d3c-2f1a6c0b0000")
-# Rows every tenant may see: reference prices are market data, shared (tenant_id = 'public').
-PUBLIC_TENANT = "public"
 
 
 def fixed_uuid(kind: str, name: str) -> str:
@@ -30,7 +30,7 @@ def fixed_uuid(kind: str, name: str) -> str:
 class Dataset:
     mart: str  # marts.<mart>
     dttm: str | None = None  # main time column
-    shared: bool = False  # carries tenant_id = 'public' rows every viewer may see
+    shared: bool = False  # carries rows of the public tenant every viewer may see
 
     @property
     def uuid(self) -> str:

@@ -36,7 +36,7 @@ def database(cluster: Any) -> Iterator[str]:
     url = cluster.url(name)
     apply_migrations(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("create schema intermediate")
+        conn.execute("create schema if not exists intermediate")
         conn.execute("create table intermediate.int_prices_daily (asset text, price_date date, "
                      "close_usd numeric(38, 18), venues text, primary key (asset, price_date))")
         for i in range(30):  # 30 days × 3 assets
