@@ -104,12 +104,11 @@ left join alerts a on a.tenant_id = v.tenant_id
 order by 1, 2
 """
 
-# The accounts the quality gate holds back now (ops.gate_partitions), one line per account.
+# The accounts the quality gate holds back in the figures shown: marts.data_status, built with them (the rule of
+# what an account's figures are as of lives there, once).
 HOLDS_SQL = """
-select tenant_id, account_id, min(held_since),
-       case when bool_and(passed_through is not null) then min(passed_through) end,
-       string_agg(raw_table || ' (' || source || '): ' || reason, '; ' order by raw_table)
-from ops.gate_partitions where held group by tenant_id, account_id order by 1, 2
+select tenant_id, account_id, held_since, data_through, held_reason
+from marts.data_status where held_back order by 1, 2
 """
 
 # Stale marts: new data synced after the marts were built (the transform since has not completed).
@@ -155,11 +154,10 @@ class Summary:
 def read_summary(wh: Warehouse) -> Summary:
     with wh.connect() as conn:
         quarantine = [tuple(row) for row in conn.execute(QUARANTINE_SQL).fetchall()]
-        holds = [tuple(row) for row in conn.execute(HOLDS_SQL).fetchall()]
         exists = conn.execute("select to_regclass('marts.positions') is not null "
                               "and to_regclass('marts.reconciliation') is not null").fetchone()
         if not (exists and exists[0]):
-            return Summary([], [], quarantine, built=False, holds=holds)  # type: ignore[arg-type]
+            return Summary([], [], quarantine, built=False)  # type: ignore[arg-type]
         positions = [PositionLine(*row) for row in conn.execute(POSITIONS_SQL).fetchall()]
         breaks = [tuple(row) for row in conn.execute(BREAKS_SQL).fetchall()]
         accounts = [tuple(row) for row in conn.execute(ACCOUNTS_SQL).fetchall()]
@@ -176,5 +174,6 @@ def read_summary(wh: Warehouse) -> Summary:
         risk = [tuple(r) for r in conn.execute(RISK_SQL).fetchall()] if has_risk[0] else []
         has_status = conn.execute("select to_regclass('marts.data_status') is not null").fetchone()
         stale = conn.execute(STALE_SQL).fetchone() if has_status[0] else None
+        holds = [tuple(row) for row in conn.execute(HOLDS_SQL).fetchall()] if has_status[0] else []
     return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl, risk=risk,  # type: ignore[arg-type]
                    holds=holds, stale=tuple(stale) if stale else None)  # type: ignore[arg-type]
