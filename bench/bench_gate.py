@@ -19,7 +19,6 @@ from expectations.gate import run_gate
 from pipelines.settings import get_settings
 from warehouse.cluster import LocalCluster
 from warehouse.loader import copy_insert
-from warehouse.migrate import apply_migrations
 
 COLUMNS = ["tenant_id", "account_id", "source", "source_record_id", "occurred_at", "symbol", "base_asset",
            "quote_asset", "side", "price", "quantity", "cost", "fee_amount", "fee_asset", "payload", "record_hash"]
@@ -50,7 +49,7 @@ def main(sizes: list[int]) -> None:
         cluster.create_database(name)
         url = cluster.url(name)
         try:
-            apply_migrations(url)
+            cluster.migrate(name)
             with psycopg.connect(url) as conn:
                 copy_insert(conn, "raw.binance_trades", COLUMNS, _rows(n))
             run_gate(url, "raw.binance_trades", "warm-up-import")  # GX import (~3-6 s) once per process

@@ -146,7 +146,6 @@ def load(out: dict, n: int) -> None:
     from pipelines.settings import get_settings
     from warehouse.cluster import LocalCluster
     from warehouse.loader import copy_arrow
-    from warehouse.migrate import apply_migrations
 
     settings = get_settings()
     cluster = LocalCluster(settings.home, settings.pg_port)
@@ -155,7 +154,7 @@ def load(out: dict, n: int) -> None:
     cluster.create_database(name)
     url = cluster.url(name)
     try:
-        apply_migrations(url)
+        cluster.migrate(name)
         started = time.perf_counter()
         slices, open_lots = _arrow_tables(out, n)
         built = time.perf_counter() - started

@@ -25,7 +25,6 @@ from sandbox.server import SandboxServer
 from tests.support import definitions_for
 from warehouse.cluster import LocalCluster
 from warehouse.connection import Warehouse
-from warehouse.migrate import apply_migrations
 
 
 def main() -> None:
@@ -36,7 +35,7 @@ def main() -> None:
     cluster.create_database(name)
     url = cluster.url(name)
     try:
-        apply_migrations(url)
+        cluster.migrate(name)
         ensure_dbt_manifest(settings, url)
         with SandboxServer(port=0, malformed=True) as sandbox, tempfile.TemporaryDirectory() as tmp:
             wh = Warehouse(url)

@@ -122,7 +122,6 @@ def build_risk_marts(url: str, models: tuple[str, ...]) -> tuple[float, float, d
 def main(assets: int = 500, days: int = 1_095) -> None:
     from pipelines.settings import get_settings
     from warehouse.cluster import LocalCluster
-    from warehouse.migrate import apply_migrations
 
     frame = closes(assets, days)
     rng = np.random.default_rng(1)
@@ -138,7 +137,7 @@ def main(assets: int = 500, days: int = 1_095) -> None:
     cluster.create_database(name)
     wh = Warehouse(cluster.url(name))
     try:
-        apply_migrations(wh.database_url)
+        cluster.migrate(name)
         with wh.connect() as conn, conn.transaction():
             load_mart_inputs(conn, frame, holdings)
         wall, span, per_model = build_risk_marts(wh.database_url, RISK_MARTS[:1])  # asset_returns

@@ -32,7 +32,6 @@ from sandbox.server import SandboxServer, served_venues
 from tests.support import definitions_for
 from warehouse.cluster import LocalCluster
 from warehouse.connection import Warehouse
-from warehouse.migrate import apply_migrations
 
 # Paths that read an account (everything else is public market data: markets, currencies, tickers, candles).
 ACCOUNT_PATHS = ("/account", "myTrades", "/capital/", "/private/", "/auth/", "matchresults", "deposit-withdraw",
@@ -59,7 +58,7 @@ def run_mode(cluster: LocalCluster, label: str, batching: bool, caching: bool) -
     url = cluster.url(name)
     rows = []
     try:
-        apply_migrations(url)
+        cluster.migrate(name)
         with SandboxServer(port=0) as sandbox, tempfile.TemporaryDirectory() as tmp:
             clear_markets_cache(Path(tmp))  # a cold start for each mode: nothing cached in memory or on disk
             wh = Warehouse(url)

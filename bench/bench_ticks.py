@@ -33,7 +33,6 @@ from pipelines.settings import get_settings
 from pipelines.sources.prices.ticks import final_columns, iter_chunks, prepare_ticks
 from warehouse.cluster import LocalCluster
 from warehouse.loader import copy_arrow_chunks
-from warehouse.migrate import apply_migrations
 
 VENUES = ("binance", "coinbase", "kraken", "bitfinex", "htx")
 # symbol: (start price, decimals of its price)
@@ -106,7 +105,7 @@ def main(n: int = 2_300_000) -> None:
     cluster.create_database(name)
     url = cluster.url(name)
     try:
-        apply_migrations(url)
+        cluster.migrate(name)
         started = time.perf_counter()
         raw = generate(n)
         print(f"generated {raw.num_rows:,} ticks (5 venues × 30 symbols, one day) in "

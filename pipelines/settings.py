@@ -135,6 +135,16 @@ def resolve_database_url(settings: CoinbookSettings) -> str:
     return LocalCluster(settings.home, settings.pg_port).url()
 
 
+def resolve_admin_url(settings: CoinbookSettings) -> str:
+    """Where administration happens (migrations, people's logins): the private cluster's superuser through its
+    socket, or COINBOOK_DATABASE_URL itself (whoever that is: its migrations and logins need its rights)."""
+    if settings.database_url:
+        return settings.database_url
+    from warehouse.cluster import LocalCluster
+
+    return LocalCluster(settings.home, settings.pg_port).admin_url()
+
+
 def from_environment(name: str) -> bool:
     """Whether COINBOOK_<NAME> is set in the process environment (not only in `.env`): a resource can then take
     it as dg.EnvVar, which Dagster resolves when a run starts."""

@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 
 from pipelines.constants import PUBLIC_TENANT
 from pipelines.services.users import ROLES, add_user, remove_user
+from tests.support import admin_warehouse
 from warehouse.connection import Warehouse
 
 SCHEMAS = ("raw", "ops", "derived", "audit", "staging", "intermediate", "marts")
@@ -54,16 +55,17 @@ def logins_for(wh: Warehouse, tenants: list[str]) -> Iterator[dict[tuple[str, st
     """A login per (role, tenant), removed afterwards: {(role, tenant): conninfo}."""
     suffix = uuid.uuid4().hex[:8]
     made: dict[tuple[str, str], str] = {}
+    admin = admin_warehouse(wh.database_url)
     try:
         for role in ROLES:
             for tenant in tenants:
                 name = f"t{suffix}_{role}_{tenant}".replace("-", "_")[:63]
-                password = add_user(wh, name, role, [tenant])
+                password = add_user(admin, name, role, [tenant])
                 made[(role, tenant)] = make_conninfo(wh.database_url, user=name, password=password)
         yield made
     finally:
         for (role, tenant) in made:
-            remove_user(wh, f"t{suffix}_{role}_{tenant}".replace("-", "_")[:63])
+            remove_user(admin, f"t{suffix}_{role}_{tenant}".replace("-", "_")[:63])
 
 
 def _refused(conn: psycopg.Connection, statement: sql.Composable) -> bool:

@@ -37,12 +37,11 @@ def cluster(settings):
 def database_url(cluster, settings) -> Iterator[str]:
     """A fresh, migrated database for this test session, dropped at the end."""
     from pipelines.app.ready import ensure_dbt_manifest
-    from warehouse.migrate import apply_migrations
 
     name = f"coinbook_test_{uuid.uuid4().hex[:10]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     ensure_dbt_manifest(settings, url)
     yield url
     cluster.drop_database(name)

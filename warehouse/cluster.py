@@ -12,6 +12,7 @@ import fcntl
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -23,19 +24,29 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from warehouse.connection import mask_url
+from warehouse.users import GROUP_ROLES as PEOPLE_GROUPS
+from warehouse.users import scram_verifier
+
 MIN_MAJOR = 15
 SERVICE_USER = "postgres"
 DEFAULT_DATABASE = "coinbook"
-# Off in fast mode only (tests): see LocalCluster._apply_durability.
-# Who may connect how, written on every `up`. The superuser, for the project's administration (migrations, test
-# databases), as before without a password; every other role (people's logins of `coinbook users`) with its SCRAM
-# password. TCP on 127.0.0.1 only (listen_addresses).
+# What `coinbook run`, Dagster, dbt and the sensors connect as: owns Coinbook's schemas and objects, BYPASSRLS (it
+# builds every tenant's marts), not a superuser. Its password is generated on first use, kept in
+# home/pg/pipeline.password (0600), and set on the role by every `up`.
+PIPELINE_ROLE = "coinbook_pipeline"
+# Cluster-wide roles (V016 says what each may do); created by `up` so that a database's migrations find them.
+CLUSTER_ROLES = {PIPELINE_ROLE: "login bypassrls", **dict.fromkeys(PEOPLE_GROUPS, "nologin")}
+# Who may connect how, written on every `up`. The superuser administers (migrations, logins, databases) through
+# the socket only, whose folder (home/pg/run) only the OS user running the cluster may enter (0700): no other local
+# user reaches it, and nothing reaches it over TCP. Every other role (the pipeline, people's logins) with its SCRAM
+# password; TCP on 127.0.0.1 only (listen_addresses).
 PG_HBA = """# Written by Coinbook (warehouse/cluster.py) on every `coinbook warehouse up`: edits here are replaced.
 local   all   {superuser:<12}                 trust
 local   all   all                            scram-sha-256
-host    all   {superuser:<12}   127.0.0.1/32  trust
 host    all   all            127.0.0.1/32  scram-sha-256
 """
+# Off in fast mode only (tests): see LocalCluster._apply_durability.
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
@@ -62,7 +73,7 @@ class ClusterStatus:
 
     def __str__(self) -> str:
         state = f"running (pid {self.pid})" if self.running else "stopped"
-        return (f"private warehouse {state}\n  url:      {self.url}\n  data:     {self.data_dir}\n"
+        return (f"private warehouse {state}\n  url:      {mask_url(self.url)}\n  data:     {self.data_dir}\n"
                 f"  version:  {self.server_version or '-'}\n  binaries: {self.binaries or '-'}")
 
 
@@ -206,6 +217,7 @@ class LocalCluster:
     def _prepare_dirs(self) -> None:
         for path in (self.root, self.socket_dir):
             path.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.socket_dir, 0o700)  # the superuser's door (pg_hba: trust on the socket): its owner only
         owner = self._service_owner()
         if owner:
             # The service user must traverse every parent to reach the data directory.
@@ -247,7 +259,32 @@ class LocalCluster:
 
     # -- public API ----------------------------------------------------------------------------------------
     def url(self, dbname: str = DEFAULT_DATABASE) -> str:
-        return f"postgresql://{SERVICE_USER}@127.0.0.1:{self.port}/{dbname}"
+        """The pipeline's URL (its password included: print it with warehouse.connection.mask_url)."""
+        return f"postgresql://{PIPELINE_ROLE}:{self.pipeline_password()}@127.0.0.1:{self.port}/{dbname}"
+
+    def admin_url(self, dbname: str = DEFAULT_DATABASE) -> str:
+        """The superuser's URL, through the private socket: for migrations, logins and databases only."""
+        return f"postgresql://{SERVICE_USER}@/{dbname}?host={self.socket_dir}&port={self.port}"
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / "pipeline.password"
+
+    def pipeline_password(self) -> str:
+        """The pipeline role's password, generated on first use (mode 0600; created exclusively, so two processes
+        starting at once agree on one)."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            pass
+        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return self.password_file.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(24) + "\n")
+        return self.password_file.read_text().strip()
 
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
@@ -281,8 +318,22 @@ class LocalCluster:
                        "-w", "-t", "60", "-o", options, "start"], "starting PostgreSQL")
         self._wait_ready()
         self._apply_durability(reload=hba_changed)
+        self._ensure_roles()
         self.create_database(DEFAULT_DATABASE)
         return self.url()
+
+    def _ensure_roles(self) -> None:
+        """The group roles, and the pipeline's login with the password of its file (set again on every `up`:
+        a lost or rotated file takes effect; the verifier is computed here, the password never reaches the
+        server or its log)."""
+        verifier = scram_verifier(self.pipeline_password())
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
+            for role, options in CLUSTER_ROLES.items():
+                if not conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
+                    conn.execute(sql.SQL("create role {} " + options).format(sql.Identifier(role)))
+            # A cluster migrated by an older Coinbook has the pipeline role without login.
+            conn.execute(sql.SQL("alter role {} login bypassrls nosuperuser password {}").format(
+                sql.Identifier(PIPELINE_ROLE), sql.Literal(verifier)))
 
     def _write_hba(self) -> bool:
         """pg_hba.conf as PG_HBA says (a cluster initialised by an older Coinbook trusted every role); True when
@@ -299,7 +350,7 @@ class LocalCluster:
         the books), or with `fast` the three off (tests only: a crash may lose or corrupt everything). Written with
         ALTER SYSTEM and reloaded, no restart: the last `up` decides, for the whole cluster. `reload`: reload
         anyway (pg_hba.conf changed)."""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
             current = {name: str(conn.execute(sql.SQL("show {}").format(sql.Identifier(name))).fetchone()[0])  # type: ignore[index]
                        for name in FAST_SETTINGS}
             wanted = FAST_SETTINGS if self.fast else dict.fromkeys(FAST_SETTINGS, "on")
@@ -320,7 +371,7 @@ class LocalCluster:
         conn.execute("select pg_reload_conf()")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with psycopg.connect(self.url("postgres"), connect_timeout=3) as probe:
+            with psycopg.connect(self.admin_url("postgres"), connect_timeout=3) as probe:
                 if probe.execute("select pg_conf_load_time()").fetchone()[0] > before:  # type: ignore[index]
                     return
             time.sleep(0.05)
@@ -330,7 +381,7 @@ class LocalCluster:
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                with psycopg.connect(self.url("postgres"), connect_timeout=3) as conn:
+                with psycopg.connect(self.admin_url("postgres"), connect_timeout=3) as conn:
                     conn.execute("select 1")
                     return
             except psycopg.OperationalError as exc:
@@ -349,7 +400,7 @@ class LocalCluster:
         version = None
         if running:
             try:
-                with psycopg.connect(self.url("postgres"), connect_timeout=3) as conn:
+                with psycopg.connect(self.admin_url("postgres"), connect_timeout=3) as conn:
                     version = str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
             except psycopg.OperationalError:
                 running = False
@@ -363,16 +414,36 @@ class LocalCluster:
                              version, source, self.url())
 
     def create_database(self, name: str) -> bool:
-        """Create `name` if missing; returns True when it was created."""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-            if exists:
-                return False
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-            return True
+        """Create `name` if missing, owned by the pipeline role (it creates the schemas dbt builds in); returns
+        True when it was created. A database created by an older Coinbook is handed to the pipeline."""
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
+            owner = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s",
+                                 (name,)).fetchone()
+            if owner is None:
+                conn.execute(sql.SQL("create database {} owner {}").format(sql.Identifier(name),
+                                                                          sql.Identifier(PIPELINE_ROLE)))
+                return True
+            if owner[0] != PIPELINE_ROLE:
+                conn.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(name),
+                                                                            sql.Identifier(PIPELINE_ROLE)))
+            return False
+
+    def migrate(self, name: str = DEFAULT_DATABASE) -> list[str]:
+        """Apply pending migrations to `name` as the superuser (roles, event triggers), then hand every object to
+        the pipeline role (warehouse/migrate.hand_over); returns the labels newly applied."""
+        from warehouse.migrate import apply_migrations
+
+        return apply_migrations(self.admin_url(name), owner=PIPELINE_ROLE)
+
+    def hand_over(self, name: str) -> int:
+        """Every object of `name` to the pipeline role (see warehouse/migrate.hand_over)."""
+        from warehouse.migrate import hand_over
+
+        with psycopg.connect(self.admin_url(name), autocommit=True) as conn:
+            return hand_over(conn, PIPELINE_ROLE)
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        with psycopg.connect(self.admin_url("postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 

@@ -9,7 +9,7 @@ from pipelines.app.console import console
 from pipelines.app.ready import ensure_warehouse
 from pipelines.services import dashboards
 from pipelines.services.dashboards import Status
-from pipelines.settings import get_settings
+from pipelines.settings import get_settings, resolve_admin_url
 
 app = typer.Typer(help="Superset dashboards (portfolio, reconciliation, PnL & tax, risk, prices) on 127.0.0.1.",
                   no_args_is_help=True)
@@ -33,7 +33,8 @@ def up() -> None:
     settings = get_settings()
     database_url = ensure_warehouse(settings)
     console.print("dashboards: setting up Superset (first time: ~3 min; then ~1 min)…")
-    status, steps = dashboards.up(settings.home / "superset", database_url, settings.superset_port)
+    status, steps = dashboards.up(settings.home / "superset", database_url, settings.superset_port,
+                                  admin_url=resolve_admin_url(settings))
     console.print("done: " + ", ".join(steps))
     _print(status)
 

@@ -86,7 +86,9 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
     console.print(
         f"\n{outcome.inserted} new raw rows this run. Next:\n"
         f"  [bold]make dev[/]                      Dagster UI on http://127.0.0.1:3000 (same warehouse and runs)\n"
-        f"  [bold]psql \"{url}\"[/]   then e.g. select * from marts.reconciliation;"
+        f"  [bold]psql \"$(.venv/bin/coinbook warehouse url --show-password)\"[/]   then e.g. select * from "
+        f"marts.reconciliation;\n"
+        f"  [bold]coinbook users add NAME --role accountant --tenant T[/]   a login of one's own (README: SQL access)"
     )
     return outcome.success
 

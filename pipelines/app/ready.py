@@ -37,9 +37,18 @@ def ensure_warehouse(settings: CoinbookSettings) -> str:
         cluster = LocalCluster(settings.home, settings.pg_port, fast=settings.pg_fast)
         url = cluster.up()
         cluster.create_database(DAGSTER_DATABASE)
-    apply_migrations(url)
+        cluster.hand_over(DAGSTER_DATABASE)  # Dagster's tables, made by an older Coinbook as the superuser
+    migrate(settings)
     ensure_raw_tables(url, all_venues(settings.venues))  # venues added through COINBOOK_VENUES
     return url
+
+
+def migrate(settings: CoinbookSettings) -> list[str]:
+    """Pending migrations: on the private cluster as its superuser, every object then handed to the pipeline
+    role; on COINBOOK_DATABASE_URL as its user."""
+    if settings.database_url:
+        return apply_migrations(settings.database_url)
+    return LocalCluster(settings.home, settings.pg_port, fast=settings.pg_fast).migrate()
 
 
 def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force: bool = False) -> Path:
@@ -60,7 +69,11 @@ def dagster_home(settings: CoinbookSettings, database_url: str) -> Path:
     config = home / "dagster.yaml"
     text = "\n".join(lines) + "\n"
     if not config.exists() or config.read_text() != text:
-        config.write_text(text)
+        # 0600: the storage URL holds the pipeline role's password
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+    config.chmod(0o600)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

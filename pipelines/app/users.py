@@ -13,7 +13,7 @@ from rich.table import Table
 from pipelines.app.console import console, err_console
 from pipelines.app.ready import ensure_warehouse
 from pipelines.services.users import ROLES, UserError, add_user, list_users, remove_user, role_of, rotate_password
-from pipelines.settings import get_settings
+from pipelines.settings import get_settings, resolve_admin_url
 from warehouse.connection import Warehouse
 
 app = typer.Typer(help="Logins of people to the warehouse: managers, accountants, auditors (row-level security "
@@ -23,7 +23,10 @@ T = TypeVar("T")
 
 
 def _warehouse() -> Warehouse:
-    return Warehouse(ensure_warehouse(get_settings()))
+    """Logins are administration: the private cluster's superuser (COINBOOK_DATABASE_URL's user elsewhere)."""
+    settings = get_settings()
+    ensure_warehouse(settings)
+    return Warehouse(resolve_admin_url(settings))
 
 
 def _refused(call: Callable[[], T]) -> T:

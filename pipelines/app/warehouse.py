@@ -6,10 +6,10 @@ import typer
 
 from pipelines.app.console import console
 from pipelines.app.ready import ensure_warehouse
+from pipelines.app.ready import migrate as migrate_warehouse
 from pipelines.settings import get_settings, resolve_database_url
 from warehouse.cluster import LocalCluster
 from warehouse.connection import mask_url
-from warehouse.migrate import apply_migrations
 
 app = typer.Typer(help="The private PostgreSQL cluster under .coinbook/ (or COINBOOK_DATABASE_URL).",
                   no_args_is_help=True)
@@ -47,7 +47,7 @@ def status() -> None:
 def url(show_password: bool = typer.Option(False, "--show-password",
                                            help="Print the password too (the URL is then usable as is).")) -> None:
     """Print the connection URL (for psql, BI tools, dbt), its password as *** unless --show-password. The
-    private cluster's URL has no password: `psql "$(coinbook warehouse url)"` works as it is."""
+    private cluster's URL is the pipeline role's: `psql "$(coinbook warehouse url --show-password)"`."""
     database_url = resolve_database_url(get_settings())
     masked = mask_url(database_url)
     typer.echo(database_url if show_password else masked)
@@ -58,5 +58,5 @@ def url(show_password: bool = typer.Option(False, "--show-password",
 @app.command("migrate")
 def migrate() -> None:
     """Apply pending migrations (re-runnable)."""
-    applied = apply_migrations(resolve_database_url(get_settings()))
+    applied = migrate_warehouse(get_settings())
     console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")

@@ -164,13 +164,15 @@ def db_login(database_url: str) -> str:
     return "superset" if dbname == "coinbook" else f"superset_{dbname}"[:54]
 
 
-def ensure_db_logins(paths: Paths, database_url: str, tenants: list[str]) -> tuple[str, str | None]:
+def ensure_db_logins(paths: Paths, database_url: str, tenants: list[str],
+                     admin_url: str | None = None) -> tuple[str, str | None]:
     """Superset's warehouse connection: a login of group manager with every tenant, which may SET ROLE to a
     login per tenant (manager, that tenant only) — what the connection mutator does for each tenant's viewer.
-    Returns (URL without password, password). When logins cannot be created (V016's roles missing, no
-    CREATEROLE), the warehouse URL itself, and the row-level filters alone keep viewers apart."""
+    Logins are made through `admin_url` (the private cluster's superuser; default: the warehouse URL). Returns
+    (URL without password, password). When logins cannot be created (V016's roles missing, no CREATEROLE), the
+    warehouse URL itself, and the row-level filters alone keep viewers apart."""
     current = json.loads(paths.secrets.read_text())
-    wh = Warehouse(database_url)
+    wh = Warehouse(admin_url or database_url)
     login = db_login(database_url)
     try:
         password = add_user(wh, login, "manager", tenants, current.get("db_password"), exist_ok=True)
@@ -192,9 +194,9 @@ def ensure_db_logins(paths: Paths, database_url: str, tenants: list[str]) -> tup
     return split_password(make_conninfo(**params))
 
 
-def remove_db_logins(database_url: str, tenants: list[str]) -> None:
+def remove_db_logins(database_url: str, tenants: list[str], admin_url: str | None = None) -> None:
     """The logins ensure_db_logins made for this database (tests: their database goes, the logins must too)."""
-    wh = Warehouse(database_url)
+    wh = Warehouse(admin_url or database_url)
     login = db_login(database_url)
     for name in [f"{login}_{tenant}"[:63] for tenant in tenants] + [login]:
         with contextlib.suppress(UserError):
@@ -404,9 +406,11 @@ def _timed(log: list[str], what: str) -> Iterator[None]:
     log.append(f"{what} ({time.monotonic() - started:.0f} s)")
 
 
-def up(root: Path, database_url: str, port: int, venv: Path | None = None) -> tuple[Status, list[str]]:
+def up(root: Path, database_url: str, port: int, venv: Path | None = None,
+       admin_url: str | None = None) -> tuple[Status, list[str]]:
     """Install (once), set up, import, start and create the viewers; the status with the logins, and what was
-    done with its time. `venv`: a virtualenv elsewhere than <root>/venv (tests share one)."""
+    done with its time. `venv`: a virtualenv elsewhere than <root>/venv (tests share one); `admin_url`: where
+    warehouse logins are made (see ensure_db_logins)."""
     paths = Paths(root, venv)
     paths.root.mkdir(parents=True, exist_ok=True)
     log: list[str] = []
@@ -416,7 +420,7 @@ def up(root: Path, database_url: str, port: int, venv: Path | None = None) -> tu
     before = _fingerprint(paths)
     tenants = tenants_of(database_url)
     secret = ensure_secrets(paths, tenants)
-    sqlalchemy_uri, _ = ensure_db_logins(paths, database_url, tenants)
+    sqlalchemy_uri, _ = ensure_db_logins(paths, database_url, tenants, admin_url)
     problem = json.loads(paths.secrets.read_text()).get("db_login_problem")
     if problem:
         log.append(f"no warehouse logins for Superset ({problem}): viewers are kept apart by Superset's row-level "

@@ -116,8 +116,9 @@ def render(marts: list[Mart]) -> str:
         " -->",
         "",
         "Every table and view below lives in the schema `marts` of the warehouse and is rebuilt by each pipeline "
-        "run (`coinbook run`, or the Dagster schedules). Connect with `psql \"$(coinbook warehouse url)\"` (or your "
-        "own login: see the README's *SQL access* section) and query them read-only.",
+        "run (`coinbook run`, or the Dagster schedules). Connect with your own login (see the README's *SQL access* "
+        "section: `coinbook users add`), or as the pipeline with "
+        "`psql \"$(coinbook warehouse url --show-password)\"`, and query them read-only.",
         "",
         "Conventions:",
         "- Every row carries `tenant_id` (the client). Market data (prices, returns, volatility) belongs to no "

@@ -25,10 +25,9 @@ from pipelines.services import dashboards, dashboards_bundle
 from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.venues import SEED_VENUES
 from sandbox.server import SandboxServer
-from tests.support import definitions_for
+from tests.support import admin_warehouse, definitions_for
 from warehouse.cluster import LocalCluster
 from warehouse.connection import Warehouse
-from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 BROWSER = Path(__file__).with_name("dashboard_browser.py")
@@ -46,7 +45,7 @@ def built(cluster: LocalCluster, settings: Any, tmp_path_factory: pytest.TempPat
     name = f"coinbook_dash_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     ensure_dbt_manifest(settings, url)
     with SandboxServer(port=0, malformed=True) as sandbox:
         wh = Warehouse(url)
@@ -63,12 +62,14 @@ def superset(built: str, settings: Any, tmp_path_factory: pytest.TempPathFactory
     root = tmp_path_factory.mktemp("superset")
     # one virtualenv for the project and its tests (installed from the lock when missing: ~15 s)
     try:
-        status, _ = dashboards.up(root, built, _free_port(), venv=settings.home / "superset" / "venv")
+        status, _ = dashboards.up(root, built, _free_port(), venv=settings.home / "superset" / "venv",
+                                  admin_url=admin_warehouse(built).database_url)
         yield status
     finally:
         dashboards.down(root)
         # the warehouse logins are cluster-wide: they go with this module's database
-        dashboards.remove_db_logins(built, [t for (t,) in _query(built, "SELECT tenant_id FROM ops.tenants")])
+        dashboards.remove_db_logins(built, [t for (t,) in _query(built, "SELECT tenant_id FROM ops.tenants")],
+                                    admin_url=admin_warehouse(built).database_url)
 
 
 def _query(url: str, sql: str) -> list[tuple[Any, ...]]:

@@ -18,7 +18,6 @@ import pytest
 
 from pipelines.services.dbt import dbt_env, dbt_executable, ensure_parsed
 from pipelines.services.venues import SEED_VENUES, dbt_vars
-from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -29,7 +28,7 @@ def database(cluster: Any) -> Iterator[str]:
     name = f"coinbook_dbt_unit_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     yield url
     cluster.drop_database(name)
 

@@ -30,14 +30,13 @@ def test_only_ccxt_ids_are_accepted() -> None:
 
 
 def test_an_extra_venue_gets_tables_suites_staging_and_assets(cluster: Any, tmp_path: Path) -> None:
-    from warehouse.migrate import apply_migrations
 
     venues = all_venues(["binance", "kraken", "okx"])
     name = f"coinbook_venue_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
     try:
-        apply_migrations(url)
+        cluster.migrate(name)
         assert sorted(ensure_raw_tables(url, venues)) == sorted(f"raw.okx_{e}" for e in
                                                                ("balances", "trades", "transfers", "tickers", "ohlcv"))
         assert ensure_raw_tables(url, venues) == []  # idempotent

@@ -35,12 +35,11 @@ TENANT = "imp"
 @pytest.fixture(scope="module")
 def database_url(cluster: Any) -> Iterator[str]:
     from pipelines.services.accounts import AccountSpec, register_accounts
-    from warehouse.migrate import apply_migrations
 
     name = f"coinbook_imports_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     register_accounts(Warehouse(url), [
         AccountSpec(TENANT, "Import Co", "p1", "P1", account, venue, account, "live", None, kind=kind)
         for account, venue, kind in (("imp-binance", "binance", "exchange"), ("imp-htx", "htx", "exchange"),

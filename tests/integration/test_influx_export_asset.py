@@ -21,7 +21,6 @@ from pipelines.defs.exports.assets import influx_export
 from pipelines.defs.resources import build_resources
 from pipelines.settings import CoinbookSettings
 from tests.recording_server import Recorded, RecordingServer
-from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +33,7 @@ def database(cluster: Any) -> Iterator[str]:
     name = f"coinbook_influx_{uuid.uuid4().hex[:10]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create schema if not exists intermediate")
         conn.execute("create table intermediate.int_prices_daily (asset text, price_date date, "

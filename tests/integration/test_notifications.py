@@ -25,7 +25,6 @@ from pipelines.services.alerts import evaluate_price_freshness
 from pipelines.services.notify import MAX_ATTEMPTS, NotifyReport, NotifySettings, notify_alerts
 from tests.recording_server import Recorded, RecordingServer
 from warehouse.connection import Warehouse
-from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,7 @@ def wh(cluster: Any) -> Iterator[Warehouse]:
     name = f"coinbook_notify_{uuid.uuid4().hex[:10]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(STAND_INS)
     yield Warehouse(url)

@@ -45,12 +45,11 @@ class Result:
 
 @pytest.fixture(scope="module")
 def own_database(cluster) -> Iterator[str]:
-    from warehouse.migrate import apply_migrations
 
     name = f"coinbook_ops_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     yield url
     cluster.drop_database(name)
 
@@ -196,3 +195,26 @@ def test_an_unreachable_warehouse_is_one_line_and_debug_shows_the_traceback() ->
                            cwd=ROOT, timeout=60)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "OperationalError" in debug.stderr
     assert "hunter2" not in debug.stderr + debug.stdout  # no locals in the traceback
+
+
+def test_the_dagster_home_keeps_the_pipeline_password_private(tmp_path: Path) -> None:
+    """dagster.yaml holds the storage URL, the pipeline role's password included: mode 0600, also when it existed
+    before with a wider mode."""
+    from pipelines.app.ready import dagster_home
+    from pipelines.settings import get_settings
+
+    settings = get_settings().model_copy(update={"home": tmp_path, "database_url": None})
+    previous = os.environ.get("DAGSTER_HOME")
+    try:
+        (tmp_path / "dagster").mkdir()
+        (tmp_path / "dagster" / "dagster.yaml").write_text("old\n")
+        (tmp_path / "dagster" / "dagster.yaml").chmod(0o644)
+        home = dagster_home(settings, "postgresql://coinbook_pipeline:s3cret@127.0.0.1:54329/coinbook")
+        config = home / "dagster.yaml"
+        assert "coinbook_pipeline:s3cret@" in config.read_text()
+        assert config.stat().st_mode & 0o777 == 0o600
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous

@@ -17,7 +17,6 @@ from psycopg.types.json import Jsonb
 from expectations.gate import run_gate
 from pipelines.constants import ASSET_CODE
 from warehouse.cluster import LocalCluster
-from warehouse.migrate import apply_migrations
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -29,7 +28,7 @@ def gate_db(cluster: LocalCluster) -> Iterator[str]:
     name = f"coinbook_gate_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     yield url
     cluster.drop_database(name)
 

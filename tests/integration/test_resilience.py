@@ -44,7 +44,6 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def fresh_database(cluster: Any) -> Iterator[Callable[[], str]]:
-    from warehouse.migrate import apply_migrations
 
     made: list[str] = []
 
@@ -53,7 +52,7 @@ def fresh_database(cluster: Any) -> Iterator[Callable[[], str]]:
         cluster.create_database(name)
         made.append(name)
         url = cluster.url(name)
-        apply_migrations(url)
+        cluster.migrate(name)
         return url
 
     yield make

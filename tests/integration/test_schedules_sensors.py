@@ -17,12 +17,11 @@ from pipelines.defs.common import TICK_TAG, TIER_TAG
 def database_url(cluster: Any) -> Iterator[str]:
     """A database of this module's own: the accounts registered here have credentials nobody holds, and in the
     worker's shared session database a later module that syncs every account (test_pipeline) would fail on them."""
-    from warehouse.migrate import apply_migrations
 
     name = f"coinbook_sched_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     yield url
     cluster.drop_database(name)
 

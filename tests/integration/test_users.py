@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from pipelines.services.users import UserError, add_user, list_users, remove_user, rotate_password
 from tests.access_checks import isolation_failures
+from tests.support import admin_warehouse
 from warehouse.connection import Warehouse
 from warehouse.users import scram_verifier
 
@@ -26,12 +27,11 @@ TENANTS = ["alpha", "beta"]
 
 @pytest.fixture(scope="module")
 def world(cluster) -> Iterator[Warehouse]:
-    from warehouse.migrate import apply_migrations
 
     name = f"coinbook_users_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
     url = cluster.url(name)
-    apply_migrations(url)
+    cluster.migrate(name)
     with psycopg.connect(url) as conn:
         for tenant in TENANTS:
             conn.execute("insert into ops.tenants (tenant_id, name) values (%s, %s)", (tenant, tenant.title()))
@@ -44,6 +44,12 @@ def world(cluster) -> Iterator[Warehouse]:
         conn.execute("create table raw.extra_trades (like raw.binance_trades including all)")
     yield Warehouse(url)
     cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def admin(world: Warehouse) -> Warehouse:
+    """The superuser on the same database: logins are administration."""
+    return admin_warehouse(world.database_url)
 
 
 def test_isolation_holds_and_each_breach_made_on_purpose_is_found(world: Warehouse) -> None:
@@ -95,27 +101,27 @@ def test_scram_verifier_matches_rfc_7677() -> None:
         "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 
-def test_a_login_is_refused_what_it_should_not_have(world: Warehouse) -> None:
+def test_a_login_is_refused_what_it_should_not_have(world: Warehouse, admin: Warehouse) -> None:
     for name, role, tenants, why in [("Bad", "auditor", ["alpha"], "lower-case"),
                                      ("coinbook_x", "auditor", ["alpha"], "reserved"),
                                      ("jo", "admin", ["alpha"], "role"),
                                      ("jo", "auditor", ["nobody"], "unknown tenant"),
                                      ("postgres", "auditor", ["alpha"], "exists already")]:
         with pytest.raises(UserError, match=why):
-            add_user(world, name, role, tenants)
+            add_user(admin, name, role, tenants)
     with pytest.raises(UserError, match="shorter"):
-        add_user(world, "jo", "auditor", ["alpha"], "short")
+        add_user(admin, "jo", "auditor", ["alpha"], "short")
 
 
 @pytest.fixture()
-def cli(world: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
+def cli(world: Warehouse, admin: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
     from pipelines.app import console as consoles
     from pipelines.app.console import PasswordMasking
     from pipelines.app.main import app
     from pipelines.settings import get_settings
 
     def invoke(*args: str, stdin: str | None = None) -> tuple[int, str]:
-        monkeypatch.setenv("COINBOOK_DATABASE_URL", world.database_url)
+        monkeypatch.setenv("COINBOOK_DATABASE_URL", admin.database_url)  # an operator's URL: logins need its rights
         get_settings.cache_clear()
         out = io.StringIO()
         monkeypatch.setattr(consoles.console, "file", PasswordMasking(out))
@@ -128,7 +134,8 @@ def cli(world: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Callable[..., tupl
     get_settings.cache_clear()
 
 
-def test_users_add_list_rotate_remove_through_the_cli(world: Warehouse, cli: Callable[..., tuple[int, str]]) -> None:
+def test_users_add_list_rotate_remove_through_the_cli(world: Warehouse, admin: Warehouse,
+                                                      cli: Callable[..., tuple[int, str]]) -> None:
     name = f"acct_{uuid.uuid4().hex[:6]}"
     code, out = cli("users", "add", name, "--role", "accountant", "--tenant", "alpha", "--generate")
     assert code == 0, out
@@ -139,11 +146,11 @@ def test_users_add_list_rotate_remove_through_the_cli(world: Warehouse, cli: Cal
     assert code == 0 and name in out and "accountant" in out, out
     listed = next(login for login in list_users(world) if login.name == name)
     assert (listed.group, listed.tenants) == ("coinbook_accountant", ("alpha",))
-    verifier = _verifier(world, name)
+    verifier = _verifier(admin, name)
     assert verifier.startswith("SCRAM-SHA-256$4096:")
     code, out = cli("users", "rotate-password", name, stdin="a-new-long-password\na-new-long-password\n")
     assert code == 0 and "a-new-long-password" not in out, out
-    assert _verifier(world, name) != verifier
+    assert _verifier(admin, name) != verifier
     code, out = cli("users", "add", name, "--role", "auditor", "--tenant", "beta", "--generate")
     assert code == 1 and "exists already" in out, out
     code, out = cli("users", "remove", name)
@@ -153,17 +160,17 @@ def test_users_add_list_rotate_remove_through_the_cli(world: Warehouse, cli: Cal
     assert code == 1 and "no Coinbook login" in out, out
 
 
-def test_add_user_again_with_exist_ok_sets_role_tenants_and_password(world: Warehouse) -> None:
+def test_add_user_again_with_exist_ok_sets_role_tenants_and_password(world: Warehouse, admin: Warehouse) -> None:
     name = f"viewer_{uuid.uuid4().hex[:6]}"
-    first = add_user(world, name, "manager", ["alpha"])
+    first = add_user(admin, name, "manager", ["alpha"])
     try:
-        second = add_user(world, name, "auditor", ["beta"], exist_ok=True)
+        second = add_user(admin, name, "auditor", ["beta"], exist_ok=True)
         listed = next(login for login in list_users(world) if login.name == name)
         assert (listed.group, listed.tenants) == ("coinbook_auditor", ("beta",))
         assert second != first
-        assert rotate_password(world, name, "yet-another-password") == "yet-another-password"
+        assert rotate_password(admin, name, "yet-another-password") == "yet-another-password"
     finally:
-        remove_user(world, name)
+        remove_user(admin, name)
 
 
 def _verifier(wh: Warehouse, name: str) -> str:

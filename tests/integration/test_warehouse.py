@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from warehouse.cluster import LocalCluster, WarehouseError, libpq_params
+from warehouse.cluster import PIPELINE_ROLE, LocalCluster, WarehouseError, libpq_params
 from warehouse.loader import copy_insert, copy_rows
 from warehouse.migrate import MigrationError, apply_migrations, discover_migrations
 from warehouse.users import scram_verifier
@@ -54,9 +54,27 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
         assert _durability(url) == {"on"}
         assert LocalCluster(home, port=port, fast=True).up() == url and _durability(url) == {"off"}
         assert own.up() == url and _durability(url) == {"on"}
+        # The pipeline connects as coinbook_pipeline (its password in a 0600 file), not a superuser, owner of the
+        # database; the superuser only through the socket, whose folder only its owner may enter.
+        assert url.startswith("postgresql://coinbook_pipeline:") and "@127.0.0.1:" in url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select rolsuper, rolbypassrls from pg_roles where rolname = current_user"
+                                ).fetchone() == (False, True)
+            assert conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = 'coinbook'"
+                                ).fetchone() == ("coinbook_pipeline",)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("copy (select 1) to program 'true'")
+        assert own.password_file.stat().st_mode & 0o777 == 0o600
+        assert own.socket_dir.stat().st_mode & 0o777 == 0o700
+        superuser_over_tcp = f"postgresql://postgres@127.0.0.1:{port}/coinbook"
+        for password in ("", "anything"):
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(make_conninfo(superuser_over_tcp, password=password))
+        with psycopg.connect(own.admin_url()) as conn:
+            assert conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone() == (True,)
         # Every role but the superuser gives its SCRAM password, and the verifier computed client-side is the one
         # PostgreSQL checks it against.
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(own.admin_url(), autocommit=True) as conn:
             conn.execute(sql.SQL("create role jane login password {}").format(
                 sql.Literal(scram_verifier("correct horse battery"))))
         with psycopg.connect(make_conninfo(url, user="jane", password="correct horse battery")) as conn:
@@ -66,7 +84,7 @@ def test_cluster_lifecycle_is_idempotent(tmp_path_factory: pytest.TempPathFactor
                 psycopg.connect(make_conninfo(url, user="jane", password=wrong))
         # A running cluster of an older Coinbook trusted everyone: up rewrites its pg_hba.conf and reloads it.
         (own.data_dir / "pg_hba.conf").write_text("local all all trust\nhost all all 127.0.0.1/32 trust\n")
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(own.admin_url(), autocommit=True) as conn:
             conn.execute("select pg_reload_conf()")
         no_password = make_conninfo(url, user="jane", password="")
         assert _accepts_soon(no_password)  # the postmaster reloads on its signal, a moment later
@@ -112,6 +130,42 @@ def test_migrations_apply_once_and_detect_tampering(scratch_db: str) -> None:
         conn.execute("update ops.schema_migrations set checksum = 'tampered' where version = 1")
     with pytest.raises(MigrationError, match="changed after it was applied"):
         apply_migrations(scratch_db)
+
+
+def test_a_warehouse_migrated_by_the_superuser_is_handed_to_the_pipeline(cluster: LocalCluster) -> None:
+    """A database an older Coinbook migrated (and dbt built) as the superuser: `migrate` hands every object to the
+    pipeline role, which then rebuilds a mart and adds a price-tick partition without being a superuser; the
+    functions stay the superuser's (the event trigger runs them for whoever creates a table)."""
+    name = f"coinbook_handover_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    try:
+        apply_migrations(cluster.admin_url(name))  # as before: everything the superuser's
+        with psycopg.connect(cluster.admin_url(name), autocommit=True) as conn:
+            conn.execute("create table marts.old_positions (tenant_id text, qty numeric(38, 18))")
+            conn.execute("create view marts.old_view as select * from marts.old_positions")
+            conn.execute("create table ops.counter (id bigserial primary key, tenant_id text)")
+        assert cluster.migrate(name) == []  # nothing new to apply; the objects are handed over
+        with psycopg.connect(cluster.admin_url(name)) as conn:
+            not_handed = conn.execute(
+                """select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                    where n.nspname in ('raw', 'ops', 'derived', 'audit', 'staging', 'intermediate', 'marts')
+                      and c.relkind in ('r', 'p', 'v', 'm', 'S') and pg_get_userbyid(c.relowner) <> %s""",
+                (PIPELINE_ROLE,)).fetchall()
+            functions = {owner for (owner,) in conn.execute(
+                "select distinct pg_get_userbyid(proowner) from pg_proc where pronamespace = 'ops'::regnamespace")}
+        assert not_handed == [] and functions == {"postgres"}
+        with psycopg.connect(cluster.url(name), autocommit=True) as conn:
+            conn.execute("drop table marts.old_positions cascade")
+            conn.execute("create table marts.old_positions (tenant_id text, qty numeric(38, 18))")
+            conn.execute("insert into ops.counter (tenant_id) values ('acme')")
+            conn.execute("create table raw.price_ticks_20990101 partition of raw.price_ticks "
+                         "for values from ('2099-01-01') to ('2099-01-02')")
+            # the event trigger secured what the pipeline created
+            assert conn.execute("select relrowsecurity and relforcerowsecurity from pg_class "
+                                "where oid = 'marts.old_positions'::regclass").fetchone() == (True,)
+        assert cluster.migrate(name) == []  # idempotent
+    finally:
+        cluster.drop_database(name)
 
 
 def test_copy_insert_is_exact_and_idempotent(scratch_db: str) -> None:
