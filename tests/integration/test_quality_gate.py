@@ -237,7 +237,19 @@ def test_an_unchanged_table_keeps_its_verdict_and_any_change_is_validated(gate_d
     assert after_insert.reused_from_run is None and after_insert.quarantined_new == 1
     assert run_gate(gate_db, "raw.binance_trades", "run-4").reused_from_run == "run-3"
 
-    # a stricter limit is a different verdict: validated again, and now it holds the account (1 of 41 > 1 %)
+    # an in-place change of an old row (issue 16: price 0 by SQL, same row count, same newest ingested_at) is new
+    # content: validated again, and the row is quarantined, not passed into staging on the old verdict
+    with psycopg.connect(gate_db) as conn:
+        conn.execute("update raw.binance_trades set price = 0, cost = 1 where source_record_id = %s",
+                     (trade(7)["source_record_id"],))
+    tampered = run_gate(gate_db, "raw.binance_trades", "run-4b")
+    assert tampered.reused_from_run is None and tampered.quarantined_new == 1
+    with psycopg.connect(gate_db) as conn:  # a deleted row too
+        conn.execute("delete from raw.binance_trades where source_record_id = %s", (trade(8)["source_record_id"],))
+    assert run_gate(gate_db, "raw.binance_trades", "run-4c").reused_from_run is None
+    assert run_gate(gate_db, "raw.binance_trades", "run-4d").reused_from_run == "run-4c"
+
+    # a stricter limit is a different verdict: validated again, and now it holds the account (2 of 40 > 1 %)
     strict = run_gate(gate_db, "raw.binance_trades", "run-5", max_quarantine_ratio=0.01, min_held_rows=1)
     assert strict.reused_from_run is None and not strict.passed and strict.held
     # a verdict that did not pass is never reused
