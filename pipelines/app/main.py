@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from pipelines.app import accounts, dashboards, imports, pipeline, prices, report, sandbox, users, warehouse
+from pipelines.app import accounts, audit, dashboards, imports, pipeline, prices, report, sandbox, users, warehouse
 from pipelines.app.errors import OperatorErrors
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(prices.app, name="prices")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(users.app, name="users")
+app.add_typer(audit.app, name="audit")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from expectations.gate import run_gate
 from pipelines.constants import ASSET_CODE
+from tests.support import admin_warehouse
 from warehouse.cluster import LocalCluster
 
 pytestmark = pytest.mark.integration
@@ -51,6 +53,14 @@ def insert(url: str, table: str, rows: list[dict[str, Any]]) -> None:
             values = [Jsonb(v) if isinstance(v, dict) else v for v in row.values()]
             conn.execute(f"insert into raw.{table} ({', '.join(cols)}) values ({', '.join(['%s'] * len(cols))})",
                          values)
+
+
+@contextmanager
+def tampering(url: str) -> Iterator[psycopg.Connection]:
+    """The superuser with triggers off (raw is append-only, V018): what someone with the server's keys could do."""
+    with psycopg.connect(admin_warehouse(url).database_url) as conn:
+        conn.execute("set session_replication_role = replica")
+        yield conn
 
 
 def quarantined(url: str) -> set[tuple[str, str, str]]:
@@ -239,12 +249,12 @@ def test_an_unchanged_table_keeps_its_verdict_and_any_change_is_validated(gate_d
 
     # an in-place change of an old row (issue 16: price 0 by SQL, same row count, same newest ingested_at) is new
     # content: validated again, and the row is quarantined, not passed into staging on the old verdict
-    with psycopg.connect(gate_db) as conn:
+    with tampering(gate_db) as conn:
         conn.execute("update raw.binance_trades set price = 0, cost = 1 where source_record_id = %s",
                      (trade(7)["source_record_id"],))
     tampered = run_gate(gate_db, "raw.binance_trades", "run-4b")
     assert tampered.reused_from_run is None and tampered.quarantined_new == 1
-    with psycopg.connect(gate_db) as conn:  # a deleted row too
+    with tampering(gate_db) as conn:  # a deleted row too
         conn.execute("delete from raw.binance_trades where source_record_id = %s", (trade(8)["source_record_id"],))
     assert run_gate(gate_db, "raw.binance_trades", "run-4c").reused_from_run is None
     assert run_gate(gate_db, "raw.binance_trades", "run-4d").reused_from_run == "run-4c"

@@ -1,0 +1,112 @@
+"""Verifying the audit chain (migration V018): each tenant's links recomputed in order (pipelines/domain/audit.py),
+every chained record compared with the hash its latest link recorded, against the checkpoints kept each day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+
+from pipelines.domain.alerts import Alert
+from pipelines.domain.audit import Break, Link, first_break
+from warehouse import audit as store
+from warehouse.alerts import sync_alerts
+from warehouse.audit import RecordMismatch
+from warehouse.connection import Warehouse
+
+
+@dataclass(frozen=True)
+class TenantVerdict:
+    tenant_id: str
+    links_checked: int
+    head_seq: int
+    broken_link: Break | None = None
+    records: list[RecordMismatch] = field(default_factory=list)
+    checkpoint_problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_link is None and not self.records and self.checkpoint_problem is None
+
+    def describe(self) -> list[str]:
+        if self.intact:
+            return [f"{self.tenant_id}: intact — {self.links_checked} links checked, head at {self.head_seq}"]
+        lines = [f"{self.tenant_id}: BROKEN"]
+        if self.broken_link is not None:
+            b = self.broken_link
+            keys = ", ".join(b.record_keys[:5]) + (" …" if len(b.record_keys) > 5 else "")
+            lines.append(f"  first broken link: #{b.seq} ({b.table_name}): {b.reason}; its records: {keys}")
+        if self.checkpoint_problem:
+            lines.append(f"  {self.checkpoint_problem}")
+        for m in self.records[:50]:
+            where = f"link #{m.seq}" if m.seq is not None else "no link"
+            lines.append(f"  {m.table_name} {m.record_key}: {m.problem} ({where})")
+        if len(self.records) > 50:
+            lines.append(f"  … and {len(self.records) - 50} more records")
+        return lines
+
+
+class _Walk:
+    """Counts the links as the check walks them (they stream from a cursor: a long chain is not held)."""
+
+    def __init__(self, head: int) -> None:
+        self.count, self.head = 0, head
+
+    def links(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[Link]:
+        for row in rows:
+            link = Link(*row)
+            self.count, self.head = self.count + 1, link.seq
+            yield link
+
+
+def verify_tenant(wh: Warehouse, tenant_id: str, since: date | None = None) -> TenantVerdict:
+    """The whole chain of a tenant, or (with `since`) from the last checkpoint before that day — trusted as the
+    start — to its head."""
+    with wh.connect() as conn:
+        start = store.checkpoint_before(conn, tenant_id, since) if since else None
+        after_seq = start[0] if start else 0
+        walk = _Walk(after_seq)
+        broken = first_break(walk.links(store.links(conn, tenant_id, after_seq)), after=start)
+        records = store.record_mismatches(conn, tenant_id, after_seq)
+        problem = _checkpoint_problem(conn, tenant_id) if broken is None else None
+    return TenantVerdict(tenant_id, walk.count, walk.head, broken, records, problem)
+
+
+def _checkpoint_problem(conn: psycopg.Connection, tenant_id: str) -> str | None:
+    """A stored checkpoint whose link no longer has the hash it had: the chain was rewritten after it."""
+    rows = conn.execute(
+        """select k.day, k.seq, k.hash = c.hash from audit.checkpoints k
+             left join audit.chain c on c.tenant_id = k.tenant_id and c.seq = k.seq
+            where k.tenant_id = %s and k.seq > 0 and (c.hash is null or c.hash <> k.hash)
+            order by k.day limit 1""", (tenant_id,)).fetchall()
+    if not rows:
+        return None
+    day, seq, _ = rows[0]
+    return f"the checkpoint of {day} (link #{seq}) no longer matches the chain: it was rewritten after that day"
+
+
+def verify(wh: Warehouse, tenant_id: str | None = None, since: date | None = None) -> list[TenantVerdict]:
+    chosen = [tenant_id] if tenant_id else store.tenants(wh)
+    return [verify_tenant(wh, tenant, since) for tenant in chosen]
+
+
+AUDIT_ALERT_KIND = "audit_chain_broken"
+
+
+def nightly_verification(wh: Warehouse, now: datetime) -> tuple[list[TenantVerdict], int]:
+    """What the nightly run does: each tenant's chain verified from its last checkpoint before today (the whole
+    chain when it has none), today's checkpoint written for each intact chain, a critical alert per broken one
+    (resolved once it verifies again). Returns the verdicts and the checkpoints written."""
+    today = now.astimezone(UTC).date()
+    verdicts = verify(wh, since=today)
+    alerts = [Alert(v.tenant_id, AUDIT_ALERT_KIND, "critical", "audit chain",
+                    "the audit chain does not verify: " + "; ".join(line.strip() for line in v.describe()[1:4]),
+                    {"first_broken_link": v.broken_link.seq if v.broken_link else None,
+                     "records": [f"{m.table_name} {m.record_key}" for m in v.records[:20]]})
+              for v in verdicts if not v.intact]
+    sync_alerts(wh, [AUDIT_ALERT_KIND], alerts, now)
+    written = store.write_checkpoints(wh, today, [v.tenant_id for v in verdicts if v.intact])
+    return verdicts, written

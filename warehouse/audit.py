@@ -1,0 +1,123 @@
+"""The audit chain in the warehouse (migration V018): its links read in order, every chained record compared with
+the hash its latest link recorded, daily checkpoints, and the maintenance path (the one way to change a raw row)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from warehouse.connection import Warehouse
+
+
+@dataclass(frozen=True)
+class RecordMismatch:
+    tenant_id: str
+    table_name: str
+    record_key: str
+    seq: int | None  # the link that last recorded it; None: a row no link recorded
+    problem: str
+
+
+def tenants(wh: Warehouse) -> list[str]:
+    with wh.connect() as conn:
+        return [t for (t,) in conn.execute("select tenant_id from audit.heads order by 1")]
+
+
+LinkRow = tuple[Any, ...]  # audit.chain's columns in order: tenant_id … hash (bytes), arrays as tuples
+
+
+def links(conn: psycopg.Connection, tenant_id: str, after_seq: int = 0) -> Iterator[LinkRow]:
+    """One tenant's links after `after_seq`, in sequence order (a server-side cursor: a million records are a few
+    thousand links, each with its arrays)."""
+    with conn.cursor(name="audit_links") as cursor:
+        cursor.itersize = 500
+        cursor.execute("""select tenant_id, seq, recorded_at, actor, table_name, operation, record_keys,
+                                 record_hashes, content_hash, prev_hash, hash
+                            from audit.chain where tenant_id = %s and seq > %s order by seq""",
+                       (tenant_id, after_seq))
+        for row in cursor:
+            yield (*row[:6], tuple(row[6]), tuple(bytes(h) for h in row[7]), bytes(row[8]), bytes(row[9]),
+                   bytes(row[10]))
+
+
+def chained_tables(conn: psycopg.Connection) -> list[str]:
+    return [t for (t,) in conn.execute(
+        """select c.oid::regclass::text from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname in ('raw', 'ops') and c.relkind = 'r' and audit.is_chained(c.oid) order by 1""")]
+
+
+_MISMATCHES = """
+with entries as (
+    select c.seq, c.operation, u.key, u.h, u.i
+      from audit.chain c cross join lateral unnest(c.record_keys, c.record_hashes) with ordinality as u (key, h, i)
+     where c.tenant_id = %(tenant)s and c.table_name = %(table)s and c.seq > %(after)s
+), latest as (
+    select distinct on (key) key, seq, operation, h from entries order by key, seq desc, i desc
+), current_rows as (
+    select audit.key_of(j.j, audit.key_columns(%(table)s::regclass)) as key, audit.hash_of(j.j) as h
+      from {table} r cross join lateral (select to_jsonb(r) as j) j
+     where r.tenant_id = %(tenant)s
+)
+select coalesce(l.key, c.key), l.seq,
+       case when l.key is null then 'a row no link recorded (written with the chain''s triggers bypassed)'
+            when l.operation = 'delete' then 'deleted by its link, yet present'
+            when c.key is null then 'missing: deleted outside the chain'
+            else 'changed after its link recorded it' end
+  from latest l full join current_rows c on c.key = l.key
+ where (l.key is null and %(after)s = 0)
+    or (l.key is not null and l.operation = 'delete' and c.key is not null)
+    or (l.key is not null and l.operation <> 'delete' and (c.key is null or c.h <> l.h))
+ order by 2 nulls first, 1
+"""
+
+
+def record_mismatches(conn: psycopg.Connection, tenant_id: str, after_seq: int = 0,
+                      limit: int = 1000) -> list[RecordMismatch]:
+    """Every chained record of the tenant whose content is not what its latest link recorded (changed, deleted
+    outside the chain, present though deleted, never chained). With `after_seq`, only records linked after it."""
+    found: list[RecordMismatch] = []
+    conn.execute("set local timezone = 'UTC'")  # audit.hash_of prints timestamps in the session's zone
+    for table in chained_tables(conn):
+        query = sql.SQL(_MISMATCHES).format(table=sql.SQL(table))  # from the catalog (regclass text)
+        for key, seq, problem in conn.execute(query, {"tenant": tenant_id, "table": table, "after": after_seq}):
+            found.append(RecordMismatch(tenant_id, table, key, seq, problem))
+            if len(found) >= limit:
+                return found
+    return found
+
+
+def checkpoint_before(conn: psycopg.Connection, tenant_id: str, day: date) -> tuple[int, bytes] | None:
+    row = conn.execute("""select seq, hash from audit.checkpoints where tenant_id = %s and day < %s
+                          order by day desc limit 1""", (tenant_id, day)).fetchone()
+    return (int(row[0]), bytes(row[1])) if row else None
+
+
+def checkpoints(conn: psycopg.Connection, tenant_id: str | None = None) -> list[tuple[str, date, int, bytes]]:
+    return [(t, d, int(s), bytes(h)) for t, d, s, h in conn.execute(
+        """select tenant_id, day, seq, hash from audit.checkpoints where %(t)s::text is null or tenant_id = %(t)s
+           order by tenant_id, day""", {"t": tenant_id})]
+
+
+def write_checkpoints(wh: Warehouse, day: date, tenant_ids: list[str] | None = None) -> int:
+    """Each tenant's head as of now (of `tenant_ids`, if given), as the checkpoint of `day` (the first one written
+    for a day stands)."""
+    with wh.connect() as conn:
+        return conn.execute("""insert into audit.checkpoints (tenant_id, day, seq, hash)
+                               select tenant_id, %s, seq, hash from audit.heads
+                                where %s::text[] is null or tenant_id = any(%s)
+                               on conflict (tenant_id, day) do nothing""", (day, tenant_ids, tenant_ids)).rowcount
+
+
+def maintain(admin: Warehouse, reason: str, statement: str) -> int:
+    """The maintenance path: `statement` (an UPDATE or DELETE of raw rows) run by the superuser with its reason;
+    the chain records what it changed, who and why. Returns the rows it touched."""
+    if not reason.strip():
+        raise ValueError("a maintenance change needs a reason")
+    with admin.connect() as conn:
+        conn.execute("select set_config('coinbook.maintenance', %s, true)", (reason.strip(),))
+        return conn.execute(statement).rowcount  # type: ignore[arg-type]  # the operator's own SQL
