@@ -59,9 +59,7 @@ with entries as (
 ), latest as (
     select distinct on (key) key, seq, operation, h from entries order by key, seq desc, i desc
 ), current_rows as (
-    select audit.key_of(j.j, audit.key_columns(%(table)s::regclass)) as key, audit.hash_of(j.j) as h
-      from {table} r cross join lateral (select to_jsonb(r) as j) j
-     where r.tenant_id = %(tenant)s
+    select {key} as key, audit.hash_of(r) as h from {table} r where r.tenant_id = %(tenant)s
 )
 select coalesce(l.key, c.key), l.seq,
        case when l.key is null then 'a row no link recorded (written with the chain''s triggers bypassed)'
@@ -81,9 +79,12 @@ def record_mismatches(conn: psycopg.Connection, tenant_id: str, after_seq: int =
     """Every chained record of the tenant whose content is not what its latest link recorded (changed, deleted
     outside the chain, present though deleted, never chained). With `after_seq`, only records linked after it."""
     found: list[RecordMismatch] = []
-    conn.execute("set local timezone = 'UTC'")  # audit.hash_of prints timestamps in the session's zone
+    conn.execute("set local timezone = 'UTC'")  # audit.hash_of prints timestamps in the session's zone and style
+    conn.execute("set local datestyle = 'ISO, YMD'")
     for table in chained_tables(conn):
-        query = sql.SQL(_MISMATCHES).format(table=sql.SQL(table))  # from the catalog (regclass text)
+        (key,) = conn.execute("select audit.key_expression(%s::regclass, 'r')", (table,)).fetchone()  # type: ignore[misc]
+        # both from the catalog: the table's regclass text, and its key columns quoted by format(%I)
+        query = sql.SQL(_MISMATCHES).format(table=sql.SQL(table), key=sql.SQL(key))
         for key, seq, problem in conn.execute(query, {"tenant": tenant_id, "table": table, "after": after_seq}):
             found.append(RecordMismatch(tenant_id, table, key, seq, problem))
             if len(found) >= limit:
