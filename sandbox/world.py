@@ -310,6 +310,7 @@ class World:
         self._next_order_id = 4_100_000_000
         self._rng = np.random.default_rng(seed + 1)
         self._lock = threading.Lock()
+        self.zero_update_time: set[str] = set()  # Binance accounts whose reply says updateTime 0 (server.Faults)
         from sandbox.chains import ChainWorld  # late: chains.py imports this module's constants
 
         self.chains = ChainWorld(self)

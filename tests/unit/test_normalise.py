@@ -79,6 +79,31 @@ def test_balances_one_row_per_asset_with_snapshot_identity() -> None:
     assert [r["record_hash"] for r in normalise_balances(balance, **CTX)] == [r["record_hash"] for r in rows]
 
 
+def test_a_zero_venue_time_falls_back_to_the_fetch_time() -> None:
+    """Binance answers `updateTime: 0` for some account types; ccxt then gives timestamp 0 and keeps "0"."""
+    zero = {"info": {"updateTime": 0, "accountType": "SPOT", "balances": [
+                {"asset": "USDT", "free": "100.00000000", "locked": "0.00000000"}]},
+            "timestamp": 0, "USDT": {"free": "100", "used": "0", "total": "100"}}
+    fetched = 1_759_300_000_000
+    first = normalise_balances(zero, **CTX, fetched_ms=fetched)[0]
+    assert first["source_record_id"] == f"USDT@{fetched}"  # not 'USDT@0', which would never change again
+    assert first["observed_at"] == datetime(2025, 10, 1, 6, 26, 40, tzinfo=UTC)
+    assert first["payload"]["snapshot"] and first["payload"]["venueUpdateTime"] == 0
+    later = normalise_balances({**zero, "USDT": {"free": "60", "used": "0", "total": "60"}}, **CTX,
+                               fetched_ms=fetched + 60_000)[0]
+    assert later["source_record_id"] != first["source_record_id"] and later["total"] == Decimal("60")
+    assert later["payload"]["snapshot"] != first["payload"]["snapshot"]
+    # the same as a string, absent, or absurd (before genesis): no venue time either
+    for info_time, ts in (("0", None), (None, None), (-5, 12)):
+        info = {**zero["info"], "updateTime": info_time}
+        row = normalise_balances({**zero, "info": info, "timestamp": ts}, **CTX, fetched_ms=fetched)[0]
+        assert row["source_record_id"] == f"USDT@{fetched}"
+    # a real venue time still wins over the fetch time
+    timed = normalise_balances({**zero, "info": {**zero["info"], "updateTime": "1759276799000"}}, **CTX,
+                               fetched_ms=fetched)[0]
+    assert timed["source_record_id"] == "USDT@1759276799000" and "snapshot" not in timed["payload"]
+
+
 def test_transfer_status_is_part_of_identity() -> None:
     deposit = {"id": "d-1", "type": "deposit", "currency": "USDT", "amount": "1000", "status": "pending",
                "timestamp": 1750000000000, "txid": "0xabc", "network": "ETH", "address": "0xdef",

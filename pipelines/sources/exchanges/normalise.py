@@ -75,11 +75,12 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
 
     The snapshot's identity is the venue's own update time, so an unchanged account adds no rows and a
     changed one adds a full new snapshot (raw stays append-only). Venues that give no time (Kraken,
-    Bitfinex, HTX) are stamped with the fetch time and carry a digest of the amounts (`snapshot`): the
-    caller drops a snapshot identical to the last one stored (`unchanged_snapshot`).
+    Bitfinex, HTX; Binance when its updateTime is 0) are stamped with the fetch time and carry a digest of
+    the amounts (`snapshot`): the caller drops a snapshot identical to the last one stored
+    (`unchanged_snapshot`).
     """
     info = balance.get("info") or {}
-    observed_ms = balance.get("timestamp") or (info.get("updateTime") if isinstance(info, dict) else None)
+    observed_ms = venue_time_ms(balance.get("timestamp"), info.get("updateTime") if isinstance(info, dict) else None)
     venue_timed = observed_ms is not None
     native_by_asset: dict[str, Any] = {}
     if isinstance(info, dict) and isinstance(info.get("balances"), list):
@@ -99,6 +100,8 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
         payload: dict[str, Any] = {"balance": native, "updateTime": observed_ms}
         if snapshot is not None:
             payload["snapshot"] = snapshot
+            if isinstance(info, dict) and info.get("updateTime") is not None:
+                payload["venueUpdateTime"] = info["updateTime"]  # as delivered (e.g. 0), though not used
         row = _base(tenant_id, account_id, source, f"{asset}@{observed_ms}", payload, run_id)
         row.update(
             asset=clean_text(asset),
@@ -109,6 +112,23 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
         )
         rows.append(row)
     return rows
+
+
+def venue_time_ms(*candidates: Any) -> int | None:
+    """The first candidate that is a plausible venue time in epoch ms, or None.
+
+    Binance answers `updateTime: 0` for some account types (ccxt then gives timestamp 0 and keeps the "0"):
+    zero, absent or absurd is no venue time. Such a snapshot is stamped with the fetch time instead, else
+    every later snapshot would share the key '<asset>@0' and never be stored again.
+    """
+    for value in candidates:
+        try:
+            ms = int(value)
+        except (TypeError, ValueError):
+            continue
+        if ms_to_datetime(ms) is not None:
+            return ms
+    return None
 
 
 def snapshot_digest(rows: list[Row]) -> str | None:
