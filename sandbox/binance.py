@@ -250,6 +250,7 @@ def account(world: World, request: Request) -> Any:
     account_id = authenticate(world, request)
     reported = world.reported_balances(account_id)
     omit_zero = request.params.get("omitZeroBalances") == "true"
+    updated = 0 if account_id in world.zero_update_time else world.last_update_ms(account_id)
     balances = [{"asset": asset, "free": f"{amount:.8f}", "locked": "0.00000000"}
                 for asset, amount in sorted(reported.items()) if not (omit_zero and amount == 0)]
     return {
@@ -257,7 +258,7 @@ def account(world: World, request: Request) -> Any:
         "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
                             "seller": "0.00000000"},
         "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
-        "requireSelfTradePrevention": False, "preventSor": False, "updateTime": world.last_update_ms(account_id),
+        "requireSelfTradePrevention": False, "preventSor": False, "updateTime": updated,
         "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"],
         "uid": int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16),
     }

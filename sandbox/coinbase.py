@@ -190,7 +190,14 @@ def _currency_account(world: World, account_id: str, wallet: str) -> str | None:
 
 
 def transaction_json(account_id: str, t: Transfer) -> dict[str, Any]:
-    signed = t.amount if t.kind == "deposit" else -t.amount
+    """A v2 transaction resource. `amount` is the account's own debit or credit, fee included: a send of
+    t.amount with network fee t.fee debits t.amount + t.fee, the fee shown in network.transaction_fee
+    (docs.cdp.coinbase.com/coinbase-app/track-apis/transactions, the send example). The documented example
+    also carries the net network.transaction_amount (positive); the sends ccxt recorded from the list endpoint
+    (ccxt coinbase.py parse_transaction) carry none: half the sends here have it, half not. A fiat withdrawal's
+    transaction is its debit alone (the fee is on the linked withdrawal resource, not read)."""
+    debit = t.amount + t.fee if t.kind == "withdrawal" else t.amount
+    signed = debit if t.kind == "deposit" else -debit
     record: dict[str, Any] = {
         "id": _uuid("tx", t.id), "status": STATUS[t.status], "amount": {"amount": str(signed), "currency": t.coin},
         "native_amount": {"amount": str(signed), "currency": "USD"}, "description": None,
@@ -199,15 +206,18 @@ def transaction_json(account_id: str, t: Transfer) -> dict[str, Any]:
         "resource_path": f"/v2/accounts/{_uuid(account_id, t.coin)}/transactions/{_uuid('tx', t.id)}",
     }
     if t.coin in FIAT:
-        record.update(type="fiat_deposit" if t.kind == "deposit" else "fiat_withdrawal",
-                      subtotal={"amount": str(signed), "currency": t.coin},
-                      fee={"amount": str(t.fee), "currency": t.coin})
+        record.update(type="fiat_deposit" if t.kind == "deposit" else "fiat_withdrawal")
     else:
-        record.update(type="send", network={"status": "confirmed" if t.status == "ok" else t.status,
-                                            "hash": t.tx_id, "network_name": t.coin.lower(),
-                                            "transaction_amount": {"amount": str(signed), "currency": t.coin},
-                                            "transaction_fee": {"amount": str(t.fee), "currency": t.coin}},
-                      to={"resource": "address", "address": t.address})
+        network: dict[str, Any] = {"status": "confirmed" if t.status == "ok" else t.status, "hash": t.tx_id,
+                                   "network_name": t.coin.lower()}
+        if t.kind == "withdrawal":
+            network["transaction_fee"] = {"amount": str(t.fee), "currency": t.coin}
+            if int(hashlib.sha256(t.id.encode()).hexdigest(), 16) % 2:
+                network["transaction_amount"] = {"amount": str(t.amount), "currency": t.coin}
+            record["to"] = {"resource": "address", "address": t.address}
+        else:
+            record["from"] = {"resource": "bitcoin_network" if t.coin == "BTC" else "address"}
+        record.update(type="send", network=network)
     return record
 
 

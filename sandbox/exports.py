@@ -142,10 +142,14 @@ def coinbase_transactions_csv(world: World, account_id: str, start_ms: int | Non
         else:
             kind, notes = ("Withdrawal", "Withdrawal to bank account") if fiat else (
                 "Send", f"Sent {tr.amount:f} {tr.coin} to {tr.address}")
+        # A withdrawal's quantity is the wallet's whole debit, fee included, as the v2 transaction's amount is
+        # (sandbox/coinbase.py transaction_json): Subtotal is what left net of the fee, Total the debit, and
+        # Fees what the fee was worth in the report's currency (for a Send: the coin's network fee at the price).
+        debit = signed - tr.fee if tr.kind == "withdrawal" else signed
         subtotal = (signed * price).quantize(CENT)
-        fee = (tr.fee * price).quantize(CENT)  # what the network fee was worth, in the report's currency
+        fee = (tr.fee * price).quantize(CENT)
         rows.append((tr.time_ms, [
-            _uuid("tx", tr.id), f"{_seconds(tr.time_ms):%Y-%m-%d %H:%M:%S} UTC", kind, tr.coin, f"{signed:f}",
+            _uuid("tx", tr.id), f"{_seconds(tr.time_ms):%Y-%m-%d %H:%M:%S} UTC", kind, tr.coin, f"{debit:f}",
             "USD", _money(price, "USD"), _money(subtotal, "USD"),
             _money(subtotal - fee if tr.kind == "withdrawal" else subtotal, "USD"), _money(fee, "USD"), notes]))
     rows.sort(key=lambda r: r[0])

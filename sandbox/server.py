@@ -8,7 +8,8 @@ Admin endpoints:
     GET  /__sandbox/truth      the world's facts (what a correct pipeline must find)
     GET  /__sandbox/stats      request counts per path (to count API calls)
     POST /__sandbox/faults     {"error_rate": 0.2, "statuses": [429, 500, 503], "latency_ms": 0,
-                                "truncate_rate": 0.0, "down": false, "malformed": true}
+                                "truncate_rate": 0.0, "down": false, "malformed": true,
+                                "zero_update_time": ["acme-binance-ops"]}
     POST /__sandbox/advance    {"trades": 5}: new trades per account after the world's end
 """
 
@@ -84,6 +85,9 @@ class Faults:
     down_venues: list[str] = field(default_factory=list)  # these venues answer 503 to everything
     timeout_rate: float = 0.0  # share of requests that hang for hang_s before answering (client times out)
     hang_s: float = 3.0
+    # Not a fault but a venue behaviour on demand: these Binance accounts answer `updateTime: 0`, as Binance
+    # does for some account types.
+    zero_update_time: list[str] = field(default_factory=list)
 
 
 class SandboxState:
@@ -94,6 +98,10 @@ class SandboxState:
         self.weight: Counter[int] = Counter()  # used weight per minute, for X-MBX-USED-WEIGHT-1m
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+
+    def set_faults(self, faults: Faults) -> None:
+        self.faults = faults
+        self.world.zero_update_time = set(faults.zero_update_time)
 
     def fate(self, venue: str) -> tuple[int | None, bool, bool]:
         """(error status or None, truncate body?, hang?) for the next API request to `venue`."""
@@ -175,7 +183,7 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             elif method == "POST" and path == "/__sandbox/faults":
                 body = self._read_json()
                 known = {k: v for k, v in body.items() if k in Faults.__dataclass_fields__}
-                state.faults = Faults(**{**asdict(state.faults), **known})
+                state.set_faults(Faults(**{**asdict(state.faults), **known}))
                 self._send(200, asdict(state.faults))
             elif method == "POST" and path == "/__sandbox/advance":
                 added = world.advance(int(self._read_json().get("trades", 1)))
@@ -264,7 +272,7 @@ class SandboxServer:
         return self.state.world
 
     def set_faults(self, **faults: Any) -> None:
-        self.state.faults = Faults(**{**asdict(self.state.faults), **faults})
+        self.state.set_faults(Faults(**{**asdict(self.state.faults), **faults}))
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True)

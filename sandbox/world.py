@@ -310,6 +310,7 @@ class World:
         self._next_order_id = 4_100_000_000
         self._rng = np.random.default_rng(seed + 1)
         self._lock = threading.Lock()
+        self.zero_update_time: set[str] = set()  # Binance accounts whose reply says updateTime 0 (server.Faults)
         from sandbox.chains import ChainWorld  # late: chains.py imports this module's constants
 
         self.chains = ChainWorld(self)
@@ -566,6 +567,20 @@ class World:
                         count += 1
                 added[acc.account_id] = count
         return added
+
+    def withdraw_all(self, account_id: str, coin: str) -> Transfer:
+        """Send the account's whole balance of `coin` out after its last event: the network fee on top of the
+        amount sent, so amount + fee is the balance and the account holds exactly zero of it afterwards."""
+        with self._lock:
+            last = max([t.time_ms for t in self.trades[account_id]]
+                       + [t.time_ms for t in self.transfers[account_id]])
+            fee = NETWORK_FEE[coin]
+            amount = self._balances[account_id][coin] - fee
+            if amount <= 0:
+                raise ValueError(f"{account_id} holds no more than the {fee} {coin} fee")
+            sent = self._withdraw(account_id, last + 60_000, coin, amount, "ok")
+            assert sent is not None and self._balances[account_id][coin] == 0
+            return sent
 
     # -- views ---------------------------------------------------------------------------------------------
     def computed_balances(self, account_id: str) -> dict[str, Decimal]:

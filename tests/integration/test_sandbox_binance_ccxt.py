@@ -12,7 +12,8 @@ from typing import Any
 import ccxt
 import pytest
 
-from pipelines.sources.exchanges.client import Credentials, make_exchange
+from pipelines.sources.exchanges.client import Credentials, ExchangeAccount, make_exchange
+from pipelines.sources.exchanges.sync import fetch_balance_rows
 from sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.integration
@@ -117,3 +118,23 @@ def test_faults_are_injected_on_demand(sandbox: SandboxServer) -> None:
     finally:
         sandbox.set_faults(down=False)
     assert exchange.fetch_balance()["total"]
+
+
+def test_a_balance_stamped_zero_is_stamped_with_the_fetch_time(sandbox: SandboxServer) -> None:
+    """Binance answers `updateTime: 0` for some account types: the snapshot takes the fetch time, so a later
+    snapshot gets a new key instead of colliding with 'USDT@0' forever."""
+    exchange = _exchange(sandbox, "acme-binance-ops")
+    account = ExchangeAccount("acme", "acme-binance-ops", "main", "binance", "sandbox", None)
+    sandbox.set_faults(zero_update_time=["acme-binance-ops"])
+    try:
+        assert exchange.fetch_balance()["info"]["updateTime"] == 0  # the venue's reply, through ccxt
+        first = fetch_balance_rows(exchange, account, None, 1_800_000_000_000).rows
+        later = fetch_balance_rows(exchange, account, None, 1_800_000_060_000).rows
+    finally:
+        sandbox.set_faults(zero_update_time=[])
+    usdt = next(r for r in first if r["asset"] == "USDT")
+    assert usdt["source_record_id"] == "USDT@1800000000000" and usdt["observed_at"] is not None
+    assert {r["source_record_id"] for r in later}.isdisjoint(r["source_record_id"] for r in first)
+    assert usdt["payload"]["snapshot"] == next(r for r in later if r["asset"] == "USDT")["payload"]["snapshot"]
+    timed = fetch_balance_rows(exchange, account, None, 1_800_000_000_000).rows
+    assert next(r for r in timed if r["asset"] == "USDT")["source_record_id"] != usdt["source_record_id"]

@@ -18,6 +18,7 @@ import pytest
 
 from pipelines.services.clients import sandbox_api_base
 from pipelines.sources.exchanges.client import rewrite_api_urls
+from pipelines.sources.exchanges.normalise import normalise_transfer
 from sandbox import coinbase
 from sandbox.server import SandboxServer
 from sandbox.world import END_MS, START_MS
@@ -142,10 +143,21 @@ def test_transfers_per_wallet_through_starting_after(sandbox: SandboxServer) -> 
         assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)  # order=asc
         seen += rows
     assert len({r["id"] for r in seen}) == len(seen) == len(truth)
-    got = sorted((r["timestamp"], r["type"], r["currency"], Decimal(r["amount"]), r["status"]) for r in seen)
-    assert got == sorted((t.time_ms, t.kind, t.coin, t.amount, STATUS[t.status]) for t in truth)
+    # A send's v2 amount is the wallet's whole debit, its network fee included (ccxt reads the net
+    # transaction_amount where the venue gives one, else that debit, and adds the fee); the normaliser books
+    # what left net of the fee, and the fee beside it, so the two add up to the debit exactly once.
+    rows = [normalise_transfer(r, tenant_id="acme", account_id=ACCOUNT, source="coinbase", run_id=None)
+            for r in seen]
+    got = sorted((r["occurred_at"].timestamp() * 1000, r["transfer_type"], r["asset"],
+                  r["amount"] + (r["fee_amount"] or 0), r["status"]) for r in rows)
+    assert got == sorted((t.time_ms, t.kind, t.coin, t.amount + (t.fee if t.kind == "withdrawal" else 0),
+                          STATUS[t.status]) for t in truth)
+    sends = {r["transfer_id"]: r for r in rows if r["transfer_type"] == "withdrawal" and r["asset"] != "USD"}
+    assert sends and all((sends[coinbase._uuid("tx", t.id)]["amount"], sends[coinbase._uuid("tx", t.id)]["fee_amount"])
+                         == (t.amount, t.fee) for t in truth if t.kind == "withdrawal" and t.coin != "USD")
+    assert any(Decimal(r["amount"]) != sends[r["id"]]["amount"] for r in seen if r["id"] in sends)  # ccxt alone
     crypto = [r for r in seen if r["currency"] != "USD"]
-    assert crypto and all(r["txid"] and r["address"] for r in crypto)
+    assert crypto and all(r["txid"] and (r["address"] or r["type"] == "deposit") for r in crypto)
 
     # The venue's page size: at most 100, whatever is asked.
     exchange.fetch_deposits_withdrawals("USD", limit=500)
@@ -228,7 +240,7 @@ def test_malformed_records_still_parse() -> None:
         assert len(trades) == len(server.world.trades[ACCOUNT]) + 1 and len(negative) == 1
         assert {int(t.id) for t in server.world.trades[ACCOUNT]}.isdisjoint({int(negative[0]["id"])})
         rows, _ = _all_transactions(exchange, "USD", 100)
-        bogus = [r for r in rows if Decimal(r["fee"]["cost"]) < 0]
+        bogus = [r for r in rows if Decimal(r["fee"]["cost"] or 0) < 0]
         assert len(bogus) == 1 and bogus[0]["type"] == "deposit"
         truth = coinbase.malformed_truth(server.world)
         assert [t["id"] for t in truth["trades"]] == [negative[0]["id"]]

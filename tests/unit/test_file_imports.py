@@ -180,6 +180,29 @@ def test_coinbase_transaction_history() -> None:
     assert found[25].startswith("Notes: 'Swapped some ETH' does not read 'Converted")
 
 
+def test_coinbase_withdrawal_fee_is_inside_the_quantity_and_a_send_books_no_usd_fee() -> None:
+    """Layout of Coinbase's current report (the fixture's header). A fiat Withdrawal's quantity is the whole
+    debit: -100 USD with a 1.50 fee is 98.50 to the bank + 1.50 fee, 100 out in all (BittyTax's coinbase parser,
+    src/bittytax/conv/parsers/coinbase.py, reads it so). A Send's Fees cell is in the price currency (USD), the
+    value of a network fee paid in the coin: no USD fee is booked, the quantity is what left the wallet."""
+    header = load("coinbase_transactions.csv").splitlines()[4]
+    rows = ("w1,2024-04-02 09:00:00 UTC,Withdrawal,USD,-100,USD,$1.00,-$98.50,-$100.00,$1.50,"
+            "Withdrawal to Chase Bank ****1234\n"
+            "s1,2024-04-03 09:00:00 UTC,Send,ETH,-0.5,USD,\"$3,000.00\",\"-$1,497.00\",\"-$1,500.00\",$3.00,"
+            "Sent 0.499 ETH to 0x9a1b2c3d4e5f60718293a4b5c6d7e8f901234567\n"
+            "w2,2024-04-04 09:00:00 UTC,Withdrawal,USD,-1,USD,$1.00,$0.00,-$1.00,$2.00,fee above the debit\n")
+    result = parse_export(header + "\n" + rows)
+    withdrawal, send = result.records
+    assert (withdrawal.record_type, withdrawal.asset, withdrawal.amount, withdrawal.fee_amount,
+            withdrawal.fee_asset) == ("withdrawal", "USD", D("98.50"), D("1.50"), "USD")
+    assert withdrawal.amount + withdrawal.fee_amount == D("100")
+    assert (send.record_type, send.asset, send.amount, send.fee_amount, send.fee_asset) == (
+        "withdrawal", "ETH", D("0.5"), None, None)
+    assert send.payload["Fees and/or Spread"] == "$3.00"  # kept, never booked as a USD fee
+    assert [r.reason for r in result.rejected] == [
+        "Fees and/or Spread: 2.00 is more than the 1 withdrawn, fee included"]
+
+
 def test_coinbase_older_report() -> None:
     result = parse_export(load("coinbase_transactions_legacy.csv"))
     assert result.format == "coinbase_transactions"
@@ -757,7 +780,12 @@ def test_sandbox_exports_read_back(world: World) -> None:
             record = ids[str(sample.id)]
             for tr in transfers:
                 moved = ids[coinbase_api._uuid("tx", tr.id)]
-                assert (moved.record_type, moved.asset, moved.amount) == (tr.kind, tr.coin, tr.amount)
+                # the quantity is the whole debit: a fiat withdrawal's fee is in it and read out (fee in USD);
+                # a Send's network fee is in the coin and not in the file (its Fees cell is its USD value)
+                fiat = tr.coin == "USD" and tr.kind == "withdrawal"
+                expected = tr.amount if fiat or tr.kind == "deposit" else tr.amount + tr.fee
+                assert (moved.record_type, moved.asset, moved.amount, moved.fee_amount) == (
+                    tr.kind, tr.coin, expected, tr.fee if fiat else None)
         assert (record.side, record.quantity, record.price, record.cost) == (
             "buy" if sample.is_buyer else "sell", sample.qty, sample.price, sample.quote_qty)
     assert checked == Counter({"binance": 3, "kraken": 1, "coinbase": 1})

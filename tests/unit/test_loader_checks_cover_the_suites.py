@@ -175,3 +175,36 @@ def test_whatever_the_tick_loader_accepts_passes_the_suite(tick: dict[str, str])
     rows, _ = tick_rows({**TICK, **tick})
     for row in rows:
         assert failing(TICK_SUITE, row) == [], row
+
+
+# ── one asset-code rule (constants.ASSET_CODE) for the importer, the exchange rows and the gate ─────────────────
+REAL_CODES = ("USDC.E", "BTC-PERP", "1000SHIB", "ETH2.S", "BSC_USD", "A" * 32)  # bridged, perp, scaled, staked
+
+
+@pytest.mark.parametrize("code", REAL_CODES)
+def test_a_real_asset_code_is_accepted_by_the_importer_and_passes_every_suite(code: str) -> None:
+    from pipelines.sources.exchanges.normalise import normalise_balances, normalise_trade, normalise_transfer
+
+    rows, rejected = csv_rows({**VALID, "base_asset": code, "fee_asset": code.lower()},
+                              {**VALID, "type": "deposit", "base_asset": code, "quote_asset": "", "quote_quantity": "",
+                               "record_id": "r2"})
+    assert rejected == 0 and [r["base_asset"] for r in rows][:1] == [code] and rows[1]["asset"] == code
+    assert all(failing(CSV_SUITE, row) == [] for row in rows)
+    ctx = {"tenant_id": "t", "account_id": "a", "source": "kraken", "run_id": None}
+    balance = normalise_balances({code: {"free": "1", "used": "0", "total": "1"}}, **ctx, fetched_ms=1_760_000_000_000)
+    trade = normalise_trade({"id": "1", "symbol": f"{code}/USDT", "side": "buy", "price": "1", "amount": "2",
+                             "cost": "2", "timestamp": 1_760_000_000_000, "fee": {"cost": "0.1", "currency": code}},
+                            **ctx)
+    transfer = normalise_transfer({"id": "w1", "type": "withdrawal", "currency": code, "amount": "1", "status": "ok",
+                                   "timestamp": 1_760_000_000_000, "fee": {"cost": "0.1", "currency": code}}, **ctx)
+    for entity, row in (("balances", balance[0]), ("trades", trade), ("transfers", transfer)):
+        assert failing(suite_for(f"raw.kraken_{entity}"), row) == [], (entity, row)
+
+
+@pytest.mark.parametrize("code", ("A" * 33, ".USDC", "-PERP", "BTC/USDT", "US D", "ÉTH"))
+def test_what_the_rule_refuses_the_importer_and_the_gate_both_refuse(code: str) -> None:
+    rows, rejected = csv_rows({**VALID, "type": "deposit", "base_asset": code, "quote_asset": "",
+                               "quote_quantity": ""})
+    assert (rows, rejected) == ([], 1)
+    transfer = {"asset": code, "fee_asset": None}
+    assert "expect_column_values_to_match_regex(asset)" in failing(suite_for("raw.binance_transfers"), transfer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,6 +80,31 @@ def test_balances_one_row_per_asset_with_snapshot_identity() -> None:
     assert [r["record_hash"] for r in normalise_balances(balance, **CTX)] == [r["record_hash"] for r in rows]
 
 
+def test_a_zero_venue_time_falls_back_to_the_fetch_time() -> None:
+    """Binance answers `updateTime: 0` for some account types; ccxt then gives timestamp 0 and keeps "0"."""
+    zero = {"info": {"updateTime": 0, "accountType": "SPOT", "balances": [
+                {"asset": "USDT", "free": "100.00000000", "locked": "0.00000000"}]},
+            "timestamp": 0, "USDT": {"free": "100", "used": "0", "total": "100"}}
+    fetched = 1_759_300_000_000
+    first = normalise_balances(zero, **CTX, fetched_ms=fetched)[0]
+    assert first["source_record_id"] == f"USDT@{fetched}"  # not 'USDT@0', which would never change again
+    assert first["observed_at"] == datetime(2025, 10, 1, 6, 26, 40, tzinfo=UTC)
+    assert first["payload"]["snapshot"] and first["payload"]["venueUpdateTime"] == 0
+    later = normalise_balances({**zero, "USDT": {"free": "60", "used": "0", "total": "60"}}, **CTX,
+                               fetched_ms=fetched + 60_000)[0]
+    assert later["source_record_id"] != first["source_record_id"] and later["total"] == Decimal("60")
+    assert later["payload"]["snapshot"] != first["payload"]["snapshot"]
+    # the same as a string, absent, or absurd (before genesis): no venue time either
+    for info_time, ts in (("0", None), (None, None), (-5, 12)):
+        info = {**zero["info"], "updateTime": info_time}
+        row = normalise_balances({**zero, "info": info, "timestamp": ts}, **CTX, fetched_ms=fetched)[0]
+        assert row["source_record_id"] == f"USDT@{fetched}"
+    # a real venue time still wins over the fetch time
+    timed = normalise_balances({**zero, "info": {**zero["info"], "updateTime": "1759276799000"}}, **CTX,
+                               fetched_ms=fetched)[0]
+    assert timed["source_record_id"] == "USDT@1759276799000" and "snapshot" not in timed["payload"]
+
+
 def test_transfer_status_is_part_of_identity() -> None:
     deposit = {"id": "d-1", "type": "deposit", "currency": "USDT", "amount": "1000", "status": "pending",
                "timestamp": 1750000000000, "txid": "0xabc", "network": "ETH", "address": "0xdef",
@@ -143,3 +169,73 @@ def test_venue_status_codes_ccxt_leaves_unmapped_are_unified() -> None:
     assert row["payload"]["status"] == 7  # the venue's own code stays in the payload
     odd = normalise_transfer({**wrong, "status": "42"}, **CTX)
     assert odd["status"] == "42"  # unknown: kept as given, for the gate to quarantine with the reason
+
+
+# Coinbase v2 transaction resources, read by ccxt's own coinbase.parse_transaction (no network), then normalised.
+# The send is the transaction documentation's example (docs.cdp.coinbase.com/coinbase-app/track-apis/transactions,
+# the currency of transaction_amount repaired: the example prints ETH beside BTC amounts): the account was debited
+# 0.00133, of which 0.001 reached the recipient and 0.00033 paid the network.
+CB_SEND_DOCS = {
+    "id": "57ffb4ae-0c59-5430-bcd3-3f98f797a66c", "type": "send", "status": "completed",
+    "amount": {"amount": "-0.00133", "currency": "BTC"}, "native_amount": {"amount": "-0.01", "currency": "USD"},
+    "description": None, "created_at": "2015-03-11T13:13:35-07:00", "updated_at": "2015-03-26T15:55:43-07:00",
+    "resource": "transaction",
+    "resource_path": ("/v2/accounts/2bbf394c-193b-5b2a-9155-3b4732659ede"
+                      "/transactions/57ffb4ae-0c59-5430-bcd3-3f98f797a66c"),
+    "network": {"status": "confirmed", "hash": "463397c87beddd9a61ade61359a13adc9efea26062191fe07147037bce7f33ed",
+                "transaction_fee": {"amount": "0.00033", "currency": "BTC"},
+                "transaction_amount": {"amount": "0.001", "currency": "BTC"}},
+    "to": {"resource": "bitcoin_address", "address": "1AUJ8z5RuHRTqD1eikyfUUetzGmdWLGkpT"},
+}
+# As the /transactions endpoint answers it in practice (ccxt/coinbase.py parse_transaction's recorded "crypto
+# deposit & withdrawal" example): no transaction_amount, so ccxt reads the gross debit as the amount. The
+# issue's real case: a wallet that received 2.01 USDT sends -2.01 with a 1.53 fee.
+CB_SEND_NO_NET = {
+    "id": "0031a605-241d-514d-a97b-d4b99f3225d3", "type": "send", "status": "completed",
+    "amount": {"amount": "-2.01", "currency": "USDT"}, "native_amount": {"amount": "-2.01", "currency": "USD"},
+    "created_at": "2024-03-29T15:48:30Z", "resource": "transaction",
+    "resource_path": ("/v2/accounts/dc504b1c-248e-5b68-a3b0-b991f7fa84e6"
+                      "/transactions/0031a605-241d-514d-a97b-d4b99f3225d3"),
+    "network": {"status": "confirmed", "hash": "0x5jYuvrNsvX2DZoMnzGYzVpYxJ", "network_name": "ethereum",
+                "transaction_fee": {"amount": "1.53", "currency": "USDT"}},
+    "to": {"address": "0x9a1b2c3d4e5f60718293a4b5c6d7e8f901234567", "resource": "address"},
+}
+
+
+def _coinbase(record: dict[str, Any]) -> dict[str, Any]:
+    import ccxt
+
+    return normalise_transfer(ccxt.coinbase().parse_transaction(record), **{**CTX, "source": "coinbase"})
+
+
+def test_coinbase_send_amount_includes_its_network_fee() -> None:
+    import ccxt
+
+    docs = _coinbase(CB_SEND_DOCS)
+    assert (docs["transfer_type"], docs["amount"], docs["fee_amount"], docs["fee_asset"]) == (
+        "withdrawal", Decimal("0.001"), Decimal("0.00033"), "BTC")
+    assert docs["amount"] + docs["fee_amount"] == Decimal("0.00133")  # the whole debit, once
+    raw = ccxt.coinbase().parse_transaction(CB_SEND_NO_NET)
+    assert (str(raw["amount"]), str(raw["fee"]["cost"])) == ("2.01", "1.53")  # ccxt alone: 3.54 out of 2.01
+    row = _coinbase(CB_SEND_NO_NET)
+    assert (row["amount"], row["fee_amount"], row["fee_asset"]) == (Decimal("0.48"), Decimal("1.53"), "USDT")
+    assert row["amount"] + row["fee_amount"] == Decimal("2.01")
+
+
+def test_coinbase_fee_in_another_currency_and_fiat_withdrawal() -> None:
+    other = {**CB_SEND_NO_NET, "network": {**CB_SEND_NO_NET["network"],
+                                            "transaction_fee": {"amount": "0.0004", "currency": "ETH"}}}
+    row = _coinbase(other)  # not part of this wallet's debit: the whole debit is the amount, the fee stays in payload
+    assert (row["amount"], row["fee_amount"]) == (Decimal("2.01"), None)
+    assert row["payload"]["network"]["transaction_fee"]["currency"] == "ETH"
+    fiat = {"id": "6a5b4c3d-2e1f-5a0b-9c8d-7e6f5a4b3c2d", "type": "fiat_withdrawal", "status": "completed",
+            "amount": {"amount": "-100.00", "currency": "USD"},
+            "native_amount": {"amount": "-100.00", "currency": "USD"},
+            "created_at": "2024-02-05T16:30:00Z", "resource": "transaction",
+            "resource_path": "/v2/accounts/58542935/transactions/6a5b4c3d-2e1f-5a0b-9c8d-7e6f5a4b3c2d"}
+    row = _coinbase(fiat)
+    assert (row["transfer_type"], row["amount"], row["fee_amount"]) == ("withdrawal", Decimal("100.00"), None)
+    deposit = _coinbase({**fiat, "type": "fiat_deposit", "amount": {"amount": "250.00", "currency": "USD"}})
+    assert (deposit["transfer_type"], deposit["amount"]) == ("deposit", Decimal("250.00"))
+    expired = _coinbase({**CB_SEND_DOCS, "status": "expired"})
+    assert expired["status"] == "failed"  # moved nothing

@@ -75,11 +75,12 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
 
     The snapshot's identity is the venue's own update time, so an unchanged account adds no rows and a
     changed one adds a full new snapshot (raw stays append-only). Venues that give no time (Kraken,
-    Bitfinex, HTX) are stamped with the fetch time and carry a digest of the amounts (`snapshot`): the
-    caller drops a snapshot identical to the last one stored (`unchanged_snapshot`).
+    Bitfinex, HTX; Binance when its updateTime is 0) are stamped with the fetch time and carry a digest of
+    the amounts (`snapshot`): the caller drops a snapshot identical to the last one stored
+    (`unchanged_snapshot`).
     """
     info = balance.get("info") or {}
-    observed_ms = balance.get("timestamp") or (info.get("updateTime") if isinstance(info, dict) else None)
+    observed_ms = venue_time_ms(balance.get("timestamp"), info.get("updateTime") if isinstance(info, dict) else None)
     venue_timed = observed_ms is not None
     native_by_asset: dict[str, Any] = {}
     if isinstance(info, dict) and isinstance(info.get("balances"), list):
@@ -99,6 +100,8 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
         payload: dict[str, Any] = {"balance": native, "updateTime": observed_ms}
         if snapshot is not None:
             payload["snapshot"] = snapshot
+            if isinstance(info, dict) and info.get("updateTime") is not None:
+                payload["venueUpdateTime"] = info["updateTime"]  # as delivered (e.g. 0), though not used
         row = _base(tenant_id, account_id, source, f"{asset}@{observed_ms}", payload, run_id)
         row.update(
             asset=clean_text(asset),
@@ -109,6 +112,23 @@ def normalise_balances(balance: dict[str, Any], *, tenant_id: str, account_id: s
         )
         rows.append(row)
     return rows
+
+
+def venue_time_ms(*candidates: Any) -> int | None:
+    """The first candidate that is a plausible venue time in epoch ms, or None.
+
+    Binance answers `updateTime: 0` for some account types (ccxt then gives timestamp 0 and keeps the "0"):
+    zero, absent or absurd is no venue time. Such a snapshot is stamped with the fetch time instead, else
+    every later snapshot would share the key '<asset>@0' and never be stored again.
+    """
+    for value in candidates:
+        try:
+            ms = int(value)
+        except (TypeError, ValueError):
+            continue
+        if ms_to_datetime(ms) is not None:
+            return ms
+    return None
 
 
 def snapshot_digest(rows: list[Row]) -> str | None:
@@ -156,19 +176,66 @@ def normalise_trade(trade: dict[str, Any], *, tenant_id: str, account_id: str, s
 # and the quality gate quarantines it with the reason.
 VENUE_TRANSFER_STATUS: dict[tuple[str, str], dict[str, str]] = {
     ("binance", "deposit"): {"2": "failed", "7": "failed", "8": "pending"},  # rejected, wrong deposit, waiting
+    # Coinbase v2 transaction statuses (docs.cdp.coinbase.com/coinbase-app/track-apis/transactions); ccxt maps
+    # only created/completed/canceled. An expired transaction never moved funds.
+    ("coinbase", "deposit"): {"expired": "failed", "waiting_for_signature": "pending",
+                              "waiting_for_clearing": "pending"},
+    ("coinbase", "withdrawal"): {"expired": "failed", "waiting_for_signature": "pending",
+                                 "waiting_for_clearing": "pending"},
 }
+
+
+def _money(value: Any) -> tuple[Any, str | None]:
+    """A Coinbase money hash {"amount": "-0.00133", "currency": "BTC"} → (Decimal or None, currency)."""
+    if not isinstance(value, dict):
+        return None, None
+    return to_decimal(value.get("amount")), clean_text(value.get("currency"))
+
+
+def coinbase_amounts(tx: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """(type, amount, fee, fee currency) of a Coinbase v2 transaction, in the raw table's convention: the
+    amount that left (or reached) the account net of the fee, and the fee beside it.
+
+    Coinbase's transaction resource carries the account's own debit or credit in `amount` (negative: debit),
+    fee included: a send of 0.001 BTC with a 0.00033 network fee shows amount -0.00133, network.transaction_fee
+    0.00033 and transaction_amount 0.001 (docs.cdp.coinbase.com/coinbase-app/track-apis/transactions, the send
+    example). ccxt (coinbase.py parse_transaction) takes transaction_amount when present, else the gross
+    amount, adds the fee again (the fee counted twice), and takes the direction from the sign of what it read
+    (the positive transaction_amount makes the documented send a deposit). Here the debit's sign gives the
+    direction and net = |debit| − fee when the fee is in the debited currency (as rotki does,
+    rotkehlchen/exchanges/coinbase.py); a fee in another currency is not part of this debit (that wallet shows
+    its own), so it stays in the payload only.
+    """
+    info = tx.get("info") if isinstance(tx.get("info"), dict) else {}
+    fee_cost, fee_currency = _fee(tx)
+    signed, currency = _money(info.get("amount"))
+    if info.get("resource") != "transaction" or signed is None or signed == 0:
+        return tx.get("type"), tx.get("amount"), fee_cost, fee_currency  # not the transaction resource
+    if signed > 0:
+        return "deposit", signed, fee_cost, fee_currency  # a credit: what reached the account
+    network = info.get("network") if isinstance(info.get("network"), dict) else {}
+    fee, fee_ccy = _money(network.get("transaction_fee"))
+    if fee is None:
+        fee, fee_ccy = _money(info.get("fee"))
+    if fee is None or fee_ccy != currency:
+        return "withdrawal", -signed, None, None
+    return "withdrawal", -signed - fee, fee, fee_ccy
 
 
 def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
                        run_id: str | None) -> Row:
     """A deposit or withdrawal. Its status is part of its identity: a pending deposit that later
-    completes arrives as a new row (a correction), and staging keeps the latest version per transfer."""
+    completes arrives as a new row (a correction), and staging keeps the latest version per transfer.
+
+    `amount` is what moved net of the fee (a withdrawal's fee is booked beside it, int_ledger); venues whose
+    amount includes the fee are brought to that convention here (coinbase_amounts)."""
     transfer_id = clean_text(tx.get("id"))
-    kind = clean_text(tx.get("type"))
+    kind, amount, fee_cost, fee_currency = (coinbase_amounts(tx) if source == "coinbase"
+                                            else (tx.get("type"), tx.get("amount"), *_fee(tx)))
+    kind = clean_text(kind)
     status = clean_text(tx.get("status"))
     if status is not None and kind is not None:
         status = VENUE_TRANSFER_STATUS.get((source, kind), {}).get(status, status)
-    fee_cost, fee_currency = _fee(tx)
     record_id = f"{kind}:{transfer_id}:{status}" if transfer_id else None
     row = _base(tenant_id, account_id, source, record_id, tx.get("info", tx), run_id)
     row.update(
@@ -176,7 +243,7 @@ def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, s
         transfer_type=kind,
         occurred_at=ms_to_datetime(tx.get("timestamp")),
         asset=clean_text(tx.get("currency")),
-        amount=to_decimal(tx.get("amount")),
+        amount=to_decimal(amount),
         fee_amount=to_decimal(fee_cost) if fee_cost is not None else None,
         fee_asset=clean_text(fee_currency),
         status=status,

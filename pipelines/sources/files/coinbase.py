@@ -151,11 +151,20 @@ def _movement(row: Row, c: _Columns, kind: str, asset: str, currency: str | None
     amount = parse_decimal(row.get(c.qty), "Quantity Transacted",
                            sign="nonzero" if record_type == "withdrawal" else "positive")
     assert amount is not None
-    if fee and currency is None:
-        raise RowError("Price Currency: empty, so the currency of the fee is unknown")
-    # The fee is reported in the price currency (its value in the user's money), not in the asset.
-    return ImportedRecord(record_type=record_type, asset=asset, amount=abs(amount), fee_amount=fee,
-                          fee_asset=currency if fee is not None else None, income_kind=_INCOME.get(kind), **common)
+    # 'Fees and/or Spread' is in the price currency. Only where that is the asset itself (a fiat Deposit or
+    # Withdrawal) is it a fee in the asset; for a Send it is what the network fee was worth, and the fee itself,
+    # in the coin sent, is inside the quantity: booking it in USD would charge a fee the user never paid. It
+    # stays in the payload.
+    fee = fee if fee and currency == asset else None
+    quantity = abs(amount)
+    if record_type == "withdrawal" and fee is not None:
+        # The quantity is the whole debit, fee included, as the API's transaction amount is: a Withdrawal of
+        # -100 USD with a 1.50 fee sent 98.50 to the bank and paid 1.50 (BittyTax's coinbase parser reads it so).
+        if fee > quantity:
+            raise RowError(f"Fees and/or Spread: {fee} is more than the {quantity} withdrawn, fee included")
+        quantity -= fee
+    return ImportedRecord(record_type=record_type, asset=asset, amount=quantity, fee_amount=fee,
+                          fee_asset=asset if fee is not None else None, income_kind=_INCOME.get(kind), **common)
 
 
 def parse(lines: list[str], header: Header, options: Options) -> ParseResult:

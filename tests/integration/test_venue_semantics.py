@@ -1,0 +1,99 @@
+"""Each venue's withdrawal semantics, end to end: one account per venue sends a whole balance out (the amount
+plus its network fee is everything it held of that coin), and the real pipeline (ccxt over HTTP against the
+sandbox, the gate, dbt) must find exactly zero left, computed and reported alike. The venue-by-venue facts
+(README, "What each venue's API means") decide how each dialect writes that withdrawal: Coinbase's v2 amount is
+the wallet's whole debit, fee included; Binance, Kraken, Bitfinex and HTX give the amount sent and the fee beside
+it. The expected figures come from the sandbox's world, never from the code under test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+import psycopg
+import pytest
+
+from pipelines.app.runner import run_pipeline
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.venues import SEED_VENUES
+from sandbox.server import SandboxServer
+from sandbox.world import VENUE_CASH, Transfer
+from tests.support import definitions_for
+from warehouse.connection import Warehouse
+
+pytestmark = pytest.mark.integration
+ACCOUNTS = {"binance": "acme-binance-ops", "coinbase": "acme-coinbase", "kraken": "acme-kraken",
+            "bitfinex": "bluefin-bitfinex", "htx": "bluefin-htx"}  # one per venue, none with the seeded break
+
+
+def _emptied(sandbox: SandboxServer) -> dict[str, tuple[Transfer, Decimal]]:
+    """Per account: its largest non-cash coin sent out whole (the withdrawal, and the balance it emptied)."""
+    world = sandbox.world
+    out = {}
+    for venue, account in ACCOUNTS.items():
+        held = {c: q for c, q in world.computed_balances(account).items() if c != VENUE_CASH[venue] and q > 1}
+        coin = max(held, key=lambda c: held[c] * Decimal(world.prices.coin_usd(c, world.prices.hours - 1)))
+        out[account] = (world.withdraw_all(account, coin), held[coin])
+    return out
+
+
+@pytest.fixture(scope="module")
+def emptied(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Its own database: the five accounts registered, each emptied of one coin, then one nightly run."""
+    from pipelines.app.ready import ensure_dbt_manifest
+    from pipelines.settings import get_settings
+    from warehouse.migrate import apply_migrations
+
+    name = f"coinbook_semantics_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    try:
+        apply_migrations(url)
+        ensure_dbt_manifest(get_settings(), url)
+        with SandboxServer(port=0) as sandbox:
+            sent = _emptied(sandbox)
+            wh = Warehouse(url)
+            register_accounts(wh, [s for s in specs_from_sandbox(sandbox.url) if s.account_id in sent])
+            instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
+            outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
+            assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+            yield url, sent
+    finally:
+        cluster.drop_database(name)
+
+
+def _query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("venue", list(ACCOUNTS))
+def test_a_whole_balance_sent_out_reconciles_to_exactly_zero(emptied: tuple[str, dict[str, Any]],
+                                                           venue: str) -> None:
+    url, sent = emptied
+    account = ACCOUNTS[venue]
+    transfer, balance = sent[account]
+    assert transfer.amount + transfer.fee == balance  # the world's own arithmetic: nothing left
+    # the withdrawal as the ledger booked it: the amount sent and its fee, once each
+    legs = dict(_query(url, """select entry_type, sum(quantity) from intermediate.int_ledger
+                               where account_id = %s and asset = %s and txid = %s group by 1""",
+                       account, transfer.coin, transfer.tx_id))
+    assert legs == {"withdrawal": -transfer.amount, "withdrawal_fee": -transfer.fee}, legs
+    (computed,), = _query(url, "select coalesce(sum(quantity), 0) from intermediate.int_ledger "
+                               "where account_id = %s and asset = %s", account, transfer.coin)
+    assert computed == 0  # exactly, not within a tolerance
+    reported = _query(url, """select b.total from intermediate.int_reported_balances b
+                              where b.account_id = %s and b.asset = %s
+                              order by b.observed_at desc limit 1""", account, transfer.coin)
+    assert reported in ([], [(Decimal(0),)])  # the venue reports zero (or no longer lists the coin)
+    # both zero: nothing to reconcile for that coin, and no break anywhere in these five accounts
+    assert _query(url, "select * from marts.reconciliation where account_id = %s and asset = %s",
+                  account, transfer.coin) == []
+    assert _query(url, "select asset, difference from marts.reconciliation where account_id = %s "
+                       "and status = 'break'", account) == []
+    assert _query(url, "select 1 from marts.positions where account_id = %s and asset = %s",
+                  account, transfer.coin) == []
