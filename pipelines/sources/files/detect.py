@@ -6,7 +6,7 @@ import csv
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pipelines.sources.files import binance, coinbase, generic, kraken, ledger_live
+from pipelines.sources.files import binance, binance_statement, coinbase, generic, kraken, ledger_live
 from pipelines.sources.files.records import (
     PREAMBLE_LIMIT,
     REFUSE_SHARE,
@@ -27,6 +27,9 @@ Parser = Callable[[list[str], Header, Options], ParseResult]
 
 # Most specific first: the generic template's columns are the loosest match.
 FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
+    binance_statement.FORMAT: (binance_statement.matches, binance_statement.parse,
+                               "Binance transaction history (statement): [User_ID,]UTC_Time,Account,Operation,Coin,"
+                               "Change,Remark"),
     binance.FORMAT: (binance.matches, binance.parse,
                      "Binance Spot trade history: Date(UTC),Pair,Side,Price,Executed,Amount,Fee "
                      "or Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin"),
@@ -49,6 +52,7 @@ FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
 # Ledger Live exports a hardware wallet's accounts of every chain in one file: any wallet account takes it.
 OWNERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     binance.FORMAT: ("exchange", ("binance",)),
+    binance_statement.FORMAT: ("exchange", ("binance",)),
     coinbase.FORMAT: ("exchange", ("coinbase",)),
     kraken.FORMAT: ("exchange", ("kraken",)),
     ledger_live.FORMAT: ("wallet", None),
