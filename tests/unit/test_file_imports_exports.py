@@ -116,6 +116,59 @@ def test_binance_statement_unknown_wallet_and_signs() -> None:
     assert by_line(result)[5].income_kind == "staking"
 
 
+# ── Coinbase: the transaction types real reports carry ───────────────────────────────────────────────────
+def test_coinbase_types_rejected_before_now_read() -> None:
+    result = parse_export(load("coinbase_transactions_types.csv"))
+    assert result.format == "coinbase_transactions"
+    assert_invariant(result)
+    assert (result.data_lines, len(result.records), len(result.rejected), len(result.ignored)) == (16, 13, 1, 2)
+    rows = by_line(result)
+    incomes = {line: (r.asset, r.amount, r.income_kind) for line, r in rows.items() if r.record_type == "income"}
+    assert incomes == {6: ("AMP", D("41.23"), "reward"), 7: ("USDC", D("0.512345"), "interest"),
+                       8: ("USDC", D("0.034512"), "reward"), 9: ("SOL", D("0.01432"), "staking"),
+                       10: ("XLM", D("5.2"), "reward"), 11: ("ATOM", D("0.0231"), "staking"),
+                       17: ("USDC", D("2.99"), "reward")}
+    # to Coinbase Pro and back: movements of this account (the Pro account's statement has the other side)
+    assert [(rows[n].record_type, rows[n].asset, rows[n].amount) for n in (12, 13, 20)] == [
+        ("withdrawal", "BTC", D("0.25")), ("deposit", "BTC", D("0.1")), ("withdrawal", "ETH", D("1"))]
+    assert (rows[14].side, rows[14].quantity, rows[14].cost, rows[14].fee_amount) == (
+        "buy", D("0.25"), D("595.00"), D("3.57"))
+    assert (rows[15].side, rows[15].quantity, rows[15].cost) == ("sell", D("0.1"), D("242.00"))
+    convert = rows[16]  # a quantity with a thousands separator in the notes
+    assert (convert.base_asset, convert.quote_asset, convert.quantity, convert.cost) == (
+        "ETH", "XLM", D("0.05"), D("1203.5"))
+    assert _ignored(result) == {18: "'Retail Unstaking Transfer' moves SOL between the user's own Coinbase wallets",
+                                19: "'Vault Withdrawal' moves BTC between the user's own Coinbase wallets"}
+    assert reasons(result)[21].startswith("Transaction Type: 'Admin Debit' is not supported")
+
+
+# ── Ledger Live: staking, NFT and account operations ─────────────────────────────────────────────────────
+def test_ledger_live_staking_and_nft_operations() -> None:
+    result = parse_export(load("ledger_live_staking.csv"))
+    assert result.format == "ledger_live"
+    assert_invariant(result)
+    assert (result.data_lines, len(result.records), len(result.rejected), len(result.ignored)) == (17, 13, 1, 3)
+    rows = by_line(result)
+    kinds = {line: (r.record_type, r.asset, r.amount) for line, r in rows.items()}
+    assert kinds == {
+        2: ("deposit", "DOT", D("120")),
+        3: ("fee", "DOT", D("0.0158")), 4: ("fee", "DOT", D("0.0162")),  # BOND, NOMINATE: the fee only
+        5: ("income", "DOT", D("0.3124")),  # REWARD_PAYOUT
+        6: ("fee", "DOT", D("0.0159")), 7: ("fee", "DOT", D("0.0157")),  # UNBOND, WITHDRAW_UNBONDED
+        8: ("fee", "ATOM", D("0.005")), 9: ("income", "ATOM", D("0.1875")),
+        11: ("fee", "NEAR", D("0.0003")),  # STAKE of 25 NEAR: the staked coins stay the account's
+        12: ("fee", "NEAR", D("0.0002")), 13: ("fee", "ALGO", D("0.001")),
+        15: ("fee", "ETH", D("0.0021")),  # the gas of the NFT sent on line 16
+        17: ("fee", "DOT", D("0.05")),  # SLASH: stake lost
+    }
+    assert rows[5].income_kind == "staking"
+    assert _ignored(result) == {
+        10: "UNDELEGATE without a fee changes no balance",
+        14: "NFT_IN: NFTs are not in the ledger (the fee of an NFT sent is its FEES line)",
+        16: "NFT_OUT: NFTs are not in the ledger (the fee of an NFT sent is its FEES line)"}
+    assert reasons(result)[18].startswith("Operation Type: 'CREATE' is not supported")
+
+
 # ── the fuzz, per new format ─────────────────────────────────────────────────────────────────────────────
 NEW_SPECS: dict[str, dict[str, object]] = {
     "binance_statement": {"file": "binance_statement.csv", "row": 2, "time": 1, "type": 3, "number": 5, "asset": 4,
