@@ -42,7 +42,8 @@ def import_csv(
     account: str = typer.Option(..., help="The account the file belongs to (ops.accounts.account_id)."),
     tenant: str | None = typer.Option(None, help="Tenant id, when the account id is not unique."),
     fmt: str | None = typer.Option(None, "--format", help="Force a format instead of detecting it."),
-    timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps of the generic template."),
+    timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps (the generic template, HTX's "
+                                        "trade history)."),
 ) -> None:
     """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing. A
     file whose lines mostly fail, or another venue's export than the account's, is refused whole (exit 2).

@@ -169,10 +169,126 @@ def test_ledger_live_staking_and_nft_operations() -> None:
     assert reasons(result)[18].startswith("Operation Type: 'CREATE' is not supported")
 
 
+# ── Binance's older trade history, deposit and withdrawal histories ─────────────────────────────────────
+def test_binance_older_trade_history_with_a_market_column() -> None:
+    result = parse_export(load("binance_trades_market.csv"))
+    assert result.format == "binance_trades"
+    assert_invariant(result)
+    trades = [(r.base_asset, r.quote_asset, r.side, r.quantity, r.price, r.cost, r.fee_amount, r.fee_asset)
+              for r in result.records]
+    assert trades == [("BTC", "USDT", "buy", D("0.002"), D("56210.52"), D("112.42104"), D("0.000002"), "BTC"),
+                      ("ETH", "BTC", "sell", D("0.5"), D("0.07412"), D("0.03706"), D("0.00002779"), "BNB"),
+                      ("1INCH", "BUSD", "buy", D("25"), D("4.512"), D("112.8"), D("0.025"), "1INCH"),
+                      ("DOGE", "EUR", "sell", D("1000"), D("0.4105"), D("410.5"), D("0.4105"), "EUR")]
+    assert reasons(result)[6].startswith("Market: 'FOOBAR' does not end with a known quote asset")
+
+
+def test_binance_deposit_and_withdrawal_histories() -> None:
+    deposits = parse_export(load("binance_deposits.csv"))
+    assert deposits.format == "binance_transfers"
+    assert_invariant(deposits)
+    assert [(r.record_type, r.occurred_at, r.asset, r.amount, r.fee_amount) for r in deposits.records] == [
+        ("deposit", utc(2024, 2, 1, 9, 12, 44), "USDT", D("2500"), None),
+        ("deposit", utc(2024, 2, 3, 14), "BTC", D("0.045"), None)]  # '24-02-03': Binance's two-digit year
+    assert deposits.records[1].txid == "4b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c"
+    assert _ignored(deposits) == {4: "status 'Rejected': the deposit did not complete"}
+    withdrawals = parse_export(load("binance_withdrawals.csv"))
+    assert_invariant(withdrawals)
+    assert [(r.record_type, r.asset, r.amount, r.fee_amount, r.fee_asset) for r in withdrawals.records] == [
+        ("withdrawal", "USDT", D("1000"), D("1"), "USDT"), ("withdrawal", "BTC", D("0.01"), D("0.0000071"), "BTC")]
+    assert _ignored(withdrawals) == {4: "status 'Cancelled': the withdrawal did not complete"}
+    assert reasons(withdrawals) == {5: "Fee: empty (a withdrawal history line states its fee)"}
+
+
+# ── Coinbase Pro ──────────────────────────────────────────────────────────────────────────────────────────
+def test_coinbase_pro_fills_total_includes_the_fee() -> None:
+    result = parse_export(load("coinbase_pro_fills.csv"))
+    assert result.format == "coinbase_pro_fills"
+    assert_invariant(result)
+    rows = by_line(result)
+    buy = rows[2]  # total -0.00005534535 = -(0.001 × 0.05507 + 2.7535e-7)
+    assert (buy.side, buy.base_asset, buy.quote_asset, buy.quantity, buy.price, buy.cost, buy.fee_amount,
+            buy.fee_asset, buy.venue_record_id, buy.occurred_at) == (
+        "buy", "SOL", "ETH", D("0.001"), D("0.05507"), D("0.00005507"), D("2.7535e-7"), "ETH", "SOL-ETH:123",
+        utc(2021, 11, 6, 9, 33, 32, 618000))
+    sell = rows[3]  # total 20452.321643292 = 20413.54 × 1.002 − 2.045436708
+    assert (sell.side, sell.quantity, sell.cost, sell.fee_amount) == (
+        "sell", D("20413.54"), D("20413.54") * D("1.002"), D("2.045436708"))
+    assert rows[4].cost == D("5.41307455") * D("101.86")
+    assert reasons(result) == {5: "side: 'HOLD' is not BUY or SELL"}
+
+
+def test_coinbase_pro_account_statement_pairs_match_and_fee_lines() -> None:
+    result = parse_export(load("coinbase_pro_account.csv"))
+    assert result.format == "coinbase_pro_account"
+    assert_invariant(result)
+    rows = by_line(result)
+    assert (rows[2].record_type, rows[2].asset, rows[2].amount) == ("deposit", "USD", D("5000"))
+    buy = rows[3]
+    assert (buy.lines, buy.side, buy.base_asset, buy.quote_asset, buy.quantity, buy.cost, buy.price, buy.fee_amount,
+            buy.fee_asset) == ((3, 4, 5), "buy", "BTC", "USD", D("0.1"), D("4912.34"), D("49123.4"), D("24.5617"),
+                               "USD")
+    sell = rows[6]
+    assert (sell.lines, sell.side, sell.quantity, sell.cost, sell.fee_amount) == (
+        (6, 7, 8), "sell", D("0.04"), D("1950"), D("9.75"))
+    assert (rows[9].record_type, rows[9].asset, rows[9].amount) == ("withdrawal", "BTC", D("0.06"))
+    found = reasons(result)
+    assert found[10].startswith("trade 9912/")  # a lone match line
+    assert found[11].startswith("type: 'conversion' is not supported")
+
+
+# ── Kraken trades.csv ─────────────────────────────────────────────────────────────────────────────────────
+def test_kraken_trades_export() -> None:
+    result = parse_export(load("kraken_trades.csv"))
+    assert result.format == "kraken_trades"
+    assert_invariant(result)
+    trades = [(r.venue_record_id, r.base_asset, r.quote_asset, r.side, r.quantity, r.price, r.cost, r.fee_amount,
+               r.fee_asset) for r in result.records]
+    assert trades == [
+        ("TQ4B2N-HXWJ7-3ZK5VA", "BTC", "USD", "buy", D("0.02"), D("61500.1"), D("1230.002"), D("1.968"), "USD"),
+        ("TM2XQK-5TUVC-N7J3GE", "ETH", "EUR", "sell", D("0.5"), D("3210.5"), D("1605.25"), D("4.17365"), "EUR"),
+        ("TGT7YS-4I5WE-LBQZ2N", "SOL", "USD", "buy", D("2"), D("145.2"), D("290.4"), D("0.4646"), "USD"),
+        ("T7RLII-OJ5TE-XPBLK2", "BTC", "USDT", "sell", D("0.01"), D("64000"), D("640"), D("1.024"), "USDT")]
+    assert result.records[0].occurred_at == utc(2024, 3, 1, 10, 0, 0, 123400)
+    assert _ignored(result) == {6: "derivatives: a margin trade (a leveraged position) is not in the spot ledger"}
+    assert reasons(result) == {7: "type: 'hold' is not buy or sell"}
+
+
+# ── HTX trade history ─────────────────────────────────────────────────────────────────────────────────────
+def test_htx_trade_history_in_the_zone_it_was_exported_in() -> None:
+    result = parse_export(load("htx_trades.csv"), default_timezone="Asia/Singapore")
+    assert result.format == "htx_trades"
+    assert_invariant(result)
+    trades = [(r.occurred_at, r.base_asset, r.quote_asset, r.side, r.quantity, r.price, r.cost, r.fee_amount,
+               r.fee_asset) for r in result.records]
+    assert trades == [
+        (utc(2023, 10, 3, 6, 29, 46), "SOL", "USDT", "sell", D("62.72"), D("24.14"), D("1514.0608"), D("3.0281216"),
+         "USDT"),
+        (utc(2023, 10, 3, 6, 30, 28), "DYDX", "USDT", "buy", D("550.3272"), D("2.0566"), D("1131.80291952"),
+         D("1.1006544"), "DYDX"),
+        (utc(2023, 10, 4, 1), "BTC", "USDT", "buy", D("0.01"), D("27500"), D("275"), None, None)]  # fee in points
+    assert _ignored(result) == {5: "derivatives: a margin account's fill is not in the spot ledger"}
+    assert reasons(result) == {6: "symbol: 'ETHUSDT' is not BASE/QUOTE"}
+
+
+def test_htx_trade_history_without_a_zone_is_refused_not_guessed() -> None:
+    result = parse_export(load("htx_trades.csv"))
+    assert result.records == [] and result.refused is not None
+    assert "deal_time: '2023-10-03 14:29:46' has no time zone and HTX does not write one" in result.refused
+
+
 # ── the fuzz, per new format ─────────────────────────────────────────────────────────────────────────────
 NEW_SPECS: dict[str, dict[str, object]] = {
     "binance_statement": {"file": "binance_statement.csv", "row": 2, "time": 1, "type": 3, "number": 5, "asset": 4,
                           "time_format": "%Y-%m-%d %H:%M:%S"},
+    "binance_transfers": {"file": "binance_withdrawals.csv", "row": 2, "time": 0, "type": 7, "number": 3, "asset": 1,
+                          "time_format": "%Y-%m-%d %H:%M:%S"},
+    "coinbase_pro_fills": {"file": "coinbase_pro_fills.csv", "row": 2, "time": 4, "type": 3, "number": 5, "asset": 6,
+                           "time_format": "%Y-%m-%dT%H:%M:%S.000Z"},
+    "coinbase_pro_account": {"file": "coinbase_pro_account.csv", "row": 2, "time": 2, "type": 1, "number": 3,
+                             "asset": 5, "time_format": "%Y-%m-%dT%H:%M:%S.000Z"},
+    "kraken_trades": {"file": "kraken_trades.csv", "row": 2, "time": 3, "type": 4, "number": 9, "asset": 2,
+                      "time_format": "%Y-%m-%d %H:%M:%S"},
 }
 
 
