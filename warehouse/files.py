@@ -1,12 +1,14 @@
 """Writes of a CSV import: the file's records into raw.file_records, its rejected lines into ops.quarantine
-(file, line, reason and the line's cells as the parser bounded them), and the tally into ops.imports, in one
-transaction (a file is imported whole or not at all). Record identities are content hashes, so importing a file
-again adds nothing."""
+(file, line, reason and the line's cells as the parser bounded them), and the tally into ops.imports (with the
+ignored lines' reasons, grouped), in one transaction (a file is imported whole or not at all). Record identities
+are content hashes, so importing a file again adds nothing, and an import that changed nothing is not recorded
+twice."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -34,16 +36,32 @@ class ImportTally:
     rows_in: int
     quarantined: int
     ignored: int
+    lines_loaded: int = 0  # data lines that became records (a record may come from several lines)
+    ignored_reasons: dict[str, int] = field(default_factory=dict)  # why lines were ignored → how many
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    inserted: int  # records newly inserted (the rest were already there)
+    import_id: int  # the ops.imports row: this import's, or the earlier one when nothing changed
+    imported_at: datetime
+    repeated: bool  # the same file, already imported into this account with the same outcome: nothing written
 
 
 def store_file_import(wh: Warehouse, *, tenant_id: str, account_id: str, source: str, fmt: str, file_name: str,
                       file_sha256: str, rows: Sequence[Sequence[Any]], rejected: Sequence[RejectedLine],
-                      tally: ImportTally, run_id: str | None) -> int:
-    """Returns the records newly inserted (the rest were already there)."""
+                      tally: ImportTally, run_id: str | None) -> StoredImport:
+    """Records, quarantine rows and the ops.imports tally in one transaction. Importing a file again into the same
+    account adds nothing: when no record and no quarantine row is new and an earlier import of the file had the
+    same tally, that import stands and no row is added to ops.imports (the same file twice changes nothing)."""
     with wh.connect() as conn, conn.transaction():
+        # one import of a given file into a given account at a time: the check below sees the other's row
+        conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                     (f"import|{tenant_id}|{account_id}|{file_sha256}",))
         inserted = copy_insert(conn, FILE_RECORDS, FILE_COLUMNS, rows) if rows else 0
+        quarantined_new = 0
         for reject in rejected:
-            conn.execute(
+            cursor = conn.execute(
                 """insert into ops.quarantine (tenant_id, account_id, source, raw_table, source_record_id, payload,
                                               check_name, reason, run_id)
                    values (%s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict do nothing""",
@@ -51,10 +69,22 @@ def store_file_import(wh: Warehouse, *, tenant_id: str, account_id: str, source:
                  Jsonb({"file": file_name, "file_sha256": file_sha256, "line": reject.line, "row": reject.row,
                         **({"truncated": True} if reject.truncated else {})}),
                  f"import:{fmt}", f"{file_name} line {reject.line}: {reject.reason}", run_id))
-        conn.execute(
+            quarantined_new += cursor.rowcount
+        if inserted == 0 and quarantined_new == 0:
+            earlier = conn.execute(
+                """select import_id, imported_at from ops.imports
+                   where tenant_id = %s and account_id = %s and file_sha256 = %s and format = %s and rows_in = %s
+                     and lines_loaded = %s and quarantined = %s and ignored = %s and ignored_reasons = %s
+                   order by import_id limit 1""",
+                (tenant_id, account_id, file_sha256, fmt, tally.rows_in, tally.lines_loaded, tally.quarantined,
+                 tally.ignored, Jsonb(tally.ignored_reasons))).fetchone()
+            if earlier is not None:
+                return StoredImport(0, earlier[0], earlier[1], repeated=True)
+        row = conn.execute(
             """insert into ops.imports (tenant_id, account_id, file_name, file_sha256, format, rows_in, loaded_new,
-                                       duplicates, quarantined, ignored, run_id)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                       duplicates, quarantined, ignored, run_id, lines_loaded, ignored_reasons)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) returning import_id, imported_at""",
             (tenant_id, account_id, file_name, file_sha256, fmt, tally.rows_in, inserted, len(rows) - inserted,
-             tally.quarantined, tally.ignored, run_id))
-    return inserted
+             tally.quarantined, tally.ignored, run_id, tally.lines_loaded, Jsonb(tally.ignored_reasons))).fetchone()
+    assert row is not None  # insert … returning
+    return StoredImport(inserted, row[0], row[1], repeated=False)

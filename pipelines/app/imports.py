@@ -9,9 +9,9 @@ from rich.markup import escape
 
 from pipelines.app.console import console
 from pipelines.app.ready import ensure_warehouse
-from pipelines.services.imports import import_file, quarantined_lines
+from pipelines.services.imports import ImportOutcome, import_file, quarantined_lines
 from pipelines.settings import get_settings
-from pipelines.sources.files import FileRefused, UnknownFormat
+from pipelines.sources.files import FORMATS, FileRefused, UnknownFormat
 from warehouse.connection import Warehouse
 
 
@@ -20,14 +20,30 @@ def _line(text: str) -> None:
     console.print(text, soft_wrap=True, emoji=False, highlight=False)
 
 
+def report_lines(outcome: ImportOutcome) -> list[str]:
+    """What an import did, per file: the format detected, rows in = loaded + quarantined + ignored, the ignored
+    lines' reasons grouped, and whether the file had been imported before (then nothing changed)."""
+    described = FORMATS[outcome.format][2] if outcome.format in FORMATS else outcome.format
+    lines = [f"{escape(outcome.file_name)} ({outcome.format}) → {outcome.tenant_id}/{outcome.account_id}: "
+             f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
+             f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + {outcome.ignored} ignored",
+             f"  format detected: {outcome.format}: {escape(described)}"]
+    lines += [f"  ignored {count} × {escape(reason)}" for reason, count in outcome.ignored_reasons.items()]
+    if outcome.repeated and outcome.imported_at is not None:
+        lines.append(f"  already imported (import {outcome.import_id}, {outcome.imported_at:%Y-%m-%d %H:%M:%S %Z}): "
+                     "nothing changed")
+    return lines
+
+
 def import_csv(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A CSV export (Binance trade history, "
-                                "Coinbase transactions, Kraken ledgers, Ledger Live operations, or the generic "
-                                "template: pipelines/sources/files/TEMPLATE.md)."),
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="A CSV export (the supported exports are listed "
+                                "in the README, 'Importing exports'; or the generic template: "
+                                "pipelines/sources/files/TEMPLATE.md)."),
     account: str = typer.Option(..., help="The account the file belongs to (ops.accounts.account_id)."),
     tenant: str | None = typer.Option(None, help="Tenant id, when the account id is not unique."),
     fmt: str | None = typer.Option(None, "--format", help="Force a format instead of detecting it."),
-    timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps of the generic template."),
+    timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps (the generic template, HTX's "
+                                        "trade history)."),
 ) -> None:
     """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing. A
     file whose lines mostly fail, or another venue's export than the account's, is refused whole (exit 2).
@@ -41,10 +57,8 @@ def import_csv(
     except (UnknownFormat, LookupError, ValueError) as exc:
         _line(f"[red]import failed[/]: {escape(file.name)}: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    console.print(f"{outcome.file_name} ({outcome.format}) → {outcome.tenant_id}/{outcome.account_id}: "
-                  f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
-                  f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + "
-                  f"{outcome.ignored} ignored")
-    if outcome.quarantined:
+    for line in report_lines(outcome):
+        _line(line)
+    if outcome.quarantined and not outcome.repeated:
         for reason in quarantined_lines(wh, outcome.file_sha256):
             _line(f"  [yellow]quarantined[/] {escape(reason)}")

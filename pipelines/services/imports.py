@@ -2,10 +2,11 @@
 pipelines/sources/files). Used by `coinbook import` and by the inbox sensor's `file_import` job.
 
 Every data line ends up in exactly one place: a record (raw.file_records), a quarantine row (ops.quarantine,
-with the file, line number and reason) or the ignored count (documented no-op lines), and ops.imports keeps
-the tally — rows in = rows loaded + rows quarantined + rows ignored. A record's identity is its content (plus
-its ordinal among identical rows of the file), so importing the same file twice, or a file overlapping an
-earlier one, adds nothing; staging then drops file records that the venue's API already delivered.
+with the file, line number and reason) or the ignored count (documented no-op lines, their reasons grouped), and
+ops.imports keeps the tally — rows in = lines loaded + rows quarantined + rows ignored. A record's identity is its
+content (plus its ordinal among identical rows of the file), so importing the same file twice, or a file
+overlapping an earlier one, adds nothing (and an import that changed nothing is not recorded again); staging then
+drops file records that the venue's API already delivered.
 
 A file is refused whole (FileRefused, nothing written) when it is another venue's export than the account's, or
 when its lines mostly fail: that is judged on the file's head (HEAD_BYTES) before the rest is read, and again on
@@ -17,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,15 @@ class ImportOutcome:
         return self.rows_in == self.lines_loaded + self.quarantined + self.ignored
 
     lines_loaded: int = 0
+    ignored_reasons: dict[str, int] = field(default_factory=dict)  # why lines were ignored → how many, most first
+    import_id: int | None = None  # the ops.imports row (the earlier one when this import changed nothing)
+    imported_at: datetime | None = None
+    repeated: bool = False  # the same file was already imported into this account: nothing was written
+
+
+def ignored_reasons(ignored: list[tuple[int, str]]) -> dict[str, int]:
+    """The reasons of a file's ignored lines, grouped: reason → lines, the most frequent first."""
+    return dict(Counter(reason for _, reason in ignored).most_common())
 
 
 def _identity(record: ImportedRecord) -> dict[str, Any]:
@@ -150,13 +161,16 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
     rows = record_rows(result.records, tenant_id=tenant_id, account_id=account_id, fmt=fmt, file_name=path.name,
                        file_sha256=sha, run_id=run_id)
     lines_loaded = sum(len(r.lines) for r in result.records)
-    inserted = store_file_import(
+    reasons = ignored_reasons(result.ignored)
+    stored = store_file_import(
         wh, tenant_id=tenant_id, account_id=account_id, source=f"csv:{fmt}", fmt=fmt, file_name=path.name,
         file_sha256=sha, rows=rows, rejected=[RejectedLine(r.line, r.reason, clean_json(r.payload), r.truncated)
                                               for r in result.rejected],
-        tally=ImportTally(result.data_lines, len(result.rejected), len(result.ignored)), run_id=run_id)
-    outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), inserted,
-                            len(rows) - inserted, len(result.rejected), len(result.ignored), lines_loaded)
+        tally=ImportTally(result.data_lines, len(result.rejected), len(result.ignored), lines_loaded, reasons),
+        run_id=run_id)
+    outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), stored.inserted,
+                            len(rows) - stored.inserted, len(result.rejected), len(result.ignored), lines_loaded,
+                            reasons, stored.import_id, stored.imported_at, stored.repeated)
     if not outcome.balanced:  # a parser bug, not bad input: say so loudly
         raise RuntimeError(f"{path.name}: {outcome.rows_in} rows in but {outcome.lines_loaded} loaded + "
                            f"{outcome.quarantined} quarantined + {outcome.ignored} ignored")

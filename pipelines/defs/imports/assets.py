@@ -36,4 +36,5 @@ def raw_file_records(context: dg.AssetExecutionContext, config: ImportConfig,
     return dg.MaterializeResult(metadata={
         "file": outcome.file_name, "format": outcome.format, "rows_in": outcome.rows_in,
         "inserted": outcome.loaded_new, "duplicates": outcome.duplicates, "quarantined": outcome.quarantined,
-        "ignored": outcome.ignored})
+        "ignored": outcome.ignored, "lines_loaded": outcome.lines_loaded,
+        "ignored_reasons": dg.MetadataValue.json(outcome.ignored_reasons), "repeated": outcome.repeated})

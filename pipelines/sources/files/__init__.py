@@ -6,7 +6,9 @@
 
 A file whose lines mostly fail is refused whole (result.refused), judged on a sample before the rest is read.
 
-Supported: binance_trades, coinbase_transactions, kraken_ledgers, ledger_live, generic (TEMPLATE.md).
+Supported: binance_statement, binance_trades, binance_transfers, coinbase_transactions, coinbase_pro_fills,
+coinbase_pro_account, kraken_ledgers, kraken_trades, htx_trades, ledger_live, generic (TEMPLATE.md); the README's
+supported-exports table says where each is downloaded and what of it is read.
 """
 
 from pipelines.sources.files.detect import FORMATS, OWNERS, check_owner, detect_format, parse_export

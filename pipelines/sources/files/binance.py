@@ -1,9 +1,12 @@
 """Binance Spot "Trade History" export (binance_trades).
 
-Two column sets are in circulation:
+Three column sets are in circulation:
   (a) Date(UTC),Pair,Side,Price,Executed,Amount,Fee — Executed/Amount/Fee carry their unit as a suffix
       ('0.00100000BTC'), which is the only place the base/quote split of Pair is written down;
-  (b) Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin.
+  (b) Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin;
+  (c) the older Date(UTC),Market,Type,Price,Amount,Total,Fee,Fee Coin (BittyTax
+      src/bittytax/conv/parsers/binance/data_parsers.py, "Binance Trades"): Market glues base and quote
+      ('BTCUSDT'); the quote is the longest of Binance's quote assets (QUOTES) that ends it.
 The date column's header names its zone ('Date(UTC)'; some exports say 'Date(UTC+8)'). The file carries no
 trade id, so venue_record_id stays None.
 """
@@ -31,6 +34,12 @@ FORMAT = "binance_trades"
 _DATE = re.compile(r"date ?\(utc(?:([+-])(\d{1,2})(?::?(\d{2}))?)?\)")
 _VARIANT_A = ("pair", "side", "price", "executed", "amount", "fee")
 _VARIANT_B = ("pair", "base asset", "quote asset", "type", "price", "amount", "total", "fee", "fee coin")
+_VARIANT_C = ("market", "type", "price", "amount", "total", "fee", "fee coin")
+# Binance's quote assets (BittyTax binance/utils.py QUOTE_ASSETS), longest first so USDT wins over USD.
+QUOTES = tuple(sorted(("USDT", "BUSD", "USDC", "FDUSD", "TUSD", "USDP", "PAX", "DAI", "BTC", "ETH", "BNB", "XRP",
+                       "TRX", "DOGE", "DOT", "SOL", "EUR", "GBP", "TRY", "BRL", "AUD", "RUB", "UAH", "NGN", "ZAR",
+                       "BIDR", "IDRT", "ARS", "PLN", "RON", "JPY", "MXN", "CZK", "COP", "EURI", "AEUR", "UST",
+                       "VAI", "USDS", "BKRW", "BVND", "GYEN"), key=len, reverse=True))
 _NUMBER_PREFIX = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _SIDES = {"buy": "buy", "sell": "sell"}
 
@@ -48,7 +57,15 @@ def _date_column(keys: tuple[str, ...]) -> tuple[int, tzinfo] | None:
 
 
 def matches(keys: tuple[str, ...]) -> bool:
-    return _date_column(keys) is not None and (set(_VARIANT_A) <= set(keys) or set(_VARIANT_B) <= set(keys))
+    return _date_column(keys) is not None and any(set(v) <= set(keys) for v in (_VARIANT_A, _VARIANT_B, _VARIANT_C))
+
+
+def split_market(market: str) -> tuple[str, str]:
+    """'BTCUSDT' → ('BTC', 'USDT'): the longest known quote that ends the market, with something before it."""
+    for quote in QUOTES:
+        if market.endswith(quote) and len(market) > len(quote):
+            return market[:-len(quote)], quote
+    raise RowError(f"Market: '{market}' does not end with a known quote asset ({', '.join(sorted(QUOTES))})")
 
 
 def _split_pair(pair: str, executed: str, amount: str) -> tuple[str, str]:
@@ -88,15 +105,19 @@ def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
     assert date is not None
     date_index, zone = date
     date_name = header.names[date_index]
-    col = {name: header.find(name) for name in (*_VARIANT_A, *_VARIANT_B)}
+    col = {name: header.find(name) for name in (*_VARIANT_A, *_VARIANT_B, *_VARIANT_C)}
     variant_b = set(_VARIANT_B) <= set(header.keys)
+    variant_c = not variant_b and set(_VARIANT_C) <= set(header.keys) and "pair" not in header.keys
 
     def handle(row: Row) -> ImportedRecord:
         occurred = parse_time(row.get(date_index), date_name, naive=zone, missing_zone="", now=options.now)
-        pair = parse_asset(row.get(col["pair"]), "Pair")
-        if variant_b:
-            base, quote = parse_asset(row.get(col["base asset"]), "Base Asset"), parse_asset(
-                row.get(col["quote asset"]), "Quote Asset")
+        pair = parse_asset(row.get(col["market" if variant_c else "pair"]), "Market" if variant_c else "Pair")
+        if variant_b or variant_c:
+            if variant_c:
+                base, quote = split_market(pair)
+            else:
+                base, quote = parse_asset(row.get(col["base asset"]), "Base Asset"), parse_asset(
+                    row.get(col["quote asset"]), "Quote Asset")
             if pair != base + quote:
                 raise RowError(f"Pair: '{pair}' is not Base Asset + Quote Asset ('{base}' + '{quote}')")
             side_text = row.get(col["type"])
@@ -121,7 +142,7 @@ def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
             raise RowError("Fee Coin: empty while Fee is not zero")
         side = _SIDES.get(side_text.lower())
         if side is None:
-            raise RowError(f"{'Type' if variant_b else 'Side'}: '{side_text}' is not BUY or SELL")
+            raise RowError(f"{'Type' if variant_b or variant_c else 'Side'}: '{side_text}' is not BUY or SELL")
         price = parse_decimal(row.get(col["price"]), "Price")
         return ImportedRecord(
             lines=(row.line,), record_type="trade", occurred_at=occurred, base_asset=base, quote_asset=quote,

@@ -6,6 +6,11 @@ numbers still count them. Two column sets:
        Total (inclusive of fees and/or spread),Fees and/or Spread,Notes — money cells like '$62,000.00'
   old: Timestamp,Transaction Type,Asset,Quantity Transacted,Spot Price Currency,Spot Price at Transaction,…
        (older still: 'USD Spot Price at Transaction', 'USD Subtotal', … with the currency in the header).
+Transaction types as real reports carry them (BittyTax src/bittytax/conv/parsers/coinbase.py reads the same
+set): trades (Buy, Sell, Advanced Trade Buy/Sell, Convert), movements (Send, Receive, Deposit, Withdrawal, Pro or
+Exchange Deposit/Withdrawal: to and from Coinbase Pro), income (Rewards Income, Staking Income, Learning Reward,
+Coinbase Earn, Inflation Reward, Interest Payout, Subscription Rebate) and moves between the user's own Coinbase
+wallets (Retail Staking/Unstaking Transfer, Vault Withdrawal, Cash to Savings), which are ignored.
 Coinbase signs quantities and money cells by direction in some versions (a sale or a send shows
 '-0.5', '-$1.50'); the transaction type already says the direction, so sells/sends take magnitudes, while a
 buy, a receive or an income must be positive.
@@ -38,13 +43,19 @@ from pipelines.sources.files.records import (
 FORMAT = "coinbase_transactions"
 MISSING_ZONE = "{column}: '{text}' has no time zone (Coinbase writes '… UTC' or '…Z')"
 _TRADES = {"buy": "buy", "advanced trade buy": "buy", "sell": "sell", "advanced trade sell": "sell"}
-_MOVEMENTS = {"send": "withdrawal", "withdrawal": "withdrawal", "receive": "deposit", "deposit": "deposit"}
-_INCOME = {"rewards income": "reward", "staking income": "staking", "learning reward": "reward",
-           "inflation reward": "staking"}
+# Pro/Exchange Deposit moves coins from Coinbase into Coinbase Pro (a withdrawal of this account), Pro/Exchange
+# Withdrawal back (a deposit): the Pro account's statement has the other side (BittyTax coinbase.py does the same).
+_MOVEMENTS = {"send": "withdrawal", "withdrawal": "withdrawal", "receive": "deposit", "deposit": "deposit",
+              "pro deposit": "withdrawal", "exchange deposit": "withdrawal", "pro withdrawal": "deposit",
+              "exchange withdrawal": "deposit"}
+_INCOME = {"rewards income": "reward", "reward income": "reward", "staking income": "staking",
+           "learning reward": "reward", "coinbase earn": "reward", "inflation reward": "staking",
+           "interest payout": "interest", "subscription rebate": "reward", "subscription rebates (24 hours)": "reward"}
 # Moves between the user's own Coinbase wallets (to and from staking): the balance of the asset is unchanged.
-_NO_OPS = {"retail staking transfer", "retail unstaking transfer"}
+_NO_OPS = {"retail staking transfer", "retail unstaking transfer", "vault withdrawal", "cash to savings"}
 _KNOWN = ("Buy, Sell, Advanced Trade Buy, Advanced Trade Sell, Convert, Send, Receive, Deposit, Withdrawal, "
-          "Rewards Income, Staking Income, Learning Reward, Inflation Reward")
+          "Pro Deposit, Pro Withdrawal, Exchange Deposit, Exchange Withdrawal, Rewards Income, Staking Income, "
+          "Learning Reward, Coinbase Earn, Inflation Reward, Interest Payout, Subscription Rebate")
 _NUMBER = r"[\d,]*\.?\d+"
 _CONVERT = re.compile(rf"Converted\s+({_NUMBER})\s+(\S+)\s+to\s+({_NUMBER})\s+(\S+?)\.?", re.IGNORECASE)
 # 'Bought 0.01 ETH for 0.00052 BTC on ETH-BTC at 0.052 BTC/ETH': crypto-quoted Advanced Trade fills, where the

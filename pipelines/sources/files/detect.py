@@ -6,7 +6,18 @@ import csv
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pipelines.sources.files import binance, coinbase, generic, kraken, ledger_live
+from pipelines.sources.files import (
+    binance,
+    binance_statement,
+    binance_transfers,
+    coinbase,
+    coinbase_pro,
+    generic,
+    htx,
+    kraken,
+    kraken_trades,
+    ledger_live,
+)
 from pipelines.sources.files.records import (
     PREAMBLE_LIMIT,
     REFUSE_SHARE,
@@ -27,14 +38,33 @@ Parser = Callable[[list[str], Header, Options], ParseResult]
 
 # Most specific first: the generic template's columns are the loosest match.
 FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
+    binance_statement.FORMAT: (binance_statement.matches, binance_statement.parse,
+                               "Binance transaction history (statement): [User_ID,]UTC_Time,Account,Operation,Coin,"
+                               "Change,Remark"),
     binance.FORMAT: (binance.matches, binance.parse,
                      "Binance Spot trade history: Date(UTC),Pair,Side,Price,Executed,Amount,Fee "
-                     "or Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin"),
+                     "or Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin "
+                     "or Date(UTC),Market,Type,Price,Amount,Total,Fee,Fee Coin"),
     coinbase.FORMAT: (coinbase.matches, coinbase.parse,
                       "Coinbase transaction history: [ID,]Timestamp,Transaction Type,Asset,Quantity Transacted,"
                       "[Spot ]Price Currency,…"),
     kraken.FORMAT: (kraken.matches, kraken.parse,
                     'Kraken ledgers: "txid","refid","time","type","subtype","aclass","asset",…,"amount","fee",…'),
+    binance_transfers.FORMAT: (binance_transfers.matches, binance_transfers.parse,
+                               "Binance deposit or withdrawal history: Date(UTC+0),Coin,Network,Amount,[Fee,]Address,"
+                               "TXID,Status"),
+    coinbase_pro.FILLS: (coinbase_pro.matches_fills, coinbase_pro.parse_fills,
+                         "Coinbase Pro fills: [portfolio,]trade id,product,side,created at,size,size unit,price,fee,"
+                         "total,price/fee/total unit"),
+    coinbase_pro.ACCOUNT: (coinbase_pro.matches_account, coinbase_pro.parse_account,
+                           "Coinbase Pro account statement: [portfolio,]type,time,amount,balance,amount/balance unit,"
+                           "transfer id,trade id,order id"),
+    kraken_trades.FORMAT: (kraken_trades.matches, kraken_trades.parse,
+                           'Kraken trades: "txid","ordertxid","pair","time","type","ordertype","price","cost","fee",'
+                           '"vol","margin",…'),
+    htx.FORMAT: (htx.matches, htx.parse,
+                 "HTX trade history: uid,symbol,deal_type,order_type,account_type,price,volume,amount,fee_amount,"
+                 "fee_currency,fee_point_currency,fee_point_volume,deal_time"),
     ledger_live.FORMAT: (ledger_live.matches, ledger_live.parse,
                          "Ledger Live operations: Operation Date,[Status,]Currency Ticker,Operation Type,"
                          "Operation Amount,Operation Fees,Operation Hash,…"),
@@ -49,6 +79,12 @@ FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
 # Ledger Live exports a hardware wallet's accounts of every chain in one file: any wallet account takes it.
 OWNERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     binance.FORMAT: ("exchange", ("binance",)),
+    binance_statement.FORMAT: ("exchange", ("binance",)),
+    binance_transfers.FORMAT: ("exchange", ("binance",)),
+    coinbase_pro.FILLS: ("exchange", ("coinbase",)),
+    coinbase_pro.ACCOUNT: ("exchange", ("coinbase",)),
+    kraken_trades.FORMAT: ("exchange", ("kraken",)),
+    htx.FORMAT: ("exchange", ("htx",)),
     coinbase.FORMAT: ("exchange", ("coinbase",)),
     kraken.FORMAT: ("exchange", ("kraken",)),
     ledger_live.FORMAT: ("wallet", None),

@@ -3,6 +3,12 @@
 Columns: Operation Date,Status,Currency Ticker,Operation Type,Operation Amount,Operation Fees,Operation Hash,
 Account Name,Account xpub,Countervalue Ticker,Countervalue at Operation Date,Countervalue at CSV Export
 (older exports lack Status). Dates are ISO 8601 with 'Z'. Amounts are unsigned; the type gives the direction.
+Operation types: Ledger Live's OperationType (LedgerHQ/ledger-live libs/ledgerjs/packages/types-live
+src/operation.ts): IN, OUT, FEES, REWARD, REWARD_PAYOUT (Polkadot), staking management (DELEGATE, UNDELEGATE,
+REDELEGATE; BOND, UNBOND, WITHDRAW_UNBONDED, NOMINATE, CHILL, SET_CONTROLLER; STAKE, UNSTAKE, WITHDRAW_UNSTAKED;
+FREEZE, UNFREEZE, VOTE; LOCK, UNLOCK), account set-up (OPT_IN, OPT_OUT, REVEAL, APPROVE), NFT_IN, NFT_OUT,
+SLASH. Bonded, delegated, staked or frozen coins stay the account's (Ledger Live counts them in its balance), so
+those operations move only their network fee; BittyTax (src/bittytax/conv/parsers/ledgerlive.py) books them so too.
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ _REQUIRED = ("operation date", "currency ticker", "operation type", "operation a
              "operation hash")
 MISSING_ZONE = "{column}: '{text}' has no time zone (Ledger Live writes ISO 8601 with 'Z')"
 # Operations that only pay a network fee (staking management, account opt-ins): a fee record if one was paid.
-_FEE_ONLY = {"DELEGATE", "UNDELEGATE", "REDELEGATE", "OPT_IN", "OPT_OUT", "REVEAL"}
+# Their Operation Amount (when it is more than the fee: the coins bonded or staked) stays in the account.
+_FEE_ONLY = {"DELEGATE", "UNDELEGATE", "REDELEGATE", "OPT_IN", "OPT_OUT", "REVEAL", "APPROVE", "BOND", "UNBOND",
+             "WITHDRAW_UNBONDED", "NOMINATE", "CHILL", "SET_CONTROLLER", "STAKE", "UNSTAKE", "WITHDRAW_UNSTAKED",
+             "FREEZE", "UNFREEZE", "WITHDRAW_EXPIRE_UNFREEZE", "UNDELEGATE_RESOURCE", "LEGACY_UNFREEZE", "VOTE",
+             "LOCK", "UNLOCK"}
+_REWARDS = {"REWARD", "STAKING_REWARD", "REWARD_PAYOUT"}
+# An NFT moved in or out: not a fungible holding. The network fee of an NFT the user sent is its own FEES line
+# (Ledger Live lists the transaction's fee operation and the NFT operation under the same hash).
+_NFT = {"NFT_IN", "NFT_OUT"}
 _SENT_BY_USER = {"OUT", "FEES", *_FEE_ONLY}  # operations whose fee the user paid
 
 
@@ -75,7 +89,11 @@ def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
             return ImportedRecord(record_type="withdrawal", amount=sent, fee_amount=fees, fee_asset=asset, **common)
         if kind == "FEES":
             return ImportedRecord(record_type="fee", amount=_positive(fees if fees > 0 else amount, row), **common)
-        if kind in ("REWARD", "STAKING_REWARD"):
+        if kind in _NFT:
+            raise Ignore(f"{kind}: NFTs are not in the ledger (the fee of an NFT sent is its FEES line)")
+        if kind == "SLASH":  # stake taken by the network for a validator's fault: a loss of the coins
+            return ImportedRecord(record_type="fee", amount=_positive(amount, row), **common)
+        if kind in _REWARDS:
             return ImportedRecord(record_type="income", income_kind="staking", amount=_positive(amount, row),
                                   fee_amount=fees if fees > 0 else None, fee_asset=asset if fees > 0 else None,
                                   **common)
@@ -84,7 +102,7 @@ def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
                 return ImportedRecord(record_type="fee", amount=fees, **common)
             raise Ignore(f"{kind} without a fee changes no balance")
         raise RowError(f"Operation Type: '{row.get(col['operation type'])}' is not supported (known: IN, OUT, "
-                       f"FEES, REWARD, STAKING_REWARD, {', '.join(sorted(_FEE_ONLY))})")
+                       f"FEES, SLASH, {', '.join(sorted(_REWARDS | _NFT | _FEE_ONLY))})")
 
     return run_rows(FORMAT, Reader(lines, header), handle)
 
