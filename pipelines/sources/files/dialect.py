@@ -345,13 +345,18 @@ class _Evidence:
 
     numbers: dict[str, int] = field(default_factory=dict)
     dates: dict[str, int] = field(default_factory=dict)
-    first: dict[str, Where] = field(default_factory=dict)
+    first_number: dict[str, Where] = field(default_factory=dict)
+    first_date: dict[str, Where] = field(default_factory=dict)
     no_seconds: Where | None = None
     short_year: Where | None = None
 
-    def add(self, kind: str, counts: dict[str, int], where: Where) -> None:
-        counts[kind] = counts.get(kind, 0) + 1
-        self.first.setdefault(kind, where)
+    def number(self, kind: str, where: Where) -> None:
+        self.numbers[kind] = self.numbers.get(kind, 0) + 1
+        self.first_number.setdefault(kind, where)
+
+    def date(self, kind: str, where: Where) -> None:
+        self.dates[kind] = self.dates.get(kind, 0) + 1
+        self.first_date.setdefault(kind, where)
 
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")  # a venue's own timestamp (parse_time reads it)
@@ -366,20 +371,20 @@ def _gather(rows: Iterable[tuple[int, list[str]]], names: tuple[str, ...]) -> _E
             where = Where(line, names[index] if index < len(names) else f"column {index + 1}", cell.strip())
             found = date_cell(cell)
             if found is not None:
-                evidence.add(found.evidence, evidence.dates, where)
+                evidence.date(found.evidence, where)
                 if not found.seconds and evidence.no_seconds is None:
                     evidence.no_seconds = where
                 if len(found.year) == 2 and evidence.short_year is None:
                     evidence.short_year = where
                 continue
             if _ISO.fullmatch(cell.strip()):
-                evidence.add("iso", evidence.dates, where)
+                evidence.date("iso", where)
                 continue
             kind = number_evidence(cell)
             if kind is not None:
-                evidence.add(kind, evidence.numbers, where)
+                evidence.number(kind, where)
                 if _grouped(cell, kind):
-                    evidence.add("grouped", evidence.numbers, where)
+                    evidence.number("grouped", where)
     return evidence
 
 
@@ -400,7 +405,7 @@ def _stray(part: int, whole: int) -> bool:
 def _decimal_mark(evidence: _Evidence, given: bool | None) -> bool | None:
     """True/False: the decimal mark, numbers are read back from it; None: the file is in the venue's own notation
     (decimal points, no grouping but a stray cell), its cells are left as written."""
-    numbers, first = evidence.numbers, evidence.first
+    numbers, first = evidence.numbers, evidence.first_number
     point, comma = numbers.get("point", 0), numbers.get("comma", 0)
     if given is not None:
         against, agree = (point, comma) if given else (comma, point)
@@ -431,7 +436,7 @@ def _refuse_number(cell: str, where: Where) -> bool:
 
 
 def _date_order(evidence: _Evidence, given: str | None, venue_format: bool) -> str | None:
-    dates, first = evidence.dates, evidence.first
+    dates, first = evidence.dates, evidence.first_date
     reformatted = sum(count for kind, count in dates.items() if kind != "iso")
     if given is None and _stray(reformatted, reformatted + dates.get("iso", 0)):
         return None  # the venue's own timestamps (a stray other date is the parser's to reject)
