@@ -53,10 +53,9 @@ def import_csv(
         _line(f"[red]import failed[/]: {escape(file.name)}: {escape(str(exc))}")
         raise typer.Exit(2) from None
     read_as = f"{outcome.format}; {outcome.layout}" if outcome.layout else outcome.format
-    console.print(f"{outcome.file_name} ({read_as}) → {outcome.tenant_id}/{outcome.account_id}: "
-                  f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
-                  f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + "
-                  f"{outcome.ignored} ignored")
+    _line(f"{escape(outcome.file_name)} ({read_as}) → {outcome.tenant_id}/{outcome.account_id}: "
+          f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
+          f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + {outcome.ignored} ignored")
     if outcome.quarantined:
         for reason in quarantined_lines(wh, outcome.file_sha256):
             _line(f"  [yellow]quarantined[/] {escape(reason)}")
