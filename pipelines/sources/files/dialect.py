@@ -24,9 +24,10 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 # ── options the user gives ───────────────────────────────────────────────────────────────────────────────
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -315,7 +316,9 @@ class Dialect:
     date_format: str | None = None  # DMY | MDY | YMD | a strptime pattern; None: no re-formatted date seen
     encoding: str = "utf-8"
 
-    def normalise(self, cells: Iterable[str]) -> list[str]:
+    def normalise(self, cells: list[str]) -> list[str]:
+        if self.decimal_comma is None and self.date_format is None:
+            return cells  # the venue's own notation: nothing to read back
         out = []
         for cell in cells:
             value = None
@@ -350,41 +353,62 @@ class _Evidence:
     no_seconds: Where | None = None
     short_year: Where | None = None
 
-    def number(self, kind: str, where: Where) -> None:
+    def number(self, kind: str, where: Callable[[], Where]) -> None:
         self.numbers[kind] = self.numbers.get(kind, 0) + 1
-        self.first_number.setdefault(kind, where)
+        if kind not in self.first_number:
+            self.first_number[kind] = where()
 
-    def date(self, kind: str, where: Where) -> None:
+    def date(self, kind: str, where: Callable[[], Where]) -> None:
         self.dates[kind] = self.dates.get(kind, 0) + 1
-        self.first_date.setdefault(kind, where)
+        if kind not in self.first_date:
+            self.first_date[kind] = where()
 
 
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")  # a venue's own timestamp (parse_time reads it)
+
+
+_STARTS = frozenset("0123456789+-.,$€£")  # how a number or a date can start; anything else is text
+
+
+@lru_cache(maxsize=1 << 16)
+def _classify(cell: str) -> tuple[str, str, bool, bool] | None:
+    """('date', order evidence, has seconds, two-digit year) | ('iso', …) | ('number', kind, grouped, …) | None.
+    Cached: the same cells recur (zeros, fees, whole numbers) and every cell of a file is looked at."""
+    found = date_cell(cell)
+    if found is not None:
+        return "date", found.evidence, found.seconds, len(found.year) == 2
+    if _ISO.fullmatch(cell.strip()):
+        return "iso", "iso", True, False
+    kind = number_evidence(cell)
+    if kind is None:
+        return None
+    return "number", kind, _grouped(cell, kind), False
 
 
 def _gather(rows: Iterable[tuple[int, list[str]]], names: tuple[str, ...]) -> _Evidence:
     evidence = _Evidence()
     for line, cells in rows:
         for index, cell in enumerate(cells):
-            if not cell or not any(c.isdigit() for c in cell):
+            if not cell or cell[0] not in _STARTS:
                 continue
-            where = Where(line, names[index] if index < len(names) else f"column {index + 1}", cell.strip())
-            found = date_cell(cell)
-            if found is not None:
-                evidence.date(found.evidence, where)
-                if not found.seconds and evidence.no_seconds is None:
-                    evidence.no_seconds = where
-                if len(found.year) == 2 and evidence.short_year is None:
-                    evidence.short_year = where
+            found = _classify(cell)
+            if found is None:
                 continue
-            if _ISO.fullmatch(cell.strip()):
-                evidence.date("iso", where)
-                continue
-            kind = number_evidence(cell)
-            if kind is not None:
+            what, kind, flag, short = found
+
+            def where(line: int = line, index: int = index, cell: str = cell) -> Where:
+                return Where(line, names[index] if index < len(names) else f"column {index + 1}", cell.strip())
+
+            if what == "number":
                 evidence.number(kind, where)
-                if _grouped(cell, kind):
+                if flag:
                     evidence.number("grouped", where)
+                continue
+            evidence.date(kind, where)
+            if not flag and evidence.no_seconds is None:
+                evidence.no_seconds = where()
+            if short and evidence.short_year is None:
+                evidence.short_year = where()
     return evidence
 
 
