@@ -308,6 +308,10 @@ def test_an_unknown_file_says_what_was_found_and_how_it_differs_from_the_nearest
         parse_export(load("binance_trades.csv").replace(",", ";"), reading=ReadOptions(delimiter=","))
     with pytest.raises(UnknownFormat, match="no column of a known format"):
         parse_export("Name;City\nJane;Basel\n")
+    with pytest.raises(UnknownFormat, match=r"no kraken_ledgers header in the first 50 lines\. Nearest: line 1, "
+                                            r"read comma-delimited .* has 2 of the 7 columns a kraken_ledgers header "
+                                            r"needs; missing: 'txid', 'refid', 'time', 'type', 'asset'\."):
+        parse_export(load("binance_trades.csv"), "kraken_ledgers")
 
 
 def test_expected_columns_are_what_each_format_matches() -> None:

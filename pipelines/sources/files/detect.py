@@ -154,11 +154,11 @@ def _shown(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
     return shown + (f", … ({len(names)} columns)" if len(names) > limit else "")
 
 
-def _not_found(lines: list[str], delimiters: tuple[str, ...]) -> str:
-    """What a file with no known header holds: the line most like a header (with its delimiter), the nearest
-    known format and the columns it lacks (with the column of the file each might have been renamed to)."""
-    intro = f"no known header in the first {PREAMBLE_LIMIT} lines"
-    if len(delimiters) == 1:
+def _not_found(lines: list[str], delimiters: tuple[str, ...], only: str | None = None) -> str:
+    """What a file with no known header (or no `only` header) holds: the line most like a header (with its
+    delimiter), the nearest known format and the columns it lacks (with the column each might be renamed to)."""
+    intro = f"no {only or 'known'} header in the first {PREAMBLE_LIMIT} lines"
+    if len(delimiters) == 1 and only is None:
         try:
             fmt, header = _locate(lines, tuple(DELIMITERS))
         except UnknownFormat:
@@ -181,6 +181,8 @@ def _not_found(lines: list[str], delimiters: tuple[str, ...]) -> str:
                 widest = (len(names), number, delimiter, names)
             keys = {header_key(n) for n in names}
             for fmt, column_sets in EXPECTED.items():
+                if only is not None and fmt != only:
+                    continue
                 for columns in column_sets:
                     share = len(keys & set(columns)) / len(columns)
                     if share > 0 and (best is None or share > best[0]):
@@ -255,6 +257,8 @@ def parse_export(data: str | bytes, fmt: str | None = None, *, default_timezone:
             raise UnknownFormat(f"unknown format '{fmt}'; supported formats: {', '.join(FORMATS)}")
         found = find_header(lines, FORMATS[fmt][0], _delimiters(reading))
         if found is None:
+            if fmt in EXPECTED:
+                raise UnknownFormat(_not_found(lines, _delimiters(reading), fmt))
             raise UnknownFormat(f"no {fmt} header in the first {PREAMBLE_LIMIT} lines; expected {FORMATS[fmt][2]}")
         header = found
     header = _read_as(lines, fmt, header, reading, encoding)
