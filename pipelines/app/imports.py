@@ -12,6 +12,7 @@ from pipelines.app.ready import ensure_warehouse
 from pipelines.services.imports import ImportOutcome, import_file, quarantined_lines
 from pipelines.settings import get_settings
 from pipelines.sources.files import FORMATS, FileRefused, UnknownFormat
+from pipelines.sources.files.dialect import ReadOptions
 from warehouse.connection import Warehouse
 
 
@@ -24,7 +25,8 @@ def report_lines(outcome: ImportOutcome) -> list[str]:
     """What an import did, per file: the format detected, rows in = loaded + quarantined + ignored, the ignored
     lines' reasons grouped, and whether the file had been imported before (then nothing changed)."""
     described = FORMATS[outcome.format][2] if outcome.format in FORMATS else outcome.format
-    lines = [f"{escape(outcome.file_name)} ({outcome.format}) → {outcome.tenant_id}/{outcome.account_id}: "
+    read_as = f"{outcome.format}; {outcome.layout}" if outcome.layout else outcome.format
+    lines = [f"{escape(outcome.file_name)} ({escape(read_as)}) → {outcome.tenant_id}/{outcome.account_id}: "
              f"{outcome.rows_in} rows in = {outcome.lines_loaded} loaded ({outcome.loaded_new} new records, "
              f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + {outcome.ignored} ignored",
              f"  format detected: {outcome.format}: {escape(described)}"]
@@ -44,13 +46,23 @@ def import_csv(
     fmt: str | None = typer.Option(None, "--format", help="Force a format instead of detecting it."),
     timezone: str | None = typer.Option(None, help="IANA zone for naive timestamps (the generic template, HTX's "
                                         "trade history)."),
+    delimiter: str | None = typer.Option(None, help="The file's delimiter: , ; tab or | (default: each is tried "
+                                         "for the header)."),
+    decimal_comma: bool | None = typer.Option(None, "--decimal-comma/--decimal-point", help="Numbers use a "
+                                              "decimal comma (1.234,5) or point (1,234.5); needed only when the "
+                                              "file cannot tell (e.g. only '1,234')."),
+    date_format: str | None = typer.Option(None, help="Order of re-formatted dates: DMY, MDY or YMD, or a "
+                                           "pattern such as '%d/%m/%Y %H:%M:%S'; needed only when no date in the "
+                                           "file tells (e.g. only '3/1/2024')."),
 ) -> None:
     """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing. A
-    file whose lines mostly fail, or another venue's export than the account's, is refused whole (exit 2).
-    Run `coinbook run` (or the nightly job) afterwards to rebuild the models."""
+    file whose lines mostly fail, another venue's export than the account's, or a file whose numbers or dates can
+    be read two ways, is refused whole (exit 2). Run `coinbook run` (or the nightly job) afterwards to rebuild
+    the models."""
     wh = Warehouse(ensure_warehouse(get_settings()))
     try:
-        outcome = import_file(wh, file, account, tenant_id=tenant, fmt=fmt, timezone=timezone)
+        reading = ReadOptions(delimiter, decimal_comma, date_format)
+        outcome = import_file(wh, file, account, tenant_id=tenant, fmt=fmt, timezone=timezone, reading=reading)
     except FileRefused as exc:
         _line(f"[red]import refused[/]: {escape(file.name)}: {escape(str(exc))}")
         raise typer.Exit(2) from None

@@ -8,9 +8,11 @@ content (plus its ordinal among identical rows of the file), so importing the sa
 overlapping an earlier one, adds nothing (and an import that changed nothing is not recorded again); staging then
 drops file records that the venue's API already delivered.
 
-A file is refused whole (FileRefused, nothing written) when it is another venue's export than the account's, or
-when its lines mostly fail: that is judged on the file's head (HEAD_BYTES) before the rest is read, and again on
-the whole file. A refused inbox file moves to refused/ with its reason beside it (refuse_file).
+A file is refused whole (FileRefused, nothing written) when it is another venue's export than the account's, when
+its notation is ambiguous or mixed (sources/files/dialect.py; ReadOptions settle it), or when its lines mostly fail:
+that is judged on the file's head (HEAD_BYTES) before the rest is read, and again on the whole file. A refused inbox
+file moves to refused/ with its reason beside it (refuse_file). The inbox takes the options of a file named
+INBOX_OPTIONS in the account's folder (inbox_options).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from psycopg.types.json import Jsonb
 
 from pipelines.services.accounts import resolve_account
@@ -36,6 +39,7 @@ from pipelines.sources.files import (
     detect_format,
     parse_export,
 )
+from pipelines.sources.files.dialect import ReadOptions, decode, whole_lines
 from warehouse.connection import Warehouse
 from warehouse.files import ImportTally, RejectedLine, store_file_import
 
@@ -67,6 +71,7 @@ class ImportOutcome:
     import_id: int | None = None  # the ops.imports row (the earlier one when this import changed nothing)
     imported_at: datetime | None = None
     repeated: bool = False  # the same file was already imported into this account: nothing was written
+    layout: str = ""  # how the file was read: delimiter, decimal mark, date order, encoding
 
 
 def ignored_reasons(ignored: list[tuple[int, str]]) -> dict[str, int]:
@@ -119,44 +124,41 @@ def _head(path: Path) -> tuple[bytes, bool]:
         head = handle.read(HEAD_BYTES + 1)
     if len(head) <= HEAD_BYTES:
         return head, True
-    end = head.rfind(b"\n", 0, HEAD_BYTES)
-    return head[:end + 1] if end >= 0 else head[:HEAD_BYTES], False
+    return whole_lines(head, HEAD_BYTES), False
 
 
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8-sig", errors="replace")  # undecodable bytes become U+FFFD: that row is rejected
-
-
-def _parse(text: str, fmt: str, timezone: str | None) -> ParseResult:
-    result = parse_export(text, fmt, default_timezone=timezone)
+def _parse(data: bytes, fmt: str, timezone: str | None, reading: ReadOptions) -> ParseResult:
+    result = parse_export(data, fmt, default_timezone=timezone, reading=reading)
     if result.refused:
         raise FileRefused(result.refused)
     return result
 
 
-def _format_of(text: str, fmt: str | None) -> str:
+def _format_of(data: bytes, fmt: str | None, reading: ReadOptions) -> str:
     try:
-        return fmt or detect_format(text)
+        return fmt or detect_format(data, reading)
     except UnknownFormat as exc:
-        if "\x00" in text:  # what a user can act on: it is not a text file (or it is UTF-16, as Excel saves it)
-            raise UnknownFormat(f"{exc}. The file holds NUL bytes: it is binary or UTF-16, not UTF-8 CSV text") \
-                from None
+        if "\x00" in decode(data):
+            # what a user can act on: it is not a text file (UTF-16 with or without its BOM is read)
+            raise UnknownFormat(f"{exc}. The file holds NUL bytes: it is binary, not CSV text") from None
         raise
 
 
 def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | None = None, fmt: str | None = None,
-                timezone: str | None = None, run_id: str | None = None) -> ImportOutcome:
-    """Raises UnknownFormat (not a supported export), FileRefused (another venue's export, or mostly bad lines;
-    nothing written), LookupError (no such account) or ValueError (an unknown --timezone)."""
+                timezone: str | None = None, run_id: str | None = None,
+                reading: ReadOptions | None = None) -> ImportOutcome:
+    """Raises UnknownFormat (not a supported export), FileRefused (another venue's export, an ambiguous or mixed
+    notation, or mostly bad lines; nothing written), LookupError (no such account) or ValueError (an unknown
+    --timezone). `reading`: the file's delimiter, decimal mark and date format, where sniffing refuses to guess."""
+    reading = reading or ReadOptions()
     tenant_id, account_id, kind, venue = _account(wh, account_id, tenant_id)
     head, whole = _head(path)
-    text = _decode(head)
-    fmt = _format_of(text, fmt)
+    fmt = _format_of(head, fmt, reading)
     check_owner(fmt, account_id, kind, venue)
-    result = _parse(text, fmt, timezone)  # a file of junk is refused here, its head read only
+    result = _parse(head, fmt, timezone, reading)  # a file of junk is refused here, its head read only
     data = head if whole else path.read_bytes()
     if not whole:
-        result = _parse(_decode(data), fmt, timezone)
+        result = _parse(data, fmt, timezone, reading)
     sha = hashlib.sha256(data).hexdigest()
     rows = record_rows(result.records, tenant_id=tenant_id, account_id=account_id, fmt=fmt, file_name=path.name,
                        file_sha256=sha, run_id=run_id)
@@ -170,7 +172,7 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
         run_id=run_id)
     outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), stored.inserted,
                             len(rows) - stored.inserted, len(result.rejected), len(result.ignored), lines_loaded,
-                            reasons, stored.import_id, stored.imported_at, stored.repeated)
+                            reasons, stored.import_id, stored.imported_at, stored.repeated, result.layout or "")
     if not outcome.balanced:  # a parser bug, not bad input: say so loudly
         raise RuntimeError(f"{path.name}: {outcome.rows_in} rows in but {outcome.lines_loaded} loaded + "
                            f"{outcome.quarantined} quarantined + {outcome.ignored} ignored")
@@ -209,6 +211,56 @@ def inbox_files(inbox: Path) -> list[tuple[Path, str, str]]:
         if path.is_file() and path.suffix.lower() in (".csv", ".txt") and not path.name.startswith("."):
             found.append((path, path.parent.parent.name, path.parent.name))
     return found
+
+
+INBOX_OPTIONS = "import.yaml"  # in <inbox>/<tenant>/<account>/: how that account's files are read
+_OPTION_KEYS = ("delimiter", "decimal_comma", "date_format", "timezone", "format")
+
+
+@dataclass(frozen=True)
+class InboxOptions:
+    reading: ReadOptions
+    timezone: str | None = None
+    format: str | None = None
+
+
+def inbox_options(folder: Path) -> InboxOptions:
+    """The options in <folder>/import.yaml (none when there is no such file), e.g.
+        delimiter: ";"          # , ; tab |
+        decimal_comma: true     # false: decimal point
+        date_format: DMY        # MDY, YMD, or a pattern such as "%d.%m.%Y %H:%M:%S"
+        timezone: Europe/Berlin # naive timestamps of the generic template
+        format: kraken_ledgers  # instead of detecting it
+    Raises ValueError saying what is wrong (the file is then refused with that reason)."""
+    path = folder / INBOX_OPTIONS
+    if not path.is_file():
+        return InboxOptions(ReadOptions())
+    try:
+        found = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(found, dict):
+        raise ValueError(f"{path}: expected keys {', '.join(_OPTION_KEYS)}")
+    unknown = sorted(str(k) for k in found if k not in _OPTION_KEYS)
+    if unknown:
+        raise ValueError(f"{path}: unknown key {', '.join(unknown)} (known: {', '.join(_OPTION_KEYS)})")
+    decimal_comma = found.get("decimal_comma")
+    if decimal_comma is not None and not isinstance(decimal_comma, bool):
+        raise ValueError(f"{path}: decimal_comma must be true or false, not {decimal_comma!r}")
+    text = {key: None if found.get(key) is None else str(found[key])
+            for key in ("delimiter", "date_format", "timezone", "format")}
+    try:
+        reading = ReadOptions(text["delimiter"], decimal_comma, text["date_format"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return InboxOptions(reading, text["timezone"], text["format"])
+
+
+def inbox_options_sha256(folder: Path) -> str | None:
+    """The options file's content hash (None without one): part of an inbox file's run key, so a file refused for
+    want of an option is imported when the option is added and the file dropped again."""
+    path = folder / INBOX_OPTIONS
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def refuse_file(path: Path, reason: str) -> Path:

@@ -1,9 +1,13 @@
-"""Which export a file is (by its header line), whose export it is, and the entry point that parses it."""
+"""Which export a file is (by its header line, read with each delimiter), how it is written (dialect.py), whose
+export it is, and the entry point that parses it. A file that is no known export is refused with what was found:
+its delimiter, its header line, the nearest known format and which of that format's columns are missing."""
 
 from __future__ import annotations
 
 import csv
+import difflib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pipelines.sources.files import (
@@ -18,6 +22,15 @@ from pipelines.sources.files import (
     kraken_trades,
     ledger_live,
 )
+from pipelines.sources.files.dialect import (
+    DELIMITERS,
+    DialectRefused,
+    ReadOptions,
+    decode,
+    encoding_of,
+    footer_start,
+    sniff,
+)
 from pipelines.sources.files.records import (
     PREAMBLE_LIMIT,
     REFUSE_SHARE,
@@ -29,6 +42,8 @@ from pipelines.sources.files.records import (
     UnknownFormat,
     cells_of,
     find_header,
+    header_key,
+    printable,
     split_lines,
     timezone_named,
 )
@@ -71,6 +86,24 @@ FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
     generic.FORMAT: (generic.matches, generic.parse,
                      "Coinbook generic template: timestamp,type,base_asset,base_quantity,quote_asset,"
                      "quote_quantity,fee_asset,fee_quantity,record_id,txid,note"),
+}
+
+
+# The columns each format's header must have (one tuple per accepted column set, keys as header_key writes
+# them), to tell a user how a file that matched no format differs from the nearest one. A format missing here is
+# still detected; it is only never named as the nearest. tests/unit/test_file_dialects.py checks each set matches.
+EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
+    binance.FORMAT: (("date(utc)", "pair", "side", "price", "executed", "amount", "fee"),
+                     ("date(utc)", "pair", "base asset", "quote asset", "type", "price", "amount", "total", "fee",
+                      "fee coin")),
+    coinbase.FORMAT: (("timestamp", "transaction type", "asset", "quantity transacted", "price currency",
+                       "price at transaction"),
+                      ("timestamp", "transaction type", "asset", "quantity transacted", "spot price currency",
+                       "spot price at transaction")),
+    kraken.FORMAT: (("txid", "refid", "time", "type", "asset", "amount", "fee"),),
+    ledger_live.FORMAT: (("operation date", "currency ticker", "operation type", "operation amount",
+                          "operation fees", "operation hash"),),
+    generic.FORMAT: (generic.REQUIRED,),
 }
 
 
@@ -132,43 +165,140 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
-def _locate(lines: list[str]) -> tuple[str, Header]:
-    # The first line (within the preamble limit) that is some format's header decides.
+def _delimiters(reading: ReadOptions) -> tuple[str, ...]:
+    return (reading.delimiter,) if reading.delimiter else tuple(DELIMITERS)
+
+
+def _locate(lines: list[str], delimiters: tuple[str, ...]) -> tuple[str, Header]:
+    # The first line (within the preamble limit) that is some format's header, read with one of the delimiters.
     for number, line in enumerate(lines[:PREAMBLE_LIMIT], start=1):
         if not line.strip():
             continue
+        for delimiter in delimiters:
+            try:
+                header = Header.of(number, cells_of(line, delimiter))
+            except csv.Error:
+                continue
+            for name, (matches, _, _) in FORMATS.items():
+                if matches(header.keys):
+                    return name, replace(header, dialect=replace(header.dialect, delimiter=delimiter))
+    raise UnknownFormat(_not_found(lines, delimiters))
+
+
+def _shown(names: list[str] | tuple[str, ...], limit: int = 12) -> str:
+    shown = ", ".join(f"'{printable(n, 40)}'" for n in names[:limit])
+    return shown + (f", … ({len(names)} columns)" if len(names) > limit else "")
+
+
+def _not_found(lines: list[str], delimiters: tuple[str, ...], only: str | None = None) -> str:
+    """What a file with no known header (or no `only` header) holds: the line most like a header (with its
+    delimiter), the nearest known format and the columns it lacks (with the column each might be renamed to)."""
+    intro = f"no {only or 'known'} header in the first {PREAMBLE_LIMIT} lines"
+    if len(delimiters) == 1 and only is None:
         try:
-            header = Header.of(number, cells_of(line))
-        except csv.Error:
-            continue
-        for name, (matches, _, _) in FORMATS.items():
-            if matches(header.keys):
-                return name, header
-    raise UnknownFormat(f"no known header in the first {PREAMBLE_LIMIT} lines; supported formats: {_supported()}")
+            fmt, header = _locate(lines, tuple(DELIMITERS))
+        except UnknownFormat:
+            pass
+        else:
+            found = DELIMITERS[header.dialect.delimiter]
+            return (f"{intro} with --delimiter {DELIMITERS[delimiters[0]]}, but line {header.line} read as "
+                    f"{found}-delimited is a {fmt} header: leave --delimiter out (or give {found})")
+    best: tuple[float, int, int, str, str, tuple[str, ...], list[str]] | None = None
+    widest: tuple[int, int, str, list[str]] | None = None
+    for number, line in enumerate(lines[:PREAMBLE_LIMIT], start=1):
+        for delimiter in delimiters:
+            try:
+                names = [cell.replace("\ufeff", "").strip() for cell in cells_of(line, delimiter)]
+            except csv.Error:
+                continue
+            if len(names) < 2:
+                continue
+            if widest is None or len(names) > widest[0]:
+                widest = (len(names), number, delimiter, names)
+            keys = {header_key(n) for n in names}
+            for fmt, column_sets in EXPECTED.items():
+                if only is not None and fmt != only:
+                    continue
+                for columns in column_sets:
+                    share = len(keys & set(columns)) / len(columns)
+                    if share > 0 and (best is None or share > best[0]):
+                        best = (share, number, len(names), delimiter, fmt, columns, names)
+    if best is None:
+        if widest is None:
+            return f"{intro}: no line has two or more cells with any of the delimiters {_shown(list(DELIMITERS))}"
+        _, number, delimiter, names = widest
+        return (f"{intro}; the widest line is line {number}, {DELIMITERS[delimiter]}-delimited: {_shown(names)} — "
+                f"no column of a known format. Supported formats: {_supported()}")
+    _, number, _, delimiter, fmt, columns, names = best
+    keys = [header_key(n) for n in names]
+    missing = [c for c in columns if c not in keys]
+    spare = [k for k in keys if not any(k == c for c in columns)]
+    described = []
+    for column in missing:
+        close = difflib.get_close_matches(column, spare, n=1, cutoff=0.6)
+        described.append(f"'{column}'" + (f" (is '{names[keys.index(close[0])]}' it, renamed?)" if close else ""))
+    return (f"{intro}. Nearest: line {number}, read {DELIMITERS[delimiter]}-delimited ({_shown(names)}), has "
+            f"{len(columns) - len(missing)} of the {len(columns)} columns a {fmt} header needs; missing: "
+            f"{', '.join(described)}. Expected {FORMATS[fmt][2]}. Supported formats: {', '.join(FORMATS)}")
 
 
-def detect_format(text: str) -> str:
+def _text(data: str | bytes) -> tuple[str, str]:
+    if isinstance(data, bytes):
+        return decode(data), encoding_of(data)[0]
+    return data, "utf-8"
+
+
+def detect_format(data: str | bytes, reading: ReadOptions | None = None) -> str:
     """The format's name, from the first header line found (preamble lines before it are skipped)."""
-    return _locate(_lines(text))[0]
+    return _locate(_lines(_text(data)[0]), _delimiters(reading or ReadOptions()))[0]
 
 
-def parse_export(text: str, fmt: str | None = None, *, default_timezone: str | None = None) -> ParseResult:
-    """Parse a whole export. Bad rows are rejected with a reason, never raised; only a file that is empty or
-    not the (given or detected) format raises UnknownFormat. A file whose lines mostly fail comes back with
-    `refused` set (reading stops after SAMPLE_LINES data lines when those fail): nothing of it is to be imported.
+def _read_as(lines: list[str], fmt: str, header: Header, reading: ReadOptions, encoding: str) -> Header:
+    """The header with the file's dialect and footer: numbers, dates and footer sniffed from the data lines (or
+    taken from `reading`). Raises FileRefused when the notation is ambiguous, mixed or lost information."""
+    delimiter = header.dialect.delimiter
+    rows: list[tuple[int, list[str] | None]] = []
+    for number, line in enumerate(lines[header.line:], start=header.line + 1):
+        try:
+            rows.append((number, cells_of(line, delimiter) if line.strip() else None))
+        except csv.Error:
+            rows.append((number, [line]))  # unreadable: the Reader rejects it; for the footer it is a line
+    footer = footer_start(rows, len(header.keys))
+    data = [(n, cells) for n, cells in rows if cells is not None and (footer is None or n < footer)]
+    try:
+        dialect = sniff(data, header.names, delimiter, reading, venue_format=fmt in OWNERS, encoding=encoding)
+    except DialectRefused as exc:
+        raise FileRefused(f"refused, nothing imported: read as {fmt} (header on line {header.line}, "
+                          f"{DELIMITERS[delimiter]}-delimited), but {exc}") from None
+    return replace(header, dialect=dialect, footer=footer)
+
+
+def parse_export(data: str | bytes, fmt: str | None = None, *, default_timezone: str | None = None,
+                 reading: ReadOptions | None = None) -> ParseResult:
+    """Parse a whole export (text, or bytes in any encoding decode() reads: UTF-8 with or without BOM, UTF-16).
+    Bad rows are rejected with a reason, never raised. Raises UnknownFormat when the file is empty or not the
+    (given or detected) format, saying what was found; FileRefused when its notation is ambiguous or mixed
+    (dialect.py: the options in `reading` settle it). A file whose lines mostly fail comes back with `refused`
+    set (reading stops after SAMPLE_LINES data lines when those fail): nothing of it is to be imported.
     default_timezone (IANA) is for naive generic timestamps; an unknown zone name raises ValueError."""
     options = Options(now=datetime.now(UTC),
                       default_tz=timezone_named(default_timezone) if default_timezone else None)
+    reading = reading or ReadOptions()
+    text, encoding = _text(data)
     lines = _lines(text)
     if fmt is None:
-        fmt, header = _locate(lines)
+        fmt, header = _locate(lines, _delimiters(reading))
     else:
         if fmt not in FORMATS:
             raise UnknownFormat(f"unknown format '{fmt}'; supported formats: {', '.join(FORMATS)}")
-        found = find_header(lines, FORMATS[fmt][0])
+        found = find_header(lines, FORMATS[fmt][0], _delimiters(reading))
         if found is None:
+            if fmt in EXPECTED:
+                raise UnknownFormat(_not_found(lines, _delimiters(reading), fmt))
             raise UnknownFormat(f"no {fmt} header in the first {PREAMBLE_LIMIT} lines; expected {FORMATS[fmt][2]}")
         header = found
+    header = _read_as(lines, fmt, header, reading, encoding)
     result = FORMATS[fmt][1](lines, header, options)
     result.refused = refusal(result, FORMATS[fmt][2])
+    result.layout = header.dialect.describe()
     return result

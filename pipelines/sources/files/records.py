@@ -14,13 +14,14 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.constants import ASSET_CODE, GENESIS
+from pipelines.sources.files.dialect import PLAIN_CSV, Dialect, split_cells
 
 RECORD_TYPES = ("trade", "deposit", "withdrawal", "income", "fee")
 INCOME_KINDS = ("staking", "interest", "airdrop", "reward", "other")
@@ -36,6 +37,7 @@ REFUSE_SHARE = 0.5  # refused when more than this share of the sample (or of the
 CELL_LIMIT = 1_000  # characters per cell (and per column name)
 LINE_LIMIT = 10_000  # characters per line, all cells together
 REASON_LIMIT = 500  # characters of a reason (reasons quote the offending cell)
+FOOTER_REASON = "summary footer after the data (a total or notes a spreadsheet added)"
 
 Payload = dict[str, Any]
 
@@ -82,6 +84,7 @@ class ParseResult:
     ignored: list[tuple[int, str]] = field(default_factory=list)
     complete: bool = True  # False: reading stopped after the sample, which failed (data_lines = what was read)
     refused: str | None = None  # why the whole file is refused (most lines fail); then nothing is to be imported
+    layout: str | None = None  # how the file was read: delimiter, decimal mark, date order, encoding
 
 
 @dataclass(frozen=True)
@@ -312,9 +315,9 @@ def split_lines(text: str) -> list[str]:
     return [line.removesuffix("\r") for line in lines]
 
 
-def cells_of(line: str) -> list[str]:
+def cells_of(line: str, delimiter: str = ",") -> list[str]:
     """One physical line as CSV cells (cells with line breaks inside quotes are not supported)."""
-    return next(csv.reader([line], strict=True, skipinitialspace=True), [])
+    return split_cells(line, delimiter)
 
 
 def header_key(name: str) -> str:
@@ -326,6 +329,10 @@ class Header:
     line: int  # 1-based
     names: tuple[str, ...]  # as written (trimmed), the payload's keys
     keys: tuple[str, ...]  # normalised for matching
+    # How the data lines are written (delimiter, decimal mark, date order: dialect.py), and the line where a
+    # summary footer begins (None: no footer). Set by parse_export once the file is sniffed.
+    dialect: Dialect = PLAIN_CSV
+    footer: int | None = None
 
     @classmethod
     def of(cls, line: int, cells: list[str]) -> Header:
@@ -348,28 +355,34 @@ class Header:
 class Row:
     line: int
     text: str
-    cells: tuple[str, ...]
+    cells: tuple[str, ...]  # in the venue's notation (a re-saved file's '1.234,5' reads '1234.5')
     header: Header
+    written: tuple[str, ...] | None = None  # the cells as the file has them, when that differs
 
     def get(self, index: int | None) -> str:
         return "" if index is None else self.cells[index].strip()
 
     @property
     def payload(self) -> Payload:
-        return dict(zip(self.header.names, self.cells, strict=True))
+        """The cells as written: the record's evidence is what the file said, in the file's own notation."""
+        return dict(zip(self.header.names, self.written or self.cells, strict=True))
 
 
-def find_header(lines: list[str], matches: Callable[[tuple[str, ...]], bool]) -> Header | None:
+def find_header(lines: list[str], matches: Callable[[tuple[str, ...]], bool],
+                delimiters: tuple[str, ...] = (",",)) -> Header | None:
+    """The first line (within PREAMBLE_LIMIT) that `matches` accepts read with one of `delimiters`, with that
+    delimiter in its dialect."""
     for number, line in enumerate(lines[:PREAMBLE_LIMIT], start=1):
         if not line.strip():
             continue
-        try:
-            cells = cells_of(line)
-        except csv.Error:
-            continue
-        header = Header.of(number, cells)
-        if matches(header.keys):
-            return header
+        for delimiter in delimiters:
+            try:
+                cells = cells_of(line, delimiter)
+            except csv.Error:
+                continue
+            header = Header.of(number, cells)
+            if matches(header.keys):
+                return replace(header, dialect=Dialect(delimiter))
     return None
 
 
@@ -431,14 +444,19 @@ class Reader:
 
     def rows(self) -> Iterator[Row]:
         width = len(self.header.keys)
+        dialect, footer = self.header.dialect, self.header.footer
         for number, line in enumerate(self.lines[self.header.line:], start=self.header.line + 1):
             if not line.strip():
                 continue
             if self.data_lines == SAMPLE_LINES and len(self.rejected) > REFUSE_SHARE * SAMPLE_LINES:
                 self.stopped = True
                 return
+            if footer is not None and number >= footer:
+                self.data_lines += 1
+                self.ignored.append((number, FOOTER_REASON))
+                continue
             try:
-                cells = cells_of(line)
+                cells = cells_of(line, dialect.delimiter)
             except csv.Error as exc:
                 self.data_lines += 1
                 self.reject(number, f"unreadable CSV line (unbalanced quotes?): {exc}", {"text": line})
@@ -457,7 +475,8 @@ class Reader:
             if len(cells) != width:
                 self.reject(number, f"expected {width} cells as in the header, found {len(cells)}", {"text": line})
                 continue
-            yield Row(number, line, tuple(cells), self.header)
+            read = dialect.normalise(cells)
+            yield Row(number, line, tuple(read), self.header, tuple(cells) if read != cells else None)
 
     def _reject_nul(self, number: int, line: str, cells: list[str]) -> None:
         names = self.header.names

@@ -1,0 +1,324 @@
+"""Files as they arrive (issue 15): the pure sniffing and normalising of sources/files/dialect.py — each ambiguous
+notation refuses, each explicit option resolves it — and every export fixture re-saved as Excel and LibreOffice
+write it (tests/resave.py: ';' and decimal commas, grouping, locale dates, UTF-8 BOM, UTF-16 with tabs, CRLF,
+footers) read back to exactly the records of the original file."""
+
+from __future__ import annotations
+
+import codecs
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pipelines.services.imports import _identity
+from pipelines.sources.files import FORMATS, FileRefused, ParseResult, UnknownFormat, detect_format, parse_export
+from pipelines.sources.files.detect import EXPECTED
+from pipelines.sources.files.dialect import (
+    DialectRefused,
+    ReadOptions,
+    date_cell,
+    date_format_named,
+    decode,
+    delimiter_named,
+    encoding_of,
+    footer_start,
+    normalise_date,
+    normalise_number,
+    number_evidence,
+    sniff,
+    whole_lines,
+)
+from pipelines.sources.files.records import FOOTER_REASON
+from tests.resave import VARIANTS, Resave
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports"
+D = Decimal
+NBSP = "\u00a0"
+
+
+def load(name: str) -> str:
+    return (FIXTURES / name).read_bytes().decode("utf-8")
+
+
+# ── numbers ──────────────────────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize(("cell", "evidence", "as_point", "as_comma"), [
+    ("0,5", "comma", None, "0.5"),
+    ("1234,5", "comma", None, "1234.5"),
+    ("57.000,00", "comma", None, "57000.00"),
+    ("1.234.567", "comma", None, "1234567"),
+    (f"57{NBSP}000,00", "comma", None, "57000.00"),  # fr-FR: a no-break space groups
+    ("62.000,00 $", "comma", None, "$62000.00"),  # a currency cell in de-DE
+    ("-1,50 $", "comma", None, "-$1.50"),
+    ("1,5E-06", "comma", None, "1.5E-06"),
+    ("0.5", "point", "0.5", None),
+    ("62000.01", "point", "62000.01", None),
+    ("57,000.00", "point", "57000.00", None),
+    ("1,234,567", "point", "1234567", None),
+    ("57'000.25", "point", "57000.25", None),  # de-CH
+    ("-$1,000.00", "point", "-$1000.00", None),
+    ("0.123", "point", "0.123", None),  # a leading zero never starts a group of thousands
+    ("1234.567", "point", "1234.567", None),  # nor do four digits
+    ("1,234", "ambiguous", "1234", "1.234"),
+    ("1.234", "ambiguous", "1.234", "1234"),
+    ("123.456", "ambiguous", "123.456", "123456"),
+    ("5000", "none", "5000", "5000"),
+    ("0055", "none", "0055", "0055"),  # digits are kept as written (an id stays an id)
+    ("1E-06", "none", "1E-06", "1E-06"),
+    ("1 000", None, None, None),  # a plain space is no spreadsheet's grouping
+    ("1,2,3", None, None, None),
+    ("12..3", None, None, None),
+    ("0.01500000BTC", None, None, None),  # text: left to the format's parser
+    ("15.03.2024", None, None, None),
+    ("abc", None, None, None),
+])
+def test_number_cells(cell: str, evidence: str | None, as_point: str | None, as_comma: str | None) -> None:
+    assert number_evidence(cell) == evidence
+    assert normalise_number(cell, decimal_comma=False) == as_point
+    assert normalise_number(cell, decimal_comma=True) == as_comma
+
+
+def dialect_of(rows: list[list[str]], options: ReadOptions | None = None, *, venue: bool = True) -> object:
+    names = tuple(f"c{i}" for i in range(max(len(r) for r in rows)))
+    return sniff(list(enumerate(rows, start=2)), names, ";", options or ReadOptions(), venue_format=venue)
+
+
+def test_a_number_that_reads_two_ways_refuses_until_the_option_says() -> None:
+    rows = [["1,234", "5"], ["2", "7"]]
+    with pytest.raises(DialectRefused, match=r"'1,234' \(line 2, c0\) can be read two ways.*--decimal-comma or "
+                                             r"--decimal-point"):
+        dialect_of(rows)
+    assert dialect_of(rows, ReadOptions(decimal_comma=True)).decimal_comma is True  # type: ignore[attr-defined]
+    assert dialect_of(rows, ReadOptions(decimal_comma=False)).decimal_comma is False  # type: ignore[attr-defined]
+    # another cell that only one notation fits decides for the whole file
+    assert dialect_of([*rows, ["0,25", "1"]]).decimal_comma is True  # type: ignore[attr-defined]
+    assert dialect_of([*rows, ["0.25", "1"]]).decimal_comma is False  # type: ignore[attr-defined]
+    with pytest.raises(DialectRefused, match="can be read two ways"):
+        dialect_of([["1.234"]])
+
+
+def test_mixed_or_contradicted_decimal_marks_refuse() -> None:
+    with pytest.raises(DialectRefused, match=r"mix decimal marks: '0.5' \(line 2, c0\) has a decimal point, "
+                                             r"'0,5' \(line 3, c0\) a decimal comma"):
+        dialect_of([["0.5"], ["0,5"], ["1.5"]])
+    with pytest.raises(DialectRefused, match="--decimal-comma was given, but the numbers are written with a "
+                                             "decimal point"):
+        dialect_of([["0.5"], ["2.5"]], ReadOptions(decimal_comma=True))
+    # one stray cell among many is not a re-save: the file stays as written and the parser judges that cell
+    many = [[f"{n}.5"] for n in range(40)] + [["12,5"]]
+    assert dialect_of(many).decimal_comma is None  # type: ignore[attr-defined]
+
+
+def test_a_file_in_the_venues_own_notation_is_left_as_written() -> None:
+    # decimal points without grouping: nothing to read back (a stray '57,000.00' is the parser's to reject)
+    plain = [[f"{n}.25", "7"] for n in range(30)] + [["57,000.00", "1"]]
+    assert dialect_of(plain).decimal_comma is None  # type: ignore[attr-defined]
+    grouped = [[f"{n},000.25"] for n in range(1, 5)]
+    assert dialect_of(grouped).decimal_comma is False  # type: ignore[attr-defined]
+
+
+# ── dates ────────────────────────────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize(("cell", "evidence", "seconds", "as_dmy", "as_mdy"), [
+    ("15.03.2024 14:22:07", "DMY", True, "2024-03-15 14:22:07", None),
+    ("01.03.2024 10:00:00", "DMY", True, "2024-03-01 10:00:00", "2024-01-03 10:00:00"),  # dots: day first
+    ("15/03/2024 14:22:07", "DMY", True, "2024-03-15 14:22:07", None),
+    ("3/15/2024 2:22:07 PM", "MDY", True, None, "2024-03-15 14:22:07"),
+    ("3/15/2024 12:05:00 AM", "MDY", True, None, "2024-03-15 00:05:00"),
+    ("3/1/2024 10:00", "ambiguous", False, "2024-01-03 10:00", "2024-03-01 10:00"),
+    ("12/12/2024 00:00:00", "none", True, "2024-12-12 00:00:00", "2024-12-12 00:00:00"),
+    ("2024/03/15 14:22:07", "YMD", True, "2024-03-15 14:22:07", "2024-03-15 14:22:07"),  # ja-JP, zh-CN
+    ("01.03.2024 10:00:00,1234", "DMY", True, "2024-03-01 10:00:00.1234", "2024-01-03 10:00:00.1234"),
+    ("3/15/24 10:00", "MDY", False, None, None),  # Excel for Mac: two-digit year, never read back
+])
+def test_date_cells(cell: str, evidence: str, seconds: bool, as_dmy: str | None, as_mdy: str | None) -> None:
+    found = date_cell(cell)
+    assert found is not None and (found.evidence, found.seconds) == (evidence, seconds)
+    assert normalise_date(cell, "DMY") == as_dmy
+    assert normalise_date(cell, "MDY") == as_mdy
+
+
+def test_iso_and_other_cells_are_not_spreadsheet_dates() -> None:
+    for cell in ("2024-03-15 14:22:07", "2024-03-15T14:22:07Z", "0.5", "10:00", "1.234", "yesterday"):
+        assert date_cell(cell) is None
+    assert normalise_date("15-Mar-2024 14:22:07", "%d-%b-%Y %H:%M:%S") == "2024-03-15 14:22:07"
+    assert normalise_date("2024-03-15 14:22:07", "%d-%b-%Y %H:%M:%S") is None
+
+
+def test_a_date_that_reads_two_ways_refuses_until_the_option_says() -> None:
+    rows = [["3/1/2024 10:00:00", "1"], ["4/2/2024 11:00:00", "2"]]
+    with pytest.raises(DialectRefused, match=r"dates like '3/1/2024 10:00:00' \(line 2, c0\) can be day first or "
+                                             r"month first.*--date-format DMY or MDY"):
+        dialect_of(rows)
+    assert dialect_of(rows, ReadOptions(date_format="dmy")).date_format == "DMY"  # type: ignore[attr-defined]
+    assert dialect_of(rows, ReadOptions(date_format="MDY")).date_format == "MDY"  # type: ignore[attr-defined]
+    pattern = "%m/%d/%Y %H:%M:%S"
+    assert dialect_of(rows, ReadOptions(date_format=pattern)).date_format == pattern  # type: ignore[attr-defined]
+    # another row whose day is over 12 tells
+    assert dialect_of([*rows, ["3/13/2024 10:00:00", "3"]]).date_format == "MDY"  # type: ignore[attr-defined]
+    assert dialect_of([*rows, ["13/3/2024 10:00:00", "3"]]).date_format == "DMY"  # type: ignore[attr-defined]
+
+
+def test_mixed_contradicted_or_lossy_dates_refuse() -> None:
+    with pytest.raises(DialectRefused, match=r"mix orders: '13/3/2024 10:00:00' .* day first, '3/13/2024 10:00:00' "
+                                             r".* month first"):
+        dialect_of([["13/3/2024 10:00:00"], ["3/13/2024 10:00:00"]])
+    with pytest.raises(DialectRefused, match=r"--date-format MDY was given, but '13/3/2024 10:00:00' .* can only "
+                                             r"be DMY"):
+        dialect_of([["13/3/2024 10:00:00"]], ReadOptions(date_format="MDY"))
+    lossy = [["15.03.2024 14:22"], ["16.03.2024 09:01"]]  # Excel's default h:mm: the seconds are gone
+    with pytest.raises(DialectRefused, match=r"lost their seconds: '15.03.2024 14:22' \(line 2, c0\)"):
+        dialect_of(lossy)
+    with pytest.raises(DialectRefused, match="has no %S"):
+        dialect_of([["15.03.2024 14:22:07"]], ReadOptions(date_format="%d.%m.%Y %H:%M"))
+    # the generic template is the user's own file: minutes are what they wrote
+    assert dialect_of(lossy, venue=False).date_format == "DMY"  # type: ignore[attr-defined]
+    with pytest.raises(DialectRefused, match="two-digit year"):
+        dialect_of([["3/15/24 10:00:00"]], venue=False)
+    assert dialect_of([["3/15/24 10:00:00"]], ReadOptions(date_format="%m/%d/%y %H:%M:%S"),
+                      venue=False).date_format == "%m/%d/%y %H:%M:%S"  # type: ignore[attr-defined]
+    # one stray date among the venue's own timestamps does not decide how the file is read
+    native = [[f"2024-03-{d:02d} 10:00:00"] for d in range(1, 29)] + [["01.03.2024 10:00"]]
+    assert dialect_of(native).date_format is None  # type: ignore[attr-defined]
+
+
+def test_option_values() -> None:
+    assert [delimiter_named(v) for v in (";", "semicolon", "tab", "\\t", "\t", ",", "comma", "|", "pipe")] == [
+        ";", ";", "\t", "\t", "\t", ",", ",", "|", "|"]
+    with pytest.raises(ValueError, match="unknown delimiter ':'"):
+        delimiter_named(":")
+    assert date_format_named("dmy") == "DMY"
+    with pytest.raises(ValueError, match="unknown date format 'dd/mm/yyyy'"):
+        date_format_named("dd/mm/yyyy")
+    with pytest.raises(ValueError, match="unknown delimiter"):
+        ReadOptions(delimiter="x")
+
+
+# ── encodings and footers ────────────────────────────────────────────────────────────────────────────────
+def test_encodings() -> None:
+    text = "Date(UTC);Pair\r\n15.03.2024;BTCUSDT\r\n"
+    assert decode(codecs.BOM_UTF16_LE + text.encode("utf-16-le")) == text
+    assert decode(codecs.BOM_UTF16_BE + text.encode("utf-16-be")) == text
+    assert decode(text.encode("utf-16-le")) == text  # no BOM: the NUL bytes tell
+    assert decode(codecs.BOM_UTF8 + text.encode()) == text
+    assert decode(text.encode()) == text
+    assert encoding_of(codecs.BOM_UTF16_LE + text.encode("utf-16-le")) == ("utf-16-le", 2)
+    assert decode(b"caf\xe9;1\n") == "caf\ufffd;1\n"  # not UTF-8: the row holding it is rejected, never guessed
+
+
+def test_the_head_of_a_utf16_file_is_cut_after_a_whole_line() -> None:
+    data = codecs.BOM_UTF16_LE + "".join(f"line {n}\r\n" for n in range(100)).encode("utf-16-le")
+    for limit in range(50, 400, 7):
+        head = whole_lines(data, limit)
+        assert len(head) <= limit and len(head) % 2 == 0
+        assert decode(head).endswith("\r\n") and "\ufffd" not in decode(head)
+
+
+def test_footer_start() -> None:
+    width = 3
+    data = [(2, ["a", "1", "x"]), (3, ["b", "2", "y"])]
+    assert footer_start(data, width) is None
+    assert footer_start([*data, (4, ["Total", "3", ""])], width) == 4  # a total line, right after the data
+    assert footer_start([*data, (4, ["", "Summe", "3"])], width) == 4
+    assert footer_start([*data, (4, None), (5, ["Exported 2024-03-20"]), (6, ["by Jane"])], width) == 5
+    # a short line right after the data is a broken row (rejected by the parser), not a footer
+    assert footer_start([*data, (4, ["c", "3"])], width) is None
+    assert footer_start([*data, (4, ["c", "3"]), (5, None), (6, ["note"])], width) == 6
+    # a full-width line after the notes: the data goes on, there is no footer
+    assert footer_start([*data, (4, None), (5, ["note"]), (6, ["d", "4", "z"])], width) is None
+    assert footer_start([*data, (4, None), *[(n, ["note"]) for n in range(5, 20)]], width) is None  # too long
+
+
+# ── whole files ──────────────────────────────────────────────────────────────────────────────────────────
+def identities(result: ParseResult) -> list[str]:
+    return sorted(str(_identity(record)) for record in result.records)
+
+
+FIXTURE_FILES = sorted(path.name for path in FIXTURES.glob("*.csv"))
+# Variants whose only re-formatted dates are day ≤ 12 (the generic template's and Ledger Live's one naive
+# timestamp, a row rejected either way for having no zone): refused as ambiguous until --date-format says.
+NEEDS_DATE_FORMAT = {("generic.csv", "excel-us-csv-utf8"): "MDY", ("generic.csv", "excel-fr-unicode-text"): "DMY",
+                     ("ledger_live.csv", "excel-us-csv-utf8"): "MDY",
+                     ("ledger_live.csv", "excel-fr-unicode-text"): "DMY"}
+# Kraken line 21 holds '12,5': a decimal comma in a decimal-point file, rejected there. In a file re-saved with
+# decimal commas it is an ordinary number, and a deposit of 12.5 USD.
+BECOMES_VALID = {"kraken_ledgers.csv": 21}
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+@pytest.mark.parametrize("name", FIXTURE_FILES)
+def test_every_export_resaved_reads_back_to_the_same_records(name: str, variant: Resave) -> None:
+    text = load(name)
+    original = parse_export(text)
+    data = variant.bytes(text)
+    order = NEEDS_DATE_FORMAT.get((name, variant.name))
+    if order:
+        with pytest.raises(FileRefused, match="can be day first or month first"):
+            parse_export(data)
+    result = parse_export(data, reading=ReadOptions(date_format=order))
+    assert result.format == original.format == detect_format(data)
+    expected = identities(original)
+    rejected = {r.line: r.reason for r in original.rejected}
+    if name in BECOMES_VALID and variant.decimal == ",":
+        line = BECOMES_VALID[name]
+        assert "'12,5' is not a number" in rejected.pop(line)
+        [extra] = [r for r in result.records if r.lines == (line,)]
+        assert (extra.record_type, extra.asset, extra.amount) == ("deposit", "USD", D("12.5"))
+        expected = sorted([*expected, str(_identity(extra))])
+    assert identities(result) == expected
+    assert sorted(rejected) == sorted(r.line for r in result.rejected)
+    for record in result.records:  # exact Decimals, never through float
+        for value in (record.quantity, record.price, record.cost, record.amount, record.fee_amount):
+            assert value is None or type(value) is Decimal
+    footer = [line for line, reason in result.ignored if reason == FOOTER_REASON]
+    assert len(footer) == len([line for line in variant.footer if line])
+    assert result.data_lines == original.data_lines + len(footer)
+    assert result.layout is not None and (variant.decimal == ",") == ("decimal comma" in result.layout)
+
+
+def test_the_payload_keeps_the_cells_as_written() -> None:
+    excel_de = VARIANTS[0]
+    result = parse_export(excel_de.bytes(load("binance_trades.csv")))
+    first = next(r for r in result.records if r.payload["Date(UTC)"] == "01.03.2024 10:00:00")
+    assert first.payload["Price"] == "62000,01" and first.price == D("62000.01")
+    assert result.layout == "semicolon-delimited, decimal comma, dates DMY"
+
+
+def test_excel_default_dates_without_seconds_are_refused_for_a_venue_export() -> None:
+    excel_default = Resave("excel-de-default", ";", ",", "", "%d.%m.%Y %H:%M", "{sign}{number} $", "cp1252")
+    with pytest.raises(FileRefused, match=r"read as binance_trades \(header on line 1, semicolon-delimited\), but "
+                                          r"the times were re-formatted by a spreadsheet and lost their seconds: "
+                                          r"'15.03.2024 14:22' \(line 2, Date\(UTC\)\)"):
+        parse_export(excel_default.bytes(load("binance_trades.csv")))
+
+
+# ── what an unknown file is told ─────────────────────────────────────────────────────────────────────────
+def test_an_unknown_file_says_what_was_found_and_how_it_differs_from_the_nearest_format() -> None:
+    renamed = load("binance_trades.csv").replace("Date(UTC),Pair,Side", "Datum,Pair,Seite").replace(",", ";")
+    with pytest.raises(UnknownFormat) as info:
+        parse_export(renamed)
+    message = str(info.value)
+    assert "Nearest: line 1, read semicolon-delimited ('Datum', 'Pair', 'Seite', 'Price', 'Executed', 'Amount', " \
+           "'Fee'), has 5 of the 7 columns a binance_trades header needs; missing: 'date(utc)', 'side'" in message
+    kraken = load("kraken_ledgers.csv").replace('"refid"', '"reference"').replace('"txid"', '"tx_id"')
+    with pytest.raises(UnknownFormat, match=r"5 of the 7 columns a kraken_ledgers header needs; missing: 'txid' "
+                                            r"\(is 'tx_id' it, renamed\?\), 'refid'"):
+        parse_export(kraken)
+    with pytest.raises(UnknownFormat, match="no known header in the first 50 lines with --delimiter comma, but line "
+                                            "1 read as semicolon-delimited is a binance_trades header"):
+        parse_export(load("binance_trades.csv").replace(",", ";"), reading=ReadOptions(delimiter=","))
+    with pytest.raises(UnknownFormat, match="no column of a known format"):
+        parse_export("Name;City\nJane;Basel\n")
+    with pytest.raises(UnknownFormat, match=r"no kraken_ledgers header in the first 50 lines\. Nearest: line 1, "
+                                            r"read comma-delimited .* has 2 of the 7 columns a kraken_ledgers header "
+                                            r"needs; missing: 'txid', 'refid', 'time', 'type', 'asset'\."):
+        parse_export(load("binance_trades.csv"), "kraken_ledgers")
+
+
+def test_expected_columns_are_what_each_format_matches() -> None:
+    """EXPECTED (used only for telling users what is missing) cannot drift from the formats' own matchers."""
+    assert set(EXPECTED) <= set(FORMATS)
+    for fmt, column_sets in EXPECTED.items():
+        for columns in column_sets:
+            assert FORMATS[fmt][0](columns), (fmt, columns)
+            for dropped in range(len(columns)):
+                assert not FORMATS[fmt][0](columns[:dropped] + columns[dropped + 1:]), (fmt, columns[dropped])
