@@ -6,6 +6,7 @@ footers) read back to exactly the records of the original file."""
 from __future__ import annotations
 
 import codecs
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pipelines.sources.files import FORMATS, FileRefused, ParseResult, UnknownFo
 from pipelines.sources.files.detect import EXPECTED
 from pipelines.sources.files.dialect import (
     DialectRefused,
+    Native,
     ReadOptions,
     date_cell,
     date_format_named,
@@ -78,9 +80,11 @@ def test_number_cells(cell: str, evidence: str | None, as_point: str | None, as_
     assert normalise_number(cell, decimal_comma=True) == as_comma
 
 
-def dialect_of(rows: list[list[str]], options: ReadOptions | None = None, *, venue: bool = True) -> object:
+def dialect_of(rows: list[list[str]], options: ReadOptions | None = None, *, venue: bool = True,
+               native: Native | None = None) -> object:
     names = tuple(f"c{i}" for i in range(max(len(r) for r in rows)))
-    return sniff(list(enumerate(rows, start=2)), names, ";", options or ReadOptions(), venue_format=venue)
+    return sniff(list(enumerate(rows, start=2)), names, ";", options or ReadOptions(), venue_format=venue,
+                 native=native)
 
 
 def test_a_number_that_reads_two_ways_refuses_until_the_option_says() -> None:
@@ -179,6 +183,43 @@ def test_mixed_contradicted_or_lossy_dates_refuse() -> None:
     # one stray date among the venue's own timestamps does not decide how the file is read
     native = [[f"2024-03-{d:02d} 10:00:00"] for d in range(1, 29)] + [["01.03.2024 10:00"]]
     assert dialect_of(native).date_format is None  # type: ignore[attr-defined]
+
+
+def test_a_venues_own_notation_is_neither_evidence_nor_read_back() -> None:
+    """Binance writes '21-01-24 22:24:15' (2021-01-24, year first) and Coinbase Pro '2.7535e-7': the venues'
+    notation, read by their parsers, not a spreadsheet's two-digit year or a decimal point among decimal commas."""
+    binance = Native(dates=re.compile(r"\d{2}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"))
+    native_years = [["21-01-24 22:24:15", "-50"], ["21-01-25 10:00:00", "1"]]
+    with pytest.raises(DialectRefused, match="two-digit year"):  # as a spreadsheet's: '21-01-24' day first
+        dialect_of(native_years)
+    assert dialect_of(native_years, native=binance).date_format is None  # type: ignore[attr-defined]
+    # beside re-formatted dates, the venue's own cells are left as they are; the others are read back
+    resaved = [["01.02.2024 09:12:44", "2500"], ["24-02-03 14:00:00", "0,045"]]
+    dialect = dialect_of(resaved, native=binance)
+    assert dialect.normalise(resaved[1]) == ["24-02-03 14:00:00", "0.045"]  # type: ignore[attr-defined]
+    assert dialect.normalise(resaved[0]) == ["2024-02-01 09:12:44", "2500"]  # type: ignore[attr-defined]
+    # only the venue's exact notation: a spreadsheet's two-digit year, or one without seconds, is still refused
+    for cell in ("3/15/24 10:00:00", "24-03-01 10:00"):
+        with pytest.raises(DialectRefused, match="two-digit year"):
+            dialect_of([[cell]], native=binance)
+    # a pattern the user gives says how the dates are written, the venue's too
+    pattern = "%d-%m-%y %H:%M:%S"
+    told = dialect_of(native_years, ReadOptions(date_format=pattern), native=binance)
+    assert told.normalise(["21-01-24 22:24:15"]) == ["2024-01-21 22:24:15"]  # type: ignore[attr-defined]
+
+    coinbase_pro = Native(scientific=True)
+    fills = [["0,001", "0,05507", "2.7535e-7"], ["20413,54", "1,002", "2,045436708"]]
+    with pytest.raises(DialectRefused, match=r"mix decimal marks: '2.7535e-7'"):
+        dialect_of(fills)
+    dialect = dialect_of(fills, native=coinbase_pro)
+    assert dialect.decimal_comma is True  # type: ignore[attr-defined]
+    assert dialect.normalise(fills[0]) == ["0.001", "0.05507", "2.7535e-7"]  # type: ignore[attr-defined]
+    assert dialect.normalise(["1.234e-7"]) == ["1.234e-7"]  # type: ignore[attr-defined]  # not '1234e-7'
+    # what a spreadsheet writes ('2,7535E-07' in de-DE, '2.7535E-07' in en-US) is the spreadsheet's notation
+    assert dialect_of([["0,5"], ["2,7535E-07"]], native=coinbase_pro).normalise(  # type: ignore[attr-defined]
+        ["2,7535E-07"]) == ["2.7535E-07"]
+    with pytest.raises(DialectRefused, match=r"mix decimal marks: '2.7535E-07'"):
+        dialect_of([["0,5"], ["1,5"], ["2.7535E-07"]], native=coinbase_pro)
 
 
 def test_option_values() -> None:

@@ -30,12 +30,12 @@ belong together; each pairing is a small function.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 
+from pipelines.sources.files.binance import with_century
 from pipelines.sources.files.records import (
     Header,
     Ignore,
@@ -53,7 +53,6 @@ from pipelines.sources.files.records import (
 
 FORMAT = "binance_statement"
 _REQUIRED = ("utc_time", "account", "operation", "coin", "change")
-_SHORT_YEAR = re.compile(r"\d{2}-\d{2}-\d{2}[ T].*")
 _WIDE = Context(prec=60)
 
 # Wallets whose coins the spot ledger books (moves between them change no holding) and wallets it does not.
@@ -127,9 +126,8 @@ class _Leg:
 
 
 def _time(text: str, options: Options) -> datetime:
-    if _SHORT_YEAR.fullmatch(text.strip()):  # '24-03-01 10:00:00': Binance's two-digit year
-        text = "20" + text.strip()
-    return parse_time(text, "UTC_Time", naive=UTC, missing_zone="", now=options.now)
+    # '24-03-01 10:00:00': Binance's two-digit year (binance.TWO_DIGIT_YEAR)
+    return parse_time(with_century(text), "UTC_Time", naive=UTC, missing_zone="", now=options.now)
 
 
 def _leg(row: Row, col: dict[str, int | None], options: Options) -> _Leg:

@@ -5,16 +5,15 @@ src/bittytax/conv/parsers/binance/data_parsers.py, "Binance Deposits" / "Binance
     deposits:    Date(UTC+0),Coin,Network,Amount,Address,TXID,Status
     withdrawals: Date(UTC+0),Coin,Network,Amount,Fee,Address,TXID,Status
 A file with a Fee column is a withdrawal history, one without a deposit history. The date header names its zone
-('Date(UTC+0)', 'Date(UTC+8)'); some exports write the year with two digits ('24-03-01 10:00:00'). A
-withdrawal's Amount is what was sent and Fee the network fee on top (BittyTax books them so; Binance's withdraw
-API reports amount and transactionFee the same way). Only Completed lines moved coins: the others are ignored.
+('Date(UTC+0)', 'Date(UTC+8)'); some exports write the year with two digits, year first ('24-03-01 10:00:00':
+binance.TWO_DIGIT_YEAR). A withdrawal's Amount is what was sent and Fee the network fee on top (BittyTax books them
+so; Binance's withdraw API reports amount and transactionFee the same way). Only Completed lines moved coins: the
+others are ignored.
 """
 
 from __future__ import annotations
 
-import re
-
-from pipelines.sources.files.binance import _date_column
+from pipelines.sources.files.binance import _date_column, with_century
 from pipelines.sources.files.records import (
     Header,
     Ignore,
@@ -32,7 +31,6 @@ from pipelines.sources.files.records import (
 
 FORMAT = "binance_transfers"
 _REQUIRED = ("coin", "network", "amount", "address", "txid", "status")
-_SHORT_YEAR = re.compile(r"\d{2}-\d{2}-\d{2}[ T].*")
 
 
 def matches(keys: tuple[str, ...]) -> bool:
@@ -50,9 +48,8 @@ def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
         status = row.get(col["status"])
         if status.lower() != "completed":
             raise Ignore(f"status '{status}': the {'withdrawal' if withdrawals else 'deposit'} did not complete")
-        text = row.get(date_index)
-        occurred = parse_time("20" + text if _SHORT_YEAR.fullmatch(text) else text, header.names[date_index],
-                              naive=zone, missing_zone="", now=options.now)
+        occurred = parse_time(with_century(row.get(date_index)), header.names[date_index], naive=zone,
+                              missing_zone="", now=options.now)
         asset = parse_asset(row.get(col["coin"]), "Coin")
         amount = parse_decimal(row.get(col["amount"]), "Amount")
         fee = parse_decimal(row.get(col["fee"]), "Fee", sign="nonnegative", required=False) if withdrawals else None

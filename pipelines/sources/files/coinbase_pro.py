@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from pipelines.sources.files.dialect import Native
 from pipelines.sources.files.records import (
     Header,
     ImportedRecord,
@@ -39,6 +40,9 @@ _FILL_COLUMNS = ("trade id", "product", "side", "created at", "size", "size unit
                  "price/fee/total unit")
 _ACCOUNT_COLUMNS = ("type", "time", "amount", "balance", "amount/balance unit", "transfer id", "trade id", "order id")
 MISSING_ZONE = "{column}: '{text}' has no time zone (Coinbase Pro writes ISO 8601 with 'Z')"
+# A small fee is written in a program's scientific notation ('2.7535e-7', perfi's sample fills): the venue's own,
+# read as written, never evidence of how a spreadsheet re-saved the file (dialect.Native).
+FILLS_NATIVE = Native(scientific=True)
 _QUOTE_RANK = {**dict.fromkeys(("USD", "EUR", "GBP"), 0), **dict.fromkeys(("USDC", "USDT", "DAI", "UST"), 1),
                "BTC": 2, "ETH": 3}
 

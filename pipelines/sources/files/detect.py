@@ -25,6 +25,7 @@ from pipelines.sources.files import (
 from pipelines.sources.files.dialect import (
     DELIMITERS,
     DialectRefused,
+    Native,
     ReadOptions,
     decode,
     encoding_of,
@@ -121,6 +122,15 @@ OWNERS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     coinbase.FORMAT: ("exchange", ("coinbase",)),
     kraken.FORMAT: ("exchange", ("kraken",)),
     ledger_live.FORMAT: ("wallet", None),
+}
+
+
+# What a venue writes in its own export that could pass for a spreadsheet's notation (dialect.Native): read as the
+# venue wrote it, in the original file and in a re-saved one, never taken as evidence of a re-save or refused.
+NATIVE: dict[str, Native] = {
+    binance_statement.FORMAT: binance.TWO_DIGIT_YEAR_NATIVE,
+    binance_transfers.FORMAT: binance.TWO_DIGIT_YEAR_NATIVE,
+    coinbase_pro.FILLS: coinbase_pro.FILLS_NATIVE,
 }
 
 
@@ -266,7 +276,8 @@ def _read_as(lines: list[str], fmt: str, header: Header, reading: ReadOptions, e
     footer = footer_start(rows, len(header.keys))
     data = [(n, cells) for n, cells in rows if cells is not None and (footer is None or n < footer)]
     try:
-        dialect = sniff(data, header.names, delimiter, reading, venue_format=fmt in OWNERS, encoding=encoding)
+        dialect = sniff(data, header.names, delimiter, reading, venue_format=fmt in OWNERS, encoding=encoding,
+                        native=NATIVE.get(fmt))
     except DialectRefused as exc:
         raise FileRefused(f"refused, nothing imported: read as {fmt} (header on line {header.line}, "
                           f"{DELIMITERS[delimiter]}-delimited), but {exc}") from None

@@ -15,6 +15,10 @@ Nothing is guessed (DialectRefused says what was found instead):
 - a venue's export whose re-formatted times lost their seconds (Excel's default 'm/d/yyyy h:mm') is refused: its
   records would no longer be the venue's (they would match neither the API's nor the original file's);
 - two-digit years ('3/15/24') are refused unless a --date-format pattern with %y is given.
+A venue's own notation is never a spreadsheet's: each format names what its venue writes beyond ISO dates and
+plain decimals (Native: Binance's '21-01-24 22:24:15', year first with two digits; Coinbase Pro's '2.7535e-7'), and
+such cells are neither evidence of how the file was re-saved nor read back — the format's parser reads them as
+the venue wrote them, in the original file or in a re-saved one where the spreadsheet left them as text.
 
 Why one module of ~400 lines: the four sniffers share one walk over the cells and one refusal vocabulary.
 """
@@ -64,6 +68,26 @@ def date_format_named(text: str) -> str:
     except ValueError as exc:
         raise ValueError(f"date format '{text}': {exc}") from None
     return text
+
+
+@dataclass(frozen=True)
+class Native:
+    """What a venue writes in its own export that could pass for a spreadsheet's notation: such a cell is the
+    venue's, not evidence of a re-save, and is left as written (the format's parser reads it)."""
+
+    dates: re.Pattern[str] | None = None  # e.g. Binance's two-digit year first: '21-01-24 22:24:15'
+    scientific: bool = False  # numbers like '2.7535e-7' (a point, a lowercase e: no spreadsheet writes that)
+
+    def date(self, cell: str) -> bool:
+        return self.dates is not None and self.dates.fullmatch(cell.strip()) is not None
+
+    def number(self, cell: str) -> bool:
+        return self.scientific and _VENUE_SCIENTIFIC.fullmatch(cell.strip()) is not None
+
+
+# A program's scientific notation: Python and JavaScript write '2.7535e-7'; Excel and LibreOffice write an upper-case
+# E and at least two exponent digits in the locale's decimal mark ('2.7535E-07', '2,7535E-07').
+_VENUE_SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d+)?e[+-]?\d+")
 
 
 @dataclass(frozen=True)
@@ -315,16 +339,20 @@ class Dialect:
     decimal_comma: bool | None = None  # None: not sniffed, numbers are left as written
     date_format: str | None = None  # DMY | MDY | YMD | a strptime pattern; None: no re-formatted date seen
     encoding: str = "utf-8"
+    native: Native = field(default_factory=Native)  # the venue's own notation, left as written
 
     def normalise(self, cells: list[str]) -> list[str]:
         if self.decimal_comma is None and self.date_format is None:
             return cells  # the venue's own notation: nothing to read back
+        pattern = self.date_format is not None and "%" in self.date_format  # the user's: it says how dates are
         out = []
         for cell in cells:
             value = None
-            if self.date_format is not None and any(c in cell for c in "/.-"):
+            if self.date_format is not None and any(c in cell for c in "/.-") and (
+                    pattern or not self.native.date(cell)):
                 value = normalise_date(cell, self.date_format)
-            if value is None and self.decimal_comma is not None and any(c.isdigit() for c in cell):
+            if value is None and self.decimal_comma is not None and any(c.isdigit() for c in cell) and \
+                    not self.native.number(cell):
                 value = normalise_number(cell, self.decimal_comma)
             out.append(cell if value is None else value)
         return out
@@ -371,9 +399,14 @@ _STARTS = frozenset("0123456789+-.,$€£")  # how a number or a date can start;
 
 
 @lru_cache(maxsize=1 << 16)
-def _classify(cell: str) -> tuple[str, str, bool, bool] | None:
+def _classify(cell: str, native: Native) -> tuple[str, str, bool, bool] | None:
     """('date', order evidence, has seconds, two-digit year) | ('iso', …) | ('number', kind, grouped, …) | None.
+    The venue's own notation is 'iso' (a date) or None (a number): no evidence of a re-save.
     Cached: the same cells recur (zeros, fees, whole numbers) and every cell of a file is looked at."""
+    if native.date(cell):
+        return "iso", "iso", True, False
+    if native.number(cell):
+        return None
     found = date_cell(cell)
     if found is not None:
         return "date", found.evidence, found.seconds, len(found.year) == 2
@@ -385,13 +418,13 @@ def _classify(cell: str) -> tuple[str, str, bool, bool] | None:
     return "number", kind, _grouped(cell, kind), False
 
 
-def _gather(rows: Iterable[tuple[int, list[str]]], names: tuple[str, ...]) -> _Evidence:
+def _gather(rows: Iterable[tuple[int, list[str]]], names: tuple[str, ...], native: Native) -> _Evidence:
     evidence = _Evidence()
     for line, cells in rows:
         for index, cell in enumerate(cells):
             if not cell or cell[0] not in _STARTS:
                 continue
-            found = _classify(cell)
+            found = _classify(cell, native)
             if found is None:
                 continue
             what, kind, flag, short = found
@@ -499,11 +532,13 @@ def _date_order(evidence: _Evidence, given: str | None, venue_format: bool) -> s
 
 
 def sniff(rows: Iterable[tuple[int, list[str]]], names: tuple[str, ...], delimiter: str, options: ReadOptions,
-          *, venue_format: bool, encoding: str = "utf-8") -> Dialect:
-    """The dialect of a file's data rows ((line, cells) as split by `delimiter`). Raises DialectRefused."""
-    evidence = _gather(rows, names)
+          *, venue_format: bool, encoding: str = "utf-8", native: Native | None = None) -> Dialect:
+    """The dialect of a file's data rows ((line, cells) as split by `delimiter`); `native` is what the venue
+    itself writes that is not a spreadsheet's notation. Raises DialectRefused."""
+    native = native or Native()
+    evidence = _gather(rows, names, native)
     return Dialect(delimiter, _decimal_mark(evidence, options.decimal_comma),
-                   _date_order(evidence, options.date_format, venue_format), encoding)
+                   _date_order(evidence, options.date_format, venue_format), encoding, native)
 
 
 # ── summary footers ──────────────────────────────────────────────────────────────────────────────────────
