@@ -248,8 +248,11 @@ def test_kraken_trades_export() -> None:
         ("TQ4B2N-HXWJ7-3ZK5VA", "BTC", "USD", "buy", D("0.02"), D("61500.1"), D("1230.002"), D("1.968"), "USD"),
         ("TM2XQK-5TUVC-N7J3GE", "ETH", "EUR", "sell", D("0.5"), D("3210.5"), D("1605.25"), D("4.17365"), "EUR"),
         ("TGT7YS-4I5WE-LBQZ2N", "SOL", "USD", "buy", D("2"), D("145.2"), D("290.4"), D("0.4646"), "USD"),
-        ("T7RLII-OJ5TE-XPBLK2", "BTC", "USDT", "sell", D("0.01"), D("64000"), D("640"), D("1.024"), "USDT")]
+        ("T7RLII-OJ5TE-XPBLK2", "BTC", "USDT", "sell", D("0.01"), D("64000"), D("640"), D("1.024"), "USDT"),
+        # 0.2 ETH at 3520 = 704 USD, fee 0.16 % = 1.1264 USD (the row whose day, 18, tells a re-saved file's order)
+        ("TC3D4E-5F6G7-H8I9J0", "ETH", "USD", "buy", D("0.2"), D("3520"), D("704"), D("1.1264"), "USD")]
     assert result.records[0].occurred_at == utc(2024, 3, 1, 10, 0, 0, 123400)
+    assert result.records[-1].occurred_at == utc(2024, 3, 18, 21, 7, 44, 221000)
     assert _ignored(result) == {6: "derivatives: a margin trade (a leveraged position) is not in the spot ledger"}
     assert reasons(result) == {7: "type: 'hold' is not buy or sell"}
 
@@ -266,7 +269,9 @@ def test_htx_trade_history_in_the_zone_it_was_exported_in() -> None:
          "USDT"),
         (utc(2023, 10, 3, 6, 30, 28), "DYDX", "USDT", "buy", D("550.3272"), D("2.0566"), D("1131.80291952"),
          D("1.1006544"), "DYDX"),
-        (utc(2023, 10, 4, 1), "BTC", "USDT", "buy", D("0.01"), D("27500"), D("275"), None, None)]  # fee in points
+        (utc(2023, 10, 4, 1), "BTC", "USDT", "buy", D("0.01"), D("27500"), D("275"), None, None),  # fee in points
+        # 08:15:02 in Singapore (UTC+8); 10 SOL × 21.5 = 215 USDT, the fee in the coin received
+        (utc(2023, 10, 16, 0, 15, 2), "SOL", "USDT", "buy", D("10"), D("21.5"), D("215"), D("0.02"), "SOL")]
     assert _ignored(result) == {5: "derivatives: a margin account's fill is not in the spot ledger"}
     assert reasons(result) == {6: "symbol: 'ETHUSDT' is not BASE/QUOTE"}
 
