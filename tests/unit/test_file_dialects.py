@@ -364,9 +364,25 @@ def test_an_unknown_file_says_what_was_found_and_how_it_differs_from_the_nearest
         parse_export(load("binance_trades.csv"), "kraken_ledgers")
 
 
+def test_a_renamed_column_of_a_new_export_is_named_with_its_format() -> None:
+    statement = load("binance_statement.csv").replace("UTC_Time", "UTC Time", 1)
+    with pytest.raises(UnknownFormat, match=r"has 4 of the 5 columns a binance_statement header needs; missing: "
+                                            r"'utc_time' \(is 'UTC Time' it, renamed\?\)"):
+        parse_export(statement)
+    htx = load("htx_trades.csv").replace("deal_time", "Deal Time", 1).replace(",", ";")
+    with pytest.raises(UnknownFormat, match=r"read semicolon-delimited .* has 8 of the 9 columns a htx_trades header "
+                                            r"needs; missing: 'deal_time' \(is 'Deal Time' it, renamed\?\)"):
+        parse_export(htx)
+    fills = load("coinbase_pro_fills.csv").replace("created at", "created", 1)
+    with pytest.raises(UnknownFormat, match=r"9 of the 10 columns a coinbase_pro_fills header needs; missing: "
+                                            r"'created at' \(is 'created' it, renamed\?\)"):
+        parse_export(fills)
+
+
 def test_expected_columns_are_what_each_format_matches() -> None:
-    """EXPECTED (used only for telling users what is missing) cannot drift from the formats' own matchers."""
-    assert set(EXPECTED) <= set(FORMATS)
+    """EXPECTED (used only for telling users what is missing) cannot drift from the formats' own matchers, and no
+    format is left out of it (a format missing there would never be named as the nearest)."""
+    assert set(EXPECTED) == set(FORMATS)
     for fmt, column_sets in EXPECTED.items():
         for columns in column_sets:
             assert FORMATS[fmt][0](columns), (fmt, columns)

@@ -92,11 +92,14 @@ FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
 
 # The columns each format's header must have (one tuple per accepted column set, keys as header_key writes
 # them), to tell a user how a file that matched no format differs from the nearest one. A format missing here is
-# still detected; it is only never named as the nearest. tests/unit/test_file_dialects.py checks each set matches.
+# still detected; it is only never named as the nearest. tests/unit/test_file_dialects.py checks that every format
+# is here and that each set is exactly what its matcher needs (each set matches; without any one column it does not).
+# On a tie the earlier format is named.
 EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     binance.FORMAT: (("date(utc)", "pair", "side", "price", "executed", "amount", "fee"),
                      ("date(utc)", "pair", "base asset", "quote asset", "type", "price", "amount", "total", "fee",
-                      "fee coin")),
+                      "fee coin"),
+                     ("date(utc)", "market", "type", "price", "amount", "total", "fee", "fee coin")),
     coinbase.FORMAT: (("timestamp", "transaction type", "asset", "quantity transacted", "price currency",
                        "price at transaction"),
                       ("timestamp", "transaction type", "asset", "quantity transacted", "spot price currency",
@@ -105,6 +108,15 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     ledger_live.FORMAT: (("operation date", "currency ticker", "operation type", "operation amount",
                           "operation fees", "operation hash"),),
     generic.FORMAT: (generic.REQUIRED,),
+    binance_statement.FORMAT: (("utc_time", "account", "operation", "coin", "change"),),
+    binance_transfers.FORMAT: (("date(utc+0)", "coin", "network", "amount", "address", "txid", "status"),),
+    coinbase_pro.FILLS: (("trade id", "product", "side", "created at", "size", "size unit", "price", "fee", "total",
+                          "price/fee/total unit"),),
+    coinbase_pro.ACCOUNT: (("type", "time", "amount", "balance", "amount/balance unit", "transfer id", "trade id",
+                            "order id"),),
+    kraken_trades.FORMAT: (("txid", "ordertxid", "pair", "time", "type", "price", "cost", "fee", "vol", "margin"),),
+    htx.FORMAT: (("symbol", "deal_type", "account_type", "price", "volume", "amount", "fee_amount", "fee_currency",
+                  "deal_time"),),
 }
 
 
