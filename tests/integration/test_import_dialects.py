@@ -23,7 +23,7 @@ import pytest
 from pipelines.services.imports import import_file
 from pipelines.sources.files.dialect import ReadOptions
 from tests.resave import VARIANTS
-from tests.unit.test_file_dialects import BECOMES_VALID, FIXTURE_FILES, FIXTURES, NEEDS_DATE_FORMAT
+from tests.unit.test_file_dialects import BECOMES_VALID, FIXTURE_FILES, FIXTURES, NEEDS_DATE_FORMAT, TIMEZONE
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ COINBOOK = Path(sys.prefix) / "bin" / "coinbook"
 TENANT = "dia"
 # Whose export each fixture is (check_owner): the venue and kind of the accounts it is imported into.
 OWNER = {"binance": ("binance", "exchange"), "coinbase": ("coinbase", "exchange"), "kraken": ("kraken", "exchange"),
-         "ledger_live": ("bitcoin", "wallet"), "generic": ("htx", "exchange")}
+         "htx": ("htx", "exchange"), "ledger_live": ("bitcoin", "wallet"), "generic": ("htx", "exchange")}
 
 
 def account_of(fixture: str, variant: str) -> str:
@@ -92,7 +92,8 @@ def counts(database_url: str, account: str) -> tuple[int, int]:
 def test_every_resaved_export_lands_as_the_originals_records_and_twice_changes_nothing(
         database_url: str, wh: Warehouse, tmp_path: Path, fixture: str) -> None:
     text = (FIXTURES / fixture).read_bytes().decode("utf-8")
-    original = import_file(wh, FIXTURES / fixture, account_of(fixture, "original"))
+    zone = TIMEZONE.get(fixture)
+    original = import_file(wh, FIXTURES / fixture, account_of(fixture, "original"), timezone=zone)
     expected = records(database_url, account_of(fixture, "original"))
     assert len(expected) == original.records > 0
     made_valid: set[tuple[Any, ...]] = set()
@@ -101,7 +102,7 @@ def test_every_resaved_export_lands_as_the_originals_records_and_twice_changes_n
         path = tmp_path / f"{variant.name}-{fixture}"
         path.write_bytes(variant.bytes(text))
         reading = ReadOptions(date_format=NEEDS_DATE_FORMAT.get((fixture, variant.name)))
-        outcome = import_file(wh, path, account, reading=reading)
+        outcome = import_file(wh, path, account, timezone=zone, reading=reading)
         got = records(database_url, account)
         extra = {row for row in got - expected if fixture in BECOMES_VALID and variant.decimal == ","
                  and row[-1] == f"[{BECOMES_VALID[fixture]}]"}  # '12,5': a number once the file is decimal-comma
@@ -110,12 +111,12 @@ def test_every_resaved_export_lands_as_the_originals_records_and_twice_changes_n
         assert outcome.quarantined == original.quarantined - len(extra)
         assert outcome.rows_in == original.rows_in + len([line for line in variant.footer if line])
         before = counts(database_url, account)
-        again = import_file(wh, path, account, reading=reading)
+        again = import_file(wh, path, account, timezone=zone, reading=reading)
         assert (again.loaded_new, again.duplicates) == (0, again.records)
         assert counts(database_url, account) == before
         # into the original's account: nothing new but the row the re-save made valid
         made_valid |= extra
-        import_file(wh, path, account_of(fixture, "original"), reading=reading)
+        import_file(wh, path, account_of(fixture, "original"), timezone=zone, reading=reading)
         assert records(database_url, account_of(fixture, "original")) == expected | made_valid
 
 

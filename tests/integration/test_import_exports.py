@@ -79,9 +79,9 @@ def test_import_reports_the_tally_with_reasons_and_the_same_file_twice_changes_n
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout.splitlines()
     # 38 data lines: 24 in 15 records (a trade of 6 lines, the dust sweep's 3 in 2 records, …), 6 quarantined, 8
-    # ignored
-    assert out[0] == ("binance_statement.csv (binance_statement) → exp/exp-binance: 38 rows in = 24 loaded (15 new "
-                      "records, 0 already present) + 6 quarantined + 8 ignored")
+    # ignored; the format is followed by how the file was read (dialect.py: the venue's own notation here)
+    assert out[0] == ("binance_statement.csv (binance_statement; comma-delimited, decimal point) → exp/exp-binance: "
+                      "38 rows in = 24 loaded (15 new records, 0 already present) + 6 quarantined + 8 ignored")
     assert out[1].startswith("  format detected: binance_statement: Binance transaction history (statement)")
     assert out[2:4] == [f"  ignored 4 × {WALLETS}", f"  ignored 4 × {DERIVATIVES}"]
     assert sum(line.startswith("  quarantined binance_statement.csv line ") for line in out) == 6
