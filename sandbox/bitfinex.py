@@ -27,6 +27,13 @@ STATUS = {"ok": "COMPLETED", "pending": "PENDING", "failed": "FAILURE", "cancele
 TIMEFRAMES = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1h", "4h": "4h", "1D": "1d"}
 MAX_TRADES, MAX_MOVEMENTS = 2500, 1000
 NONCE_WINDOW = 10_000
+DAY_MS = 86_400_000
+# derivatives=True only (POST /__sandbox/faults {"derivatives": true}): one account also trades Bitfinex's BTC
+# perpetual. Layouts as ccxt's bitfinex reads them: the pair 'BTCF0:USTF0' in conf pub:info:pair:futures
+# (ccxt: 'BTC/USDT:USDT', type swap, contractSize 1), fills in the same trades/hist as spot (signed EXEC_AMOUNT,
+# FEE negative when paid, positive for a maker rebate, in USTF0), its collateral in a 'margin' wallet 'USTF0'.
+OPTIONS = ("derivatives",)
+PERP_ACCOUNT, PERP_ID, PERP_FILLS, PERP_COLLATERAL = "bluefin-bitfinex", "tBTCF0:USTF0", 40, Decimal("25000")
 
 
 class BitfinexError(Exception):
@@ -48,7 +55,7 @@ def _mid(world: World, m: Market) -> Decimal:
 
 
 # ── public ────────────────────────────────────────────────────────────────────────────────────────────────
-def conf(world: World, config: str) -> list[Any]:
+def conf(world: World, config: str, derivatives: bool = False) -> list[Any]:
     out: list[Any] = []
     codes = sorted({c for m in world.markets(PREFIX) for c in (m.base, m.quote)})
     for label in config.split(","):
@@ -61,6 +68,8 @@ def conf(world: World, config: str) -> list[Any]:
             out.append([[CURRENCY_ID[c], c] for c in codes])
         elif label == "pub:map:currency:pool":
             out.append([[CURRENCY_ID[c], c] for c in codes if c not in ("USD",)])
+        elif label == "pub:info:pair:futures" and derivatives:
+            out.append([[PERP_ID[1:], [None, None, None, "0.0002", "100.0", None, None, None, 0.01, 0.005]]])
         else:
             out.append([])  # futures, securities, margin, maps we have nothing for
     return out
@@ -133,9 +142,31 @@ def authenticate(world: World, request: Request) -> str:
     return account_id
 
 
-def wallets(world: World, account_id: str) -> list[Any]:
-    return [["exchange", CURRENCY_ID[a], float(amount), 0, float(amount), None, None]
+def wallets(world: World, account_id: str, derivatives: bool = False) -> list[Any]:
+    spot = [["exchange", CURRENCY_ID[a], float(amount), 0, float(amount), None, None]
             for a, amount in sorted(world.reported_balances(account_id).items())]
+    if derivatives and account_id == PERP_ACCOUNT:
+        spot.append(["margin", "USTF0", float(PERP_COLLATERAL), 0, float(PERP_COLLATERAL), None, None])
+    return spot
+
+
+def perp_fills(world: World, account_id: str) -> list[list[Any]]:
+    """PERP_FILLS fills of the BTC perpetual, one every ten days, alternately bought and sold, 0.5–2 contracts at
+    BTC's price then; every third a maker fill paid a 0.02 % rebate (FEE > 0), the rest paid 0.065 % taker."""
+    if account_id != PERP_ACCOUNT:
+        return []
+    spot = _markets(world)["tBTCUST"]
+    rows = []
+    for i in range(PERP_FILLS):
+        time_ms = START_MS + (i * 10 + 3) * DAY_MS + 37_000
+        price = Decimal(str(world.prices.market_close(spot, world.prices.hour_of(time_ms)))).quantize(spot.tick)
+        contracts = Decimal("0.5") * (1 + i % 4)
+        maker = i % 3 == 0
+        fee = (price * contracts * (Decimal("0.0002") if maker else Decimal("-0.00065"))).quantize(Decimal("0.000001"))
+        rows.append([880_000_000 + i, PERP_ID, time_ms, 990_000_000 + i, str(contracts if i % 2 == 0 else -contracts),
+                     str(price), "LIMIT" if maker else "MARKET", str(price), 1 if maker else -1, str(fee), "USTF0",
+                     None])
+    return rows
 
 
 def trade_row(market: Market, t: Trade) -> list[Any]:
@@ -151,11 +182,13 @@ def _window(params: dict[str, Any]) -> tuple[int, int, int, bool]:
 
 
 def trades_hist(world: World, account_id: str, symbol: str | None, params: dict[str, Any],
-                malformed: bool) -> list[Any]:
+                malformed: bool, derivatives: bool = False) -> list[Any]:
     start, end, limit, ascending = _window(params)
     markets = _markets(world)
     rows = [trade_row(markets[t.symbol], t) for t in world.trades[account_id]
             if symbol is None or t.symbol == symbol]
+    if derivatives:
+        rows += [r for r in perp_fills(world, account_id) if symbol is None or r[1] == symbol]
     if malformed:
         rows += [r for r in bogus_trades(world, account_id) if symbol is None or r[1] == symbol]
     rows = sorted((r for r in rows if start <= r[2] <= end), key=lambda r: (r[2], r[0]), reverse=not ascending)
@@ -211,11 +244,11 @@ def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
 
 
 # ── routing ───────────────────────────────────────────────────────────────────────────────────────────────
-def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
+def dispatch(world: World, request: Request, *, malformed: bool, derivatives: bool = False) -> tuple[int, Any]:
     path, params = request.path, request.params
     try:
         if path.startswith("/v2/conf/"):
-            return 200, conf(world, path.removeprefix("/v2/conf/"))
+            return 200, conf(world, path.removeprefix("/v2/conf/"), derivatives)
         if path.startswith("/v2/ticker/"):  # one symbol, without the symbol slot
             market = _markets(world).get(path.removeprefix("/v2/ticker/"))
             if market is None:
@@ -232,11 +265,11 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
             account_id = authenticate(world, request)
             body = json.loads(request.raw_body or "{}")
             if path == "/v2/auth/r/wallets":
-                return 200, wallets(world, account_id)
+                return 200, wallets(world, account_id, derivatives)
             if path == "/v2/auth/r/trades/hist":
-                return 200, trades_hist(world, account_id, None, body, malformed)
+                return 200, trades_hist(world, account_id, None, body, malformed, derivatives)
             if path.startswith("/v2/auth/r/trades/") and path.endswith("/hist"):
-                return 200, trades_hist(world, account_id, path.split("/")[5], body, malformed)
+                return 200, trades_hist(world, account_id, path.split("/")[5], body, malformed, derivatives)
             if path == "/v2/auth/r/movements/hist":
                 return 200, movements_hist(world, account_id, None, body, malformed)
             if path.startswith("/v2/auth/r/movements/") and path.endswith("/hist"):

@@ -9,7 +9,7 @@ Admin endpoints:
     GET  /__sandbox/stats      request counts per path (to count API calls)
     POST /__sandbox/faults     {"error_rate": 0.2, "statuses": [429, 500, 503], "latency_ms": 0,
                                 "truncate_rate": 0.0, "down": false, "malformed": true,
-                                "zero_update_time": ["acme-binance-ops"]}
+                                "zero_update_time": ["acme-binance-ops"], "derivatives": true}
     POST /__sandbox/advance    {"trades": 5}: new trades per account after the world's end
 """
 
@@ -88,6 +88,7 @@ class Faults:
     # Not a fault but a venue behaviour on demand: these Binance accounts answer `updateTime: 0`, as Binance
     # does for some account types.
     zero_update_time: list[str] = field(default_factory=list)
+    derivatives: bool = False  # a dialect with OPTIONS ('derivatives') serves derivative fills and wallets too
 
 
 class SandboxState:
@@ -232,7 +233,8 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             raw_query = parts.query if method == "GET" or not body else body
             request = binance.Request(method, path, params, raw_query,
                                       {k.lower(): v for k, v in self.headers.items()}, body)
-            result = dialect.dispatch(state.world, request, malformed=faults.malformed)
+            options = {name: getattr(faults, name) for name in getattr(dialect, "OPTIONS", ())}
+            result = dialect.dispatch(state.world, request, malformed=faults.malformed, **options)
             status, payload = result[0], result[1]
             headers = {"X-MBX-USED-WEIGHT-1m": str(used)} if dialect is binance else {}
             if len(result) > 2:

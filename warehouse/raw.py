@@ -46,13 +46,26 @@ class HistoryGap:
     reason: str
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """Rows of the same page that go to another raw table (derivatives: raw.exchange_derivatives)."""
+
+    table: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+
+
 def store_rows(wh: Warehouse, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                tenant_id: str, account_id: str, run_id: str | None,
-               cursors: Mapping[str, Any] | None = None, gaps: Sequence[HistoryGap] = ()) -> int:
-    """Load `rows` (tuples in `columns` order) into `table`, store the cursors and history gaps, all in one
-    transaction. Returns the rows newly inserted (rows already present by key are skipped)."""
+               cursors: Mapping[str, Any] | None = None, gaps: Sequence[HistoryGap] = (),
+               set_aside: SetAside | None = None) -> int:
+    """Load `rows` (tuples in `columns` order) into `table` (and `set_aside`'s rows into its table), store the
+    cursors and history gaps, all in one transaction. Returns the rows newly inserted into `table` (rows already
+    present by key are skipped)."""
     with wh.connect() as conn, conn.transaction():
         inserted = copy_insert(conn, table, columns, rows) if rows else 0
+        if set_aside is not None and set_aside.rows:
+            copy_insert(conn, set_aside.table, set_aside.columns, set_aside.rows)
         for gap in gaps:
             conn.execute(SAVE_GAP, (tenant_id, account_id, gap.source, gap.endpoint, gap.start_ms, gap.end_ms,
                                     gap.reason))
@@ -77,7 +90,7 @@ def record_wallet_addresses(wh: Warehouse, tenant_id: str, account_id: str, chai
 def sync_log(wh: Warehouse, *, tenant_id: str, account_id: str, source: str, endpoint: str,
              run_id: str | None) -> Iterator[dict[str, Any]]:
     """Record one sync in ops.sync_log: 'running', then 'ok' with counts, or 'failed' with the error."""
-    stats: dict[str, Any] = {"fetched": 0, "inserted": 0, "api_calls": 0}
+    stats: dict[str, Any] = {"fetched": 0, "inserted": 0, "api_calls": 0, "ignored": {}}
     with wh.connect() as conn:
         sync_id = conn.execute(
             """insert into ops.sync_log (tenant_id, account_id, source, endpoint, run_id, started_at, status)
@@ -94,10 +107,10 @@ def sync_log(wh: Warehouse, *, tenant_id: str, account_id: str, source: str, end
         with wh.connect() as conn:
             conn.execute(
                 """update ops.sync_log set finished_at = %s, status = %s, error = %s,
-                          fetched = %s, inserted = %s, api_calls = %s
+                          fetched = %s, inserted = %s, api_calls = %s, ignored = %s
                    where tenant_id = %s and sync_id = %s""",
                 (datetime.now(UTC), status, error, stats["fetched"], stats["inserted"], stats["api_calls"],
-                 tenant_id, sync_id),
+                 Jsonb(stats.get("ignored") or {}), tenant_id, sync_id),
             )
 
 

@@ -135,6 +135,17 @@ def _quarantine(summary: Summary, console: Console) -> None:
     console.print(table)
 
 
+def _set_aside(summary: Summary, console: Console) -> None:
+    if not summary.set_aside:
+        return
+    table = _table("Ignored: derivatives (kept in raw.exchange_derivatives, not booked: Coinbook's books are spot)",
+                   [("tenant", "left"), ("account", "left"), ("records", "left"), ("market", "left"),
+                    ("count", "right")])
+    for tenant, account, entity, market, count in summary.set_aside:
+        table.add_row(tenant, account, "fills" if entity == "trades" else entity, market, str(count))
+    console.print(table)
+
+
 def _currency(summary: Summary, console: Console) -> None:
     """First, whether the figures below are current: a stale transform, accounts held back by the gate."""
     if summary.stale:
@@ -156,7 +167,8 @@ def _currency(summary: Summary, console: Console) -> None:
                   "when the source's share of bad rows is back under the limit (COINBOOK_MAX_QUARANTINE_RATIO).")
 
 
-SECTIONS = (_currency, _positions, _where_it_sits, _transfers, _totals, _pnl, _risk, _breaks, _quarantine)
+SECTIONS = (_currency, _positions, _where_it_sits, _transfers, _totals, _pnl, _risk, _breaks, _quarantine,
+            _set_aside)
 
 
 def render_summary(summary: Summary, console: Console) -> None:

@@ -80,31 +80,56 @@ def _big_number(metric: dict[str, Any], subheader: str) -> dict[str, Any]:
             "y_axis_format": "SMART_NUMBER"}
 
 
-def _table(columns: list[str], order_by: str | None = None, limit: int = 200,
-           filters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+# d3 number formats (Superset's table `column_config`, keyed by column or metric label): what a reader expects
+# instead of a float's 17 digits
+PERCENT = ".1%"
+RATIO = ".3f"
+USD = ",.0f"
+COUNT = ",d"
+DAY = "%Y-%m-%d"  # a date column (a table's default shows 00:00 on it)
+
+
+def _formats(**formats: str) -> dict[str, Any]:
+    return {"column_config": {name: {"d3NumberFormat": fmt, "d3SmallNumberFormat": fmt}
+                              for name, fmt in formats.items()}}
+
+
+def _table(columns: list[str], order_by: str | list[tuple[str, bool]] | None = None, limit: int = 200,
+           filters: list[dict[str, Any]] | None = None, time_format: str = "%Y-%m-%d %H:%M",
+           formats: dict[str, str] | None = None) -> dict[str, Any]:
+    """A raw table. `order_by`: a column (descending), or [(column, ascending)]."""
+    orders = [(order_by, False)] if isinstance(order_by, str) else order_by or []
     return {"query_mode": "raw", "all_columns": columns, "row_limit": limit, "server_pagination": False,
-            "order_by_cols": [f'["{order_by}", false]'] if order_by else [], "adhoc_filters": filters or [],
-            "include_search": False, "table_timestamp_format": "%Y-%m-%d %H:%M"}
+            "order_by_cols": [f'["{column}", {str(ascending).lower()}]' for column, ascending in orders],
+            "adhoc_filters": filters or [], "include_search": False, "table_timestamp_format": time_format,
+            **_formats(**(formats or {}))}
 
 
 def _grouped(groupby: list[str], metrics: list[dict[str, Any]], limit: int = 200,
-             filters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+             filters: list[dict[str, Any]] | None = None, formats: dict[str, str] | None = None) -> dict[str, Any]:
     return {"query_mode": "aggregate", "groupby": groupby, "metrics": metrics, "row_limit": limit,
-            "order_desc": True, "timeseries_limit_metric": metrics[0], "adhoc_filters": filters or []}
+            "order_desc": True, "timeseries_limit_metric": metrics[0], "adhoc_filters": filters or [],
+            **_formats(**(formats or {}))}
 
 
 def _bar(x_axis: str, metrics: list[dict[str, Any]], groupby: list[str] | None = None,
-         filters: list[dict[str, Any]] | None = None, stack: bool = False) -> dict[str, Any]:
+         filters: list[dict[str, Any]] | None = None, stack: bool = False, month: bool = False) -> dict[str, Any]:
+    """Bars by a category, or (`month`) by a month column: one bar and one label per month. On a continuous time
+    axis ECharts pads the bars' ends and labels its edge with whatever instant it lands on ('.838ms')."""
+    by_month = {"time_grain_sqla": "P1M", "x_axis_time_format": "%b %Y", "tooltipTimeFormat": "%B %Y"} if month else {}
     return {"x_axis": x_axis, "metrics": metrics, "groupby": groupby or [], "adhoc_filters": filters or [],
             "row_limit": 1000, "x_axis_sort_asc": True, "stack": "Stack" if stack else None, "show_legend": True,
-            "rich_tooltip": True, "y_axis_format": "SMART_NUMBER", "orientation": "vertical"}
+            "rich_tooltip": True, "y_axis_format": "SMART_NUMBER", "orientation": "vertical", **by_month}
 
 
 def _line(x_axis: str, metrics: list[dict[str, Any]], groupby: list[str] | None = None,
-          filters: list[dict[str, Any]] | None = None, grain: str = "P1D") -> dict[str, Any]:
+          filters: list[dict[str, Any]] | None = None, grain: str = "P1D", y_format: str = "SMART_NUMBER",
+          ) -> dict[str, Any]:
     return {"x_axis": x_axis, "time_grain_sqla": grain, "metrics": metrics, "groupby": groupby or [],
             "adhoc_filters": filters or [], "row_limit": 10000, "show_legend": True, "rich_tooltip": True,
-            "y_axis_format": "SMART_NUMBER", "truncate_metric": True, "x_axis_time_format": "smart_date"}
+            "y_axis_format": y_format, "truncate_metric": True,
+            # a day, not smart_date: that labels the axis's last tick by weekday ('Wed 30')
+            "x_axis_time_format": "%Y-%m-%d", "tooltipTimeFormat": "%Y-%m-%d"}
 
 
 def _pie(groupby: str, metric: dict[str, Any]) -> dict[str, Any]:
@@ -131,6 +156,9 @@ DATASETS: tuple[Dataset, ...] = (
     Dataset("rolling_correlations", "as_of"),
     Dataset("rolling_volatility", "period_start", shared=True),
     Dataset("circuit_breaker", "as_of"),
+    # both may carry market data's rows (tenant 'public': price ticks quarantined, a stale market price)
+    Dataset("quarantine_by_source", "newest_quarantined_at", shared=True),
+    Dataset("open_alerts", "raised_at", shared=True),
     Dataset("prices_daily", "price_date", shared=True),
     Dataset("price_fallbacks", "priced_at", shared=True),
 )
@@ -149,7 +177,9 @@ CHARTS: tuple[Chart, ...] = (
     Chart("allocation", "Allocation and concentration (weight, HHI, volatility)", "table", "concentration",
           _grouped(["portfolio_id", "asset"],
                    [_metric("SUM(exposure_usd)", "Exposure (USD)"), _metric("MAX(weight)", "Weight"),
-                    _metric("MAX(hhi)", "HHI"), _metric("MAX(vol_30d)", "Volatility 30 d")]), width=6),
+                    _metric("MAX(hhi)", "HHI"), _metric("MAX(vol_30d)", "Volatility 30 d")],
+                   formats={"Exposure (USD)": USD, "Weight": PERCENT, "HHI": RATIO, "Volatility 30 d": PERCENT}),
+          width=6),
     Chart("exposure_by_custodian", "Exposure by custodian", "echarts_timeseries_bar", "exposure_by_venue",
           _bar("custodian", [VALUE], groupby=["account_kind"], stack=True), width=6),
     # ── Reconciliation ──
@@ -167,10 +197,25 @@ CHARTS: tuple[Chart, ...] = (
     Chart("data_status", "Data status: held-back accounts and when the marts were built", "table", "data_status",
           _table(["account_id", "venue", "account_kind", "built_at", "held_back", "held_since", "data_through",
                   "held_reason"], order_by="held_back"), width=6),
+    Chart("quarantine_by_account", "Quarantined records by account (0: none)", "echarts_timeseries_bar",
+          "quarantine_by_source", _bar("account_id", [_metric("SUM(quarantined_records)", "Quarantined records"),
+                                                      _metric("SUM(failed_checks)", "Failed checks")]), width=6),
+    Chart("stale_sources", "Stale sources: open stale_source alerts (no results: none)", "table", "open_alerts",
+          _table(["subject", "severity", "message", "raised_at", "age_hours"], order_by="age_hours",
+                 filters=[_where("kind = 'stale_source'")], formats={"age_hours": ".1f"}), width=6),
+    Chart("quarantine_table", "Quarantine by source and reason, with the gate's last verdict", "table",
+          "quarantine_by_source",
+          _table(["account_id", "raw_table", "reason_class", "quarantined_records", "failed_checks",
+                  "checked_columns", "example_reason", "newest_quarantined_at", "rows_checked",
+                  "partition_quarantined_share", "held"],
+                 order_by=[("quarantined_records", False), ("account_id", True), ("raw_table", True)],
+                 formats={"quarantined_records": COUNT, "failed_checks": COUNT, "rows_checked": COUNT,
+                          "partition_quarantined_share": ".2%"}), width=12),
     # ── PnL & tax ──
     Chart("realized_by_month", "Realized gains per month, short and long term", "echarts_timeseries_bar",
           "realized_pnl", _bar("period_month", [_metric("SUM(short_term_gain)", "Short term"),
-                                                _metric("SUM(long_term_gain)", "Long term")], stack=True), width=6),
+                                                _metric("SUM(long_term_gain)", "Long term")], stack=True,
+                               month=True), width=6),
     Chart("realized_by_year", "Realized per tax year", "table", "realized_pnl",
           _grouped(["tax_year"], [_metric("SUM(proceeds)", "Proceeds"), _metric("SUM(cost)", "Cost"),
                                   _metric("SUM(realized_gain)", "Gain"),
@@ -187,10 +232,12 @@ CHARTS: tuple[Chart, ...] = (
     Chart("var", "VaR by method, confidence and horizon (USD)", "table", "portfolio_var",
           _grouped(["portfolio_id", "method", "confidence", "horizon_days"],
                    [_metric("MAX(var_usd)", "VaR"), _metric("MAX(cvar_usd)", "CVaR"),
-                    _metric("MAX(var_share)", "Share of value")]), width=6),
+                    _metric("MAX(var_share)", "Share of value")],
+                   formats={"confidence": ".0%", "VaR": USD, "CVaR": USD, "Share of value": PERCENT}), width=6),
     Chart("var_backtest", "VaR backtest (Kupiec, historical 1-day 99 %)", "table", "var_backtest",
-          _table(["portfolio_id", "as_of", "observations", "exceptions", "expected", "p_value", "rejected"]),
-          width=6),
+          _table(["portfolio_id", "as_of", "observations", "exceptions", "expected", "p_value", "rejected"],
+                 time_format=DAY, formats={"observations": COUNT, "exceptions": COUNT, "expected": ".1f",
+                                           "p_value": RATIO}), width=6),
     Chart("correlations_heatmap", "Correlations, last 30 days (latest day)", "heatmap_v2", "rolling_correlations",
           {"x_axis": "asset_a", "groupby": "asset_b", "metric": _metric("AVG(correlation_30d)", "Correlation 30 d"),
            "adhoc_filters": [_where("as_of = (SELECT MAX(as_of) FROM marts.rolling_correlations)")],
@@ -199,14 +246,21 @@ CHARTS: tuple[Chart, ...] = (
            "sort_y_axis": "alpha_asc"}, width=6),
     Chart("volatility", "Annualised volatility, 30 days", "echarts_timeseries_line", "rolling_volatility",
           _line("period_start", [_metric("AVG(volatility_30d)", "Volatility 30 d")], groupby=["asset"],
-                filters=[_where(LATEST_DAY), _where("asset IN ('BTC', 'ETH', 'SOL')")]), width=6),
+                filters=[_where(LATEST_DAY), _where("asset IN ('BTC', 'ETH', 'SOL')")], y_format=".0%"), width=6),
     Chart("circuit_breaker", "Circuit breaker", "table", "circuit_breaker",
           _table(["portfolio_id", "as_of", "breaker_open", "breaker_since", "breaker_reason", "correlation_shift",
-                  "value_usd"]), width=12),
+                  "value_usd"], time_format=DAY, formats={"correlation_shift": RATIO, "value_usd": USD}), width=8),
+    Chart("open_alerts_count", "Open alerts", "big_number_total", "open_alerts",
+          _big_number(_metric("COUNT(alert_id)", "Open alerts"), "open alerts: risk limits, stale sources and prices, "
+                                                          "accounts held back"), width=4),
+    Chart("open_alerts", "Open alerts, most severe first", "table", "open_alerts",
+          _table(["severity", "kind", "subject", "message", "raised_at", "age_hours"],
+                 order_by=[("severity_rank", True), ("raised_at", True)], formats={"age_hours": ".1f"}),
+          width=12),
     # ── Prices ──
     Chart("reference_prices", "Reference prices (latest day) with provenance", "table", "prices_daily",
           _table(["asset", "price_date", "close_usd", "source_venue", "venues", "n_venues", "deviation", "disputed",
-                  "fallback"], order_by="asset",
+                  "fallback"], order_by="asset", time_format=DAY, formats={"deviation": ".2%"},
                  filters=[_where("price_date = (SELECT MAX(price_date) FROM marts.prices_daily)")]), width=12),
     Chart("btc_eth_close", "BTC and ETH daily close (USD)", "echarts_timeseries_line", "prices_daily",
           _line("price_date", [_metric("MAX(close_usd)", "Close")], groupby=["asset"],
@@ -220,10 +274,11 @@ DASHBOARDS: tuple[Dashboard, ...] = (
               (("total_value", "value_by_asset", "value_by_venue"), ("value_by_account", "value_over_time"),
                ("allocation", "exposure_by_custodian"))),
     Dashboard("reconciliation", "Reconciliation",
-              (("breaks_by_account", "reconciliation_table"), ("break_age", "data_status"))),
+              (("breaks_by_account", "reconciliation_table"), ("break_age", "data_status"),
+               ("quarantine_by_account", "stale_sources"), ("quarantine_table",))),
     Dashboard("pnl", "PnL & tax", (("realized_by_month", "realized_by_year"), ("unrealized", "missing_basis"))),
     Dashboard("risk", "Risk", (("var", "var_backtest"), ("correlations_heatmap", "volatility"),
-                               ("circuit_breaker",))),
+                               ("circuit_breaker", "open_alerts_count"), ("open_alerts",))),
     Dashboard("prices", "Prices", (("reference_prices",), ("btc_eth_close", "fallbacks"))),
 )
 
@@ -253,6 +308,7 @@ def chart_columns(chart: Chart) -> set[str]:
         found |= {value} if isinstance(value, str) else set(value or ())
     for order in params.get("order_by_cols", ()):
         found.add(order.split('"')[1])
+    found |= set(params.get("column_config", {})) - {m["label"] for m in params.get("metrics", ())}
     metrics = [*params.get("metrics", ()), *([params["metric"]] if "metric" in params else [])]
     for item in [*metrics, *params.get("adhoc_filters", ())]:
         found |= _identifiers(item["sqlExpression"])

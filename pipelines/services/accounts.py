@@ -69,7 +69,7 @@ CREDENTIAL_SCHEMES = ("db", "vault", "env", "sandbox")  # what services/credenti
 # The settings an account of each kind may have: exchanges (markets no longer held), Bitcoin wallets (an
 # extended key or plain addresses), EVM wallets (one address), DeFi position sets (an address, its protocols).
 KIND_SETTINGS: dict[str, tuple[str, ...]] = {
-    "exchange": ("symbols", "assets"),
+    "exchange": ("symbols", "assets", "derivatives"),
     "wallet": ("xpub", "script_type", "gap_limit", "addresses", "address"),
     "defi": ("address", "protocols"),
 }
@@ -146,7 +146,9 @@ def _settings_problems(spec: AccountSpec) -> list[tuple[str, str]]:
     if spec.kind == "exchange":
         return [(key, f"{key} must be a list of names, e.g. [BTC/USDT]") for key in ("symbols", "assets")
                 if key in settings and not (isinstance(settings[key], list)
-                                            and all(isinstance(v, str) for v in settings[key]))]
+                                            and all(isinstance(v, str) for v in settings[key]))] + (
+            [("derivatives", "derivatives must be true or false")]
+            if not isinstance(settings.get("derivatives", False), bool) else [])
     if spec.venue == "bitcoin" and spec.kind == "wallet":
         from pipelines.sources.chains.bitcoin import BtcWalletSpec
 

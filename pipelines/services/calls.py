@@ -42,10 +42,14 @@ class VenueCall:
     extra: dict[str, Any] = field(default_factory=dict)
     secrets: list[Credentials] = field(default_factory=list)  # to redact from error messages
     error: str | None = None  # a market-data call that failed without failing its asset
+    ignored: dict[str, int] = field(default_factory=dict)  # records fetched but kept out of the raw table, by reason
 
     def add(self, fetched: int, inserted: int) -> None:
         self.fetched += fetched
         self.inserted += inserted
+
+    def ignore(self, reason: str, records: int) -> None:
+        self.ignored[reason] = self.ignored.get(reason, 0) + records
 
     def count(self, name: str, value: int) -> None:
         self.extra[name] = self.extra.get(name, 0) + value
@@ -56,6 +60,8 @@ class VenueCall:
                                "seconds": round(time.monotonic() - self.started, 3), **self.extra}
         if self.error:
             out["error"] = self.error
+        if self.ignored:
+            out["ignored"] = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.ignored.items()))
         return out
 
 
@@ -71,7 +77,8 @@ def venue_call(wh: Warehouse, *, venue: str, entity: str, endpoint: str, tenant_
             try:
                 yield call
             finally:
-                log.update(fetched=call.fetched, inserted=call.inserted, api_calls=call.stats.calls)
+                log.update(fetched=call.fetched, inserted=call.inserted, api_calls=call.stats.calls,
+                           ignored=call.ignored)
     except GarbledResponse as exc:
         quarantine_response(wh, tenant_id=tenant_id, account_id=account_id, source=venue,
                             raw_table=raw_table(venue, entity), record_id=f"response:{endpoint}:{exc.digest[:16]}",

@@ -33,6 +33,7 @@ from warehouse.dashboards import grant_membership
 
 LOCK_FILE = PROJECT_ROOT / "dashboards" / "superset" / "requirements.lock"
 CONFIG_TEMPLATE = PROJECT_ROOT / "dashboards" / "superset" / "superset_config.py"
+IMPORTER = PROJECT_ROOT / "dashboards" / "superset" / "import_assets.py"  # overwrites charts and datasets too
 ADMIN = "admin"
 START_TIMEOUT_S = 180.0
 
@@ -227,7 +228,8 @@ def tenants_of(database_url: str) -> list[str]:
 
 def set_up(paths: Paths, sqlalchemy_uri: str, secret: dict[str, Any]) -> list[str]:
     """Metadata database, admin, roles and the bundle. The once-only steps run again when the lock changes;
-    the import runs every time (fixed UUIDs: it updates in place). Returns what was done."""
+    the import runs every time (fixed UUIDs: it updates in place, charts and datasets included). Returns what was
+    done."""
     done = []
     shutil.copyfile(CONFIG_TEMPLATE, paths.config)
     state = json.loads(paths.state.read_text()) if paths.state.exists() else {}
@@ -243,8 +245,11 @@ def set_up(paths: Paths, sqlalchemy_uri: str, secret: dict[str, Any]) -> list[st
         paths.state.write_text(json.dumps(state))
         done.append("initialised")
     bundle = paths.root / "bundle.zip"
-    bundle.write_bytes(dashboards_bundle.zipped(sqlalchemy_uri))
-    _superset(paths, "import-dashboards", "-p", str(bundle), "-u", ADMIN)
+    bundle.write_bytes(dashboards_bundle.zipped(sqlalchemy_uri, kind="assets"))
+    result = subprocess.run([str(paths.bin("python")), str(IMPORTER), str(bundle), ADMIN], capture_output=True,
+                            text=True, env=_env(paths), cwd=paths.root, check=False)
+    if result.returncode != 0:
+        raise DashboardsError(f"importing the bundle failed:\n{(result.stdout + result.stderr)[-3000:]}")
     done.append("imported")
     return done
 

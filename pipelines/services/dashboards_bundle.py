@@ -83,10 +83,12 @@ def read(bundle_dir: Path = BUNDLE_DIR) -> dict[str, dict[str, Any]]:
             for path in sorted(bundle_dir.glob("**/*.yaml"))}
 
 
-def zipped(sqlalchemy_uri: str, bundle_dir: Path = BUNDLE_DIR) -> bytes:
-    """The committed bundle as the zip `superset import-dashboards` takes (one top folder), its database
-    pointed at `sqlalchemy_uri` (a URL without password: Superset gets that at connect time)."""
+def zipped(sqlalchemy_uri: str, bundle_dir: Path = BUNDLE_DIR, kind: str = "Dashboard") -> bytes:
+    """The committed bundle as the zip Superset imports (one top folder), its database pointed at `sqlalchemy_uri`
+    (a URL without password: Superset gets that at connect time). `kind` is the metadata type the importer checks:
+    'Dashboard' for `superset import-dashboards`, 'assets' for the assets importer (which overwrites everything)."""
     files = read(bundle_dir)
+    files["metadata.yaml"]["type"] = kind
     files[f"databases/{file_name(DATABASE_NAME)}.yaml"]["sqlalchemy_uri"] = sqlalchemy_uri
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

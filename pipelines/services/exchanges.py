@@ -12,6 +12,7 @@ import ccxt
 from pipelines.constants import raw_table
 from pipelines.services.calls import VenueCall, venue_call
 from pipelines.services.clients import ExchangeClients
+from pipelines.sources.exchanges import derivatives
 from pipelines.sources.exchanges.client import Credentials, ExchangeAccount
 from pipelines.sources.exchanges.normalise import RAW_COLUMNS, as_tuples, snapshot_digest
 from pipelines.sources.exchanges.sync import (
@@ -24,7 +25,7 @@ from pipelines.sources.exchanges.sync import (
 )
 from pipelines.sources.exchanges.venues import profile
 from warehouse.connection import Warehouse
-from warehouse.raw import HistoryGap, store_rows
+from warehouse.raw import HistoryGap, SetAside, store_rows
 
 
 def cursors(wh: Warehouse, tenant_id: str, account_id: str) -> dict[str, dict[str, Any]]:
@@ -37,11 +38,15 @@ def cursors(wh: Warehouse, tenant_id: str, account_id: str) -> dict[str, dict[st
 
 
 def store_page(wh: Warehouse, page: Page, *, venue: str, tenant_id: str, account_id: str, run_id: str | None) -> int:
-    """The page's rows, cursor and gaps in one transaction; returns the rows newly inserted."""
+    """The page's rows, set-aside derivatives, cursor and gaps in one transaction; returns the rows newly inserted
+    into the raw table."""
+    aside = SetAside(derivatives.TABLE, derivatives.COLUMNS, derivatives.as_tuples(page.derivatives)) \
+        if page.derivatives else None
     return store_rows(wh, raw_table(venue, page.entity), RAW_COLUMNS[page.entity], as_tuples(page.rows, page.entity),
                       tenant_id=tenant_id, account_id=account_id, run_id=run_id,
                       cursors={page.endpoint: page.cursor} if page.cursor is not None else None,
-                      gaps=[HistoryGap(venue, g.endpoint, g.start_ms, g.end_ms, g.reason) for g in page.gaps])
+                      gaps=[HistoryGap(venue, g.endpoint, g.start_ms, g.end_ms, g.reason) for g in page.gaps],
+                      set_aside=aside)
 
 
 def store_pages(wh: Warehouse, pages: Iterable[Page], call: VenueCall, *, venue: str, tenant_id: str,
@@ -51,6 +56,8 @@ def store_pages(wh: Warehouse, pages: Iterable[Page], call: VenueCall, *, venue:
     for page in pages:
         new = store_page(wh, page, venue=venue, tenant_id=tenant_id, account_id=account_id, run_id=run_id)
         call.add(len(page.rows), new)
+        if page.derivatives:  # fetched, kept in raw.exchange_derivatives, not in this raw table: ignored
+            call.ignore(derivatives.IGNORED, len(page.derivatives))
         inserted += new
     return inserted
 

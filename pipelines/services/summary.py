@@ -119,6 +119,12 @@ from built b join ops.sync_log l on l.status = 'ok' and l.inserted > 0 and l.fin
 group by b.at
 """
 
+# Records a sync set aside instead of storing them in a spot raw table (derivatives: raw.exchange_derivatives)
+SET_ASIDE_SQL = """
+select tenant_id, account_id, entity, market_type, count(*)
+from raw.exchange_derivatives group by tenant_id, account_id, entity, market_type order by 1, 2, 3, 4
+"""
+
 QUARANTINE_SQL = """
 select raw_table, check_name, count(*), min(reason)
 from ops.quarantine group by raw_table, check_name order by raw_table, check_name
@@ -149,15 +155,19 @@ class Summary:
     holds: list[tuple[str, str, datetime, datetime | None, str]] = ()  # type: ignore[assignment]
     # (marts built at, newest sync with new rows, sources synced since) when new data is not in the marts yet
     stale: tuple[datetime, datetime, int] | None = None
+    # (tenant, account, entity, market type, records) ignored as derivatives, kept in raw.exchange_derivatives
+    set_aside: list[tuple[str, str, str, str, int]] = ()  # type: ignore[assignment]
 
 
 def read_summary(wh: Warehouse) -> Summary:
     with wh.connect() as conn:
         quarantine = [tuple(row) for row in conn.execute(QUARANTINE_SQL).fetchall()]
+        has_set_aside = conn.execute("select to_regclass('raw.exchange_derivatives') is not null").fetchone()
+        set_aside = [tuple(r) for r in conn.execute(SET_ASIDE_SQL).fetchall()] if has_set_aside[0] else []
         exists = conn.execute("select to_regclass('marts.positions') is not null "
                               "and to_regclass('marts.reconciliation') is not null").fetchone()
         if not (exists and exists[0]):
-            return Summary([], [], quarantine, built=False)  # type: ignore[arg-type]
+            return Summary([], [], quarantine, built=False, set_aside=set_aside)  # type: ignore[arg-type]
         positions = [PositionLine(*row) for row in conn.execute(POSITIONS_SQL).fetchall()]
         breaks = [tuple(row) for row in conn.execute(BREAKS_SQL).fetchall()]
         accounts = [tuple(row) for row in conn.execute(ACCOUNTS_SQL).fetchall()]
@@ -176,4 +186,4 @@ def read_summary(wh: Warehouse) -> Summary:
         stale = conn.execute(STALE_SQL).fetchone() if has_status[0] else None
         holds = [tuple(row) for row in conn.execute(HOLDS_SQL).fetchall()] if has_status[0] else []
     return Summary(positions, breaks, quarantine, accounts, transfers, pnl=pnl, risk=risk,  # type: ignore[arg-type]
-                   holds=holds, stale=tuple(stale) if stale else None)  # type: ignore[arg-type]
+                   holds=holds, stale=tuple(stale) if stale else None, set_aside=set_aside)  # type: ignore[arg-type]

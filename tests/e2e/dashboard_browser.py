@@ -19,11 +19,12 @@ DRAWN = "svg, canvas, table, .header-line, .big-number"
 ERROR = "[role='alert'], .ant-alert-error, .alert-danger"
 EMPTY_TEXTS = ("No results were returned", "No data")
 TIMEOUT_S = 90
+WIDTH, HEIGHT, MAX_HEIGHT = 1600, 1400, 4000
 
 
 def main(url: str, user: str, password: str, out: str, chromium: str, chromedriver: str, slugs: list[str]) -> None:
     options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1400",
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={WIDTH},{HEIGHT}",
                      "--disable-gpu"):
         options.add_argument(argument)
     options.binary_location = chromium
@@ -36,8 +37,15 @@ def main(url: str, user: str, password: str, out: str, chromium: str, chromedriv
         driver.find_element(By.ID, "password").send_keys(password + "\n")
         _wait(lambda: "/login" not in driver.current_url, "the login")
         for slug in slugs:
+            driver.set_window_size(WIDTH, HEIGHT)
             driver.get(f"{url}/superset/dashboard/{slug}/")
             _wait(lambda: _settled(driver), f"every chart of {slug}")
+            # the whole dashboard in one picture (and every chart in view: Superset draws charts as they scroll in)
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            if height > HEIGHT:
+                driver.set_window_size(WIDTH, min(height + 40, MAX_HEIGHT))
+                time.sleep(0.5)
+                _wait(lambda: _settled(driver), f"every chart of {slug}, resized")
             time.sleep(1.5)  # ECharts animate in
             charts = driver.find_elements(By.CSS_SELECTOR, CHART)
             errors, empty = [], []

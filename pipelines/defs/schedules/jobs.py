@@ -15,11 +15,12 @@ ALERTS = dg.AssetSelection.groups("alerts")  # freshness is judged after every t
 def transform_jobs(settings: CoinbookSettings) -> list[UnresolvedAssetJobDefinition]:
     gates = dg.AssetSelection.checks(*gate_keys(settings))
     everything = dg.AssetSelection.all() - INGEST
-    up_to_positions = dg.AssetSelection.keys("positions", "data_status").upstream() - INGEST
+    # what the gate just quarantined is shown as soon as the held-back accounts are (marts.quarantine_by_source)
+    up_to_positions = dg.AssetSelection.keys("positions", "data_status", "quarantine_by_source").upstream() - INGEST
     return [
         dg.define_asset_job("positions_refresh", selection=up_to_positions | ALERTS | gates,
                             description="Fast tier (after tickers_refresh): the quality gate, the models up to "
-                                        "positions, and freshness alerts."),
+                                        "positions, the quarantine counts, and freshness alerts."),
         # everything but ingestion: every model and test, transfer matching, lots, risk, alerts, the exports
         # (influx_export reads the risk tables portfolio_risk writes, and returns at once when not configured)
         dg.define_asset_job("nightly_reconciliation", selection=everything | gates,

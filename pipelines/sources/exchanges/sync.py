@@ -13,6 +13,7 @@ from typing import Any
 
 import ccxt
 
+from pipelines.sources.exchanges import derivatives
 from pipelines.sources.exchanges.client import ExchangeAccount
 from pipelines.sources.exchanges.normalise import (
     Row,
@@ -46,21 +47,40 @@ class Gap:
 
 @dataclass
 class Page:
-    """Rows for one raw table and the cursor to store with them (None: nothing to advance)."""
+    """Rows for one raw table and the cursor to store with them (None: nothing to advance). `derivatives`: the
+    page's derivative records, set aside for raw.exchange_derivatives (sources/exchanges/derivatives.py)."""
 
     entity: str
     endpoint: str
     rows: list[Row]
     cursor: dict[str, Any] | None = None
     gaps: list[Gap] = field(default_factory=list)
+    derivatives: list[Row] = field(default_factory=list)
 
 
 def fetch_balance_rows(exchange: ccxt.Exchange, account: ExchangeAccount, run_id: str | None,
                        fetched_ms: int) -> Page:
+    """The spot wallet's balance; and, for an account that declares derivatives, its derivative wallets' (set aside)."""
     balance = exchange.fetch_balance()
     rows = normalise_balances(balance, tenant_id=account.tenant_id, account_id=account.account_id,
                               source=exchange.id, run_id=run_id, fetched_ms=fetched_ms)
-    return Page("balances", "balances", rows)
+    aside = [row for kind in derivatives.derivative_balance_types(exchange.id, account.settings)
+             for row in derivatives.derivative_balance_rows(
+                 exchange.fetch_balance({"type": kind}), kind, tenant_id=account.tenant_id,
+                 account_id=account.account_id, source=exchange.id, run_id=run_id, fetched_ms=fetched_ms)]
+    return Page("balances", "balances", rows, derivatives=aside)
+
+
+def trade_page(exchange: ccxt.Exchange, account: ExchangeAccount, trades: list[dict[str, Any]], endpoint: str,
+               cursor: dict[str, Any] | None, run_id: str | None, gaps: list[Gap] | None = None) -> Page:
+    """Spot fills as raw trade rows; derivative fills set aside (never a spot row, never quarantined)."""
+    markets = exchange.markets or {}
+    spot, aside = derivatives.split_trades(trades, markets)
+    common = {"tenant_id": account.tenant_id, "account_id": account.account_id, "source": exchange.id,
+              "run_id": run_id}
+    return Page("trades", endpoint, [normalise_trade(t, **common) for t in spot], cursor, gaps or [],
+                [derivatives.derivative_trade_row(t, kind, markets.get(str(t.get("symbol"))), **common)
+                 for t, kind in aside])
 
 
 def discover_symbols(markets: dict[str, dict[str, Any]], known_assets: Iterable[str],
@@ -108,14 +128,12 @@ def _trades_from_id(exchange: ccxt.Exchange, venue: VenueProfile, account: Excha
     while True:
         params = {"fromId": int(cursor.get("last_id", -1)) + 1}
         trades = exchange.fetch_my_trades(symbol, limit=venue.trade_page_limit, params=params)
-        rows = [normalise_trade(t, tenant_id=account.tenant_id, account_id=account.account_id,
-                                source=exchange.id, run_id=run_id) for t in trades]
         new_cursor = dict(cursor)
         numeric_ids = [int(t["id"]) for t in trades if str(t.get("id", "")).isdigit()]
         if numeric_ids:
             new_cursor["last_id"] = max([*numeric_ids, int(cursor.get("last_id", -1))])
         advanced = new_cursor != cursor
-        yield Page("trades", endpoint, rows, new_cursor if advanced else None)
+        yield trade_page(exchange, account, trades, endpoint, new_cursor if advanced else None, run_id)
         cursor = new_cursor
         if len(trades) < venue.trade_page_limit or not advanced:
             break
@@ -147,9 +165,7 @@ def _trades_by_window(exchange: ccxt.Exchange, venue: VenueProfile, account: Exc
 
     for lower, upper in _windows(start, now_ms, venue.trade_window_ms):
         trades = _complete_window(fetch, lower, upper, venue.trade_page_limit)
-        rows = [normalise_trade(t, tenant_id=account.tenant_id, account_id=account.account_id,
-                                source=exchange.id, run_id=run_id) for t in trades]
-        yield Page("trades", endpoint, rows, {"until_ms": upper}, gaps)
+        yield trade_page(exchange, account, trades, endpoint, {"until_ms": upper}, run_id, gaps)
         gaps = []
 
 

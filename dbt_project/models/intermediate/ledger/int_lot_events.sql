@@ -4,7 +4,8 @@
 --   trade buy    acquire the base at the trade's value + its fee (fees go into the basis)
 --   trade sell   dispose of the base at the trade's value − its fee (fees reduce the proceeds)
 --                the quote, when it is not cash: the other side (disposed of on a buy, acquired on a sell)
---   trade fee    paid in a coin (not cash): a disposal of that coin at its fair value
+--   trade fee    paid in a coin (not cash): a disposal of that coin at its fair value; a negative fee (a maker
+--                rebate) lowers the basis / raises the proceeds instead, and a rebate in a coin is acquired
 --   internal transfer  transfer_out (amount + the fee legs of the same record) / transfer_in: the lots move
 --   external outflow   withdraw: the lots leave at cost, nothing realised (transfer_review asks what it was)
 --   external inflow    acquire at the basis the accountant gave (ops.cost_basis), else of unknown basis
@@ -55,7 +56,8 @@ trades as (
         max(case when leg = 'quote' then abs(quantity) end) as quote_qty,
         max(case when leg = 'fee' then ledger_entry_id end) as fee_id,
         max(case when leg = 'fee' then asset end) as fee_asset,
-        max(case when leg = 'fee' then abs(quantity) end) as fee_qty
+        -- signed: > 0 a fee paid, < 0 a rebate received (the ledger's fee leg is −fee_amount)
+        max(case when leg = 'fee' then -quantity end) as fee_qty
     from ledger
     where entry_type in ('trade_buy', 'trade_sell', 'trade_fee')
     group by tenant_id, portfolio_id, account_id, raw_table, source, source_record_id, book_scope
@@ -124,11 +126,14 @@ trade_events as (
 
     union all
 
-    -- a fee paid in a coin: that coin is disposed of at its fair value (which went into the basis/proceeds)
-    select tenant_id, portfolio_id, account_id, book_scope, fee_id, fee_asset, occurred_at, 'dispose', fee_qty,
-           fee_usd_value, 'fee at ' || coalesce(valuation, 'no price'), null, 'fee', base_asset
+    -- a fee paid in a coin: that coin is disposed of at its fair value (which went into the basis/proceeds); a
+    -- rebate received in a coin is acquired at its fair value (which came off the basis/proceeds)
+    select tenant_id, portfolio_id, account_id, book_scope, fee_id, fee_asset, occurred_at,
+           case when fee_qty > 0 then 'dispose' else 'acquire' end, abs(fee_qty), abs(fee_usd_value),
+           case when fee_qty > 0 then 'fee' else 'rebate' end || ' at ' || coalesce(valuation, 'no price'), null,
+           'fee', base_asset
     from trade_fees
-    where fee_id is not null and fee_qty > 0
+    where fee_id is not null and fee_qty <> 0
 ),
 
 -- a withdrawal's own fee legs in the same coin travel with it (internal: into the lots' basis; external: out)
