@@ -18,7 +18,7 @@ CHART = ".dashboard-component-chart-holder"
 DRAWN = "svg, canvas, table, .header-line, .big-number"
 ERROR = "[role='alert'], .ant-alert-error, .alert-danger"
 EMPTY_TEXTS = ("No results were returned", "No data")
-TIMEOUT_S = 90
+TIMEOUT_S = 180  # a login or a chart on a loaded machine (the whole suite on 2 cores) can take over a minute
 WIDTH, HEIGHT, MAX_HEIGHT = 1600, 1400, 4000
 
 

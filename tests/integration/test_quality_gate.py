@@ -229,6 +229,8 @@ def test_every_suite_matches_its_table_in_the_warehouse(gate_db: str) -> None:
                                ordinal_position) from information_schema.columns where table_schema = 'raw'
                                group by 1""").fetchall()
     tables = {name: tuple(columns) for name, columns in rows}
+    # derivative fills are set aside before the gate and kept whole for later, read by no model (V021): no suite
+    assert tables.pop("raw.exchange_derivatives")
     assert set(tables) == set(SUITES)
     assert all(SUITES[name].columns == columns for name, columns in tables.items())
 
