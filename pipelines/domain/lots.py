@@ -26,10 +26,15 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from enum import StrEnum
 
 ZERO = Decimal(0)
+# Every amount operation of the engines runs in this context: 100 digits hold the exact product of two
+# numeric(38, x) amounts (76 digits) and any sum of them, so nothing is rounded but what _share floors on purpose.
+# The default context keeps 28 digits: 468,210.6094632027 × 4,343,428.76245037 (30 digits) was rounded up before
+# the division, and a share came out one grid unit above the exact floor (tests/unit/test_lot_engine.py).
+EXACT = Context(prec=100, rounding=ROUND_FLOOR)
 LONG_TERM = timedelta(days=365)  # held more than one year → long term (US rule: the day after the anniversary)
 
 
@@ -128,9 +133,9 @@ class Precision:
 
     @classmethod
     def of(cls, events: Sequence[LotEvent]) -> Precision:
-        def places(values: Iterable[Decimal], floor: int) -> int:
-            return max([floor, *(-v.normalize().as_tuple().exponent for v in values  # type: ignore[operator]
-                                 if v and v.normalize().as_tuple().exponent < 0)])
+        def places(values: Iterable[Decimal], floor: int) -> int:  # normalize in EXACT: 28 digits would round
+            exponents = (EXACT.normalize(v).as_tuple().exponent for v in values if v)
+            return max([floor, *(-e for e in exponents if e < 0)])  # type: ignore[operator]
         return cls(Decimal(1).scaleb(-places((e.value for e in events), 2)),
                    Decimal(1).scaleb(-places((e.quantity for e in events), 8)))
 
@@ -141,10 +146,14 @@ def plain(amount: Decimal) -> str:
 
 
 def _share(total: Decimal, part: Decimal, whole: Decimal, quantum: Decimal) -> Decimal:
-    """total × part / whole rounded down to `quantum` (the whole when part is the whole)."""
+    """total × part / whole rounded down to `quantum` (the whole when part is the whole): the exact floor, as an
+    integer division of the exact product (no quotient rounded to the context's digits first)."""
     if part == whole:
         return total
-    return (total * part / whole).quantize(quantum, rounding=ROUND_FLOOR)
+    units, rest = EXACT.divmod(EXACT.multiply(total, part), EXACT.multiply(whole, quantum))
+    if rest < 0:  # divmod truncates towards zero; a negative share (a net loss as proceeds) floors away from it
+        units -= 1
+    return EXACT.multiply(units, quantum)
 
 
 class _Book:
@@ -216,6 +225,12 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
     disposals). `method` is one method, or a function of the tax year; `default` is SPECIFIC's fallback and
     the order transfers take lots in under SPECIFIC; `selections` maps a disposal's event_id to the lots
     (lot_id = the acquiring event's id) and quantities chosen for it."""
+    with localcontext(EXACT):
+        return _compute(events, method, default, selections)
+
+
+def _compute(events: Iterable[LotEvent], method: Method | Callable[[int], Method], default: Method,
+             selections: Mapping[str, Sequence[tuple[str, Decimal]]] | None) -> LotResult:
     method_for = method if callable(method) else (lambda _year, m=method: m)
     selections = selections or {}
     ordered = sorted(events, key=lambda e: (e.at, KIND_ORDER[e.kind], e.event_id))

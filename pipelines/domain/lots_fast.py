@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
 from numba import njit
 
 from pipelines.domain.lots import (
+    EXACT,
     KIND_ORDER,
     DisposalSlice,
     Lot,
@@ -483,7 +484,8 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     if method == Method.SPECIFIC and any(">" in lot for chosen in selections.values() for lot, _ in chosen):
         return compute_lots(ordered, method, default=default, selections=selections)  # a carried lot chosen
     try:
-        encoded = _encode(ordered, method, selections)
+        with localcontext(EXACT):  # amounts to grid units exactly, whatever their digits
+            encoded = _encode(ordered, method, selections)
     except _NeedsReference:
         return compute_lots(ordered, method, default=default, selections=selections)
     c = encoded.columns

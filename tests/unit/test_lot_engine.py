@@ -4,8 +4,10 @@ quantity; specific identification choosing the oldest lots reproduces FIFO."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -112,6 +114,38 @@ def test_the_method_can_change_with_the_tax_year() -> None:
               dispose("S1", "2023-12-01", "0.5", "200"), dispose("S2", "2024-12-01", "0.5", "200")]
     result = compute_lots(events, lambda year: Method.FIFO if year <= 2023 else Method.LIFO)
     assert [(s.disposal_id, s.lot_id) for s in result.slices] == [("S1", "L1"), ("S2", "L2")]
+
+
+def exact_floor(value: Fraction, places: int) -> Decimal:
+    """The independent reference: `value` rounded down to 10^−places, computed on Fractions."""
+    return Decimal(math.floor(value * 10**places)).scaleb(-places)
+
+
+def test_a_share_is_the_exact_floor_beyond_28_digits() -> None:
+    """10,000,000 tokens bought for 468,210.6094632027 (money on the 1e-10 grid), 4,343,428.76245037 sold:
+    468,210.6094632027 × 4,343,428.76245037 / 10,000,000 = 203,363.9428026891 999…9 (a 30-digit product), so
+    the cost is …891. Python's default 28-digit context rounded the product up first and gave …892."""
+    events = [LotEvent("L1", "A", "TOK", at("2024-01-01"), "acquire", D("10000000.00000000"), D("468210.6094632027")),
+              LotEvent("S1", "A", "TOK", at("2024-02-01"), "dispose", D("4343428.76245037"), D("250000"))]
+    exact = Fraction("468210.6094632027") * Fraction("4343428.76245037") / 10_000_000
+    assert exact_floor(exact, 10) == D("203363.9428026891")
+    (sold,) = compute_lots(events, Method.FIFO).slices
+    assert sold.cost == D("203363.9428026891")
+
+
+def test_numeric_38_amounts_are_exact() -> None:
+    """numeric(38, 18) quantities and a 30-digit cost: the shares are the exact floors, and what is left open
+    is the exact remainder (the default context would have rounded both the product and the subtraction)."""
+    qty, cost = D("12345678901234567890.123456789012345678"), D("987654321098765432109876543.21")
+    sold = D("1234567890123456789.012345678901234567")
+    events = [LotEvent("L1", "A", "TOK", at("2024-01-01"), "acquire", qty, cost),
+              LotEvent("S1", "A", "TOK", at("2024-02-01"), "dispose", sold, D("1"))]
+    result = compute_lots(events, Method.FIFO)
+    (piece,) = result.slices
+    assert piece.cost == exact_floor(Fraction(cost) * Fraction(sold) / Fraction(qty), 2)
+    (left,) = result.open_lots
+    assert left.quantity == D("11111111011111111101.111111110111111111")
+    assert Fraction(left.cost) + Fraction(piece.cost) == Fraction(cost)  # (Decimal's own + would round to 28)
 
 
 # ── properties ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -49,6 +49,19 @@ def test_random_specific_identifications_agree_warnings_included(events: list[Lo
         assert fast.warnings == reference.warnings
 
 
+def test_a_share_beyond_28_digits_agrees_to_the_last_digit() -> None:
+    """The issue's case (worked in test_lot_engine.py): both engines give the exact floor, …891."""
+    start = HISTORY[0].at
+    events = [LotEvent("L1", "A", "TOK", start, "acquire", Decimal("10000000.00000000"), Decimal("468210.6094632027")),
+              LotEvent("S1", "A", "TOK", start.replace(month=2), "dispose", Decimal("4343428.76245037"),
+                       Decimal("250000"))]
+    for method in METHODS:
+        fast, reference = compute_lots_fast(events, method), compute_lots(events, method)
+        assert fast.engine == "fast"
+        assert comparable(fast) == comparable(reference), method
+        assert fast.slices[0].cost == Decimal("203363.9428026891")
+
+
 def test_128_bit_share() -> None:
     big = 2**62 + 12345
     for a, b, c in ((big, big - 7, big), (10**18, 3 * 10**17, 10**18 + 1), (7, 3, 2),
