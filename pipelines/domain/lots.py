@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from enum import StrEnum
+from fractions import Fraction
 
 ZERO = Decimal(0)
 # Every amount operation of the engines runs in this context: 100 digits hold the exact product of two
@@ -171,8 +172,8 @@ class _Book:
         ts = lot.acquired_at.timestamp()
         if method == Method.LIFO:
             return (-ts, -lot.seq)
-        if method == Method.HIFO:
-            return (-lot.unit_cost, ts, lot.seq)
+        if method == Method.HIFO:  # the exact unit cost: a rounded quotient could tie or swap two near ones
+            return (-Fraction(lot.cost) / Fraction(lot.quantity), ts, lot.seq)
         return (ts, lot.seq)  # FIFO (and the order an average pool keeps)
 
     def add(self, lot: Lot) -> None:

@@ -40,14 +40,9 @@ INT63 = 2**63 - 1
 METHOD_CODE = {Method.FIFO: 0, Method.LIFO: 1, Method.HIFO: 2, Method.AVERAGE: 3, Method.SPECIFIC: 0}
 
 
-@njit(cache=True)
-def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
-    """floor(a × b / c) for 0 ≤ a, b and 0 < c, with a 128-bit intermediate (the result fits: b ≤ c)."""
-    if a == 0 or b == 0:
-        return 0
-    if a < 3037000499 and b < 3037000499:  # a × b < 2^63
-        return (a * b) // c
-    # 128-bit product in two uint64 halves, then shift-subtract long division by c
+@njit(cache=True, inline="always")
+def _mul128(a: int, b: int):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """a × b for 0 ≤ a, b < 2^63, exactly: (high, low) uint64 halves."""
     mask = np.uint64(0xFFFFFFFF)
     ua, ub = np.uint64(a), np.uint64(b)
     a_lo, a_hi, b_lo, b_hi = ua & mask, ua >> np.uint64(32), ub & mask, ub >> np.uint64(32)
@@ -58,6 +53,17 @@ def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
     carry = ((lo_lo >> np.uint64(32)) + (mid1 & mask) + (mid2 & mask)) >> np.uint64(32)
     lo = lo_lo + (mid1 << np.uint64(32)) + (mid2 << np.uint64(32))
     hi = hi + (mid1 >> np.uint64(32)) + (mid2 >> np.uint64(32)) + carry
+    return hi, lo
+
+
+@njit(cache=True)
+def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
+    """floor(a × b / c) for 0 ≤ a, b and 0 < c, with a 128-bit intermediate (the result fits: b ≤ c)."""
+    if a == 0 or b == 0:
+        return 0
+    if a < 3037000499 and b < 3037000499:  # a × b < 2^63
+        return (a * b) // c
+    hi, lo = _mul128(a, b)  # then shift-subtract long division by c
     uc = np.uint64(c)
     quotient = np.uint64(0)
     remainder = np.uint64(0)
@@ -72,26 +78,54 @@ def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
     return np.int64(quotient)
 
 
+@njit(cache=True)
+def _compare_unit_costs(cost_a: int, qty_a: int, cost_b: int, qty_b: int) -> int:  # pragma: no cover - compiled
+    """The sign of cost_a / qty_a − cost_b / qty_b (quantities > 0), exactly: cross-multiplied in 128 bits."""
+    if (cost_a < 0) != (cost_b < 0):
+        return -1 if cost_a < 0 else 1
+    if cost_a < 0:  # both negative: the larger magnitude is the smaller unit cost
+        return _compare_unit_costs(-cost_b, qty_b, -cost_a, qty_a)
+    a_hi, a_lo = _mul128(cost_a, qty_b)
+    b_hi, b_lo = _mul128(cost_b, qty_a)
+    if a_hi != b_hi:
+        return 1 if a_hi > b_hi else -1
+    if a_lo != b_lo:
+        return 1 if a_lo > b_lo else -1
+    return 0
+
+
+# float64 unit costs further apart than this (relative) are in their exact order: cost and quantity each lose at
+# most 2^-53 of themselves becoming floats and the division as much again. Closer ones are compared exactly.
+NEAR = 2.0**-48
+
+
 @njit(cache=True, inline="always")
 def _before(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, a: int, b: int) -> bool:  # pragma: no cover
-    """Lot a comes out of the heap before lot b: (k1, k2, k3) lexicographically, as the reference's keys."""
-    if k1[a] != k1[b]:
+    """Lot a comes out of the heap before lot b, in the reference's key order: (k1, k2, seq = k3[·, 0]); under
+    HIFO k1 is −(unit cost) as a float, and where two are near, k3[·, 1:] = (cost, quantity) decide exactly."""
+    if k1[a] != k1[b] and (k3[a, 2] == 0 or abs(k1[a] - k1[b]) > NEAR * max(abs(k1[a]), abs(k1[b]))):
         return k1[a] < k1[b]
+    if k3[a, 2] != 0:  # HIFO, unit costs near or equal as floats: the dearer lot first, if they differ at all
+        dearer = _compare_unit_costs(k3[a, 1], k3[a, 2], k3[b, 1], k3[b, 2])
+        if dearer != 0:
+            return dearer > 0
     if k2[a] != k2[b]:
         return k2[a] < k2[b]
-    return k3[a] < k3[b]
+    return k3[a, 0] < k3[b, 0]
 
 
 @njit(cache=True, inline="always")
 def _set_key(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, lot: int, method: int, when: float, seq: int,
              cost: int, quantity: int) -> None:  # pragma: no cover
-    """The reference engine's heap keys: FIFO (ts, seq), LIFO (−ts, −seq), HIFO (−unit cost, ts, seq)."""
+    """The reference engine's heap keys: FIFO (ts, seq), LIFO (−ts, −seq), HIFO (−unit cost, ts, seq), the
+    unit cost kept exactly beside its float (k3[lot] = (seq, cost, quantity); quantity 0: not HIFO). Times are
+    float seconds in both engines: distinct microseconds stay distinct and in order up to the year 2242."""
     if method == 1:
-        k1[lot], k2[lot], k3[lot] = -when, 0.0, -seq
+        k1[lot], k2[lot], k3[lot, 0], k3[lot, 2] = -when, 0.0, -seq, 0
     elif method == 2:
-        k1[lot], k2[lot], k3[lot] = -(cost / quantity), when, seq
+        k1[lot], k2[lot], k3[lot, 0], k3[lot, 1], k3[lot, 2] = -(cost / quantity), when, seq, cost, quantity
     else:
-        k1[lot], k2[lot], k3[lot] = when, 0.0, seq
+        k1[lot], k2[lot], k3[lot, 0], k3[lot, 2] = when, 0.0, seq, 0
 
 
 @njit(cache=True, inline="always")
@@ -257,7 +291,7 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
     lot_qty, lot_cost = np.zeros(room, np.int64), np.zeros(room, np.int64)
     lot_parent, lot_group = np.arange(room).astype(np.int64), np.zeros(room, np.int64)
     lot_seq, lot_via, lot_when = np.zeros(room, np.int64), np.full(room, -1, np.int64), np.arange(room).astype(np.int64)
-    k1, k2, k3 = np.zeros(room, np.float64), np.zeros(room, np.float64), np.zeros(room, np.int64)
+    k1, k2, k3 = np.zeros(room, np.float64), np.zeros(room, np.float64), np.zeros((room, 3), np.int64)
     lot_group[:n] = group
     n_lots = n
     start = np.zeros(n_groups, np.int64)

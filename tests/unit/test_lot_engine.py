@@ -148,6 +148,29 @@ def test_numeric_38_amounts_are_exact() -> None:
     assert Fraction(left.cost) + Fraction(piece.cost) == Fraction(cost)  # (Decimal's own + would round to 28)
 
 
+# Two pairs of lots whose unit costs are nearly equal: the issue's pair, equal as float64 (48,540.77062562437)
+# though the second is dearer in the 17th digit; and a pair equal in 28 digits, apart in the 37th. In each the
+# dearer lot is the newer: ranked by a rounded quotient they tie, and the tie goes to the older lot.
+NEAR_UNIT_COSTS = [
+    ((D("62.35516707"), D("3026767.8620673558")), (D("71.03537819"), D("3448111.9990252698"))),
+    ((D("9999999999.99999998"), D("9999999999999999.97")), (D("9999999999.99999999"), D("9999999999999999.98"))),
+]
+
+
+@pytest.mark.parametrize(("older", "newer"), NEAR_UNIT_COSTS)
+def test_hifo_ranks_unit_costs_exactly(older: tuple[Decimal, Decimal], newer: tuple[Decimal, Decimal]) -> None:
+    """HIFO takes the dearer lot first, the exact unit costs compared as fractions (the independent reference
+    here): the newer lot, so the sale is short-term; the older one would have made it long-term."""
+    (q_old, c_old), (q_new, c_new) = older, newer
+    assert Fraction(c_new) / Fraction(q_new) > Fraction(c_old) / Fraction(q_old)
+    assert float(c_new / q_new) == float(c_old / q_old) or c_new / q_new == c_old / q_old  # the near tie
+    events = [LotEvent("old", "A", "TOK", at("2023-01-01"), "acquire", q_old, c_old),
+              LotEvent("new", "A", "TOK", at("2024-06-01"), "acquire", q_new, c_new),
+              LotEvent("S1", "A", "TOK", at("2024-07-01"), "dispose", D("10"), D("500000"))]
+    (sold,) = compute_lots(events, Method.HIFO).slices
+    assert (sold.lot_id, sold.term) == ("new", "short")
+
+
 # ── properties ──────────────────────────────────────────────────────────────────────────────────────────────
 amounts = st.decimals(min_value=D("0.0001"), max_value=D(50), places=4)
 values = st.decimals(min_value=D(0), max_value=D(100000), places=2)

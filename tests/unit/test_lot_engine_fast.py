@@ -3,6 +3,7 @@ on random histories (with transfers between books, missing basis, fees), for eve
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.domain.lots import LotEvent, LotResult, Method, compute_lots
-from pipelines.domain.lots_fast import _mul_div, compute_lots_fast
-from tests.unit.test_lot_engine import HISTORY, histories
+from pipelines.domain.lots_fast import _compare_unit_costs, _mul_div, compute_lots_fast
+from tests.unit.test_lot_engine import HISTORY, NEAR_UNIT_COSTS, histories
 
 METHODS = (Method.FIFO, Method.LIFO, Method.HIFO, Method.AVERAGE, Method.SPECIFIC)
 
@@ -60,6 +61,53 @@ def test_a_share_beyond_28_digits_agrees_to_the_last_digit() -> None:
         assert fast.engine == "fast"
         assert comparable(fast) == comparable(reference), method
         assert fast.slices[0].cost == Decimal("203363.9428026891")
+
+
+@pytest.mark.parametrize(("older", "newer"), NEAR_UNIT_COSTS)
+def test_hifo_ranks_near_unit_costs_as_the_reference(older: tuple[Decimal, Decimal],
+                                                     newer: tuple[Decimal, Decimal]) -> None:
+    """Unit costs equal as float64 (or in 28 digits) but not exactly: the fast engine takes the dearer lot, as the
+    reference does (test_lot_engine.py works out which), also as the specific method's fallback, and for a lot
+    that a transfer carried into the book."""
+    start = HISTORY[0].at
+    (q_old, c_old), (q_new, c_new) = older, newer
+    events = [LotEvent("old", "A", "TOK", start, "acquire", q_old, c_old),
+              LotEvent("new", "B", "TOK", start.replace(year=2025), "acquire", q_new, c_new),
+              LotEvent("o", "B", "TOK", start.replace(year=2025, month=2), "transfer_out", q_new, transfer_id="t"),
+              LotEvent("i", "A", "TOK", start.replace(year=2025, month=2), "transfer_in", q_new, transfer_id="t"),
+              LotEvent("S1", "A", "TOK", start.replace(year=2025, month=3), "dispose", Decimal(10), Decimal(9))]
+    for method, default in ((Method.HIFO, Method.FIFO), (Method.SPECIFIC, Method.HIFO)):
+        fast = compute_lots_fast(events, method, default=default)
+        reference = compute_lots(events, method, default=default)
+        assert fast.engine == "fast"
+        assert comparable(fast) == comparable(reference), method
+        assert [s.lot_id for s in fast.slices] == ["new>t"]
+
+
+def test_equal_and_microsecond_apart_times_rank_as_the_reference() -> None:
+    """FIFO/LIFO (and HIFO at equal unit costs) rank by time, then by acquisition order: lots bought at the same
+    instant, and one a microsecond later, come out in the same order from both engines — the order of the times,
+    then of the events (sorted by id at equal times)."""
+    start = HISTORY[0].at
+    later = start.replace(microsecond=1)
+    events = [LotEvent("b", "A", "BTC", start, "acquire", Decimal(1), Decimal(100)),
+              LotEvent("a", "A", "BTC", start, "acquire", Decimal(1), Decimal(100)),
+              LotEvent("c", "A", "BTC", later, "acquire", Decimal(1), Decimal(100)),
+              *(LotEvent(f"s{k}", "A", "BTC", start + timedelta(days=1 + k), "dispose", Decimal(1), Decimal(150))
+                for k in range(3))]
+    expected = {Method.FIFO: ["a", "b", "c"], Method.LIFO: ["c", "b", "a"], Method.HIFO: ["a", "b", "c"]}
+    for method, order in expected.items():
+        fast, reference = compute_lots_fast(events, method), compute_lots(events, method)
+        assert comparable(fast) == comparable(reference), method
+        assert [s.lot_id for s in fast.slices] == order, method
+
+
+def test_exact_unit_cost_comparison() -> None:
+    """The kernel's cross-multiplied comparison against Python's integers, near 2^63 and across signs."""
+    big = 2**63 - 1
+    for a, b, c, d in ((big, big - 1, big - 1, big - 2), (30267678620673558, 6235516707, 34481119990252698,
+                       7103537819), (5, 2, 10, 4), (-3, 2, 1, 5), (-7, 3, -5, 2), (0, 1, 0, 9), (1, big, 0, 1)):
+        assert _compare_unit_costs(a, b, c, d) == (a * d > c * b) - (a * d < c * b), (a, b, c, d)
 
 
 def test_128_bit_share() -> None:
