@@ -1,7 +1,9 @@
 """Tax lots: which acquisition each disposal consumed, at what cost — exact, explainable, per book.
 
-Pure (no I/O, no clock). Amounts are Decimals; a lot's cost and a disposal's proceeds are split across slices
-by subtraction (the last slice takes the remainder), so quantity, cost and proceeds are conserved exactly.
+Pure (no I/O, no clock). Amounts are Decimals, computed exactly (the EXACT context). A lot's cost and a
+disposal's proceeds are split across slices by cumulative shares (_cumulative_share): each slice is within one
+grid unit of its exact share, and the slices add up to the whole, so quantity, cost and proceeds are conserved
+exactly.
 
 Events per book (an account, or the whole tenant when books are universal) and asset:
     acquire       quantity, cost (fees included when they go into the basis): a buy, income at fair value
@@ -70,6 +72,9 @@ class Lot:
     cost: Decimal  # remaining
     source: str = ""
     seq: int = 0
+    # What the lot's shares are cumulative over (see _cumulative_share): its quantity and cost as it was acquired
+    # or arrived, or, for an average pool, as it stood after its last addition. Set when it joins a book.
+    basis: tuple[Decimal, Decimal] = field(default=(ZERO, ZERO), compare=False, repr=False)
 
     @property
     def unit_cost(self) -> Decimal:
@@ -125,7 +130,7 @@ KIND_ORDER = {"acquire": 0, "transfer_in": 1, "transfer_out": 2, "dispose": 3, "
 
 @dataclass(frozen=True)
 class Precision:
-    """Where shares are rounded (down; the last slice takes the remainder, so totals stay exact): money to
+    """Where shares are rounded (down, cumulatively, so the slices add up to the whole): money to
     the finer of cents and the inputs' own decimals, quantities to the finer of 1e-8 and the inputs'. The
     fast engine computes with integers on exactly these grids, so both engines agree to the last digit."""
 
@@ -144,6 +149,16 @@ class Precision:
 def plain(amount: Decimal) -> str:
     """An amount as people write it in a message: 0.0001, 2, 1500 (not 0.00010000 or 1.5E+3)."""
     return format(amount.normalize(), "f") if amount else "0"
+
+
+def _cumulative_share(total: Decimal, whole: Decimal, done: Decimal, part: Decimal, left: Decimal,
+                      quantum: Decimal) -> Decimal:
+    """The share of `total` (a lot's cost, a disposal's proceeds, what a transfer delivers) that `part` of `whole`
+    gets, when `done` of it is already taken and `left` of the total is not yet given out: floor(total × (done +
+    part) / whole) − what earlier parts got (total − left; the floors telescope). Each part is then within one
+    grid unit of its exact value total × part / whole, however many parts come before it — a share of what is
+    *left* rounded each time would let the error build up (cents after a few dozen partial sales)."""
+    return _share(total, done + part, whole, quantum) - (total - left)
 
 
 def _share(total: Decimal, part: Decimal, whole: Decimal, quantum: Decimal) -> Decimal:
@@ -181,8 +196,11 @@ class _Book:
             pool = next(iter(self.lots.values()))
             pool.quantity += lot.quantity
             pool.cost += lot.cost
+            pool.basis = (pool.quantity, pool.cost)
             pool.acquired_at = min(pool.acquired_at, lot.acquired_at)
             return
+        if not lot.basis[0]:
+            lot.basis = (lot.quantity, lot.cost)
         self.lots[lot.lot_id] = lot
         heapq.heappush(self.heap, (*self._key(lot), lot.lot_id))
 
@@ -211,7 +229,8 @@ class _Book:
     def take(self, lot: Lot, quantity: Decimal) -> tuple[Decimal, Decimal]:
         """Remove `quantity` from `lot`; returns (quantity taken, cost taken)."""
         taken = min(quantity, lot.quantity)
-        cost = _share(lot.cost, taken, lot.quantity, self.precision.money)
+        whole, total = lot.basis
+        cost = _cumulative_share(total, whole, whole - lot.quantity, taken, lot.cost, self.precision.money)
         lot.quantity -= taken
         lot.cost -= cost
         if lot.quantity == 0:
@@ -292,8 +311,8 @@ def _dispose(event: LotEvent, state: _Book, chosen: Sequence[tuple[str, Decimal]
 
     def record(lot: Lot, quantity: Decimal, cost: Decimal) -> None:
         nonlocal remaining, proceeds_left
-        last = quantity == remaining
-        proceeds = proceeds_left if last else _share(proceeds_left, quantity, remaining, state.precision.money)
+        proceeds = _cumulative_share(event.value, event.quantity, event.quantity - remaining, quantity, proceeds_left,
+                                     state.precision.money)
         remaining -= quantity
         proceeds_left -= proceeds
         result.slices.append(DisposalSlice(
@@ -339,8 +358,8 @@ def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, se
             result.warnings.append(f"{out.event_id}: {plain(remaining)} {out.asset} sent without lots to carry")
             break
         quantity, cost = source.take(lot, remaining)
-        arriving = arriving_left if quantity == remaining else _share(arriving_left, quantity, remaining,
-                                                                      source.precision.quantity)
+        arriving = _cumulative_share(received, out.quantity, out.quantity - remaining, quantity, arriving_left,
+                                     source.precision.quantity)
         remaining -= quantity
         arriving_left -= arriving
         taken_total += quantity

@@ -2,8 +2,9 @@
 integers on the reference engine's rounding grids (Precision) in one compiled pass (numba).
 
 Quantities and values become int64 multiples of the run's quantum; a share of a lot's cost or of a disposal's
-proceeds is floor(total × part / whole) computed exactly in 128 bits, the last slice taking the remainder —
-the reference engine's rule, so both agree to the last digit (tests/unit/test_lot_engine_fast.py).
+proceeds is cumulative, floor(total × taken so far / whole) less what earlier slices got, computed exactly in
+128 bits; HIFO compares unit costs exactly where their floats are near — the reference engine's rules, so both
+agree to the last digit (tests/unit/test_lot_engine_fast.py).
 
 Falls back to the reference engine (and says why) for what it does not cover: specific identification with
 selections, a method that changes between tax years, or amounts that do not fit 63 bits on the grid.
@@ -100,37 +101,40 @@ NEAR = 2.0**-48
 
 
 @njit(cache=True, inline="always")
-def _before(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, a: int, b: int) -> bool:  # pragma: no cover
-    """Lot a comes out of the heap before lot b, in the reference's key order: (k1, k2, seq = k3[·, 0]); under
-    HIFO k1 is −(unit cost) as a float, and where two are near, k3[·, 1:] = (cost, quantity) decide exactly."""
-    if k1[a] != k1[b] and (k3[a, 2] == 0 or abs(k1[a] - k1[b]) > NEAR * max(abs(k1[a]), abs(k1[b]))):
+def _before(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, basis: np.ndarray, hifo: bool, a: int,
+            b: int) -> bool:  # pragma: no cover
+    """Lot a comes out of the heap before lot b: (k1, k2, k3) lexicographically, as the reference's keys. Under
+    HIFO k1 is −(unit cost) as a float; where two are near, the lots' (quantity, cost) as they joined the book
+    (their basis, which a HIFO lot keeps: no pool) decide exactly."""
+    if k1[a] != k1[b] and (not hifo or abs(k1[a] - k1[b]) > NEAR * max(abs(k1[a]), abs(k1[b]))):
         return k1[a] < k1[b]
-    if k3[a, 2] != 0:  # HIFO, unit costs near or equal as floats: the dearer lot first, if they differ at all
-        dearer = _compare_unit_costs(k3[a, 1], k3[a, 2], k3[b, 1], k3[b, 2])
+    if hifo:  # unit costs near or equal as floats: the dearer lot first, if they differ at all
+        dearer = _compare_unit_costs(basis[a, 1], basis[a, 0], basis[b, 1], basis[b, 0])
         if dearer != 0:
             return dearer > 0
     if k2[a] != k2[b]:
         return k2[a] < k2[b]
-    return k3[a, 0] < k3[b, 0]
+    return k3[a] < k3[b]
 
 
 @njit(cache=True, inline="always")
 def _set_key(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, lot: int, method: int, when: float, seq: int,
              cost: int, quantity: int) -> None:  # pragma: no cover
-    """The reference engine's heap keys: FIFO (ts, seq), LIFO (−ts, −seq), HIFO (−unit cost, ts, seq), the
-    unit cost kept exactly beside its float (k3[lot] = (seq, cost, quantity); quantity 0: not HIFO). Times are
-    float seconds in both engines: distinct microseconds stay distinct and in order up to the year 2242."""
+    """The reference engine's heap keys: FIFO (ts, seq), LIFO (−ts, −seq), HIFO (−unit cost, ts, seq), the exact
+    unit cost being the lot's basis (see _before). Times are float seconds in both engines: distinct
+    microseconds stay distinct and in order up to the year 2242."""
     if method == 1:
-        k1[lot], k2[lot], k3[lot, 0], k3[lot, 2] = -when, 0.0, -seq, 0
+        k1[lot], k2[lot], k3[lot] = -when, 0.0, -seq
     elif method == 2:
-        k1[lot], k2[lot], k3[lot, 0], k3[lot, 1], k3[lot, 2] = -(cost / quantity), when, seq, cost, quantity
+        k1[lot], k2[lot], k3[lot] = -(cost / quantity), when, seq
     else:
-        k1[lot], k2[lot], k3[lot, 0], k3[lot, 2] = when, 0.0, seq, 0
+        k1[lot], k2[lot], k3[lot] = when, 0.0, seq
 
 
 @njit(cache=True, inline="always")
 def _heap_push(data: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.ndarray, end: int, g: int, lot: int,
-               k1: np.ndarray, k2: np.ndarray, k3: np.ndarray) -> int:  # pragma: no cover
+               k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, basis: np.ndarray,
+               hifo: bool) -> int:  # pragma: no cover
     """Push `lot` on group g's heap. All heaps share one flat array; a full heap moves to its free end with
     twice the room (amortised O(1)). Returns the new free end, or −1 when the array has no room left (the
     caller reruns with more: arrays are never reallocated inside the kernel, which keeps numba from
@@ -147,7 +151,7 @@ def _heap_push(data: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.nd
     size[g] += 1
     while c > 0:
         parent = (c - 1) // 2
-        if not _before(k1, k2, k3, data[base + c], data[base + parent]):
+        if not _before(k1, k2, k3, basis, hifo, data[base + c], data[base + parent]):
             break
         data[base + c], data[base + parent] = data[base + parent], data[base + c]
         c = parent
@@ -156,7 +160,7 @@ def _heap_push(data: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.nd
 
 @njit(cache=True, inline="always")
 def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1: np.ndarray, k2: np.ndarray,
-              k3: np.ndarray) -> None:  # pragma: no cover
+              k3: np.ndarray, basis: np.ndarray, hifo: bool) -> None:  # pragma: no cover
     """Remove the root of group g's heap."""
     base = start[g]
     size[g] -= 1
@@ -168,9 +172,9 @@ def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1:
     while True:
         left = 2 * c + 1
         best = c
-        if left < count and _before(k1, k2, k3, data[base + left], data[base + best]):
+        if left < count and _before(k1, k2, k3, basis, hifo, data[base + left], data[base + best]):
             best = left
-        if left + 1 < count and _before(k1, k2, k3, data[base + left + 1], data[base + best]):
+        if left + 1 < count and _before(k1, k2, k3, basis, hifo, data[base + left + 1], data[base + best]):
             best = left + 1
         if best == c:
             return
@@ -180,23 +184,27 @@ def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1:
 
 @njit(cache=True, inline="always")
 def _add_lot(lot: int, g: int, quantity: int, cost: int, method: int, pool: np.ndarray, lot_qty: np.ndarray,
-             lot_cost: np.ndarray, lot_when: np.ndarray, lot_seq: np.ndarray, ts: np.ndarray, k1: np.ndarray,
-             k2: np.ndarray, k3: np.ndarray, heap: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.ndarray,
-             end: int) -> int:  # pragma: no cover - compiled
+             lot_cost: np.ndarray, basis: np.ndarray, lot_when: np.ndarray, lot_seq: np.ndarray, ts: np.ndarray,
+             k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, heap: np.ndarray, start: np.ndarray, size: np.ndarray,
+             cap: np.ndarray, end: int) -> int:  # pragma: no cover - compiled
     """A lot joins group g's book (an acquisition, or a lot a transfer carried there): into the average pool,
-    else onto the heap with its key. Returns the heap's free end (−1: no room, see _heap_push)."""
+    else onto the heap with its key. Its basis (what later shares are cumulative over, see _take) is what it
+    brings, or for the pool what it holds after the addition. Returns the heap's free end (−1: no room, see
+    _heap_push)."""
     if method == 3 and pool[g] >= 0:
         pooled = pool[g]
         lot_qty[pooled] += quantity
         lot_cost[pooled] += cost
+        basis[pooled, 0], basis[pooled, 1] = lot_qty[pooled], lot_cost[pooled]
         if ts[lot_when[lot]] < ts[lot_when[pooled]]:  # the pool is as old as its oldest lot
             lot_when[pooled] = lot_when[lot]
         return end
     lot_qty[lot], lot_cost[lot] = quantity, cost
+    basis[lot, 0], basis[lot, 1] = quantity, cost
     if method == 3:
         pool[g] = lot
     _set_key(k1, k2, k3, lot, method, ts[lot_when[lot]], lot_seq[lot], cost, quantity)
-    return _heap_push(heap, start, size, cap, end, g, lot, k1, k2, k3)
+    return _heap_push(heap, start, size, cap, end, g, lot, k1, k2, k3, basis, method == 2)
 
 
 @njit(cache=True, inline="always")
@@ -216,24 +224,28 @@ def _rooms(group: np.ndarray, kind: np.ndarray, dest: np.ndarray, n_groups: int)
 
 
 @njit(cache=True, inline="always")
-def _take(lot: int, want: int, remaining: int, other_left: int, lot_qty: np.ndarray,
-          lot_cost: np.ndarray):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Take `want` (at most what the lot holds) from a lot for an event with `remaining` to cover: the slice's
-    quantity, its share of the lot's cost and of what the event shares out (proceeds, or what arrives); the lot
-    shrinks. The last slice of a lot, or of the event, takes the remainder: both are conserved exactly."""
+def _take(lot: int, want: int, total: int, remaining: int, other_total: int, other_left: int, lot_qty: np.ndarray,
+          lot_cost: np.ndarray, basis: np.ndarray):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Take `want` (at most what the lot holds) from a lot for an event of `total` with `remaining` to cover: the
+    slice's quantity, its share of the lot's cost and of what the event shares out (`other_total`: proceeds, or
+    what arrives); the lot shrinks. Shares are cumulative (lots.py _cumulative_share): floor(cost × taken so far
+    with this slice / quantity) less what earlier slices took, over the lot's basis and the event's totals — each
+    slice within one grid unit of its exact value, the last one taking the remainder, both conserved exactly."""
     take = want if want < lot_qty[lot] else lot_qty[lot]
-    cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
-    share = other_left if take == remaining else _mul_div(other_left, take, remaining)
+    cost = lot_cost[lot] if take == lot_qty[lot] else (
+        _mul_div(basis[lot, 1], basis[lot, 0] - lot_qty[lot] + take, basis[lot, 0]) - (basis[lot, 1] - lot_cost[lot]))
+    share = other_left if take == remaining else (
+        _mul_div(other_total, total - remaining + take, total) - (other_total - other_left))
     lot_qty[lot] -= take
     lot_cost[lot] -= cost
     return take, cost, share
 
 
 @njit(cache=True, inline="always")
-def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: np.ndarray, sel_end: np.ndarray,
-                   sel_lot: np.ndarray, sel_qty: np.ndarray, lot_group: np.ndarray, lot_qty: np.ndarray,
-                   lot_cost: np.ndarray, slices: np.ndarray, n_slices: int, warns: np.ndarray,
-                   n_warns: int):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _take_selected(i: int, g: int, total: int, remaining: int, other_total: int, other_left: int,
+                   sel_start: np.ndarray, sel_end: np.ndarray, sel_lot: np.ndarray, sel_qty: np.ndarray,
+                   lot_group: np.ndarray, lot_qty: np.ndarray, lot_cost: np.ndarray, basis: np.ndarray,
+                   slices: np.ndarray, n_slices: int, warns: np.ndarray, n_warns: int):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Specific identification: the lots chosen for disposal i first (a choice that is not open in the group is
     warned about, code 1; what they do not cover, code 2, goes to the method's order). Returns (remaining,
     proceeds left, slices, warnings)."""
@@ -243,7 +255,8 @@ def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: n
             warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 1, j
             n_warns += 1
             continue
-        take, cost, share = _take(lot, min(sel_qty[j], remaining), remaining, other_left, lot_qty, lot_cost)
+        take, cost, share = _take(lot, min(sel_qty[j], remaining), total, remaining, other_total, other_left,
+                                  lot_qty, lot_cost, basis)
         remaining -= take
         other_left -= share
         slices[n_slices, 0], slices[n_slices, 1], slices[n_slices, 2] = i, lot, take
@@ -289,9 +302,10 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
     cap, n_out, n_transfers = _rooms(group, kind, dest, n_groups)
     room = n + spare * n_transfers + 16
     lot_qty, lot_cost = np.zeros(room, np.int64), np.zeros(room, np.int64)
+    basis = np.zeros((room, 2), np.int64)  # (quantity, cost) the lot's shares are cumulative over
     lot_parent, lot_group = np.arange(room).astype(np.int64), np.zeros(room, np.int64)
     lot_seq, lot_via, lot_when = np.zeros(room, np.int64), np.full(room, -1, np.int64), np.arange(room).astype(np.int64)
-    k1, k2, k3 = np.zeros(room, np.float64), np.zeros(room, np.float64), np.zeros((room, 3), np.int64)
+    k1, k2, k3 = np.zeros(room, np.float64), np.zeros(room, np.float64), np.zeros(room, np.int64)
     lot_group[:n] = group
     n_lots = n
     start = np.zeros(n_groups, np.int64)
@@ -322,24 +336,26 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
         else:  # dispose (1), or transfer_out (2) to group dest[i] with arrive[i] arriving
             transfer = kind[i] == 2
             remaining = qty[i]
-            other_left = arrive[i] if transfer else value[i]  # what arrives, or the proceeds, left to share
+            other_total = arrive[i] if transfer else value[i]  # what arrives, or the proceeds, to share out
+            other_left = other_total
             taken_total, arrived_total = np.int64(0), np.int64(0)
             if specific and not transfer:
                 remaining, other_left, n_slices, n_warns = _take_selected(
-                    i, g, remaining, other_left, sel_start, sel_end, sel_lot, sel_qty, lot_group, lot_qty, lot_cost,
-                    slices, n_slices, warns, n_warns)
+                    i, g, qty[i], remaining, other_total, other_left, sel_start, sel_end, sel_lot, sel_qty, lot_group,
+                    lot_qty, lot_cost, basis, slices, n_slices, warns, n_warns)
             first_child = n_lots
             while remaining > 0:
                 while size[g] > 0 and lot_qty[heap[start[g]]] == 0:  # emptied by a specific identification
-                    _heap_pop(heap, start, size, g, k1, k2, k3)
+                    _heap_pop(heap, start, size, g, k1, k2, k3, basis, method == 2)
                 if size[g] == 0:
                     break
                 lot = heap[start[g]]
-                take, cost, share = _take(lot, remaining, remaining, other_left, lot_qty, lot_cost)
+                take, cost, share = _take(lot, remaining, qty[i], remaining, other_total, other_left, lot_qty, lot_cost,
+                                          basis)
                 remaining -= take
                 other_left -= share
                 if lot_qty[lot] == 0:  # the root is exhausted
-                    _heap_pop(heap, start, size, g, k1, k2, k3)
+                    _heap_pop(heap, start, size, g, k1, k2, k3, basis, method == 2)
                     if method == 3:
                         pool[g] = -1
                 if not transfer or (share == 0 and cost > 0):
@@ -371,8 +387,8 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                     break
                 share, cost = lot_qty[child], lot_cost[child]
                 lot_qty[child], lot_cost[child] = 0, 0
-                end = _add_lot(child, dest[i], share, cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq, ts,
-                               k1, k2, k3, heap, start, size, cap, end)
+                end = _add_lot(child, dest[i], share, cost, method, pool, lot_qty, lot_cost, basis, lot_when, lot_seq,
+                               ts, k1, k2, k3, heap, start, size, cap, end)
                 if end < 0:
                     status = 1
             if status:
@@ -385,8 +401,8 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 moves[n_moves, 0], moves[n_moves, 1], moves[n_moves, 2] = i, taken_total, arrived_total
                 n_moves += 1
         if add_lot >= 0:  # an acquisition
-            end = _add_lot(add_lot, add_group, add_qty, add_cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq,
-                           ts, k1, k2, k3, heap, start, size, cap, end)
+            end = _add_lot(add_lot, add_group, add_qty, add_cost, method, pool, lot_qty, lot_cost, basis, lot_when,
+                           lot_seq, ts, k1, k2, k3, heap, start, size, cap, end)
             if end < 0:
                 status = 1
                 break

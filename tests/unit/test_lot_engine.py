@@ -171,6 +171,24 @@ def test_hifo_ranks_unit_costs_exactly(older: tuple[Decimal, Decimal], newer: tu
     assert (sold.lot_id, sold.term) == ("new", "short")
 
 
+# One lot of 9.76 BTC for 2,701.75, sold in six pieces; the last takes what is left.
+SIX_PIECES = [acquire("L1", "2024-01-01", "9.76", "2701.75"),
+              *(dispose(f"S{k}", f"2024-02-0{k}", qty, "100") for k, qty in
+                enumerate(["2.27", "1.00", "0.51", "0.46", "0.64", "4.88"], start=1))]
+
+
+def test_each_piece_of_a_lot_is_within_a_cent_of_its_exact_cost() -> None:
+    """Exact cost of a piece: 2,701.75 × its quantity / 9.76 (Fractions). Rounding each piece's share of what was
+    left (the old rule) gave the first five pieces 0.39–0.86 ¢ too little each, and the last piece took all of it:
+    3.5 ¢ too much. Shares of the cumulative quantity keep every piece within one cent; the total stays exact."""
+    result = compute_lots(SIX_PIECES, Method.FIFO)
+    assert len(result.slices) == 6 and result.open_lots == []
+    for piece in result.slices:
+        exact = Fraction("2701.75") * Fraction(piece.quantity) / Fraction("9.76")
+        assert abs(Fraction(piece.cost) - exact) < Fraction("0.01"), (piece.disposal_id, piece.cost, float(exact))
+    assert sum((piece.cost for piece in result.slices), D(0)) == D("2701.75")
+
+
 # ── properties ──────────────────────────────────────────────────────────────────────────────────────────────
 amounts = st.decimals(min_value=D("0.0001"), max_value=D(50), places=4)
 values = st.decimals(min_value=D(0), max_value=D(100000), places=2)
