@@ -187,6 +187,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart("var", "VaR by method, confidence and horizon (USD)", "table", "portfolio_var",
           _grouped(["portfolio_id", "method", "confidence", "horizon_days"],
                    [_metric("MAX(var_usd)", "VaR"), _metric("MAX(cvar_usd)", "CVaR"),
+                    _metric("MAX(var_overlapping_usd)", "VaR, 10-day windows"),
+                    _metric("MAX(cvar_overlapping_usd)", "CVaR, 10-day windows"),
                     _metric("MAX(var_share)", "Share of value")]), width=6),
     Chart("var_backtest", "VaR backtest (Kupiec, historical 1-day 99 %)", "table", "var_backtest",
           _table(["portfolio_id", "as_of", "observations", "exceptions", "expected", "p_value", "rejected"]),
