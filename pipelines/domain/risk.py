@@ -124,7 +124,7 @@ def historical_var(pnl: np.ndarray, confidence: float, horizon: int = 1,
     observed losses, and its expected shortfall), × √horizon; with `windows`, the P&L of the overlapping
     horizon-period windows (`horizon_pnl`), the same figures from those, unscaled."""
     var, cvar = _tail(pnl, confidence)
-    scale = np.sqrt(horizon)
+    scale = float(np.sqrt(horizon))  # a float, not np.float64: callers write the figures with repr()
     if windows is None or not len(windows):
         return VaR("historical", confidence, horizon, var * scale, cvar * scale)
     return VaR("historical", confidence, horizon, var * scale, cvar * scale, *_tail(windows, confidence))

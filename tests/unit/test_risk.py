@@ -4,12 +4,16 @@ for EWMA and the empirical quantile; plus hand-worked cases for concentration, d
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
 
 from pipelines.domain import portfolio_risk, risk
+from pipelines.services.risk import risk_rows
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +120,13 @@ def test_the_portfolio_reports_both_ten_day_figures(returns: np.ndarray) -> None
     assert overlapping == {("historical", 0.95, 10), ("historical", 0.99, 10)}
     ten = next(v for v in result.var if (v.method, v.confidence, v.horizon) == ("historical", 0.99, 10))
     assert ten.var_overlapping == pytest.approx(-np.sort(risk.horizon_pnl(returns[-400:], EXPOSURES, 10))[3])
+    # as the risk asset writes them (derived.risk_var): cents, null where there is no overlapping figure
+    rows = risk_rows("acme", "main", date(2026, 1, 1), result, 400, "run")["risk_var"]
+    written = {(row[3], row[5], row[4]): row[6:10] for row in rows}
+    assert written[("historical", 10, Decimal("0.99"))] == tuple(
+        Decimal(repr(x)).quantize(Decimal("0.01")) for x in (ten.var, ten.cvar, ten.var_overlapping,
+                                                              ten.cvar_overlapping))
+    assert all((over is None) == (key[:2] != ("historical", 10)) for key, (*_, over, _c) in written.items())
 
 
 def test_parametric_var_and_cvar_match_scipy(returns: np.ndarray) -> None:
