@@ -1,6 +1,6 @@
 """Tax lots: which acquisition each disposal consumed, at what cost — exact, explainable, per book.
 
-Pure (no I/O, no clock). Amounts are Decimals, computed exactly (the EXACT context). A lot's cost and a
+Pure (no I/O, no clock). Amounts are Decimals, computed exactly (Precision.context). A lot's cost and a
 disposal's proceeds are split across slices by cumulative shares (_cumulative_share): each slice is within one
 grid unit of its exact share, and the slices add up to the whole, so quantity, cost and proceeds are conserved
 exactly.
@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from enum import StrEnum
-from fractions import Fraction
 
 ZERO = Decimal(0)
-# Every amount operation of the engines runs in this context: 100 digits hold the exact product of two
-# numeric(38, x) amounts (76 digits) and any sum of them, so nothing is rounded but what _share floors on purpose.
-# The default context keeps 28 digits: 468,210.6094632027 × 4,343,428.76245037 (30 digits) was rounded up before
-# the division, and a share came out one grid unit above the exact floor (tests/unit/test_lot_engine.py).
+# Every amount operation of the engines runs in a context wide enough to be exact (Precision.context): at least
+# 100 digits, which hold the product of two numeric(38, x) amounts (76 digits) and any sum of them, so nothing is
+# rounded but what _share floors on purpose. The default context keeps 28 digits: 468,210.6094632027 ×
+# 4,343,428.76245037 (30 digits) was rounded up before the division, and a share came out one grid unit above
+# the exact floor (tests/unit/test_lot_engine.py).
 EXACT = Context(prec=100, rounding=ROUND_FLOOR)
 LONG_TERM = timedelta(days=365)  # held more than one year → long term (US rule: the day after the anniversary)
 
@@ -136,14 +136,33 @@ class Precision:
 
     money: Decimal = Decimal("0.01")
     quantity: Decimal = Decimal("1e-8")
+    digits: int = 38  # the widest amount, in digits on its grid (numeric(38, x): at most 38)
 
     @classmethod
     def of(cls, events: Sequence[LotEvent]) -> Precision:
-        def places(values: Iterable[Decimal], floor: int) -> int:  # normalize in EXACT: 28 digits would round
-            exponents = (EXACT.normalize(v).as_tuple().exponent for v in values if v)
-            return max([floor, *(-e for e in exponents if e < 0)])  # type: ignore[operator]
-        return cls(Decimal(1).scaleb(-places((e.value for e in events), 2)),
-                   Decimal(1).scaleb(-places((e.quantity for e in events), 8)))
+        def places(values: Iterable[Decimal], floor: int) -> int:
+            return max([floor, *(_places(v) for v in values if v)])
+        money, quantity = places((e.value for e in events), 2), places((e.quantity for e in events), 8)
+        widest = max([0, *(e.value.adjusted() + 1 + money for e in events if e.value),
+                      *(e.quantity.adjusted() + 1 + quantity for e in events if e.quantity)])
+        return cls(Decimal(1).scaleb(-money), Decimal(1).scaleb(-quantity), widest)
+
+    @property
+    def context(self) -> Context:
+        """Where the engines compute: every product of two amounts and every sum exact (2 × digits, and 20 more
+        for sums of up to 10^20 amounts); and a quotient of two amounts (HIFO's unit cost) exact in its order: two
+        different ones differ by more than 10^−(2 × digits) of their size, more than its rounding moves it."""
+        return Context(prec=max(EXACT.prec, 2 * self.digits + 20), rounding=ROUND_FLOOR)
+
+
+def _places(amount: Decimal) -> int:
+    """Decimals `amount` has once its trailing zeros are dropped (normalize() rounds to its context's digits: an
+    amount wider than EXACT's is read digit by digit)."""
+    digits = amount.as_tuple().digits
+    if len(digits) <= EXACT.prec:
+        return max(-int(EXACT.normalize(amount).as_tuple().exponent), 0)
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(-(int(amount.as_tuple().exponent) + zeros), 0)
 
 
 def plain(amount: Decimal) -> str:
@@ -166,10 +185,10 @@ def _share(total: Decimal, part: Decimal, whole: Decimal, quantum: Decimal) -> D
     integer division of the exact product (no quotient rounded to the context's digits first)."""
     if part == whole:
         return total
-    units, rest = EXACT.divmod(EXACT.multiply(total, part), EXACT.multiply(whole, quantum))
+    units, rest = divmod(total * part, whole * quantum)  # exact in Precision.context
     if rest < 0:  # divmod truncates towards zero; a negative share (a net loss as proceeds) floors away from it
         units -= 1
-    return EXACT.multiply(units, quantum)
+    return units * quantum
 
 
 class _Book:
@@ -187,8 +206,8 @@ class _Book:
         ts = lot.acquired_at.timestamp()
         if method == Method.LIFO:
             return (-ts, -lot.seq)
-        if method == Method.HIFO:  # the exact unit cost: a rounded quotient could tie or swap two near ones
-            return (-Fraction(lot.cost) / Fraction(lot.quantity), ts, lot.seq)
+        if method == Method.HIFO:  # the unit cost, in an order as exact as the fractions' (Precision.context)
+            return (lot.cost.copy_negate() / lot.quantity, ts, lot.seq)
         return (ts, lot.seq)  # FIFO (and the order an average pool keeps)
 
     def add(self, lot: Lot) -> None:
@@ -245,16 +264,16 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
     disposals). `method` is one method, or a function of the tax year; `default` is SPECIFIC's fallback and
     the order transfers take lots in under SPECIFIC; `selections` maps a disposal's event_id to the lots
     (lot_id = the acquiring event's id) and quantities chosen for it."""
-    with localcontext(EXACT):
-        return _compute(events, method, default, selections)
-
-
-def _compute(events: Iterable[LotEvent], method: Method | Callable[[int], Method], default: Method,
-             selections: Mapping[str, Sequence[tuple[str, Decimal]]] | None) -> LotResult:
-    method_for = method if callable(method) else (lambda _year, m=method: m)
-    selections = selections or {}
     ordered = sorted(events, key=lambda e: (e.at, KIND_ORDER[e.kind], e.event_id))
     precision = Precision.of(ordered)
+    with localcontext(precision.context):
+        return _compute(ordered, precision, method, default, selections)
+
+
+def _compute(ordered: list[LotEvent], precision: Precision, method: Method | Callable[[int], Method],
+             default: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]] | None) -> LotResult:
+    method_for = method if callable(method) else (lambda _year, m=method: m)
+    selections = selections or {}
     arrivals = {e.transfer_id: e for e in ordered if e.kind == "transfer_in" and e.transfer_id}
     departures = {e.transfer_id for e in ordered if e.kind == "transfer_out" and e.transfer_id}
     books: dict[tuple[str, str], _Book] = {}

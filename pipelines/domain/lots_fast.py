@@ -24,7 +24,6 @@ import numpy as np
 from numba import njit
 
 from pipelines.domain.lots import (
-    EXACT,
     KIND_ORDER,
     DisposalSlice,
     Lot,
@@ -534,8 +533,9 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     if method == Method.SPECIFIC and any(">" in lot for chosen in selections.values() for lot, _ in chosen):
         return compute_lots(ordered, method, default=default, selections=selections)  # a carried lot chosen
     try:
-        with localcontext(EXACT):  # amounts to grid units exactly, whatever their digits
-            encoded = _encode(ordered, method, selections)
+        precision = Precision.of(ordered)
+        with localcontext(precision.context):  # amounts to grid units exactly, whatever their digits
+            encoded = _encode(ordered, method, selections, precision)
     except _NeedsReference:
         return compute_lots(ordered, method, default=default, selections=selections)
     c = encoded.columns
@@ -544,9 +544,8 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     return _decode(encoded, out, method, default)
 
 
-def _encode(ordered: list[LotEvent], method: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]]
-            ) -> _Encoded:
-    precision = Precision.of(ordered)
+def _encode(ordered: list[LotEvent], method: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]],
+            precision: Precision) -> _Encoded:
     money, quantity = precision.money, precision.quantity
     groups: dict[tuple[str, str], int] = {}
     arrivals = {e.transfer_id: e for e in ordered if e.kind == "transfer_in" and e.transfer_id}

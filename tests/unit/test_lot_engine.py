@@ -189,6 +189,19 @@ def test_each_piece_of_a_lot_is_within_a_cent_of_its_exact_cost() -> None:
     assert sum((piece.cost for piece in result.slices), D(0)) == D("2701.75")
 
 
+def test_amounts_wider_than_any_fixed_context_stay_exact() -> None:
+    """60-digit amounts (no SQL column holds them, a Python caller may pass them): unit costs (N − 1) / N and
+    (N − 2) / (N − 1) with N = 10^60 differ in the 121st digit, so a 100-digit quotient would tie them; the engine
+    widens its context to the data and takes the dearer (newer) lot, at the exact floor of its share."""
+    n = 10**60  # Python integers: Decimal's own n − 1 would round to 28 digits
+    events = [LotEvent("old", "A", "TOK", at("2023-01-01"), "acquire", D(n - 1), D(n - 2)),
+              LotEvent("new", "A", "TOK", at("2024-06-01"), "acquire", D(n), D(n - 1)),
+              LotEvent("S1", "A", "TOK", at("2024-07-01"), "dispose", D(3), D(1))]
+    assert Fraction(n - 1, n) > Fraction(n - 2, n - 1)
+    (sold,) = compute_lots(events, Method.HIFO).slices
+    assert (sold.lot_id, sold.cost) == ("new", exact_floor(Fraction(n - 1, n) * 3, 2))
+
+
 # ── properties ──────────────────────────────────────────────────────────────────────────────────────────────
 amounts = st.decimals(min_value=D("0.0001"), max_value=D(50), places=4)
 values = st.decimals(min_value=D(0), max_value=D(100000), places=2)
