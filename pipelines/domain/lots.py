@@ -1,7 +1,9 @@
 """Tax lots: which acquisition each disposal consumed, at what cost — exact, explainable, per book.
 
-Pure (no I/O, no clock). Amounts are Decimals; a lot's cost and a disposal's proceeds are split across slices
-by subtraction (the last slice takes the remainder), so quantity, cost and proceeds are conserved exactly.
+Pure (no I/O, no clock). Amounts are Decimals, computed exactly (Precision.context). A lot's cost and a
+disposal's proceeds are split across slices by cumulative shares (_cumulative_share): each slice is within one
+grid unit of its exact share, and the slices add up to the whole, so quantity, cost and proceeds are conserved
+exactly.
 
 Events per book (an account, or the whole tenant when books are universal) and asset:
     acquire       quantity, cost (fees included when they go into the basis): a buy, income at fair value
@@ -26,10 +28,16 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from enum import StrEnum
 
 ZERO = Decimal(0)
+# Every amount operation of the engines runs in a context wide enough to be exact (Precision.context): at least
+# 100 digits, which hold the product of two numeric(38, x) amounts (76 digits) and any sum of them, so nothing is
+# rounded but what _share floors on purpose. The default context keeps 28 digits: 468,210.6094632027 ×
+# 4,343,428.76245037 (30 digits) was rounded up before the division, and a share came out one grid unit above
+# the exact floor (tests/unit/test_lot_engine.py).
+EXACT = Context(prec=100, rounding=ROUND_FLOOR)
 LONG_TERM = timedelta(days=365)  # held more than one year → long term (US rule: the day after the anniversary)
 
 
@@ -64,6 +72,9 @@ class Lot:
     cost: Decimal  # remaining
     source: str = ""
     seq: int = 0
+    # What the lot's shares are cumulative over (see _cumulative_share): its quantity and cost as it was acquired
+    # or arrived, or, for an average pool, as it stood after its last addition. Set when it joins a book.
+    basis: tuple[Decimal, Decimal] = field(default=(ZERO, ZERO), compare=False, repr=False)
 
     @property
     def unit_cost(self) -> Decimal:
@@ -119,20 +130,39 @@ KIND_ORDER = {"acquire": 0, "transfer_in": 1, "transfer_out": 2, "dispose": 3, "
 
 @dataclass(frozen=True)
 class Precision:
-    """Where shares are rounded (down; the last slice takes the remainder, so totals stay exact): money to
+    """Where shares are rounded (down, cumulatively, so the slices add up to the whole): money to
     the finer of cents and the inputs' own decimals, quantities to the finer of 1e-8 and the inputs'. The
     fast engine computes with integers on exactly these grids, so both engines agree to the last digit."""
 
     money: Decimal = Decimal("0.01")
     quantity: Decimal = Decimal("1e-8")
+    digits: int = 38  # the widest amount, in digits on its grid (numeric(38, x): at most 38)
 
     @classmethod
     def of(cls, events: Sequence[LotEvent]) -> Precision:
         def places(values: Iterable[Decimal], floor: int) -> int:
-            return max([floor, *(-v.normalize().as_tuple().exponent for v in values  # type: ignore[operator]
-                                 if v and v.normalize().as_tuple().exponent < 0)])
-        return cls(Decimal(1).scaleb(-places((e.value for e in events), 2)),
-                   Decimal(1).scaleb(-places((e.quantity for e in events), 8)))
+            return max([floor, *(_places(v) for v in values if v)])
+        money, quantity = places((e.value for e in events), 2), places((e.quantity for e in events), 8)
+        widest = max([0, *(e.value.adjusted() + 1 + money for e in events if e.value),
+                      *(e.quantity.adjusted() + 1 + quantity for e in events if e.quantity)])
+        return cls(Decimal(1).scaleb(-money), Decimal(1).scaleb(-quantity), widest)
+
+    @property
+    def context(self) -> Context:
+        """Where the engines compute: every product of two amounts and every sum exact (2 × digits, and 20 more
+        for sums of up to 10^20 amounts); and a quotient of two amounts (HIFO's unit cost) exact in its order: two
+        different ones differ by more than 10^−(2 × digits) of their size, more than its rounding moves it."""
+        return Context(prec=max(EXACT.prec, 2 * self.digits + 20), rounding=ROUND_FLOOR)
+
+
+def _places(amount: Decimal) -> int:
+    """Decimals `amount` has once its trailing zeros are dropped (normalize() rounds to its context's digits: an
+    amount wider than EXACT's is read digit by digit)."""
+    digits = amount.as_tuple().digits
+    if len(digits) <= EXACT.prec:
+        return max(-int(EXACT.normalize(amount).as_tuple().exponent), 0)
+    zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(-(int(amount.as_tuple().exponent) + zeros), 0)
 
 
 def plain(amount: Decimal) -> str:
@@ -140,11 +170,25 @@ def plain(amount: Decimal) -> str:
     return format(amount.normalize(), "f") if amount else "0"
 
 
+def _cumulative_share(total: Decimal, whole: Decimal, done: Decimal, part: Decimal, left: Decimal,
+                      quantum: Decimal) -> Decimal:
+    """The share of `total` (a lot's cost, a disposal's proceeds, what a transfer delivers) that `part` of `whole`
+    gets, when `done` of it is already taken and `left` of the total is not yet given out: floor(total × (done +
+    part) / whole) − what earlier parts got (total − left; the floors telescope). Each part is then within one
+    grid unit of its exact value total × part / whole, however many parts come before it — a share of what is
+    *left* rounded each time would let the error build up (cents after a few dozen partial sales)."""
+    return _share(total, done + part, whole, quantum) - (total - left)
+
+
 def _share(total: Decimal, part: Decimal, whole: Decimal, quantum: Decimal) -> Decimal:
-    """total × part / whole rounded down to `quantum` (the whole when part is the whole)."""
+    """total × part / whole rounded down to `quantum` (the whole when part is the whole): the exact floor, as an
+    integer division of the exact product (no quotient rounded to the context's digits first)."""
     if part == whole:
         return total
-    return (total * part / whole).quantize(quantum, rounding=ROUND_FLOOR)
+    units, rest = divmod(total * part, whole * quantum)  # exact in Precision.context
+    if rest < 0:  # divmod truncates towards zero; a negative share (a net loss as proceeds) floors away from it
+        units -= 1
+    return units * quantum
 
 
 class _Book:
@@ -162,8 +206,8 @@ class _Book:
         ts = lot.acquired_at.timestamp()
         if method == Method.LIFO:
             return (-ts, -lot.seq)
-        if method == Method.HIFO:
-            return (-lot.unit_cost, ts, lot.seq)
+        if method == Method.HIFO:  # the unit cost, in an order as exact as the fractions' (Precision.context)
+            return (lot.cost.copy_negate() / lot.quantity, ts, lot.seq)
         return (ts, lot.seq)  # FIFO (and the order an average pool keeps)
 
     def add(self, lot: Lot) -> None:
@@ -171,8 +215,11 @@ class _Book:
             pool = next(iter(self.lots.values()))
             pool.quantity += lot.quantity
             pool.cost += lot.cost
+            pool.basis = (pool.quantity, pool.cost)
             pool.acquired_at = min(pool.acquired_at, lot.acquired_at)
             return
+        if not lot.basis[0]:
+            lot.basis = (lot.quantity, lot.cost)
         self.lots[lot.lot_id] = lot
         heapq.heappush(self.heap, (*self._key(lot), lot.lot_id))
 
@@ -201,7 +248,8 @@ class _Book:
     def take(self, lot: Lot, quantity: Decimal) -> tuple[Decimal, Decimal]:
         """Remove `quantity` from `lot`; returns (quantity taken, cost taken)."""
         taken = min(quantity, lot.quantity)
-        cost = _share(lot.cost, taken, lot.quantity, self.precision.money)
+        whole, total = lot.basis
+        cost = _cumulative_share(total, whole, whole - lot.quantity, taken, lot.cost, self.precision.money)
         lot.quantity -= taken
         lot.cost -= cost
         if lot.quantity == 0:
@@ -216,10 +264,16 @@ def compute_lots(events: Iterable[LotEvent], method: Method | Callable[[int], Me
     disposals). `method` is one method, or a function of the tax year; `default` is SPECIFIC's fallback and
     the order transfers take lots in under SPECIFIC; `selections` maps a disposal's event_id to the lots
     (lot_id = the acquiring event's id) and quantities chosen for it."""
-    method_for = method if callable(method) else (lambda _year, m=method: m)
-    selections = selections or {}
     ordered = sorted(events, key=lambda e: (e.at, KIND_ORDER[e.kind], e.event_id))
     precision = Precision.of(ordered)
+    with localcontext(precision.context):
+        return _compute(ordered, precision, method, default, selections)
+
+
+def _compute(ordered: list[LotEvent], precision: Precision, method: Method | Callable[[int], Method],
+             default: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]] | None) -> LotResult:
+    method_for = method if callable(method) else (lambda _year, m=method: m)
+    selections = selections or {}
     arrivals = {e.transfer_id: e for e in ordered if e.kind == "transfer_in" and e.transfer_id}
     departures = {e.transfer_id for e in ordered if e.kind == "transfer_out" and e.transfer_id}
     books: dict[tuple[str, str], _Book] = {}
@@ -276,8 +330,8 @@ def _dispose(event: LotEvent, state: _Book, chosen: Sequence[tuple[str, Decimal]
 
     def record(lot: Lot, quantity: Decimal, cost: Decimal) -> None:
         nonlocal remaining, proceeds_left
-        last = quantity == remaining
-        proceeds = proceeds_left if last else _share(proceeds_left, quantity, remaining, state.precision.money)
+        proceeds = _cumulative_share(event.value, event.quantity, event.quantity - remaining, quantity, proceeds_left,
+                                     state.precision.money)
         remaining -= quantity
         proceeds_left -= proceeds
         result.slices.append(DisposalSlice(
@@ -323,8 +377,8 @@ def _transfer(out: LotEvent, arrival: LotEvent, source: _Book, target: _Book, se
             result.warnings.append(f"{out.event_id}: {plain(remaining)} {out.asset} sent without lots to carry")
             break
         quantity, cost = source.take(lot, remaining)
-        arriving = arriving_left if quantity == remaining else _share(arriving_left, quantity, remaining,
-                                                                      source.precision.quantity)
+        arriving = _cumulative_share(received, out.quantity, out.quantity - remaining, quantity, arriving_left,
+                                     source.precision.quantity)
         remaining -= quantity
         arriving_left -= arriving
         taken_total += quantity

@@ -2,8 +2,9 @@
 integers on the reference engine's rounding grids (Precision) in one compiled pass (numba).
 
 Quantities and values become int64 multiples of the run's quantum; a share of a lot's cost or of a disposal's
-proceeds is floor(total × part / whole) computed exactly in 128 bits, the last slice taking the remainder —
-the reference engine's rule, so both agree to the last digit (tests/unit/test_lot_engine_fast.py).
+proceeds is cumulative, floor(total × taken so far / whole) less what earlier slices got, computed exactly in
+128 bits; HIFO compares unit costs exactly where their floats are near — the reference engine's rules, so both
+agree to the last digit (tests/unit/test_lot_engine_fast.py).
 
 Falls back to the reference engine (and says why) for what it does not cover: specific identification with
 selections, a method that changes between tax years, or amounts that do not fit 63 bits on the grid.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
@@ -39,14 +40,9 @@ INT63 = 2**63 - 1
 METHOD_CODE = {Method.FIFO: 0, Method.LIFO: 1, Method.HIFO: 2, Method.AVERAGE: 3, Method.SPECIFIC: 0}
 
 
-@njit(cache=True)
-def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
-    """floor(a × b / c) for 0 ≤ a, b and 0 < c, with a 128-bit intermediate (the result fits: b ≤ c)."""
-    if a == 0 or b == 0:
-        return 0
-    if a < 3037000499 and b < 3037000499:  # a × b < 2^63
-        return (a * b) // c
-    # 128-bit product in two uint64 halves, then shift-subtract long division by c
+@njit(cache=True, inline="always")
+def _mul128(a: int, b: int):  # type: ignore[no-untyped-def]  # pragma: no cover - compiled
+    """a × b for 0 ≤ a, b < 2^63, exactly: (high, low) uint64 halves."""
     mask = np.uint64(0xFFFFFFFF)
     ua, ub = np.uint64(a), np.uint64(b)
     a_lo, a_hi, b_lo, b_hi = ua & mask, ua >> np.uint64(32), ub & mask, ub >> np.uint64(32)
@@ -57,6 +53,17 @@ def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
     carry = ((lo_lo >> np.uint64(32)) + (mid1 & mask) + (mid2 & mask)) >> np.uint64(32)
     lo = lo_lo + (mid1 << np.uint64(32)) + (mid2 << np.uint64(32))
     hi = hi + (mid1 >> np.uint64(32)) + (mid2 >> np.uint64(32)) + carry
+    return hi, lo
+
+
+@njit(cache=True)
+def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
+    """floor(a × b / c) for 0 ≤ a, b and 0 < c, with a 128-bit intermediate (the result fits: b ≤ c)."""
+    if a == 0 or b == 0:
+        return 0
+    if a < 3037000499 and b < 3037000499:  # a × b < 2^63
+        return (a * b) // c
+    hi, lo = _mul128(a, b)  # then shift-subtract long division by c
     uc = np.uint64(c)
     quotient = np.uint64(0)
     remainder = np.uint64(0)
@@ -71,11 +78,39 @@ def _mul_div(a: int, b: int, c: int) -> int:  # pragma: no cover - compiled
     return np.int64(quotient)
 
 
+@njit(cache=True)
+def _compare_unit_costs(cost_a: int, qty_a: int, cost_b: int, qty_b: int) -> int:  # pragma: no cover - compiled
+    """The sign of cost_a / qty_a − cost_b / qty_b (quantities > 0), exactly: cross-multiplied in 128 bits."""
+    if (cost_a < 0) != (cost_b < 0):
+        return -1 if cost_a < 0 else 1
+    if cost_a < 0:  # both negative: the larger magnitude is the smaller unit cost
+        return _compare_unit_costs(-cost_b, qty_b, -cost_a, qty_a)
+    a_hi, a_lo = _mul128(cost_a, qty_b)
+    b_hi, b_lo = _mul128(cost_b, qty_a)
+    if a_hi != b_hi:
+        return 1 if a_hi > b_hi else -1
+    if a_lo != b_lo:
+        return 1 if a_lo > b_lo else -1
+    return 0
+
+
+# float64 unit costs further apart than this (relative) are in their exact order: cost and quantity each lose at
+# most 2^-53 of themselves becoming floats and the division as much again. Closer ones are compared exactly.
+NEAR = 2.0**-48
+
+
 @njit(cache=True, inline="always")
-def _before(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, a: int, b: int) -> bool:  # pragma: no cover
-    """Lot a comes out of the heap before lot b: (k1, k2, k3) lexicographically, as the reference's keys."""
-    if k1[a] != k1[b]:
+def _before(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, basis: np.ndarray, hifo: bool, a: int,
+            b: int) -> bool:  # pragma: no cover
+    """Lot a comes out of the heap before lot b: (k1, k2, k3) lexicographically, as the reference's keys. Under
+    HIFO k1 is −(unit cost) as a float; where two are near, the lots' (quantity, cost) as they joined the book
+    (their basis, which a HIFO lot keeps: no pool) decide exactly."""
+    if k1[a] != k1[b] and (not hifo or abs(k1[a] - k1[b]) > NEAR * max(abs(k1[a]), abs(k1[b]))):
         return k1[a] < k1[b]
+    if hifo:  # unit costs near or equal as floats: the dearer lot first, if they differ at all
+        dearer = _compare_unit_costs(basis[a, 1], basis[a, 0], basis[b, 1], basis[b, 0])
+        if dearer != 0:
+            return dearer > 0
     if k2[a] != k2[b]:
         return k2[a] < k2[b]
     return k3[a] < k3[b]
@@ -84,7 +119,9 @@ def _before(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, a: int, b: int) -> b
 @njit(cache=True, inline="always")
 def _set_key(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, lot: int, method: int, when: float, seq: int,
              cost: int, quantity: int) -> None:  # pragma: no cover
-    """The reference engine's heap keys: FIFO (ts, seq), LIFO (−ts, −seq), HIFO (−unit cost, ts, seq)."""
+    """The reference engine's heap keys: FIFO (ts, seq), LIFO (−ts, −seq), HIFO (−unit cost, ts, seq), the exact
+    unit cost being the lot's basis (see _before). Times are float seconds in both engines: distinct
+    microseconds stay distinct and in order up to the year 2242."""
     if method == 1:
         k1[lot], k2[lot], k3[lot] = -when, 0.0, -seq
     elif method == 2:
@@ -95,7 +132,8 @@ def _set_key(k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, lot: int, method: i
 
 @njit(cache=True, inline="always")
 def _heap_push(data: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.ndarray, end: int, g: int, lot: int,
-               k1: np.ndarray, k2: np.ndarray, k3: np.ndarray) -> int:  # pragma: no cover
+               k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, basis: np.ndarray,
+               hifo: bool) -> int:  # pragma: no cover
     """Push `lot` on group g's heap. All heaps share one flat array; a full heap moves to its free end with
     twice the room (amortised O(1)). Returns the new free end, or −1 when the array has no room left (the
     caller reruns with more: arrays are never reallocated inside the kernel, which keeps numba from
@@ -112,7 +150,7 @@ def _heap_push(data: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.nd
     size[g] += 1
     while c > 0:
         parent = (c - 1) // 2
-        if not _before(k1, k2, k3, data[base + c], data[base + parent]):
+        if not _before(k1, k2, k3, basis, hifo, data[base + c], data[base + parent]):
             break
         data[base + c], data[base + parent] = data[base + parent], data[base + c]
         c = parent
@@ -121,7 +159,7 @@ def _heap_push(data: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.nd
 
 @njit(cache=True, inline="always")
 def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1: np.ndarray, k2: np.ndarray,
-              k3: np.ndarray) -> None:  # pragma: no cover
+              k3: np.ndarray, basis: np.ndarray, hifo: bool) -> None:  # pragma: no cover
     """Remove the root of group g's heap."""
     base = start[g]
     size[g] -= 1
@@ -133,9 +171,9 @@ def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1:
     while True:
         left = 2 * c + 1
         best = c
-        if left < count and _before(k1, k2, k3, data[base + left], data[base + best]):
+        if left < count and _before(k1, k2, k3, basis, hifo, data[base + left], data[base + best]):
             best = left
-        if left + 1 < count and _before(k1, k2, k3, data[base + left + 1], data[base + best]):
+        if left + 1 < count and _before(k1, k2, k3, basis, hifo, data[base + left + 1], data[base + best]):
             best = left + 1
         if best == c:
             return
@@ -145,23 +183,27 @@ def _heap_pop(data: np.ndarray, start: np.ndarray, size: np.ndarray, g: int, k1:
 
 @njit(cache=True, inline="always")
 def _add_lot(lot: int, g: int, quantity: int, cost: int, method: int, pool: np.ndarray, lot_qty: np.ndarray,
-             lot_cost: np.ndarray, lot_when: np.ndarray, lot_seq: np.ndarray, ts: np.ndarray, k1: np.ndarray,
-             k2: np.ndarray, k3: np.ndarray, heap: np.ndarray, start: np.ndarray, size: np.ndarray, cap: np.ndarray,
-             end: int) -> int:  # pragma: no cover - compiled
+             lot_cost: np.ndarray, basis: np.ndarray, lot_when: np.ndarray, lot_seq: np.ndarray, ts: np.ndarray,
+             k1: np.ndarray, k2: np.ndarray, k3: np.ndarray, heap: np.ndarray, start: np.ndarray, size: np.ndarray,
+             cap: np.ndarray, end: int) -> int:  # pragma: no cover - compiled
     """A lot joins group g's book (an acquisition, or a lot a transfer carried there): into the average pool,
-    else onto the heap with its key. Returns the heap's free end (−1: no room, see _heap_push)."""
+    else onto the heap with its key. Its basis (what later shares are cumulative over, see _take) is what it
+    brings, or for the pool what it holds after the addition. Returns the heap's free end (−1: no room, see
+    _heap_push)."""
     if method == 3 and pool[g] >= 0:
         pooled = pool[g]
         lot_qty[pooled] += quantity
         lot_cost[pooled] += cost
+        basis[pooled, 0], basis[pooled, 1] = lot_qty[pooled], lot_cost[pooled]
         if ts[lot_when[lot]] < ts[lot_when[pooled]]:  # the pool is as old as its oldest lot
             lot_when[pooled] = lot_when[lot]
         return end
     lot_qty[lot], lot_cost[lot] = quantity, cost
+    basis[lot, 0], basis[lot, 1] = quantity, cost
     if method == 3:
         pool[g] = lot
     _set_key(k1, k2, k3, lot, method, ts[lot_when[lot]], lot_seq[lot], cost, quantity)
-    return _heap_push(heap, start, size, cap, end, g, lot, k1, k2, k3)
+    return _heap_push(heap, start, size, cap, end, g, lot, k1, k2, k3, basis, method == 2)
 
 
 @njit(cache=True, inline="always")
@@ -181,24 +223,28 @@ def _rooms(group: np.ndarray, kind: np.ndarray, dest: np.ndarray, n_groups: int)
 
 
 @njit(cache=True, inline="always")
-def _take(lot: int, want: int, remaining: int, other_left: int, lot_qty: np.ndarray,
-          lot_cost: np.ndarray):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """Take `want` (at most what the lot holds) from a lot for an event with `remaining` to cover: the slice's
-    quantity, its share of the lot's cost and of what the event shares out (proceeds, or what arrives); the lot
-    shrinks. The last slice of a lot, or of the event, takes the remainder: both are conserved exactly."""
+def _take(lot: int, want: int, total: int, remaining: int, other_total: int, other_left: int, lot_qty: np.ndarray,
+          lot_cost: np.ndarray, basis: np.ndarray):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Take `want` (at most what the lot holds) from a lot for an event of `total` with `remaining` to cover: the
+    slice's quantity, its share of the lot's cost and of what the event shares out (`other_total`: proceeds, or
+    what arrives); the lot shrinks. Shares are cumulative (lots.py _cumulative_share): floor(cost × taken so far
+    with this slice / quantity) less what earlier slices took, over the lot's basis and the event's totals — each
+    slice within one grid unit of its exact value, the last one taking the remainder, both conserved exactly."""
     take = want if want < lot_qty[lot] else lot_qty[lot]
-    cost = lot_cost[lot] if take == lot_qty[lot] else _mul_div(lot_cost[lot], take, lot_qty[lot])
-    share = other_left if take == remaining else _mul_div(other_left, take, remaining)
+    cost = lot_cost[lot] if take == lot_qty[lot] else (
+        _mul_div(basis[lot, 1], basis[lot, 0] - lot_qty[lot] + take, basis[lot, 0]) - (basis[lot, 1] - lot_cost[lot]))
+    share = other_left if take == remaining else (
+        _mul_div(other_total, total - remaining + take, total) - (other_total - other_left))
     lot_qty[lot] -= take
     lot_cost[lot] -= cost
     return take, cost, share
 
 
 @njit(cache=True, inline="always")
-def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: np.ndarray, sel_end: np.ndarray,
-                   sel_lot: np.ndarray, sel_qty: np.ndarray, lot_group: np.ndarray, lot_qty: np.ndarray,
-                   lot_cost: np.ndarray, slices: np.ndarray, n_slices: int, warns: np.ndarray,
-                   n_warns: int):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _take_selected(i: int, g: int, total: int, remaining: int, other_total: int, other_left: int,
+                   sel_start: np.ndarray, sel_end: np.ndarray, sel_lot: np.ndarray, sel_qty: np.ndarray,
+                   lot_group: np.ndarray, lot_qty: np.ndarray, lot_cost: np.ndarray, basis: np.ndarray,
+                   slices: np.ndarray, n_slices: int, warns: np.ndarray, n_warns: int):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Specific identification: the lots chosen for disposal i first (a choice that is not open in the group is
     warned about, code 1; what they do not cover, code 2, goes to the method's order). Returns (remaining,
     proceeds left, slices, warnings)."""
@@ -208,7 +254,8 @@ def _take_selected(i: int, g: int, remaining: int, other_left: int, sel_start: n
             warns[n_warns, 0], warns[n_warns, 1], warns[n_warns, 2] = i, 1, j
             n_warns += 1
             continue
-        take, cost, share = _take(lot, min(sel_qty[j], remaining), remaining, other_left, lot_qty, lot_cost)
+        take, cost, share = _take(lot, min(sel_qty[j], remaining), total, remaining, other_total, other_left,
+                                  lot_qty, lot_cost, basis)
         remaining -= take
         other_left -= share
         slices[n_slices, 0], slices[n_slices, 1], slices[n_slices, 2] = i, lot, take
@@ -254,6 +301,7 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
     cap, n_out, n_transfers = _rooms(group, kind, dest, n_groups)
     room = n + spare * n_transfers + 16
     lot_qty, lot_cost = np.zeros(room, np.int64), np.zeros(room, np.int64)
+    basis = np.zeros((room, 2), np.int64)  # (quantity, cost) the lot's shares are cumulative over
     lot_parent, lot_group = np.arange(room).astype(np.int64), np.zeros(room, np.int64)
     lot_seq, lot_via, lot_when = np.zeros(room, np.int64), np.full(room, -1, np.int64), np.arange(room).astype(np.int64)
     k1, k2, k3 = np.zeros(room, np.float64), np.zeros(room, np.float64), np.zeros(room, np.int64)
@@ -287,24 +335,26 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
         else:  # dispose (1), or transfer_out (2) to group dest[i] with arrive[i] arriving
             transfer = kind[i] == 2
             remaining = qty[i]
-            other_left = arrive[i] if transfer else value[i]  # what arrives, or the proceeds, left to share
+            other_total = arrive[i] if transfer else value[i]  # what arrives, or the proceeds, to share out
+            other_left = other_total
             taken_total, arrived_total = np.int64(0), np.int64(0)
             if specific and not transfer:
                 remaining, other_left, n_slices, n_warns = _take_selected(
-                    i, g, remaining, other_left, sel_start, sel_end, sel_lot, sel_qty, lot_group, lot_qty, lot_cost,
-                    slices, n_slices, warns, n_warns)
+                    i, g, qty[i], remaining, other_total, other_left, sel_start, sel_end, sel_lot, sel_qty, lot_group,
+                    lot_qty, lot_cost, basis, slices, n_slices, warns, n_warns)
             first_child = n_lots
             while remaining > 0:
                 while size[g] > 0 and lot_qty[heap[start[g]]] == 0:  # emptied by a specific identification
-                    _heap_pop(heap, start, size, g, k1, k2, k3)
+                    _heap_pop(heap, start, size, g, k1, k2, k3, basis, method == 2)
                 if size[g] == 0:
                     break
                 lot = heap[start[g]]
-                take, cost, share = _take(lot, remaining, remaining, other_left, lot_qty, lot_cost)
+                take, cost, share = _take(lot, remaining, qty[i], remaining, other_total, other_left, lot_qty, lot_cost,
+                                          basis)
                 remaining -= take
                 other_left -= share
                 if lot_qty[lot] == 0:  # the root is exhausted
-                    _heap_pop(heap, start, size, g, k1, k2, k3)
+                    _heap_pop(heap, start, size, g, k1, k2, k3, basis, method == 2)
                     if method == 3:
                         pool[g] = -1
                 if not transfer or (share == 0 and cost > 0):
@@ -336,8 +386,8 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                     break
                 share, cost = lot_qty[child], lot_cost[child]
                 lot_qty[child], lot_cost[child] = 0, 0
-                end = _add_lot(child, dest[i], share, cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq, ts,
-                               k1, k2, k3, heap, start, size, cap, end)
+                end = _add_lot(child, dest[i], share, cost, method, pool, lot_qty, lot_cost, basis, lot_when, lot_seq,
+                               ts, k1, k2, k3, heap, start, size, cap, end)
                 if end < 0:
                     status = 1
             if status:
@@ -350,8 +400,8 @@ def _match(group: np.ndarray, kind: np.ndarray, qty: np.ndarray, value: np.ndarr
                 moves[n_moves, 0], moves[n_moves, 1], moves[n_moves, 2] = i, taken_total, arrived_total
                 n_moves += 1
         if add_lot >= 0:  # an acquisition
-            end = _add_lot(add_lot, add_group, add_qty, add_cost, method, pool, lot_qty, lot_cost, lot_when, lot_seq,
-                           ts, k1, k2, k3, heap, start, size, cap, end)
+            end = _add_lot(add_lot, add_group, add_qty, add_cost, method, pool, lot_qty, lot_cost, basis, lot_when,
+                           lot_seq, ts, k1, k2, k3, heap, start, size, cap, end)
             if end < 0:
                 status = 1
                 break
@@ -483,7 +533,9 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     if method == Method.SPECIFIC and any(">" in lot for chosen in selections.values() for lot, _ in chosen):
         return compute_lots(ordered, method, default=default, selections=selections)  # a carried lot chosen
     try:
-        encoded = _encode(ordered, method, selections)
+        precision = Precision.of(ordered)
+        with localcontext(precision.context):  # amounts to grid units exactly, whatever their digits
+            encoded = _encode(ordered, method, selections, precision)
     except _NeedsReference:
         return compute_lots(ordered, method, default=default, selections=selections)
     c = encoded.columns
@@ -492,9 +544,8 @@ def compute_lots_fast(events: Sequence[LotEvent], method: Method | Callable[[int
     return _decode(encoded, out, method, default)
 
 
-def _encode(ordered: list[LotEvent], method: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]]
-            ) -> _Encoded:
-    precision = Precision.of(ordered)
+def _encode(ordered: list[LotEvent], method: Method, selections: Mapping[str, Sequence[tuple[str, Decimal]]],
+            precision: Precision) -> _Encoded:
     money, quantity = precision.money, precision.quantity
     groups: dict[tuple[str, str], int] = {}
     arrivals = {e.transfer_id: e for e in ordered if e.kind == "transfer_in" and e.transfer_id}

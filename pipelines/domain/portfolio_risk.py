@@ -20,6 +20,7 @@ from pipelines.domain.risk import (
     drawdown,
     ewma_var,
     historical_var,
+    horizon_pnl,
     kupiec,
     parametric_var,
     recent_and_prior_volatility,
@@ -74,8 +75,9 @@ def assess_portfolio(returns: np.ndarray, assets: Sequence[str], exposures: np.n
     w = np.asarray(exposures, dtype=float)
     pnl = r @ w
     value = float(sum(abs(v) for v in values.values()))
+    windows = {h: horizon_pnl(r, w, h) for h in (10,)}  # the historical 10-day figures from 10-day windows too
     var = [f(c, h) for c in (0.95, 0.99) for h in (1, 10) for f in (
-        lambda c, h: historical_var(pnl, c, h), lambda c, h: parametric_var(r, w, c, h),
+        lambda c, h: historical_var(pnl, c, h, windows.get(h)), lambda c, h: parametric_var(r, w, c, h),
         lambda c, h: ewma_var(r, w, c, h))]
     test = rolling_backtest(r_all @ w, backtest_window)
     # the short window against the long window *before* it: a regime change inside the long window would

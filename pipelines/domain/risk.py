@@ -10,7 +10,12 @@ to cents before storing. Conventions:
   formula marts.rolling_volatility computes in SQL;
 - a portfolio's P&L for a period is exposures · r (linear in the exposures: what a position of value v gains);
 - VaR_α is the loss not exceeded with probability α (0.95, 0.99), CVaR_α (expected shortfall) the mean loss
-  beyond it; horizons of h periods scale by √h (square-root-of-time, for every method alike);
+  beyond it. Historical: VaR is the ⌈n(1 − α)⌉-th worst loss; CVaR the mean of the worst n(1 − α) losses, the
+  boundary loss weighted by the fraction of it inside the tail when n(1 − α) is not whole (Acerbi–Tasche: the
+  empirical distribution's expected shortfall, not biased low on short windows);
+- horizons of h periods scale the 1-period figure by √h (square-root-of-time, for every method alike). That
+  assumes independent returns; crypto's are not (trends, volatility clusters), so the historical method also
+  gives the figures of the overlapping h-period windows of the history itself (`horizon_pnl`), unscaled;
 - EWMA is RiskMetrics: Σ_t = λ Σ_{t−1} + (1 − λ) r_{t−1} r_{t−1}ᵀ, λ = 0.94 for daily data.
 """
 
@@ -83,15 +88,46 @@ class VaR:
     horizon: int  # periods
     var: float  # USD loss, positive
     cvar: float  # USD, expected loss beyond the VaR
+    # historical, horizon > 1: the same from the overlapping h-period windows of the history (not √h-scaled)
+    var_overlapping: float | None = None
+    cvar_overlapping: float | None = None
 
 
-def historical_var(pnl: np.ndarray, confidence: float, horizon: int = 1) -> VaR:
-    """From the portfolio's P&L history (n periods, sorted ascending x₁ ≤ … ≤ xₙ): with k = ⌈n(1 − α)⌉,
-    VaR = −x_k (the empirical quantile, no interpolation between observed losses) and CVaR = −mean(x₁…x_k)."""
-    pnl = np.sort(np.asarray(pnl, dtype=float))
-    k = max(int(np.ceil(round(len(pnl) * (1.0 - confidence), 9))), 1)  # round: 1000 × 0.01 is 10.000000000000002
-    scale = np.sqrt(horizon)
-    return VaR("historical", confidence, horizon, float(-pnl[k - 1] * scale), float(-pnl[:k].mean() * scale))
+def _tail(pnl: np.ndarray, confidence: float) -> tuple[float, float]:
+    """(VaR, CVaR) of a P&L sample as positive losses. With x₁ ≤ … ≤ xₙ, m = n(1 − α) and k = ⌈m⌉: VaR = −x_k;
+    CVaR = −(x₁ + … + x_{k−1} + (m − (k − 1)) x_k) / m: Acerbi & Tasche's expected shortfall (On the coherence of
+    expected shortfall, J. Banking & Finance 26, 2002), −(E[X 1{X ≤ x_(β)}] − x_(β)(P[X ≤ x_(β)] − β)) / β with
+    β = 1 − α, of the sample's distribution: the worst m observations, the k-th only in part. When m is whole it is
+    the mean of the m worst; when it is not, the plain mean of the k worst gives the boundary loss — the smallest
+    of them — a whole weight and understates the tail."""
+    x = np.sort(np.asarray(pnl, dtype=float))
+    m = round(len(x) * (1.0 - confidence), 9)  # round: 1000 × 0.01 is 10.000000000000002
+    k = max(int(np.ceil(m)), 1)
+    var = float(-x[k - 1])
+    if m < 1:  # less than one observation in the tail: the worst one is all there is
+        return var, float(-x[0])
+    return var, float(-(x[:k - 1].sum() + (m - (k - 1)) * x[k - 1]) / m)
+
+
+def horizon_pnl(returns: np.ndarray, exposures: np.ndarray, horizon: int) -> np.ndarray:
+    """The P&L of holding `exposures` through each overlapping window of `horizon` periods in the history (n − h
+    + 1 windows, one starting at each period): Σ_assets exposure × (Π (1 + r) over the window − 1)."""
+    r = np.atleast_2d(np.asarray(returns, dtype=float).T).T
+    growth = np.vstack([np.zeros(r.shape[1]), np.cumsum(np.log1p(r), axis=0)])  # log of the compounded value
+    windows = np.expm1(growth[horizon:] - growth[:-horizon])
+    return windows @ np.asarray(exposures, dtype=float)
+
+
+def historical_var(pnl: np.ndarray, confidence: float, horizon: int = 1,
+                   windows: np.ndarray | None = None) -> VaR:
+    """From the portfolio's 1-period P&L history (`_tail`: the empirical quantile, no interpolation between
+    observed losses, and its expected shortfall), × √horizon; with `windows`, the P&L of the overlapping
+    horizon-period windows (`horizon_pnl`), the same figures from those, unscaled."""
+    var, cvar = _tail(pnl, confidence)
+    scale = float(np.sqrt(horizon))  # a float, not np.float64: callers write the figures with repr()
+    if windows is None or not len(windows):
+        return VaR("historical", confidence, horizon, var * scale, cvar * scale)
+    return VaR("historical", confidence, horizon, var * scale, cvar * scale, *_tail(windows, confidence))
 
 
 def _normal(method: str, sigma: float, mean: float, confidence: float, horizon: int) -> VaR:

@@ -85,7 +85,9 @@ def risk_rows(tenant: str, portfolio: str, as_of: date, risk: PortfolioRisk, obs
                 break
     return {
         "risk_var": [(tenant, portfolio, as_of, v.method, Decimal(str(v.confidence)), v.horizon, _money(v.var),
-                      _money(v.cvar), value, observations, run_id) for v in risk.var],
+                      _money(v.cvar), None if v.var_overlapping is None else _money(v.var_overlapping),
+                      None if v.cvar_overlapping is None else _money(v.cvar_overlapping), value, observations,
+                      run_id) for v in risk.var],
         "risk_backtest": [(tenant, portfolio, as_of, risk.backtest.observations, risk.backtest.exceptions,
                            risk.backtest.expected, risk.backtest.lr_pof, risk.backtest.p_value,
                            risk.backtest.rejected, run_id)],
@@ -106,7 +108,7 @@ def risk_rows(tenant: str, portfolio: str, as_of: date, risk: PortfolioRisk, obs
 
 COLUMNS = {
     "risk_var": ("tenant_id", "portfolio_id", "as_of", "method", "confidence", "horizon_days", "var_usd", "cvar_usd",
-                 "value_usd", "observations", "run_id"),
+                 "var_overlapping_usd", "cvar_overlapping_usd", "value_usd", "observations", "run_id"),
     "risk_backtest": ("tenant_id", "portfolio_id", "as_of", "observations", "exceptions", "expected", "lr_pof",
                       "p_value", "rejected", "run_id"),
     "risk_correlations": ("tenant_id", "portfolio_id", "window_name", "asset_a", "asset_b", "correlation", "run_id"),

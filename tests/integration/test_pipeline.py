@@ -617,6 +617,12 @@ def test_risk_marts_and_the_summary_show_var_correlations_and_alerts(pipeline: P
     for (t, p, m, c, h), var in by_key.items():
         if h == 10:
             assert abs(var - by_key[(t, p, m, c, 1)] * Decimal(10).sqrt()) <= Decimal("0.02")
+    # beside the √10 figure, the historical 10-day one from overlapping 10-day windows (and only there)
+    overlapping = pipeline.query("select method, horizon_days, var_overlapping_usd, cvar_overlapping_usd "
+                                 "from marts.portfolio_var")
+    assert all((var is not None) == (cvar is not None) == (method == "historical" and horizon == 10)
+               for method, horizon, var, cvar in overlapping)
+    assert all(cvar >= var > 0 for _, _, var, cvar in overlapping if var is not None)
     pairs = pipeline.query("select asset_a, asset_b from marts.correlations where tenant_id = 'acme'")
     assert {a for pair in pairs for a in pair} == {"BTC", "ETH", "SOL", "BNB"}
     summary = {(row[0], row[1]) for row in read_summary(pipeline.wh).risk}

@@ -4,8 +4,10 @@ quantity; specific identification choosing the oldest lots reproduces FIFO."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -112,6 +114,92 @@ def test_the_method_can_change_with_the_tax_year() -> None:
               dispose("S1", "2023-12-01", "0.5", "200"), dispose("S2", "2024-12-01", "0.5", "200")]
     result = compute_lots(events, lambda year: Method.FIFO if year <= 2023 else Method.LIFO)
     assert [(s.disposal_id, s.lot_id) for s in result.slices] == [("S1", "L1"), ("S2", "L2")]
+
+
+def exact_floor(value: Fraction, places: int) -> Decimal:
+    """The independent reference: `value` rounded down to 10^−places, computed on Fractions."""
+    return Decimal(math.floor(value * 10**places)).scaleb(-places)
+
+
+def test_a_share_is_the_exact_floor_beyond_28_digits() -> None:
+    """10,000,000 tokens bought for 468,210.6094632027 (money on the 1e-10 grid), 4,343,428.76245037 sold:
+    468,210.6094632027 × 4,343,428.76245037 / 10,000,000 = 203,363.9428026891 999…9 (a 30-digit product), so
+    the cost is …891. Python's default 28-digit context rounded the product up first and gave …892."""
+    events = [LotEvent("L1", "A", "TOK", at("2024-01-01"), "acquire", D("10000000.00000000"), D("468210.6094632027")),
+              LotEvent("S1", "A", "TOK", at("2024-02-01"), "dispose", D("4343428.76245037"), D("250000"))]
+    exact = Fraction("468210.6094632027") * Fraction("4343428.76245037") / 10_000_000
+    assert exact_floor(exact, 10) == D("203363.9428026891")
+    (sold,) = compute_lots(events, Method.FIFO).slices
+    assert sold.cost == D("203363.9428026891")
+
+
+def test_numeric_38_amounts_are_exact() -> None:
+    """numeric(38, 18) quantities and a 30-digit cost: the shares are the exact floors, and what is left open
+    is the exact remainder (the default context would have rounded both the product and the subtraction)."""
+    qty, cost = D("12345678901234567890.123456789012345678"), D("987654321098765432109876543.21")
+    sold = D("1234567890123456789.012345678901234567")
+    events = [LotEvent("L1", "A", "TOK", at("2024-01-01"), "acquire", qty, cost),
+              LotEvent("S1", "A", "TOK", at("2024-02-01"), "dispose", sold, D("1"))]
+    result = compute_lots(events, Method.FIFO)
+    (piece,) = result.slices
+    assert piece.cost == exact_floor(Fraction(cost) * Fraction(sold) / Fraction(qty), 2)
+    (left,) = result.open_lots
+    assert left.quantity == D("11111111011111111101.111111110111111111")
+    assert Fraction(left.cost) + Fraction(piece.cost) == Fraction(cost)  # (Decimal's own + would round to 28)
+
+
+# Two pairs of lots whose unit costs are nearly equal: the issue's pair, equal as float64 (48,540.77062562437)
+# though the second is dearer in the 17th digit; and a pair equal in 28 digits, apart in the 37th. In each the
+# dearer lot is the newer: ranked by a rounded quotient they tie, and the tie goes to the older lot.
+NEAR_UNIT_COSTS = [
+    ((D("62.35516707"), D("3026767.8620673558")), (D("71.03537819"), D("3448111.9990252698"))),
+    ((D("9999999999.99999998"), D("9999999999999999.97")), (D("9999999999.99999999"), D("9999999999999999.98"))),
+]
+
+
+@pytest.mark.parametrize(("older", "newer"), NEAR_UNIT_COSTS)
+def test_hifo_ranks_unit_costs_exactly(older: tuple[Decimal, Decimal], newer: tuple[Decimal, Decimal]) -> None:
+    """HIFO takes the dearer lot first, the exact unit costs compared as fractions (the independent reference
+    here): the newer lot, so the sale is short-term; the older one would have made it long-term."""
+    (q_old, c_old), (q_new, c_new) = older, newer
+    assert Fraction(c_new) / Fraction(q_new) > Fraction(c_old) / Fraction(q_old)
+    assert float(c_new / q_new) == float(c_old / q_old) or c_new / q_new == c_old / q_old  # the near tie
+    events = [LotEvent("old", "A", "TOK", at("2023-01-01"), "acquire", q_old, c_old),
+              LotEvent("new", "A", "TOK", at("2024-06-01"), "acquire", q_new, c_new),
+              LotEvent("S1", "A", "TOK", at("2024-07-01"), "dispose", D("10"), D("500000"))]
+    (sold,) = compute_lots(events, Method.HIFO).slices
+    assert (sold.lot_id, sold.term) == ("new", "short")
+
+
+# One lot of 9.76 BTC for 2,701.75, sold in six pieces; the last takes what is left.
+SIX_PIECES = [acquire("L1", "2024-01-01", "9.76", "2701.75"),
+              *(dispose(f"S{k}", f"2024-02-0{k}", qty, "100") for k, qty in
+                enumerate(["2.27", "1.00", "0.51", "0.46", "0.64", "4.88"], start=1))]
+
+
+def test_each_piece_of_a_lot_is_within_a_cent_of_its_exact_cost() -> None:
+    """Exact cost of a piece: 2,701.75 × its quantity / 9.76 (Fractions). Rounding each piece's share of what was
+    left (the old rule) gave the first five pieces 0.39–0.86 ¢ too little each, and the last piece took all of it:
+    3.5 ¢ too much. Shares of the cumulative quantity keep every piece within one cent; the total stays exact."""
+    result = compute_lots(SIX_PIECES, Method.FIFO)
+    assert len(result.slices) == 6 and result.open_lots == []
+    for piece in result.slices:
+        exact = Fraction("2701.75") * Fraction(piece.quantity) / Fraction("9.76")
+        assert abs(Fraction(piece.cost) - exact) < Fraction("0.01"), (piece.disposal_id, piece.cost, float(exact))
+    assert sum((piece.cost for piece in result.slices), D(0)) == D("2701.75")
+
+
+def test_amounts_wider_than_any_fixed_context_stay_exact() -> None:
+    """60-digit amounts (no SQL column holds them, a Python caller may pass them): unit costs (N − 1) / N and
+    (N − 2) / (N − 1) with N = 10^60 differ in the 121st digit, so a 100-digit quotient would tie them; the engine
+    widens its context to the data and takes the dearer (newer) lot, at the exact floor of its share."""
+    n = 10**60  # Python integers: Decimal's own n − 1 would round to 28 digits
+    events = [LotEvent("old", "A", "TOK", at("2023-01-01"), "acquire", D(n - 1), D(n - 2)),
+              LotEvent("new", "A", "TOK", at("2024-06-01"), "acquire", D(n), D(n - 1)),
+              LotEvent("S1", "A", "TOK", at("2024-07-01"), "dispose", D(3), D(1))]
+    assert Fraction(n - 1, n) > Fraction(n - 2, n - 1)
+    (sold,) = compute_lots(events, Method.HIFO).slices
+    assert (sold.lot_id, sold.cost) == ("new", exact_floor(Fraction(n - 1, n) * 3, 2))
 
 
 # ── properties ──────────────────────────────────────────────────────────────────────────────────────────────

@@ -4,12 +4,16 @@ for EWMA and the empirical quantile; plus hand-worked cases for concentration, d
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
 
 from pipelines.domain import portfolio_risk, risk
+from pipelines.services.risk import risk_rows
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +49,84 @@ def test_historical_var_and_cvar_are_the_empirical_tail(returns: np.ndarray) -> 
         ten_day = risk.historical_var(pnl, confidence, horizon=10)
         assert ten_day.var == pytest.approx(result.var * np.sqrt(10))
         assert result.cvar >= result.var > 0
+
+
+def tail_by_integral(pnl: np.ndarray, tail_percent: int) -> tuple[float, float]:
+    """The independent reference: VaR and expected shortfall of the sample's distribution at a tail of
+    `tail_percent` % (β), from its quantile function q(u) = x_⌈nu⌉ (x sorted ascending): VaR = −q(β), the k-th
+    worst with k = ⌈nβ⌉ counted in integers; ES = −(1/β) ∫₀^β q(u) du, integrated exactly piece by piece
+    (x_i holds on ((i − 1)/n, i/n], so it weighs the length of that interval inside (0, β])."""
+    x, n = np.sort(pnl), len(pnl)
+    k = max(-(-n * tail_percent // 100), 1)
+    beta = tail_percent / 100
+    upper = np.minimum(np.arange(1, n + 1) / n, beta)
+    weight = np.clip(upper - np.arange(n) / n, 0.0, None)
+    return float(-x[k - 1]), float(-(x * weight).sum() / beta)
+
+
+def test_historical_cvar_weights_the_boundary_loss() -> None:
+    """150 days, two big losses (10 and 8), the rest small: at 99 % the tail holds n(1 − α) = 1.5 days, the
+    worst one and half of the second, so CVaR = (10 + 0.5 × 8) / 1.5 = 9.33; the mean of the two worst (9) would
+    understate it. VaR is the 2nd worst, 8. At 95 % (7.5 days): (10 + 8 + 5 × 1 + 0.5 × 1) / 7.5 = 3.13."""
+    pnl = np.array([-10.0, -8.0] + [-1.0, 1.0] * 74)
+    at_99, at_95 = risk.historical_var(pnl, 0.99), risk.historical_var(pnl, 0.95)
+    assert (at_99.var, at_99.cvar) == pytest.approx((8.0, 14.0 / 1.5))
+    assert (at_95.var, at_95.cvar) == pytest.approx((1.0, 23.5 / 7.5))
+
+
+@pytest.mark.parametrize("days", [120, 150, 250, 333, 399, 400, 1000])
+def test_historical_var_and_cvar_match_the_quantile_integral(returns: np.ndarray, days: int) -> None:
+    """Short windows (n(1 − α) not whole: 1.2, 1.5, 2.5, 3.33, 3.99 days at 99 %) and whole ones (4, 10)."""
+    pnl = returns[-days:] @ EXPOSURES
+    for confidence, tail_percent in ((0.95, 5), (0.99, 1)):
+        result = risk.historical_var(pnl, confidence)
+        assert (result.var, result.cvar) == pytest.approx(tail_by_integral(pnl, tail_percent), rel=1e-12)
+
+
+def test_ten_day_var_from_overlapping_windows(returns: np.ndarray) -> None:
+    """The 10-day figures beside the √10-scaled ones: each 10-day window's P&L of the exposures held through it
+    (compounded returns, computed here window by window), then the same tail as for one day."""
+    r = returns[-250:]
+    windows = np.array([(np.prod(1 + r[t:t + 10], axis=0) - 1) @ EXPOSURES for t in range(len(r) - 9)])
+    assert np.allclose(risk.horizon_pnl(r, EXPOSURES, 10), windows, rtol=1e-10)
+    for confidence, tail_percent in ((0.95, 5), (0.99, 1)):
+        result = risk.historical_var(r @ EXPOSURES, confidence, 10, risk.horizon_pnl(r, EXPOSURES, 10))
+        one_day = risk.historical_var(r @ EXPOSURES, confidence)
+        assert (result.var, result.cvar) == pytest.approx((one_day.var * np.sqrt(10), one_day.cvar * np.sqrt(10)))
+        assert (result.var_overlapping, result.cvar_overlapping) == pytest.approx(
+            tail_by_integral(windows, tail_percent), rel=1e-12)  # 241 windows: 2.41 of them in the 99 % tail
+
+
+def test_trending_returns_make_the_overlapping_figure_exceed_the_scaled_one() -> None:
+    """Returns that follow through (AR(1), φ = 0.3, as crypto trends do): a 10-day move is wider than √10 daily
+    moves, and the overlapping windows show it — the √10-scaled figure understates the risk. With independent
+    returns the two agree within sampling error."""
+    rng = np.random.default_rng(11)
+    shocks = rng.normal(0, 0.005, 4000)  # small moves: the point is the autocorrelation, not the compounding
+    trending = np.empty_like(shocks)
+    trending[0] = shocks[0]
+    for t in range(1, len(shocks)):
+        trending[t] = 0.3 * trending[t - 1] + shocks[t]
+    for series, low, high in ((trending, 1.15, 1.5), (shocks, 0.85, 1.15)):  # √1.73 = 1.32 expected, and 1
+        r, w = series[:, None], np.array([1_000_000.0])
+        ten = risk.historical_var(r @ w, 0.99, 10, risk.horizon_pnl(r, w, 10))
+        assert low < ten.var_overlapping / ten.var < high
+
+
+def test_the_portfolio_reports_both_ten_day_figures(returns: np.ndarray) -> None:
+    assets, values = ["A", "B", "C"], dict(zip("ABC", EXPOSURES, strict=True))
+    result = portfolio_risk.assess_portfolio(returns[-400:], assets, EXPOSURES, values)
+    overlapping = {(v.method, v.confidence, v.horizon) for v in result.var if v.var_overlapping is not None}
+    assert overlapping == {("historical", 0.95, 10), ("historical", 0.99, 10)}
+    ten = next(v for v in result.var if (v.method, v.confidence, v.horizon) == ("historical", 0.99, 10))
+    assert ten.var_overlapping == pytest.approx(-np.sort(risk.horizon_pnl(returns[-400:], EXPOSURES, 10))[3])
+    # as the risk asset writes them (derived.risk_var): cents, null where there is no overlapping figure
+    rows = risk_rows("acme", "main", date(2026, 1, 1), result, 400, "run")["risk_var"]
+    written = {(row[3], row[5], row[4]): row[6:10] for row in rows}
+    assert written[("historical", 10, Decimal("0.99"))] == tuple(
+        Decimal(repr(x)).quantize(Decimal("0.01")) for x in (ten.var, ten.cvar, ten.var_overlapping,
+                                                              ten.cvar_overlapping))
+    assert all((over is None) == (key[:2] != ("historical", 10)) for key, (*_, over, _c) in written.items())
 
 
 def test_parametric_var_and_cvar_match_scipy(returns: np.ndarray) -> None:
