@@ -38,6 +38,10 @@ ZERO = Decimal(0)
 # 4,343,428.76245037 (30 digits) was rounded up before the division, and a share came out one grid unit above
 # the exact floor (tests/unit/test_lot_engine.py).
 EXACT = Context(prec=100, rounding=ROUND_FLOOR)
+# The rules' edition: part of every unit's inputs hash (services/lots.py), so results stored by an engine whose
+# rules gave other figures for the same events are computed again. Raise it with any such change. 2: exact
+# floors in a sized context, exact HIFO ranks, cumulative shares (issue 15).
+RULES_EDITION = 2
 LONG_TERM = timedelta(days=365)  # held more than one year → long term (US rule: the day after the anniversary)
 
 

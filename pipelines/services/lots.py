@@ -16,14 +16,15 @@ from typing import Any
 
 import psycopg
 
-from pipelines.domain.lots import LotEvent, LotResult, Method
+from pipelines.domain.lots import RULES_EDITION, LotEvent, LotResult, Method
 from pipelines.domain.lots_fast import compute_lots_fast
 from warehouse.connection import Warehouse
 from warehouse.derived import replace_units
 
 RESULT_TABLES = ("lot_slices", "lot_open", "lot_missing", "lot_transfers", "lot_warnings")
 
-# The inputs of each unit, hashed in SQL (no need to read unchanged units): events, settings, selections.
+# The inputs of each unit, hashed in SQL (no need to read unchanged units): the rules' edition, events, settings,
+# selections.
 UNIT_HASHES = """
 with events as (
     select tenant_id, asset, count(*) as events,
@@ -41,8 +42,8 @@ chosen as (
     group by e.tenant_id, e.asset
 )
 select e.tenant_id, e.asset, e.events,
-       md5(concat_ws('|', e.events_hash, c.selections_hash, st.book_scope, st.default_method, st.specific_fallback,
-                     st.stablecoins_as_cash, st.methods)) as inputs_hash,
+       md5(concat_ws('|', %(edition)s::text, e.events_hash, c.selections_hash, st.book_scope, st.default_method,
+                     st.specific_fallback, st.stablecoins_as_cash, st.methods)) as inputs_hash,
        st.default_method, st.specific_fallback, coalesce(st.methods, '') as methods
 from events as e
 join staging.stg_ops__lot_settings as st on st.tenant_id = e.tenant_id
@@ -150,7 +151,7 @@ def compute_tax_lots(wh: Warehouse, run_id: str) -> tuple[dict[str, int], dict[s
     """Recompute the units whose inputs changed and replace their rows. Returns (rows written per result table,
     a summary: units, recomputed, removed, events read, engine seconds, slices, open lots, missing, warnings)."""
     with wh.connect() as conn:
-        current = [Unit(*row) for row in conn.execute(UNIT_HASHES)]
+        current = [Unit(*row) for row in conn.execute(UNIT_HASHES, {"edition": RULES_EDITION})]
         stored = dict(((t, a), h) for t, a, h in conn.execute(
             "select tenant_id, asset, inputs_hash from derived.lot_units"))
         todo, gone = changed_units(current, stored)

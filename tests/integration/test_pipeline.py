@@ -417,6 +417,13 @@ def test_a_rerun_recomputes_nothing_and_a_forced_recompute_is_identical(pipeline
     meta = _rebuild_lots(pipeline, events=False)
     assert meta["recomputed"] == units
     assert pipeline.query(LOTS_FINGERPRINT) == before
+    # a new edition of the rules (RULES_EDITION) recomputes every unit, though no input changed
+    import pipelines.services.lots as service
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "RULES_EDITION", service.RULES_EDITION + 1)
+        assert _rebuild_lots(pipeline, events=False)["recomputed"] == units
+    assert _rebuild_lots(pipeline, events=False)["recomputed"] == units  # back to the edition stored before
+    assert pipeline.query(LOTS_FINGERPRINT) == before
 
 
 def test_unknown_basis_is_reported_until_the_accountant_supplies_it(pipeline: Pipeline) -> None:
