@@ -77,14 +77,14 @@ def verify_tenant(wh: Warehouse, tenant_id: str, since: date | None = None) -> T
 
 def _checkpoint_problem(conn: psycopg.Connection, tenant_id: str) -> str | None:
     """A stored checkpoint whose link no longer has the hash it had: the chain was rewritten after it."""
-    rows = conn.execute(
-        """select k.day, k.seq, k.hash = c.hash from audit.checkpoints k
+    row = conn.execute(
+        """select k.day, k.seq from audit.checkpoints k
              left join audit.chain c on c.tenant_id = k.tenant_id and c.seq = k.seq
             where k.tenant_id = %s and k.seq > 0 and (c.hash is null or c.hash <> k.hash)
-            order by k.day limit 1""", (tenant_id,)).fetchall()
-    if not rows:
+            order by k.day limit 1""", (tenant_id,)).fetchone()
+    if row is None:
         return None
-    day, seq, _ = rows[0]
+    day, seq = row
     return f"the checkpoint of {day} (link #{seq}) no longer matches the chain: it was rewritten after that day"
 
 
