@@ -11,6 +11,7 @@ import dagster as dg
 from pipelines.defs import (
     alerts,
     audit,
+    compliance,
     dashboards,
     exchanges,
     exports,
@@ -29,8 +30,8 @@ from pipelines.settings import CoinbookSettings, get_settings
 
 # In the order of the flow: sources, gate, models and the Python steps between them, alerts, exports and
 # dashboards, schedules.
-CAPABILITIES = (exchanges, wallets, imports, prices, quality, models, ledger, lots, risk, alerts, audit, exports,
-                dashboards, schedules)
+CAPABILITIES = (exchanges, wallets, imports, prices, quality, models, ledger, lots, risk, compliance, alerts, audit,
+                exports, dashboards, schedules)
 
 
 def build_definitions(settings: CoinbookSettings, resources: Mapping[str, Any] | None = None) -> dg.Definitions:

@@ -8,7 +8,19 @@ import sys
 
 import typer
 
-from pipelines.app import accounts, audit, dashboards, imports, pipeline, prices, report, sandbox, users, warehouse
+from pipelines.app import (
+    accounts,
+    audit,
+    compliance,
+    dashboards,
+    imports,
+    pipeline,
+    prices,
+    report,
+    sandbox,
+    users,
+    warehouse,
+)
 from pipelines.app.errors import OperatorErrors
 
 app = typer.Typer(
@@ -28,6 +40,7 @@ app.add_typer(prices.app, name="prices")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
+app.add_typer(compliance.app, name="compliance")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)
