@@ -172,6 +172,11 @@ def write_group(url: str, group: TickGroup, *, tenant_id: str, run_id: str | Non
                         values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                      (tenant_id, group.source, group.day, group.rows, inserted, group.rows - inserted, path, digest,
                       run_id))
+        if inserted:
+            # The audit chain's record of a (venue, day) is its digest as it now stands (V028), in this transaction.
+            started = time.perf_counter()
+            conn.execute("select audit.chain_tick_day(%s, %s, %s)", (tenant_id, group.source, group.day))
+            _timed(seconds, "chain", started)
     return GroupLoad(group.day, group.source, group.rows, inserted, group.rows - inserted, path), seconds
 
 

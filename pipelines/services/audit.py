@@ -78,6 +78,7 @@ def verify_tenant(wh: Warehouse, tenant_id: str, since: date | None = None,
     with ThreadPoolExecutor(max_workers=workers) as pool:
         checks = [pool.submit(_check_records, wh, tenant_id, table, after_seq, part, workers)
                   for table in tables for part in range(workers)]
+        checks.append(pool.submit(_check_ticks, wh, tenant_id, after_seq))
         with wh.connect() as conn:
             walk = _Walk(after_seq)
             broken = first_break(walk.links(store.links(conn, tenant_id, after_seq)), after=start)
@@ -92,6 +93,11 @@ _RECORD_LIMIT = 1000  # records named per tenant: past this, the break is plain 
 
 def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def _check_ticks(wh: Warehouse, tenant_id: str, after_seq: int) -> list[RecordMismatch]:
+    with wh.connect() as conn:
+        return store.tick_mismatches(conn, tenant_id, after_seq, limit=_RECORD_LIMIT)
 
 
 def _check_records(wh: Warehouse, tenant_id: str, table: store.ChainedTable, after_seq: int, part: int,

@@ -253,3 +253,45 @@ def test_the_nightly_run_checkpoints_intact_chains_and_alerts_on_a_break(world: 
         monkeypatch.undo()
         get_settings.cache_clear()
     assert result.exit_code == 1 and "acme-binance/binance/BTC/USDT:20" in out.getvalue(), out.getvalue()
+
+
+def test_price_tick_days_are_chained_by_digest_and_append_only(world: Warehouse) -> None:
+    """Ticks are chained per (venue, day) as a digest (V028), not row by row: a load adds one link per day it
+    changed; an UPDATE is refused; one made with the triggers off, or a deleted tick, is found with its venue and
+    day; a re-load that adds nothing adds no link."""
+    from bench.bench_ticks import generate
+    from pipelines.services.prices import load_ticks
+
+    url = world.database_url
+    raw = generate(2_000, seed=5)
+    load_ticks(url, raw)
+
+    def tick_links() -> list[tuple[str, list[str]]]:
+        with world.connect() as conn:
+            return conn.execute("select tenant_id, record_keys from audit.chain where table_name = 'raw.price_ticks' "
+                                "order by seq").fetchall()
+
+    first = tick_links()
+    venues = {"binance", "coinbase", "kraken", "bitfinex", "htx"}
+    assert {t for t, _ in first} == {"public"} and {k.split("/")[0] for _, (k,) in first} == venues
+    load_ticks(url, raw)  # identical: nothing new, no link
+    assert tick_links() == first
+    (public,) = verify(world, "public")
+    assert public.intact, public.describe()
+
+    with world.connect() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute("update raw.price_ticks set price = price * 2 where source = 'kraken'")
+    with tampering(world) as conn:
+        (day,) = conn.execute("select min(observed_at at time zone 'UTC')::date from raw.price_ticks "
+                              "where source = 'kraken'").fetchone()
+        # one tick each (a ctid is per partition: the venue's and the day's leaf named)
+        conn.execute(f"update raw.price_ticks_{day:%Y%m%d}_kraken set price = price * 2 "
+                     f"where ctid = (select min(ctid) from raw.price_ticks_{day:%Y%m%d}_kraken)")
+        conn.execute(f"delete from raw.price_ticks_{day:%Y%m%d}_htx "
+                     f"where ctid = (select min(ctid) from raw.price_ticks_{day:%Y%m%d}_htx)")
+    (public,) = verify(world, "public")
+    found = {(m.table_name, m.record_key.split("/")[0], m.problem.split(" (")[0]) for m in public.records}
+    assert ("raw.price_ticks", "kraken", "changed after its link recorded it") in found
+    assert {m.record_key for m in public.records} == {f"kraken/{day}", f"htx/{day}"}
+    acme, bluefin = verify(world, "acme")[0], verify(world, "bluefin")[0]
+    assert acme.intact and bluefin.intact  # the tenants' own chains are not the market data's
