@@ -39,10 +39,13 @@ def risk_metrics(var_rows: list[tuple[Any, ...]], portfolio_rows: list[tuple[Any
                  backtest_rows: list[tuple[Any, ...]]) -> list[RiskMetric]:
     """derived.risk_* rows → one metric per figure, stamped at the day the figures describe (as_of)."""
     metrics = []
-    for tenant, portfolio, as_of, method, confidence, horizon, var, cvar in var_rows:
+    for tenant, portfolio, as_of, method, confidence, horizon, var, cvar, var_overlap, cvar_overlap in var_rows:
         name = f"{round(confidence * 100)}_{horizon}d_{method}"
         metrics += [RiskMetric(tenant, portfolio, f"var_{name}", midnight(as_of), var),
                     RiskMetric(tenant, portfolio, f"cvar_{name}", midnight(as_of), cvar)]
+        if var_overlap is not None:  # the historical multi-day figures from overlapping windows (V022), beside √h
+            metrics += [RiskMetric(tenant, portfolio, f"var_{name}_overlapping", midnight(as_of), var_overlap),
+                        RiskMetric(tenant, portfolio, f"cvar_{name}_overlapping", midnight(as_of), cvar_overlap)]
     for tenant, portfolio, as_of, value, hhi, shift, shift_max, breaker_open in portfolio_rows:
         at = midnight(as_of)
         metrics += [RiskMetric(tenant, portfolio, "value_usd", at, value),
@@ -78,8 +81,9 @@ def read_pending(conn: Any, key: str) -> tuple[list[PriceTick], list[RiskMetric]
     if risk_run is None or (sent is not None and sent[0] == risk_run):
         return prices, [], None
     metrics = risk_metrics(
-        conn.execute("select tenant_id, portfolio_id, as_of, method, confidence, horizon_days, var_usd, cvar_usd "
-                     "from derived.risk_var order by 1, 2, 4, 5, 6").fetchall(),
+        conn.execute("select tenant_id, portfolio_id, as_of, method, confidence, horizon_days, var_usd, cvar_usd, "
+                     "var_overlapping_usd, cvar_overlapping_usd from derived.risk_var order by 1, 2, 4, 5, 6"
+                     ).fetchall(),
         conn.execute("select tenant_id, portfolio_id, as_of, value_usd, hhi, correlation_shift, "
                      "correlation_shift_max, breaker_open from derived.risk_portfolios order by 1, 2").fetchall(),
         conn.execute("select tenant_id, portfolio_id, as_of, exceptions, p_value "

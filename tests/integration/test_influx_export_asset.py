@@ -56,6 +56,9 @@ def write_risk(conn: psycopg.Connection[Any], run_id: str, as_of: date) -> None:
             for horizon in (1, 10):
                 conn.execute("insert into derived.risk_var values ('acme', 'main', %s, %s, %s, %s, 12345.67, "
                              "15000.01, 250000.00, 365, %s)", (as_of, method, confidence, horizon, run_id))
+    # the historical 10-day figures from overlapping windows (V022): two more metrics for each of the two
+    conn.execute("update derived.risk_var set var_overlapping_usd = 14000.5, cvar_overlapping_usd = 17000.25 "
+                 "where method = 'historical' and horizon_days = 10")
     conn.execute("insert into derived.risk_portfolios values ('acme', 'main', %s, 250000.00, 0.42, 'BTC 60%%', "
                  "'{}', 0.12, 0.31, false, null, null, %s)", (as_of, run_id))
     conn.execute("insert into derived.risk_backtest values ('acme', 'main', %s, 250, 3, 2.5, 0.1, 0.75, false, %s)",
@@ -105,8 +108,8 @@ def test_exports_prices_and_risk_in_batches_then_only_what_is_new(database: str,
     result = run(database)
     assert result.success
     meta = metadata(result)
-    assert (meta["price_points"], meta["risk_metrics"], meta["risk_run"]) == (90, 31, "run-1")  # 24 + 5 + 2 risk
-    assert [len(body.splitlines()) for *_, body in received] == [40, 40, 40, 1]  # batches of 40, the rest on close
+    assert (meta["price_points"], meta["risk_metrics"], meta["risk_run"]) == (90, 35, "run-1")  # 24 + 4 overlap + 5 + 2
+    assert [len(body.splitlines()) for *_, body in received] == [40, 40, 40, 5]  # batches of 40, the rest on close
     assert all(path == "/api/v2/write" and query == {"org": "desk", "bucket": "markets", "precision": "s"}
                and auth == "Token t0ken" for path, query, auth, _ in received)
     first = int(datetime(2026, 9, 1, tzinfo=UTC).timestamp())
@@ -116,7 +119,10 @@ def test_exports_prices_and_risk_in_batches_then_only_what_is_new(database: str,
     assert (f"portfolio_risk,metric=var_99_1d_historical,portfolio=main,tenant=acme value=12345.67 {as_of}"
             in sent)
     assert f"portfolio_risk,metric=breaker_open,portfolio=main,tenant=acme value=0 {as_of}" in sent
-    assert len(set(sent)) == 121
+    assert (f"portfolio_risk,metric=var_99_10d_historical_overlapping,portfolio=main,tenant=acme value=14000.5 "
+            f"{as_of}" in sent)
+    assert not any("1d_historical_overlapping" in line or "parametric_overlapping" in line for line in sent)
+    assert len(set(sent)) == 125
 
     # Nothing new: only each asset's last day goes again (it may still have moved), no risk metrics.
     received.clear()
@@ -130,7 +136,7 @@ def test_exports_prices_and_risk_in_batches_then_only_what_is_new(database: str,
         write_risk(conn, "run-2", date(2026, 10, 1))
     received.clear()
     meta = metadata(run(database))
-    assert (meta["price_points"], meta["risk_metrics"], meta["risk_run"]) == (6, 31, "run-2")
+    assert (meta["price_points"], meta["risk_metrics"], meta["risk_run"]) == (6, 35, "run-2")
 
     # InfluxDB refuses: the asset fails and nothing is marked as sent; once it accepts again, the same goes out.
     with psycopg.connect(database, autocommit=True) as conn:
@@ -145,7 +151,7 @@ def test_exports_prices_and_risk_in_batches_then_only_what_is_new(database: str,
     state["status"] = 204
     received.clear()
     meta = metadata(run(database))
-    assert (meta["price_points"], meta["risk_metrics"], meta["risk_run"]) == (3, 31, "run-3")
+    assert (meta["price_points"], meta["risk_metrics"], meta["risk_run"]) == (3, 35, "run-3")
     with psycopg.connect(database) as conn:
         assert conn.execute("select position, exported from ops.export_cursors where stream = 'prices_daily:BTC'"
                             ).fetchone() == ("2026-10-01", 30 + 1 + 2 + 1)
