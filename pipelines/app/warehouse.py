@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import psycopg
 import typer
 
 from pipelines.app.console import console
 from pipelines.app.ready import ensure_warehouse
 from pipelines.app.ready import migrate as migrate_warehouse
 from pipelines.settings import get_settings, resolve_database_url
+from warehouse import citus
 from warehouse.cluster import LocalCluster
 from warehouse.connection import mask_url
 
@@ -60,3 +64,25 @@ def migrate() -> None:
     """Apply pending migrations (re-runnable)."""
     applied = migrate_warehouse(get_settings())
     console.print(f"applied: {', '.join(applied) if applied else 'nothing (up to date)'}")
+
+
+@app.command("citus-plan")
+def citus_plan(update: Path | None = typer.Option(
+        None, help="Replace the generated block of this file (deploy/citus.md) instead of printing it.")) -> None:
+    """The Citus placement of every table (deploy/citus.md): the create_distributed_table /
+    create_reference_table calls in order, and anything Citus would refuse (exit 1)."""
+    with psycopg.connect(ensure_warehouse(get_settings())) as conn:
+        planned = citus.plan(conn)
+        block = citus.render(planned, citus.foreign_keys(conn))
+        found = citus.problems(conn, planned)
+    if update is None:
+        typer.echo(block)
+    else:
+        text = update.read_text()
+        start, end = text.index(citus.BEGIN), text.index(citus.END) + len(citus.END)
+        update.write_text(text[:start] + block + text[end:])
+        console.print(f"{update}: {len(planned)} tables placed")
+    for p in found:
+        console.print(f"[red]{p.table}[/]: {p.problem}")
+    if found:
+        raise typer.Exit(1)
