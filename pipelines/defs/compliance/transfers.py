@@ -2,8 +2,6 @@
 transfer marts and marts.kyc_status are dbt models (models/marts/compliance); this module raises the KYC alerts
 after them, in the nightly job (every asset but ingestion)."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 import dagster as dg

@@ -10,7 +10,7 @@
 --   own_wallet  one of the tenant's own wallets (accounts.yaml: a matched transfer, or an address of the wallet) —
 --               self-hosted: under the EU Transfer of Funds Regulation still an unhosted-wallet transfer
 --   unhosted    an address that is not known as a venue's or the tenant's
---   unknown     no address in the record (exchange deposits do not say who sent them)
+--   unknown     no address in the record (exchange deposits do not say who sent them; fiat bank transfers)
 with pegs as (
     select asset from {{ ref('usd_pegged_assets') }}
 ),
@@ -20,9 +20,16 @@ moves as (
     where entry_type in ('deposit', 'withdrawal') and leg = 'amount'
 ),
 
+fiat as (
+    select asset from {{ ref('fiat_currencies') }}
+),
+
+-- An exchange gives a withdrawal's destination; a deposit's address is the tenant's own deposit address there, not
+-- the sender (which no venue API gives).
 addresses as (
     select tenant_id, account_id, source, source_record_id, cast(address as text) as address, cast(null as text) as chain
     from {{ ref('int_exchange_transfers') }}
+    where transfer_type = 'withdrawal'
     union all
     select tenant_id, account_id, source, source_record_id,
            (select string_agg(a, ', ' order by a) from jsonb_array_elements_text(counterparties) as c (a)), 'bitcoin'
@@ -138,5 +145,6 @@ select
     cast(v.other_account_id as text) as other_account_id,
     cast(coalesce(v.other_account_id, v.own_wallet_account_id) as text) as own_account_id,
     cast(v.match_id is not null as boolean) as internal,
+    cast(v.asset in (select asset from fiat) as boolean) as fiat,
     cast(v.txid as text) as txid
 from valued as v
