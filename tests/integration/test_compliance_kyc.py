@@ -11,8 +11,8 @@ day's rate is 1.25 USD per EUR either way; D+10: BTC 50,000, no EUR market):
                  binance  out 1 ETH          → 0xkrakendep     2,000.00 USD  venue        matched to the kraken deposit
                  kraken   in  1 ETH   (address 0xkrakendep)    2,000.00 USD  venue        (internal, matched)
                  binance  out 100 DOGE       → Dxyz           no price       unhosted     unvalued: in both marts
-                 binance  in  0.1 BTC  (to its deposit address) 5,000.00 USD unknown      unhosted mart only
-                 binance  out 0.6 ETH        → 0xkrakendep     1,200.00 USD  venue        (acme's kraken deposit address)
+                 binance  in  0.1 BTC  (own deposit address)  5,000.00 USD  unknown     unhosted mart only
+                 binance  out 0.6 ETH        → 0xkrakendep     1,200.00 USD  venue        (its kraken address)
                  binance  in  20,000 USD (bank)               20,000.00 USD  unknown      large; fiat: not unhosted
                  cold (wallet) out 0.3 BTC → bc1qsomeone      15,000.00 USD  unhosted     large (not an exchange:
                                                                                           not in the unhosted mart)
@@ -272,8 +272,17 @@ def test_an_overdue_review_raises_an_alert_and_flags_the_tax_report(world: Wareh
     compliance.review(world, "euro", "euro-client", "verified", date(2024, 1, 15), "high", date(2025, 1, 15),
                       ["DMS:77"])
     assert kyc(world, "euro") == (False, "verified", True, "overdue")
-    statuses = compliance.raise_kyc_alerts(world, datetime.now(UTC))
-    assert {s.tenant_id: s.kyc_valid for s in statuses} == {"acme": True, "euro": False}
+    # the nightly job's asset, as a Dagster run with the code location's resources
+    import dagster as dg
+
+    from pipelines.defs.compliance.transfers import kyc_alerts
+    from pipelines.defs.resources import build_resources
+    from pipelines.settings import CoinbookSettings
+
+    built = build_resources(CoinbookSettings(_env_file=None, database_url=world.database_url))
+    result = dg.materialize([kyc_alerts], resources={k: built[k] for k in ("warehouse", "notifier")})
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["not_valid"].value == ["euro"] and metadata["overdue"].value == ["euro"]
     assert rows(world, "select tenant_id, kind, severity from ops.alerts where resolved_at is null "
                        "and kind like 'kyc%%'") == [("euro", "kyc_review_overdue", "warning")]
     report = write_tax_report(world, "euro", 2026, tmp_path)

@@ -1,8 +1,10 @@
+{{ config(materialized="table") }}
 -- USD per EUR per UTC day, for the compliance thresholds in EUR (marts/compliance). No venue of the price
 -- reference quotes EUR against USD, so the rate is read from the venues' own EUR markets, day by day: an EUR/USD
 -- (or EUR/stablecoin) candle, a stablecoin/EUR candle inverted, or a coin's EUR close set against its USD
 -- reference close that day (BTC/EUR 50,000 and BTC 54,000 USD → 1.08). The median of what the day offers;
--- a day without any EUR market has no rate (transfers needing it are listed as unvalued, never dropped).
+-- a day without any EUR market has no rate (transfers needing it are listed as unvalued, never dropped). A table:
+-- marts.transfers_valued looks a rate up per transfer.
 with pegs as (
     select asset from {{ ref('usd_pegged_assets') }}
 ),
