@@ -24,6 +24,12 @@ MARKET_SYMBOL = rf"{SPOT_SYMBOL}(?::{ASSET_CODE})?"  # spot or derivative (BTC/U
 
 RAW_SCHEMA = "raw"
 
+# Compliance thresholds when a tenant has set none (ops.compliance_thresholds): a large transfer is one exceeding
+# 10,000 (EUR or USD), a transfer with an unhosted wallet one exceeding 1,000 (EU Transfer of Funds Regulation
+# 2023/1113, art. 14(5) and 16(2): "exceeding EUR 1 000").
+DEFAULT_LARGE_TRANSFER = 10000
+DEFAULT_UNHOSTED_TRANSFER = 1000
+
 
 def raw_table(source: str, entity: str) -> str:
     """The raw table a source's entity lands in: raw.<source>_<entity> (raw.binance_trades, raw.btc_balances)."""

@@ -20,3 +20,12 @@ timestamptz '2009-01-03 00:00:00+00'
 {% macro raw_table_of(entity) -%}
 case when source like 'csv:%' then 'raw.file_records' else 'raw.' || source || '_{{ entity }}' end
 {%- endmacro %}
+
+{#- Compliance thresholds when a tenant has set none (EUR or USD; macros/compliance.sql). -#}
+{% macro default_large_transfer() -%}
+10000
+{%- endmacro %}
+
+{% macro default_unhosted_transfer() -%}
+1000
+{%- endmacro %}

@@ -6,6 +6,7 @@ from functools import partial
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from pipelines.app.console import console
 from pipelines.services.reports.form8949 import exclusion_note
@@ -37,6 +38,8 @@ def tax(
         raise typer.Exit(2) from None
     # soft_wrap: one line per fact, whatever the width (the terminal folds it; grep and logs keep it whole)
     say = partial(console.print, soft_wrap=True, highlight=False)
+    if report.kyc_flag:
+        say(f"[red]{escape(report.kyc_flag)}[/]")
     say(f"Form 8949 {year} for {tenant} (tax year and dates in {report.timezone}): {report.lines} lines, proceeds "
         f"{report.proceeds:,.2f}, cost {report.cost:,.2f}, short-term {report.short_term:,.2f}, "
         f"long-term {report.long_term:,.2f}")

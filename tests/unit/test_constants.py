@@ -6,7 +6,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipelines.constants import GENESIS, GENESIS_MS, PUBLIC_TENANT, raw_asset_name, raw_table, raw_table_of_asset
+from pipelines.constants import (
+    DEFAULT_LARGE_TRANSFER,
+    DEFAULT_UNHOSTED_TRANSFER,
+    GENESIS,
+    GENESIS_MS,
+    PUBLIC_TENANT,
+    raw_asset_name,
+    raw_table,
+    raw_table_of_asset,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 MACROS = (ROOT / "dbt_project" / "macros" / "constants.sql").read_text()
@@ -23,6 +32,8 @@ def test_the_dbt_macros_hold_the_same_values() -> None:
     assert macro_body("genesis_floor") == f"timestamptz '{GENESIS:%Y-%m-%d %H:%M:%S}+00'"
     assert macro_body("raw_table") == "'raw.{{ source }}_{{ entity }}'"
     assert int(GENESIS.timestamp() * 1000) == GENESIS_MS
+    assert macro_body("default_large_transfer") == str(DEFAULT_LARGE_TRANSFER)
+    assert macro_body("default_unhosted_transfer") == str(DEFAULT_UNHOSTED_TRANSFER)
 
 
 def test_the_raw_table_rule() -> None:

@@ -514,10 +514,11 @@ def _pdf_maybe(value: Decimal | None) -> str:
 class _Form8949Pdf(FPDF):
     """Header (title, part, checked box, column headings) and footer (disclaimer, page number) on every page."""
 
-    def __init__(self, taxpayer: str, tax_year: int) -> None:
+    def __init__(self, taxpayer: str, tax_year: int, flag: str | None = None) -> None:
         super().__init__(orientation="landscape", unit="pt", format="letter")
         self.core_fonts_encoding = "windows-1252"  # the core fonts are declared /WinAnsiEncoding
         self.taxpayer = _pdf_text(taxpayer)
+        self.flag = _pdf_text(flag) if flag else None  # e.g. no valid KYC record: above the title on every page
         self.tax_year = tax_year
         self.group: _Group | None = None
         self.unknown_section = False  # pages of the lines that are not on the form
@@ -537,6 +538,11 @@ class _Form8949Pdf(FPDF):
         return text + "..."
 
     def header(self) -> None:
+        if self.flag:
+            self.set_text_color(180, 0, 0)
+            self.set_xy(_MARGIN, 12)
+            self.set_font("Helvetica", "B", 9)
+            self.cell(_USABLE_W, 12, self.fit(self.flag, _USABLE_W))
         self.set_text_color(0)
         self.set_xy(_MARGIN, 28)
         self.set_font("Helvetica", "", 9)
@@ -703,9 +709,10 @@ def _pages(rows: Sequence[_T], reserved: int = 1) -> list[Sequence[_T]]:
 
 
 def _render_pdf(
-    groups: Sequence[_Group], unknown: Sequence[UnknownBasisLine], *, taxpayer: str, tax_year: int
+    groups: Sequence[_Group], unknown: Sequence[UnknownBasisLine], *, taxpayer: str, tax_year: int,
+    flag: str | None = None,
 ) -> bytes:
-    pdf = _Form8949Pdf(taxpayer, tax_year)
+    pdf = _Form8949Pdf(taxpayer, tax_year, flag)
     pdf.set_title(f"Form 8949 ({tax_year}) — {pdf.taxpayer}")
     pdf.set_subject("Sales and Other Dispositions of Capital Assets (substitute layout)")
     pdf.set_creator("Coinbook")
@@ -799,6 +806,7 @@ def write_form_8949(
     tax_year: int,
     basename: str | None = None,
     unknown: Sequence[UnknownBasisLine] = (),
+    flag: str | None = None,
 ) -> tuple[Path, Path]:
     """Writes <basename>.csv and <basename>.pdf (basename default f"form8949_{tax_year}") into out_dir (created if
     missing); returns (csv_path, pdf_path).
@@ -808,13 +816,15 @@ def write_form_8949(
 
     Raises ValueError for a line sold outside `tax_year` (and TypeError for anything that is not a Form8949Line,
     or an UnknownBasisLine in `unknown`); nothing is written then. With no lines both files are still written:
-    the CSV with its header only, the PDF with a page saying there were no dispositions in the year."""
+    the CSV with its header only, the PDF with a page saying there were no dispositions in the year.
+
+    `flag`: a line printed above the title of every page (a tenant without a valid KYC record: kyc_flag)."""
     name = basename if basename is not None else f"form8949_{tax_year}"
     if not name or Path(name).name != name or name in (".", ".."):
         raise ValueError(f"basename must be a plain file name, not {name!r}")
     groups = _groups(lines, tax_year)
     unknown_lines = _checked_unknown(unknown, tax_year)
-    pdf_bytes = _render_pdf(groups, unknown_lines, taxpayer=taxpayer, tax_year=tax_year)
+    pdf_bytes = _render_pdf(groups, unknown_lines, taxpayer=taxpayer, tax_year=tax_year, flag=flag)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, pdf_path = out / f"{name}.csv", out / f"{name}.pdf"

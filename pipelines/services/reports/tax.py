@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from pipelines.services.compliance import kyc_flag
 from pipelines.services.reports.form8949 import (
     Form8949Line,
     UnknownBasis,
@@ -230,6 +231,7 @@ class TaxReport:
     missing: int  # rows of missing_cost_basis_*.csv (one per reason: what to fix)
     income_events: int
     income_usd: Decimal
+    kyc_flag: str | None = None  # the tenant has no valid KYC record: on every page of the PDF and in the CLI
 
 
 def write_tax_report(wh: Warehouse, tenant_id: str, tax_year: int, out_dir: Path, *, timezone: str | None = None,
@@ -252,8 +254,10 @@ def write_tax_report(wh: Warehouse, tenant_id: str, tax_year: int, out_dir: Path
         missing = conn.execute(MISSING_SQL, window).fetchall()
         income_events, income_usd, _unpriced = conn.execute(INCOME_SQL, window).fetchone()
     year = shape_year(slices, uncovered, zone)
+    flag = kyc_flag(wh, tenant_id)
     csv_path, pdf_path = write_form_8949(year.lines, out_dir, taxpayer=f"{name} ({tenant_id})", tax_year=tax_year,
-                                         basename=f"form8949_{tenant_id}_{tax_year}", unknown=year.unknown)
+                                         basename=f"form8949_{tenant_id}_{tax_year}", unknown=year.unknown,
+                                         flag=flag)
     missing_path = out_dir / f"missing_cost_basis_{tenant_id}_{tax_year}.csv"
     with missing_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -264,4 +268,5 @@ def write_tax_report(wh: Warehouse, tenant_id: str, tax_year: int, out_dir: Path
     return TaxReport(csv_path, pdf_path, missing_path, zone_name, len(year.lines),
                      sum((line.proceeds for line in year.lines), Decimal(0)),
                      sum((line.cost for line in year.lines), Decimal(0)), gains["short"], gains["long"],
-                     unknown_basis(year.unknown), year.removed, len(missing), int(income_events), Decimal(income_usd))
+                     unknown_basis(year.unknown), year.removed, len(missing), int(income_events), Decimal(income_usd),
+                     flag)
