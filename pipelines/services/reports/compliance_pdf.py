@@ -282,9 +282,10 @@ def _when(data: PackData, moment: datetime) -> str:
 
 def bounds_text(data: PackData) -> str:
     """The quarter's window as printed on the cover."""
-    return (f"{data.quarter}: from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} (end excluded), "
-            f"{data.zone} ({data.start:%Z}/{data.end:%Z}: UTC {data.start.astimezone(UTC):%Y-%m-%d %H:%M} to "
-            f"{data.end.astimezone(UTC):%Y-%m-%d %H:%M})")
+    text = f"{data.quarter}: from {data.start:%Y-%m-%d %H:%M} to {data.end:%Y-%m-%d %H:%M} (end excluded), {data.zone}"
+    if data.start.utcoffset() or data.end.utcoffset():
+        text += (f" (UTC {data.start.astimezone(UTC):%Y-%m-%d %H:%M} to {data.end.astimezone(UTC):%Y-%m-%d %H:%M})")
+    return text
 
 
 def key_figures(data: PackData) -> list[tuple[str, str]]:
@@ -345,8 +346,8 @@ def key_figures(data: PackData) -> list[tuple[str, str]]:
     quality = data.section("data_quality")
     if quality.available:
         figures.append(("Quarantined records", f"{int(quality.total('records'))} records "
-                                               f"({int(quality.total('quarantined_in_quarter'))} failed checks in "
-                                               f"the quarter) over {len(quality.rows)} source/check pairs"))
+                                               f"({int(quality.total('quarantined_in_quarter'))} rows quarantined "
+                                               f"during the quarter) over {len(quality.rows)} source/check pairs"))
     audit = data.audit
     figures.append(("Audit chain", ("VERIFIED" if audit.intact else "BROKEN") +
                     f": {audit.links_checked} links checked, head at #{audit.head_seq}"))
