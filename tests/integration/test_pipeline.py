@@ -1115,9 +1115,11 @@ def test_compliance_pack_by_the_cli_ties_to_the_marts(pipeline: Pipeline, tmp_pa
     assert _csv_sum(csvs["data_quality"], "failed_checks") == quarantined > 0
 
     # the PDF's totals are the CSVs'
-    for key, column in (("holdings", "value_usd"), ("flows", "value_usd"), ("realized_gains", "gain"),
-                        ("income", "value_usd")):
+    for key, column in (("holdings", "value_usd"), ("realized_gains", "gain"), ("income", "value_usd")):
         assert money(_csv_sum(csvs[key], column)) in text, (key, column)
+    for flow in ("deposit", "withdrawal", "internal_in", "internal_out"):
+        assert (f"{_csv_sum(flows, 'movements', flow=flow)} movements, value USD "
+                f"{money(_csv_sum(flows, 'value_usd', flow=flow))}") in text, flow
     # what this warehouse has no mart for says so, and the CSV is its header alone
     for key, relation in (("screening", "marts.screening_hits"), ("large_transfers", "marts.large_transfers"),
                           ("unhosted_transfers", "marts.unhosted_wallet_transfers")):

@@ -232,7 +232,7 @@ select source, raw_table, check_name, count(distinct source_record_id) as record
        min(quarantined_at) as first_quarantined_at, max(quarantined_at) as last_quarantined_at,
        (array_agg(reason order by quarantined_at desc, quarantine_id desc))[1] as example_reason
 from ops.quarantine
-where tenant_id = %(t)s and quarantined_at < %(end)s
+where tenant_id = %(t)s
 group by source, raw_table, check_name
 order by source, raw_table, check_name
 """
@@ -274,8 +274,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 "accounts (marts.ledger treatment; pairs in marts.internal_transfers), per account, direction and "
                 "asset, valued at the daily close of the day moved.",
                 "marts.ledger", FLOWS_SQL,
+                # in and out added together mean nothing: the summary page totals each direction
                 ("account_id", "flow", "asset", "movements", "quantity", "value_usd", "unvalued", "first_at",
-                 "last_at"), ("value_usd",)),
+                 "last_at"), ("movements",)),
     SectionSpec("realized_gains", "Realized gains by lot method and term",
                 "Disposals of the quarter (marts.disposals, treatment realized) by the lot method that matched them "
                 "and holding term (short / long, from the UTC dates of the marts). Slices whose cost basis or "
@@ -308,9 +309,10 @@ SECTIONS: tuple[SectionSpec, ...] = (
                 ("status", "account_id", "asset", "reported_quantity", "computed_quantity", "difference",
                  "reported_at", "first_seen_at", "last_seen_at", "builds_seen", "resolved_by_build")),
     SectionSpec("data_quality", "Data quality: quarantined rows",
-                "Raw records the quality gate kept out of the models (ops.quarantine), quarantined on or before the "
-                "quarter end, by source, raw table and check, with the newest reason; quarantined_in_quarter counts "
-                "the rows quarantined during the quarter.",
+                "Raw records the quality gate keeps out of the models (ops.quarantine), as of generation: a record "
+                "is quarantined when it is loaded, which for a past quarter may be later. By source, raw table and "
+                "check, with the newest reason; quarantined_in_quarter counts the rows quarantined during the "
+                "quarter.",
                 "ops.quarantine", QUALITY_SQL,
                 ("source", "raw_table", "check_name", "records", "failed_checks", "quarantined_in_quarter",
                  "first_quarantined_at", "last_quarantined_at", "example_reason"),
