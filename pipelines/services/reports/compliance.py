@@ -480,8 +480,15 @@ def gather(wh: Warehouse, conn: psycopg.Connection, tenant_id: str, quarter: str
     sections = tuple(_section(conn, spec, window) for spec in SECTIONS)
     login = conn.execute("select session_user").fetchone()[0]
     return PackData(tenant_id, name, f"{year}Q{number}", start, end, zone.key, now or datetime.now(UTC),
-                    generated_by or f"{getpass.getuser()} (database login {login})", _version(),
+                    generated_by or f"{_os_user()} (database login {login})", _version(),
                     _kyc(conn, tenant_id), sections, _audit(wh, conn, tenant_id, end))
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment (e.g. a container's numeric uid)
+        return "unknown user"
 
 
 def _version() -> str:
