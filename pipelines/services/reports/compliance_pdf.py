@@ -107,7 +107,7 @@ LAYOUTS: dict[str, tuple[Cell, ...]] = {
         ("Method", 70, "L", _col("method")), ("Term", 60, "L", _col("term")),
         ("Disposals", 60, "R", _col("disposals")), ("Slices", 55, "R", _col("slices")),
         ("Proceeds USD", 100, "R", _col("proceeds", money)), ("Cost USD", 100, "R", _col("cost", money)),
-        ("Gain USD", 100, "R", _col("gain", money)), ("Slices, gain unknown", 80, "R", _col("slices_gain_unknown")),
+        ("Gain USD", 100, "R", _col("gain", money)), ("Unknown gain", 80, "R", _col("slices_gain_unknown")),
         ("Their proceeds USD", 95, "R", _col("proceeds_gain_unknown", money)),
     ),
     "income": (
@@ -435,7 +435,8 @@ COUNTS = ("records", "failed_checks", "quarantined_in_quarter", "receipts", "mov
 def _totals_row(section: Section, cells: Sequence[Cell]) -> list[str]:
     """"Total (n rows)" in the first cell, each summed column's total under it (money in cents, counts whole),
     the rest blank."""
-    texts = [f"Total ({len(section.rows)} rows)"] + [""] * (len(cells) - 1)
+    count = len(section.rows)
+    texts = [f"Total ({count} row{'s' if count != 1 else ''})"] + [""] * (len(cells) - 1)
     for index, cell in enumerate(cells):
         column = _shown.get(id(cell[3]))
         if index and column in section.spec.totals:
