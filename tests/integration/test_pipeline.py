@@ -1191,6 +1191,18 @@ def test_compliance_pack_in_the_tenants_zone_with_stand_in_marts(pipeline: Pipel
                          "from audit.heads, unnest(array[date '2026-03-30', date '2026-04-01', date '2026-04-02']) "
                          "as d where tenant_id = 'acme'")
             (head_hash,), = conn.execute("select hash from audit.heads where tenant_id = 'acme'").fetchall()
+            # builds of the break history: E before the quarter only; A seen on 1 February, gone on 1 March
+            # (resolved); B on both; C on 1 March (open at the end); D after the New York quarter's end
+            with conn.cursor() as cur:
+                cur.executemany("insert into marts.reconciliation_break_history (tenant_id, portfolio_id, "
+                                "account_id, asset, reported_quantity, computed_quantity, difference, reported_at, "
+                                "observed_at) values ('acme', 'main', 'acme-kraken', %s, 1, 0, %s, %s, %s)",
+                                [("E", 5, "2025-12-14T00:00Z", "2025-12-15T00:00Z"),
+                                 ("A", 1, "2026-01-31T00:00Z", "2026-02-01T00:00Z"),
+                                 ("B", 2, "2026-01-31T00:00Z", "2026-02-01T00:00Z"),
+                                 ("B", 2, "2026-02-28T00:00Z", "2026-03-01T00:00Z"),
+                                 ("C", 3, "2026-02-28T00:00Z", "2026-03-01T00:00Z"),
+                                 ("D", 4, "2026-04-01T04:00Z", "2026-04-01T05:00Z")])
 
             pack = write_compliance_pack(pipeline.wh, "acme", "2026Q1", tmp_path, conn=conn)
         finally:
@@ -1202,12 +1214,17 @@ def test_compliance_pack_in_the_tenants_zone_with_stand_in_marts(pipeline: Pipel
         listed = _csv_rows(pack.directory / f"{key}.csv")
         assert [(r["transfer_key"], r["occurred_at"]) for r in listed] == [
             ("in-first", "2026-01-01T00:00:00-05:00"), ("in-last", "2026-03-31T23:59:59-04:00")]
+    breaks = _csv_rows(pack.directory / "reconciliation_breaks.csv")
+    assert [(r["status"], r["asset"], r["builds_seen"], r["resolved_by_build"]) for r in breaks] == [
+        ("open_at_quarter_end", "B", "2", ""), ("open_at_quarter_end", "C", "1", ""),
+        ("resolved_in_quarter", "A", "1", "2026-02-28T19:00:00-05:00")]
     screening = _csv_rows(pack.directory / "screening.csv")
     assert sorted((r["hit_id"], r["decision"]) for r in screening) == [
         ("h1", "open"), ("h2", "false_positive"), ("h3", "true_match")]
     text = pdf_text(pack.pdf_path.read_bytes()).splitlines()
     assert "No valid KYC record: review overdue since 2026-01-01" in text
     assert "3: 1 open, 1 true match, 1 false positive" in text
+    assert "2 open at quarter end, 1 resolved in the quarter" in text
     assert "2, value 185,000.50" in text  # large transfers on the summary: the CSV's count and total
     # 1 April (UTC) begins before the New York quarter ends (04:00 UTC): its checkpoint is the quarter-end one
     assert data.audit.checkpoint is not None and data.audit.checkpoint.day.isoformat() == "2026-04-01"
