@@ -131,11 +131,12 @@ LAYOUTS: dict[str, tuple[Cell, ...]] = {
         ("Decided by", 45, "L", _col("decided_by")), ("Reason", 125, "L", _col("reason")),
     ),
     "reconciliation_breaks": (
-        ("Status", 100, "L", _col("status")), ("Account", 120, "L", _col("account_id")),
-        ("Asset", 45, "L", _col("asset")), ("Reported", 95, "R", _col("reported_quantity", quantity)),
-        ("Computed", 95, "R", _col("computed_quantity", quantity)),
-        ("Difference", 85, "R", _col("difference", quantity)), ("First seen", 60, "C", _time("first_seen_at")),
-        ("Last seen", 60, "C", _time("last_seen_at")), ("Builds", 40, "R", _col("builds_seen")),
+        ("Status", 95, "L", _col("status")), ("Account", 105, "L", _col("account_id")),
+        ("Asset", 40, "L", _col("asset")), ("Reported", 80, "R", _col("reported_quantity", quantity)),
+        ("Computed", 80, "R", _col("computed_quantity", quantity)),
+        ("Difference", 75, "R", _col("difference", quantity)), ("First seen", 70, "C", _time("first_seen_at")),
+        ("Last seen", 70, "C", _time("last_seen_at")), ("Builds", 35, "R", _col("builds_seen")),
+        ("Resolved by", 70, "C", _time("resolved_by_build")),
     ),
     "data_quality": (
         ("Source", 70, "L", _col("source")), ("Raw table", 105, "L", _col("raw_table")),
