@@ -1,6 +1,16 @@
 """`make bench`: every benchmark, one after the other, printing its figures."""
 
-from bench import bench_audit, bench_gate, bench_loader, bench_lots, bench_pipeline, bench_risk, bench_sync, bench_ticks
+from bench import (
+    bench_audit,
+    bench_compliance,
+    bench_gate,
+    bench_loader,
+    bench_lots,
+    bench_pipeline,
+    bench_risk,
+    bench_sync,
+    bench_ticks,
+)
 
 print("== bulk loader (1,000,000 rows) ==")
 bench_loader.main(1_000_000)
@@ -18,3 +28,5 @@ print("\n== price ticks (one day: 2,300,000 ticks, 5 venues × 30 symbols) ==")
 bench_ticks.main(2_300_000)
 print("\n== audit chain (1,000,000 raw rows: chaining's cost on a bulk load, and verify) ==")
 bench_audit.main(1_000_000)
+print("\n== quarterly compliance pack (2026Q1, each tenant of the demo world) ==")
+bench_compliance.main("2026Q1")

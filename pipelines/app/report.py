@@ -1,4 +1,4 @@
-"""`coinbook report tax`: Form 8949 from the lot marts."""
+"""`coinbook report tax`: Form 8949 from the lot marts. `coinbook report compliance`: the quarterly compliance pack."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import typer
 from rich.markup import escape
 
 from pipelines.app.console import console
+from pipelines.services.reports.compliance import write_compliance_pack
 from pipelines.services.reports.form8949 import exclusion_note
 from pipelines.services.reports.tax import write_tax_report
 from pipelines.settings import get_settings, resolve_database_url
 from warehouse.connection import Warehouse
 
-app = typer.Typer(help="Reports from the marts (tax).", no_args_is_help=True)
+app = typer.Typer(help="Reports from the marts (tax, compliance).", no_args_is_help=True)
 
 
 @app.command("tax")
@@ -54,3 +55,38 @@ def tax(
     if report.income_events:
         say(f"  income (ordinary, not on Form 8949): {report.income_events} receipts, {report.income_usd:,.2f} USD "
             "— marts.income")
+
+
+@app.command("compliance")
+def compliance(
+    tenant: str = typer.Option(..., help="Tenant id (ops.tenants)."),
+    quarter: str = typer.Option(..., help="Quarter as YYYYQn (e.g. 2026Q1), in the tenant's time zone."),
+    out: Path = typer.Option(Path("reports"), help="Directory to write into (created if missing)."),
+    timezone: str | None = typer.Option(
+        None, help="IANA time zone of the quarter's bounds and of every time printed. Default: the tenant's "
+        "ops.tenants.tax_timezone, else COINBOOK_TAX_TIMEZONE, else UTC."),
+) -> None:
+    """The quarterly compliance pack: a PDF for the auditor and the CSVs behind it (holdings at quarter end,
+    flows, realized gains, income, large and unhosted transfers, screening, reconciliation breaks, data quality),
+    their manifest (rows and sha256 of each, its own sha256 printed in the PDF), the audit chain's verification and
+    the quarter-end checkpoint."""
+    settings = get_settings()
+    try:
+        pack = write_compliance_pack(Warehouse(resolve_database_url(settings)), tenant, quarter, out,
+                                     timezone=timezone, default_timezone=settings.tax_timezone)
+    except (LookupError, ValueError) as exc:
+        console.print(f"[red]report failed[/]: {exc}")
+        raise typer.Exit(2) from None
+    say = partial(console.print, soft_wrap=True, highlight=False)
+    data = pack.data
+    say(f"Compliance pack {data.quarter} for {tenant} (quarter in {data.zone}: {data.start.isoformat()} to "
+        f"{data.end.isoformat()}): {pack.pages} pages")
+    for entry in data.manifest:
+        section = data.section(entry.section)
+        say(f"  {entry.file:<26} {entry.rows:>6} rows" + ("" if section.available else "  (not available)"))
+    say(f"  audit chain: {'intact' if data.audit.intact else 'BROKEN'}; quarter-end checkpoint: "
+        + (f"{data.audit.checkpoint.day} #{data.audit.checkpoint.seq} {data.audit.checkpoint.hash_hex}"
+           if data.audit.checkpoint else "none"))
+    if data.kyc.flag:
+        say(f"  [yellow]{data.kyc.flag}[/]")
+    say(f"  {pack.pdf_path}\n  {pack.manifest_path} sha256 {pack.manifest_sha256}")
