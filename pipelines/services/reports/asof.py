@@ -50,11 +50,10 @@ POSITION_COLUMNS = ("tenant_id", "portfolio_id", "account_id", "asset", "quantit
 
 # A ledger entry's raw record, for each raw table the tenant's ledger names (identifiers checked against the catalog)
 RAW_TABLES_SQL = """
-select distinct l.raw_table, n.nspname, c.relname
-from marts.ledger as l
-join pg_class as c on c.oid = to_regclass(l.raw_table)
+select t.raw_table, n.nspname, c.relname
+from (select distinct raw_table from marts.ledger where tenant_id = %s) as t
+join pg_class as c on c.oid = to_regclass(t.raw_table)
 join pg_namespace as n on n.oid = c.relnamespace and n.nspname = 'raw'
-where l.tenant_id = %s
 order by 1
 """
 
