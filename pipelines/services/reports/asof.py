@@ -232,8 +232,10 @@ def write_report(conn: psycopg.Connection[Any], kind: str, tenant: str, as_of: d
         raise LookupError("the ledger is not built yet: run `coinbook run` first")
     if kind == "positions":
         columns, rows = POSITION_COLUMNS, positions_as_of(conn, tenant, as_of, known_at)
-    else:
+    elif kind == "disposals":
         columns, rows = DISPOSAL_COLUMNS, disposals_as_of(conn, tenant, as_of, known_at)
+    else:
+        raise ValueError(f"unknown as-of report {kind!r}: positions or disposals")
     header = [f"coinbook {kind} report, tenant {tenant}, time zone {zone.key} (a date means the end of that day)",
               f"as_of: {as_of.astimezone(zone).isoformat()}: what had happened by then",
               f"known_at: {known_at.astimezone(zone).isoformat()}: raw records ingested and human changes "
