@@ -23,9 +23,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from pipelines.services.dbt import dbt_env, dbt_executable, ensure_parsed
+from pipelines.services.users import add_user, remove_user
 from pipelines.services.venues import SEED_VENUES, dbt_vars
+from tests.support import admin_warehouse
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -135,10 +138,17 @@ def test_a_past_report_is_reperformed_byte_for_byte_and_the_current_one_shows_th
     assert named(disposals_a) == [("T-2", DEPOSIT, "0.8", "55972", "16000", "long"),
                                   ("T-3", DEPOSIT, "0.1", "7000", "2000", "long")]
 
-    # later: a late back-fill, a cost-basis correction, and the models again
+    # later: a late back-fill, a cost-basis correction by the accountant's own login, and the models again
     cli(url, home, "import", str(FIXTURES / "otc_backfill.csv"), "--account", ACCOUNT)
-    with psycopg.connect(url) as conn:
-        conn.execute("update ops.cost_basis set cost = 22000, note = 'corrected: fees' where tenant_id = %s", (TENANT,))
+    accountant = f"asof_{uuid.uuid4().hex[:8]}"
+    admin = admin_warehouse(url)
+    password = add_user(admin, accountant, "accountant", [TENANT])
+    try:
+        with psycopg.connect(make_conninfo(url, user=accountant, password=password)) as conn:
+            conn.execute("update ops.cost_basis set cost = 22000, note = 'corrected: fees' where tenant_id = %s",
+                         (TENANT,))
+    finally:
+        remove_user(admin, accountant)
     dbt(url, "+int_lot_events")
 
     # the auditor re-performs each report at the knowledge time its header names
@@ -160,7 +170,7 @@ def test_a_past_report_is_reperformed_byte_for_byte_and_the_current_one_shows_th
     # who changed the basis, and when, is kept: the history the K0 report read
     history = query(url, "select op, recorded_by, (row_data ->> 'cost')::numeric from ops.cost_basis_history "
                          "where tenant_id = %s order by history_id", TENANT)
-    assert history == [("insert", "coinbook_pipeline", D(20000)), ("update", "coinbook_pipeline", D(22000))]
+    assert history == [("insert", "coinbook_pipeline", D(20000)), ("update", accountant, D(22000))]
 
 
 def test_known_now_and_as_of_the_last_day_is_what_the_marts_say(database_url: str, tmp_path: Path) -> None:
