@@ -89,13 +89,13 @@ def ledger_as_known(conn: psycopg.Connection[Any], tenant: str, as_of: datetime,
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
-def positions_as_of(conn: psycopg.Connection[Any], tenant: str, as_of: datetime,
-                    known_at: datetime) -> list[tuple[Any, ...]]:
+def positions_as_of(conn: psycopg.Connection[Any], tenant: str, as_of: datetime, known_at: datetime,
+                    ledger: Sequence[dict[str, Any]] | None = None) -> list[tuple[Any, ...]]:
     """What the ledger held per account and asset at `as_of`, as known at `known_at` (POSITION_COLUMNS): the rule of
     marts.positions' exchange and wallet holdings (protocol receipt tokens and spam left out); no prices, no DeFi
-    snapshots."""
+    snapshots. `ledger`: ledger_as_known's rows for the same arguments, when the caller has them."""
     held: dict[tuple[str | None, str, str], list[Any]] = {}
-    for row in ledger_as_known(conn, tenant, as_of, known_at):
+    for row in ledger if ledger is not None else ledger_as_known(conn, tenant, as_of, known_at):
         if row["entry_type"] in ("defi_receipt", "spam"):
             continue
         key = (row["portfolio_id"], row["account_id"], row["asset"])
@@ -170,8 +170,10 @@ select match_id, out_entry_id, in_entry_id from derived.transfer_matches where t
 
 
 def lot_events_as_known(conn: psycopg.Connection[Any], tenant: str, as_of: datetime, known_at: datetime,
-                        choices: Choices) -> list[KnownEvent]:
-    ids = [row["ledger_entry_id"] for row in ledger_as_known(conn, tenant, as_of, known_at)]
+                        choices: Choices, ledger: Sequence[dict[str, Any]] | None = None) -> list[KnownEvent]:
+    if ledger is None:
+        ledger = ledger_as_known(conn, tenant, as_of, known_at)
+    ids = [row["ledger_entry_id"] for row in ledger]
     events = [KnownEvent(LotEvent(eid, book, asset, at, kind, Decimal(qty),
                                   Decimal(value) if value is not None else Decimal(0), tid, source),
                          account, portfolio, counter, bool(unknown_basis), bool(unknown_proceeds), basis_at)
@@ -182,12 +184,12 @@ def lot_events_as_known(conn: psycopg.Connection[Any], tenant: str, as_of: datet
     return events_as_known(events, choices.basis, choices.universal_book, unmatched)
 
 
-def disposals_as_of(conn: psycopg.Connection[Any], tenant: str, as_of: datetime,
-                    known_at: datetime) -> list[tuple[Any, ...]]:
+def disposals_as_of(conn: psycopg.Connection[Any], tenant: str, as_of: datetime, known_at: datetime,
+                    ledger: Sequence[dict[str, Any]] | None = None) -> list[tuple[Any, ...]]:
     """Every lot slice disposed of up to `as_of`, as known at `known_at`, in marts.disposals' columns
     (DISPOSAL_COLUMNS), ordered by disposal time, disposal and slice."""
     choices = choices_at(conn, tenant, known_at)
-    events = lot_events_as_known(conn, tenant, as_of, known_at, choices)
+    events = lot_events_as_known(conn, tenant, as_of, known_at, choices, ledger)
     by_asset: dict[str, list[KnownEvent]] = {}
     for e in events:
         by_asset.setdefault(e.event.asset, []).append(e)
@@ -230,16 +232,21 @@ def write_report(conn: psycopg.Connection[Any], kind: str, tenant: str, as_of: d
     if conn.execute("select to_regclass('marts.ledger') is null or to_regclass('intermediate.int_lot_events') "
                     "is null").fetchone()[0]:
         raise LookupError("the ledger is not built yet: run `coinbook run` first")
+    ledger = ledger_as_known(conn, tenant, as_of, known_at)
     if kind == "positions":
-        columns, rows = POSITION_COLUMNS, positions_as_of(conn, tenant, as_of, known_at)
+        columns, rows = POSITION_COLUMNS, positions_as_of(conn, tenant, as_of, known_at, ledger)
     elif kind == "disposals":
-        columns, rows = DISPOSAL_COLUMNS, disposals_as_of(conn, tenant, as_of, known_at)
+        columns, rows = DISPOSAL_COLUMNS, disposals_as_of(conn, tenant, as_of, known_at, ledger)
     else:
         raise ValueError(f"unknown as-of report {kind!r}: positions or disposals")
     header = [f"coinbook {kind} report, tenant {tenant}, time zone {zone.key} (a date means the end of that day)",
               f"as_of: {as_of.astimezone(zone).isoformat()}: what had happened by then",
               f"known_at: {known_at.astimezone(zone).isoformat()}: raw records ingested and human changes "
               "recorded by then",
+              # the latest record the report rests on: a record ingested after it but by known_at was not in the
+              # built ledger when the report was made (or is not a ledger record); see README, As-of reports
+              "records_through: " + (max(r["ingested_at"] for r in ledger).astimezone(zone).isoformat()
+                                     if ledger else "none") + ": the latest ingested record the ledger rows rest on",
               "instants in the rows: UTC"]
     rendered = render_csv(header, columns, rows)
     stamp = known_at.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%S%fZ")
