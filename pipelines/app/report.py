@@ -1,7 +1,10 @@
-"""`coinbook report tax`: Form 8949 from the lot marts. `coinbook report compliance`: the quarterly compliance pack."""
+"""`coinbook report tax`: Form 8949 from the lot marts. `coinbook report compliance`: the quarterly compliance pack.
+`coinbook report positions|disposals`: as of a valid time, as known at a knowledge time
+(pipelines/services/reports/asof.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from pipelines.services.reports.tax import write_tax_report
 from pipelines.settings import get_settings, resolve_database_url
 from warehouse.connection import Warehouse
 
-app = typer.Typer(help="Reports from the marts (tax, compliance).", no_args_is_help=True)
+app = typer.Typer(help="Reports from the marts (tax, compliance; positions and disposals as of a date, as known at a "
+                  "time).", no_args_is_help=True)
 
 
 @app.command("tax")
@@ -90,3 +94,54 @@ def compliance(
     if data.kyc.flag:
         say(f"  [yellow]{data.kyc.flag}[/]")
     say(f"  {pack.pdf_path}\n  {pack.manifest_path} sha256 {pack.manifest_sha256}")
+
+
+def _as_of_report(kind: str, tenant: str, as_of: str, known_at: str | None, out: Path) -> None:
+    """Shared by `report positions` and `report disposals`: the tenant's zone, the two instants, the file."""
+    from pipelines.domain.asof import parse_instant
+    from pipelines.services.reports.asof import tenant_zone, write_report
+
+    settings = get_settings()
+    say = partial(console.print, soft_wrap=True, highlight=False)
+    try:
+        with Warehouse(resolve_database_url(settings)).connect() as conn:
+            zone = tenant_zone(conn, tenant, settings.tax_timezone)
+            valid = parse_instant(as_of, zone)
+            known = parse_instant(known_at, zone) if known_at else datetime.now(UTC)
+            report = write_report(conn, kind, tenant, valid, known, zone, out)
+    except (LookupError, ValueError) as exc:
+        console.print(f"[red]report failed[/]: {exc}")
+        raise typer.Exit(2) from None
+    say(f"{kind} of {tenant} as of {report.as_of.astimezone(zone).isoformat()} known at "
+        f"{report.known_at.astimezone(zone).isoformat()} ({report.zone}; a date is the end of that day): "
+        f"{report.rendered.rows} rows, rows_sha256 {report.rendered.rows_sha256}")
+    say(f"  {report.path}")
+
+
+AS_OF_HELP = "Valid time: YYYY-MM-DD (the end of that day in the tenant's tax time zone) or an ISO timestamp."
+KNOWN_AT_HELP = ("Knowledge time: what had been ingested and recorded by then; YYYY-MM-DD (end of day, tenant's zone) "
+                 "or an ISO timestamp. Default: now.")
+
+
+@app.command("positions")
+def positions(
+    tenant: str = typer.Option(..., help="Tenant id (ops.tenants)."),
+    as_of: str = typer.Option(..., "--as-of", help=AS_OF_HELP),
+    known_at: str | None = typer.Option(None, "--known-at", help=KNOWN_AT_HELP),
+    out: Path = typer.Option(Path("reports"), help="Directory to write into (created if missing)."),
+) -> None:
+    """Ledger holdings per account and asset as of a date, as known at a time (CSV; its header names both and the
+    sha256 of its rows, so a re-performed report compares byte for byte)."""
+    _as_of_report("positions", tenant, as_of, known_at, out)
+
+
+@app.command("disposals")
+def disposals(
+    tenant: str = typer.Option(..., help="Tenant id (ops.tenants)."),
+    as_of: str = typer.Option(..., "--as-of", help=AS_OF_HELP),
+    known_at: str | None = typer.Option(None, "--known-at", help=KNOWN_AT_HELP),
+    out: Path = typer.Option(Path("reports"), help="Directory to write into (created if missing)."),
+) -> None:
+    """Every lot slice disposed of up to a date, as known at a time: the lot engine over the ledger and the cost
+    basis, method and selections as recorded then (CSV, marts.disposals' columns)."""
+    _as_of_report("disposals", tenant, as_of, known_at, out)

@@ -235,6 +235,31 @@ def test_transfer_matching_finds_every_seeded_transfer_and_no_false_match(pipeli
     assert ("acme-ledger-btc", "deposit") in review  # the 0.05 BTC from a customer
 
 
+
+def test_as_of_reports_known_now_after_the_last_record_are_the_marts(pipeline: Pipeline) -> None:
+    """The as-of reports apply the ledger's treatment as the marts do (issue 16 §4): on the whole demo world (five
+    venues, wallets, matched transfers), known now and as of a date after every record, every ledger row finds its
+    raw record, the holdings are int_ledger's and the disposals are marts.disposals row for row."""
+    from datetime import UTC, datetime
+
+    from pipelines.domain.asof import DISPOSAL_COLUMNS
+    from pipelines.services.reports.asof import disposals_as_of, ledger_as_known, positions_as_of
+
+    far, now = datetime(2100, 1, 1, tzinfo=UTC), datetime.now(UTC)
+    with psycopg.connect(pipeline.url) as conn:
+        for (tenant,) in conn.execute("select distinct tenant_id from marts.ledger order by 1").fetchall():
+            (entries,) = conn.execute("select count(*) from marts.ledger where tenant_id = %s", (tenant,)).fetchone()
+            assert len(ledger_as_known(conn, tenant, far, now)) == entries
+            held = conn.execute("select account_id, asset, sum(quantity) from intermediate.int_ledger where tenant_id "
+                                "= %s and entry_type not in ('defi_receipt', 'spam') group by 1, 2 order by 1, 2",
+                                (tenant,)).fetchall()
+            assert [(a, asset, q) for _, _, a, asset, q, _, _ in positions_as_of(conn, tenant, far, now)] == held
+            mart = conn.execute(f"select {', '.join(DISPOSAL_COLUMNS)} from marts.disposals where tenant_id = %s "
+                                "order by disposed_at, disposal_event_id, slice_no", (tenant,)).fetchall()
+            assert len(mart) > 100 and disposals_as_of(conn, tenant, far, now) == mart
+            # and before the data arrived nothing was known
+            assert positions_as_of(conn, tenant, far, datetime(2020, 1, 1, tzinfo=UTC)) == []
+
 # ── CSV imports ─────────────────────────────────────────────────────────────────────────────────────────────
 def _transform(pipeline: Pipeline) -> None:
     result = pipeline.defs.resolve_job_def("nightly_reconciliation").execute_in_process(
