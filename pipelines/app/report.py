@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from pipelines.app.console import console
+from pipelines.services.compliance import kyc_flag
 from pipelines.services.reports.compliance import write_compliance_pack
 from pipelines.services.reports.form8949 import exclusion_note
 from pipelines.services.reports.tax import write_tax_report
@@ -116,6 +117,10 @@ def _as_of_report(kind: str, tenant: str, as_of: str, known_at: str | None, out:
         f"{report.known_at.astimezone(zone).isoformat()} ({report.zone}; a date is the end of that day): "
         f"{report.rendered.rows} rows, rows_sha256 {report.rendered.rows_sha256}")
     say(f"  {report.path}")
+    # the flag goes to the operator, not into the file: a re-performed report must stay byte-identical
+    flag = kyc_flag(Warehouse(resolve_database_url(settings)), tenant)
+    if flag:
+        say(f"[red]{escape(flag)}[/]")
 
 
 AS_OF_HELP = "Valid time: YYYY-MM-DD (the end of that day in the tenant's tax time zone) or an ISO timestamp."
