@@ -2,8 +2,6 @@
 load-sanctions`; dbt matches the counterparties (marts.screening_matches, screening_hits); this asset, after them in
 the nightly job, raises a critical alert per open hit and sends it (services/screening.py does the work)."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 
 import dagster as dg
