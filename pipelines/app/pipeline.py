@@ -61,7 +61,7 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
     if specs:
         register_accounts(wh, specs)
     if sandbox_accounts:
-        _load_demo_sanctions_list(wh)
+        load_demo_sanctions_list(wh)
 
     def report(outcome: RunOutcome) -> None:
         mark = "[green]ok[/]" if outcome.success else "[red]FAILED[/]"
@@ -97,7 +97,7 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
     return outcome.success
 
 
-def _load_demo_sanctions_list(wh: Warehouse) -> None:
+def load_demo_sanctions_list(wh: Warehouse) -> None:
     """The sandbox's demo sanctions list (SDN layout; one of its addresses is paid by the demo world), under a name of
     its own so that a real OFAC SDN list loaded later is a list apart, not a newer version of the demo's."""
     from pipelines.services.screening import load_sanctions_file
