@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -165,6 +166,11 @@ ACCOUNTS: tuple[AccountInfo, ...] = (
 VENUE_CASH = {"binance": "USDT", "htx": "USDT", "coinbase": "USD", "kraken": "USD", "bitfinex": "USD"}
 TRADE_ATTEMPTS = {"binance": 900, "coinbase": 350, "kraken": 350, "bitfinex": 300, "htx": 300}
 DISCREPANCY = ("bluefin", "bluefin-binance", "SOL", Decimal("1.5"))  # an unrecorded distribution
+# One sanctioned counterparty (issue 16 §2): acme's BTC withdrawal of day 250 pays an address on OFAC's SDN list
+# (published there since 2018), so that screening has exactly one hit to show. The demo list SANCTIONS_DEMO_LIST
+# (sdn.xml's layout) carries it with a few addresses the world never pays; `coinbook run` loads it.
+SANCTIONED_COUNTERPARTY = ("acme", "acme-binance-main", "149w62rY42aZBox8fGcmqNsXUzSStKeq8C")
+SANCTIONS_DEMO_LIST = Path(__file__).parent / "sanctions" / "sdn_demo.xml"
 # Coins moved on-chain between exchange accounts and the same tenant's own wallets (sandbox/chains.py):
 # (day, asset, amount, from account, to account, chain). The exchange records the chain's transaction hash.
 WALLET_FLOWS = (
@@ -376,8 +382,8 @@ class World:
             amount=Decimal("7500"), status="canceled")
         add(START_MS + 220 * 86_400_000, "deposit", account="bluefin-binance", coin="USDT", amount=Decimal("9000"),
             status="failed")
-        add(START_MS + 250 * 86_400_000, "withdrawal", account="acme-binance-main", coin="BTC",
-            amount=Decimal("0.25"))
+        add(START_MS + 250 * 86_400_000, "withdrawal", account=SANCTIONED_COUNTERPARTY[1], coin="BTC",
+            amount=Decimal("0.25"), address=SANCTIONED_COUNTERPARTY[2])
 
         events.sort(key=lambda e: (e[0], e[1]))
         for time_ms, _order, kind, data in events:
@@ -388,7 +394,7 @@ class World:
                               data.get("status", "ok"))
             elif kind == "withdrawal":
                 self._withdraw(data["account"], time_ms, data["coin"], data["amount"],
-                               data.get("status", "ok"))
+                               data.get("status", "ok"), address=data.get("address"))
             elif kind == "wallet":
                 self._wallet_flow(time_ms, **data)
             else:
@@ -647,6 +653,10 @@ class World:
                                  for f in self.wallet_flows],
             "wallets": {w["account_id"]: w for w in self.chains.published_wallets()},
             "chains": self.chains.truth(),
+            "sanctioned_counterparties": [
+                {"tenant_id": SANCTIONED_COUNTERPARTY[0], "account_id": t.account_id, "withdrawal_id": t.id,
+                 "asset": t.coin, "amount": str(t.amount), "address": t.address}
+                for t in self.transfers[SANCTIONED_COUNTERPARTY[1]] if t.address == SANCTIONED_COUNTERPARTY[2]],
             "malformed": {"trades": [{"venue": "binance", "account_id": m["account_id"],
                                       "symbol": MARKET_BY_SYMBOL[m["record"]["symbol"]].unified,
                                       "id": str(m["record"]["id"])} for m in self.malformed.trades],

@@ -24,8 +24,9 @@ import psycopg
 Placement = Literal["distributed", "reference", "local"]
 SCHEMAS = ("raw", "ops", "derived", "audit")
 
-# Public market data (tickers, candles and the tick loads' bookkeeping) and what every node must read.
-_REFERENCE = re.compile(r"^(raw\.[a-z0-9_]+_(tickers|ohlcv)|ops\.tick_loads|ops\.tenants|ops\.user_tenants)$")
+# Public market data (tickers, candles, the tick loads' bookkeeping), the sanctions lists (V023: public, no tenant)
+# and what every node must read.
+_REFERENCE = re.compile(r"^(raw\.[a-z0-9_]+_(tickers|ohlcv)|ops\.(tick_loads|tenants|user_tenants|sanctions_lists|sanctioned_addresses))$")
 _BY_COLUMN = {"raw.price_ticks": "source"}
 _LOCAL = {"ops.schema_migrations"}
 

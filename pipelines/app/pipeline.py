@@ -20,6 +20,8 @@ from pipelines.services.summary import read_summary
 from pipelines.settings import CoinbookSettings, get_settings, resolve_database_url
 from warehouse.connection import Warehouse
 
+DEMO_SANCTIONS_LIST_NAME = "OFAC SDN (sandbox demo)"
+
 
 def prepare() -> None:
     """Set up the warehouse (start + migrate) and build the dbt manifest that dagster-dbt needs."""
@@ -58,6 +60,8 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
         specs += specs_from_yaml(settings.accounts_file)
     if specs:
         register_accounts(wh, specs)
+    if sandbox_accounts:
+        load_demo_sanctions_list(wh)
 
     def report(outcome: RunOutcome) -> None:
         mark = "[green]ok[/]" if outcome.success else "[red]FAILED[/]"
@@ -91,6 +95,17 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
         f"  [bold]coinbook users add NAME --role accountant --tenant T[/]   a login of one's own (README: SQL access)"
     )
     return outcome.success
+
+
+def load_demo_sanctions_list(wh: Warehouse) -> None:
+    """The sandbox's demo sanctions list (SDN layout; one of its addresses is paid by the demo world), under a name of
+    its own so that a real OFAC SDN list loaded later is a list apart, not a newer version of the demo's."""
+    from pipelines.services.screening import load_sanctions_file
+    from sandbox.world import SANCTIONS_DEMO_LIST
+
+    loaded = load_sanctions_file(wh, SANCTIONS_DEMO_LIST, list_name=DEMO_SANCTIONS_LIST_NAME)
+    if loaded.new:
+        console.print(f"[dim]sanctions list[/] {loaded.list_name} {loaded.version}: {loaded.address_count} addresses")
 
 
 def summary() -> None:

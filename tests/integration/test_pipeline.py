@@ -18,6 +18,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from pipelines.app.pipeline import load_demo_sanctions_list
 from pipelines.app.runner import PipelineOutcome, run_pipeline
 from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.venues import SEED_VENUES as VENUES
@@ -48,6 +49,7 @@ class Pipeline:
         self.url, self.sandbox = database_url, sandbox
         self.wh = Warehouse(database_url)
         register_accounts(self.wh, specs_from_sandbox(sandbox.url))
+        load_demo_sanctions_list(self.wh)  # as `coinbook run` does with the sandbox
         self.defs = definitions_for(database_url, sandbox.url)
         self.instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp))
         self.outcomes: list[PipelineOutcome] = []
@@ -209,6 +211,20 @@ def test_bitcoin_wallet_discovers_past_the_first_gap_and_nets_change(pipeline: P
     breaks = pipeline.query("select account_id from marts.reconciliation where status = 'break' "
                             "and account_id in (select account_id from ops.accounts where kind = 'wallet')")
     assert breaks == []
+
+
+def test_the_demo_screens_its_one_sanctioned_counterparty_and_raises_a_critical_alert(pipeline: Pipeline) -> None:
+    planted = pipeline.truth()["sanctioned_counterparties"]
+    assert len(planted) == 1
+    hits = pipeline.query("select hit_id, tenant_id, account_id, direction, address, asset, amount, entry_uid, "
+                          "decision from marts.screening_hits")
+    assert [(t, a, d, addr, asset, str(amount.normalize()), uid, decision)
+            for _, t, a, d, addr, asset, amount, uid, decision in hits] == [
+        (p["tenant_id"], p["account_id"], "out", p["address"], p["asset"], p["amount"], "26137", "open")
+        for p in planted]
+    alerts = pipeline.query("select tenant_id, subject, severity from ops.alerts where kind = 'sanctions_hit' "
+                            "and resolved_at is null")
+    assert alerts == [(hits[0][1], hits[0][0], "critical")]
 
 
 def test_transfer_matching_finds_every_seeded_transfer_and_no_false_match(pipeline: Pipeline) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from decimal import Decimal
 
@@ -116,3 +117,18 @@ def test_keys_work_only_on_their_own_venue(world: World) -> None:
     key = world.credentials[kraken.account_id].api_key
     assert world.account_by_key(key, "kraken") == kraken.account_id
     assert world.account_by_key(key, "binance") is None
+
+
+def test_one_withdrawal_pays_the_sanctioned_counterparty_and_nothing_else_does(world: World) -> None:
+    """Issue 16 §2: the demo has exactly one screening hit — one withdrawal (that happened) to the planted address,
+    which no other record of the world uses."""
+    from sandbox.world import SANCTIONED_COUNTERPARTY
+
+    tenant, account, address = SANCTIONED_COUNTERPARTY
+    paying = [(a, t) for a, ts in world.transfers.items() for t in ts if t.address == address]
+    assert [(a, t.kind, t.counts) for a, t in paying] == [(account, "withdrawal", True)]
+    assert world.accounts[account].tenant_id == tenant
+    assert world.truth()["sanctioned_counterparties"] == [
+        {"tenant_id": tenant, "account_id": account, "withdrawal_id": paying[0][1].id, "asset": paying[0][1].coin,
+         "amount": str(paying[0][1].amount), "address": address}]
+    assert address not in json.dumps(world.chains.truth())

@@ -57,7 +57,8 @@ create or replace function audit.is_chained(rel regclass) returns boolean
 language sql stable set search_path = pg_catalog as $$
     select n.nspname = 'raw' and c.relkind = 'r' and not c.relispartition and c.relname not like 'price\_ticks%'
            or (n.nspname = 'ops' and c.relname in ('cost_basis', 'transfer_overrides', 'lot_selections', 'lot_methods',
-                                                   'compliance_thresholds', 'kyc_subjects', 'kyc_reviews'))
+                                                   'screening_decisions', 'compliance_thresholds', 'kyc_subjects',
+                                                   'kyc_reviews'))
       from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = rel
 $$;
 
@@ -113,10 +114,10 @@ begin
         when nsp = 'ops' and name = 'user_tenants' then array['coinbook_manager', 'coinbook_accountant', 'coinbook_auditor']
         when nsp = 'ops' and name = 'credentials' then array[]::text[]
         -- The marts' views read these (tax years in the tenant's zone, cost basis entered by hand, the open
-        -- alerts, the compliance thresholds and the KYC register), with their reader's rights: every reader of the
-        -- marts reads them too (their own tenants' rows).
-        when nsp = 'ops' and name in ('tenants', 'cost_basis', 'alerts', 'compliance_thresholds', 'kyc_subjects',
-                                      'kyc_reviews')
+        -- alerts, screening decisions (V023), the compliance thresholds and the KYC register), with their reader's
+        -- rights: every reader of the marts reads them too (their own tenants' rows).
+        when nsp = 'ops' and name in ('tenants', 'cost_basis', 'alerts', 'screening_decisions',
+                                      'compliance_thresholds', 'kyc_subjects', 'kyc_reviews')
             then array['coinbook_manager', 'coinbook_accountant', 'coinbook_auditor']
         when nsp = 'ops' and name in ('portfolios', 'accounts')
             then array['coinbook_accountant', 'coinbook_auditor']
