@@ -26,7 +26,8 @@ SCHEMAS = ("raw", "ops", "derived", "audit")
 
 # Public market data (tickers, candles, the tick loads' bookkeeping), the sanctions lists (V023: public, no tenant)
 # and what every node must read.
-_REFERENCE = re.compile(r"^(raw\.[a-z0-9_]+_(tickers|ohlcv)|ops\.(tick_loads|tenants|user_tenants|sanctions_lists|sanctioned_addresses))$")
+_REFERENCE = re.compile(r"^(raw\.[a-z0-9_]+_(tickers|ohlcv)"
+                        r"|ops\.(tick_loads|tenants|user_tenants|sanctions_lists|sanctioned_addresses))$")
 _BY_COLUMN = {"raw.price_ticks": "source"}
 _LOCAL = {"ops.schema_migrations"}
 
