@@ -1,5 +1,7 @@
 -- Consolidated positions across exchanges, wallets and DeFi, valued at the latest USD price.
---   exchange and wallet accounts: what the ledger holds (protocol receipt tokens and spam left out)
+--   exchange and wallet accounts: what the ledger holds (protocol receipt tokens and spam left out); coins the
+--     account moved to another of its wallets on the venue (funding, earn, futures) are a row of their own,
+--     protocol = that wallet ('binance:funding'), position_type 'venue_wallet': held, not gone
 --   DeFi accounts: the latest snapshot read from the contracts (supplied +, borrowed −, pool shares, staked)
 -- as_of is the later of the last movement (or snapshot) and the price time: the moment this figure describes.
 with ledger_holdings as (
@@ -8,14 +10,14 @@ with ledger_holdings as (
         portfolio_id,
         account_id,
         asset,
-        cast(null as text) as protocol,
-        cast(null as text) as position_type,
+        case when leg = 'held' then counter_asset end as protocol,
+        case when leg = 'held' then 'venue_wallet' end as position_type,
         sum(quantity) as quantity,
         cast(null as numeric) as health_factor,
         max(occurred_at) as last_movement_at
     from {{ ref('int_ledger') }}
     where entry_type not in ('defi_receipt', 'spam')
-    group by tenant_id, portfolio_id, account_id, asset
+    group by tenant_id, portfolio_id, account_id, asset, case when leg = 'held' then counter_asset end
 ),
 
 defi_holdings as (
