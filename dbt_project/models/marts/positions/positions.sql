@@ -4,20 +4,25 @@
 --     protocol = that wallet ('binance:funding'), position_type 'venue_wallet': held, not gone
 --   DeFi accounts: the latest snapshot read from the contracts (supplied +, borrowed −, pool shares, staked)
 -- as_of is the later of the last movement (or snapshot) and the price time: the moment this figure describes.
-with ledger_holdings as (
+with ledger_legs as (
+    select l.*, case when l.leg = 'held' then l.counter_asset end as other_wallet
+    from {{ ref('int_ledger') }} as l
+    where l.entry_type not in ('defi_receipt', 'spam')
+),
+
+ledger_holdings as (
     select
         tenant_id,
         portfolio_id,
         account_id,
         asset,
-        case when leg = 'held' then counter_asset end as protocol,
-        case when leg = 'held' then 'venue_wallet' end as position_type,
+        other_wallet as protocol,
+        case when other_wallet is not null then 'venue_wallet' end as position_type,
         sum(quantity) as quantity,
         cast(null as numeric) as health_factor,
         max(occurred_at) as last_movement_at
-    from {{ ref('int_ledger') }}
-    where entry_type not in ('defi_receipt', 'spam')
-    group by tenant_id, portfolio_id, account_id, asset, case when leg = 'held' then counter_asset end
+    from ledger_legs
+    group by tenant_id, portfolio_id, account_id, asset, other_wallet
 ),
 
 defi_holdings as (
