@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.binance import Request, candles
-from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
+from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "kraken"
 PAGE = 50  # Kraken's page size for TradesHistory / Ledgers
@@ -147,10 +147,48 @@ def authenticate(world: World, request: Request) -> str:
     return account_id
 
 
+def staked_id(coin: str) -> str:
+    """A staked balance's own asset id: the altname with '.S' (XBT.S, ETH.S, DOT.S), as Balance lists it."""
+    return f"{ALTNAME.get(ASSET_ID[coin], ASSET_ID[coin])}.S"
+
+
 def balance_ex(world: World, account_id: str) -> dict[str, Any]:
-    return {ASSET_ID[a]: {"balance": f"{amount:.10f}", "credit": "0.0000", "credit_used": "0.0000",
-                          "hold_trade": "0.0000000000"}
-            for a, amount in sorted(world.reported_balances(account_id).items())}
+    """Spot balances, and staked ones under their own ids (Kraken's Balance lists both; the futures wallet is
+    another API's)."""
+    amounts = {ASSET_ID[a]: q for a, q in world.reported_balances(account_id).items()}
+    amounts |= {staked_id(c): q for (w, c), q in world.other_wallets(account_id).items() if w == "staking"}
+    return {a: {"balance": f"{q:.10f}", "credit": "0.0000", "credit_used": "0.0000", "hold_trade": "0.0000000000"}
+            for a, q in sorted(amounts.items())}
+
+
+def ledger_entries(m: WalletMove) -> list[tuple[str, dict[str, Any]]]:
+    """A wallet move as Kraken's ledger writes it (type transfer): one entry per wallet whose balance changed,
+    sharing the refid; the subtype names the entry's own wallet, then the other (spottostaking /
+    stakingfromspot, spotfromfutures, …). The futures wallet's own side is in the futures API, not here."""
+    common = {"refid": _txid("R", m.id), "time": _secs(m.time_ms), "type": "transfer", "aclass": "currency",
+              "fee": "0.0000000000"}
+    sign = -1 if m.direction == "out" else 1
+    spot = {**common, "subtype": f"spot{'to' if sign < 0 else 'from'}{m.wallet}", "asset": ASSET_ID[m.coin],
+            "amount": f"{sign * m.amount:.10f}", "balance": f"{m.spot_after:.10f}"}
+    entries = [(_txid("L", 2 * m.id), spot)]
+    if m.wallet == "staking":
+        entries.append((_txid("L", 2 * m.id + 1), {
+            **common, "subtype": f"staking{'from' if sign < 0 else 'to'}spot", "asset": staked_id(m.coin),
+            "amount": f"{-sign * m.amount:.10f}", "balance": f"{m.other_after:.10f}"}))
+    return entries
+
+
+def ledgers(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+    """POST /0/private/Ledgers: `type` (all, trade, deposit, withdrawal, transfer, …), start (exclusive) / end
+    (inclusive) in seconds, `ofs`; 50 entries a page, newest first, with the count. Only wallet moves live
+    here: trades, deposits and withdrawals are read from their own endpoints."""
+    start, end = _window(params)
+    if params.get("type", "all") not in ("all", "transfer"):
+        return {"ledger": {}, "count": 0}
+    ofs = int(params.get("ofs") or 0)
+    chosen = sorted(((m.time_ms, lid, e) for m in world.wallet_moves[account_id] for lid, e in ledger_entries(m)
+                     if start < m.time_ms / 1000 <= end), key=lambda r: (r[0], r[1]), reverse=True)
+    return {"ledger": {lid: e for _, lid, e in chosen[ofs:ofs + PAGE]}, "count": len(chosen)}
 
 
 def trade_json(market: Market, t: Trade) -> dict[str, Any]:
@@ -258,6 +296,8 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
             if endpoint in ("BalanceEx", "Balance"):
                 result = balance_ex(world, account_id)
                 return _ok(result if endpoint == "BalanceEx" else {k: v["balance"] for k, v in result.items()})
+            if endpoint == "Ledgers":
+                return _ok(ledgers(world, account_id, params))
             if endpoint == "TradesHistory":
                 return _ok(trades_history(world, account_id, params, malformed))
             if endpoint == "DepositStatus":

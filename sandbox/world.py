@@ -9,6 +9,7 @@ for one seeded discrepancy that reconciliation has to find.
 Ledger rule (what the warehouse reconciles with):
     balance = deposits (ok) − withdrawals (not canceled/failed: amount + fee)
               + bought base − sold base − quote paid on buys + quote received on sells − trade fees
+              − moved to the venue's other wallets + moved back (WalletMove: the spot wallet's balance)
 """
 
 from __future__ import annotations
@@ -227,6 +228,23 @@ class Transfer:
 
 
 @dataclass
+class WalletMove:
+    """Coins moved between two wallets of one venue account (spot ↔ funding / earn / futures / staking): in
+    neither deposit nor withdrawal history; the spot balance changes, the venue's other wallet holds the rest.
+    `wallet` is the venue's own name for the other wallet (Binance 'FUNDING', Kraken 'staking')."""
+
+    account_id: str
+    id: int
+    time_ms: int
+    coin: str
+    amount: Decimal
+    wallet: str
+    direction: str  # 'out' of spot into `wallet` | 'in' to spot from `wallet`
+    spot_after: Decimal = Decimal(0)   # the two wallets' balances of `coin` after the move (ledger entries)
+    other_after: Decimal = Decimal(0)
+
+
+@dataclass
 class Malformed:
     """Extra bogus records the API can mix in; never a corrupted real one, so balances still reconcile."""
 
@@ -308,6 +326,7 @@ class World:
         self.trades: dict[str, list[Trade]] = defaultdict(list)  # per account, time order
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
+        self.wallet_moves: dict[str, list[WalletMove]] = defaultdict(list)  # per account, time order
         self.wallet_flows: list[dict[str, Any]] = []
         self.malformed = Malformed()
         self._balances: dict[str, dict[str, Decimal]] = {a.account_id: defaultdict(Decimal) for a in ACCOUNTS}
@@ -578,8 +597,7 @@ class World:
         """Send the account's whole balance of `coin` out after its last event: the network fee on top of the
         amount sent, so amount + fee is the balance and the account holds exactly zero of it afterwards."""
         with self._lock:
-            last = max([t.time_ms for t in self.trades[account_id]]
-                       + [t.time_ms for t in self.transfers[account_id]])
+            last = self._last_event_ms(account_id)
             fee = NETWORK_FEE[coin]
             amount = self._balances[account_id][coin] - fee
             if amount <= 0:
@@ -587,6 +605,36 @@ class World:
             sent = self._withdraw(account_id, last + 60_000, coin, amount, "ok")
             assert sent is not None and self._balances[account_id][coin] == 0
             return sent
+
+    def move_between_wallets(self, account_id: str, coin: str, amount: Decimal, wallet: str,
+                             direction: str, time_ms: int | None = None) -> WalletMove:
+        """Move `amount` of `coin` out of the spot wallet into the venue's `wallet` ('out'), or back ('in'),
+        at `time_ms` or a minute after the account's last event (never before it). Only the spot balance is
+        what the balance endpoints report."""
+        with self._lock:
+            held = self.other_wallets(account_id).get((wallet, coin), Decimal(0))
+            spot = self._balances[account_id][coin]
+            if amount <= 0 or (direction == "out" and amount > spot) or (direction == "in" and amount > held):
+                raise ValueError(f"{account_id} cannot move {amount} {coin} {direction} of {wallet}")
+            n = sum(len(m) for m in self.wallet_moves.values())
+            at = max(self._last_event_ms(account_id) + 60_000, time_ms or 0)
+            sign = -1 if direction == "out" else 1
+            self._balances[account_id][coin] += sign * amount
+            move = WalletMove(account_id, 43_000_000_000 + n, at, coin, amount, wallet, direction,
+                              self._balances[account_id][coin], held - sign * amount)
+            self.wallet_moves[account_id].append(move)
+            return move
+
+    def other_wallets(self, account_id: str) -> dict[tuple[str, str], Decimal]:
+        """What the account's moves left in its other wallets: (wallet, coin) → quantity."""
+        out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for m in self.wallet_moves[account_id]:
+            out[(m.wallet, m.coin)] += m.amount if m.direction == "out" else -m.amount
+        return {k: v for k, v in out.items() if v != 0}
+
+    def _last_event_ms(self, account_id: str) -> int:
+        return max([t.time_ms for t in self.trades[account_id]] + [t.time_ms for t in self.transfers[account_id]]
+                   + [m.time_ms for m in self.wallet_moves[account_id]])
 
     # -- views ---------------------------------------------------------------------------------------------
     def computed_balances(self, account_id: str) -> dict[str, Decimal]:
@@ -601,6 +649,8 @@ class World:
         for tr in self.transfers[account_id]:
             if tr.counts:
                 out[tr.coin] += tr.amount if tr.kind == "deposit" else -(tr.amount + tr.fee)
+        for m in self.wallet_moves[account_id]:  # the spot wallet's side of each move
+            out[m.coin] += -m.amount if m.direction == "out" else m.amount
         return dict(out)
 
     def reported_balances(self, account_id: str) -> dict[str, Decimal]:
@@ -612,7 +662,8 @@ class World:
 
     def last_update_ms(self, account_id: str) -> int:
         return max([t.time_ms for t in self.trades[account_id]]
-                   + [t.time_ms for t in self.transfers[account_id] if t.counts])
+                   + [t.time_ms for t in self.transfers[account_id] if t.counts]
+                   + [m.time_ms for m in self.wallet_moves[account_id]])
 
     def account_by_key(self, api_key: str, venue: str | None = None) -> str | None:
         """The account a key belongs to (on `venue`: a key works only where it was issued)."""
@@ -639,6 +690,8 @@ class World:
                 "computed_balances": {k: str(v) for k, v in sorted(self.computed_balances(acc.account_id).items())},
                 "reported_balances": {k: str(v) for k, v in sorted(self.reported_balances(acc.account_id).items())},
                 "last_update_ms": self.last_update_ms(acc.account_id),
+                "other_wallets": {f"{w}:{c}": str(q) for (w, c), q in
+                                  sorted(self.other_wallets(acc.account_id).items())},
             }
         tenant, account, asset, delta = DISCREPANCY
         return {

@@ -9,8 +9,11 @@ with ledger as (
     group by tenant_id, account_id, asset
 ),
 
-positions as (
-    select tenant_id, account_id, asset, quantity from {{ ref('positions') }} where account_kind <> 'defi'
+positions as (  -- an asset's rows summed: the spot holding and what sits in the venue's other wallets
+    select tenant_id, account_id, asset, sum(quantity) as quantity
+    from {{ ref('positions') }}
+    where account_kind <> 'defi'
+    group by tenant_id, account_id, asset
 )
 
 select

@@ -4,6 +4,7 @@ The venue's API is pipelines/sources/exchanges; the writes are warehouse/raw.py.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ from pipelines.sources.exchanges.sync import (
     fetch_balance_rows,
     sync_trades,
     sync_transfers,
+    sync_wallet_moves,
     venue_now,
 )
 from pipelines.sources.exchanges.venues import profile
@@ -116,8 +118,9 @@ def sync_account_transfers(wh: Warehouse, clients: ExchangeClients, account: Exc
     with venue_call(wh, venue=venue, entity="transfers", endpoint="transfers", tenant_id=account.tenant_id,
                     account_id=account.account_id, run_id=run_id) as call:
         exchange = _open(clients, call, account)
-        pages = sync_transfers(exchange, profile(venue), account, cursors(wh, account.tenant_id, account.account_id),
-                               exchange.milliseconds(), run_id)
+        stored, now = cursors(wh, account.tenant_id, account.account_id), exchange.milliseconds()
+        pages = itertools.chain(sync_transfers(exchange, profile(venue), account, stored, now, run_id),
+                                sync_wallet_moves(exchange, profile(venue), account, stored, now, run_id))
         store_pages(wh, pages, call, venue=venue, tenant_id=account.tenant_id, account_id=account.account_id,
                     run_id=run_id)
     return call

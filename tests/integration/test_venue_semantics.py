@@ -8,6 +8,7 @@ it. The expected figures come from the sandbox's world, never from the code unde
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,14 +21,36 @@ import pytest
 from pipelines.app.runner import run_pipeline
 from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.venues import SEED_VENUES
+from sandbox import kraken
 from sandbox.server import SandboxServer
-from sandbox.world import VENUE_CASH, Transfer
+from sandbox.world import VENUE_CASH, Transfer, WalletMove
 from tests.support import definitions_for
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
 ACCOUNTS = {"binance": "acme-binance-ops", "coinbase": "acme-coinbase", "kraken": "acme-kraken",
             "bitfinex": "bluefin-bitfinex", "htx": "bluefin-htx"}  # one per venue, none with the seeded break
+
+
+# Per venue, its own names for two other wallets of the account: the cash goes whole to the first and comes back
+# (out and back), then 40 % goes to the second and stays there.
+OTHER_WALLETS = {"binance": ("FUNDING", "UMFUTURE"), "kraken": ("staking", "futures")}
+
+
+def _moved(sandbox: SandboxServer) -> dict[str, list[WalletMove]]:
+    """Per account: its cash moved whole to another wallet of the venue and back, then 40 % left in a third.
+    Recent (a day ago): Binance serves the last 6 months of moves only."""
+    world, out = sandbox.world, {}
+    at = int(time.time() * 1000) - 86_400_000
+    for venue, (round_trip, kept) in OTHER_WALLETS.items():
+        account, cash = ACCOUNTS[venue], VENUE_CASH[venue]
+        whole = world.computed_balances(account)[cash]
+        moves = [world.move_between_wallets(account, cash, whole, round_trip, "out", at),
+                 world.move_between_wallets(account, cash, whole, round_trip, "in"),
+                 world.move_between_wallets(account, cash, (whole * Decimal("0.4")).quantize(Decimal("0.01")),
+                                            kept, "out")]
+        out[account] = moves
+    return out
 
 
 def _emptied(sandbox: SandboxServer) -> dict[str, tuple[Transfer, Decimal]]:
@@ -55,13 +78,14 @@ def emptied(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         apply_migrations(url)
         ensure_dbt_manifest(get_settings(), url)
         with SandboxServer(port=0) as sandbox:
+            moved = _moved(sandbox)
             sent = _emptied(sandbox)
             wh = Warehouse(url)
             register_accounts(wh, [s for s in specs_from_sandbox(sandbox.url) if s.account_id in sent])
             instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
             outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
             assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
-            yield url, sent
+            yield url, sent, moved, sandbox
     finally:
         cluster.drop_database(name)
 
@@ -74,7 +98,7 @@ def _query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
 @pytest.mark.parametrize("venue", list(ACCOUNTS))
 def test_a_whole_balance_sent_out_reconciles_to_exactly_zero(emptied: tuple[str, dict[str, Any]],
                                                            venue: str) -> None:
-    url, sent = emptied
+    url, sent, _, _ = emptied
     account = ACCOUNTS[venue]
     transfer, balance = sent[account]
     assert transfer.amount + transfer.fee == balance  # the world's own arithmetic: nothing left
@@ -97,3 +121,62 @@ def test_a_whole_balance_sent_out_reconciles_to_exactly_zero(emptied: tuple[str,
                        "and status = 'break'", account) == []
     assert _query(url, "select 1 from marts.positions where account_id = %s and asset = %s",
                   account, transfer.coin) == []
+
+
+@pytest.mark.parametrize("venue", list(OTHER_WALLETS))
+def test_moves_between_the_venues_own_wallets_reconcile_and_stay_held(emptied: tuple[str, Any, Any, Any],
+                                                                     venue: str) -> None:
+    """Cash sent whole to another wallet and back, then 40 % left in a third: the spot balance reconciles to
+    exactly zero difference, positions show what sits in the other wallet as held there, nothing is disposed of."""
+    url, _sent, moved, sandbox = emptied
+    account = ACCOUNTS[venue]
+    moves: list[WalletMove] = moved[account]
+    cash, kept = moves[0].coin, moves[-1]
+    # the ledger's spot legs: out, back, out again — once each
+    spot = _query(url, """select entry_type, quantity from intermediate.int_ledger
+                          where account_id = %s and asset = %s and leg = 'amount'
+                            and entry_type in ('wallet_out', 'wallet_in')
+                          order by occurred_at, entry_type desc""", account, cash)
+    assert spot == [(("wallet_out" if m.direction == "out" else "wallet_in"),
+                     -m.amount if m.direction == "out" else m.amount) for m in moves], spot
+    # reconciliation: the spot balance the venue reports equals the ledger's, exactly
+    (difference,), = _query(url, "select difference from marts.reconciliation where account_id = %s and asset = %s",
+                            account, cash)
+    assert difference == 0
+    # positions: the spot holding (the world's spot balance), and what stays in the other wallet, as held there
+    world = sandbox.world
+    held = dict(_query(url, """select coalesce(protocol, 'spot'), quantity from marts.positions
+                               where account_id = %s and asset = %s""", account, cash))
+    other = f"{venue}:{kept.wallet.lower()}"
+    assert held == {"spot": world.computed_balances(account)[cash],
+                    other: world.other_wallets(account)[(kept.wallet, cash)]}, held
+    assert _query(url, "select position_type from marts.positions where account_id = %s and protocol = %s",
+                  account, other) == [("venue_wallet",)]
+    # not a disposal: no lot event, no realized gain from any move
+    assert _query(url, """select count(*) from marts.ledger l
+                          join intermediate.int_lot_events e on e.event_id = l.ledger_entry_id
+                          where l.account_id = %s and l.treatment = 'venue_wallet'""", account) == [(0,)]
+    assert {t for (t,) in _query(url, "select distinct treatment from marts.ledger where account_id = %s "
+                                      "and entry_type in ('wallet_out', 'wallet_in')", account)} == {"venue_wallet"}
+
+
+@pytest.mark.parametrize("venue", list(OTHER_WALLETS))
+def test_a_second_sync_of_wallet_moves_adds_nothing(emptied: tuple[str, Any, Any, Any], venue: str,
+                                                    tmp_path: Any) -> None:
+    from pipelines.services.accounts import account as load_account
+    from pipelines.services.clients import ExchangeClients
+    from pipelines.services.exchanges import sync_account_transfers
+
+    url, _sent, moved, sandbox = emptied
+    account = ACCOUNTS[venue]
+    count = (f"select count(*) from raw.{venue}_transfers where account_id = %s "
+             "and transfer_type in ('wallet_out', 'wallet_in')")
+    (before,), = _query(url, count, account)
+    # one record per move on Binance; on Kraken one ledger entry per wallet whose balance changed
+    assert before == sum(len(kraken.ledger_entries(m)) if venue == "kraken" else 1 for m in moved[account])
+    clients = ExchangeClients(sandbox_url=sandbox.url, home=str(tmp_path), rate_limit=False)
+    tenant = sandbox.world.accounts[account].tenant_id
+    call = sync_account_transfers(Warehouse(url), clients, load_account(Warehouse(url), f"{tenant}.{account}"),
+                                  "resync")
+    assert call.inserted == 0
+    assert _query(url, count, account) == [(before,)]

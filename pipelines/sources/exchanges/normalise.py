@@ -6,6 +6,7 @@ columns are parsed from ccxt's unified fields (exchange.number = str, so amounts
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pipelines.constants import PUBLIC_TENANT
@@ -250,6 +251,73 @@ def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, s
         network=clean_text(tx.get("network")),
         address=clean_text(tx.get("address") or tx.get("addressTo")),
         txid=clean_text(tx.get("txid")),
+    )
+    return row
+
+
+# Binance universal transfer statuses (CONFIRMED / PENDING / FAILED); ccxt maps only CONFIRMED.
+WALLET_MOVE_STATUS = {"CONFIRMED": "ok", "PENDING": "pending", "FAILED": "failed"}
+SPOT_WALLETS = {"binance": "MAIN"}
+# Kraken ledger subtypes of type `transfer` name the entry's own wallet, then the other: spottostaking,
+# stakingfromspot, spotfromfutures, … (docs.kraken.com/api/docs/rest-api/get-ledgers)
+KRAKEN_SUBTYPE = re.compile(r"^(spot|staking|futures)(to|from)(spot|staking|futures)$")
+
+
+def wallet_move(record: dict[str, Any], source: str) -> tuple[str, str] | None:
+    """(transfer_type, other wallet) of a move between the account's own wallets, seen from the wallet whose
+    balance Coinbook reads and the record changes — `wallet_out` (to the other) or `wallet_in` (from it) — or
+    None when it is not such a move.
+
+    Binance: a universal transfer's `type` is FROM_TO in Binance's wallet names (MAIN_FUNDING, UMFUTURE_MAIN;
+    MAIN is spot), developers.binance.com/docs/wallet/asset/query-user-universal-transfer.
+    Kraken: one ledger entry per wallet changed, signed; the subtype names both wallets (see KRAKEN_SUBTYPE).
+    """
+    info = record.get("info") if isinstance(record.get("info"), dict) else record
+    if source == "kraken":
+        found = KRAKEN_SUBTYPE.match(clean_text(info.get("subtype")) or "")
+        amount = to_decimal(info.get("amount"))
+        if info.get("type") != "transfer" or found is None or found[1] == found[3] or not amount:
+            return None
+        return ("wallet_out" if amount < 0 else "wallet_in"), f"kraken:{found[3]}"
+    spot = SPOT_WALLETS.get(source)
+    origin, _, target = (clean_text(info.get("type")) or "").partition("_")
+    if spot is None or not target:
+        return None
+    if origin == spot and target != spot:
+        return "wallet_out", f"{source}:{target.lower()}"
+    if target == spot and origin != spot:
+        return "wallet_in", f"{source}:{origin.lower()}"
+    return None
+
+
+def normalise_wallet_move(record: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
+                          run_id: str | None) -> Row | None:
+    """A move between the account's own wallets on one venue, as a transfers row: `transfer_type` wallet_out /
+    wallet_in, `address` the other wallet ('binance:funding'), amount > 0, no fee; `txid` the venue's reference
+    shared by the entries of one move (Kraken's refid: both sides when both wallets are read). None: not such
+    a move (a ledger entry of another kind)."""
+    kind = wallet_move(record, source)
+    if kind is None:
+        return None
+    info = record.get("info") if isinstance(record.get("info"), dict) else record
+    transfer_id = clean_text(record.get("id") or info.get("tranId"))
+    raw_status = clean_text(info.get("status")) or clean_text(record.get("status"))
+    status = WALLET_MOVE_STATUS.get(raw_status or "", raw_status)
+    row = _base(tenant_id, account_id, source, f"{kind[0]}:{transfer_id}:{status}" if transfer_id else None,
+                info, run_id)
+    amount = to_decimal(record.get("amount") if record.get("amount") is not None else info.get("amount"))
+    row.update(
+        transfer_id=transfer_id,
+        transfer_type=kind[0],
+        occurred_at=ms_to_datetime(record.get("timestamp") or info.get("timestamp")),
+        asset=clean_text(record.get("currency") or info.get("asset")),
+        amount=abs(amount) if amount is not None else None,
+        fee_amount=None,
+        fee_asset=None,
+        status=status,
+        network=None,
+        address=kind[1],
+        txid=clean_text(info.get("refid")),
     )
     return row
 

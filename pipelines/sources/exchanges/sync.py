@@ -20,6 +20,7 @@ from pipelines.sources.exchanges.normalise import (
     normalise_balances,
     normalise_trade,
     normalise_transfer,
+    normalise_wallet_move,
 )
 from pipelines.sources.exchanges.venues import VenueProfile, profile
 
@@ -225,6 +226,29 @@ def sync_transfers(exchange: ccxt.Exchange, venue: VenueProfile, account: Exchan
         for lower, upper in _windows(start, now_ms, venue.transfer_window_ms):
             records = _complete_window(fetch, lower, upper, venue.transfer_page_limit)
             yield Page("transfers", kind, rows_of(records), {"until_ms": upper})
+
+
+def sync_wallet_moves(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount,
+                      cursors: dict[str, dict[str, Any]], now_ms: int, run_id: str | None) -> Iterator[Page]:
+    """Moves between the account's own wallets (Binance universal transfers through ccxt fetch_transfers, Kraken
+    ledger entries of type transfer through fetch_ledger), one kind at a time, by time window from the cursor
+    less the transfer look-back; into raw.<venue>_transfers as wallet_out / wallet_in rows (a ledger entry of
+    another kind is dropped). History older than the venue serves is recorded as a gap."""
+    for kind in venue.wallet_move_types:
+        endpoint = f"wallet_moves:{kind}"
+        start, gaps = history_start(venue, account, cursors.get(endpoint), TRANSFER_LOOKBACK_MS, now_ms, endpoint,
+                                    venue.wallet_move_history_limit_ms)
+
+        def fetch(lower: int, upper: int, kind: str = kind) -> list[dict[str, Any]]:
+            method = getattr(exchange, venue.wallet_move_method)
+            return method(None, since=lower, limit=venue.wallet_move_page_limit, params={"type": kind, "until": upper})
+
+        for lower, upper in _windows(start, now_ms, venue.wallet_move_window_ms):
+            records = _complete_window(fetch, lower, upper, venue.wallet_move_page_limit)
+            rows = [normalise_wallet_move(r, tenant_id=account.tenant_id, account_id=account.account_id,
+                                          source=exchange.id, run_id=run_id) for r in records]
+            yield Page("transfers", endpoint, [r for r in rows if r is not None], {"until_ms": upper}, gaps)
+            gaps = []
 
 
 def _transfers_per_currency(exchange: ccxt.Exchange, venue: VenueProfile, code: str,

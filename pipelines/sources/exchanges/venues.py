@@ -34,6 +34,15 @@ class VenueProfile:
     transfer_page_limit: int = 500
     transfer_window_ms: int = 30 * DAY_MS
     transfer_params: dict[str, Any] = field(default_factory=dict)
+    # Moves between the account's own wallets on the venue (spot ↔ funding / earn / futures), which are in
+    # neither deposit nor withdrawal history: the venue's transfer kinds to ask for one by one (empty: not
+    # read), the ccxt method that lists them (its `type` param takes the kind), and how far back the venue
+    # serves them (None: everything).
+    wallet_move_types: tuple[str, ...] = ()
+    wallet_move_method: str = "fetch_transfers"
+    wallet_move_page_limit: int = 100
+    wallet_move_window_ms: int = 30 * DAY_MS
+    wallet_move_history_limit_ms: int | None = None
     # Where a first sync starts when the account says nothing, and how far back the API serves history
     # at all (None: everything). Older history is recorded in ops.history_gaps for a CSV back-fill.
     history_start_ms: int = 1_483_228_800_000  # 2017-01-01
@@ -56,6 +65,11 @@ PROFILES: dict[str, VenueProfile] = {
         transfer_paging="pair", transfer_page_limit=1000, transfer_window_ms=90 * DAY_MS,
         until_param="endTime", history_start_ms=1_499_990_400_000, ohlcv_page_limit=1000,
         request_budget=1200,
+        # universal transfers touching the spot wallet (MAIN): funding, USDⓈ-M / COIN-M futures, cross margin;
+        # Binance serves the last 6 months only, 100 rows a page
+        wallet_move_types=("MAIN_FUNDING", "FUNDING_MAIN", "MAIN_UMFUTURE", "UMFUTURE_MAIN", "MAIN_CMFUTURE",
+                           "CMFUTURE_MAIN", "MAIN_MARGIN", "MARGIN_MAIN"),
+        wallet_move_window_ms=30 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
     ),
     "kraken": VenueProfile(
         venue="kraken",
@@ -63,6 +77,9 @@ PROFILES: dict[str, VenueProfile] = {
         trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=365 * DAY_MS,
         transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=240,
+        # ledger entries of type transfer (spot ↔ staking / futures), 50 a page
+        wallet_move_types=("transfer",), wallet_move_method="fetch_ledger", wallet_move_page_limit=50,
+        wallet_move_window_ms=365 * DAY_MS,
     ),
     "bitfinex": VenueProfile(
         venue="bitfinex",

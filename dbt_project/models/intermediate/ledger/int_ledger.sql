@@ -5,6 +5,12 @@
 --   deposit (status ok)                 → +amount     (entry_type deposit)
 --   withdrawal (not failed / canceled)  → −amount, and −fee in the fee asset (withdrawal, withdrawal_fee)
 -- Deposits that are pending, failed or canceled move nothing yet.
+--   wallet_out / wallet_in (status ok): a move between the account's own wallets on the venue, seen from the
+--     spot wallet whose balance Coinbook reads: −amount / +amount (leg 'amount'), and the opposite on leg
+--     'held', the coins now in the other wallet (counter_asset names it: 'binance:funding'), unless the venue
+--     reports that wallet's balance too (Kraken's staked codes, XBT.S: its own entry books it). The account holds
+--     the same total; the reconciliation compares the read wallets only; nothing is disposed of (ledger:
+--     treatment venue_wallet).
 -- Wallets (stg_chains__*): Bitcoin 'in' → deposit, 'out' → withdrawal, its fee → network_fee ('self', a
 -- consolidation, is the fee alone); EVM value/token movements → deposit / withdrawal, to or from a DeFi
 -- contract → defi_deposit / defi_withdrawal (not a disposal: the coins now sit in a position of the same
@@ -54,6 +60,27 @@ legs as (
            'withdrawal_fee', 'fee', occurred_at, fee_asset, -fee_amount, null, txid
     from transfers
     where transfer_type = 'withdrawal' and status not in ('failed', 'canceled') and fee_amount <> 0
+
+    union all
+
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('transfers') }},
+           transfer_type, 'amount', occurred_at, asset,
+           case when transfer_type = 'wallet_in' then amount else -amount end, address, txid
+    from transfers
+    where transfer_type in ('wallet_out', 'wallet_in') and status = 'ok'
+
+    union all
+
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('transfers') }},
+           transfer_type, 'held', occurred_at, asset,
+           case when transfer_type = 'wallet_in' then -amount else amount end, address, txid
+    from transfers as t
+    where transfer_type in ('wallet_out', 'wallet_in') and status = 'ok'
+      -- not when the other wallet is read too (Kraken's staked codes: its own entry, same refid, books that side)
+      and not exists (
+          select 1 from transfers as o
+          where o.tenant_id = t.tenant_id and o.account_id = t.account_id and o.txid = t.txid
+            and o.transfer_type in ('wallet_out', 'wallet_in') and o.transfer_id <> t.transfer_id)
 
     union all
 

@@ -4,6 +4,8 @@
 --   internal_transfer           one side of a matched move between the tenant's own accounts: not a disposal,
 --                               the lots (and their cost basis) travel with the coins
 --   defi_position               coins put into or taken out of a DeFi position of the tenant: not a disposal
+--   venue_wallet                coins moved between the account's own wallets on one venue (spot ↔ funding,
+--                               earn, futures): not a disposal, the lots stay with the account
 --   external_inflow / _outflow  a deposit / withdrawal no internal transfer explains (see transfer_review)
 --   income                      staking, rewards, airdrops: acquired at fair value on receipt
 --   excluded                    protocol receipt tokens and spam: flagged, never valued
@@ -35,6 +37,7 @@ select
     cast(case
         when l.entry_type like 'trade\_%' and l.leg <> 'fee' then 'trade'
         when l.leg = 'fee' then 'fee'
+        when l.entry_type in ('wallet_out', 'wallet_in') then 'venue_wallet'
         when m.match_id is not null then 'internal_transfer'
         when l.entry_type in ('defi_deposit', 'defi_withdrawal') then 'defi_position'
         when l.entry_type in ('defi_receipt', 'spam') then 'excluded'

@@ -1,21 +1,28 @@
 -- Consolidated positions across exchanges, wallets and DeFi, valued at the latest USD price.
---   exchange and wallet accounts: what the ledger holds (protocol receipt tokens and spam left out)
+--   exchange and wallet accounts: what the ledger holds (protocol receipt tokens and spam left out); coins the
+--     account moved to another of its wallets on the venue (funding, earn, futures) are a row of their own,
+--     protocol = that wallet ('binance:funding'), position_type 'venue_wallet': held, not gone
 --   DeFi accounts: the latest snapshot read from the contracts (supplied +, borrowed −, pool shares, staked)
 -- as_of is the later of the last movement (or snapshot) and the price time: the moment this figure describes.
-with ledger_holdings as (
+with ledger_legs as (
+    select l.*, case when l.leg = 'held' then l.counter_asset end as other_wallet
+    from {{ ref('int_ledger') }} as l
+    where l.entry_type not in ('defi_receipt', 'spam')
+),
+
+ledger_holdings as (
     select
         tenant_id,
         portfolio_id,
         account_id,
         asset,
-        cast(null as text) as protocol,
-        cast(null as text) as position_type,
+        other_wallet as protocol,
+        case when other_wallet is not null then 'venue_wallet' end as position_type,
         sum(quantity) as quantity,
         cast(null as numeric) as health_factor,
         max(occurred_at) as last_movement_at
-    from {{ ref('int_ledger') }}
-    where entry_type not in ('defi_receipt', 'spam')
-    group by tenant_id, portfolio_id, account_id, asset
+    from ledger_legs
+    group by tenant_id, portfolio_id, account_id, asset, other_wallet
 ),
 
 defi_holdings as (
