@@ -116,11 +116,11 @@ def _as_of_report(kind: str, tenant: str, as_of: str, known_at: str | None, out:
     say(f"{kind} of {tenant} as of {report.as_of.astimezone(zone).isoformat()} known at "
         f"{report.known_at.astimezone(zone).isoformat()} ({report.zone}; a date is the end of that day): "
         f"{report.rendered.rows} rows, rows_sha256 {report.rendered.rows_sha256}")
-    say(f"  {report.path}")
     # the flag goes to the operator, not into the file: a re-performed report must stay byte-identical
     flag = kyc_flag(Warehouse(resolve_database_url(settings)), tenant)
     if flag:
-        say(f"[red]{escape(flag)}[/]")
+        say(f"  [red]{escape(flag)}[/]")
+    say(f"  {report.path}")  # the last line: the file
 
 
 AS_OF_HELP = "Valid time: YYYY-MM-DD (the end of that day in the tenant's tax time zone) or an ISO timestamp."
