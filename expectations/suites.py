@@ -28,6 +28,9 @@ SYMBOL = rf"^{constants.SPOT_SYMBOL}$"  # ccxt unified spot symbol, e.g. BTC/USD
 TICK_SYMBOL = rf"^{constants.MARKET_SYMBOL}$"  # a price tick may quote a derivative (BTC/USDT:USDT)
 TIMEFRAME = r"^[0-9]{1,3}[smhdwM]$"  # ccxt timeframes: 1m, 4h, 1d, 1w, 1M
 TRANSFER_STATUSES = ["ok", "pending", "failed", "canceled"]  # ccxt parseTransactionStatus
+# income: a reward the venue lists with its transfers; fill: a trade's movement the venue lists with its transfers
+# (Coinbase v2), kept but booked from the trades path (sources/exchanges/normalise.py coinbase_kind)
+TRANSFER_TYPES = ["deposit", "withdrawal", "income", "fill"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ TRANSFERS = _suite(
     "raw.binance_transfers",
     ("transfer_id", "transfer_type", "occurred_at", "asset", "amount", "fee_amount", "fee_asset", "status",
      "network", "address", "txid"),
-    (not_null("transfer_id"), not_null("transfer_type"), in_set("transfer_type", ["deposit", "withdrawal"]),
+    (not_null("transfer_id"), not_null("transfer_type"), in_set("transfer_type", TRANSFER_TYPES),
      not_null("occurred_at"), plausible_time("occurred_at"), not_null("asset"), matches("asset", ASSET_CODE),
      not_null("amount"), positive("amount"), non_negative("fee_amount"), matches("fee_asset", ASSET_CODE),
      not_null("status"), in_set("status", TRANSFER_STATUSES)),

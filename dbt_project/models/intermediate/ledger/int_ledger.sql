@@ -5,6 +5,8 @@
 --   deposit (status ok)                 → +amount     (entry_type deposit)
 --   withdrawal (not failed / canceled)  → −amount, and −fee in the fee asset (withdrawal, withdrawal_fee)
 -- Deposits that are pending, failed or canceled move nothing yet.
+-- income listed with a venue's transfers (status ok) → +amount (entry_type income); a `fill` listed there → nothing
+-- (the trades path books it).
 -- Wallets (stg_chains__*): Bitcoin 'in' → deposit, 'out' → withdrawal, its fee → network_fee ('self', a
 -- consolidation, is the fee alone); EVM value/token movements → deposit / withdrawal, to or from a DeFi
 -- contract → defi_deposit / defi_withdrawal (not a disposal: the coins now sit in a position of the same
@@ -47,6 +49,15 @@ legs as (
     from transfers
     where (transfer_type = 'deposit' and status = 'ok')
        or (transfer_type = 'withdrawal' and status not in ('failed', 'canceled'))
+
+    union all
+
+    -- a reward a venue lists with its transfers (Coinbase v2 staking_reward, interest, …); a `fill` listed
+    -- there is booked from the trades path only
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('transfers') }},
+           'income', 'amount', occurred_at, asset, amount, null, txid
+    from transfers
+    where transfer_type = 'income' and status = 'ok'
 
     union all
 
