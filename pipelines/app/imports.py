@@ -54,6 +54,9 @@ def import_csv(
     date_format: str | None = typer.Option(None, help="Order of re-formatted dates: DMY, MDY or YMD, or a "
                                            "pattern such as '%d/%m/%Y %H:%M:%S'; needed only when no date in the "
                                            "file tells (e.g. only '3/1/2024')."),
+    encoding: str | None = typer.Option(None, help="The file's text encoding (utf-8, cp1252, latin-1, …); needed "
+                                        "only when it is neither UTF-8/UTF-16 nor Windows-1252, which are "
+                                        "recognised."),
 ) -> None:
     """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing. A
     file whose lines mostly fail, another venue's export than the account's, or a file whose numbers or dates can
@@ -61,7 +64,7 @@ def import_csv(
     the models."""
     wh = Warehouse(ensure_warehouse(get_settings()))
     try:
-        reading = ReadOptions(delimiter, decimal_comma, date_format)
+        reading = ReadOptions(delimiter, decimal_comma, date_format, encoding)
         outcome = import_file(wh, file, account, tenant_id=tenant, fmt=fmt, timezone=timezone, reading=reading)
     except FileRefused as exc:
         _line(f"[red]import refused[/]: {escape(file.name)}: {escape(str(exc))}")

@@ -9,6 +9,7 @@ A database of this module's own (test_pipeline syncs every account it finds)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -35,11 +36,12 @@ OWNER = {"binance": ("binance", "exchange"), "coinbase": ("coinbase", "exchange"
 
 
 def account_of(fixture: str, variant: str) -> str:
-    return f"dia-{fixture.removesuffix('.csv').replace('_', '-')}-{variant}"
+    name = re.sub(r"[^a-z0-9]+", "-", fixture.removesuffix(".csv").lower()).strip("-")  # '…(UTC+7)': the zone
+    return f"dia-{name}-{variant}"
 
 
 def owner_of(fixture: str) -> tuple[str, str]:
-    return next(owner for prefix, owner in OWNER.items() if fixture.startswith(prefix))
+    return next(owner for prefix, owner in OWNER.items() if fixture.lower().startswith(prefix))
 
 
 @pytest.fixture(scope="module")

@@ -61,9 +61,18 @@ def emptied(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
             outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
             assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+            WORLD["world"] = sandbox.world
             yield url, sent
     finally:
         cluster.drop_database(name)
+
+
+WORLD: dict[str, Any] = {}  # the emptied world, for tests that compare with it
+
+
+@pytest.fixture
+def sandbox_world(emptied: tuple[str, dict[str, Any]]) -> Any:
+    return WORLD["world"]
 
 
 def _query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -97,3 +106,23 @@ def test_a_whole_balance_sent_out_reconciles_to_exactly_zero(emptied: tuple[str,
                        "and status = 'break'", account) == []
     assert _query(url, "select 1 from marts.positions where account_id = %s and asset = %s",
                   account, transfer.coin) == []
+
+
+def test_coinbase_fills_in_the_transaction_list_are_booked_once(emptied: tuple[str, dict[str, Any]],
+                                                                sandbox_world: Any) -> None:
+    """Coinbase's v2 list carries every fill (once in each wallet it moves): kept in raw as `fill`, never a
+    transfer in the ledger, nothing quarantined, and every coin's computed balance is the world's."""
+    url, _ = emptied
+    account = ACCOUNTS["coinbase"]
+    (fills, quarantined), = _query(
+        url, """select count(*) filter (where transfer_type = 'fill'),
+                       (select count(*) from ops.quarantine where raw_table = 'raw.coinbase_transfers')
+                from raw.coinbase_transfers where account_id = %s""", account)
+    assert (fills, quarantined) == (2 * len(sandbox_world.trades[account]), 0)
+    booked = _query(url, """select count(*) from intermediate.int_ledger l
+                            join raw.coinbase_transfers r using (tenant_id, account_id, source, source_record_id)
+                            where l.account_id = %s and r.transfer_type = 'fill'""", account)
+    assert booked == [(0,)]
+    computed = dict(_query(url, "select asset, sum(quantity) from intermediate.int_ledger where account_id = %s "
+                                "group by asset having sum(quantity) <> 0", account))
+    assert computed == {c: q for c, q in sandbox_world.computed_balances(account).items() if q != 0}
