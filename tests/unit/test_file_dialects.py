@@ -74,6 +74,12 @@ def load(name: str) -> str:
     ("0.01500000BTC", None, None, None),  # text: left to the format's parser
     ("15.03.2024", None, None, None),
     ("abc", None, None, None),
+    # accounting negatives, as a spreadsheet's number format shows them
+    ("(1,240.00)", "point", "-1240.00", None),
+    ("(1.240,00)", "comma", None, "-1240.00"),
+    ("($1,240.00)", "point", "-$1240.00", None),
+    ("(-5)", None, None, None),  # a sign inside the brackets: not a notation anyone writes
+    ("()", None, None, None),
 ])
 def test_number_cells(cell: str, evidence: str | None, as_point: str | None, as_comma: str | None) -> None:
     assert number_evidence(cell) == evidence
@@ -431,3 +437,16 @@ def test_bytes_that_fit_neither_utf8_nor_windows_1252_are_refused_until_encoding
     assert identities(read) == identities(parse_export(text))
     with pytest.raises(ValueError, match="unknown encoding 'klingon'"):
         ReadOptions(encoding="klingon")
+
+
+def test_accounting_negatives_are_negative_in_a_signed_column_and_rejected_elsewhere() -> None:
+    excel_us = VARIANTS[1]
+    data = excel_us.text(load("coinbase_transactions.csv"))
+    assert ",-$700," in data and ",-0.2," in data  # the sell of line 8, as Excel en-US writes it
+    bracketed = data.replace(",-$700,", ",($700.00),").replace(",-0.2,", ",(0.2),")
+    original, result = parse_export(data.encode()), parse_export(bracketed.encode())
+    assert identities(result) == identities(original)  # the sell of 0.2 ETH for 700 USD, exactly as before
+    price = bracketed.replace('"$3,500"', '"($3,500.00)"')  # a price is never negative: that row is rejected
+    rejected = {r.line: r.reason for r in parse_export(price.encode()).rejected}
+    [reason] = [reason for line, reason in rejected.items() if line not in {r.line for r in original.rejected}]
+    assert reason == "Price at Transaction: '-$3500.00' must be positive"

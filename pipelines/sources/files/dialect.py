@@ -204,7 +204,13 @@ class _Number:
 
 
 def _number(cell: str) -> _Number | None:
-    match = _NUMBER.fullmatch(cell.strip())
+    text = cell.strip()
+    if len(text) > 2 and text[0] == "(" and text[-1] == ")":
+        # an accounting negative as a spreadsheet shows it: '(1,240.00)', '(1.240,00)', '($5.00)'; read as -x,
+        # which a format's parser then accepts only in a signed column (elsewhere: rejected as negative)
+        inner = _number(text[1:-1])
+        return None if inner is None or inner.sign else _Number("-", inner.symbol, inner.body, inner.exp)
+    match = _NUMBER.fullmatch(text)
     if match is None or (match["s1"] and match["s2"]) or (match["c1"] and match["c2"]):
         return None
     return _Number(match["s1"] or match["s2"], match["c1"] or match["c2"], match["body"], match["exp"] or "")
