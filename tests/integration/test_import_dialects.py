@@ -8,6 +8,7 @@ A database of this module's own (test_pipeline syncs every account it finds)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -37,6 +38,8 @@ OWNER = {"binance": ("binance", "exchange"), "coinbase": ("coinbase", "exchange"
 
 def account_of(fixture: str, variant: str) -> str:
     name = re.sub(r"[^a-z0-9]+", "-", fixture.removesuffix(".csv").lower()).strip("-")  # '…(UTC+7)': the zone
+    if len(name) > 30:  # account ids have at most 63 characters
+        name = f"{name[:23]}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
     return f"dia-{name}-{variant}"
 
 
