@@ -31,6 +31,9 @@ def report_lines(outcome: ImportOutcome) -> list[str]:
              f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + {outcome.ignored} ignored",
              f"  format detected: {outcome.format}: {escape(described)}"]
     lines += [f"  ignored {count} × {escape(reason)}" for reason, count in outcome.ignored_reasons.items()]
+    if outcome.already_synced:
+        lines.append(f"  {outcome.already_synced} of {outcome.records} records were already synced from the API: "
+                     "kept, and not counted twice when the models are built")
     if outcome.repeated and outcome.imported_at is not None:
         lines.append(f"  already imported (import {outcome.import_id}, {outcome.imported_at:%Y-%m-%d %H:%M:%S %Z}): "
                      "nothing changed")

@@ -41,7 +41,7 @@ from pipelines.sources.files import (
 )
 from pipelines.sources.files.dialect import ReadOptions, decode, whole_lines
 from warehouse.connection import Warehouse
-from warehouse.files import ImportTally, RejectedLine, store_file_import
+from warehouse.files import ImportTally, RejectedLine, already_synced, store_file_import
 
 HEAD_BYTES = 1 << 20  # read first: the format, the account and the sample are judged on it before the rest is read
 IDENTITY_FIELDS = ("record_type", "occurred_at", "base_asset", "quote_asset", "side", "quantity", "price", "cost",
@@ -72,6 +72,7 @@ class ImportOutcome:
     imported_at: datetime | None = None
     repeated: bool = False  # the same file was already imported into this account: nothing was written
     layout: str = ""  # how the file was read: delimiter, decimal mark, date order, encoding
+    already_synced: int = 0  # records the venue's API already delivered (the models drop them, not counted twice)
 
 
 def ignored_reasons(ignored: list[tuple[int, str]]) -> dict[str, int]:
@@ -172,7 +173,9 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
         run_id=run_id)
     outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), stored.inserted,
                             len(rows) - stored.inserted, len(result.rejected), len(result.ignored), lines_loaded,
-                            reasons, stored.import_id, stored.imported_at, stored.repeated, result.layout or "")
+                            reasons, stored.import_id, stored.imported_at, stored.repeated, result.layout or "",
+                            already_synced(wh, tenant_id=tenant_id, account_id=account_id, venue=venue or "",
+                                           file_sha256=sha) if kind == "exchange" else 0)
     if not outcome.balanced:  # a parser bug, not bad input: say so loudly
         raise RuntimeError(f"{path.name}: {outcome.rows_in} rows in but {outcome.lines_loaded} loaded + "
                            f"{outcome.quarantined} quarantined + {outcome.ignored} ignored")
