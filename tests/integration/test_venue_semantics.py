@@ -126,3 +126,41 @@ def test_coinbase_fills_in_the_transaction_list_are_booked_once(emptied: tuple[s
     computed = dict(_query(url, "select asset, sum(quantity) from intermediate.int_ledger where account_id = %s "
                                 "group by asset having sum(quantity) <> 0", account))
     assert computed == {c: q for c, q in sandbox_world.computed_balances(account).items() if q != 0}
+
+
+def test_a_binance_statement_over_the_synced_period_changes_no_balance(emptied: tuple[str, dict[str, Any]],
+                                                                       sandbox_world: Any, tmp_path: Any) -> None:
+    """The Binance statement of an account the API synced (its fills, deposits, and withdrawals as their whole
+    debit, as the website exports it) is imported on top: the report says every record was already synced, and
+    the ledger rebuilt afterwards holds exactly what it held (no trade, deposit or withdrawal counted twice)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from pipelines.services.dbt import dbt_env, dbt_executable, ensure_parsed
+    from pipelines.services.imports import import_file
+    from pipelines.services.venues import dbt_vars
+    from sandbox.exports import binance_statement_csv
+
+    url, _ = emptied
+    account = ACCOUNTS["binance"]
+    balances = ("select asset, sum(quantity), count(*) from intermediate.int_ledger where account_id = %s "
+                "group by asset order by asset")
+    before = _query(url, balances, account)
+    path = Path(tmp_path) / "Binance-statement.csv"
+    path.write_text(binance_statement_csv(sandbox_world, account), encoding="utf-8")
+    outcome = import_file(Warehouse(url), path, account)
+    assert outcome.quarantined == 0 and outcome.records > 0
+    assert outcome.already_synced == outcome.records  # every trade, deposit and withdrawal of it
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    target = ensure_parsed(project, url, SEED_VENUES)
+    env = {**os.environ, **dbt_env(url), "DO_NOT_TRACK": "1", "DBT_TARGET_PATH": str(target / "statement")}
+    (target / "statement").mkdir(exist_ok=True)
+    (target / "statement" / "partial_parse.msgpack").write_bytes((target / "partial_parse.msgpack").read_bytes())
+    done = subprocess.run([dbt_executable(), "build", "--select", "+int_ledger", "--exclude-resource-type", "test",
+                           "--exclude-resource-type", "unit_test", "--project-dir", str(project), "--profiles-dir",
+                           str(project), "--vars", dbt_vars(SEED_VENUES)], env=env, cwd=project,
+                          capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert _query(url, "select count(*) from raw.file_records where account_id = %s", account) == [(outcome.records,)]
+    assert _query(url, balances, account) == before
