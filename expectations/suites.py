@@ -28,8 +28,10 @@ SYMBOL = rf"^{constants.SPOT_SYMBOL}$"  # ccxt unified spot symbol, e.g. BTC/USD
 TICK_SYMBOL = rf"^{constants.MARKET_SYMBOL}$"  # a price tick may quote a derivative (BTC/USDT:USDT)
 TIMEFRAME = r"^[0-9]{1,3}[smhdwM]$"  # ccxt timeframes: 1m, 4h, 1d, 1w, 1M
 TRANSFER_STATUSES = ["ok", "pending", "failed", "canceled"]  # ccxt parseTransactionStatus
-# deposits and withdrawals; and moves between the account's own wallets on the venue, seen from spot
-TRANSFER_TYPES = ["deposit", "withdrawal", "wallet_out", "wallet_in"]
+# deposits and withdrawals; moves between the account's own wallets on the venue, seen from spot; income: a reward
+# the venue lists with its transfers; fill: a trade's movement the venue lists with its transfers (Coinbase v2), kept
+# but booked from the trades path (sources/exchanges/normalise.py coinbase_kind)
+TRANSFER_TYPES = ["deposit", "withdrawal", "wallet_out", "wallet_in", "income", "fill"]
 
 
 @dataclass(frozen=True)

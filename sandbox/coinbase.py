@@ -221,12 +221,41 @@ def transaction_json(account_id: str, t: Transfer) -> dict[str, Any]:
     return record
 
 
+def fill_transaction_json(account_id: str, market: Market, t: Trade, code: str) -> dict[str, Any]:
+    """The v2 transaction an Advanced Trade fill leaves in one wallet: the list holds every movement of the
+    wallet, so each fill appears twice, once in the base wallet (its size) and once in the quote wallet (its
+    notional), signed for that wallet, with the fill's details under `advanced_trade_fill`; the commission is
+    on the crypto side only and in neither amount (docs.cdp.coinbase.com/coinbase-app/track-apis/transactions,
+    type advanced_trade_fill; a real account's layout as recorded in public reconciliation notes)."""
+    base_side = code == market.base
+    moved = t.qty if base_side else t.price * t.qty
+    signed = moved if t.is_buyer == base_side else -moved
+    notional = (t.price * t.qty).quantize(Decimal("0.01"))
+    tx_id = _uuid("fill", t.id, code)
+    record: dict[str, Any] = {
+        "id": tx_id, "type": "advanced_trade_fill", "status": "completed",
+        "amount": {"amount": str(signed), "currency": code},
+        "native_amount": {"amount": str(notional if signed > 0 else -notional), "currency": "USD"},
+        "created_at": _iso(t.time_ms).replace(".000Z", "Z") if t.time_ms % 1000 == 0 else _iso(t.time_ms),
+        "updated_at": _iso(t.time_ms), "resource": "transaction",
+        "resource_path": f"/v2/accounts/{_uuid(account_id, code)}/transactions/{tx_id}",
+        "advanced_trade_fill": {"fill_price": str(t.price), "product_id": market.symbol,
+                                "order_id": _uuid("order", t.order_id), "order_side": "buy" if t.is_buyer else "sell"},
+    }
+    if base_side:
+        record["advanced_trade_fill"]["commission"] = str(t.commission)
+    return record
+
+
 def transactions(world: World, account_id: str, wallet: str, params: dict[str, str],
                  malformed: bool) -> dict[str, Any]:
     code = _currency_account(world, account_id, wallet)
     if code is None:
         raise CoinbaseError(404, "not_found", "Not found")
     rows = [(t.time_ms, transaction_json(account_id, t)) for t in world.transfers[account_id] if t.coin == code]
+    markets = _markets(world)
+    rows += [(t.time_ms, fill_transaction_json(account_id, markets[t.symbol], t, code))
+             for t in world.trades.get(account_id, []) if code in (markets[t.symbol].base, markets[t.symbol].quote)]
     if malformed:
         rows += [(r["time_ms"], r["record"]) for r in bogus_transactions(world, account_id) if r["coin"] == code]
     ascending = params.get("order") == "asc"

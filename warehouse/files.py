@@ -88,3 +88,51 @@ def store_file_import(wh: Warehouse, *, tenant_id: str, account_id: str, source:
              tally.quarantined, tally.ignored, run_id, tally.lines_loaded, Jsonb(tally.ignored_reasons))).fetchone()
     assert row is not None  # insert … returning
     return StoredImport(inserted, row[0], row[1], repeated=False)
+
+
+# A file's records that the venue's API already delivered, by the rules the ledger's models drop them with
+# (dbt_project/models/intermediate/exchanges/int_exchange_trades.sql and int_exchange_transfers.sql): a trade of
+# the same pair, side and second whose quantity is one API fill's or the sum of that second's fills (a Binance
+# statement sums them); a deposit or withdrawal with the API's id or hash, or the same amount (or, for a
+# statement's withdrawal, the API's amount plus its fee) within the same minute. Informational: the models decide.
+_ALREADY_SYNCED = """
+with f as (
+    select * from raw.file_records
+    where tenant_id = %(t)s and account_id = %(a)s and file_sha256 = %(sha)s
+),
+fills as (
+    select base_asset, quote_asset, side, date_trunc('second', occurred_at) as second, quantity
+    from raw.{venue}_trades where tenant_id = %(t)s and account_id = %(a)s
+),
+seconds as (
+    select base_asset, quote_asset, side, second, sum(quantity) as quantity from fills
+    group by base_asset, quote_asset, side, second
+)
+select count(*) from f
+where (f.record_type = 'trade' and exists (
+          select 1 from (select * from fills union all select * from seconds) as a
+          where a.base_asset = f.base_asset and a.quote_asset = f.quote_asset and a.side = f.side
+            and a.second = date_trunc('second', f.occurred_at) and a.quantity = f.quantity))
+   or (f.record_type in ('deposit', 'withdrawal') and exists (
+          select 1 from raw.{venue}_transfers as a
+          where a.tenant_id = f.tenant_id and a.account_id = f.account_id and a.transfer_type = f.record_type
+            and a.asset = f.asset
+            and (a.transfer_id = f.venue_record_id or lower(a.txid) = lower(f.txid)
+                 or (date_trunc('minute', a.occurred_at) = date_trunc('minute', f.occurred_at)
+                     and (a.amount = f.amount or (f.source = 'csv:binance_statement'
+                          and a.transfer_type = 'withdrawal' and a.fee_asset = a.asset
+                          and a.amount + a.fee_amount = f.amount))))))
+"""
+
+
+def already_synced(wh: Warehouse, *, tenant_id: str, account_id: str, venue: str, file_sha256: str) -> int:
+    """How many of the file's records (in this account) the venue's API already delivered."""
+    if not venue.isidentifier():
+        return 0
+    with wh.connect() as conn:
+        exists = conn.execute("select to_regclass(%s) is not null", (f"raw.{venue}_trades",)).fetchone()
+        if not exists or not exists[0]:
+            return 0  # a wallet or a venue without API tables: nothing to compare with
+        row = conn.execute(_ALREADY_SYNCED.format(venue=venue),
+                           {"t": tenant_id, "a": account_id, "sha": file_sha256}).fetchone()
+    return int(row[0]) if row else 0

@@ -31,6 +31,9 @@ def report_lines(outcome: ImportOutcome) -> list[str]:
              f"{outcome.duplicates} already present) + {outcome.quarantined} quarantined + {outcome.ignored} ignored",
              f"  format detected: {outcome.format}: {escape(described)}"]
     lines += [f"  ignored {count} × {escape(reason)}" for reason, count in outcome.ignored_reasons.items()]
+    if outcome.already_synced:
+        lines.append(f"  {outcome.already_synced} of {outcome.records} records were already synced from the API: "
+                     "kept, and not counted twice when the models are built")
     if outcome.repeated and outcome.imported_at is not None:
         lines.append(f"  already imported (import {outcome.import_id}, {outcome.imported_at:%Y-%m-%d %H:%M:%S %Z}): "
                      "nothing changed")
@@ -54,6 +57,9 @@ def import_csv(
     date_format: str | None = typer.Option(None, help="Order of re-formatted dates: DMY, MDY or YMD, or a "
                                            "pattern such as '%d/%m/%Y %H:%M:%S'; needed only when no date in the "
                                            "file tells (e.g. only '3/1/2024')."),
+    encoding: str | None = typer.Option(None, help="The file's text encoding (utf-8, cp1252, latin-1, …); needed "
+                                        "only when it is neither UTF-8/UTF-16 nor Windows-1252, which are "
+                                        "recognised."),
 ) -> None:
     """Import a CSV export: bad rows are quarantined with the file, line and reason; re-imports add nothing. A
     file whose lines mostly fail, another venue's export than the account's, or a file whose numbers or dates can
@@ -61,7 +67,7 @@ def import_csv(
     the models."""
     wh = Warehouse(ensure_warehouse(get_settings()))
     try:
-        reading = ReadOptions(delimiter, decimal_comma, date_format)
+        reading = ReadOptions(delimiter, decimal_comma, date_format, encoding)
         outcome = import_file(wh, file, account, tenant_id=tenant, fmt=fmt, timezone=timezone, reading=reading)
     except FileRefused as exc:
         _line(f"[red]import refused[/]: {escape(file.name)}: {escape(str(exc))}")

@@ -41,7 +41,7 @@ from pipelines.sources.files import (
 )
 from pipelines.sources.files.dialect import ReadOptions, decode, whole_lines
 from warehouse.connection import Warehouse
-from warehouse.files import ImportTally, RejectedLine, store_file_import
+from warehouse.files import ImportTally, RejectedLine, already_synced, store_file_import
 
 HEAD_BYTES = 1 << 20  # read first: the format, the account and the sample are judged on it before the rest is read
 IDENTITY_FIELDS = ("record_type", "occurred_at", "base_asset", "quote_asset", "side", "quantity", "price", "cost",
@@ -72,6 +72,7 @@ class ImportOutcome:
     imported_at: datetime | None = None
     repeated: bool = False  # the same file was already imported into this account: nothing was written
     layout: str = ""  # how the file was read: delimiter, decimal mark, date order, encoding
+    already_synced: int = 0  # records the venue's API already delivered (the models drop them, not counted twice)
 
 
 def ignored_reasons(ignored: list[tuple[int, str]]) -> dict[str, int]:
@@ -127,8 +128,8 @@ def _head(path: Path) -> tuple[bytes, bool]:
     return whole_lines(head, HEAD_BYTES), False
 
 
-def _parse(data: bytes, fmt: str, timezone: str | None, reading: ReadOptions) -> ParseResult:
-    result = parse_export(data, fmt, default_timezone=timezone, reading=reading)
+def _parse(data: bytes, fmt: str, timezone: str | None, reading: ReadOptions, file_name: str) -> ParseResult:
+    result = parse_export(data, fmt, default_timezone=timezone, reading=reading, file_name=file_name)
     if result.refused:
         raise FileRefused(result.refused)
     return result
@@ -138,7 +139,7 @@ def _format_of(data: bytes, fmt: str | None, reading: ReadOptions) -> str:
     try:
         return fmt or detect_format(data, reading)
     except UnknownFormat as exc:
-        if "\x00" in decode(data):
+        if "\x00" in decode(data, reading.encoding):
             # what a user can act on: it is not a text file (UTF-16 with or without its BOM is read)
             raise UnknownFormat(f"{exc}. The file holds NUL bytes: it is binary, not CSV text") from None
         raise
@@ -155,10 +156,10 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
     head, whole = _head(path)
     fmt = _format_of(head, fmt, reading)
     check_owner(fmt, account_id, kind, venue)
-    result = _parse(head, fmt, timezone, reading)  # a file of junk is refused here, its head read only
+    result = _parse(head, fmt, timezone, reading, path.name)  # a file of junk is refused here, its head read only
     data = head if whole else path.read_bytes()
     if not whole:
-        result = _parse(data, fmt, timezone, reading)
+        result = _parse(data, fmt, timezone, reading, path.name)
     sha = hashlib.sha256(data).hexdigest()
     rows = record_rows(result.records, tenant_id=tenant_id, account_id=account_id, fmt=fmt, file_name=path.name,
                        file_sha256=sha, run_id=run_id)
@@ -172,7 +173,9 @@ def import_file(wh: Warehouse, path: Path, account_id: str, *, tenant_id: str | 
         run_id=run_id)
     outcome = ImportOutcome(path.name, sha, fmt, tenant_id, account_id, result.data_lines, len(rows), stored.inserted,
                             len(rows) - stored.inserted, len(result.rejected), len(result.ignored), lines_loaded,
-                            reasons, stored.import_id, stored.imported_at, stored.repeated, result.layout or "")
+                            reasons, stored.import_id, stored.imported_at, stored.repeated, result.layout or "",
+                            already_synced(wh, tenant_id=tenant_id, account_id=account_id, venue=venue or "",
+                                           file_sha256=sha) if kind == "exchange" else 0)
     if not outcome.balanced:  # a parser bug, not bad input: say so loudly
         raise RuntimeError(f"{path.name}: {outcome.rows_in} rows in but {outcome.lines_loaded} loaded + "
                            f"{outcome.quarantined} quarantined + {outcome.ignored} ignored")
@@ -214,7 +217,7 @@ def inbox_files(inbox: Path) -> list[tuple[Path, str, str]]:
 
 
 INBOX_OPTIONS = "import.yaml"  # in <inbox>/<tenant>/<account>/: how that account's files are read
-_OPTION_KEYS = ("delimiter", "decimal_comma", "date_format", "timezone", "format")
+_OPTION_KEYS = ("delimiter", "decimal_comma", "date_format", "timezone", "format", "encoding")
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,7 @@ def inbox_options(folder: Path) -> InboxOptions:
         date_format: DMY        # MDY, YMD, or a pattern such as "%d.%m.%Y %H:%M:%S"
         timezone: Europe/Berlin # naive timestamps of the generic template
         format: kraken_ledgers  # instead of detecting it
+        encoding: cp1252        # only when the file is neither UTF-8/UTF-16 nor Windows-1252
     Raises ValueError saying what is wrong (the file is then refused with that reason)."""
     path = folder / INBOX_OPTIONS
     if not path.is_file():
@@ -248,9 +252,9 @@ def inbox_options(folder: Path) -> InboxOptions:
     if decimal_comma is not None and not isinstance(decimal_comma, bool):
         raise ValueError(f"{path}: decimal_comma must be true or false, not {decimal_comma!r}")
     text = {key: None if found.get(key) is None else str(found[key])
-            for key in ("delimiter", "date_format", "timezone", "format")}
+            for key in ("delimiter", "date_format", "timezone", "format", "encoding")}
     try:
-        reading = ReadOptions(text["delimiter"], decimal_comma, text["date_format"])
+        reading = ReadOptions(text["delimiter"], decimal_comma, text["date_format"], text["encoding"])
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
     return InboxOptions(reading, text["timezone"], text["format"])

@@ -8,7 +8,9 @@ A database of this module's own (test_pipeline syncs every account it finds)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -35,11 +37,14 @@ OWNER = {"binance": ("binance", "exchange"), "coinbase": ("coinbase", "exchange"
 
 
 def account_of(fixture: str, variant: str) -> str:
-    return f"dia-{fixture.removesuffix('.csv').replace('_', '-')}-{variant}"
+    name = re.sub(r"[^a-z0-9]+", "-", fixture.removesuffix(".csv").lower()).strip("-")  # '…(UTC+7)': the zone
+    if len(name) > 30:  # account ids have at most 63 characters
+        name = f"{name[:23]}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+    return f"dia-{name}-{variant}"
 
 
 def owner_of(fixture: str) -> tuple[str, str]:
-    return next(owner for prefix, owner in OWNER.items() if fixture.startswith(prefix))
+    return next(owner for prefix, owner in OWNER.items() if fixture.lower().startswith(prefix))
 
 
 @pytest.fixture(scope="module")

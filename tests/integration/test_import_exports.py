@@ -44,7 +44,8 @@ def database_url(cluster: Any) -> Iterator[str]:
     register_accounts(Warehouse(url), [
         AccountSpec(TENANT, "Exports Co", "p1", "P1", account, venue, account, "live", None, kind=kind)
         for account, venue, kind in (("exp-binance", "binance", "exchange"), ("exp-coinbase", "coinbase", "exchange"),
-                                     ("exp-ledger", "bitcoin", "wallet"))])
+                                     ("exp-ledger", "bitcoin", "wallet"),
+                                     ("exp-binance-synced", "binance", "exchange"))])
     yield url
     cluster.drop_database(name)
 
@@ -161,3 +162,37 @@ def test_imported_exports_reach_the_ledger_as_what_they_are(database_url: str, t
     assert sorted((r[1], r[4]) for r in dot) == sorted([
         ("deposit", D("120")), ("income", D("0.3124")), ("network_fee", D("-0.0158")), ("network_fee", D("-0.0162")),
         ("network_fee", D("-0.0159")), ("network_fee", D("-0.0157")), ("network_fee", D("-0.05"))])
+
+
+def test_a_statement_over_a_synced_period_reports_what_the_api_already_delivered(database_url: str,
+                                                                                tmp_path: Path) -> None:
+    """The newer Binance statement fixture (UTC+7) imported into an account whose API sync holds the same
+    period: the trade (two API fills of one second, summed by the statement), the deposit, and the withdrawal
+    (the statement's whole debit = the API's amount + fee) are recognised; the interest (no API) is not."""
+    account = "exp-binance-synced"
+    api = [  # (table, source_record_id, columns) as the sync lands them, in UTC
+        ("trades", "ETH/USDT:1", {"occurred_at": "2024-09-12T02:41:17.104Z", "symbol": "ETH/USDT", "base_asset": "ETH",
+                                  "quote_asset": "USDT", "side": "buy", "price": "2342.5", "quantity": "0.3",
+                                  "cost": "702.75", "fee_amount": "0.0003", "fee_asset": "ETH"}),
+        ("trades", "ETH/USDT:2", {"occurred_at": "2024-09-12T02:41:17.655Z", "symbol": "ETH/USDT", "base_asset": "ETH",
+                                  "quote_asset": "USDT", "side": "buy", "price": "2342.5", "quantity": "0.2",
+                                  "cost": "468.5", "fee_amount": "0.0002", "fee_asset": "ETH"}),
+        ("transfers", "deposit:d1:ok", {"transfer_id": "d1", "transfer_type": "deposit", "status": "ok",
+                                        "occurred_at": "2024-09-03T08:01:04Z", "asset": "USDT", "amount": "2500",
+                                        "fee_amount": "0", "fee_asset": "USDT"}),
+        ("transfers", "withdrawal:w1:ok", {"transfer_id": "w1", "transfer_type": "withdrawal", "status": "ok",
+                                           "occurred_at": "2024-10-01T01:15:02Z", "asset": "ETH", "amount": "0.1985",
+                                           "fee_amount": "0.0015", "fee_asset": "ETH"})]
+    with psycopg.connect(database_url) as conn:
+        for table, record_id, columns in api:
+            names = ", ".join(columns)
+            conn.execute(f"insert into raw.binance_{table} (tenant_id, account_id, source, source_record_id, payload, "
+                         f"record_hash, {names}) values (%s, %s, 'binance', %s, '{{}}', md5(%s), "
+                         f"{', '.join(['%s'] * len(columns))})",
+                         (TENANT, account, record_id, record_id, *columns.values()))
+    name = "Binance-Transaction-History-202410021135(UTC+7).csv"
+    path = tmp_path / name
+    path.write_bytes((FIXTURES / name).read_bytes())
+    done = coinbook_import(database_url, tmp_path / "home", path, account)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 of 4 records were already synced from the API" in done.stdout, done.stdout

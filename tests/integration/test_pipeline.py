@@ -108,8 +108,8 @@ def test_every_trade_and_transfer_landed_exactly_once(pipeline: Pipeline) -> Non
         (trades,), = pipeline.query(f"select count(*) from raw.{venue}_trades where account_id = %s", account)
         assert trades == facts["trades"] + bogus, account
         (transfers,), = pipeline.query(
-            f"select count(distinct (transfer_type, transfer_id)) from raw.{venue}_transfers where account_id = %s",
-            account)
+            f"select count(distinct (transfer_type, transfer_id)) from raw.{venue}_transfers where account_id = %s "
+            "and transfer_type in ('deposit', 'withdrawal')", account)
         bogus_deposits = sum(1 for m in malformed["deposits"] if m["account_id"] == account)
         assert transfers == facts["deposits"] + facts["withdrawals"] + bogus_deposits, account
     for venue in {facts["venue"] for facts in truth["accounts"].values()}:

@@ -94,7 +94,7 @@ class Harness:
         (trades, distinct), = self.query(
             f"select count(*), count(distinct (payload::text)) from raw.{venue}_trades where account_id = %s", account)
         (transfers,), = self.query(f"select count(distinct (transfer_type, transfer_id)) from raw.{venue}_transfers "
-                                   "where account_id = %s", account)
+                                   "where account_id = %s and transfer_type in ('deposit', 'withdrawal')", account)
         return trades, transfers, trades - distinct
 
     def assert_every_record_exactly_once(self, truth: dict[str, Any], venues: set[str] | None = None) -> None:

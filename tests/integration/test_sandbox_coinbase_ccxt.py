@@ -135,14 +135,26 @@ def test_transfers_per_wallet_through_starting_after(sandbox: SandboxServer) -> 
     exchange = _client(sandbox)
     exchange.load_markets()
     truth = sandbox.world.transfers[ACCOUNT]
-    seen: list[dict[str, Any]] = []
-    for code in sorted({t.coin for t in truth}):
+    markets = {m.symbol: m for m in sandbox.world.markets("coinbase")}
+    fills = sandbox.world.trades[ACCOUNT]
+    listed: list[dict[str, Any]] = []
+    for code in sorted({t.coin for t in truth} | {c for t in fills for c in (markets[t.symbol].base,
+                                                                            markets[t.symbol].quote)}):
         rows, pages = _all_transactions(exchange, code, 5)
         expected = [t for t in truth if t.coin == code]
-        assert pages == max(1, -(-len(expected) // 5))
+        legs = [t for t in fills if code in (markets[t.symbol].base, markets[t.symbol].quote)]
+        assert pages == max(1, -(-(len(expected) + len(legs)) // 5))
         assert [r["timestamp"] for r in rows] == sorted(r["timestamp"] for r in rows)  # order=asc
-        seen += rows
-    assert len({r["id"] for r in seen}) == len(seen) == len(truth)
+        listed += rows
+    # The list holds every movement of the wallet, as Coinbase's does: each fill twice (base and quote wallet),
+    # which ccxt reads as deposits and withdrawals; the normaliser types them `fill` (booked from the trades path).
+    assert len({r["id"] for r in listed}) == len(listed) == len(truth) + 2 * len(fills)
+    typed = [normalise_transfer(r, tenant_id="acme", account_id=ACCOUNT, source="coinbase", run_id=None)
+             for r in listed]
+    assert {r["type"] for r in listed} == {"deposit", "withdrawal"}  # ccxt alone: every fill a transfer
+    assert sum(1 for r in typed if r["transfer_type"] == "fill") == 2 * len(fills)
+    seen = [r for r, n in zip(listed, typed, strict=True) if n["transfer_type"] != "fill"]
+    assert len(seen) == len(truth)
     # A send's v2 amount is the wallet's whole debit, its network fee included (ccxt reads the net
     # transaction_amount where the venue gives one, else that debit, and adds the fee); the normaliser books
     # what left net of the fee, and the fee beside it, so the two add up to the debit exactly once.

@@ -85,9 +85,18 @@ def emptied(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
             outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
             assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+            WORLD["world"] = sandbox.world
             yield url, sent, moved, sandbox
     finally:
         cluster.drop_database(name)
+
+
+WORLD: dict[str, Any] = {}  # the emptied world, for tests that compare with it
+
+
+@pytest.fixture
+def sandbox_world(emptied: tuple[str, Any, Any, Any]) -> Any:
+    return WORLD["world"]
 
 
 def _query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -180,3 +189,61 @@ def test_a_second_sync_of_wallet_moves_adds_nothing(emptied: tuple[str, Any, Any
                                   "resync")
     assert call.inserted == 0
     assert _query(url, count, account) == [(before,)]
+
+
+def test_coinbase_fills_in_the_transaction_list_are_booked_once(emptied: tuple[str, Any, Any, Any],
+                                                                sandbox_world: Any) -> None:
+    """Coinbase's v2 list carries every fill (once in each wallet it moves): kept in raw as `fill`, never a
+    transfer in the ledger, nothing quarantined, and every coin's computed balance is the world's."""
+    url, *_ = emptied
+    account = ACCOUNTS["coinbase"]
+    (fills, quarantined), = _query(
+        url, """select count(*) filter (where transfer_type = 'fill'),
+                       (select count(*) from ops.quarantine where raw_table = 'raw.coinbase_transfers')
+                from raw.coinbase_transfers where account_id = %s""", account)
+    assert (fills, quarantined) == (2 * len(sandbox_world.trades[account]), 0)
+    booked = _query(url, """select count(*) from intermediate.int_ledger l
+                            join raw.coinbase_transfers r using (tenant_id, account_id, source, source_record_id)
+                            where l.account_id = %s and r.transfer_type = 'fill'""", account)
+    assert booked == [(0,)]
+    computed = dict(_query(url, "select asset, sum(quantity) from intermediate.int_ledger where account_id = %s "
+                                "group by asset having sum(quantity) <> 0", account))
+    assert computed == {c: q for c, q in sandbox_world.computed_balances(account).items() if q != 0}
+
+
+def test_a_binance_statement_over_the_synced_period_changes_no_balance(emptied: tuple[str, Any, Any, Any],
+                                                                       sandbox_world: Any, tmp_path: Any) -> None:
+    """The Binance statement of an account the API synced (its fills, deposits, and withdrawals as their whole
+    debit, as the website exports it) is imported on top: the report says every record was already synced, and
+    the ledger rebuilt afterwards holds exactly what it held (no trade, deposit or withdrawal counted twice)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from pipelines.services.dbt import dbt_env, dbt_executable, ensure_parsed
+    from pipelines.services.imports import import_file
+    from pipelines.services.venues import dbt_vars
+    from sandbox.exports import binance_statement_csv
+
+    url, *_ = emptied
+    account = ACCOUNTS["binance"]
+    balances = ("select asset, sum(quantity), count(*) from intermediate.int_ledger where account_id = %s "
+                "group by asset order by asset")
+    before = _query(url, balances, account)
+    path = Path(tmp_path) / "Binance-statement.csv"
+    path.write_text(binance_statement_csv(sandbox_world, account), encoding="utf-8")
+    outcome = import_file(Warehouse(url), path, account)
+    assert outcome.quarantined == 0 and outcome.records > 0
+    assert outcome.already_synced == outcome.records  # every trade, deposit and withdrawal of it
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    target = ensure_parsed(project, url, SEED_VENUES)
+    env = {**os.environ, **dbt_env(url), "DO_NOT_TRACK": "1", "DBT_TARGET_PATH": str(target / "statement")}
+    (target / "statement").mkdir(exist_ok=True)
+    (target / "statement" / "partial_parse.msgpack").write_bytes((target / "partial_parse.msgpack").read_bytes())
+    done = subprocess.run([dbt_executable(), "build", "--select", "+int_ledger", "--exclude-resource-type", "test",
+                           "--exclude-resource-type", "unit_test", "--project-dir", str(project), "--profiles-dir",
+                           str(project), "--vars", dbt_vars(SEED_VENUES)], env=env, cwd=project,
+                          capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert _query(url, "select count(*) from raw.file_records where account_id = %s", account) == [(outcome.records,)]
+    assert _query(url, balances, account) == before

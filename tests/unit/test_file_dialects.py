@@ -17,6 +17,7 @@ from pipelines.sources.files import FORMATS, FileRefused, ParseResult, UnknownFo
 from pipelines.sources.files.detect import EXPECTED
 from pipelines.sources.files.dialect import (
     DialectRefused,
+    EncodingRefused,
     Native,
     ReadOptions,
     date_cell,
@@ -73,6 +74,12 @@ def load(name: str) -> str:
     ("0.01500000BTC", None, None, None),  # text: left to the format's parser
     ("15.03.2024", None, None, None),
     ("abc", None, None, None),
+    # accounting negatives, as a spreadsheet's number format shows them
+    ("(1,240.00)", "point", "-1240.00", None),
+    ("(1.240,00)", "comma", None, "-1240.00"),
+    ("($1,240.00)", "point", "-$1240.00", None),
+    ("(-5)", None, None, None),  # a sign inside the brackets: not a notation anyone writes
+    ("()", None, None, None),
 ])
 def test_number_cells(cell: str, evidence: str | None, as_point: str | None, as_comma: str | None) -> None:
     assert number_evidence(cell) == evidence
@@ -243,7 +250,13 @@ def test_encodings() -> None:
     assert decode(codecs.BOM_UTF8 + text.encode()) == text
     assert decode(text.encode()) == text
     assert encoding_of(codecs.BOM_UTF16_LE + text.encode("utf-16-le")) == ("utf-16-le", 2)
-    assert decode(b"caf\xe9;1\n") == "caf\ufffd;1\n"  # not UTF-8: the row holding it is rejected, never guessed
+    assert decode(b"caf\xe9;1\n") == "caf\u00e9;1\n"  # not UTF-8 but Windows-1252 (Excel's CSV on Windows)
+    assert encoding_of(b"caf\xe9 \x80 \xb5;1\n") == ("cp1252", 0)
+    assert encoding_of("café".encode()) == ("utf-8", 0)  # valid UTF-8 stays UTF-8
+    with pytest.raises(EncodingRefused, match=r"not UTF-8 \(byte 0xE9 at offset 3\) and not Windows-1252 either "
+                                              r"\(byte 0x81 at offset 5\)"):
+        encoding_of(b"caf\xe9 \x81;1\n")  # 0x81 is unassigned in cp1252: neither, so the user must say
+    assert decode(b"caf\xe9 \x81;1\n", "latin-1") == "caf\u00e9 \x81;1\n"  # --encoding settles it
 
 
 def test_the_head_of_a_utf16_file_is_cut_after_a_whole_line() -> None:
@@ -286,7 +299,9 @@ NEEDS_DATE_FORMAT = {("generic.csv", "excel-us-csv-utf8"): "MDY", ("generic.csv"
                      ("binance_deposits.csv", "excel-us-csv-utf8"): "MDY",
                      ("binance_deposits.csv", "excel-fr-unicode-text"): "DMY"}
 # The zone a fixture's naive times are read in (HTX writes none, and without one every line is rejected).
-TIMEZONE = {"htx_trades.csv": "Asia/Singapore"}
+TIMEZONE = {"htx_trades.csv": "Asia/Singapore",
+            # the newer Binance statement: its zone is in its name, which a re-saved copy may not keep (UTC+7)
+            "Binance-Transaction-History-202410021135(UTC+7).csv": "Asia/Bangkok"}
 # Kraken line 21 holds '12,5': a decimal comma in a decimal-point file, rejected there. In a file re-saved with
 # decimal commas it is an ordinary number, and a deposit of 12.5 USD.
 BECOMES_VALID = {"kraken_ledgers.csv": 21}
@@ -388,3 +403,50 @@ def test_expected_columns_are_what_each_format_matches() -> None:
             assert FORMATS[fmt][0](columns), (fmt, columns)
             for dropped in range(len(columns)):
                 assert not FORMATS[fmt][0](columns[:dropped] + columns[dropped + 1:]), (fmt, columns[dropped])
+
+
+# ── single-byte files: Excel's "CSV (Comma delimited)" on Windows writes Windows-1252 ───────────────────────
+def _noted(text: str) -> str:
+    """The Coinbase fixture with notes as a European user types them: '€', 'é', 'µ', '—' are all in cp1252."""
+    return text.replace("Bought 0.0016 BTC for $100.69 USD", "Achat café — 100.69 € (µBTC 1600)")
+
+
+def test_a_windows_1252_file_is_read_as_such_and_says_so() -> None:
+    text = _noted(load("coinbase_transactions.csv"))
+    excel_de = VARIANTS[0]
+    assert excel_de.encoding == "cp1252"
+    data = excel_de.bytes(text)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # what made the notes U+FFFD before
+    original, result = parse_export(text), parse_export(data)
+    assert identities(result) == identities(original)
+    [noted] = [r for r in result.records if "Achat" in r.payload["Notes"]]
+    assert noted.payload["Notes"] == "Achat café — 100.69 € (µBTC 1600)"
+    assert result.layout is not None and result.layout.endswith("Windows-1252 (not valid UTF-8)")
+    assert "\ufffd" not in str([r.payload for r in result.records])
+
+
+def test_bytes_that_fit_neither_utf8_nor_windows_1252_are_refused_until_encoding_says() -> None:
+    text = _noted(load("coinbase_transactions.csv")).replace("µBTC", "\u0152BTC")  # Œ: 0x8C in cp1252, 0xBC in cp1250
+    data = text.encode("cp1252").replace(b"\x8cBTC", b"\x81BTC")  # a byte cp1252 leaves unassigned
+    with pytest.raises(FileRefused, match=r"refused, nothing imported: the file is not UTF-8 .* and not "
+                                          r"Windows-1252 either \(byte 0x81 at offset \d+\); give its encoding "
+                                          r"with --encoding"):
+        parse_export(data)
+    read = parse_export(data, reading=ReadOptions(encoding="latin-1"))
+    assert identities(read) == identities(parse_export(text))
+    with pytest.raises(ValueError, match="unknown encoding 'klingon'"):
+        ReadOptions(encoding="klingon")
+
+
+def test_accounting_negatives_are_negative_in_a_signed_column_and_rejected_elsewhere() -> None:
+    excel_us = VARIANTS[1]
+    data = excel_us.text(load("coinbase_transactions.csv"))
+    assert ",-$700," in data and ",-0.2," in data  # the sell of line 8, as Excel en-US writes it
+    bracketed = data.replace(",-$700,", ",($700.00),").replace(",-0.2,", ",(0.2),")
+    original, result = parse_export(data.encode()), parse_export(bracketed.encode())
+    assert identities(result) == identities(original)  # the sell of 0.2 ETH for 700 USD, exactly as before
+    price = bracketed.replace('"$3,500"', '"($3,500.00)"')  # a price is never negative: that row is rejected
+    rejected = {r.line: r.reason for r in parse_export(price.encode()).rejected}
+    [reason] = [reason for line, reason in rejected.items() if line not in {r.line for r in original.rejected}]
+    assert reason == "Price at Transaction: '-$3500.00' must be positive"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import random
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -318,3 +319,43 @@ def test_every_new_format_is_registered_with_its_owner() -> None:
     for fmt in NEW_SPECS:
         assert fmt in FORMATS and fmt in OWNERS
 
+
+
+# ── Binance statement: the newer header (User ID,Time,…), its time zone in the file name ─────────────────
+NEWER = "Binance-Transaction-History-202410021135(UTC+7).csv"
+
+
+def test_binance_statement_newer_header_reads_time_in_the_zone_the_file_name_states() -> None:
+    result = parse_export(load(NEWER), file_name=NEWER)
+    assert result.format == "binance_statement"
+    assert_invariant(result)
+    got = [(r.record_type, r.occurred_at, r.asset or r.base_asset, r.amount or r.quantity) for r in result.records]
+    assert got == [  # 15:01:04 at UTC+7 is 08:01:04 UTC; '24-09-03' is 2024-09-03 (year first)
+        ("deposit", utc(2024, 9, 3, 8, 1, 4), "USDT", D("2500.00000000")),
+        ("trade", utc(2024, 9, 12, 2, 41, 17), "ETH", D("0.50000000")),
+        ("income", utc(2024, 9, 12, 17, 0, 9), "USDT", D("0.01842311")),
+        ("withdrawal", utc(2024, 10, 1, 1, 15, 2), "ETH", D("0.20000000"))]
+    assert sorted(_ignored(result)) == [3, 4]  # Funding ↔ Spot: no holding changes
+    # the same lines under the older header, in UTC, are the same records
+    older = load(NEWER).replace("User ID,Time,", "User_ID,UTC_Time,")
+    shifted = parse_export(older, default_timezone=None)
+    assert [r.occurred_at for r in shifted.records] == [r.occurred_at + timedelta(hours=7) for r in result.records]
+
+
+def test_binance_statement_newer_header_without_its_zone_is_refused_not_guessed() -> None:
+    result = parse_export(load(NEWER), file_name="statement.csv")
+    assert result.records == [] and result.refused is not None
+    assert "in the time zone chosen when the statement was exported" in result.refused
+    given = parse_export(load(NEWER), default_timezone="Asia/Bangkok", file_name="statement.csv")  # UTC+7 too
+    assert [r.occurred_at for r in given.records] == [r.occurred_at for r in
+                                                     parse_export(load(NEWER), file_name=NEWER).records]
+
+
+@pytest.mark.parametrize(("name", "hours"), [
+    ("Binance-Transaction-History-202604281735(UTC+2).csv", 2), ("x(UTC-5).csv", -5), ("x(UTC+5:30).csv", 5.5),
+    ("x(UTC0).csv", 0), ("x(UTC+0)_abcd.csv", 0), ("plain.csv", None), ("x(UTC+19).csv", None)])
+def test_binance_statement_zone_of_file_name(name: str, hours: float | None) -> None:
+    from pipelines.sources.files.binance_statement import zone_of_file
+
+    zone = zone_of_file(name)
+    assert (None if zone is None else zone.utcoffset(None) / timedelta(hours=1)) == hours

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -239,3 +240,68 @@ def test_coinbase_fee_in_another_currency_and_fiat_withdrawal() -> None:
     assert (deposit["transfer_type"], deposit["amount"]) == ("deposit", Decimal("250.00"))
     expired = _coinbase({**CB_SEND_DOCS, "status": "expired"})
     assert expired["status"] == "failed"  # moved nothing
+
+
+# Coinbase's v2 list holds every movement of a wallet, not only transfers (docs.cdp.coinbase.com/coinbase-app/
+# track-apis/transactions, "Transaction Types"). An Advanced Trade fill leaves one record in each wallet it moves
+# (base: its size with the commission under advanced_trade_fill; quote: its notional, no commission).
+CB_FILL_BASE = {
+    "id": "3e1f9a7c-5b2d-5c4e-8f60-1a2b3c4d5e6f", "type": "advanced_trade_fill", "status": "completed",
+    "amount": {"amount": "0.01500000", "currency": "BTC"}, "native_amount": {"amount": "975.00", "currency": "USD"},
+    "created_at": "2024-05-02T09:14:03Z", "updated_at": "2024-05-02T09:14:03Z", "resource": "transaction",
+    "resource_path": "/v2/accounts/9d1e/transactions/3e1f9a7c-5b2d-5c4e-8f60-1a2b3c4d5e6f",
+    "advanced_trade_fill": {"fill_price": "65000.00", "product_id": "BTC-USD", "order_id": "b7c1",
+                            "commission": "3.9", "order_side": "buy"},
+}
+CB_FILL_QUOTE = {**CB_FILL_BASE, "id": "8a2b7c6d-1e0f-5a9b-8c7d-6e5f4a3b2c1d",
+                 "amount": {"amount": "-975.00", "currency": "USD"},
+                 "native_amount": {"amount": "-975.00", "currency": "USD"},
+                 "advanced_trade_fill": {k: v for k, v in CB_FILL_BASE["advanced_trade_fill"].items()
+                                         if k != "commission"}}
+
+
+def _cb_typed(native_type: str, amount: str, currency: str = "ETH") -> dict[str, Any]:
+    record = {**CB_FILL_BASE, "type": native_type, "amount": {"amount": amount, "currency": currency}}
+    del record["advanced_trade_fill"]
+    return _coinbase(record)
+
+
+@pytest.mark.parametrize("record", [CB_FILL_BASE, CB_FILL_QUOTE], ids=["base-wallet", "quote-wallet"])
+def test_coinbase_fill_in_the_transaction_list_is_not_a_transfer(record: dict[str, Any]) -> None:
+    import ccxt
+
+    assert ccxt.coinbase().parse_transaction(record)["type"] in ("deposit", "withdrawal")  # ccxt alone
+    row = _coinbase(record)
+    assert row["transfer_type"] == "fill"  # kept in raw, booked once, from the trades path
+    assert row["amount"] == abs(Decimal(record["amount"]["amount"])) and row["fee_amount"] is None
+    assert row["payload"]["amount"] == record["amount"]  # the direction stays in the payload
+
+
+@pytest.mark.parametrize("native_type", ["buy", "sell", "trade", "advanced_trade_fill"])
+def test_coinbase_every_fill_type_is_a_fill(native_type: str) -> None:
+    assert _cb_typed(native_type, "-0.25")["transfer_type"] == "fill"
+    assert _cb_typed(native_type, "0.25")["transfer_type"] == "fill"
+
+
+@pytest.mark.parametrize("native_type", ["staking_reward", "inflation_reward", "interest", "earn_payout"])
+def test_coinbase_rewards_are_income(native_type: str) -> None:
+    row = _cb_typed(native_type, "0.00041277")
+    assert (row["transfer_type"], row["amount"], row["status"]) == ("income", Decimal("0.00041277"), "ok")
+    taken_back = _cb_typed(native_type, "-0.00041277")  # a clawback is no income: quarantined, with its type
+    assert taken_back["transfer_type"] == f"coinbase:{native_type}"
+
+
+@pytest.mark.parametrize(("native_type", "amount", "kind"), [
+    ("send", "0.5", "deposit"), ("send", "-0.5", "withdrawal"), ("transfer", "-0.5", "withdrawal"),
+    ("fiat_deposit", "100", "deposit"), ("fiat_withdrawal", "-100", "withdrawal"), ("pro_deposit", "1", "deposit"),
+    ("exchange_withdrawal", "-1", "withdrawal")])
+def test_coinbase_transfer_types_keep_the_sign_of_the_wallet(native_type: str, amount: str, kind: str) -> None:
+    assert _cb_typed(native_type, amount)["transfer_type"] == kind
+
+
+@pytest.mark.parametrize("native_type", ["staking_transfer", "unstaking_transfer", "wrap_asset", "something_new"])
+def test_coinbase_unknown_types_are_never_silently_a_deposit(native_type: str) -> None:
+    from expectations.suites import TRANSFER_TYPES
+
+    row = _cb_typed(native_type, "2")
+    assert row["transfer_type"] == f"coinbase:{native_type}" and row["transfer_type"] not in TRANSFER_TYPES

@@ -33,7 +33,7 @@ def raw_file_records(context: dg.AssetExecutionContext, config: ImportConfig,
         folder = inbox_options(path.parent)
         reading = ReadOptions(config.delimiter or folder.reading.delimiter,
                               folder.reading.decimal_comma if config.decimal_comma is None else config.decimal_comma,
-                              config.date_format or folder.reading.date_format)
+                              config.date_format or folder.reading.date_format, folder.reading.encoding)
         outcome = import_file(warehouse.get(), path, config.account_id, tenant_id=config.tenant_id,
                               fmt=config.format or folder.format, timezone=config.timezone or folder.timezone,
                               run_id=context.run_id, reading=reading)

@@ -193,6 +193,36 @@ def _money(value: Any) -> tuple[Any, str | None]:
     return to_decimal(value.get("amount")), clean_text(value.get("currency"))
 
 
+# What a Coinbase v2 transaction `type` is (docs.cdp.coinbase.com/coinbase-app/track-apis/transactions, "Transaction
+# Types"). The list `GET /v2/accounts/:id/transactions` holds every movement of the wallet, fills and rewards
+# included, and ccxt (coinbase.py parse_transaction) makes any signed amount a deposit or a withdrawal. So:
+#   transfers  in or out of the wallet: deposit / withdrawal by the sign of the wallet's own amount;
+#   fills      trades: booked once, from the trades path (fetch_my_trades, Advanced Trade fills), so kept in raw
+#              as `fill` and never booked as a transfer. Each Advanced Trade fill appears twice here (one record
+#              in the base wallet, one in the quote wallet, the commission on the crypto side only);
+#   income     rewards the trades path cannot see: booked as income (acquired at fair value on receipt);
+#   anything else keeps its type (`coinbase:<type>`) and the gate quarantines it with that reason.
+COINBASE_TRANSFER_TYPES = frozenset({
+    "send", "receive", "request", "transfer", "tx", "fiat_deposit", "fiat_withdrawal", "exchange_deposit",
+    "exchange_withdrawal", "pro_deposit", "pro_withdrawal", "vault_withdrawal"})
+COINBASE_FILL_TYPES = frozenset({"advanced_trade_fill", "buy", "sell", "trade"})
+COINBASE_INCOME_TYPES = frozenset({"staking_reward", "inflation_reward", "interest", "earn_payout",
+                                   "incentives_rewards_payout", "coinbase_earn"})
+
+
+def coinbase_kind(native_type: Any) -> str | None:
+    """The raw table's transfer_type for a Coinbase v2 transaction type (None: not a v2 transaction)."""
+    text = clean_text(native_type)
+    if text is None:
+        return None
+    text = text.lower()
+    if text in COINBASE_FILL_TYPES:
+        return "fill"
+    if text in COINBASE_INCOME_TYPES:
+        return "income"
+    return None if text in COINBASE_TRANSFER_TYPES else f"coinbase:{text}"
+
+
 def coinbase_amounts(tx: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     """(type, amount, fee, fee currency) of a Coinbase v2 transaction, in the raw table's convention: the
     amount that left (or reached) the account net of the fee, and the fee beside it.
@@ -212,6 +242,13 @@ def coinbase_amounts(tx: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     signed, currency = _money(info.get("amount"))
     if info.get("resource") != "transaction" or signed is None or signed == 0:
         return tx.get("type"), tx.get("amount"), fee_cost, fee_currency  # not the transaction resource
+    kind = coinbase_kind(info.get("type"))
+    if kind == "income" and signed < 0:
+        kind = f"coinbase:{str(info.get('type')).lower()}"  # a reward taken back is no income: quarantined
+    if kind is not None:
+        # the size of this wallet's movement; its direction stays in the payload (a fill's fee is the
+        # trade's, read from the trades path)
+        return kind, abs(signed), None, None
     if signed > 0:
         return "deposit", signed, fee_cost, fee_currency  # a credit: what reached the account
     network = info.get("network") if isinstance(info.get("network"), dict) else {}

@@ -2,8 +2,18 @@
 
 Layout (Binance: Orders → Transaction History → Export, "Generate all statements"; the same columns in
 BittyTax's src/bittytax/conv/parsers/binance/data_parsers.py and parse_binance_statements.py):
-    User_ID,UTC_Time,Account,Operation,Coin,Change,Remark
+    User_ID,UTC_Time,Account,Operation,Coin,Change,Remark          (older exports)
+    User ID,Time,Account,Operation,Coin,Change,Remark              (exports since about 2023)
 UTC_Time is UTC ('2024-03-01 10:00:00'; some exports write the year with two digits, '24-03-01 10:00:00').
+The newer `Time` is in the time zone chosen when exporting, which only the file name states
+('Binance-Transaction-History-202604281735(UTC+2).csv'): public parsers of real exports read the offset from
+the name, and a real P2P line '25-03-18 15:01:04' of a '(UTC+7)' file is the API's order of 2025-03-18 07:59
+UTC (see FILE_ZONE). Without the name (or --timezone) such a file's times are not guessed: every line is
+rejected with that reason.
+Date order: year first, always ('25-03-18' is 2025-03-18). Real samples agree (the P2P line above; exports
+dated '25-10-11' beside the same trades in the Spot Trade History '2025-10-11'); a parser that hands '25-01-19' to
+dateutil without yearfirst reads 2019-01-25, which is the day-first reading some BittyTax versions produced and
+its forks fixed with an explicit '%y-%m-%d'.
 Change is signed: what the wallet (Account) gained or lost. One line is one balance change, so a trade is
 several lines at the same second (Buy/Sell/Transaction * legs and a Fee leg), a convert two lines, and a
 small-assets exchange one line per coin swept plus one BNB line.
@@ -30,9 +40,10 @@ belong together; each pairing is a small function.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Context, Decimal
 
 from pipelines.sources.files.binance import with_century
@@ -53,6 +64,11 @@ from pipelines.sources.files.records import (
 
 FORMAT = "binance_statement"
 _REQUIRED = ("utc_time", "account", "operation", "coin", "change")
+_TIME = ("utc_time", "time")  # the older header's UTC column, the newer header's zone-of-export column
+# '(UTC+2)', '(UTC-5)', '(UTC+5:30)', '(UTC0)' in the export's file name: the zone its `Time` column is in
+FILE_ZONE = re.compile(r"\(UTC\s*([+-]?)\s*(\d{1,2})(?::?(\d{2}))?\)", re.IGNORECASE)
+NEEDS_ZONE = ("Time: '{text}' is in the time zone chosen when the statement was exported, which only the file "
+              "name states (e.g. '…(UTC+2).csv'); import the file under its original name or give --timezone")
 _WIDE = Context(prec=60)
 
 # Wallets whose coins the spot ledger books (moves between them change no holding) and wallets it does not.
@@ -109,7 +125,17 @@ _QUOTE_RANK = {**dict.fromkeys(("USD", "EUR", "GBP", "TRY", "BRL", "AUD", "RUB",
 
 
 def matches(keys: tuple[str, ...]) -> bool:
-    return all(k in keys for k in _REQUIRED)
+    return any(t in keys for t in _TIME) and all(k in keys for k in _REQUIRED[1:])
+
+
+def zone_of_file(name: str | None) -> tzinfo | None:
+    """The fixed offset a Binance export's file name states ('…(UTC+2).csv'), or None."""
+    found = FILE_ZONE.search(name or "")
+    if found is None:
+        return None
+    sign, hours, minutes = found.groups()
+    offset = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return timezone(-offset if sign == "-" else offset) if offset <= timedelta(hours=14) else None
 
 
 _Key = tuple[str, datetime, str]  # (kind of group, second, wallet or operation)
@@ -126,8 +152,9 @@ class _Leg:
 
 
 def _time(text: str, options: Options) -> datetime:
-    # '24-03-01 10:00:00': Binance's two-digit year (binance.TWO_DIGIT_YEAR)
-    return parse_time(with_century(text), "UTC_Time", naive=UTC, missing_zone="", now=options.now)
+    # '24-03-01 10:00:00': Binance's two-digit year (binance.TWO_DIGIT_YEAR); the zone is settled in parse()
+    return parse_time(with_century(text), "UTC_Time", naive=options.default_tz, missing_zone=NEEDS_ZONE,
+                      now=options.now)
 
 
 def _leg(row: Row, col: dict[str, int | None], options: Options) -> _Leg:
@@ -263,6 +290,11 @@ def _legacy_transfer(leg: _Leg, everyone: list[_Leg]) -> ImportedRecord:
 
 def parse(lines: list[str], header: Header, options: Options) -> ParseResult:
     col = {name: header.find(name) for name in _REQUIRED}
+    if col["utc_time"] is None:  # the newer header: `Time`, in the zone of the export
+        col["utc_time"] = header.find("time")
+        options = replace(options, default_tz=options.default_tz or zone_of_file(options.file_name))
+    else:
+        options = replace(options, default_tz=UTC)
     reader = Reader(lines, header)
     records: list[ImportedRecord] = []
     groups: dict[_Key, list[_Leg]] = {}

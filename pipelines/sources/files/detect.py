@@ -25,6 +25,7 @@ from pipelines.sources.files import (
 from pipelines.sources.files.dialect import (
     DELIMITERS,
     DialectRefused,
+    EncodingRefused,
     Native,
     ReadOptions,
     decode,
@@ -56,7 +57,7 @@ Parser = Callable[[list[str], Header, Options], ParseResult]
 FORMATS: dict[str, tuple[Matcher, Parser, str]] = {
     binance_statement.FORMAT: (binance_statement.matches, binance_statement.parse,
                                "Binance transaction history (statement): [User_ID,]UTC_Time,Account,Operation,Coin,"
-                               "Change,Remark"),
+                               "Change,Remark (or the newer User ID,Time,…)"),
     binance.FORMAT: (binance.matches, binance.parse,
                      "Binance Spot trade history: Date(UTC),Pair,Side,Price,Executed,Amount,Fee "
                      "or Date(UTC),Pair,Base Asset,Quote Asset,Type,Price,Amount,Total,Fee,Fee Coin "
@@ -108,7 +109,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     ledger_live.FORMAT: (("operation date", "currency ticker", "operation type", "operation amount",
                           "operation fees", "operation hash"),),
     generic.FORMAT: (generic.REQUIRED,),
-    binance_statement.FORMAT: (("utc_time", "account", "operation", "coin", "change"),),
+    binance_statement.FORMAT: (("utc_time", "account", "operation", "coin", "change"),
+                               ("time", "account", "operation", "coin", "change")),
     binance_transfers.FORMAT: (("date(utc+0)", "coin", "network", "amount", "address", "txid", "status"),),
     coinbase_pro.FILLS: (("trade id", "product", "side", "created at", "size", "size unit", "price", "fee", "total",
                           "price/fee/total unit"),),
@@ -264,15 +266,19 @@ def _not_found(lines: list[str], delimiters: tuple[str, ...], only: str | None =
             f"{', '.join(described)}. Expected {FORMATS[fmt][2]}. Supported formats: {', '.join(FORMATS)}")
 
 
-def _text(data: str | bytes) -> tuple[str, str]:
+def _text(data: str | bytes, forced: str | None = None) -> tuple[str, str]:
     if isinstance(data, bytes):
-        return decode(data), encoding_of(data)[0]
+        try:
+            return decode(data, forced), encoding_of(data, forced)[0]
+        except EncodingRefused as exc:
+            raise FileRefused(f"refused, nothing imported: {exc}") from None
     return data, "utf-8"
 
 
 def detect_format(data: str | bytes, reading: ReadOptions | None = None) -> str:
     """The format's name, from the first header line found (preamble lines before it are skipped)."""
-    return _locate(_lines(_text(data)[0]), _delimiters(reading or ReadOptions()))[0]
+    reading = reading or ReadOptions()
+    return _locate(_lines(_text(data, reading.encoding)[0]), _delimiters(reading))[0]
 
 
 def _read_as(lines: list[str], fmt: str, header: Header, reading: ReadOptions, encoding: str) -> Header:
@@ -297,7 +303,7 @@ def _read_as(lines: list[str], fmt: str, header: Header, reading: ReadOptions, e
 
 
 def parse_export(data: str | bytes, fmt: str | None = None, *, default_timezone: str | None = None,
-                 reading: ReadOptions | None = None) -> ParseResult:
+                 reading: ReadOptions | None = None, file_name: str | None = None) -> ParseResult:
     """Parse a whole export (text, or bytes in any encoding decode() reads: UTF-8 with or without BOM, UTF-16).
     Bad rows are rejected with a reason, never raised. Raises UnknownFormat when the file is empty or not the
     (given or detected) format, saying what was found; FileRefused when its notation is ambiguous or mixed
@@ -305,9 +311,10 @@ def parse_export(data: str | bytes, fmt: str | None = None, *, default_timezone:
     set (reading stops after SAMPLE_LINES data lines when those fail): nothing of it is to be imported.
     default_timezone (IANA) is for naive generic timestamps; an unknown zone name raises ValueError."""
     options = Options(now=datetime.now(UTC),
-                      default_tz=timezone_named(default_timezone) if default_timezone else None)
+                      default_tz=timezone_named(default_timezone) if default_timezone else None,
+                      file_name=file_name)
     reading = reading or ReadOptions()
-    text, encoding = _text(data)
+    text, encoding = _text(data, reading.encoding)
     lines = _lines(text)
     if fmt is None:
         fmt, header = _locate(lines, _delimiters(reading))

@@ -97,8 +97,14 @@ class ReadOptions:
     delimiter: str | None = None  # one of DELIMITERS
     decimal_comma: bool | None = None  # True: ',' is the decimal mark; False: '.'
     date_format: str | None = None  # DMY | MDY | YMD | a strptime pattern
+    encoding: str | None = None  # a Python codec name ('cp1252', 'latin-1', 'utf-8'): overrides detection
 
     def __post_init__(self) -> None:
+        if self.encoding is not None:
+            try:
+                object.__setattr__(self, "encoding", codecs.lookup(self.encoding).name)
+            except LookupError:
+                raise ValueError(f"unknown encoding '{self.encoding}' (e.g. utf-8, cp1252, latin-1)") from None
         if self.delimiter is not None:
             object.__setattr__(self, "delimiter", delimiter_named(self.delimiter))
         if self.date_format is not None:
@@ -110,12 +116,25 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
          (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def encoding_of(data: bytes) -> tuple[str, int]:
-    """(codec, BOM length). A BOM decides; without one, text whose every other byte is NUL is UTF-16 (Excel always
-    writes the BOM, other tools do not); anything else is read as UTF-8."""
+# Excel's "CSV (Comma delimited)" on Windows, and older tools, write the ANSI code page: Windows-1252 in Western
+# locales ('€' 0x80, 'é' 0xE9, 'µ' 0xB5). Its five unassigned bytes (0x81 0x8D 0x8F 0x90 0x9D) never occur in such a
+# file, so bytes that are not UTF-8 but decode as cp1252 are read as cp1252; anything else is refused.
+SINGLE_BYTE = "cp1252"
+
+
+class EncodingRefused(ValueError):
+    """The bytes are neither UTF-8 (or UTF-16 with its marks) nor Windows-1252: the user must say (--encoding)."""
+
+
+def encoding_of(data: bytes, forced: str | None = None) -> tuple[str, int]:
+    """(codec, BOM length). `forced` (--encoding) decides, past a BOM; else a BOM decides; without one, text whose
+    every other byte is NUL is UTF-16 (Excel always writes the BOM, other tools do not); valid UTF-8 is UTF-8;
+    bytes that are not but fit Windows-1252 are cp1252. Raises EncodingRefused when none fits."""
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return name, len(bom)
+            return (forced or name), len(bom)
+    if forced:
+        return forced, 0
     sample = data[:4096]
     if len(sample) >= 4 and len(sample) % 2 == 0:
         odd, even = sample[1::2], sample[0::2]
@@ -123,12 +142,25 @@ def encoding_of(data: bytes) -> tuple[str, int]:
             return "utf-16-le", 0
         if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
             return "utf-16-be", 0
-    return "utf-8", 0
+    try:
+        data.decode("utf-8")
+        return "utf-8", 0
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        data.decode(SINGLE_BYTE)
+        return SINGLE_BYTE, 0
+    except UnicodeDecodeError as exc:
+        raise EncodingRefused(
+            f"the file is not UTF-8 (byte 0x{data[utf8_error.start]:02X} at offset {utf8_error.start}) and not "
+            f"Windows-1252 either (byte 0x{data[exc.start]:02X} at offset {exc.start}); give its encoding with "
+            "--encoding (e.g. latin-1, cp1250, shift_jis)") from None
 
 
-def decode(data: bytes) -> str:
-    """The file's text (BOM removed). Undecodable bytes become U+FFFD: the row holding one is rejected."""
-    name, bom = encoding_of(data)
+def decode(data: bytes, forced: str | None = None) -> str:
+    """The file's text (BOM removed), in the encoding encoding_of finds (or `forced`). With --encoding, bytes that
+    do not fit it become U+FFFD: the row holding one is rejected."""
+    name, bom = encoding_of(data, forced)
     return data[bom:].decode(name, errors="replace")
 
 
@@ -137,7 +169,10 @@ def whole_lines(data: bytes, limit: int) -> bytes:
     ends in two bytes, which must not be split)."""
     if len(data) <= limit:
         return data
-    name, _ = encoding_of(data)
+    try:
+        name, _ = encoding_of(data)
+    except EncodingRefused:
+        name = "utf-8"  # refused when decoded; a single-byte '\n' is still the line end
     newline = "\n".encode(name)
     end = data.rfind(newline, 0, limit)
     while end >= 0 and end % len(newline):  # a UTF-16 '\n' starts at an even offset
@@ -169,7 +204,13 @@ class _Number:
 
 
 def _number(cell: str) -> _Number | None:
-    match = _NUMBER.fullmatch(cell.strip())
+    text = cell.strip()
+    if len(text) > 2 and text[0] == "(" and text[-1] == ")":
+        # an accounting negative as a spreadsheet shows it: '(1,240.00)', '(1.240,00)', '($5.00)'; read as -x,
+        # which a format's parser then accepts only in a signed column (elsewhere: rejected as negative)
+        inner = _number(text[1:-1])
+        return None if inner is None or inner.sign else _Number("-", inner.symbol, inner.body, inner.exp)
+    match = _NUMBER.fullmatch(text)
     if match is None or (match["s1"] and match["s2"]) or (match["c1"] and match["c2"]):
         return None
     return _Number(match["s1"] or match["s2"], match["c1"] or match["c2"], match["body"], match["exp"] or "")
@@ -362,7 +403,9 @@ class Dialect:
                  "decimal point"]
         if self.date_format:
             parts.append(f"dates {self.date_format}")
-        if self.encoding != "utf-8":
+        if self.encoding == SINGLE_BYTE:
+            parts.append("Windows-1252 (not valid UTF-8)")
+        elif self.encoding != "utf-8":
             parts.append(self.encoding.upper())
         return ", ".join(parts)
 

@@ -93,6 +93,7 @@ class Options:
 
     now: datetime  # for the "not in the future" check, read once per file
     default_tz: tzinfo | None = None  # for naive timestamps, where the format allows it (generic)
+    file_name: str | None = None  # some exports state their time zone only in their name (Binance's statement)
 
 
 class UnknownFormat(ValueError):

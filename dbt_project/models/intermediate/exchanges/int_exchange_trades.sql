@@ -1,6 +1,8 @@
 -- Own trades of every venue, from the API and from imported CSV exports. A file trade the API also delivered
 -- is dropped: same account, pair, side and quantity within the same second, paired one-to-one in time order
 -- (two identical fills in one second stay two). Files only add what the API cannot serve (e.g. HTX > 120 days).
+-- A Binance statement sums a second's fills into one trade (sources/files/binance_statement.py): such a trade is
+-- dropped too when the API's fills of that account, pair, side and second add up to its quantity exactly.
 with api as (
     {{ union_venues('trades') }}
 ),
@@ -16,6 +18,13 @@ api_keyed as (
                                            date_trunc('second', occurred_at)
                               order by occurred_at, source_record_id) as ordinal
     from api
+),
+
+api_seconds as (
+    select tenant_id, account_id, base_asset, quote_asset, side, date_trunc('second', occurred_at) as second,
+           sum(quantity) as quantity
+    from api
+    group by tenant_id, account_id, base_asset, quote_asset, side, date_trunc('second', occurred_at)
 ),
 
 files_keyed as (
@@ -40,3 +49,9 @@ where not exists (
       and a.quote_asset = f.quote_asset and a.side = f.side and a.quantity = f.quantity
       and a.second = date_trunc('second', f.occurred_at) and a.ordinal = f.ordinal
 )
+and not (f.source = 'csv:binance_statement' and exists (
+    select 1 from api_seconds as s
+    where s.tenant_id = f.tenant_id and s.account_id = f.account_id and s.base_asset = f.base_asset
+      and s.quote_asset = f.quote_asset and s.side = f.side and s.second = date_trunc('second', f.occurred_at)
+      and s.quantity = f.quantity
+))

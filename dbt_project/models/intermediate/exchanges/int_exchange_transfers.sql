@@ -1,6 +1,7 @@
 -- Deposits and withdrawals of every venue (latest state per venue transfer), plus those of imported CSV
 -- exports that the API did not deliver: a file transfer is the API's when the venue id or the transaction hash
--- agree, or type, asset and amount agree within the same minute.
+-- agree, or type, asset and amount agree within the same minute. A Binance statement's withdrawal is the whole
+-- debit ("Withdraw fee is included"): it is the API's when it equals the API's amount plus its fee in that coin.
 with api as (
     {{ union_venues('transfers') }}
 ),
@@ -21,5 +22,8 @@ where not exists (
       and a.asset = f.asset
       and (a.transfer_id = f.transfer_id
            or lower(a.txid) = lower(f.txid)
-           or (a.amount = f.amount and date_trunc('minute', a.occurred_at) = date_trunc('minute', f.occurred_at)))
+           or (date_trunc('minute', a.occurred_at) = date_trunc('minute', f.occurred_at)
+               and (a.amount = f.amount
+                    or (f.source = 'csv:binance_statement' and a.transfer_type = 'withdrawal'
+                        and a.fee_asset = a.asset and a.amount + a.fee_amount = f.amount))))
 )

@@ -11,6 +11,8 @@
 --     reports that wallet's balance too (Kraken's staked codes, XBT.S: its own entry books it). The account holds
 --     the same total; the reconciliation compares the read wallets only; nothing is disposed of (ledger:
 --     treatment venue_wallet).
+-- income listed with a venue's transfers (status ok) → +amount (entry_type income); a `fill` listed there → nothing
+-- (the trades path books it).
 -- Wallets (stg_chains__*): Bitcoin 'in' → deposit, 'out' → withdrawal, its fee → network_fee ('self', a
 -- consolidation, is the fee alone); EVM value/token movements → deposit / withdrawal, to or from a DeFi
 -- contract → defi_deposit / defi_withdrawal (not a disposal: the coins now sit in a position of the same
@@ -53,6 +55,15 @@ legs as (
     from transfers
     where (transfer_type = 'deposit' and status = 'ok')
        or (transfer_type = 'withdrawal' and status not in ('failed', 'canceled'))
+
+    union all
+
+    -- a reward a venue lists with its transfers (Coinbase v2 staking_reward, interest, …); a `fill` listed
+    -- there is booked from the trades path only
+    select tenant_id, account_id, source, source_record_id, record_hash, {{ raw_table_of('transfers') }},
+           'income', 'amount', occurred_at, asset, amount, null, txid
+    from transfers
+    where transfer_type = 'income' and status = 'ok'
 
     union all
 
