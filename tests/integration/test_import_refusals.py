@@ -128,8 +128,9 @@ def test_a_large_junk_file_is_refused_after_a_sample_and_nothing_is_written(data
     binary.write_bytes(bytes(rng.randrange(256) for _ in range(200_000)))
     done = coinbook_import(database_url, tmp_path, binary, "imp-binance")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stdout.startswith("import failed: photo.csv: no known header in the first 50 lines")
-    assert "The file holds NUL bytes: it is binary, not CSV text" in done.stdout  # (UTF-16 is read since issue 15)
+    # refused before any header is looked for: neither UTF-8 nor Windows-1252, and NUL bytes (UTF-16 is read)
+    assert done.stdout.startswith("import refused: photo.csv: refused, nothing imported: the file holds NUL bytes: "
+                                  "it is binary, not CSV text")
     assert len(done.stdout.strip().splitlines()) == 1
 
 

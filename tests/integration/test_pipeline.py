@@ -590,7 +590,9 @@ def test_tax_report_writes_form_8949_csv_and_pdf(pipeline: Pipeline, tmp_path: P
                          env={**os.environ, "COINBOOK_DATABASE_URL": pipeline.url, "COINBOOK_TAX_TIMEZONE": "UTC"})
     assert out.returncode == 0, out.stderr
     terminal = out.stdout.splitlines()
-    assert re.search(r"\(tax year and dates in UTC\): (\d+) lines", terminal[0])[1] == str(on_form)
+    # the demo records no KYC: the flag comes first (issue 16 §2: every report flags it), then the form's line
+    assert terminal[0].startswith("KYC: ") and "acme" in terminal[0]
+    assert re.search(r"\(tax year and dates in UTC\): (\d+) lines", terminal[1])[1] == str(on_form)
     assert [t.strip() for t in terminal if t.strip().startswith("Totals exclude")] == [
         note + ': listed under "Not on the form" after Part II']
     shown_removed = [int(m[1]) for t in terminal if (m := re.match(r"\s+(\d+) slices? of unexplained withdrawals", t))]
@@ -1163,10 +1165,13 @@ def test_compliance_pack_by_the_cli_ties_to_the_marts(pipeline: Pipeline, tmp_pa
     for flow in ("deposit", "withdrawal", "internal_in", "internal_out"):
         assert (f"{_csv_sum(flows, 'movements', flow=flow)} movements, value USD "
                 f"{money(_csv_sum(flows, 'value_usd', flow=flow))}") in text, flow
-    # what this warehouse has no mart for says so, and the CSV is its header alone
+    # the compliance marts' rows of the quarter, each in its CSV (the demo's planted sanctions hit among them)
     for key, relation in (("screening", "marts.screening_hits"), ("large_transfers", "marts.large_transfers"),
                           ("unhosted_transfers", "marts.unhosted_wallet_transfers")):
-        assert csvs[key] == [] and f"{relation} is {MISSING}." in text
+        (n,), = pipeline.query(f"select count(*) from {relation} where tenant_id = 'acme' "
+                               "and occurred_at >= '2026-01-01T00:00Z' and occurred_at < '2026-04-01T00:00Z'")
+        assert len(csvs[key]) == n and f"{relation} is {MISSING}." not in text, key
+    assert [r["decision"] for r in csvs["screening"]] == ["open"]
     assert text.count(f"This section is {MISSING}.") == 3
     assert f"No valid KYC record: marts.kyc_status is {MISSING}" in text
     assert "OK - intact" in " ".join(text) and "none: no checkpoint on or before 2026-03-31 (UTC day)" in text
@@ -1207,6 +1212,11 @@ def test_compliance_pack_in_the_tenants_zone_with_stand_in_marts(pipeline: Pipel
     with psycopg.connect(pipeline.url) as conn:
         try:
             conn.execute("update ops.tenants set tax_timezone = 'America/New_York' where tenant_id = 'acme'")
+            # the real compliance marts set aside (rolled back): the stand-ins hold rows placed at the bounds
+            for relation in ("marts.screening_hits", "marts.large_transfers", "marts.unhosted_wallet_transfers",
+                             "marts.kyc_status"):
+                (kind,), = conn.execute("select relkind from pg_class where oid = %s::regclass", (relation,))
+                conn.execute(f"drop {'view' if kind == 'v' else 'table'} {relation} cascade")
             conn.execute(STAND_INS)
             rows = [transfer("in-first", "2026-01-01T05:00:00Z", "90000"),
                     transfer("in-last", "2026-04-01T03:59:59Z", "95000.5"),  # 23:59:59 on 31 March in New York

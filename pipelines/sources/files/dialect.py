@@ -151,6 +151,9 @@ def encoding_of(data: bytes, forced: str | None = None) -> tuple[str, int]:
         data.decode(SINGLE_BYTE)
         return SINGLE_BYTE, 0
     except UnicodeDecodeError as exc:
+        if b"\x00" in sample:  # what a user can act on: not a text file at all (UTF-16 was told apart above)
+            raise EncodingRefused("the file holds NUL bytes: it is binary, not CSV text (a photo, a spreadsheet's "
+                                  "own format: save it as CSV)") from None
         raise EncodingRefused(
             f"the file is not UTF-8 (byte 0x{data[utf8_error.start]:02X} at offset {utf8_error.start}) and not "
             f"Windows-1252 either (byte 0x{data[exc.start]:02X} at offset {exc.start}); give its encoding with "

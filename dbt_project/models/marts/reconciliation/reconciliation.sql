@@ -20,7 +20,7 @@ computed as (
     join snapshots as s on s.tenant_id = l.tenant_id and s.account_id = l.account_id
     where l.occurred_at <= s.reported_at
       and l.entry_type not in ('defi_receipt', 'spam')  -- what the chain's balance leaves out too
-      and l.leg <> 'held'  -- coins in the venue's other wallets: not in the spot balance the venue reports
+      and l.leg is distinct from 'held'  -- coins in the venue's other wallets: not in the spot balance the venue reports
     group by l.tenant_id, l.account_id, l.asset
 ),
 
