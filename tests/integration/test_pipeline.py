@@ -1172,8 +1172,8 @@ def test_compliance_pack_by_the_cli_ties_to_the_marts(pipeline: Pipeline, tmp_pa
                                "and occurred_at >= '2026-01-01T00:00Z' and occurred_at < '2026-04-01T00:00Z'")
         assert len(csvs[key]) == n and f"{relation} is {MISSING}." not in text, key
     assert [r["decision"] for r in csvs["screening"]] == ["open"]
-    assert text.count(f"This section is {MISSING}.") == 3
-    assert f"No valid KYC record: marts.kyc_status is {MISSING}" in text
+    assert text.count(f"This section is {MISSING}.") == 0  # every compliance mart exists
+    assert any(t.startswith("No valid KYC record: ") for t in text)  # the demo records no KYC
     assert "OK - intact" in " ".join(text) and "none: no checkpoint on or before 2026-03-31 (UTC day)" in text
     assert "reconciliation_breaks.csv" in out.stdout and "audit chain: intact" in out.stdout
 
@@ -1283,5 +1283,7 @@ def test_compliance_pack_in_the_tenants_zone_with_stand_in_marts(pipeline: Pipel
     assert any(t.startswith("2026Q1: from 2026-01-01 00:00 to 2026-04-01 00:00 (end excluded), America/New_York")
                for t in text)
     assert pack.manifest_sha256 == hashlib.sha256(pack.manifest_path.read_bytes()).hexdigest()
-    assert pipeline.query("select to_regclass('marts.kyc_status'), tax_timezone from ops.tenants "
-                          "where tenant_id = 'acme'") == [(None, None)]
+    # rolled back: the real marts are back, the zone unset
+    assert pipeline.query("select to_regclass('marts.kyc_status')::text, to_regclass('marts.screening_hits')::text, "
+                          "tax_timezone from ops.tenants where tenant_id = 'acme'") == [
+        ("marts.kyc_status", "marts.screening_hits", None)]
