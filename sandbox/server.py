@@ -199,6 +199,10 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                 return
             used = state.count(parts.path)
             faults = state.faults
+            # The body is read before any fault answers: on a kept-alive connection an unread body would be parsed
+            # as the next request line (an HTTP 400 page for the client's next call, as a JSON-RPC POST after a
+            # 429 got) — a real server consumes it or closes the connection.
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
             dialect, path = route(parts.path)
@@ -220,7 +224,6 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                 self._send(error, {"code": -1001, "msg": "Internal error; unable to process your request. "
                                                          "Please try again."})
                 return
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             params = dict(parse_qsl(parts.query, keep_blank_values=True))
             if body:
                 if body.lstrip().startswith(("{", "[")):
