@@ -8,6 +8,7 @@ from bench import (
     bench_lots,
     bench_pipeline,
     bench_risk,
+    bench_routing,
     bench_sync,
     bench_ticks,
 )
@@ -30,3 +31,5 @@ print("\n== audit chain (1,000,000 raw rows: chaining's cost on a bulk load, and
 bench_audit.main(1_000_000)
 print("\n== quarterly compliance pack (2026Q1, each tenant of the demo world) ==")
 bench_compliance.main("2026Q1")
+print("\n== execution routing vs the home venue (sandbox order books) ==")
+bench_routing.main()
