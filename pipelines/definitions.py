@@ -23,6 +23,7 @@ from pipelines.defs import (
     quality,
     risk,
     schedules,
+    trading,
     wallets,
 )
 from pipelines.defs.resources import build_resources
@@ -30,8 +31,8 @@ from pipelines.settings import CoinbookSettings, get_settings
 
 # In the order of the flow: sources, gate, models and the Python steps between them, alerts, exports and
 # dashboards, schedules.
-CAPABILITIES = (exchanges, wallets, imports, prices, quality, models, ledger, lots, risk, compliance, alerts, audit,
-                exports, dashboards, schedules)
+CAPABILITIES = (exchanges, wallets, imports, prices, quality, models, ledger, lots, risk, compliance, trading, alerts,
+                audit, exports, dashboards, schedules)
 
 
 def build_definitions(settings: CoinbookSettings, resources: Mapping[str, Any] | None = None) -> dg.Definitions:

@@ -18,6 +18,7 @@ from pipelines.app import (
     prices,
     report,
     sandbox,
+    trading,
     users,
     warehouse,
 )
@@ -41,6 +42,7 @@ app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(compliance.app, name="compliance")
+app.add_typer(trading.app, name="trading")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)

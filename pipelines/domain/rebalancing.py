@@ -348,7 +348,8 @@ def next_state(current: str, wanted: str, *, blocked: bool = False, block_reason
         raise ValueError(f"unknown proposal state {current!r}")
     if wanted not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "nothing (it is final)"
-        raise ValueError(f"a {current} proposal cannot become {wanted}; it may become: {allowed}")
+        article = "an" if current[0] in "aeiou" else "a"
+        raise ValueError(f"{article} {current} proposal cannot become {wanted}; it may become: {allowed}")
     if wanted == "approved" and blocked:
         raise ValueError(f"blocked, cannot be approved: {block_reason or 'circuit breaker open'}")
     return wanted

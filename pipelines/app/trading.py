@@ -1,0 +1,209 @@
+"""`coinbook trading`: rebalancing targets, proposals and the managers' decisions (issue 18 §1)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.markup import escape
+from rich.table import Table
+
+from pipelines.app.console import console, err_console
+from pipelines.app.ready import ensure_warehouse
+from pipelines.defs.resources import build_resources
+from pipelines.domain.rebalancing import Band
+from pipelines.services import trading
+from pipelines.settings import get_settings
+from warehouse.connection import Warehouse
+
+app = typer.Typer(help="Rebalancing: targets per portfolio, proposals, approvals. Nothing is sent unapproved.",
+                  no_args_is_help=True)
+targets_app = typer.Typer(help="Target weights and bands per portfolio.", no_args_is_help=True)
+app.add_typer(targets_app, name="targets")
+HUNDRED = Decimal(100)
+
+
+def _wh() -> Warehouse:
+    return Warehouse(ensure_warehouse(get_settings()))
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(escape(message))
+    return typer.Exit(1)
+
+
+def _percent(text: Any, what: str) -> Decimal:
+    try:
+        value = Decimal(str(text).strip().rstrip("%"))
+    except InvalidOperation:
+        raise _fail(f"{what}: not a percentage: {text}") from None
+    return value / HUNDRED
+
+
+def parse_band(text: str, tolerance: Decimal) -> Band:
+    """`BTC=40` (± the default tolerance), `BTC=40:5` (± 5), `BTC=40:35-45` (an explicit band); in percent."""
+    asset, sep, spec = text.partition("=")
+    if not sep or not asset.strip():
+        raise _fail(f"--band {text}: write ASSET=TARGET[:TOLERANCE | :LOWER-UPPER] in percent, e.g. BTC=40:35-45")
+    target_text, _, band_text = spec.partition(":")
+    target = _percent(target_text, f"--band {text}")
+    try:
+        if "-" in band_text:
+            low, high = band_text.split("-", 1)
+            return Band(asset.strip().upper(), target, _percent(low, text), _percent(high, text))
+        width = _percent(band_text, text) if band_text else tolerance
+        return Band.around(asset.strip().upper(), target, width)
+    except ValueError as exc:
+        raise _fail(f"--band {text}: {exc}") from None
+
+
+def _bands_from_yaml(path: Path, tolerance: Decimal) -> tuple[dict[str, Any], list[Band]]:
+    doc = yaml.safe_load(path.read_text())
+    if not isinstance(doc, dict) or not isinstance(doc.get("bands"), dict):
+        raise _fail(f"{path}: expected a mapping with 'bands' (ASSET: {{target, tolerance | lower, upper}})")
+    bands = []
+    for asset, spec in doc["bands"].items():
+        spec = spec if isinstance(spec, dict) else {"target": spec}
+        if "lower" in spec or "upper" in spec:
+            text = f"{asset}={spec.get('target')}:{spec.get('lower')}-{spec.get('upper')}"
+        else:
+            text = f"{asset}={spec.get('target')}:{spec.get('tolerance', tolerance * HUNDRED)}"
+        bands.append(parse_band(text, tolerance))
+    return doc, bands
+
+
+@targets_app.command("set")
+def targets_set(
+    portfolio: str = typer.Argument(None, help="The portfolio (or 'portfolio:' in --file)."),
+    tenant: str = typer.Option(None, "--tenant", help="The tenant (or 'tenant:' in --file)."),
+    band: list[str] = typer.Option([], "--band", help="ASSET=TARGET[:TOLERANCE | :LOWER-UPPER], percent; repeat."),
+    cash: str = typer.Option(None, "--cash", help="The cash asset that takes what is left (default USDT)."),
+    tolerance: str = typer.Option("5", "--tolerance", help="Default ± band in percentage points."),
+    min_trade: str = typer.Option(None, "--min-trade", help="Smallest order worth placing, in the cash asset."),
+    venue: list[str] = typer.Option([], "--venue", help="Venues orders may go to (default: all); repeat."),
+    file: Path = typer.Option(None, "--file", help="A YAML file: tenant, portfolio, cash, min_trade, venues, bands."),
+    actor: str = typer.Option(os.environ.get("USER", "coinbook"), "--as", help="Who sets them (recorded)."),
+) -> None:
+    """Set a portfolio's targets (all its bands at once; the previous targets stay in the history)."""
+    width = _percent(tolerance, "--tolerance")
+    doc: dict[str, Any] = {}
+    bands = [parse_band(b, width) for b in band]
+    if file is not None:
+        doc, from_file = _bands_from_yaml(file, width)
+        bands += from_file
+    tenant = tenant or doc.get("tenant")
+    portfolio = portfolio or doc.get("portfolio")
+    if not tenant or not portfolio or not bands:
+        raise _fail("give the tenant, the portfolio and at least one --band (or a --file with them)")
+    cash_asset = (cash or doc.get("cash") or "USDT").upper()
+    minimum = Decimal(str(min_trade or doc.get("min_trade") or 0))
+    venues = list(venue) or list(doc.get("venues") or [])
+    try:
+        set_at = trading.set_targets(_wh(), tenant, portfolio, bands, cash_asset, minimum, venues, actor)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{escape(tenant)}/{escape(portfolio)}: {len(bands)} bands, cash {cash_asset}, set at "
+                  f"{set_at:%Y-%m-%d %H:%M:%S %Z}")
+
+
+@targets_app.command("show")
+def targets_show(tenant: str = typer.Option(None, "--tenant")) -> None:
+    """The targets in force."""
+    with _wh().connect() as conn:
+        rows = trading.current_targets(conn, tenant)
+    table = Table("tenant", "portfolio", "asset", "target", "band", "cash", "min trade", "venues", "set at")
+    for pt in rows:
+        t = pt.targets
+        for b in t.bands:
+            table.add_row(pt.tenant_id, t.portfolio_id, b.asset, f"{b.target:.2%}", f"{b.lower:.2%}–{b.upper:.2%}",
+                          t.cash_asset, str(t.min_trade), ", ".join(t.venues) or "all", f"{pt.set_at:%Y-%m-%d %H:%M}")
+    console.print(table if rows else "no targets set (coinbook trading targets set …)")
+
+
+@app.command("propose")
+def propose(tenant: str = typer.Option(None, "--tenant")) -> None:
+    """Compute proposals now (the nightly run does it too, after positions and risk)."""
+    settings = get_settings()
+    clients = build_resources(settings)["exchanges"].get()
+    recorded, problems = trading.propose_all(_wh(), clients, datetime.now(UTC), tenant)
+    for p in problems:
+        err_console.print(f"[yellow]{escape(p)}[/yellow]")
+    _print_proposals(recorded, "no new proposal: every portfolio is inside its bands, or the proposal is recorded")
+
+
+def _print_proposals(rows: list[trading.ProposalRow], empty: str) -> None:
+    if not rows:
+        console.print(empty)
+        return
+    table = Table("proposal", "tenant", "portfolio", "state", "orders", "value", "expected cost", "VaR 99 % 1d",
+                  "blocked")
+    for p in rows:
+        var = "—" if p.var_before_usd is None else f"{p.var_before_usd:,.0f} → {p.var_after_usd or 0:,.0f} USD"
+        table.add_row(p.proposal_id, p.tenant_id, p.portfolio_id, p.state, str(p.orders),
+                      f"{p.value:,.2f} {p.cash_asset}", f"{p.expected_cost:,.2f}", var,
+                      escape(p.block_reason or "") if p.blocked else "")
+    console.print(table)
+
+
+@app.command("proposals")
+def list_proposals(tenant: str = typer.Option(None, "--tenant")) -> None:
+    """Every proposal with its state."""
+    _print_proposals(trading.proposals(_wh(), tenant), "no proposals")
+
+
+@app.command("show")
+def show(proposal_id: str = typer.Argument(...)) -> None:
+    """A proposal's drift, orders and history."""
+    wh = _wh()
+    detail = trading.proposal_detail(wh, proposal_id)
+    if detail is None:
+        raise _fail(f"no proposal {proposal_id}")
+    head, drifts, orders, events = detail
+    _print_proposals([head], "")
+    drift = Table("asset", "weight", "target", "band", "outside")
+    for d in drifts:
+        band = "—" if d["target"] is None else f"{Decimal(d['lower']):.2%}–{Decimal(d['upper']):.2%}"
+        target = "—" if d["target"] is None else f"{Decimal(d['target']):.2%}"
+        drift.add_row(d["asset"], f"{Decimal(d['weight']):.2%}", target, band, "yes" if d["outside"] else "")
+    console.print(drift)
+    table = Table("#", "account", "symbol", "side", "amount", "limit", "notional", "fee", "client order id")
+    for o in orders:
+        table.add_row(*(str(v) for v in o))
+    console.print(table)
+    history = Table("state", "by", "at", "reason")
+    for e in events:
+        history.add_row(e[0], e[1], f"{e[2]:%Y-%m-%d %H:%M:%S}", escape(e[3] or ""))
+    console.print(history)
+
+
+def _decide(proposal_id: str, decision: str, login: str, password: str | None, reason: str | None) -> None:
+    password = password or os.environ.get("COINBOOK_LOGIN_PASSWORD") or typer.prompt(
+        f"password of {login}", hide_input=True)
+    try:
+        row = trading.decide(_wh(), proposal_id, decision, login, password, reason)
+    except (ValueError, PermissionError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(f"{row.proposal_id}: {row.state} by {escape(login)}")
+
+
+@app.command("approve")
+def approve(proposal_id: str = typer.Argument(...),
+            login: str = typer.Option(..., "--login", help="Your own manager login (coinbook users add)."),
+            password: str = typer.Option(None, "--password", help="Else COINBOOK_LOGIN_PASSWORD, else asked."),
+            ) -> None:
+    """Approve a proposal, on your own login (a blocked proposal cannot be approved)."""
+    _decide(proposal_id, "approved", login, password, None)
+
+
+@app.command("reject")
+def reject(proposal_id: str = typer.Argument(...),
+           login: str = typer.Option(..., "--login", help="Your own manager login."),
+           password: str = typer.Option(None, "--password", help="Else COINBOOK_LOGIN_PASSWORD, else asked."),
+           reason: str = typer.Option(None, "--reason")) -> None:
+    """Reject a proposal, on your own login."""
+    _decide(proposal_id, "rejected", login, password, reason)

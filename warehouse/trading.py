@@ -1,0 +1,105 @@
+"""Writes of the rebalancing records (V036): targets, proposals, their orders and their life. Append-only: the
+latest row is what is in force, every statement enters the tenant's audit chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from warehouse.connection import Warehouse
+
+
+def record_targets(wh: Warehouse, tenant_id: str, portfolio_id: str,
+                   bands: Sequence[tuple[str, Decimal, Decimal, Decimal]], cash_asset: str,
+                   min_trade: Decimal, venues: Sequence[str], actor: str) -> datetime:
+    """The portfolio's targets from now on: all its bands (asset, target, lower, upper) at once, with its settings.
+    Returns when they were set."""
+    with wh.connect() as conn, conn.transaction():
+        row = conn.execute(
+            """insert into ops.rebalance_settings (tenant_id, portfolio_id, cash_asset, min_trade, venues, recorded_by)
+               values (%s, %s, %s, %s, %s, %s) returning set_at""",
+            (tenant_id, portfolio_id, cash_asset, min_trade, list(venues), actor)).fetchone()
+        assert row is not None
+        set_at = row[0]
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into ops.rebalance_targets (tenant_id, portfolio_id, set_at, asset, target_weight,
+                                                      lower_weight, upper_weight, recorded_by)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                [(tenant_id, portfolio_id, set_at, *band, actor) for band in bands])
+    return set_at
+
+
+def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: dict[str, Any],
+                    orders: Sequence[tuple[Any, ...]]) -> bool:
+    """The proposal (`proposal`: the columns of ops.rebalance_proposals but the keys), its orders (account_id, venue,
+    symbol, side, amount, limit_price, notional, fee, client_order_id) and its first event ('proposed'), once:
+    False when it is already recorded (the same portfolio, day and orders)."""
+    columns = ("portfolio_id", "cash_asset", "value", "expected_cost", "var_before_usd", "var_after_usd", "blocked",
+               "block_reason", "drifts", "skipped", "targets_set_at")
+    values = [proposal[c] for c in columns]
+    values[columns.index("drifts")] = json.dumps(proposal["drifts"])
+    values[columns.index("skipped")] = json.dumps(proposal["skipped"])
+    with wh.connect() as conn, conn.transaction():
+        row = conn.execute(
+            f"""insert into ops.rebalance_proposals (tenant_id, proposal_id, {", ".join(columns)})
+               values (%s, %s, {", ".join(["%s"] * len(columns))})
+               on conflict (tenant_id, proposal_id) do nothing returning proposal_id""",
+            (tenant_id, proposal_id, *values)).fetchone()
+        if row is None:
+            return False
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into ops.rebalance_orders (tenant_id, proposal_id, order_index, account_id, venue, symbol,
+                                                     side, amount, limit_price, notional, fee, client_order_id)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                [(tenant_id, proposal_id, i, *order) for i, order in enumerate(orders)])
+        conn.execute("""insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
+                        values (%s, %s, 'proposed', %s)""", (tenant_id, proposal_id, proposal["block_reason"]))
+    return True
+
+
+def record_event(wh: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None = None) -> int:
+    """A state change the pipeline makes (sent, filled, failed). The table's trigger refuses a step the current
+    state does not allow (V036)."""
+    with wh.connect() as conn:
+        row = conn.execute(
+            """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
+               values (%s, %s, %s, %s) returning event_id""", (tenant_id, proposal_id, state, reason)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def record_decision(wh: Warehouse, login: str, password: str, tenant_id: str, proposal_id: str, state: str,
+                    reason: str | None) -> int:
+    """A manager's decision, written on the manager's own login (so the database knows who decided: the trigger
+    records session_user as the actor, row-level security keeps the login to its tenants). A wrong password is a
+    PermissionError; a step the rules refuse, a ValueError with the database's reason."""
+    try:
+        conn = psycopg.connect(make_conninfo(wh.database_url, user=login, password=password))
+    except psycopg.OperationalError as exc:
+        raise PermissionError(f"{login}: could not log in ({str(exc).strip().splitlines()[-1]})") from None
+    try:
+        with conn, conn.transaction():
+            row = conn.execute(
+                """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
+                   values (%s, %s, %s, %s) returning event_id""", (tenant_id, proposal_id, state, reason)).fetchone()
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
+        raise ValueError(str(exc).strip().splitlines()[0]) from None
+    finally:
+        conn.close()
+    assert row is not None
+    return int(row[0])
+
+
+def current_state(conn: Any, tenant_id: str, proposal_id: str) -> str | None:
+    row = conn.execute(
+        """select state from ops.proposal_events where tenant_id = %s and proposal_id = %s
+           order by event_id desc limit 1""", (tenant_id, proposal_id)).fetchone()
+    return None if row is None else str(row[0])
