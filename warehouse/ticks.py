@@ -133,6 +133,7 @@ class TickDigest:
         self._hour: int | None = None
         self._hour_hash = hashlib.sha256()
         self._last_us = -(1 << 62)
+        self.hours: dict[int, bytes] = {}  # hour of the day -> its digest (audit.tick_hours), once digest() ran
 
     def add(self, chunk: pa.Table) -> None:
         if chunk.num_rows == 0:
@@ -166,7 +167,9 @@ class TickDigest:
 
     def _close_hour(self) -> None:
         if self._hour is not None:
-            self._day.update(self._hour_hash.digest())
+            hour = self._hour_hash.digest()
+            self._day.update(hour)
+            self.hours[self._hour % 24] = hour
         self._hour, self._hour_hash = None, hashlib.sha256()
 
     def through(self, chunks: Iterable[pa.Table]) -> Iterator[pa.Table]:
@@ -212,14 +215,48 @@ def _new_partition(conn: psycopg.Connection[Any], group: TickGroup, seconds: dic
     return copied
 
 
-def _merge(conn: psycopg.Connection[Any], group: TickGroup) -> int:
+def _merge(conn: psycopg.Connection[Any], group: TickGroup) -> tuple[int, list[int]]:
+    """Returns the ticks inserted and the hours of the day they fell in."""
     leaf = sql.Identifier(leaf_table(group.day, group.source))
     conn.execute(sql.SQL("create temp table if not exists _ticks_stage (like raw.price_ticks including defaults) "
                          "on commit drop"))
     conn.execute("truncate _ticks_stage")
     copy_arrow_chunks(conn, "pg_temp._ticks_stage", group.chunks())
-    cur = conn.execute(sql.SQL("insert into raw.{} select * from _ticks_stage on conflict do nothing").format(leaf))
-    return cur.rowcount
+    inserted, hours = conn.execute(sql.SQL(
+        """with added as (insert into raw.{} select * from _ticks_stage on conflict do nothing returning observed_at)
+           select count(*), coalesce(array_agg(distinct extract(hour from observed_at at time zone 'UTC')::int),
+                                     '{{}}') from added""").format(leaf)).fetchone()  # type: ignore[misc]
+    return int(inserted), list(hours)
+
+
+_HOURS_KEY = "tenant_id = %(tenant)s and source = %(source)s and day = %(day)s"
+
+
+def _chain_day(conn: psycopg.Connection[Any], tenant_id: str, group: TickGroup, digest: TickDigest | None,
+               touched: list[int]) -> None:
+    """The (venue, day)'s link (V028) from its hour digests (audit.tick_hours, V029). A new partition: the hours
+    the loader digested while copying. A merge: only the hours it added ticks to are digested again by the
+    server, the others are the stored ones (all of them when the day has none stored: loaded before V029)."""
+    key = {"tenant": tenant_id, "source": group.source, "day": group.day}
+    if digest is not None:
+        day_digest = digest.digest()
+        conn.execute("delete from audit.tick_hours where " + _HOURS_KEY, key)  # type: ignore[operator]
+        conn.execute("""insert into audit.tick_hours (tenant_id, source, day, hour, digest)
+                        select %(tenant)s, %(source)s, %(day)s, h, d
+                          from unnest(%(hours)s::int[], %(digests)s::bytea[]) as u (h, d)""",
+                     {**key, "hours": list(digest.hours), "digests": list(digest.hours.values())})
+    else:
+        stored = conn.execute("select exists (select 1 from audit.tick_hours where " + _HOURS_KEY + ")",  # type: ignore[operator]
+                              key).fetchone()[0]  # type: ignore[index]
+        conn.execute("""insert into audit.tick_hours (tenant_id, source, day, hour, digest)
+                        select %(tenant)s, %(source)s, %(day)s, hour, digest
+                          from audit.tick_hour_digests(%(tenant)s, %(source)s, %(day)s, %(hours)s::int[])
+                        on conflict (tenant_id, source, day, hour) do update set digest = excluded.digest""",
+                     {**key, "hours": touched if stored else None})
+        day_digest = conn.execute("select sha256(string_agg(digest, ''::bytea order by hour)) from audit.tick_hours "
+                                  "where " + _HOURS_KEY, key).fetchone()[0]  # type: ignore[index, operator]
+    conn.execute("select audit.chain_tick_digest(%(tenant)s, %(source)s, %(day)s, %(digest)s)",
+                 {**key, "digest": day_digest})
 
 
 def write_group(url: str, group: TickGroup, *, tenant_id: str, run_id: str | None,
@@ -237,12 +274,13 @@ def write_group(url: str, group: TickGroup, *, tenant_id: str, run_id: str | Non
         seen = trust_digest and conn.execute(
             "select 1 from ops.tick_loads where tenant_id = %s and source = %s and day = %s and key_digest = %s "
             "limit 1", (tenant_id, group.source, group.day, digest)).fetchone()
+        touched: list[int] = []
         if seen:
             path, inserted = "identical re-load", 0
         elif not _exists(conn, leaf):
             path, inserted = "new partition", _new_partition(conn, group, seconds, day_digest)
         else:
-            path, inserted = "merge", _merge(conn, group)
+            path, (inserted, touched) = "merge", _merge(conn, group)
         conn.execute("""insert into ops.tick_loads (tenant_id, source, day, rows_in, inserted, duplicates, path,
                                                     key_digest, run_id)
                         values (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
@@ -251,13 +289,9 @@ def write_group(url: str, group: TickGroup, *, tenant_id: str, run_id: str | Non
         if inserted:
             # The audit chain's record of a (venue, day) is its digest as it now stands (V028), in this transaction.
             # A new partition holds exactly the rows just copied: their digest was computed on the way (V029). A
-            # merge interleaves new ticks with stored ones: the server digests the day again.
+            # merge interleaves new ticks with stored ones: the server digests again the hours it added to.
             started = time.perf_counter()
-            if path == "new partition":
-                conn.execute("select audit.chain_tick_digest(%s, %s, %s, %s)",
-                             (tenant_id, group.source, group.day, day_digest.digest()))
-            else:
-                conn.execute("select audit.chain_tick_day(%s, %s, %s)", (tenant_id, group.source, group.day))
+            _chain_day(conn, tenant_id, group, day_digest if path == "new partition" else None, touched)
             _timed(seconds, "chain", started)
     return GroupLoad(group.day, group.source, group.rows, inserted, group.rows - inserted, path), seconds
 

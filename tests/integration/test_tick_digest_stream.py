@@ -113,3 +113,47 @@ def test_ticks_out_of_order_are_refused() -> None:
     digest = TickDigest()
     with pytest.raises(ValueError, match="order"):
         digest.add(rows.take(pa.array(np.arange(rows.num_rows)[::-1])))
+
+
+def one_hour(raw: pa.Table, venue: str, hour: int) -> pa.Table:
+    ms = np.asarray(raw["timestamp"].to_pylist(), dtype=np.int64)
+    keep = (np.asarray(raw["venue"].to_pylist()) == venue) & ((ms // 3_600_000) % 24 == hour)
+    return raw.filter(pa.array(keep))
+
+
+def hour_digests(wh: Warehouse, venue: str, day: date) -> dict[int, bytes]:
+    with wh.connect() as conn:
+        return {h: bytes(d) for h, d in conn.execute(
+            "select hour, digest from audit.tick_hours where tenant_id = 'public' and source = %s and day = %s",
+            (venue, day))}
+
+
+def test_a_merge_digests_only_the_hours_it_adds_to(tick_world: Warehouse) -> None:
+    def later(raw: pa.Table) -> pa.Table:  # 2026-01-10: a day of its own
+        ms = np.asarray(raw["timestamp"].to_pylist(), dtype=np.int64) + 9 * 86_400_000
+        return raw.set_column(raw.column_names.index("timestamp"), "timestamp", pa.array(ms.astype(str), pa.string()))
+
+    day = date(2026, 1, 10)
+    load_ticks(tick_world.database_url, later(generate(4_000, seed=37)))
+    before = hour_digests(tick_world, "binance", day)
+    assert len(before) == 24
+    with admin_warehouse(tick_world.database_url).connect() as conn:  # hour 2 changed, with the triggers off
+        conn.execute("set session_replication_role = replica")
+        conn.execute(f"update raw.price_ticks_{day:%Y%m%d}_binance set price = price + 1 where ctid = "  # type: ignore[arg-type]
+                     f"(select min(ctid) from raw.price_ticks_{day:%Y%m%d}_binance "
+                     f"where extract(hour from observed_at at time zone 'UTC') = 2)")
+        conn.execute("delete from audit.tick_hours where source = 'kraken' and day = %s", (day,))  # as before V029
+
+    extra = later(generate(3_000, seed=38))
+    merged = load_ticks(tick_world.database_url, pa.concat_tables([one_hour(extra, "binance", 10),
+                                                                   one_hour(extra, "kraken", 11)]))
+    assert {g.path for g in merged.groups} == {"merge"} and merged.inserted > 0
+    after = hour_digests(tick_world, "binance", day)
+    assert [h for h in range(24) if after[h] != before[h]] == [10]  # hour 2 not digested again
+    # so the merge's link does not launder the earlier change into the chain: verify still finds the day
+    assert linked(tick_world, "binance", day)[-1] != server_digest(tick_world, "binance", day)
+    # a day without stored hours (loaded before V029) is digested whole, and its hours kept from then on
+    assert linked(tick_world, "kraken", day)[-1] == server_digest(tick_world, "kraken", day)
+    assert len(hour_digests(tick_world, "kraken", day)) == 24
+    with tick_world.connect() as conn:
+        assert f"binance/{day}" in [m.record_key for m in store.tick_mismatches(conn, "public")]

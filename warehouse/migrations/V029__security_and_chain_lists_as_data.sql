@@ -18,7 +18,9 @@
 -- which the loader cannot produce cheaply, so each load re-read its whole day to digest it (bench_ticks: a first
 -- load 1.78x a bare COPY). The line of a tick now holds observed_at as integer microseconds since the epoch and
 -- the decimals without trailing zeros (trim_scale): what the loader already holds for every tick
--- (warehouse/ticks.py TickDigest computes the same while the COPY runs; audit.tick_digest stays, for verify).
+-- (warehouse/ticks.py TickDigest computes the same while the COPY runs; audit.tick_digest stays, for verify). The
+-- hour digests behind each day's latest link are kept (audit.tick_hours): a merge of new ticks into a day digests
+-- again only the hours it added to.
 -- The days chained under the old definition are chained again under the new one, each only if its old digest
 -- still matched its latest link (a day changed before this migration keeps failing verify).
 
@@ -218,26 +220,38 @@ select d.tenant_id, d.source, d.day, audit.tick_digest(d.tenant_id, d.source, d.
          order by c.seq desc limit 1) as linked
   from (select distinct tenant_id, source, day from ops.tick_loads where inserted > 0) d;
 
--- The digest of one tenant's (venue, day) of ticks: the hour digests hashed in hour order; an hour's digest is the
--- sha256 of its ticks' lines, in (observed_at, source_record_id) order, '\n'-separated; a line is the tick's
--- columns but run_id and ingested_at, tab-separated, NULLs left out (concat_ws): observed_at as integer
--- microseconds since the epoch, price and size without trailing zeros. Hours, so that no aggregate holds a whole
--- day's text; the typed columns beside the payload and its hash, so that an UPDATE of a price is caught too.
-create or replace function audit.tick_digest(tenant text, venue text, day date) returns bytea
+-- The hour digests of one tenant's (venue, day) of ticks: the sha256 of each hour's lines, in (observed_at,
+-- source_record_id) order, '\n'-separated; a line is the tick's columns but run_id and ingested_at, tab-separated,
+-- NULLs left out (concat_ws): observed_at as integer microseconds since the epoch, price and size without trailing
+-- zeros. `hours` (of the day, UTC): only those; NULL: every hour.
+create or replace function audit.tick_hour_digests(tenant text, venue text, day date, hours int[])
+returns table (hour int, digest bytea)
 language sql stable parallel safe set search_path = pg_catalog set timezone = 'UTC' set datestyle = 'ISO, YMD'
 as $$
-    select sha256(coalesce(string_agg(h, ''::bytea order by hour), ''::bytea))
-      from (select date_trunc('hour', t.observed_at) as hour,
-                   sha256(string_agg(convert_to(concat_ws(E'\t', t.source_record_id,
-                                                          (extract(epoch from t.observed_at) * 1000000)::bigint::text,
-                                                          t.symbol, t.base_asset, t.quote_asset,
-                                                          trim_scale(t.price)::text, trim_scale(t.size)::text,
-                                                          t.payload, t.record_hash), 'UTF8'),
-                                     E'\n'::bytea order by t.observed_at, t.source_record_id)) as h
-              from raw.price_ticks t
-             where t.tenant_id = tenant and t.source = venue
-               and t.observed_at >= day::timestamptz and t.observed_at < (day + 1)::timestamptz
-             group by 1) hours
+    select extract(hour from t.observed_at)::int,
+           sha256(string_agg(convert_to(concat_ws(E'\t', t.source_record_id,
+                                                  (extract(epoch from t.observed_at) * 1000000)::bigint::text,
+                                                  t.symbol, t.base_asset, t.quote_asset,
+                                                  trim_scale(t.price)::text, trim_scale(t.size)::text,
+                                                  t.payload, t.record_hash), 'UTF8'),
+                             E'\n'::bytea order by t.observed_at, t.source_record_id))
+      from raw.price_ticks t
+     where t.tenant_id = tenant and t.source = venue
+       -- one range over the hours asked for (an index range scan of the day's leaf), then the hours themselves
+       and t.observed_at >= day::timestamptz + make_interval(hours => coalesce((select min(h) from unnest(hours) h), 0))
+       and t.observed_at < day::timestamptz + make_interval(hours => coalesce((select max(h) + 1 from unnest(hours) h), 24))
+       and (hours is null or extract(hour from t.observed_at)::int = any(hours))
+     group by 1
+$$;
+
+-- The digest of one tenant's (venue, day) of ticks: its hour digests hashed in hour order. Hours, so that no
+-- aggregate holds a whole day's text, and so that a merge digests again only the hours it added to; the typed
+-- columns beside the payload and its hash, so that an UPDATE of a price is caught too.
+create or replace function audit.tick_digest(tenant text, venue text, day date) returns bytea
+language sql stable parallel safe set search_path = pg_catalog
+as $$
+    select sha256(coalesce(string_agg(h.digest, ''::bytea order by h.hour), ''::bytea))
+      from audit.tick_hour_digests(tenant, venue, day, null) h
 $$;
 
 -- Chain a (venue, day) by the digest its loader computed while copying it (in the load's transaction). Verify
@@ -271,3 +285,20 @@ begin
                              'V029: the tick digest redefined (epoch microseconds, trimmed decimals)');
     end loop;
 end $$;
+
+-- The hour digests behind each (venue, day)'s latest link, kept by the loader (warehouse/ticks.py): a merge into a
+-- day digests again only the hours it added ticks to and takes the others from here. Not evidence: verify
+-- recomputes every day from its ticks (a wrong row here makes a link that verify reports).
+create table if not exists audit.tick_hours (
+    tenant_id  text not null,
+    source     text not null,
+    day        date not null,
+    hour       int not null check (hour between 0 and 23),
+    digest     bytea not null check (octet_length(digest) = 32),
+    primary key (tenant_id, source, day, hour)
+);
+insert into audit.tick_hours (tenant_id, source, day, hour, digest)
+select d.tenant_id, d.source, d.day, h.hour, h.digest
+  from (select distinct tenant_id, source, day from ops.tick_loads where inserted > 0) d
+ cross join lateral audit.tick_hour_digests(d.tenant_id, d.source, d.day, null) h
+on conflict do nothing;
