@@ -44,7 +44,7 @@ SNAPSHOT = {
         select evtname, evtevent, evtfoid::regproc::text, evtenabled::text, evttags::text
           from pg_event_trigger order by 1""",
 }
-NEW_IN_V029 = {"ops.relation_readers", "audit.chained_tables"}
+NEW_IN_V029 = {"ops.relation_readers", "audit.chained_tables", "audit.tick_hours"}
 
 
 def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
