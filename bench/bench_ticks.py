@@ -136,7 +136,8 @@ def main(n: int = 2_300_000) -> None:
               f"first load: {first.seconds['load']:.2f} s wall, in which {first.seconds['prepare']:.2f} s of "
               f"preparing (venue by venue) overlapped {first.seconds.get('copy', 0):.2f} s of COPY on 2 "
               f"connections, then index {first.seconds.get('index', 0):.2f} s, attach "
-              f"{first.seconds.get('attach', 0):.2f} s (summed over the connections); "
+              f"{first.seconds.get('attach', 0):.2f} s, chain link {first.seconds.get('chain', 0):.2f} s (summed over "
+              f"the connections); "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"{'':24}{'rows':>11}{'new rows':>11}{'seconds':>9}{'rows/s':>12}{'× bare':>8}")
         for label, rows_in, new, seconds in results:

@@ -64,13 +64,19 @@ def chained_tables(conn: psycopg.Connection) -> list[ChainedTable]:
 
 TICK_TABLE = "raw.price_ticks"  # chained by (venue, day) digests, not row by row (V028)
 
-_TICK_MISMATCHES = """
-with latest as (
-    select distinct on (u.key) u.key, c.seq, u.h
+# The latest entry of each record key of one tenant's table (its link, operation and hash), of the keys in `part` of
+# `parts`: what the record must still be. One fragment for the row-chained tables and the tick days.
+_LATEST = """
+entries as (
+    select c.seq, c.operation, u.key collate "C" as key, u.h, u.i
       from audit.chain c cross join lateral unnest(c.record_keys, c.record_hashes) with ordinality as u (key, h, i)
-     where c.tenant_id = %(tenant)s and c.table_name = 'raw.price_ticks' and c.seq > %(after)s
-     order by u.key, c.seq desc, u.i desc
-), loaded as (
+     where c.tenant_id = %(tenant)s and c.table_name = %(table)s and c.seq > %(after)s
+       and abs(hashtext(u.key) %% %(parts)s) = %(part)s
+), latest as (
+    select distinct on (key) key, seq, operation, h from entries order by key, seq desc, i desc
+)"""
+
+_TICK_MISMATCHES = "with " + _LATEST + """, loaded as (
     select distinct source || '/' || day::text as key from ops.tick_loads
      where tenant_id = %(tenant)s and inserted > 0 and %(after)s = 0
 )
@@ -84,11 +90,19 @@ select coalesce(l.key, d.key), l.seq,
 """
 
 
+def tick_tenants(conn: psycopg.Connection) -> set[str]:
+    """The tenants with price ticks loaded or chained: the only ones whose tick days verify has to check."""
+    return {t for (t,) in conn.execute(
+        """select tenant_id from ops.tick_loads where inserted > 0
+           union select tenant_id from audit.chain where table_name = %s""", (TICK_TABLE,))}
+
+
 def tick_mismatches(conn: psycopg.Connection, tenant_id: str, after_seq: int = 0,
                     limit: int = 1000) -> list[RecordMismatch]:
     """The tenant's (venue, day)s of price ticks whose digest is not what their latest link recorded, and (from the
     start) the days loaded that no link recorded. A day costs a scan of its ticks (~1 s per million)."""
-    cursor = conn.execute(_TICK_MISMATCHES, {"tenant": tenant_id, "after": after_seq})
+    cursor = conn.execute(_TICK_MISMATCHES, {"tenant": tenant_id, "table": TICK_TABLE, "after": after_seq,
+                                             "part": 0, "parts": 1})
     return [RecordMismatch(tenant_id, TICK_TABLE, key, seq, problem) for key, seq, problem in cursor.fetchmany(limit)]
 
 
@@ -96,15 +110,7 @@ def tick_mismatches(conn: psycopg.Connection, tenant_id: str, after_seq: int = 0
 # hash than the database's linguistic default (measured: the sort of a million keys was a quarter of the check).
 # `part` / `parts` split the keys by hash so that several connections share one table's check (the hashing of
 # every row is the cost, and it is per row).
-_MISMATCHES = """
-with entries as (
-    select c.seq, c.operation, u.key collate "C" as key, u.h, u.i
-      from audit.chain c cross join lateral unnest(c.record_keys, c.record_hashes) with ordinality as u (key, h, i)
-     where c.tenant_id = %(tenant)s and c.table_name = %(table)s and c.seq > %(after)s
-       and abs(hashtext(u.key) %% %(parts)s) = %(part)s
-), latest as (
-    select distinct on (key) key, seq, operation, h from entries order by key, seq desc, i desc
-), current_rows as (
+_MISMATCHES = "with " + _LATEST + """, current_rows as (
     select k.key, audit.hash_of(r) as h
       from {table} r cross join lateral (select ({key}) collate "C" as key) k
      where r.tenant_id = %(tenant)s and abs(hashtext(k.key) %% %(parts)s) = %(part)s

@@ -10,7 +10,8 @@ Placement:
   tenant's query — ops.tenants and ops.user_tenants (the row-level security policies look logins up there);
 - **distributed by source**: raw.price_ticks (all under the public tenant: by tenant_id it would be one shard; by
   venue a (venue, day) stays whole on one node, as it is loaded, digested and chained as a unit);
-- **local** on the coordinator: bookkeeping nobody joins (the migrations' ledger).
+- **local** on the coordinator: bookkeeping nobody joins (the migrations' ledger, the lists of V029 that the
+  securing functions read where DDL runs).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ SCHEMAS = ("raw", "ops", "derived", "audit")
 # and what every node must read.
 _REFERENCE = re.compile(r"^(raw\.[a-z0-9_]+_(tickers|ohlcv)"
                         r"|ops\.(tick_loads|tenants|user_tenants|sanctions_lists|sanctioned_addresses))$")
-_BY_COLUMN = {"raw.price_ticks": "source"}
-_LOCAL = {"ops.schema_migrations"}
+# audit.tick_hours (V029) beside the ticks it digests: a load writes both in one transaction, on one node.
+_BY_COLUMN = {"raw.price_ticks": "source", "audit.tick_hours": "source"}
+# The lists the securing functions read (V029) are read where DDL runs, on the coordinator.
+_LOCAL = {"ops.schema_migrations", "ops.relation_readers", "audit.chained_tables"}
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ class _Walk:
 
 
 def verify_tenant(wh: Warehouse, tenant_id: str, since: date | None = None,
-                  tables: list[store.ChainedTable] | None = None, workers: int | None = None) -> TenantVerdict:
+                  tables: list[store.ChainedTable] | None = None, workers: int | None = None,
+                  tick_tenants: set[str] | None = None) -> TenantVerdict:
     """The whole chain of a tenant, or (with `since`) from the last checkpoint before that day — trusted as the
     start — to its head. The records are checked in `workers` parts at once, each on its own connection (every
     row's hash is recomputed by the database: that is the cost, and it spreads over the cores), while this thread
@@ -73,12 +74,14 @@ def verify_tenant(wh: Warehouse, tenant_id: str, since: date | None = None,
     workers = workers or _workers()
     with wh.connect() as conn:
         tables = tables if tables is not None else store.chained_tables(conn)
+        tick_tenants = tick_tenants if tick_tenants is not None else store.tick_tenants(conn)
         start = store.checkpoint_before(conn, tenant_id, since) if since else None
     after_seq = start[0] if start else 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
         checks = [pool.submit(_check_records, wh, tenant_id, table, after_seq, part, workers)
                   for table in tables for part in range(workers)]
-        checks.append(pool.submit(_check_ticks, wh, tenant_id, after_seq))
+        if tenant_id in tick_tenants:  # ticks are market data: the public tenant's, not every client's
+            checks.append(pool.submit(_check_ticks, wh, tenant_id, after_seq))
         with wh.connect() as conn:
             walk = _Walk(after_seq)
             broken = first_break(walk.links(store.links(conn, tenant_id, after_seq)), after=start)
@@ -123,7 +126,8 @@ def verify(wh: Warehouse, tenant_id: str | None = None, since: date | None = Non
     chosen = [tenant_id] if tenant_id else store.tenants(wh)
     with wh.connect() as conn:
         tables = store.chained_tables(conn)  # the catalog read once, whatever the number of tenants
-    return [verify_tenant(wh, tenant, since, tables) for tenant in chosen]
+        ticks = store.tick_tenants(conn)
+    return [verify_tenant(wh, tenant, since, tables, tick_tenants=ticks) for tenant in chosen]
 
 
 AUDIT_ALERT_KIND = "audit_chain_broken"
