@@ -67,10 +67,11 @@ PROFILES: dict[str, VenueProfile] = {
         until_param="endTime", history_start_ms=1_499_990_400_000, ohlcv_page_limit=1000,
         request_budget=1200,
         # universal transfers touching the spot wallet (MAIN): funding, USDⓈ-M / COIN-M futures, cross margin;
-        # Binance serves the last 6 months only, 100 rows a page
+        # Binance serves the last 6 months only, 100 rows a page, and sets no maximum window: one window covers
+        # them (a full page is split), so a first sync costs one call per type, not six
         wallet_move_types=("MAIN_FUNDING", "FUNDING_MAIN", "MAIN_UMFUTURE", "UMFUTURE_MAIN", "MAIN_CMFUTURE",
                            "CMFUTURE_MAIN", "MAIN_MARGIN", "MARGIN_MAIN"),
-        wallet_move_window_ms=30 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
+        wallet_move_window_ms=181 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
     ),
     "kraken": VenueProfile(
         venue="kraken",
@@ -89,9 +90,10 @@ PROFILES: dict[str, VenueProfile] = {
         transfer_paging="combined", transfer_page_limit=1000, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_364_774_400_000, ohlcv_page_limit=1000, request_budget=90,
         # ledger entries of category 51 (transfer: between the exchange, margin and funding wallets), at most
-        # 2500 a page; the ledger goes back 6 years (docs.bitfinex.com/reference/rest-auth-ledgers)
+        # 2500 a page, no maximum window; the ledger goes back 6 years (docs.bitfinex.com/reference/rest-auth-ledgers)
         wallet_move_types=(51,), wallet_move_method="fetch_ledger", wallet_move_param="category",
-        wallet_move_page_limit=2500, wallet_move_window_ms=365 * DAY_MS, wallet_move_history_limit_ms=6 * 365 * DAY_MS,
+        wallet_move_page_limit=2500, wallet_move_window_ms=(6 * 365 + 1) * DAY_MS,
+        wallet_move_history_limit_ms=6 * 365 * DAY_MS,
     ),
     "htx": VenueProfile(
         venue="htx",
