@@ -18,14 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.binance import Request, candles
-from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
+from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "bitfinex"
 CURRENCY_ID = {"BTC": "BTC", "ETH": "ETH", "SOL": "SOL", "USD": "USD", "USDT": "UST", "BNB": "BNB"}
 UNIFIED = {v: k for k, v in CURRENCY_ID.items()}
 STATUS = {"ok": "COMPLETED", "pending": "PENDING", "failed": "FAILURE", "canceled": "CANCELED"}
 TIMEFRAMES = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1h", "4h": "4h", "1D": "1d"}
-MAX_TRADES, MAX_MOVEMENTS = 2500, 1000
+MAX_TRADES, MAX_MOVEMENTS, MAX_LEDGERS = 2500, 1000, 2500
 NONCE_WINDOW = 10_000
 DAY_MS = 86_400_000
 # derivatives=True only (POST /__sandbox/faults {"derivatives": true}): one account also trades Bitfinex's BTC
@@ -147,6 +147,9 @@ def wallets(world: World, account_id: str, derivatives: bool = False) -> list[An
             for a, amount in sorted(world.reported_balances(account_id).items())]
     if derivatives and account_id == PERP_ACCOUNT:
         spot.append(["margin", "USTF0", float(PERP_COLLATERAL), 0, float(PERP_COLLATERAL), None, None])
+    # the margin / funding wallets the account's moves filled (ccxt's fetch_balance keeps the exchange wallet)
+    spot += [[w, CURRENCY_ID[c], float(q), 0, float(q), None, None]
+             for (w, c), q in sorted(world.other_wallets(account_id).items())]
     return spot
 
 
@@ -213,6 +216,40 @@ def movements_hist(world: World, account_id: str, currency: str | None, params: 
     return rows[:min(limit or 25, MAX_MOVEMENTS)]
 
 
+# The site's names for the wallets in ledger descriptions ("from wallet Exchange to Deposit"), by wallet type.
+WALLET_LABEL = {"exchange": "Exchange", "margin": "Trading", "funding": "Deposit"}
+TRANSFER_CATEGORY = 51
+
+
+def ledger_entries(m: WalletMove) -> list[list[Any]]:
+    """A move between the account's wallets as Bitfinex's ledger writes it: one entry per wallet changed, same
+    MTS, signed AMOUNT (a float) and the wallet's BALANCE after it; the description names both wallets by their
+    site labels and ends with the entry's own wallet ("Transfer of 184.3 USD from wallet Exchange to Deposit on
+    wallet funding" and "… on wallet exchange")."""
+    origin, target = ("exchange", m.wallet) if m.direction == "out" else (m.wallet, "exchange")
+    text = (f"Transfer of {float(m.amount)} {CURRENCY_ID[m.coin]} from wallet {WALLET_LABEL[origin]} to "
+            f"{WALLET_LABEL[target]} on wallet")
+    spot_sign = -1 if m.direction == "out" else 1
+    return [[2 * (m.id - 43_000_000_000) + 10_000_000_001, CURRENCY_ID[m.coin], m.wallet, m.time_ms, None,
+             float(-spot_sign * m.amount), float(m.other_after), None, f"{text} {m.wallet}"],
+            [2 * (m.id - 43_000_000_000) + 10_000_000_000, CURRENCY_ID[m.coin], "exchange", m.time_ms, None,
+             float(spot_sign * m.amount), float(m.spot_after), None, f"{text} exchange"]]
+
+
+def ledgers_hist(world: World, account_id: str, currency: str | None, params: dict[str, Any]) -> list[Any]:
+    """POST /v2/auth/r/ledgers[/{Currency}]/hist (docs.bitfinex.com/reference/rest-auth-ledgers): start / end on
+    MTS, limit (default 25, at most 2500), `category` (51: transfer); newest first. Only wallet moves live in
+    this ledger: trades and movements are read from their own endpoints."""
+    start, end, limit, _ = _window(params)
+    category = params.get("category")
+    if category is not None and int(category) != TRANSFER_CATEGORY:
+        return []
+    rows = [e for m in world.wallet_moves[account_id] for e in ledger_entries(m)
+            if currency is None or e[1] == currency]
+    rows = sorted((r for r in rows if start <= r[3] <= end), key=lambda r: (r[3], r[0]), reverse=True)
+    return rows[:min(limit, MAX_LEDGERS)]
+
+
 # ── malformed records (malformed=True only) ───────────────────────────────────────────────────────────────
 def bogus_trades(world: World, account_id: str) -> list[list[Any]]:
     if account_id != "bluefin-bitfinex" or not world.trades.get(account_id):
@@ -270,6 +307,10 @@ def dispatch(world: World, request: Request, *, malformed: bool, derivatives: bo
                 return 200, trades_hist(world, account_id, None, body, malformed, derivatives)
             if path.startswith("/v2/auth/r/trades/") and path.endswith("/hist"):
                 return 200, trades_hist(world, account_id, path.split("/")[5], body, malformed, derivatives)
+            if path == "/v2/auth/r/ledgers/hist":
+                return 200, ledgers_hist(world, account_id, None, body)
+            if path.startswith("/v2/auth/r/ledgers/") and path.endswith("/hist"):
+                return 200, ledgers_hist(world, account_id, path.split("/")[5], body)
             if path == "/v2/auth/r/movements/hist":
                 return 200, movements_hist(world, account_id, None, body, malformed)
             if path.startswith("/v2/auth/r/movements/") and path.endswith("/hist"):

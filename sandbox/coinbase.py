@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.binance import INTERVAL_MS, Request, candles
-from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, World
+from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "coinbase"
 FIAT = ("USD",)
@@ -221,6 +221,28 @@ def transaction_json(account_id: str, t: Transfer) -> dict[str, Any]:
     return record
 
 
+# The v2 transaction types of a move between the owner's own accounts, by the other account (out of the wallet
+# into it, back into the wallet from it), docs.cdp.coinbase.com/coinbase-app/track-apis/transactions
+WALLET_MOVE_TYPES = {"exchange": ("exchange_deposit", "exchange_withdrawal"), "pro": ("pro_deposit", "pro_withdrawal"),
+                     "international": ("intx_deposit", "intx_withdrawal"), "vault": ("transfer", "vault_withdrawal"),
+                     "staking": ("staking_transfer", "unstaking_transfer"),
+                     "derivatives": ("derivatives_settlement", "derivatives_settlement"),
+                     "account": ("transfer", "transfer")}
+
+
+def wallet_move_json(account_id: str, m: WalletMove) -> dict[str, Any]:
+    """A move to or from another of the owner's accounts as the wallet's own list shows it: signed for this
+    wallet (a debit when the coins left it), no fee, no network."""
+    signed = -m.amount if m.direction == "out" else m.amount
+    tx_id = _uuid("move", m.id)
+    return {"id": tx_id, "type": WALLET_MOVE_TYPES[m.wallet][0 if m.direction == "out" else 1], "status": "completed",
+            "amount": {"amount": str(signed), "currency": m.coin},
+            "native_amount": {"amount": str(signed), "currency": "USD"}, "description": None,
+            "created_at": _iso(m.time_ms).replace(".000Z", "Z") if m.time_ms % 1000 == 0 else _iso(m.time_ms),
+            "updated_at": _iso(m.time_ms), "resource": "transaction",
+            "resource_path": f"/v2/accounts/{_uuid(account_id, m.coin)}/transactions/{tx_id}"}
+
+
 def fill_transaction_json(account_id: str, market: Market, t: Trade, code: str) -> dict[str, Any]:
     """The v2 transaction an Advanced Trade fill leaves in one wallet: the list holds every movement of the
     wallet, so each fill appears twice, once in the base wallet (its size) and once in the quote wallet (its
@@ -253,6 +275,7 @@ def transactions(world: World, account_id: str, wallet: str, params: dict[str, s
     if code is None:
         raise CoinbaseError(404, "not_found", "Not found")
     rows = [(t.time_ms, transaction_json(account_id, t)) for t in world.transfers[account_id] if t.coin == code]
+    rows += [(m.time_ms, wallet_move_json(account_id, m)) for m in world.wallet_moves[account_id] if m.coin == code]
     markets = _markets(world)
     rows += [(t.time_ms, fill_transaction_json(account_id, markets[t.symbol], t, code))
              for t in world.trades.get(account_id, []) if code in (markets[t.symbol].base, markets[t.symbol].quote)]

@@ -23,14 +23,15 @@ from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
 from sandbox.binance import Request, candles
-from sandbox.world import END_MS, NETWORK, START_MS, Market, Trade, Transfer, World
+from sandbox.world import END_MS, NETWORK, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "htx"
 HOST = "api.huobi.pro"  # what ccxt signs, whatever host it really talks to
 DAY_MS = 86_400_000
 TRADE_HISTORY_MS = 120 * DAY_MS
 TRADE_WINDOW_MS = 2 * DAY_MS
-MAX_TRADES, MAX_TRANSFERS = 500, 100
+MAX_TRADES, MAX_TRANSFERS, MAX_LEDGER = 500, 100, 500
+LEDGER_WINDOW_MS, LEDGER_HISTORY_MS = 10 * 86_400_000, 180 * 86_400_000
 PERIODS = {"1min": "1m", "5min": "5m", "15min": "15m", "30min": "30m", "60min": "1h", "4hour": "4h", "1day": "1d"}
 DEPOSIT_STATE = {"ok": "safe", "pending": "confirming", "failed": "orphan", "canceled": "orphan"}
 WITHDRAW_STATE = {"ok": "confirmed", "pending": "submitted", "failed": "reject", "canceled": "canceled"}
@@ -245,6 +246,55 @@ def deposit_withdraw(world: World, account_id: str, params: dict[str, str], malf
     return sorted((r for r in rows if start == 0 or r["id"] <= start), key=lambda r: -r["id"])[:size]
 
 
+def transfer_type(m: WalletMove) -> str:
+    """HTX's transferType for a move of the spot account: `spot-to-futures` / `futures-to-spot` (and otc,
+    linear-swap, super-margin alike), but the margin account's own words for margin: `margin-transfer-in` is
+    spot → margin (a debit of the spot account), `margin-transfer-out` margin → spot."""
+    if m.wallet == "margin":
+        return "margin-transfer-in" if m.direction == "out" else "margin-transfer-out"
+    return f"spot-to-{m.wallet}" if m.direction == "out" else f"{m.wallet}-to-spot"
+
+
+def ledger_entry(account_id: str, m: WalletMove) -> dict[str, Any]:
+    """One move as GET /v2/account/ledger lists it for the spot account: transactAmt a JSON number signed for
+    the spot account (income positive), transactId 0 as in HTX's own examples, epoch ms."""
+    spot, other = _account_number(account_id), _account_number(f"{account_id}:{m.wallet}")
+    sign = -1 if m.direction == "out" else 1
+    return {"accountId": spot, "currency": m.coin.lower(), "transactAmt": float(sign * m.amount),
+            "transactType": "transfer", "transferType": transfer_type(m), "transactId": 0,
+            "transactTime": m.time_ms, "transferer": spot if sign < 0 else other,
+            "transferee": other if sign < 0 else spot}
+
+
+def account_ledger(world: World, account_id: str, params: dict[str, str]) -> tuple[int, Any]:
+    """GET /v2/account/ledger (huobiapi.github.io/docs/spot/v1/en/#get-account-ledger): transfers only
+    (`transactTypes` transfer), a window of at most 10 days (startTime defaults to endTime − 10 days, endTime to
+    now) within the last 180 days, newest first, `limit` 1–500 (100), `nextId` / `fromId` when a window holds
+    more than a page. Errors in the v2 shape {"code": …, "message": …}."""
+    if params.get("accountId") not in (None, str(_account_number(account_id))):
+        return 200, {"code": 2002, "message": "invalid.field.value: accountId", "ok": False}
+    if params.get("transactTypes", "transfer") != "transfer":
+        return 200, {"code": 2002, "message": "invalid.field.value: transactTypes", "ok": False}
+    now = int(time.time() * 1000)
+    end = int(params.get("endTime") or now)
+    start = int(params.get("startTime") or end - LEDGER_WINDOW_MS)
+    if end - start > LEDGER_WINDOW_MS or start > end or end < now - LEDGER_HISTORY_MS:
+        return 200, {"code": 2002, "message": "invalid.field.value: startTime/endTime", "ok": False}
+    limit = min(max(int(params.get("limit") or 100), 1), MAX_LEDGER)
+    numbered = [(70_000_000 + i, m) for i, m in enumerate(world.wallet_moves[account_id])]
+    chosen = sorted(((n, m) for n, m in numbered if start <= m.time_ms <= end
+                     and (not params.get("currency") or m.coin.lower() == params["currency"].lower())),
+                    key=lambda r: (r[1].time_ms, r[0]), reverse=True)
+    if params.get("fromId"):
+        ids = [n for n, _ in chosen]
+        chosen = chosen[ids.index(int(params["fromId"])):] if int(params["fromId"]) in ids else []
+    page, rest = chosen[:limit], chosen[limit:]
+    body: dict[str, Any] = {"code": 200, "message": "success", "data": [ledger_entry(account_id, m) for _, m in page]}
+    if rest:
+        body["nextId"] = rest[0][0]
+    return 200, {**body, "ok": True}
+
+
 # ── malformed records (malformed=True only) ───────────────────────────────────────────────────────────────
 def bogus_trades(world: World, account_id: str) -> list[dict[str, Any]]:
     if account_id != "bluefin-htx" or len(world.trades.get(account_id, [])) < 4:
@@ -301,8 +351,10 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
         if path == "/market/depth":
             return 200, {"status": "ok", "ch": f"market.{params.get('symbol')}.depth", "ts": END_MS,
                          "tick": depth(world, params)}
-        if path.startswith(("/v1/account/", "/v1/order/", "/v1/query/")):
+        if path.startswith(("/v1/account/", "/v1/order/", "/v1/query/", "/v2/account/")):
             account_id = authenticate(world, request)
+            if path == "/v2/account/ledger":
+                return account_ledger(world, account_id, params)
             if path == "/v1/account/accounts":
                 return _ok([{"id": _account_number(account_id), "type": "spot", "subtype": "", "state": "working"}])
             if path == f"/v1/account/accounts/{_account_number(account_id)}/balance":

@@ -183,6 +183,10 @@ VENUE_TRANSFER_STATUS: dict[tuple[str, str], dict[str, str]] = {
                               "waiting_for_clearing": "pending"},
     ("coinbase", "withdrawal"): {"expired": "failed", "waiting_for_signature": "pending",
                                  "waiting_for_clearing": "pending"},
+    ("coinbase", "wallet_out"): {"expired": "failed", "waiting_for_signature": "pending",
+                                 "waiting_for_clearing": "pending"},
+    ("coinbase", "wallet_in"): {"expired": "failed", "waiting_for_signature": "pending",
+                                "waiting_for_clearing": "pending"},
 }
 
 
@@ -201,11 +205,18 @@ def _money(value: Any) -> tuple[Any, str | None]:
 #              as `fill` and never booked as a transfer. Each Advanced Trade fill appears twice here (one record
 #              in the base wallet, one in the quote wallet, the commission on the crypto side only);
 #   income     rewards the trades path cannot see: booked as income (acquired at fair value on receipt);
+#   wallet     moves between the owner's own accounts at Coinbase (COINBASE_WALLET_TYPES): wallet_out / wallet_in;
 #   anything else keeps its type (`coinbase:<type>`) and the gate quarantines it with that reason.
-COINBASE_TRANSFER_TYPES = frozenset({
-    "send", "receive", "request", "transfer", "tx", "fiat_deposit", "fiat_withdrawal", "exchange_deposit",
-    "exchange_withdrawal", "pro_deposit", "pro_withdrawal", "vault_withdrawal"})
+COINBASE_TRANSFER_TYPES = frozenset({"send", "receive", "request", "tx", "fiat_deposit", "fiat_withdrawal"})
 COINBASE_FILL_TYPES = frozenset({"advanced_trade_fill", "buy", "sell", "trade"})
+# Moves between the owner's own accounts at Coinbase, to the other account they name (wallet_out / wallet_in by the
+# sign of the wallet's amount): Coinbase Exchange (formerly Pro), the international exchange, a vault, staking,
+# the US futures account's daily cash settlement, and `transfer` ("between two of your own accounts").
+COINBASE_WALLET_TYPES = {
+    "exchange_deposit": "exchange", "exchange_withdrawal": "exchange", "pro_deposit": "pro",
+    "pro_withdrawal": "pro", "intx_deposit": "international", "intx_withdrawal": "international",
+    "vault_withdrawal": "vault", "staking_transfer": "staking", "unstaking_transfer": "staking",
+    "derivatives_settlement": "derivatives", "transfer": "account"}
 COINBASE_INCOME_TYPES = frozenset({"staking_reward", "inflation_reward", "interest", "earn_payout",
                                    "incentives_rewards_payout", "coinbase_earn"})
 
@@ -220,7 +231,15 @@ def coinbase_kind(native_type: Any) -> str | None:
         return "fill"
     if text in COINBASE_INCOME_TYPES:
         return "income"
+    if text in COINBASE_WALLET_TYPES:
+        return "wallet"
     return None if text in COINBASE_TRANSFER_TYPES else f"coinbase:{text}"
+
+
+def coinbase_wallet(tx: dict[str, Any]) -> str:
+    """The other account of a Coinbase move between the owner's own accounts ('coinbase:exchange')."""
+    info = tx.get("info") if isinstance(tx.get("info"), dict) else {}
+    return f"coinbase:{COINBASE_WALLET_TYPES[str(info.get('type')).lower()]}"
 
 
 def coinbase_amounts(tx: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
@@ -243,6 +262,8 @@ def coinbase_amounts(tx: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     if info.get("resource") != "transaction" or signed is None or signed == 0:
         return tx.get("type"), tx.get("amount"), fee_cost, fee_currency  # not the transaction resource
     kind = coinbase_kind(info.get("type"))
+    if kind == "wallet":  # the same coins, now in (or back from) another account of the owner's: no fee
+        return ("wallet_out" if signed < 0 else "wallet_in"), abs(signed), None, None
     if kind == "income" and signed < 0:
         kind = f"coinbase:{str(info.get('type')).lower()}"  # a reward taken back is no income: quarantined
     if kind is not None:
@@ -286,7 +307,8 @@ def normalise_transfer(tx: dict[str, Any], *, tenant_id: str, account_id: str, s
         fee_asset=clean_text(fee_currency),
         status=status,
         network=clean_text(tx.get("network")),
-        address=clean_text(tx.get("address") or tx.get("addressTo")),
+        address=(coinbase_wallet(tx) if kind in ("wallet_out", "wallet_in") and source == "coinbase"
+                 else clean_text(tx.get("address") or tx.get("addressTo"))),
         txid=clean_text(tx.get("txid")),
     )
     return row
@@ -300,6 +322,44 @@ SPOT_WALLETS = {"binance": "MAIN"}
 KRAKEN_SUBTYPE = re.compile(r"^(spot|staking|futures)(to|from)(spot|staking|futures)$")
 
 
+# Bitfinex ledger entries of category 51 (transfer), one per wallet changed, the description in the site's wallet
+# names: "Transfer of 184.3 USD from wallet Exchange to Deposit on wallet funding" (Exchange = exchange, Trading =
+# margin, Deposit = funding). A sub-account transfer ("… to Exchange SA(acc1->acc2) …") is another account's:
+# not matched. docs.bitfinex.com/reference/rest-auth-ledgers
+BITFINEX_TRANSFER = re.compile(r"^Transfer of \S+ \S+ from wallet (\w+) to (\w+) on wallet (\w+)$", re.IGNORECASE)
+BITFINEX_WALLETS = {"exchange": "exchange", "trading": "margin", "margin": "margin", "deposit": "funding",
+                    "funding": "funding", "derivatives": "derivatives"}
+# HTX GET /v2/account/ledger (transactTypes=transfer) on the spot account: transferType names the other wallet;
+# transactAmt is signed for the spot account. master-/sub-/agency- transfers are between users: not own wallets.
+# huobiapi.github.io/docs/spot/v1/en/#get-account-ledger
+HTX_TRANSFER = re.compile(r"^(?:dm-spot-to-(swap)|dm-(swap)-to-spot|spot-to-([a-z-]+)|([a-z-]+)-to-spot|"
+                          r"(margin|lock|user-lock)-transfer-(?:in|out))$")
+
+
+def _bitfinex_move(info: Any) -> tuple[str, str] | None:
+    entry = info.get("result") if isinstance(info, dict) else info  # ccxt wraps the array as {"result": [...]}
+    if not isinstance(entry, list) or len(entry) < 9:
+        return None
+    found = BITFINEX_TRANSFER.match(clean_text(entry[8]) or "")
+    amount = to_decimal(entry[5])
+    if found is None or not amount:
+        return None
+    origin, target = (BITFINEX_WALLETS.get(w.lower()) for w in found.groups()[:2])
+    own = (clean_text(entry[2]) or found[3]).lower()
+    if own != "exchange" or origin is None or target is None or origin == target:
+        return None  # only the exchange wallet's side is read (its balance is the one Coinbook reads)
+    return ("wallet_out", f"bitfinex:{target}") if amount < 0 else ("wallet_in", f"bitfinex:{origin}")
+
+
+def _htx_move(info: dict[str, Any]) -> tuple[str, str] | None:
+    found = HTX_TRANSFER.match(clean_text(info.get("transferType")) or "")
+    amount = to_decimal(info.get("transactAmt"))
+    if info.get("transactType") != "transfer" or found is None or not amount:
+        return None
+    other = next(g for g in found.groups() if g)
+    return ("wallet_out" if amount < 0 else "wallet_in"), f"htx:{other}"
+
+
 def wallet_move(record: dict[str, Any], source: str) -> tuple[str, str] | None:
     """(transfer_type, other wallet) of a move between the account's own wallets, seen from the wallet whose
     balance Coinbook reads and the record changes — `wallet_out` (to the other) or `wallet_in` (from it) — or
@@ -308,8 +368,14 @@ def wallet_move(record: dict[str, Any], source: str) -> tuple[str, str] | None:
     Binance: a universal transfer's `type` is FROM_TO in Binance's wallet names (MAIN_FUNDING, UMFUTURE_MAIN;
     MAIN is spot), developers.binance.com/docs/wallet/asset/query-user-universal-transfer.
     Kraken: one ledger entry per wallet changed, signed; the subtype names both wallets (see KRAKEN_SUBTYPE).
+    Bitfinex: one ledger entry per wallet changed, signed; the description names both (BITFINEX_TRANSFER).
+    HTX: the spot account's ledger, signed; transferType names the other wallet (HTX_TRANSFER).
     """
     info = record.get("info") if isinstance(record.get("info"), dict) else record
+    if source == "bitfinex":
+        return _bitfinex_move(info)
+    if source == "htx":
+        return _htx_move(info)
     if source == "kraken":
         found = KRAKEN_SUBTYPE.match(clean_text(info.get("subtype")) or "")
         amount = to_decimal(info.get("amount"))
@@ -338,11 +404,18 @@ def normalise_wallet_move(record: dict[str, Any], *, tenant_id: str, account_id:
         return None
     info = record.get("info") if isinstance(record.get("info"), dict) else record
     transfer_id = clean_text(record.get("id") or info.get("tranId"))
+    if source == "htx" and transfer_id in (None, "0"):
+        # HTX's transactId is 0 in its own examples: the entry's time, kind and amount identify it instead
+        transfer_id = ":".join(str(info.get(k)) for k in ("transactTime", "transferType", "currency", "transactAmt"))
     raw_status = clean_text(info.get("status")) or clean_text(record.get("status"))
-    status = WALLET_MOVE_STATUS.get(raw_status or "", raw_status)
+    # a ledger entry (Kraken, Bitfinex, HTX) is a balance change already made: no status of its own
+    status = WALLET_MOVE_STATUS.get(raw_status or "", raw_status) or "ok"
     row = _base(tenant_id, account_id, source, f"{kind[0]}:{transfer_id}:{status}" if transfer_id else None,
                 info, run_id)
-    amount = to_decimal(record.get("amount") if record.get("amount") is not None else info.get("amount"))
+    # the venue's own figure (ccxt's may be a float); Bitfinex's entry is an array: AMOUNT at index 5
+    native = info["result"][5] if source == "bitfinex" else info.get("transactAmt") if source == "htx" else None
+    amount = to_decimal(native if native is not None else
+                        record.get("amount") if record.get("amount") is not None else info.get("amount"))
     row.update(
         transfer_id=transfer_id,
         transfer_type=kind[0],

@@ -230,10 +230,10 @@ def sync_transfers(exchange: ccxt.Exchange, venue: VenueProfile, account: Exchan
 
 def sync_wallet_moves(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount,
                       cursors: dict[str, dict[str, Any]], now_ms: int, run_id: str | None) -> Iterator[Page]:
-    """Moves between the account's own wallets (Binance universal transfers through ccxt fetch_transfers, Kraken
-    ledger entries of type transfer through fetch_ledger), one kind at a time, by time window from the cursor
-    less the transfer look-back; into raw.<venue>_transfers as wallet_out / wallet_in rows (a ledger entry of
-    another kind is dropped). History older than the venue serves is recorded as a gap."""
+    """Moves between the account's own wallets (Binance universal transfers through ccxt fetch_transfers; Kraken,
+    Bitfinex and HTX ledger entries of the transfer kind through fetch_ledger), one kind at a time, by time
+    window from the cursor less the transfer look-back; into raw.<venue>_transfers as wallet_out / wallet_in rows
+    (a ledger entry of another kind is dropped). History older than the venue serves is recorded as a gap."""
     for kind in venue.wallet_move_types:
         endpoint = f"wallet_moves:{kind}"
         start, gaps = history_start(venue, account, cursors.get(endpoint), TRANSFER_LOOKBACK_MS, now_ms, endpoint,
@@ -241,7 +241,8 @@ def sync_wallet_moves(exchange: ccxt.Exchange, venue: VenueProfile, account: Exc
 
         def fetch(lower: int, upper: int, kind: str = kind) -> list[dict[str, Any]]:
             method = getattr(exchange, venue.wallet_move_method)
-            return method(None, since=lower, limit=venue.wallet_move_page_limit, params={"type": kind, "until": upper})
+            return method(None, since=lower, limit=venue.wallet_move_page_limit,
+                          params={venue.wallet_move_param: kind, "until": upper})
 
         for lower, upper in _windows(start, now_ms, venue.wallet_move_window_ms):
             records = _complete_window(fetch, lower, upper, venue.wallet_move_page_limit)

@@ -38,8 +38,9 @@ class VenueProfile:
     # neither deposit nor withdrawal history: the venue's transfer kinds to ask for one by one (empty: not
     # read), the ccxt method that lists them (its `type` param takes the kind), and how far back the venue
     # serves them (None: everything).
-    wallet_move_types: tuple[str, ...] = ()
+    wallet_move_types: tuple[Any, ...] = ()
     wallet_move_method: str = "fetch_transfers"
+    wallet_move_param: str = "type"       # the request parameter that takes the kind
     wallet_move_page_limit: int = 100
     wallet_move_window_ms: int = 30 * DAY_MS
     wallet_move_history_limit_ms: int | None = None
@@ -66,10 +67,11 @@ PROFILES: dict[str, VenueProfile] = {
         until_param="endTime", history_start_ms=1_499_990_400_000, ohlcv_page_limit=1000,
         request_budget=1200,
         # universal transfers touching the spot wallet (MAIN): funding, USDⓈ-M / COIN-M futures, cross margin;
-        # Binance serves the last 6 months only, 100 rows a page
+        # Binance serves the last 6 months only, 100 rows a page, and sets no maximum window: one window covers
+        # them (a full page is split), so a first sync costs one call per type, not six
         wallet_move_types=("MAIN_FUNDING", "FUNDING_MAIN", "MAIN_UMFUTURE", "UMFUTURE_MAIN", "MAIN_CMFUTURE",
                            "CMFUTURE_MAIN", "MAIN_MARGIN", "MARGIN_MAIN"),
-        wallet_move_window_ms=30 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
+        wallet_move_window_ms=181 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
     ),
     "kraken": VenueProfile(
         venue="kraken",
@@ -87,6 +89,11 @@ PROFILES: dict[str, VenueProfile] = {
         until_param="end", trade_params={"sort": 1},
         transfer_paging="combined", transfer_page_limit=1000, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_364_774_400_000, ohlcv_page_limit=1000, request_budget=90,
+        # ledger entries of category 51 (transfer: between the exchange, margin and funding wallets), at most
+        # 2500 a page, no maximum window; the ledger goes back 6 years (docs.bitfinex.com/reference/rest-auth-ledgers)
+        wallet_move_types=(51,), wallet_move_method="fetch_ledger", wallet_move_param="category",
+        wallet_move_page_limit=2500, wallet_move_window_ms=(6 * 365 + 1) * DAY_MS,
+        wallet_move_history_limit_ms=6 * 365 * DAY_MS,
     ),
     "htx": VenueProfile(
         venue="htx",
@@ -95,6 +102,10 @@ PROFILES: dict[str, VenueProfile] = {
         transfer_paging="from_id", transfer_page_limit=100,
         history_start_ms=1_505_865_600_000, trade_history_limit_ms=120 * DAY_MS, ohlcv_page_limit=1000,
         request_budget=600,
+        # the spot account's ledger, transfers only (spot ↔ futures / swaps / margin / OTC): a window of at most
+        # 10 days, within the last 180, 500 a page (GET /v2/account/ledger)
+        wallet_move_types=("transfer",), wallet_move_method="fetch_ledger", wallet_move_param="transactTypes",
+        wallet_move_page_limit=500, wallet_move_window_ms=10 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
     ),
     "coinbase": VenueProfile(
         venue="coinbase",
