@@ -182,8 +182,8 @@ day_prices as (
                treatment, null, abs(quantity)
         from lone_fees
     ) as l
-    -- a staked or earning code (Kraken DOT.S, USDC.M) is valued as its coin (macro priced_as)
-    left join lateral (select {{ priced_as('l.asset') }} as priced_as) as al on true
+    -- a staked or earning code (Kraken DOT.S, USDC.M) is valued as its coin (macro staked_coin)
+    left join lateral (select {{ staked_coin('l.asset') }} as priced_as) as al on true
     left join lateral {{ daily_close('al.priced_as', 'l.occurred_at') }} as p on true
 ),
 
