@@ -9,7 +9,6 @@ difference, and value the Earn balance as its coin. A second sync adds nothing.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -33,11 +32,11 @@ COIN = "ETH"
 
 
 def _plant_kraken_earn(world: World) -> dict[str, Any]:
-    """Half the account's ETH into Kraken Earn (bonded: ETH.B) a day ago, a reward compounding there and one paid
-    to spot, then a fifth of what was allocated taken back."""
-    at = int(time.time() * 1000) - 86_400_000
+    """Half the account's ETH into Kraken Earn (bonded: ETH.B), a reward compounding there and one paid to spot,
+    then a fifth of what was allocated taken back: a minute apart, after the account's last trade, inside the
+    world's price history (so the rewards have a daily close; Kraken serves its whole ledger)."""
     half = (world.computed_balances(KRAKEN)[COIN] / 2).quantize(Decimal("0.00000001"))
-    moves: list[WalletMove] = [world.move_between_wallets(KRAKEN, COIN, half, "earn", "out", at)]
+    moves: list[WalletMove] = [world.move_between_wallets(KRAKEN, COIN, half, "earn", "out")]
     rewards: list[Reward] = [world.pay_reward(KRAKEN, COIN, Decimal("0.0002153"), "earn"),
                              world.pay_reward(KRAKEN, COIN, Decimal("0.0000417"), "spot")]
     moves.append(world.move_between_wallets(KRAKEN, COIN, (half / 5).quantize(Decimal("0.00000001")), "earn", "in"))
@@ -115,11 +114,17 @@ def test_kraken_earn_moves_are_held_and_rewards_are_income_once(earned: tuple[st
     income = _query(url, """select asset, quantity from marts.ledger where account_id = %s and treatment = 'income'
                             order by occurred_at""", KRAKEN)
     assert income == [(earn_code, planted["rewards"][0].amount), (COIN, planted["rewards"][1].amount)], income
-    valued = _query(url, """select e.asset, e.kind, e.valuation from intermediate.int_lot_events e
+    valued = _query(url, """select e.asset, e.kind, e.value_usd, round(e.quantity * p.close_usd, 2)
+                            from intermediate.int_lot_events e
                             join marts.ledger l on l.ledger_entry_id = e.event_id
-                            where l.account_id = %s and l.treatment = 'income' order by e.occurred_at""", KRAKEN)
-    assert [(a, k) for a, k, _ in valued] == [(earn_code, "acquire"), (COIN, "acquire")], valued
-    assert all(v is not None and "no price" not in v for _, _, v in valued), valued
+                            left join lateral (select d.close_usd from intermediate.int_prices_daily d
+                                               where d.asset = %s and d.price_date <= cast(e.occurred_at as date)
+                                               order by d.price_date desc limit 1) p on true
+                            where l.account_id = %s and l.treatment = 'income' order by e.occurred_at""",
+                    COIN, KRAKEN)
+    assert [(a, k) for a, k, _, _ in valued] == [(earn_code, "acquire"), (COIN, "acquire")], valued
+    # each at ETH's daily close of its day (to the cent, as lot values are kept): the Earn code is valued as its coin
+    assert all(at_close is not None and value == at_close for _, _, value, at_close in valued), valued
 
 
 def test_a_second_sync_of_kraken_earn_adds_nothing(earned: tuple[str, Any, Any], tmp_path: Any) -> None:
