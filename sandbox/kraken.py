@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.binance import Request, candles
-from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
+from sandbox.world import END_MS, START_MS, Market, Reward, Trade, Transfer, WalletMove, World
 
 PREFIX = "kraken"
 PAGE = 50  # Kraken's page size for TradesHistory / Ledgers
@@ -147,9 +147,16 @@ def authenticate(world: World, request: Request) -> str:
     return account_id
 
 
-def staked_id(coin: str) -> str:
-    """A staked balance's own asset id: the altname with '.S' (XBT.S, ETH.S, DOT.S), as Balance lists it."""
-    return f"{ALTNAME.get(ASSET_ID[coin], ASSET_ID[coin])}.S"
+def staked_id(coin: str, suffix: str = "S") -> str:
+    """A staked balance's own asset id: the altname with '.S' (XBT.S, ETH.S, DOT.S), as Balance lists it; an Earn
+    balance's with its product's suffix (.B bonded / yield-bearing, .F Auto Earn: docs.kraken.com, Get Ledgers
+    Info, "Note on Staking/Earn assets")."""
+    return f"{ALTNAME.get(ASSET_ID[coin], ASSET_ID[coin])}.{suffix}"
+
+
+# Kraken Earn, as the world names its wallets: the balance's suffix, and the ledger subtype of a move into it
+# (type `earn`; the way back is a `deallocation`). Kraken writes allocations of Auto Earn as `autoallocation`.
+EARN_WALLETS = {"earn": ("B", "allocation"), "autoearn": ("F", "autoallocation")}
 
 
 def balance_ex(world: World, account_id: str) -> dict[str, Any]:
@@ -157,6 +164,8 @@ def balance_ex(world: World, account_id: str) -> dict[str, Any]:
     another API's)."""
     amounts = {ASSET_ID[a]: q for a, q in world.reported_balances(account_id).items()}
     amounts |= {staked_id(c): q for (w, c), q in world.other_wallets(account_id).items() if w == "staking"}
+    amounts |= {staked_id(c, EARN_WALLETS[w][0]): q for (w, c), q in world.other_wallets(account_id).items()
+                if w in EARN_WALLETS}
     return {a: {"balance": f"{q:.10f}", "credit": "0.0000", "credit_used": "0.0000", "hold_trade": "0.0000000000"}
             for a, q in sorted(amounts.items())}
 
@@ -164,10 +173,20 @@ def balance_ex(world: World, account_id: str) -> dict[str, Any]:
 def ledger_entries(m: WalletMove) -> list[tuple[str, dict[str, Any]]]:
     """A wallet move as Kraken's ledger writes it (type transfer): one entry per wallet whose balance changed,
     sharing the refid; the subtype names the entry's own wallet, then the other (spottostaking /
-    stakingfromspot, spotfromfutures, …). The futures wallet's own side is in the futures API, not here."""
+    stakingfromspot, spotfromfutures, …). The futures wallet's own side is in the futures API, not here.
+    A move into Kraken Earn is type `earn`, subtype allocation (autoallocation for Auto Earn) or deallocation:
+    the spot entry under the coin's id, the Earn entry under the Earn balance's id (DOT.B, USDC.F)."""
+    sign = -1 if m.direction == "out" else 1
+    if m.wallet in EARN_WALLETS:
+        suffix, allocation = EARN_WALLETS[m.wallet]
+        common = {"refid": _txid("R", m.id), "time": _secs(m.time_ms), "type": "earn", "aclass": "currency",
+                  "subtype": allocation if sign < 0 else "deallocation", "fee": "0.0000000000"}
+        return [(_txid("L", 2 * m.id), {**common, "asset": ASSET_ID[m.coin], "amount": f"{sign * m.amount:.10f}",
+                                        "balance": f"{m.spot_after:.10f}"}),
+                (_txid("L", 2 * m.id + 1), {**common, "asset": staked_id(m.coin, suffix),
+                                            "amount": f"{-sign * m.amount:.10f}", "balance": f"{m.other_after:.10f}"})]
     common = {"refid": _txid("R", m.id), "time": _secs(m.time_ms), "type": "transfer", "aclass": "currency",
               "fee": "0.0000000000"}
-    sign = -1 if m.direction == "out" else 1
     spot = {**common, "subtype": f"spot{'to' if sign < 0 else 'from'}{m.wallet}", "asset": ASSET_ID[m.coin],
             "amount": f"{sign * m.amount:.10f}", "balance": f"{m.spot_after:.10f}"}
     entries = [(_txid("L", 2 * m.id), spot)]
@@ -178,16 +197,28 @@ def ledger_entries(m: WalletMove) -> list[tuple[str, dict[str, Any]]]:
     return entries
 
 
+def reward_entry(r: Reward) -> tuple[str, dict[str, Any]]:
+    """An Earn reward as Kraken's ledger writes it: type `earn`, subtype `reward`, credited to the balance that
+    earned it (DOT.B for bonded Earn, which compounds) or to spot (ETH rewards are paid unstaked). The balance
+    after it is the world's business, not the books': left at zero here."""
+    asset = ASSET_ID[r.coin] if r.wallet == "spot" else staked_id(r.coin, EARN_WALLETS[r.wallet][0])
+    return _txid("L", 2 * r.id), {"refid": _txid("R", r.id), "time": _secs(r.time_ms), "type": "earn",
+                                  "subtype": "reward", "aclass": "currency", "asset": asset,
+                                  "amount": f"{r.amount:.10f}", "fee": "0.0000000000", "balance": "0.0000000000"}
+
+
 def ledgers(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-    """POST /0/private/Ledgers: `type` (all, trade, deposit, withdrawal, transfer, …), start (exclusive) / end
-    (inclusive) in seconds, `ofs`; 50 entries a page, newest first, with the count. Only wallet moves live
-    here: trades, deposits and withdrawals are read from their own endpoints."""
+    """POST /0/private/Ledgers: `type` (all, trade, deposit, withdrawal, transfer, earn, …), start (exclusive) /
+    end (inclusive) in seconds, `ofs`; 50 entries a page, newest first, with the count. Only wallet moves and
+    Earn rewards live here: trades, deposits and withdrawals are read from their own endpoints."""
     start, end = _window(params)
-    if params.get("type", "all") not in ("all", "transfer"):
-        return {"ledger": {}, "count": 0}
+    kind = params.get("type", "all")
+    entries = [(m.time_ms, lid, e) for m in world.wallet_moves[account_id] for lid, e in ledger_entries(m)]
+    entries += [(r.time_ms, *reward_entry(r)) for r in world.rewards[account_id]]
     ofs = int(params.get("ofs") or 0)
-    chosen = sorted(((m.time_ms, lid, e) for m in world.wallet_moves[account_id] for lid, e in ledger_entries(m)
-                     if start < m.time_ms / 1000 <= end), key=lambda r: (r[0], r[1]), reverse=True)
+    chosen = sorted(((at, lid, e) for at, lid, e in entries
+                     if kind in ("all", e["type"]) and start < at / 1000 <= end),
+                    key=lambda r: (r[0], r[1]), reverse=True)
     return {"ledger": {lid: e for _, lid, e in chosen[ofs:ofs + PAGE]}, "count": len(chosen)}
 
 

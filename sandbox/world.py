@@ -10,6 +10,7 @@ Ledger rule (what the warehouse reconciles with):
     balance = deposits (ok) − withdrawals (not canceled/failed: amount + fee)
               + bought base − sold base − quote paid on buys + quote received on sells − trade fees
               − moved to the venue's other wallets + moved back (WalletMove: the spot wallet's balance)
+              + rewards paid into the spot wallet (Reward; one paid into another wallet adds to that wallet)
 """
 
 from __future__ import annotations
@@ -228,6 +229,20 @@ class Transfer:
 
 
 @dataclass
+class Reward:
+    """An Earn / staking reward the venue paid the account (income): into its spot wallet or into the venue's
+    `wallet` that earned it (Kraken's bonded Earn compounds into DOT.B; Binance Simple Earn pays into Earn)."""
+
+    account_id: str
+    id: int
+    time_ms: int
+    coin: str
+    amount: Decimal
+    wallet: str  # 'spot' or the venue's name for the other wallet (as WalletMove.wallet)
+    product: str = ""  # the venue's product the reward came from, when its API names one
+
+
+@dataclass
 class WalletMove:
     """Coins moved between two wallets of one venue account (spot ↔ funding / earn / futures / staking): in
     neither deposit nor withdrawal history; the spot balance changes, the venue's other wallet holds the rest.
@@ -327,6 +342,7 @@ class World:
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
         self.wallet_moves: dict[str, list[WalletMove]] = defaultdict(list)  # per account, time order
+        self.rewards: dict[str, list[Reward]] = defaultdict(list)  # per account, time order (only when planted)
         self.wallet_flows: list[dict[str, Any]] = []
         self.malformed = Malformed()
         self._balances: dict[str, dict[str, Decimal]] = {a.account_id: defaultdict(Decimal) for a in ACCOUNTS}
@@ -625,16 +641,35 @@ class World:
             self.wallet_moves[account_id].append(move)
             return move
 
+    def pay_reward(self, account_id: str, coin: str, amount: Decimal, wallet: str = "spot",
+                   time_ms: int | None = None, product: str = "") -> Reward:
+        """Pay the account an Earn / staking reward into `wallet` ('spot', or another wallet of the venue), at
+        `time_ms` or a minute after the account's last event."""
+        with self._lock:
+            if amount <= 0:
+                raise ValueError(f"a reward of {amount} {coin}")
+            n = sum(len(r) for r in self.rewards.values())
+            reward = Reward(account_id, 47_000_000_000 + n, max(self._last_event_ms(account_id) + 60_000, time_ms or 0),
+                            coin, amount, wallet, product)
+            if wallet == "spot":
+                self._balances[account_id][coin] += amount
+            self.rewards[account_id].append(reward)
+            return reward
+
     def other_wallets(self, account_id: str) -> dict[tuple[str, str], Decimal]:
-        """What the account's moves left in its other wallets: (wallet, coin) → quantity."""
+        """What the account's moves (and rewards paid there) left in its other wallets: (wallet, coin) → quantity."""
         out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for m in self.wallet_moves[account_id]:
             out[(m.wallet, m.coin)] += m.amount if m.direction == "out" else -m.amount
+        for r in self.rewards[account_id]:
+            if r.wallet != "spot":
+                out[(r.wallet, r.coin)] += r.amount
         return {k: v for k, v in out.items() if v != 0}
 
     def _last_event_ms(self, account_id: str) -> int:
         return max([t.time_ms for t in self.trades[account_id]] + [t.time_ms for t in self.transfers[account_id]]
-                   + [m.time_ms for m in self.wallet_moves[account_id]])
+                   + [m.time_ms for m in self.wallet_moves[account_id]]
+                   + [r.time_ms for r in self.rewards[account_id]])
 
     # -- views ---------------------------------------------------------------------------------------------
     def computed_balances(self, account_id: str) -> dict[str, Decimal]:
@@ -651,6 +686,9 @@ class World:
                 out[tr.coin] += tr.amount if tr.kind == "deposit" else -(tr.amount + tr.fee)
         for m in self.wallet_moves[account_id]:  # the spot wallet's side of each move
             out[m.coin] += -m.amount if m.direction == "out" else m.amount
+        for r in self.rewards[account_id]:
+            if r.wallet == "spot":
+                out[r.coin] += r.amount
         return dict(out)
 
     def reported_balances(self, account_id: str) -> dict[str, Decimal]:
@@ -663,7 +701,8 @@ class World:
     def last_update_ms(self, account_id: str) -> int:
         return max([t.time_ms for t in self.trades[account_id]]
                    + [t.time_ms for t in self.transfers[account_id] if t.counts]
-                   + [m.time_ms for m in self.wallet_moves[account_id]])
+                   + [m.time_ms for m in self.wallet_moves[account_id]]
+                   + [r.time_ms for r in self.rewards[account_id]])
 
     def account_by_key(self, api_key: str, venue: str | None = None) -> str | None:
         """The account a key belongs to (on `venue`: a key works only where it was issued)."""

@@ -94,7 +94,8 @@ def store_file_import(wh: Warehouse, *, tenant_id: str, account_id: str, source:
 # (dbt_project/models/intermediate/exchanges/int_exchange_trades.sql and int_exchange_transfers.sql): a trade of
 # the same pair, side and second whose quantity is one API fill's or the sum of that second's fills (a Binance
 # statement sums them); a deposit or withdrawal with the API's id or hash, or the same amount (or, for a
-# statement's withdrawal, the API's amount plus its fee) within the same minute. Informational: the models decide.
+# statement's withdrawal, the API's amount plus its fee) within the same minute; an income (reward) of the same
+# asset and amount within the same minute (int_ledger.sql). Informational: the models decide.
 _ALREADY_SYNCED = """
 with f as (
     select * from raw.file_records
@@ -122,6 +123,12 @@ where (f.record_type = 'trade' and exists (
                      and (a.amount = f.amount or (f.source = 'csv:binance_statement'
                           and a.transfer_type = 'withdrawal' and a.fee_asset = a.asset
                           and a.amount + a.fee_amount = f.amount))))))
+   -- a reward the API lists with its transfers (Coinbase v2 staking_reward, …): the rule of int_ledger
+   or (f.record_type = 'income' and exists (
+          select 1 from raw.{venue}_transfers as a
+          where a.tenant_id = f.tenant_id and a.account_id = f.account_id and a.transfer_type = 'income'
+            and a.status = 'ok' and a.asset = f.asset and a.amount = f.amount
+            and date_trunc('minute', a.occurred_at) = date_trunc('minute', f.occurred_at)))
 """
 
 

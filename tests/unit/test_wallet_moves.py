@@ -67,7 +67,6 @@ def test_kraken_transfer_entries_name_their_own_and_the_other_wallet(subtype: st
     assert row["txid"] == "RKB7ODD-AUNIS-XMLWRT"  # the refid both sides of one move share
 
 
-@pytest.mark.parametrize(("subtype", "kind"), [("", "trade"), ("spotfromspot", "transfer"), ("", "transfer"),
-                                               ("allocation", "earn")])
+@pytest.mark.parametrize(("subtype", "kind"), [("", "trade"), ("spotfromspot", "transfer"), ("", "transfer")])
 def test_other_kraken_entries_are_not_wallet_moves(subtype: str, kind: str) -> None:
     assert normalise_wallet_move(_kraken(subtype, "XXBT", "-1", kind), source="kraken", **COMMON) is None

@@ -80,7 +80,7 @@ priced as (
            peg.asset is not null as pegged, p.close_usd, p.price_date, p.source_venue, p.source_symbol, p.fallback
     from held as h
     left join ops.accounts as a on a.tenant_id = %(t)s and a.account_id = h.account_id
-    left join staging.price_aliases as alias on alias.asset = h.asset
+    left join intermediate.int_price_aliases as alias on alias.asset = h.asset
     left join staging.usd_pegged_assets as peg on peg.asset = coalesce(alias.priced_as, h.asset)
     -- the last daily close at or before the quarter's end (a close is the price at the end of its UTC day), no
     -- older than 7 days: the rule of the lot marts (macro daily_close)
@@ -119,7 +119,7 @@ with moves as (
                 when l.quantity > 0 then 'internal_in' else 'internal_out' end as flow,
            coalesce(alias.priced_as, l.asset) as priced_as
     from marts.ledger as l
-    left join staging.price_aliases as alias on alias.asset = l.asset
+    left join intermediate.int_price_aliases as alias on alias.asset = l.asset
     where l.tenant_id = %(t)s and l.occurred_at >= %(start)s and l.occurred_at < %(end)s
       and l.treatment in ('external_inflow', 'external_outflow', 'internal_transfer') and l.leg = 'amount'
 ),

@@ -320,6 +320,13 @@ SPOT_WALLETS = {"binance": "MAIN"}
 # Kraken ledger subtypes of type `transfer` name the entry's own wallet, then the other: spottostaking,
 # stakingfromspot, spotfromfutures, … (docs.kraken.com/api/docs/rest-api/get-ledgers)
 KRAKEN_SUBTYPE = re.compile(r"^(spot|staking|futures)(to|from)(spot|staking|futures)$")
+# Kraken Earn, ledger type `earn` (support.kraken.com "How to interpret Ledger history fields"): allocation,
+# autoallocation (Auto Earn), deallocation and migration (legacy staking → Earn) move coins between spot and an
+# Earn balance, one entry per balance changed, sharing the refid; the Earn balance has its own code, the coin's
+# with a suffix (.B yield-bearing / bonded, .F Auto Earn, .S staked, .M opt-in rewards, .P parachain: docs.kraken.com,
+# Get Ledgers Info, "Note on Staking/Earn assets"). A reward (earn / reward, or the older type `staking`) is income.
+KRAKEN_EARN_MOVES = frozenset({"allocation", "autoallocation", "deallocation", "migration"})
+KRAKEN_EARNING_CODE = re.compile(r"\.[SMFBP]$")
 
 
 # Bitfinex ledger entries of category 51 (transfer), one per wallet changed, the description in the site's wallet
@@ -377,11 +384,17 @@ def wallet_move(record: dict[str, Any], source: str) -> tuple[str, str] | None:
     if source == "htx":
         return _htx_move(info)
     if source == "kraken":
-        found = KRAKEN_SUBTYPE.match(clean_text(info.get("subtype")) or "")
+        subtype = clean_text(info.get("subtype")) or ""
+        found = KRAKEN_SUBTYPE.match(subtype)
         amount = to_decimal(info.get("amount"))
+        direction = "wallet_out" if amount is not None and amount < 0 else "wallet_in"
+        if info.get("type") == "earn" and subtype in KRAKEN_EARN_MOVES and amount:
+            # the Earn balance's own entry (DOT.B) moves from or to spot; the spot entry (DOT) to or from Earn
+            earning = KRAKEN_EARNING_CODE.search(clean_text(info.get("asset")) or "")
+            return direction, "kraken:spot" if earning else "kraken:earn"
         if info.get("type") != "transfer" or found is None or found[1] == found[3] or not amount:
             return None
-        return ("wallet_out" if amount < 0 else "wallet_in"), f"kraken:{found[3]}"
+        return direction, f"kraken:{found[3]}"
     spot = SPOT_WALLETS.get(source)
     origin, _, target = (clean_text(info.get("type")) or "").partition("_")
     if spot is None or not target:
@@ -393,12 +406,28 @@ def wallet_move(record: dict[str, Any], source: str) -> tuple[str, str] | None:
     return None
 
 
+def kraken_reward(record: dict[str, Any]) -> str | None:
+    """The transfers row's type for a Kraken ledger entry that is an Earn or staking reward: `income` when it
+    credits the account, `kraken:<type>_<subtype>` (quarantined by the gate, with that reason) when it debits it;
+    None when the entry is no reward."""
+    info = record.get("info") if isinstance(record.get("info"), dict) else record
+    kind, subtype = clean_text(info.get("type")), clean_text(info.get("subtype")) or ""
+    if not ((kind == "earn" and subtype == "reward") or kind == "staking"):
+        return None
+    amount = to_decimal(info.get("amount"))
+    return "income" if amount is not None and amount > 0 else f"kraken:{kind}_{subtype}".rstrip("_")
+
+
 def normalise_wallet_move(record: dict[str, Any], *, tenant_id: str, account_id: str, source: str,
                           run_id: str | None) -> Row | None:
     """A move between the account's own wallets on one venue, as a transfers row: `transfer_type` wallet_out /
     wallet_in, `address` the other wallet ('binance:funding'), amount > 0, no fee; `txid` the venue's reference
-    shared by the entries of one move (Kraken's refid: both sides when both wallets are read). None: not such
-    a move (a ledger entry of another kind)."""
+    shared by the entries of one move (Kraken's refid: both sides when both wallets are read). A Kraken Earn
+    reward read with them is an `income` row (amount: what the balance gained, net of Kraken's fee column).
+    None: neither (a ledger entry of another kind)."""
+    reward = kraken_reward(record) if source == "kraken" else None
+    if reward is not None:
+        return _kraken_reward_row(record, reward, tenant_id=tenant_id, account_id=account_id, run_id=run_id)
     kind = wallet_move(record, source)
     if kind is None:
         return None
@@ -427,6 +456,24 @@ def normalise_wallet_move(record: dict[str, Any], *, tenant_id: str, account_id:
         status=status,
         network=None,
         address=kind[1],
+        txid=clean_text(info.get("refid")),
+    )
+    return row
+
+
+def _kraken_reward_row(record: dict[str, Any], kind: str, *, tenant_id: str, account_id: str,
+                       run_id: str | None) -> Row:
+    info = record.get("info") if isinstance(record.get("info"), dict) else record
+    transfer_id = clean_text(record.get("id"))
+    row = _base(tenant_id, account_id, "kraken", f"{kind}:{transfer_id}:ok" if transfer_id else None, info, run_id)
+    amount, fee = to_decimal(info.get("amount")), to_decimal(info.get("fee")) or 0
+    row.update(
+        transfer_id=transfer_id, transfer_type=kind,
+        occurred_at=ms_to_datetime(record.get("timestamp")),
+        asset=clean_text(record.get("currency") or info.get("asset")),
+        # balance = old balance + amount − fee (Kraken's ledger rule): the income is what the balance gained
+        amount=abs(amount - fee) if amount is not None else None,
+        fee_amount=None, fee_asset=None, status="ok", network=None, address=None,
         txid=clean_text(info.get("refid")),
     )
     return row

@@ -79,8 +79,10 @@ PROFILES: dict[str, VenueProfile] = {
         trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=365 * DAY_MS,
         transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=240,
-        # ledger entries of type transfer (spot ↔ staking / futures), 50 a page
-        wallet_move_types=("transfer",), wallet_move_method="fetch_ledger", wallet_move_page_limit=50,
+        # ledger entries of type transfer (spot ↔ staking / futures), earn (allocations to and from Kraken Earn,
+        # and its rewards) and staking (the older rewards), 50 a page
+        wallet_move_types=("transfer", "earn", "staking"), wallet_move_method="fetch_ledger",
+        wallet_move_page_limit=50,
         wallet_move_window_ms=365 * DAY_MS,
     ),
     "bitfinex": VenueProfile(

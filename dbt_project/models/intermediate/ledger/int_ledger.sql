@@ -12,7 +12,7 @@
 --     the same total; the reconciliation compares the read wallets only; nothing is disposed of (ledger:
 --     treatment venue_wallet).
 -- income listed with a venue's transfers (status ok) → +amount (entry_type income); a `fill` listed there → nothing
--- (the trades path books it).
+-- (the trades path books it). An imported file's income that the API delivered too counts once (the API's).
 -- Wallets (stg_chains__*): Bitcoin 'in' → deposit, 'out' → withdrawal, its fee → network_fee ('self', a
 -- consolidation, is the fee alone); EVM value/token movements → deposit / withdrawal, to or from a DeFi
 -- contract → defi_deposit / defi_withdrawal (not a disposal: the coins now sit in a position of the same
@@ -129,8 +129,15 @@ legs as (
            case when record_type = 'income' then 'income' else 'network_fee' end,
            case when record_type = 'income' then 'amount' else 'fee' end, occurred_at, asset,
            case when record_type = 'income' then amount else -amount end, null, txid
-    from {{ ref('stg_files__other') }}
+    from {{ ref('stg_files__other') }} as f
     where amount <> 0
+      -- a reward the venue's API delivered too (Coinbase v2 staking_reward and the same line of the transaction
+      -- history CSV) is booked once, from the API: same account, asset and amount, within the same minute
+      and not (record_type = 'income' and exists (
+          select 1 from transfers as a
+          where a.tenant_id = f.tenant_id and a.account_id = f.account_id and a.transfer_type = 'income'
+            and a.status = 'ok' and a.source not like 'csv:%' and a.asset = f.asset and a.amount = f.amount
+            and date_trunc('minute', a.occurred_at) = date_trunc('minute', f.occurred_at)))
 )
 
 select

@@ -169,8 +169,8 @@ lone_fees as (
 day_prices as (
     select
         l.*,
-        case when l.asset in (select asset from pegs) then 1 else p.close_usd end as unit_usd,
-        case when l.asset in (select asset from pegs) then l.asset || ' at 1 USD'
+        case when al.priced_as in (select asset from pegs) then 1 else p.close_usd end as unit_usd,
+        case when al.priced_as in (select asset from pegs) then l.asset || ' at 1 USD'
              when p.close_usd is not null then l.asset || ' daily close ' || p.price_date || ' (' || p.venues || ')'
         end as price_note
     from (
@@ -182,7 +182,9 @@ day_prices as (
                treatment, null, abs(quantity)
         from lone_fees
     ) as l
-    left join lateral {{ daily_close('l.asset', 'l.occurred_at') }} as p on true
+    -- a staked or earning code (Kraken DOT.S, USDC.M) is valued as its coin (macro staked_coin)
+    left join lateral (select {{ staked_coin('l.asset') }} as priced_as) as al on true
+    left join lateral {{ daily_close('al.priced_as', 'l.occurred_at') }} as p on true
 ),
 
 other_events as (

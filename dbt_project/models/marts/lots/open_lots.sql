@@ -10,7 +10,7 @@ events as (
 ),
 
 aliases as (
-    select asset, priced_as from {{ ref('price_aliases') }}
+    select asset, priced_as from {{ ref('int_price_aliases') }}
 )
 
 select

@@ -67,7 +67,7 @@ select
     cast(h.last_movement_at as timestamptz) as last_movement_at,
     cast(greatest(h.last_movement_at, p.priced_at) as timestamptz) as as_of
 from holdings as h
-left join {{ ref('price_aliases') }} as alias on alias.asset = h.asset
+left join {{ ref('int_price_aliases') }} as alias on alias.asset = h.asset
 left join {{ ref('int_prices_latest') }} as p on p.asset = coalesce(alias.priced_as, h.asset)
 left join {{ ref('stg_ops__accounts') }} as a on a.tenant_id = h.tenant_id and a.account_id = h.account_id
 where h.quantity <> 0
