@@ -14,6 +14,7 @@ from pipelines.app import (
     compliance,
     dashboards,
     imports,
+    metrics,
     pipeline,
     prices,
     report,
@@ -41,6 +42,7 @@ app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(compliance.app, name="compliance")
+app.add_typer(metrics.app, name="metrics")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)
