@@ -14,6 +14,7 @@ from pipelines.app import (
     compliance,
     dashboards,
     imports,
+    metrics,
     pipeline,
     prices,
     report,
@@ -43,6 +44,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(audit.app, name="audit")
 app.add_typer(compliance.app, name="compliance")
 app.add_typer(trading.app, name="trading")
+app.add_typer(metrics.app, name="metrics")
 app.command()(pipeline.prepare)
 app.command()(pipeline.run)
 app.command()(pipeline.summary)

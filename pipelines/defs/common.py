@@ -9,6 +9,10 @@ from warehouse.connection import Warehouse
 
 TIER_TAG = "coinbook/tier"  # fast | nightly | backfill | manual | import | ticks
 TICK_TAG = "coinbook/tick"  # the scheduled time a run belongs to: its follow-up runs once per tick
+# On Kubernetes the run queue limits concurrency by these (deploy/helm/values.yaml, tagConcurrencyLimits): the
+# account syncs of one venue or chain, and the transforms, whose derived-table replaces must not overlap.
+SOURCE_TAG = "coinbook/venue"  # the venue or chain of an account-sync run
+TRANSFORM_TAG = "coinbook/transform"  # the transform job of a tier
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -4,6 +4,7 @@ fan out — the full sync (nightly, back-fills) and the balances alone (the fast
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from pipelines.defs.common import SOURCE_TAG
 from pipelines.defs.exchanges.assets import build_account_assets
 from pipelines.services.venues import all_venues
 from pipelines.settings import CoinbookSettings
@@ -13,7 +14,7 @@ def account_sync_job(venue: str, assets: list[dg.AssetsDefinition]) -> Unresolve
     return dg.define_asset_job(
         name=f"{venue}_account_sync",
         # The gates validate whole tables: they run once per tick in the transform job, not once per account.
-        selection=dg.AssetSelection.assets(*assets).without_checks(),
+        selection=dg.AssetSelection.assets(*assets).without_checks(), tags={SOURCE_TAG: venue},
         description=f"Balances, transfers and trades of one {venue} account (one run per account partition).")
 
 
@@ -21,6 +22,7 @@ def balances_sync_job(venue: str, assets: list[dg.AssetsDefinition]) -> Unresolv
     balances = [a for a in assets if a.key.path[-1].endswith("_balances")]
     return dg.define_asset_job(
         name=f"{venue}_balances_sync", selection=dg.AssetSelection.assets(*balances).without_checks(),
+        tags={SOURCE_TAG: venue},
         description=f"Fast tier: the balances of one {venue} account (one run per account partition).")
 
 

@@ -5,6 +5,7 @@ assets that sit between them. Selections by group and key, so this module needs 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from pipelines.defs.common import TRANSFORM_TAG
 from pipelines.defs.quality.checks import gate_keys
 from pipelines.settings import CoinbookSettings
 
@@ -19,11 +20,13 @@ def transform_jobs(settings: CoinbookSettings) -> list[UnresolvedAssetJobDefinit
     up_to_positions = dg.AssetSelection.keys("positions", "data_status", "quarantine_by_source").upstream() - INGEST
     return [
         dg.define_asset_job("positions_refresh", selection=up_to_positions | ALERTS | gates,
+                            tags={TRANSFORM_TAG: "positions_refresh"},
                             description="Fast tier (after tickers_refresh): the quality gate, the models up to "
                                         "positions, the quarantine counts, and freshness alerts."),
         # everything but ingestion: every model and test, transfer matching, lots, risk, alerts, the exports
         # (influx_export reads the risk tables portfolio_risk writes, and returns at once when not configured)
         dg.define_asset_job("nightly_reconciliation", selection=everything | gates,
+                            tags={TRANSFORM_TAG: "nightly_reconciliation"},
                             description="Slow tier (after market_data): the quality gate, every model and test, "
                                         "lots, risk, alerts and exports."),
     ]
