@@ -12,6 +12,29 @@
 --   ops.proposal_events      the life of a proposal: proposed → approved (who, when) → sent → filled / partially
 --                            filled / failed, or rejected; the latest event is its state
 
+-- The lists (V029): managers read their portfolios' targets and proposals (row-level security keeps them to their
+-- tenants), accountants and auditors as well; every table is chained and append-only. Before the tables, so the
+-- event trigger secures and chains each as it is created.
+insert into ops.relation_readers (schema_name, relation_name, readers, writers, why) values
+    ('ops', 'rebalance_settings', '{coinbook_manager,coinbook_accountant,coinbook_auditor}', '{}',
+     'managers read their portfolios'' targets (V036)'),
+    ('ops', 'rebalance_targets', '{coinbook_manager,coinbook_accountant,coinbook_auditor}', '{}',
+     'managers read their portfolios'' targets (V036)'),
+    ('ops', 'rebalance_proposals', '{coinbook_manager,coinbook_accountant,coinbook_auditor}', '{}',
+     'managers read the proposals they decide (V036)'),
+    ('ops', 'rebalance_orders', '{coinbook_manager,coinbook_accountant,coinbook_auditor}', '{}',
+     'managers read the orders they approve (V036)'),
+    ('ops', 'proposal_events', '{coinbook_manager,coinbook_accountant,coinbook_auditor}', '{}',
+     'managers read the proposals'' life and write their decisions (insert only, granted below) (V036)')
+on conflict do nothing;
+insert into audit.chained_tables (schema_name, table_pattern, chained_by, append_only, why) values
+    ('ops', 'rebalance\_settings', 'statement', true, 'targets are set by people (V036)'),
+    ('ops', 'rebalance\_targets', 'statement', true, 'targets are set by people (V036)'),
+    ('ops', 'rebalance\_proposals', 'statement', true, 'what was proposed to the managers (V036)'),
+    ('ops', 'rebalance\_orders', 'statement', true, 'what was proposed to the managers (V036)'),
+    ('ops', 'proposal\_events', 'statement', true, 'approvals, rejections, sends and fills (V036)')
+on conflict do nothing;
+
 create table if not exists ops.rebalance_settings (
     tenant_id      text not null,
     portfolio_id   text not null,
@@ -92,20 +115,6 @@ create table if not exists ops.proposal_events (
 );
 create index if not exists proposal_events_by_proposal on ops.proposal_events (tenant_id, proposal_id, event_id);
 
-do $$
-begin
-    perform audit.protect('ops.rebalance_settings'::regclass, true);
-    perform audit.protect('ops.rebalance_targets'::regclass, true);
-    perform audit.protect('ops.rebalance_proposals'::regclass, true);
-    perform audit.protect('ops.rebalance_orders'::regclass, true);
-    perform audit.protect('ops.proposal_events'::regclass, true);
-end $$;
-
-select ops.secure_relation('ops.rebalance_settings'::regclass);
-select ops.secure_relation('ops.rebalance_targets'::regclass);
-select ops.secure_relation('ops.rebalance_proposals'::regclass);
-select ops.secure_relation('ops.rebalance_orders'::regclass);
-select ops.secure_relation('ops.proposal_events'::regclass);
 
 -- The life of a proposal, enforced where it is written (the same rules as domain/rebalancing.TRANSITIONS; a test
 -- holds the two together): the first event is 'proposed', each next one a step the current state allows, a
@@ -167,14 +176,10 @@ drop trigger if exists proposal_event_rules on ops.proposal_events;
 create trigger proposal_event_rules before insert on ops.proposal_events
     for each row execute function ops.check_proposal_event();
 
--- Managers read their portfolios' targets and proposals (row-level security keeps them to their tenants) and
--- write their decisions; accountants and auditors read them as the auditor reads every ops table.
+-- Managers write their decisions (the trigger above keeps them to approved / rejected, on their own login).
 do $$
 begin
     if exists (select 1 from pg_roles where rolname = 'coinbook_manager') then
-        grant select on ops.rebalance_settings, ops.rebalance_targets, ops.rebalance_proposals,
-                        ops.rebalance_orders, ops.proposal_events to coinbook_manager;
         grant insert on ops.proposal_events to coinbook_manager;
-        grant usage on schema ops to coinbook_manager;
     end if;
 end $$;
