@@ -13,8 +13,7 @@
 --                            filled / failed, or rejected; the latest event is its state
 
 -- The lists (V029): managers read their portfolios' targets and proposals (row-level security keeps them to their
--- tenants), accountants and auditors as well; every table is chained and append-only. Before the tables, so the
--- event trigger secures and chains each as it is created.
+-- tenants), accountants and auditors as well; every table is chained and append-only.
 insert into ops.relation_readers (schema_name, relation_name, readers, writers, why) values
     ('ops', 'rebalance_settings', '{coinbook_manager,coinbook_accountant,coinbook_auditor}', '{}',
      'managers read their portfolios'' targets (V036)'),
@@ -175,6 +174,12 @@ end $fn$;
 drop trigger if exists proposal_event_rules on ops.proposal_events;
 create trigger proposal_event_rules before insert on ops.proposal_events
     for each row execute function ops.check_proposal_event();
+
+-- Secured and chained from the lists above, explicitly: a migration may run where the event trigger does not fire
+-- (idempotent when it did).
+select ops.secure_relation(rel), audit.protect(rel)
+from unnest(array['ops.rebalance_settings', 'ops.rebalance_targets', 'ops.rebalance_proposals',
+                  'ops.rebalance_orders', 'ops.proposal_events']::regclass[]) as rel;
 
 -- Managers write their decisions (the trigger above keeps them to approved / rejected, on their own login).
 do $$
