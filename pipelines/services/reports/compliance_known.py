@@ -30,6 +30,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from pipelines.domain.asof import DISPOSAL_COLUMNS
 from pipelines.services.reports.asof import disposals_as_of
@@ -148,5 +149,6 @@ def known_at_relations(conn: psycopg.Connection[Any], tenant: str, known_at: dat
                 swaps[relation] = stand_in(relation)
         yield swaps
     finally:
-        for kind, relation in reversed(made):
+        # in a failed transaction there is nothing to drop: its rollback takes them away
+        for kind, relation in reversed(made if conn.info.transaction_status != TransactionStatus.INERROR else []):
             conn.execute(sql.SQL(f"drop {kind} if exists {relation} cascade"))  # type: ignore[arg-type]
