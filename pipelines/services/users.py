@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from warehouse.connection import Warehouse
+from warehouse.connection import Warehouse, mask_passwords
 from warehouse.users import (
     GROUP_ROLES,
     Login,
@@ -124,7 +124,8 @@ def acting_as(wh: Warehouse, name: str, password: str, role: str = "compliance")
         with person.connect(connect_timeout=10):
             pass
     except psycopg.OperationalError as exc:
-        raise UserError(f"cannot connect as {name!r}: {str(exc).strip().splitlines()[-1]}") from None
+        reason = mask_passwords(str(exc).strip().splitlines()[-1])  # never a password in a message
+        raise UserError(f"cannot connect as {name!r}: {reason}") from None
     return person
 
 
