@@ -68,6 +68,11 @@ class CoinbookSettings(BaseSettings):
     tax_timezone: str = Field(default="UTC", description="IANA zone of the tax year and of the dates on Form "
                               "8949, for tenants without their own (ops.tenants.tax_timezone).")
 
+    # ── a person's own login, for the changes `coinbook compliance` records (pipelines/app/officer.py) ──
+    login: str | None = Field(default=None, description="The login (`coinbook users`) a compliance change is "
+                              "made as; --as overrides it.")
+    login_password: SecretStr | None = Field(default=None, description="Its password (else prompted).")
+
     # ── optional export to InfluxDB 2 (pipelines/defs/exports) ─────────────────────────────────────────
     influx_url: str | None = Field(default=None, description="Set to export prices and risk metrics.")
     influx_token: SecretStr | None = None

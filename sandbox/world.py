@@ -173,6 +173,8 @@ DISCREPANCY = ("bluefin", "bluefin-binance", "SOL", Decimal("1.5"))  # an unreco
 # (sdn.xml's layout) carries it with a few addresses the world never pays; `coinbook run` loads it.
 SANCTIONED_COUNTERPARTY = ("acme", "acme-binance-main", "149w62rY42aZBox8fGcmqNsXUzSStKeq8C")
 SANCTIONS_DEMO_LIST = Path(__file__).parent / "sanctions" / "sdn_demo.xml"
+# The demo tenants' KYC register (one complete, one whose next review is near), seeded by `coinbook run`.
+KYC_DEMO_REGISTER = Path(__file__).parent / "kyc" / "demo_register.yaml"
 # Coins moved on-chain between exchange accounts and the same tenant's own wallets (sandbox/chains.py):
 # (day, asset, amount, from account, to account, chain). The exchange records the chain's transaction hash.
 WALLET_FLOWS = (

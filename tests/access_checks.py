@@ -19,9 +19,14 @@ from tests.support import admin_warehouse
 from warehouse.connection import Warehouse
 
 SCHEMAS = ("raw", "ops", "derived", "audit", "staging", "intermediate", "marts")
-# What a role may write (migration V016); anything else it tries must be refused.
-WRITABLE = {"accountant": {"ops.cost_basis", "ops.transfer_overrides", "ops.lot_selections", "ops.lot_methods"}}
 WRITES = ("insert", "update", "delete", "truncate")
+# What a role may write, and how (migrations V016, V030); anything else it tries must be refused.
+_CHANGES = ("insert", "update", "delete")
+WRITABLE = {"accountant": dict.fromkeys(("ops.cost_basis", "ops.transfer_overrides", "ops.lot_selections",
+                                         "ops.lot_methods"), _CHANGES),
+            # append-only registers: a compliance officer adds, never changes
+            "compliance": dict.fromkeys(("ops.screening_decisions", "ops.kyc_subjects", "ops.kyc_reviews",
+                                         "ops.compliance_thresholds"), ("insert",))}
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ def _writes(conn: psycopg.Connection, role: str, rels: list[Relation]) -> list[s
     failures = []
     for rel in rels:
         for kind in WRITES:
-            granted = rel.name in WRITABLE.get(role, set()) and kind != "truncate"
+            granted = kind in WRITABLE.get(role, {}).get(rel.name, ())
             refused = _refused(conn, write_statement(kind, rel))
             if granted and refused:
                 failures.append(f"{role} may not {kind} {rel.name}, which it should")
@@ -159,12 +164,15 @@ def _writes(conn: psycopg.Connection, role: str, rels: list[Relation]) -> list[s
 
 def _foreign_rows(conn: psycopg.Connection, role: str, tenant: str, others: list[str]) -> list[str]:
     """A role that writes its tenants' choices cannot write another tenant's."""
-    if role != "accountant":
+    probes = {"accountant": ("ops.cost_basis", "insert into ops.cost_basis (tenant_id, entry_id, cost) "
+                                               "values ({}, 'probe', 1)"),
+              "compliance": ("ops.kyc_subjects", "insert into ops.kyc_subjects (tenant_id, subject_id, kind, name) "
+                                                 "values ({}, 'probe', 'client', 'Probe')")}
+    if role not in probes:
         return []
+    table, template = probes[role]
     failures = []
     for other in others:
-        statement = sql.SQL("insert into ops.cost_basis (tenant_id, entry_id, cost) values ({}, 'probe', 1)").format(
-            sql.Literal(other))
-        if not _refused(conn, statement):
-            failures.append(f"accountant of {tenant} wrote ops.cost_basis of {other}")
+        if not _refused(conn, sql.SQL(template).format(sql.Literal(other))):  # type: ignore[arg-type]
+            failures.append(f"{role} of {tenant} wrote {table} of {other}")
     return failures

@@ -1,5 +1,5 @@
-"""Logins of people (a PostgreSQL LOGIN role each, member of one of the group roles of migration V016) and their
-tenants (ops.user_tenants). A login belongs to the cluster, its tenants to a database. The password reaches the
+"""Logins of people (a PostgreSQL LOGIN role each, member of one of the group roles of migrations V016 and V030) and
+their tenants (ops.user_tenants). A login belongs to the cluster, its tenants to a database. The password reaches the
 server as a SCRAM-SHA-256 verifier computed here, never in clear (it would sit in the server's log)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from psycopg import sql
 
 from warehouse.connection import Warehouse
 
-GROUP_ROLES = ("coinbook_manager", "coinbook_accountant", "coinbook_auditor")
+GROUP_ROLES = ("coinbook_manager", "coinbook_accountant", "coinbook_auditor", "coinbook_compliance")
 SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
 
 

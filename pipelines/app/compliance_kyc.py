@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.app.console import console, err_console
+from pipelines.app.officer import AS_HELP, as_officer
 from pipelines.app.ready import ensure_warehouse
 from pipelines.services import compliance
 from pipelines.settings import get_settings
@@ -59,11 +60,15 @@ def add_subject(
     ownership: str | None = typer.Option(None, "--ownership", help="A beneficial owner's share, in percent."),
     country: str | None = typer.Option(None, "--country", help="ISO 3166-1 alpha-2 (e.g. DE)."),
     note: str | None = typer.Option(None, "--note"),
+    as_login: str | None = typer.Option(None, "--as", help=AS_HELP),
 ) -> None:
     """Record a client or a beneficial owner in the register (again with the same id: a correction; the earlier
-    entry stays in the history and the audit chain)."""
+    entry stays in the history and the audit chain), as a compliance officer (--as)."""
+    wh = _wh()
+    by = as_officer(wh, as_login)
     try:
-        compliance.add_subject(_wh(), tenant, subject, kind, name, _amount(ownership, "--ownership"), country, note)
+        compliance.add_subject(wh, tenant, subject, kind, name, _amount(ownership, "--ownership"), country, note,
+                               by=by)
     except (ValueError, LookupError) as exc:
         raise _refused(exc) from None
     console.print(f"recorded {kind} {escape(subject)} of {escape(tenant)}: {escape(name)}", highlight=False)
@@ -83,11 +88,15 @@ def review(
     doc: list[str] = typer.Option([], "--doc", help="A document reference (e.g. DMS:4711); repeat for more. The "
                                                      "documents themselves are not stored."),
     note: str | None = typer.Option(None, "--note"),
+    as_login: str | None = typer.Option(None, "--as", help=AS_HELP),
 ) -> None:
-    """Record a review of a subject; it supersedes the subject's earlier reviews (all kept, chained)."""
+    """Record a review of a subject, as a compliance officer (--as); it supersedes the subject's earlier reviews
+    (all kept, chained)."""
     day = _day(verified_at) or (date.today() if status == "verified" else None)
+    wh = _wh()
+    by = as_officer(wh, as_login)
     try:
-        review_id = compliance.review(_wh(), tenant, subject, status, day, risk, _day(next_review), doc, note)
+        review_id = compliance.review(wh, tenant, subject, status, day, risk, _day(next_review), doc, note, by=by)
     except (ValueError, LookupError) as exc:
         raise _refused(exc) from None
     console.print(f"review #{review_id} of {escape(subject)} ({escape(tenant)}): {status}"
@@ -134,11 +143,15 @@ def set_thresholds(tenant: str = typer.Option(..., "--tenant", help="Tenant id."
                    currency: str | None = typer.Option(None, "--currency", help="EUR | USD."),
                    large: str | None = typer.Option(None, "--large", help="Large transfer: more than this."),
                    unhosted: str | None = typer.Option(None, "--unhosted",
-                                                       help="Unhosted-wallet transfer: more than this.")) -> None:
-    """Set a tenant's thresholds (what is not given stays); the marts apply them at once."""
+                                                       help="Unhosted-wallet transfer: more than this."),
+                   as_login: str | None = typer.Option(None, "--as", help=AS_HELP)) -> None:
+    """Set a tenant's thresholds (what is not given stays), as a compliance officer (--as); the marts apply them
+    at once."""
+    wh = _wh()
+    by = as_officer(wh, as_login)
     try:
-        now = compliance.set_thresholds(_wh(), tenant, currency, _amount(large, "--large"),
-                                        _amount(unhosted, "--unhosted"))
+        now = compliance.set_thresholds(wh, tenant, currency, _amount(large, "--large"),
+                                        _amount(unhosted, "--unhosted"), by=by)
     except (ValueError, LookupError) as exc:
         raise _refused(exc) from None
     console.print(f"{tenant}: large transfers over {now.large:,} {now.currency}, unhosted-wallet transfers over "

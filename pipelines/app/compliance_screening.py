@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.app.console import console, err_console
+from pipelines.app.officer import AS_HELP, as_officer
 from pipelines.app.ready import ensure_warehouse
 from pipelines.settings import get_settings
 from warehouse.connection import Warehouse
@@ -76,13 +77,17 @@ def hits(tenant: str | None = typer.Option(None, "--tenant"),
 def decide(hit_id: str = typer.Argument(..., help="The hit's id (screening hits)."),
            decision: str = typer.Option(..., "--decision", help="true_match | false_positive"),
            reason: str = typer.Option(..., "--reason", help="Why: kept with the decision, in the audit chain."),
-           tenant: str | None = typer.Option(None, "--tenant")) -> None:
-    """Record a reviewer's decision on a hit: appended and chained; a later decision supersedes it (both kept)."""
+           tenant: str | None = typer.Option(None, "--tenant"),
+           as_login: str | None = typer.Option(None, "--as", help=AS_HELP)) -> None:
+    """Record a reviewer's decision on a hit, as a compliance officer (--as): appended and chained under that
+    login; a later decision supersedes it (both kept)."""
     from pipelines.services.screening import ScreeningError
     from pipelines.services.screening import decide as record
 
+    wh = _warehouse()
+    by = as_officer(wh, as_login)
     try:
-        made = record(_warehouse(), hit_id, decision, reason, tenant)
+        made = record(wh, hit_id, decision, reason, tenant, by=by)
     except ScreeningError as e:
         _fail(str(e))
         return

@@ -6,6 +6,7 @@ import contextlib
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -62,6 +63,7 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
         register_accounts(wh, specs)
     if sandbox_accounts:
         load_demo_sanctions_list(wh)
+        load_demo_kyc(wh)
 
     def report(outcome: RunOutcome) -> None:
         mark = "[green]ok[/]" if outcome.success else "[red]FAILED[/]"
@@ -106,6 +108,20 @@ def load_demo_sanctions_list(wh: Warehouse) -> None:
     loaded = load_sanctions_file(wh, SANCTIONS_DEMO_LIST, list_name=DEMO_SANCTIONS_LIST_NAME)
     if loaded.new:
         console.print(f"[dim]sanctions list[/] {loaded.list_name} {loaded.version}: {loaded.address_count} addresses")
+
+
+def load_demo_kyc(wh: Warehouse) -> None:
+    """The sandbox tenants' KYC register (sandbox/kyc/demo_register.yaml), for a tenant that has none yet: without
+    it every demo tenant is flagged and raises a critical kyc_invalid each night. Written by the pipeline, so its
+    rows and audit links say coinbook_pipeline, not a person."""
+    import yaml
+
+    from pipelines.services.compliance import seed_register
+    from sandbox.world import KYC_DEMO_REGISTER
+
+    register = yaml.safe_load(KYC_DEMO_REGISTER.read_text())["tenants"]
+    for tenant in seed_register(wh, register, datetime.now(UTC).date()):
+        console.print(f"[dim]KYC register (demo)[/] {tenant}: {len(register[tenant])} subjects, verified")
 
 
 def summary() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -70,22 +71,37 @@ def compliance(
     timezone: str | None = typer.Option(
         None, help="IANA time zone of the quarter's bounds and of every time printed. Default: the tenant's "
         "ops.tenants.tax_timezone, else COINBOOK_TAX_TIMEZONE, else UTC."),
+    as_of: str | None = typer.Option(None, "--as-of", help="End the quarter's window here (the quarter to date): "
+                                     "YYYY-MM-DD (end of that day) or an ISO timestamp, inside the quarter."),
+    known_at: str | None = typer.Option(None, "--known-at", help="The pack as known then: only the records "
+                                        "ingested and the KYC entries, screening decisions and thresholds "
+                                        "recorded by then; YYYY-MM-DD (end of day, tenant's zone) or an ISO "
+                                        "timestamp. Default: now."),
 ) -> None:
     """The quarterly compliance pack: a PDF for the auditor and the CSVs behind it (holdings at quarter end,
     flows, realized gains, income, large and unhosted transfers, screening, reconciliation breaks, data quality),
     their manifest (rows and sha256 of each, its own sha256 printed in the PDF), the audit chain's verification and
-    the quarter-end checkpoint."""
+    the quarter-end checkpoint. With --known-at, as the firm knew it then (re-perform a past pack)."""
+    from pipelines.domain.asof import parse_instant
+    from pipelines.services.reports.tax import tenant_zone
+
     settings = get_settings()
+    wh = Warehouse(resolve_database_url(settings))
     try:
-        pack = write_compliance_pack(Warehouse(resolve_database_url(settings)), tenant, quarter, out,
-                                     timezone=timezone, default_timezone=settings.tax_timezone)
+        with wh.connect() as conn:
+            _name, zone = tenant_zone(conn, tenant, timezone, settings.tax_timezone)
+        pack = write_compliance_pack(wh, tenant, quarter, out, timezone=timezone,
+                                     default_timezone=settings.tax_timezone,
+                                     as_of=parse_instant(as_of, zone) if as_of else None,
+                                     known_at=parse_instant(known_at, zone) if known_at else None)
     except (LookupError, ValueError) as exc:
         console.print(f"[red]report failed[/]: {exc}")
         raise typer.Exit(2) from None
     say = partial(console.print, soft_wrap=True, highlight=False)
     data = pack.data
     say(f"Compliance pack {data.quarter} for {tenant} (quarter in {data.zone}: {data.start.isoformat()} to "
-        f"{data.end.isoformat()}): {pack.pages} pages")
+        f"{data.end.isoformat()}): {pack.pages} pages"
+        + (f", as known at {data.known_at.astimezone(ZoneInfo(data.zone)).isoformat()}" if data.known_at else ""))
     for entry in data.manifest:
         section = data.section(entry.section)
         say(f"  {entry.file:<26} {entry.rows:>6} rows" + ("" if section.available else "  (not available)"))
@@ -100,13 +116,14 @@ def compliance(
 def _as_of_report(kind: str, tenant: str, as_of: str, known_at: str | None, out: Path) -> None:
     """Shared by `report positions` and `report disposals`: the tenant's zone, the two instants, the file."""
     from pipelines.domain.asof import parse_instant
-    from pipelines.services.reports.asof import tenant_zone, write_report
+    from pipelines.services.reports.asof import write_report
+    from pipelines.services.reports.tax import tenant_zone
 
     settings = get_settings()
     say = partial(console.print, soft_wrap=True, highlight=False)
     try:
         with Warehouse(resolve_database_url(settings)).connect() as conn:
-            zone = tenant_zone(conn, tenant, settings.tax_timezone)
+            _name, zone = tenant_zone(conn, tenant, default_timezone=settings.tax_timezone)
             valid = parse_instant(as_of, zone)
             known = parse_instant(known_at, zone) if known_at else datetime.now(UTC)
             report = write_report(conn, kind, tenant, valid, known, zone, out)

@@ -4,7 +4,7 @@ raise a KYC alert, and the flag every report prints. Pure: the services read the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pipelines.domain.alerts import Alert
@@ -15,6 +15,8 @@ REVIEW_STATUSES = ("verified", "pending", "rejected", "expired")
 RISK_RATINGS = ("low", "medium", "high")
 KYC_OVERDUE_KIND = "kyc_review_overdue"
 KYC_INVALID_KIND = "kyc_invalid"
+KYC_DUE_KIND = "kyc_review_due"
+KYC_DUE_WITHIN_DAYS = 30  # a valid record whose next review (e.g. an ID document's expiry) is this close: a warning
 
 
 def exceeds(value: Decimal | None, threshold: Decimal) -> bool:
@@ -106,4 +108,20 @@ def kyc_alerts(statuses: list[KycStatus]) -> list[Alert]:
         else:
             severity = "warning" if s.reason == "pending" else "critical"
             alerts.append(Alert(s.tenant_id, KYC_INVALID_KIND, severity, "kyc", message, details))
+    return alerts
+
+
+def kyc_due_alerts(statuses: list[KycStatus], today: date, within_days: int = KYC_DUE_WITHIN_DAYS) -> list[Alert]:
+    """A warning per tenant whose KYC is valid but whose next review falls within `within_days` of `today` (the
+    earliest of its subjects': often an identity document about to expire), so it is renewed before the record
+    lapses into kyc_review_overdue."""
+    alerts = []
+    for s in statuses:
+        if not s.kyc_valid or s.next_review_due is None or s.next_review_due > today + timedelta(days=within_days):
+            continue
+        days = (s.next_review_due - today).days
+        message = (f"KYC: the next review of {s.tenant_id} is due {s.next_review_due:%Y-%m-%d} "
+                   f"(in {days} day{'s' if days != 1 else ''}): renew it before the record lapses")
+        alerts.append(Alert(s.tenant_id, KYC_DUE_KIND, "warning", "kyc", message,
+                            {"next_review_due": s.next_review_due.isoformat(), "days_left": days}))
     return alerts

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pipelines.constants import DEFAULT_LARGE_TRANSFER, DEFAULT_UNHOSTED_TRANSFER, PUBLIC_TENANT
 from pipelines.domain import compliance as rules
-from pipelines.domain.compliance import KYC_INVALID_KIND, KYC_OVERDUE_KIND, KycStatus
+from pipelines.domain.compliance import KYC_DUE_KIND, KYC_INVALID_KIND, KYC_OVERDUE_KIND, KycStatus
 from warehouse import compliance as store
 from warehouse.alerts import sync_alerts
 from warehouse.connection import Warehouse
 
-KYC_ALERT_KINDS = [KYC_OVERDUE_KIND, KYC_INVALID_KIND]
+KYC_ALERT_KINDS = [KYC_OVERDUE_KIND, KYC_INVALID_KIND, KYC_DUE_KIND]
 
 
 @dataclass(frozen=True)
@@ -78,29 +78,35 @@ def thresholds(wh: Warehouse, tenant_id: str | None = None) -> list[Thresholds]:
 
 
 def set_thresholds(wh: Warehouse, tenant_id: str, currency: str | None = None, large: Decimal | None = None,
-                   unhosted: Decimal | None = None) -> Thresholds:
-    """A new thresholds row for the tenant: what is not given stays as it is now. ValueError / LookupError."""
+                   unhosted: Decimal | None = None, *, by: Warehouse | None = None) -> Thresholds:
+    """A new thresholds row for the tenant: what is not given stays as it is now. ValueError / LookupError.
+    `by`: the warehouse as the person making the change (users.acting_as), whose login the row and its audit link
+    carry; without it, the pipeline's."""
     (now,) = thresholds(wh, tenant_id)
     currency = (currency or now.currency).upper()
     large, unhosted = large if large is not None else now.large, unhosted if unhosted is not None else now.unhosted
     rules.check_thresholds(currency, large, unhosted)
-    store.record_thresholds(wh, tenant_id, currency, large, unhosted)
+    store.record_thresholds(by or wh, tenant_id, currency, large, unhosted)
     return thresholds(wh, tenant_id)[0]
 
 
 def add_subject(wh: Warehouse, tenant_id: str, subject_id: str, kind: str, name: str,
-                ownership_pct: Decimal | None = None, country: str | None = None, note: str | None = None) -> None:
-    """Record a client or beneficial owner (again, to correct it). ValueError / LookupError."""
+                ownership_pct: Decimal | None = None, country: str | None = None, note: str | None = None, *,
+                by: Warehouse | None = None) -> None:
+    """Record a client or beneficial owner (again, to correct it), written as `by` (see set_thresholds).
+    ValueError / LookupError."""
     country = country.upper() if country else None
     rules.check_subject(kind, ownership_pct, country)
     with wh.connect() as conn:
         _known_tenant(conn, tenant_id)
-    store.record_subject(wh, tenant_id, subject_id, kind, name, ownership_pct, country, note)
+    store.record_subject(by or wh, tenant_id, subject_id, kind, name, ownership_pct, country, note)
 
 
 def review(wh: Warehouse, tenant_id: str, subject_id: str, status: str, verified_at: date | None,
-           risk: str | None, next_review: date | None, documents: Sequence[str], note: str | None = None) -> int:
-    """Record a review of a subject (it supersedes the earlier ones). Returns its review_id."""
+           risk: str | None, next_review: date | None, documents: Sequence[str], note: str | None = None, *,
+           by: Warehouse | None = None) -> int:
+    """Record a review of a subject (it supersedes the earlier ones), written as `by` (see set_thresholds).
+    Returns its review_id."""
     rules.check_review(status, verified_at, risk, next_review)
     with wh.connect() as conn:
         _known_tenant(conn, tenant_id)
@@ -108,7 +114,31 @@ def review(wh: Warehouse, tenant_id: str, subject_id: str, status: str, verified
                         (tenant_id, subject_id)).fetchone() is None:
             raise LookupError(f"no subject {subject_id!r} of {tenant_id} in the register "
                               "(add it first: `coinbook compliance kyc add-subject`)")
-    return store.record_review(wh, tenant_id, subject_id, status, verified_at, risk, next_review, documents, note)
+    return store.record_review(by or wh, tenant_id, subject_id, status, verified_at, risk, next_review, documents, note)
+
+
+def seed_register(wh: Warehouse, register: dict[str, list[dict[str, Any]]], today: date) -> list[str]:
+    """A KYC register for each tenant of `register` ({tenant: [subject with its review]}, review dates as
+    verified_days_ago / next_review_in_days from `today`) that has no subject yet — a tenant whose register someone
+    has started is left alone. Checked as the CLI checks it; written as `wh`'s login. Returns the tenants seeded."""
+    seeded = []
+    with wh.connect() as conn:
+        started = {row[0] for row in conn.execute("select distinct tenant_id from ops.kyc_subjects")}
+        known = {row[0] for row in conn.execute("select tenant_id from ops.tenants")}
+    for tenant_id, entries in sorted(register.items()):
+        if tenant_id in started or tenant_id not in known:
+            continue
+        for entry in entries:
+            ownership = Decimal(str(entry["ownership"])) if entry.get("ownership") is not None else None
+            add_subject(wh, tenant_id, entry["subject_id"], entry["kind"], entry["name"], ownership,
+                        entry.get("country"), entry.get("note"))
+            r = entry["review"]
+            verified = today - timedelta(days=int(r["verified_days_ago"])) if "verified_days_ago" in r else None
+            due = today + timedelta(days=int(r["next_review_in_days"])) if "next_review_in_days" in r else None
+            review(wh, tenant_id, entry["subject_id"], r["status"], verified, r.get("risk"), due,
+                   r.get("documents", []), r.get("note"))
+        seeded.append(tenant_id)
+    return seeded
 
 
 SUBJECTS_SQL = """
@@ -163,7 +193,8 @@ def kyc_flag(wh: Warehouse, tenant_id: str) -> str | None:
 
 def raise_kyc_alerts(wh: Warehouse, now: datetime) -> list[KycStatus]:
     """The nightly check: an alert per tenant whose KYC is not valid (a review overdue, none recorded, rejected,
-    expired, pending); resolved once it is valid again. Returns the tenants' statuses."""
+    expired, pending), and a warning per valid one whose next review is near (kyc_review_due); resolved once valid
+    again, or reviewed. Returns the tenants' statuses."""
     statuses = kyc_statuses(wh)
-    sync_alerts(wh, KYC_ALERT_KINDS, rules.kyc_alerts(statuses), now)
+    sync_alerts(wh, KYC_ALERT_KINDS, rules.kyc_alerts(statuses) + rules.kyc_due_alerts(statuses, now.date()), now)
     return statuses

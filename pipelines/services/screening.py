@@ -80,9 +80,10 @@ class Decision:
 
 
 def decide(wh: Warehouse, hit_id: str, decision: str, reason: str, tenant_id: str | None = None,
-           now: datetime | None = None) -> Decision:
+           now: datetime | None = None, *, by: Warehouse | None = None) -> Decision:
     """Record a reviewer's decision on a hit (appended, chained; a later one supersedes it), then re-evaluate the
-    hit alerts so that the hit's alert is resolved at once."""
+    hit alerts so that the hit's alert is resolved at once. `by`: the warehouse as the compliance officer deciding
+    (users.acting_as): the decision and its audit link carry that login; the alerts stay the pipeline's (`wh`)."""
     if decision not in DECISIONS:
         raise ScreeningError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
     if not reason.strip():
@@ -91,7 +92,7 @@ def decide(wh: Warehouse, hit_id: str, decision: str, reason: str, tenant_id: st
     if not hits:
         raise ScreeningError(f"no screening hit {hit_id}" + (f" for tenant {tenant_id}" if tenant_id else ""))
     hit = hits[0]
-    decision_id, by, at = store.record_decision(wh, hit["tenant_id"], hit_id, decision, reason.strip())
+    decision_id, by, at = store.record_decision(by or wh, hit["tenant_id"], hit_id, decision, reason.strip())
     raise_hit_alerts(wh, now or at)
     previous = hit["decision"] if hit["decision"] != "open" else None
     return Decision(hit["tenant_id"], hit_id, decision_id, decision, by, at, previous)

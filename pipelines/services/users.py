@@ -1,6 +1,7 @@
 """People's own logins to the warehouse: one PostgreSQL login per person, in a group role (manager, accountant,
-auditor; migration V016 says what each may read and write), seeing only its tenants' rows (row-level security
-by ops.user_tenants). `coinbook users …` and the dashboards' per-tenant viewers use these functions."""
+auditor, compliance officer; migrations V016 and V030 say what each may read and write), seeing only its tenants'
+rows (row-level security by ops.user_tenants). `coinbook users …` and the dashboards' per-tenant viewers use
+these functions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from warehouse.connection import Warehouse
+from warehouse.connection import Warehouse, mask_passwords
 from warehouse.users import (
     GROUP_ROLES,
     Login,
@@ -20,7 +21,9 @@ from warehouse.users import (
     set_password,
 )
 
-ROLES = {"manager": "coinbook_manager", "accountant": "coinbook_accountant", "auditor": "coinbook_auditor"}
+ROLES = {"manager": "coinbook_manager", "accountant": "coinbook_accountant", "auditor": "coinbook_auditor",
+         # reads as an auditor; records screening decisions, the KYC register and thresholds (V030)
+         "compliance": "coinbook_compliance"}
 # Lower case (unquoted SQL names fold to it), and never a group role's or PostgreSQL's reserved prefix.
 LOGIN_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 RESERVED_PREFIXES = ("pg_", "coinbook_")
@@ -54,8 +57,8 @@ def _coinbook_login(wh: Warehouse, name: str) -> Login | None:
 
 def add_user(wh: Warehouse, name: str, role: str, tenants: Sequence[str], password: str | None = None, *,
              exist_ok: bool = False) -> str:
-    """Create the login `name` in group `role` (manager, accountant or auditor) seeing `tenants`; returns its
-    password (`password`, or a generated one). A login that exists is refused, unless it is a Coinbook login and
+    """Create the login `name` in group `role` (manager, accountant, auditor or compliance) seeing `tenants`; returns
+    its password (`password`, or a generated one). A login that exists is refused, unless it is a Coinbook login and
     `exist_ok`: then its password, role and tenants are set again (re-running a set-up script)."""
     if role not in ROLES:
         raise UserError(f"role {role!r}: one of {', '.join(ROLES)}")
@@ -103,10 +106,33 @@ def list_users(wh: Warehouse) -> list[Login]:
     return logins(wh)
 
 
+def acting_as(wh: Warehouse, name: str, password: str, role: str = "compliance") -> Warehouse:
+    """The warehouse as the person `name` (their own login and password, over the same host and database as `wh`),
+    once checked that the login is a Coinbook login of `role` and that the password opens it: what a change that
+    must carry its actor (a screening decision, a KYC entry) is written through. UserError otherwise."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    login = _coinbook_login(wh, name)
+    if login is None:
+        raise UserError(f"no Coinbook login {name!r} (coinbook users list)")
+    if role_of(login) != role:
+        raise UserError(f"login {name!r} is a{'n' if role_of(login)[0] in 'aeiou' else ''} {role_of(login)}: only a "
+                        f"{role} login may make this change (coinbook users add NAME --role {role})")
+    person = Warehouse(make_conninfo(wh.database_url, user=name, password=password))
+    try:
+        with person.connect(connect_timeout=10):
+            pass
+    except psycopg.OperationalError as exc:
+        reason = mask_passwords(str(exc).strip().splitlines()[-1])  # never a password in a message
+        raise UserError(f"cannot connect as {name!r}: {reason}") from None
+    return person
+
+
 def role_of(login: Login) -> str:
-    """manager, accountant or auditor."""
+    """manager, accountant, auditor or compliance."""
     return next(short for short, group in ROLES.items() if group == login.group)
 
 
-__all__ = ["GROUP_ROLES", "ROLES", "Login", "UserError", "add_user", "generate_password", "list_users",
+__all__ = ["GROUP_ROLES", "ROLES", "Login", "UserError", "acting_as", "add_user", "generate_password", "list_users",
            "login_problem", "remove_user", "role_of", "rotate_password"]

@@ -327,6 +327,10 @@ def test_the_cli_records_and_lists(world: Warehouse, monkeypatch: pytest.MonkeyP
     from pipelines.settings import get_settings
 
     monkeypatch.setenv("COINBOOK_DATABASE_URL", world.database_url)
+    officer = f"comp_{uuid.uuid4().hex[:6]}"  # changes to the register are a compliance officer's (V030)
+    monkeypatch.setenv("COINBOOK_LOGIN", officer)
+    monkeypatch.setenv("COINBOOK_LOGIN_PASSWORD", add_user(admin_warehouse(world.database_url), officer, "compliance",
+                                                           ["euro"]))
     get_settings.cache_clear()
 
     def cli(*args: str) -> tuple[int, str]:
@@ -356,3 +360,4 @@ def test_the_cli_records_and_lists(world: Warehouse, monkeypatch: pytest.MonkeyP
         assert code == 0 and "Max Muster" in out and "ID:1, UBO:2" in out and "euro: KYC valid" in out, out
     finally:
         get_settings.cache_clear()
+        remove_user(admin_warehouse(world.database_url), officer)

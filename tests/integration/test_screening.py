@@ -216,6 +216,10 @@ def test_the_cli_loads_lists_lists_hits_and_records_a_decision(world: dict[str, 
 
     out = io.StringIO()
     monkeypatch.setenv("COINBOOK_DATABASE_URL", world["url"])
+    officer = f"comp_{uuid.uuid4().hex[:6]}"  # a decision is a compliance officer's (V030)
+    monkeypatch.setenv("COINBOOK_LOGIN", officer)
+    monkeypatch.setenv("COINBOOK_LOGIN_PASSWORD", add_user(admin_warehouse(world["url"]), officer, "compliance",
+                                                           ["acme"]))
     monkeypatch.setattr(consoles.console, "file", out)
     monkeypatch.setattr(consoles.err_console, "file", out)
     monkeypatch.setattr(consoles.console, "width", 250)
@@ -245,4 +249,6 @@ def test_the_cli_loads_lists_lists_hits_and_records_a_decision(world: dict[str, 
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+        remove_user(admin_warehouse(world["url"]), officer)
     assert read_hits(world["wh"], "acme")[0]["reason"] == "reviewed with the client"
+    assert read_hits(world["wh"], "acme")[0]["decided_by"] == officer

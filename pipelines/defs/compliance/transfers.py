@@ -15,7 +15,8 @@ from pipelines.services.compliance import KYC_ALERT_KINDS, raise_kyc_alerts
     name="kyc_alerts", group_name="compliance", kinds={"python", "postgres"}, deps=[dg.AssetKey("kyc_status")],
     description="An alert per tenant without valid KYC (marts.kyc_status): kyc_review_overdue (warning) when a "
                 "review is past due, kyc_invalid otherwise (critical: none recorded, rejected, expired; warning: "
-                "pending); resolved once valid again; sent to the notification targets.",
+                "pending), and kyc_review_due (warning) when a valid record's next review is 30 days away or "
+                "less; resolved once valid again (or reviewed); sent to the notification targets.",
 )
 def kyc_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                notifier: NotifierResource) -> dg.MaterializeResult:

@@ -40,7 +40,6 @@ from pipelines.domain.asof import (
 )
 from pipelines.domain.lots import LotEvent, Method
 from pipelines.domain.lots_fast import compute_lots_fast
-from pipelines.services.reports.tax import TENANT_SQL, tax_zone
 
 LEDGER_COLUMNS = ("ledger_entry_id", "tenant_id", "portfolio_id", "account_id", "source", "source_record_id",
                   "raw_table", "record_hash", "entry_type", "leg", "occurred_at", "asset", "quantity", "counter_asset",
@@ -214,14 +213,6 @@ class AsOfReport:
     zone: str
     as_of: datetime
     known_at: datetime
-
-
-def tenant_zone(conn: psycopg.Connection[Any], tenant: str, default_timezone: str) -> ZoneInfo:
-    """The tenant's tax time zone (as `coinbook report tax`); LookupError for an unknown tenant."""
-    known = conn.execute(TENANT_SQL, (tenant,)).fetchone()
-    if known is None:
-        raise LookupError(f"no tenant {tenant!r} (see `coinbook accounts list`)")
-    return tax_zone(known[1] or default_timezone)
 
 
 def write_report(conn: psycopg.Connection[Any], kind: str, tenant: str, as_of: datetime, known_at: datetime,

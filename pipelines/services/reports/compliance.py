@@ -14,6 +14,7 @@ Queries return plain rows; the layout (`compliance_pdf.render_pack`) reads no da
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import getpass
 import hashlib
@@ -31,7 +32,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from pipelines.services.audit import verify_tenant
-from pipelines.services.reports.tax import TENANT_SQL, tax_zone
+from pipelines.services.reports.compliance_known import known_at_relations, rewrite
+from pipelines.services.reports.tax import tenant_zone
 from warehouse.connection import Warehouse
 
 MISSING = "not available in this warehouse (migration/mart missing)"
@@ -243,7 +245,8 @@ from marts.kyc_status where tenant_id = %s
 """
 
 CHECKPOINT_SQL = """
-select day, seq, hash, created_at from audit.checkpoints where tenant_id = %s and day <= %s
+select day, seq, hash, created_at from audit.checkpoints
+where tenant_id = %s and day <= %s and (%s::timestamptz is null or created_at <= %s)
 order by day desc limit 1
 """
 
@@ -407,6 +410,8 @@ class PackData:
     manifest: tuple[ManifestEntry, ...] = ()
     manifest_file: str = ""
     manifest_sha256: str = ""
+    known_at: datetime | None = None  # the pack as known then (None: as known when generated)
+    as_of: datetime | None = None  # the window cut short at this instant (None: the whole quarter)
 
     def section(self, key: str) -> Section:
         return next(s for s in self.sections if s.key == key)
@@ -416,13 +421,15 @@ def _exists(conn: psycopg.Connection, relation: str) -> bool:
     return conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0]
 
 
-def _section(conn: psycopg.Connection, spec: SectionSpec, window: dict[str, Any]) -> Section:
+def _section(conn: psycopg.Connection, spec: SectionSpec, window: dict[str, Any],
+             swaps: dict[str, str] | None = None) -> Section:
+    """A section's rows; `swaps`: its relations as known at a past time (compliance_known)."""
     if not _exists(conn, spec.relation):
         return Section(spec, (), available=False, notes=(f"{spec.relation} is {MISSING}.",))
-    rows = tuple(tuple(row) for row in conn.execute(spec.sql, window).fetchall())
+    rows = tuple(tuple(row) for row in conn.execute(rewrite(spec.sql, swaps or {}), window).fetchall())
     notes: tuple[str, ...] = ()
     if spec.key == "reconciliation_breaks":
-        notes = _reconciliation_notes(conn, window)
+        notes = _reconciliation_notes(conn, window, swaps or {})
     elif spec.key == "holdings":
         unpriced = sum(1 for row in rows if row[spec.columns.index("price_source")] == "unpriced")
         if unpriced:
@@ -431,8 +438,9 @@ def _section(conn: psycopg.Connection, spec: SectionSpec, window: dict[str, Any]
     return Section(spec, rows, notes=notes)
 
 
-def _reconciliation_notes(conn: psycopg.Connection, window: dict[str, Any]) -> tuple[str, ...]:
-    first_build, open_now = conn.execute(RECONCILIATION_CONTEXT_SQL, window).fetchone()
+def _reconciliation_notes(conn: psycopg.Connection, window: dict[str, Any],
+                          swaps: dict[str, str]) -> tuple[str, ...]:
+    first_build, open_now = conn.execute(rewrite(RECONCILIATION_CONTEXT_SQL, swaps), window).fetchone()
     gap = ("The history records the builds that saw a break, not the clean ones: a break is called resolved only "
            "once a later build saw other breaks; after the last recorded build it stays open here.")
     if first_build is None or first_build >= window["end"]:
@@ -443,45 +451,53 @@ def _reconciliation_notes(conn: psycopg.Connection, window: dict[str, Any]) -> t
     return (gap,)
 
 
-def _kyc(conn: psycopg.Connection, tenant_id: str) -> Kyc:
+def _kyc(conn: psycopg.Connection, tenant_id: str, swaps: dict[str, str]) -> Kyc:
     if not _exists(conn, "marts.kyc_status"):
         return Kyc(valid=False, available=False)
-    row = conn.execute(KYC_SQL, (tenant_id,)).fetchone()
+    row = conn.execute(rewrite(KYC_SQL, swaps), (tenant_id,)).fetchone()
     if row is None:
         return Kyc(valid=False, available=True)
     valid, status, verified_at, risk, due, overdue, reason = row
     return Kyc(valid is True, True, status, verified_at, risk, due, overdue, reason)
 
 
-def _audit(wh: Warehouse, conn: psycopg.Connection, tenant_id: str, end: datetime) -> AuditResult:
+def _audit(wh: Warehouse, conn: psycopg.Connection, tenant_id: str, end: datetime,
+           known_at: datetime | None) -> AuditResult:
     verdict = verify_tenant(wh, tenant_id)
     limit = last_utc_day(end)
-    row = conn.execute(CHECKPOINT_SQL, (tenant_id, limit)).fetchone()
+    row = conn.execute(CHECKPOINT_SQL, (tenant_id, limit, known_at, known_at)).fetchone()
     checkpoint = Checkpoint(row[0], int(row[1]), bytes(row[2]).hex(), row[3]) if row else None
     lines = tuple(line.strip() for line in verdict.describe())
     return AuditResult(verdict.intact, verdict.links_checked, verdict.head_seq, lines, checkpoint, limit)
 
 
 def gather(wh: Warehouse, conn: psycopg.Connection, tenant_id: str, quarter: str, *, timezone: str | None = None,
-           default_timezone: str = "UTC", now: datetime | None = None, generated_by: str | None = None) -> PackData:
+           default_timezone: str = "UTC", now: datetime | None = None, generated_by: str | None = None,
+           known_at: datetime | None = None, as_of: datetime | None = None) -> PackData:
     """The pack's content for `tenant_id` and `quarter` ("2026Q1") read through `conn` (the chain is verified on
-    connections of its own, from `wh`). LookupError for an unknown tenant or zone, or marts not built yet."""
+    connections of its own, from `wh`). `known_at`: as the firm knew it then — the records ingested, the KYC
+    entries, decisions and thresholds recorded by then (compliance_known); `as_of`: an instant inside the quarter
+    that ends its window (the quarter to date). LookupError for an unknown tenant or zone, or marts not built yet;
+    ValueError for an as_of outside the quarter."""
     year, number = parse_quarter(quarter)
-    known = conn.execute(TENANT_SQL, (tenant_id,)).fetchone()
-    if known is None:
-        raise LookupError(f"no tenant {tenant_id!r} (see `coinbook accounts list`)")
-    name, tenant_zone = known
-    zone_name = timezone or tenant_zone or default_timezone
-    zone = tax_zone(zone_name)
+    name, zone = tenant_zone(conn, tenant_id, timezone, default_timezone)
     if not _exists(conn, "marts.ledger"):
         raise LookupError("the marts are not built yet: run `coinbook run` first")
     start, end = quarter_window(year, number, zone)
+    if as_of is not None:
+        if not start <= as_of < end:
+            raise ValueError(f"--as-of {as_of.isoformat()} is not inside {year}Q{number} ({start.isoformat()} to "
+                             f"{end.isoformat()})")
+        end = as_of + timedelta(microseconds=1)  # the window's end is exclusive; as_of is the last instant in it
     window = {"t": tenant_id, "start": start, "end": end}
-    sections = tuple(_section(conn, spec, window) for spec in SECTIONS)
+    with contextlib.ExitStack() as stack:
+        swaps = stack.enter_context(known_at_relations(conn, tenant_id, known_at, end)) if known_at else {}
+        sections = tuple(_section(conn, spec, window, swaps) for spec in SECTIONS)
+        kyc = _kyc(conn, tenant_id, swaps)
     login = conn.execute("select session_user").fetchone()[0]
     return PackData(tenant_id, name, f"{year}Q{number}", start, end, zone.key, now or datetime.now(UTC),
-                    generated_by or f"{_os_user()} (database login {login})", _version(),
-                    _kyc(conn, tenant_id), sections, _audit(wh, conn, tenant_id, end))
+                    generated_by or f"{_os_user()} (database login {login})", _version(), kyc, sections,
+                    _audit(wh, conn, tenant_id, end, known_at), known_at=known_at, as_of=as_of)
 
 
 def _os_user() -> str:
@@ -554,20 +570,33 @@ class CompliancePack:
     pages: int
 
 
+def pack_name(tenant_id: str, quarter: str, known_at: datetime | None = None, as_of: datetime | None = None) -> str:
+    """The pack's folder (and PDF) name: compliance_<tenant>_<quarter>[_asof_<UTC>][_known_<UTC>] — a pack as known
+    at a past time never overwrites the current one, and a re-performed one lands under the same name."""
+    stamp = "%Y%m%dT%H%M%S%fZ"
+    return (f"compliance_{tenant_id}_{quarter}" + (f"_asof_{as_of.astimezone(UTC):{stamp}}" if as_of else "")
+            + (f"_known_{known_at.astimezone(UTC):{stamp}}" if known_at else ""))
+
+
 def write_compliance_pack(wh: Warehouse, tenant_id: str, quarter: str, out_dir: Path, *,
                           timezone: str | None = None, default_timezone: str = "UTC",
-                          conn: psycopg.Connection | None = None, now: datetime | None = None) -> CompliancePack:
-    """The pack into `out_dir`/compliance_<tenant>_<quarter>/: one CSV per section, manifest.csv, and the PDF.
-    `conn`: read through this connection (e.g. inside a transaction of the caller's) instead of a new one."""
+                          conn: psycopg.Connection | None = None, now: datetime | None = None,
+                          known_at: datetime | None = None, as_of: datetime | None = None) -> CompliancePack:
+    """The pack into `out_dir`/<pack_name>/: one CSV per section, manifest.csv, and the PDF. `conn`: read through
+    this connection (e.g. inside a transaction of the caller's) instead of a new one. `known_at`, `as_of`: see
+    gather; the CSVs of a pack as known at K depend on K, not on when it is produced (re-perform it and compare the
+    manifest's sha256)."""
     from pipelines.services.reports.compliance_pdf import render_pack  # fpdf is only needed here
 
+    options = {"timezone": timezone, "default_timezone": default_timezone, "now": now, "known_at": known_at,
+               "as_of": as_of}
     if conn is None:
         with wh.connect() as own:
-            data = gather(wh, own, tenant_id, quarter, timezone=timezone, default_timezone=default_timezone, now=now)
+            data = gather(wh, own, tenant_id, quarter, **options)  # type: ignore[arg-type]
     else:
-        data = gather(wh, conn, tenant_id, quarter, timezone=timezone, default_timezone=default_timezone, now=now)
+        data = gather(wh, conn, tenant_id, quarter, **options)  # type: ignore[arg-type]
     zone = ZoneInfo(data.zone)
-    directory = Path(out_dir) / f"compliance_{tenant_id}_{data.quarter}"
+    directory = Path(out_dir) / pack_name(tenant_id, data.quarter, known_at, as_of)
     directory.mkdir(parents=True, exist_ok=True)
     entries = []
     for section in data.sections:
@@ -581,6 +610,6 @@ def write_compliance_pack(wh: Warehouse, tenant_id: str, quarter: str, out_dir: 
     digest = hashlib.sha256(manifest).hexdigest()
     data = replace(data, manifest=tuple(entries), manifest_file=manifest_path.name, manifest_sha256=digest)
     pdf, pages = render_pack(data)
-    pdf_path = directory / f"compliance_{tenant_id}_{data.quarter}.pdf"
+    pdf_path = directory / f"{directory.name}.pdf"
     pdf_path.write_bytes(pdf)
     return CompliancePack(directory, pdf_path, manifest_path, digest, data, pages)

@@ -12,33 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
-
 from pipelines.services.reports.compliance import MISSING, PackData, Section
-from pipelines.services.reports.form8949 import _pdf_text, to_cents
+from pipelines.services.reports.pdf_layout import MARGIN, PAGE_H, PAGE_W, USABLE_W, Align, ReportPdf, money, pdf_text
 
-Align = Literal["L", "C", "R"]
-
-# Landscape US Letter in points.
-PAGE_W, PAGE_H = 792.0, 612.0
-MARGIN = 36.0
-USABLE_W = PAGE_W - 2 * MARGIN
+# The page: pdf_layout (landscape US Letter in points).
 BODY_TOP = 64.0
 BODY_BOTTOM = PAGE_H - 48.0
 ROW_H = 12.0
 HEAD_H = 14.0
-
-
-def money(value: Decimal | None) -> str:
-    """Cents, thousands separated, negatives in parentheses; "" for None."""
-    if value is None:
-        return ""
-    cents = to_cents(Decimal(value))
-    text = f"{abs(cents):,.2f}"
-    return f"({text})" if cents < 0 else text
 
 
 def quantity(value: Decimal | None) -> str:
@@ -53,7 +37,7 @@ def plain(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return _pdf_text(str(value))
+    return pdf_text(str(value))
 
 
 # (heading, width, alignment, cell from the row as a dict, formatter); the widths of a section add up to <= 720 pt.
@@ -87,7 +71,7 @@ def _price_origin(row: dict[str, Any], _zone: ZoneInfo) -> str:
     origin = f"{row['price_venue']} {row['price_symbol']}"
     if row["priced_as"]:
         origin += f" (as {row['priced_as']})"
-    return _pdf_text(origin + (" *fallback" if row["price_fallback"] else ""))
+    return pdf_text(origin + (" *fallback" if row["price_fallback"] else ""))
 
 
 LAYOUTS: dict[str, tuple[Cell, ...]] = {
@@ -148,25 +132,14 @@ LAYOUTS: dict[str, tuple[Cell, ...]] = {
 LAYOUTS["unhosted_transfers"] = LAYOUTS["large_transfers"]
 
 
-class PackPdf(FPDF):
+class PackPdf(ReportPdf):
     def __init__(self, data: PackData) -> None:
-        super().__init__(orientation="landscape", unit="pt", format="letter")
-        self.core_fonts_encoding = "windows-1252"
+        super().__init__()
         self.data = data
         self.zone = ZoneInfo(data.zone)
-        self.set_margins(MARGIN, MARGIN, MARGIN)
-        self.set_auto_page_break(False)
         self.set_draw_color(150)
         self.set_line_width(0.4)
         self.running_title = ""  # the section a page belongs to, for its header
-
-    def fit(self, text: str, width: float) -> str:
-        room = width - 2 * self.c_margin
-        if self.get_string_width(text) <= room:
-            return text
-        while text and self.get_string_width(text + "...") > room:
-            text = text[:-1]
-        return text + "..."
 
     def header(self) -> None:
         if self.page_no() == 1:
@@ -175,9 +148,10 @@ class PackPdf(FPDF):
         self.set_font("Helvetica", "", 8)
         self.set_text_color(90)
         data = self.data
-        self.cell(USABLE_W / 2, 10, _pdf_text(f"Compliance pack {data.quarter} - {data.tenant_name} "
-                                              f"({data.tenant_id})"))
-        self.cell(USABLE_W / 2, 10, _pdf_text(self.running_title), align="R")
+        known = f" - as known at {data.known_at.astimezone(self.zone):%Y-%m-%d %H:%M}" if data.known_at else ""
+        self.cell(USABLE_W / 2, 10, self.fit(pdf_text(f"Compliance pack {data.quarter} - {data.tenant_name} "
+                                                       f"({data.tenant_id}){known}"), USABLE_W / 2))
+        self.cell(USABLE_W / 2, 10, pdf_text(self.running_title), align="R")
         self.line(MARGIN, 34, PAGE_W - MARGIN, 34)
         self.set_text_color(0)
 
@@ -188,7 +162,7 @@ class PackPdf(FPDF):
         self.set_font("Helvetica", "I", 7)
         self.set_text_color(90)
         data = self.data
-        self.cell(USABLE_W - 100, 9, _pdf_text(
+        self.cell(USABLE_W - 100, 9, pdf_text(
             f"Coinbook {data.version} - generated {data.generated_at.astimezone(self.zone):%Y-%m-%d %H:%M %Z} - "
             f"quarter bounds and times in {data.zone} - CSVs: {data.manifest_file} sha256 "
             f"{data.manifest_sha256[:16]}..."))
@@ -201,27 +175,27 @@ class PackPdf(FPDF):
     def heading(self, text: str, size: float = 15) -> None:
         self.set_x(MARGIN)
         self.set_font("Helvetica", "B", size)
-        self.cell(USABLE_W, size + 5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        self.cell(USABLE_W, size + 5, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
 
     def paragraph(self, text: str, size: float = 8.5, style: str = "", color: int | tuple[int, int, int] = 0) -> None:
         self.set_x(MARGIN)
         self.set_font("Helvetica", style, size)
         self.set_text_color(*(color if isinstance(color, tuple) else (color,)))
-        self.multi_cell(USABLE_W, size + 2.5, _pdf_text(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(USABLE_W, size + 2.5, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0)
 
     def pairs(self, rows: Sequence[tuple[str, str]], label_w: float = 170, size: float = 9.5) -> None:
         """Label: value lines (a key-figures table); a long value wraps."""
         line_h = ROW_H + 2
         for label, value in rows:
-            text = _pdf_text(value)
+            text = pdf_text(value)
             self.set_font("Helvetica", "", size)
             lines = self.multi_cell(USABLE_W - label_w, line_h, text, dry_run=True, output="LINES")
             self.ensure(line_h * len(lines) + 2)
             y = self.get_y()
             self.set_x(MARGIN)
             self.set_font("Helvetica", "B", size)
-            self.cell(label_w, line_h, _pdf_text(label))
+            self.cell(label_w, line_h, pdf_text(label))
             self.set_font("Helvetica", "", size)
             self.multi_cell(USABLE_W - label_w, line_h, text, new_x="LMARGIN", new_y="NEXT")
             self.set_y(y + line_h * len(lines) + 2)
@@ -245,17 +219,11 @@ class PackPdf(FPDF):
 
     def table_row(self, cells: Sequence[Cell], texts: Sequence[str], bold: bool = False) -> None:
         self.set_x(MARGIN)
+        self.set_fill_color(240)
         for (_, width, align, _), text in zip(cells, texts, strict=True):
-            size = 7.5
-            self.set_font("Helvetica", "B" if bold else "", size)
-            if align == "R":  # a number is never cut: its font shrinks instead
-                while size > 4.5 and self.get_string_width(text) > width - 2 * self.c_margin:
-                    size -= 0.5
-                    self.set_font_size(size)
-            else:
-                text = self.fit(text, width)
-            self.set_fill_color(240)
-            self.cell(width, ROW_H, text, border=1, align=align, fill=bold)
+            # a number is never cut: its font shrinks instead
+            self.fitted_cell(width, ROW_H, text, align, size=7.5, min_size=4.5, cut=align != "R", bold=bold,
+                             fill=bold)
         self.ln(ROW_H)
 
     def table(self, title: str, cells: Sequence[Cell], rows: Sequence[Sequence[str]],
@@ -372,6 +340,10 @@ def _cover(pdf: PackPdf, contents: Sequence[tuple[str, int]]) -> None:
     pdf.ln(4)
     pdf.pairs([
         ("Quarter (tenant's tax time zone)", bounds_text(data)),
+        *((("As of", f"{_when(data, data.as_of)}: the quarter up to this instant only"),) if data.as_of else ()),
+        *((("As known at", f"{_when(data, data.known_at)}: the records ingested and the KYC entries, screening "
+                           "decisions and thresholds recorded by then; nothing learnt later"),)
+          if data.known_at else ()),
         ("Time zone", f"{data.zone}: the quarter's bounds and every time in this pack and its CSVs"),
         ("Generated at", _when(data, data.generated_at)),
         ("Generated by", data.generated_by),
@@ -391,7 +363,7 @@ def _cover(pdf: PackPdf, contents: Sequence[tuple[str, int]]) -> None:
         pdf.set_xy(MARGIN + 8, y + 7)
         pdf.set_font("Helvetica", "B", 12)
         pdf.set_text_color(170, 0, 0)
-        pdf.cell(USABLE_W - 16, 16, pdf.fit(_pdf_text(data.kyc.flag), USABLE_W - 16))
+        pdf.cell(USABLE_W - 16, 16, pdf.fit(pdf_text(data.kyc.flag), USABLE_W - 16))
         pdf.set_text_color(0)
         pdf.set_draw_color(150)
         pdf.set_xy(MARGIN, y + 36)
@@ -400,7 +372,7 @@ def _cover(pdf: PackPdf, contents: Sequence[tuple[str, int]]) -> None:
     for label, page in contents:
         pdf.set_x(MARGIN + 10)
         pdf.set_font("Helvetica", "", 9.5)
-        pdf.cell(400, 13, _pdf_text(label))
+        pdf.cell(400, 13, pdf_text(label))
         pdf.cell(60, 13, f"page {page}" if page else "", align="R", new_x="LMARGIN", new_y="NEXT")
 
 

@@ -26,15 +26,23 @@ mirrors it — read together against the IRS instructions; split, the page arith
 from __future__ import annotations
 
 import csv
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
-from fpdf import FPDF
+from pipelines.services.reports.pdf_layout import (
+    MARGIN,
+    PAGE_H,
+    PAGE_W,
+    USABLE_W,
+    Align,
+    ReportPdf,
+    pdf_text,
+    to_cents,
+)
 
 __all__ = [
     "BOX_MEANINGS",
@@ -94,17 +102,10 @@ CSV_COLUMNS = (
     "note",  # why a line is in the unknown-basis section; on a totals row, what the totals exclude
 )
 
-CENT = Decimal("0.01")
 _T = TypeVar("_T")
 VARIOUS = "VARIOUS"
 UNKNOWN = "unknown"
 UNKNOWN_PART = "unknown"  # the CSV's part column for the lines that are not on the form
-
-
-def to_cents(amount: Decimal) -> Decimal:
-    """`amount` rounded to cents, half up (0.005 → 0.01, -0.005 → -0.01); never "-0.00"."""
-    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP)
-    return rounded if rounded != 0 else Decimal("0.00")
 
 
 def describe(quantity: Decimal, asset: str) -> str:
@@ -425,10 +426,7 @@ def _unknown_csv_rows(unknown: Sequence[UnknownBasisLine]) -> list[tuple[str, ..
 
 # ---------------------------------------------------------------------------------------------------------- PDF
 
-# Landscape US Letter in points (1/72 in).
-_PAGE_W, _PAGE_H = 792.0, 612.0
-_MARGIN = 36.0
-_USABLE_W = _PAGE_W - 2 * _MARGIN
+# The page: pdf_layout (landscape US Letter in points).
 _HEADINGS_Y = 80.0
 _HEADINGS_H = 44.0
 _ADJ_BAND_H = 11.0
@@ -437,7 +435,6 @@ _BODY_BOTTOM = 560.0
 _ROW_H = 13.0
 ROWS_PER_PAGE = int((_BODY_BOTTOM - _BODY_TOP) // _ROW_H)  # the totals line takes one of these slots
 
-Align = Literal["L", "C", "R"]
 Columns = tuple[tuple[float, Align, tuple[str, ...]], ...]
 # (width, alignment, heading lines); widths add up to the usable width (720 pt).
 _COLUMNS: Columns = (
@@ -474,29 +471,6 @@ DISCLAIMER = (
 )
 
 
-def _pdf_text(text: str) -> str:
-    """`text` reduced to what the PDF core fonts can show (Windows-1252): accents that cannot be shown are
-    dropped ("ő" → "o"), other characters become "?", control characters become spaces. Never raises."""
-    out: list[str] = []
-    for char in text:
-        if unicodedata.category(char) == "Cc":
-            out.append(" ")
-            continue
-        try:
-            char.encode("cp1252")
-            out.append(char)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-        try:
-            base.encode("cp1252")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)
-
-
 def _pdf_amount(value: Decimal) -> str:
     """1234.5 → "1,234.50"; negative amounts in parentheses: "(1,234.56)"."""
     text = f"{abs(value):,.2f}"
@@ -511,45 +485,33 @@ def _pdf_maybe(value: Decimal | None) -> str:
     return UNKNOWN if value is None else _pdf_amount(to_cents(value))
 
 
-class _Form8949Pdf(FPDF):
+class _Form8949Pdf(ReportPdf):
     """Header (title, part, checked box, column headings) and footer (disclaimer, page number) on every page."""
 
     def __init__(self, taxpayer: str, tax_year: int, flag: str | None = None) -> None:
-        super().__init__(orientation="landscape", unit="pt", format="letter")
-        self.core_fonts_encoding = "windows-1252"  # the core fonts are declared /WinAnsiEncoding
-        self.taxpayer = _pdf_text(taxpayer)
-        self.flag = _pdf_text(flag) if flag else None  # e.g. no valid KYC record: above the title on every page
+        super().__init__()
+        self.taxpayer = pdf_text(taxpayer)
+        self.flag = pdf_text(flag) if flag else None  # e.g. no valid KYC record: above the title on every page
         self.tax_year = tax_year
         self.group: _Group | None = None
         self.unknown_section = False  # pages of the lines that are not on the form
         self.sheet = (1, 1)
-        self.set_margins(_MARGIN, _MARGIN, _MARGIN)
-        self.set_auto_page_break(False)
         self.set_draw_color(140)
         self.set_line_width(0.5)
-
-    def fit(self, text: str, width: float) -> str:
-        """`text` cut with "..." so that it fits in a cell of `width` (cell padding included)."""
-        room = width - 2 * self.c_margin
-        if self.get_string_width(text) <= room:
-            return text
-        while text and self.get_string_width(text + "...") > room:
-            text = text[:-1]
-        return text + "..."
 
     def header(self) -> None:
         if self.flag:
             self.set_text_color(180, 0, 0)
-            self.set_xy(_MARGIN, 12)
+            self.set_xy(MARGIN, 12)
             self.set_font("Helvetica", "B", 9)
-            self.cell(_USABLE_W, 12, self.fit(self.flag, _USABLE_W))
+            self.cell(USABLE_W, 12, self.fit(self.flag, USABLE_W))
         self.set_text_color(0)
-        self.set_xy(_MARGIN, 28)
+        self.set_xy(MARGIN, 28)
         self.set_font("Helvetica", "", 9)
-        self.cell(_USABLE_W, 16, "Sales and Other Dispositions of Capital Assets", align="R")
-        self.set_xy(_MARGIN, 28)
+        self.cell(USABLE_W, 16, "Sales and Other Dispositions of Capital Assets", align="R")
+        self.set_xy(MARGIN, 28)
         self.set_font("Helvetica", "B", 13)
-        self.cell(_USABLE_W - 230, 16, self.fit(f"Form 8949 ({self.tax_year}) — {self.taxpayer}", _USABLE_W - 230))
+        self.cell(USABLE_W - 230, 16, self.fit(f"Form 8949 ({self.tax_year}) — {self.taxpayer}", USABLE_W - 230))
         if self.unknown_section:
             self._unknown_header()
             return
@@ -559,49 +521,49 @@ class _Form8949Pdf(FPDF):
         title, subtitle = _PART_TITLE[group.part]
         if self.sheet[0] > 1:
             title += " (continued)"
-        self.set_xy(_MARGIN, 47)
+        self.set_xy(MARGIN, 47)
         self.set_font("Helvetica", "B", 10)
         width = self.get_string_width(title) + 2 * self.c_margin
         self.cell(width, 14, title)
         self.set_font("Helvetica", "", 9)
-        self.cell(_USABLE_W - width - 150, 14, self.fit(subtitle, _USABLE_W - width - 150))
+        self.cell(USABLE_W - width - 150, 14, self.fit(subtitle, USABLE_W - width - 150))
         self.set_font("Helvetica", "", 8)
         self.cell(150, 14, f"Box {group.box}: sheet {self.sheet[0]} of {self.sheet[1]}", align="R")
         # The checked box: a square with an X, then its letter and meaning.
-        self.rect(_MARGIN + 1, 64, 9, 9)
-        self.set_xy(_MARGIN + 1, 64)
+        self.rect(MARGIN + 1, 64, 9, 9)
+        self.set_xy(MARGIN + 1, 64)
         self.set_font("Helvetica", "B", 8)
         self.cell(9, 9, "X", align="C")
-        self.set_xy(_MARGIN + 14, 62)
+        self.set_xy(MARGIN + 14, 62)
         self.set_font("Helvetica", "B", 9)
         label = f"Box {group.box}"
         width = self.get_string_width(label) + 2 * self.c_margin
         self.cell(width, 13, label)
         self.set_font("Helvetica", "", 9)
-        self.cell(_USABLE_W - 14 - width, 13, self.fit(f"checked: {BOX_MEANINGS[group.box]}", _USABLE_W - 14 - width))
+        self.cell(USABLE_W - 14 - width, 13, self.fit(f"checked: {BOX_MEANINGS[group.box]}", USABLE_W - 14 - width))
         self._column_headings(_COLUMNS, _ADJ_COLUMNS)
 
     def _unknown_header(self) -> None:
         """The section after Part II: its title, and in bold that none of it is in the form's totals."""
         title = _UNKNOWN_TITLE + (" (continued)" if self.sheet[0] > 1 else "")
-        self.set_xy(_MARGIN, 47)
+        self.set_xy(MARGIN, 47)
         self.set_font("Helvetica", "B", 10)
-        self.cell(_USABLE_W - 150, 14, title)
+        self.cell(USABLE_W - 150, 14, title)
         self.set_font("Helvetica", "", 8)
         self.cell(150, 14, f"Not on the form: sheet {self.sheet[0]} of {self.sheet[1]}", align="R")
-        self.set_xy(_MARGIN, 62)
+        self.set_xy(MARGIN, 62)
         self.set_font("Helvetica", "B", 8.5)
         self.set_text_color(150, 0, 0)
-        self.cell(_USABLE_W, 13, self.fit(_UNKNOWN_WARNING, _USABLE_W))
+        self.cell(USABLE_W, 13, self.fit(_UNKNOWN_WARNING, USABLE_W))
         self.set_text_color(0)
         self._column_headings(_UNKNOWN_COLUMNS, ())
 
     def _column_headings(self, columns: Columns, adjustment: tuple[int, ...]) -> None:
-        x = _MARGIN
+        x = MARGIN
         self.set_fill_color(235)
         self.set_font("Helvetica", "B", 7)
         if adjustment:
-            adj_x = _MARGIN + sum(w for w, _, _ in columns[: adjustment[0]])
+            adj_x = MARGIN + sum(w for w, _, _ in columns[: adjustment[0]])
             adj_w = sum(columns[i][0] for i in adjustment)
             self.rect(adj_x, _HEADINGS_Y, adj_w, _ADJ_BAND_H, style="DF")
             self.set_xy(adj_x, _HEADINGS_Y)
@@ -621,12 +583,12 @@ class _Form8949Pdf(FPDF):
     def footer(self) -> None:
         self.set_text_color(60)
         self.set_font("Helvetica", "I", 7)
-        y = _PAGE_H - 46
+        y = PAGE_H - 46
         for text in DISCLAIMER:
-            self.set_xy(_MARGIN, y)
-            self.cell(_USABLE_W - 90, 9, text)
+            self.set_xy(MARGIN, y)
+            self.cell(USABLE_W - 90, 9, text)
             y += 9
-        self.set_xy(_PAGE_W - _MARGIN - 90, _PAGE_H - 37)
+        self.set_xy(PAGE_W - MARGIN - 90, PAGE_H - 37)
         self.set_font("Helvetica", "", 8)
         self.cell(90, 9, f"Page {self.page_no()} of {{nb}}", align="R")
         self.set_text_color(0)
@@ -635,51 +597,42 @@ class _Form8949Pdf(FPDF):
         """A bordered 8 pt cell at the current position. Text that does not fit is cut with "..." when `cut` (the
         description: the CSV keeps it whole); otherwise (dates, codes, amounts) the font shrinks instead, so that a
         number is never shown partly."""
-        size = 8.0
-        self.set_font("Helvetica", "B" if bold else "", size)
-        room = width - 2 * self.c_margin
-        if cut:
-            text = self.fit(text, width)
-        else:
-            while size > 4 and self.get_string_width(text) > room:
-                size -= 0.5
-                self.set_font_size(size)
-        self.cell(width, _ROW_H, text, border=1, align=align, fill=bold)
+        self.fitted_cell(width, _ROW_H, text, align, size=8.0, min_size=4, cut=cut, bold=bold, fill=bold)
 
     def row(self, cells: Sequence[str], columns: Columns = _COLUMNS) -> None:
         """One table row at the current y (cells for columns (a)-(h), or of the unknown-basis section). Text
         columns (the first, and a last left-aligned one: the reason) are cut; amounts and dates shrink."""
         y = self.get_y()
-        x = _MARGIN
+        x = MARGIN
         for index, ((width, align, _), text) in enumerate(zip(columns, cells, strict=True)):
             self.set_xy(x, y)
             self.table_cell(width, text, align, cut=index == 0 or (index == len(columns) - 1 and align == "L"))
             x += width
-        self.set_xy(_MARGIN, y + _ROW_H)
+        self.set_xy(MARGIN, y + _ROW_H)
 
     def note_row(self, text: str) -> None:
         """A line of italic text under a totals line, across the table: what the totals leave out."""
         y = self.get_y()
-        self.set_xy(_MARGIN, y)
+        self.set_xy(MARGIN, y)
         self.set_font("Helvetica", "BI", 7.5)
         self.set_text_color(150, 0, 0)
-        self.cell(_USABLE_W, _ROW_H, self.fit(_pdf_text(text), _USABLE_W))
+        self.cell(USABLE_W, _ROW_H, self.fit(pdf_text(text), USABLE_W))
         self.set_text_color(0)
-        self.set_xy(_MARGIN, y + _ROW_H)
+        self.set_xy(MARGIN, y + _ROW_H)
 
     def totals_row(self, label: str, cells: Sequence[str], columns: Columns = _COLUMNS) -> None:
         """A totals line in bold on a grey ground: `label` across columns (a)-(c), then `cells` for the rest."""
         y = self.get_y()
         label_w = sum(w for w, _, _ in columns[:3])
         self.set_fill_color(235)
-        self.set_xy(_MARGIN, y)
+        self.set_xy(MARGIN, y)
         self.table_cell(label_w, label, "L", bold=True, cut=True)
-        x = _MARGIN + label_w
+        x = MARGIN + label_w
         for index, ((width, align, _), text) in enumerate(zip(columns[3:], cells, strict=True), start=3):
             self.set_xy(x, y)
             self.table_cell(width, text, align, bold=True, cut=index == len(columns) - 1 and align == "L")
             x += width
-        self.set_xy(_MARGIN, y + _ROW_H)
+        self.set_xy(MARGIN, y + _ROW_H)
 
     def group_totals_row(self, group: _Group) -> None:
         """Line 2 of the part: the group's totals of columns (d), (e), (g) and (h)."""
@@ -722,7 +675,7 @@ def _render_pdf(
     note = exclusion_note(unknown_basis(unknown))
     if not groups:
         pdf.add_page()
-        pdf.set_xy(_MARGIN, _HEADINGS_Y)
+        pdf.set_xy(MARGIN, _HEADINGS_Y)
         pdf.set_font("Helvetica", "", 11)
         summary = unknown_basis(unknown)
         text = (
@@ -733,25 +686,25 @@ def _render_pdf(
             f"the {_count(summary.lines, 'line')} ({_count(summary.disposals, 'disposal')}) listed under "
             '"Not on the form" need their cost basis before they can be reported on Form 8949.'
         )
-        pdf.multi_cell(_USABLE_W, 16, text)
+        pdf.multi_cell(USABLE_W, 16, text)
     for group in groups:
         pages = _pages(group.rows, reserved=2 if note else 1)
         for number, page_rows in enumerate(pages, start=1):
             pdf.group = group
             pdf.sheet = (number, len(pages))
             pdf.add_page()
-            pdf.set_xy(_MARGIN, _BODY_TOP)
+            pdf.set_xy(MARGIN, _BODY_TOP)
             for row in page_rows:
                 line = row.line
                 adjusted = bool(line.adjustment_code) or row.adjustment != 0
                 pdf.row(
                     (
-                        _pdf_text(line.description),
+                        pdf_text(line.description),
                         _pdf_date(line.date_acquired),
                         _pdf_date(line.date_sold),
                         _pdf_amount(row.proceeds),
                         _pdf_amount(row.cost),
-                        _pdf_text(line.adjustment_code),
+                        pdf_text(line.adjustment_code),
                         _pdf_amount(row.adjustment) if adjusted else "",
                         _pdf_amount(row.gain),
                     )
@@ -773,17 +726,17 @@ def _render_unknown(pdf: _Form8949Pdf, unknown: Sequence[UnknownBasisLine]) -> N
     for number, page_lines in enumerate(pages, start=1):
         pdf.sheet = (number, len(pages))
         pdf.add_page()
-        pdf.set_xy(_MARGIN, _BODY_TOP)
+        pdf.set_xy(MARGIN, _BODY_TOP)
         for line in page_lines:
             pdf.row(
                 (
-                    _pdf_text(line.description),
+                    pdf_text(line.description),
                     _pdf_date(line.date_acquired, UNKNOWN),
                     _pdf_date(line.date_sold),
                     _pdf_maybe(line.proceeds),
                     _pdf_maybe(line.cost),
                     UNKNOWN,
-                    _pdf_text(line.reason),
+                    pdf_text(line.reason),
                 ),
                 _UNKNOWN_COLUMNS,
             )

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import psycopg
 
 from pipelines.services.compliance import kyc_flag
 from pipelines.services.reports.form8949 import (
@@ -69,6 +72,19 @@ from marts.income where tenant_id = %s and occurred_at >= %s and occurred_at < %
 # The tenant's zone. to_jsonb reads the column whether or not V015 has been applied to this database yet (the
 # report needs no migration of its own: without the column, the setting decides).
 TENANT_SQL = "select name, to_jsonb(t) ->> 'tax_timezone' from ops.tenants as t where tenant_id = %s"
+
+
+
+def tenant_zone(conn: psycopg.Connection[Any], tenant_id: str, timezone: str | None = None,
+                default_timezone: str = "UTC") -> tuple[str, ZoneInfo]:
+    """The tenant's name and the zone its reports are in — `timezone` when given, else the tenant's
+    (ops.tenants.tax_timezone), else `default_timezone` (COINBOOK_TAX_TIMEZONE). Every report resolves it here.
+    LookupError for an unknown tenant or zone."""
+    known = conn.execute(TENANT_SQL, (tenant_id,)).fetchone()
+    if known is None:
+        raise LookupError(f"no tenant {tenant_id!r} (see `coinbook accounts list`)")
+    name, own = known
+    return name, tax_zone(timezone or own or default_timezone)
 
 
 # ------------------------------------------------------------------------------------------------ dates (pure)
@@ -240,12 +256,8 @@ def write_tax_report(wh: Warehouse, tenant_id: str, tax_year: int, out_dir: Path
     (ops.tenants.tax_timezone), else `default_timezone` (COINBOOK_TAX_TIMEZONE). LookupError for an unknown tenant
     or zone, or marts not built yet."""
     with wh.connect() as conn:
-        known = conn.execute(TENANT_SQL, (tenant_id,)).fetchone()
-        if known is None:
-            raise LookupError(f"no tenant {tenant_id!r} (see `coinbook accounts list`)")
-        name, tenant_zone = known
-        zone_name = timezone or tenant_zone or default_timezone
-        zone = tax_zone(zone_name)
+        name, zone = tenant_zone(conn, tenant_id, timezone, default_timezone)
+        zone_name = zone.key
         if conn.execute("select to_regclass('marts.disposals') is null").fetchone()[0]:
             raise LookupError("the lot marts are not built yet: run `coinbook run` first")
         window = (tenant_id, *tax_year_window(tax_year, zone))
