@@ -20,10 +20,12 @@ from warehouse.connection import Warehouse
 
 SCHEMAS = ("raw", "ops", "derived", "audit", "staging", "intermediate", "marts")
 WRITES = ("insert", "update", "delete", "truncate")
-# What a role may write, and how (migrations V016, V030); anything else it tries must be refused.
+# What a role may write, and how (migrations V016, V030, V036); anything else it tries must be refused.
 _CHANGES = ("insert", "update", "delete")
 WRITABLE = {"accountant": dict.fromkeys(("ops.cost_basis", "ops.transfer_overrides", "ops.lot_selections",
                                          "ops.lot_methods"), _CHANGES),
+            # a manager records a decision on a proposal (V036: the table's trigger keeps it to approve/reject)
+            "manager": {"ops.proposal_events": ("insert",)},
             # append-only registers: a compliance officer adds, never changes
             "compliance": dict.fromkeys(("ops.screening_decisions", "ops.kyc_subjects", "ops.kyc_reviews",
                                          "ops.compliance_thresholds"), ("insert",))}

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
 from warehouse.connection import Warehouse
 
@@ -76,24 +75,17 @@ def record_event(wh: Warehouse, tenant_id: str, proposal_id: str, state: str, re
     return int(row[0])
 
 
-def record_decision(wh: Warehouse, login: str, password: str, tenant_id: str, proposal_id: str, state: str,
-                    reason: str | None) -> int:
-    """A manager's decision, written on the manager's own login (so the database knows who decided: the trigger
-    records session_user as the actor, row-level security keeps the login to its tenants). A wrong password is a
-    PermissionError; a step the rules refuse, a ValueError with the database's reason."""
+def record_decision(person: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None) -> int:
+    """A manager's decision, written on the manager's own login (`person`: so the database knows who decided: the
+    trigger records session_user as the actor, row-level security keeps the login to its tenants). A step the
+    rules refuse is a ValueError with the database's reason."""
     try:
-        conn = psycopg.connect(make_conninfo(wh.database_url, user=login, password=password))
-    except psycopg.OperationalError as exc:
-        raise PermissionError(f"{login}: could not log in ({str(exc).strip().splitlines()[-1]})") from None
-    try:
-        with conn, conn.transaction():
+        with person.connect() as conn, conn.transaction():
             row = conn.execute(
                 """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
                    values (%s, %s, %s, %s) returning event_id""", (tenant_id, proposal_id, state, reason)).fetchone()
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
         raise ValueError(str(exc).strip().splitlines()[0]) from None
-    finally:
-        conn.close()
     assert row is not None
     return int(row[0])
 

@@ -181,29 +181,36 @@ def show(proposal_id: str = typer.Argument(...)) -> None:
     console.print(history)
 
 
-def _decide(proposal_id: str, decision: str, login: str, password: str | None, reason: str | None) -> None:
-    password = password or os.environ.get("COINBOOK_LOGIN_PASSWORD") or typer.prompt(
-        f"password of {login}", hide_input=True)
+def _decide(proposal_id: str, decision: str, login: str | None, reason: str | None) -> None:
+    settings = get_settings()
+    name = login or settings.login
+    if not name:
+        raise _fail("a decision is made by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
+                    "(coinbook users add NAME --role manager --tenant T)")
+    if settings.login_password is not None:
+        password = settings.login_password.get_secret_value()
+    else:
+        password = typer.prompt(f"password of {name}", hide_input=True, err=True)
     try:
-        row = trading.decide(_wh(), proposal_id, decision, login, password, reason)
+        row = trading.decide(_wh(), proposal_id, decision, name, password, reason)
     except (ValueError, PermissionError) as exc:
-        raise _fail(str(exc)) from None
-    console.print(f"{row.proposal_id}: {row.state} by {escape(login)}")
+        raise _fail(f"refused: {exc}") from None
+    console.print(f"{row.proposal_id}: {row.state} by {escape(name)}")
+
+
+AS_HELP = "Your own manager login (default: $COINBOOK_LOGIN); its password from $COINBOOK_LOGIN_PASSWORD, else asked."
 
 
 @app.command("approve")
 def approve(proposal_id: str = typer.Argument(...),
-            login: str = typer.Option(..., "--login", help="Your own manager login (coinbook users add)."),
-            password: str = typer.Option(None, "--password", help="Else COINBOOK_LOGIN_PASSWORD, else asked."),
-            ) -> None:
+            login: str = typer.Option(None, "--as", help=AS_HELP)) -> None:
     """Approve a proposal, on your own login (a blocked proposal cannot be approved)."""
-    _decide(proposal_id, "approved", login, password, None)
+    _decide(proposal_id, "approved", login, None)
 
 
 @app.command("reject")
 def reject(proposal_id: str = typer.Argument(...),
-           login: str = typer.Option(..., "--login", help="Your own manager login."),
-           password: str = typer.Option(None, "--password", help="Else COINBOOK_LOGIN_PASSWORD, else asked."),
+           login: str = typer.Option(None, "--as", help=AS_HELP),
            reason: str = typer.Option(None, "--reason")) -> None:
     """Reject a proposal, on your own login."""
-    _decide(proposal_id, "rejected", login, password, reason)
+    _decide(proposal_id, "rejected", login, reason)

@@ -39,6 +39,7 @@ from pipelines.domain.rebalancing import (
 from pipelines.domain.risk import historical_var
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.risk import RETURNS_SQL, returns_matrix
+from pipelines.services.users import UserError, acting_as
 from warehouse import trading as store
 from warehouse.connection import Warehouse
 from warehouse.users import logins
@@ -299,17 +300,22 @@ def _proposal(wh: Warehouse, proposal_id: str) -> ProposalRow:
 def decide(wh: Warehouse, proposal_id: str, decision: str, login: str, password: str,
            reason: str | None = None) -> ProposalRow:
     """Approve or reject a proposal on `login`, one of the tenant's managers, with its password: the decision is
-    written on that login, so the database records who made it. A blocked proposal cannot be approved; a decided
-    one cannot be decided again (checked here for a clear message, enforced by the table's trigger)."""
+    written through that login (users.acting_as), so the database records who made it. A blocked proposal cannot
+    be approved; a decided one cannot be decided again (checked here for a clear message, enforced by the table's
+    trigger). PermissionError when the login may not decide; ValueError when the rules refuse the step."""
     if decision not in ("approved", "rejected"):
         raise ValueError(f"a decision is 'approved' or 'rejected', not {decision!r}")
     p = _proposal(wh, proposal_id)
-    user = next((u for u in logins(wh) if u.name == login), None)
-    if user is None or user.group != "coinbook_manager" or p.tenant_id not in user.tenants:
+    try:
+        person = acting_as(wh, login, password, role="manager")
+    except UserError as exc:
+        raise PermissionError(str(exc)) from None
+    user = next(u for u in logins(wh) if u.name == login)
+    if p.tenant_id not in user.tenants:
         raise PermissionError(f"{login!r} is not a manager of {p.tenant_id} (coinbook users add NAME --role manager "
                               f"--tenant {p.tenant_id}): only a tenant's managers decide its proposals")
     next_state(p.state, decision, blocked=p.blocked, block_reason=p.block_reason)
-    store.record_decision(wh, login, password, p.tenant_id, proposal_id, decision, reason)
+    store.record_decision(person, p.tenant_id, proposal_id, decision, reason)
     return _proposal(wh, proposal_id)
 
 

@@ -87,9 +87,10 @@ def _weights(url: str) -> dict[str, Decimal]:
     return {a: v / total for a, v in rows}
 
 
-def _cli(url: str, sandbox_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(url: str, sandbox_url: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
     """`coinbook trading …` as a process, on this module's database."""
-    env = {**os.environ, "COINBOOK_DATABASE_URL": url, "COINBOOK_SANDBOX_URL": sandbox_url, "COLUMNS": "250"}
+    env = {**os.environ, "COINBOOK_DATABASE_URL": url, "COINBOOK_SANDBOX_URL": sandbox_url, "COLUMNS": "250",
+           **env_extra}
     return subprocess.run([str(Path(sys.executable).parent / "coinbook"), "trading", *args], env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -142,11 +143,11 @@ def test_approval_is_a_managers_on_their_own_login(synced: tuple[str, str, Any])
     url, _sandbox_url, _ = synced
     wh = Warehouse(url)
     p = next(x for x in trading.proposals(wh, "acme") if x.state == "proposed" and not x.blocked)
-    with pytest.raises(PermissionError, match="could not log in"):
+    with pytest.raises(PermissionError, match="cannot connect as"):
         trading.decide(wh, p.proposal_id, "approved", ALICE, "wrong-password-xx")
     with pytest.raises(PermissionError, match=f"'{BOB}' is not a manager of acme"):
         trading.decide(wh, p.proposal_id, "approved", BOB, PASSWORD)
-    with pytest.raises(PermissionError, match=f"'{CAROL}' is not a manager of acme"):
+    with pytest.raises(PermissionError, match=f"'{CAROL}' is an accountant: only a manager login"):
         trading.decide(wh, p.proposal_id, "approved", CAROL, PASSWORD)
     # Straight to the table as the accountant: refused there too, not only by the service.
     carol = make_conninfo(url, user=CAROL, password=PASSWORD)
@@ -186,7 +187,14 @@ def test_an_open_breaker_blocks_the_proposal_and_nobody_can_approve_it(synced: t
                 psycopg.connect(alice) as conn:
             conn.execute("insert into ops.proposal_events (tenant_id, proposal_id, state) values ('acme', %s, "
                          "'approved')", (p.proposal_id,))
-        assert trading.decide(Warehouse(url), p.proposal_id, "rejected", ALICE, PASSWORD).state == "rejected"
+        refused = _cli(url, sandbox_url, "approve", p.proposal_id, "--as", ALICE, COINBOOK_LOGIN_PASSWORD=PASSWORD)
+        assert refused.returncode == 1 and "blocked, cannot be approved" in refused.stderr
+        done = _cli(url, sandbox_url, "reject", p.proposal_id, "--as", ALICE, "--reason", "wait for calm",
+                    COINBOOK_LOGIN_PASSWORD=PASSWORD)
+        assert done.returncode == 0, done.stderr
+        assert f"rejected by {ALICE}" in done.stdout
+        assert [p2.state for p2 in trading.proposals(Warehouse(url), "acme") if p2.proposal_id == p.proposal_id] \
+            == ["rejected"]
     finally:
         with admin.connect() as conn:
             conn.execute("update marts.circuit_breaker set breaker_open = false, breaker_reason = null "
