@@ -88,7 +88,7 @@ def main(scale_text: str = "demo") -> None:
         generated = time.perf_counter() - t0
         trades = sum(len(t) for t in server.world.trades.values())
         print(f"world {scale.label}: {len(server.world.accounts)} exchange accounts, {trades:,} trades, "
-              f"generated in {generated:.1f} s")
+              f"generated in {generated:.1f} s", flush=True)
         with server as sandbox, tempfile.TemporaryDirectory() as tmp:
             wh = Warehouse(url)
             register_accounts(wh, specs_from_sandbox(sandbox.url))
@@ -99,13 +99,16 @@ def main(scale_text: str = "demo") -> None:
             for label in RUNS:
                 if label == "day":
                     added = sandbox.world.advance_day(1)
-                    print(f"day 1 of new activity: {sum(added.values()):,} trades")
+                    print(f"day 1 of new activity: {sum(added.values()):,} trades", flush=True)
                 t0 = time.perf_counter()
                 with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
                     outcome = run_pipeline(defs, instance, wh, VENUES)
                 totals[label] = (time.perf_counter() - t0, outcome.inserted, outcome.success)
-                for row, seconds in timed_steps(instance, outcome).items():
+                steps = timed_steps(instance, outcome)
+                for row, seconds in steps.items():
                     table.setdefault(row, {})[label] = seconds
+                slowest = ", ".join(f"{r} {s:.1f} s" for r, s in sorted(steps.items(), key=lambda i: -i[1])[:4])
+                print(f"{label}: {totals[label][0]:.1f} s, {outcome.inserted:,} new rows ({slowest})", flush=True)
                 for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
                     print(f"  {label}: {failure}")
             print_table(scale, table, totals)
