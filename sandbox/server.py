@@ -10,7 +10,8 @@ Admin endpoints:
     POST /__sandbox/faults     {"error_rate": 0.2, "statuses": [429, 500, 503], "latency_ms": 0,
                                 "truncate_rate": 0.0, "down": false, "malformed": true,
                                 "zero_update_time": ["acme-binance-ops"], "derivatives": true}
-    POST /__sandbox/advance    {"trades": 5}: new trades per account after the world's end
+    POST /__sandbox/advance    {"trades": 5}: new trades per account after the world's end;
+                               {"day": 1}: day 1 after the world's end, the same trades on every run
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox import binance
-from sandbox.world import DEFAULT_SEED, World
+from sandbox.world import DEFAULT_SEED, Scale, World
 
 # Venue dialects by URL prefix: Binance answers at the root (and under /binance), the others under
 # /<venue>/... . A dialect module has `dispatch(world, request, *, malformed)`.
@@ -92,8 +93,8 @@ class Faults:
 
 
 class SandboxState:
-    def __init__(self, seed: int, malformed: bool) -> None:
-        self.world = World(seed)
+    def __init__(self, seed: int, malformed: bool, scale: Scale | None = None) -> None:
+        self.world = World(seed, scale)
         self.faults = Faults(malformed=malformed)
         self.stats: Counter[str] = Counter()
         self.weight: Counter[int] = Counter()  # used weight per minute, for X-MBX-USED-WEIGHT-1m
@@ -187,7 +188,10 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                 state.set_faults(Faults(**{**asdict(state.faults), **known}))
                 self._send(200, asdict(state.faults))
             elif method == "POST" and path == "/__sandbox/advance":
-                added = world.advance(int(self._read_json().get("trades", 1)))
+                body = self._read_json()
+                # {"day": n}: the world's day n after its end (Scale's worlds, the bench); else {"trades": k}.
+                added = world.advance_day(int(body["day"])) if "day" in body else world.advance(
+                    int(body.get("trades", 1)))
                 self._send(200, {"added": added})
             else:
                 self._send(404, {"error": f"no admin endpoint {method} {path}"})
@@ -260,8 +264,8 @@ class SandboxServer:
     """The sandbox in a background thread; a context manager."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int = DEFAULT_SEED,
-                 malformed: bool = False) -> None:
-        self.state = SandboxState(seed, malformed)
+                 malformed: bool = False, scale: Scale | None = None) -> None:
+        self.state = SandboxState(seed, malformed, scale)
         self.httpd = ThreadingHTTPServer((host, port), _handler_class(self.state))
         self.httpd.daemon_threads = True
         self.host = host
@@ -299,8 +303,8 @@ class SandboxServer:
 
 
 def run_forever(host: str = "127.0.0.1", port: int = 8765, *, seed: int = DEFAULT_SEED,
-                malformed: bool = False) -> None:
-    server = SandboxServer(host, port, seed, malformed)
+                malformed: bool = False, scale: Scale | None = None) -> None:
+    server = SandboxServer(host, port, seed, malformed, scale)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:

@@ -39,6 +39,7 @@ END_MS = int(WORLD_END.timestamp() * 1000) + 999
 SATOSHI = Decimal("0.00000001")
 
 VENUES = ("binance", "coinbase", "kraken", "bitfinex", "htx")
+TRADE_ATTEMPTS = {"binance": 900, "coinbase": 350, "kraken": 350, "bitfinex": 300, "htx": 300}
 # Prices differ slightly between venues, as in real markets (a constant basis per venue).
 VENUE_BASIS = {"binance": 0.0, "coinbase": 0.0004, "kraken": -0.0003, "bitfinex": 0.0006, "htx": -0.0005}
 TRANSFER_STATUSES = ("ok", "pending", "failed", "canceled")  # the venues' own codes are the dialects' business
@@ -165,8 +166,73 @@ ACCOUNTS: tuple[AccountInfo, ...] = (
     AccountInfo("bluefin", "Bluefin Family Office", "core", "Core holdings", "bluefin-htx", "HTX — Asia desk",
                 False, (("USDT", "120000"), ("BTC", "1")), "htx"),
 )
+ACCOUNTS_TENANTS = tuple(dict.fromkeys(a.tenant_id for a in ACCOUNTS))  # the demo's tenants, in order
+DEMO_TRADES = 3_997  # the demo world's trades (of TRADE_ATTEMPTS' 4,000 attempts: a few cannot be paid for)
+WORLD_DAYS = (WORLD_END - WORLD_START).days + 1
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the world is: `tenants` clients (the demo's two, then generated ones, each with an account on
+    every venue) and about `trades` trades in all. The demo is 2 / 3,997."""
+
+    tenants: int = len(ACCOUNTS_TENANTS)
+    trades: int = DEMO_TRADES
+
+    def __post_init__(self) -> None:
+        if self.tenants < len(ACCOUNTS_TENANTS) or self.trades < DEMO_TRADES:
+            raise ValueError(f"a world holds at least the demo's {len(ACCOUNTS_TENANTS)} tenants and "
+                             f"{DEMO_TRADES} trades")
+        if self.tenants == len(ACCOUNTS_TENANTS) and self.trades != DEMO_TRADES:
+            raise ValueError("more trades than the demo's need more tenants than the demo's: the demo's "
+                             "tenants keep their history, the new trades go to the new tenants")
+
+    @property
+    def label(self) -> str:
+        return "demo" if self == DEMO else f"{self.tenants}x{self.trades}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Scale:
+        """'demo' (or empty) or '<tenants>x<trades>', e.g. '20x100000' (underscores allowed: '50x1_000_000')."""
+        text = (text or "demo").strip().lower()
+        if text == "demo":
+            return DEMO
+        tenants, sep, trades = text.replace("_", "").partition("x")
+        if not sep or not tenants.isdigit() or not trades.isdigit():
+            raise ValueError(f"scale {text!r}: expected 'demo' or '<tenants>x<trades>', e.g. '20x100000'")
+        return cls(int(tenants), int(trades))
+
+
+DEMO = Scale()
+
+
+def tenant_id_of(number: int) -> str:
+    return f"client-{number:03d}"
+
+
+def scaled_accounts(scale: Scale) -> list[AccountInfo]:
+    """The generated tenants' accounts: one per venue, funded in the venue's cash (enough for its trades to be
+    paid for, as the demo's funding is for its ~900) and one BTC."""
+    return [AccountInfo(tenant_id_of(n), f"Client {n:03d}", "main", "Main book", f"{tenant_id_of(n)}-{venue}",
+                        f"{venue.capitalize()} — client {n:03d}", False,
+                        ((VENUE_CASH[venue], str(max(150_000, attempts * 250))), ("BTC", "1")), venue)
+            for n in range(len(ACCOUNTS_TENANTS) + 1, scale.tenants + 1)
+            for venue, attempts in tenant_attempts(scale, n).items()]
+
+
+def tenant_attempts(scale: Scale, number: int) -> dict[str, int]:
+    """Trade attempts of generated tenant `number` per venue: the trades beyond the demo's, shared evenly
+    among the new tenants (the remainder to the first ones), split over the venues as the demo splits them."""
+    new_tenants = scale.tenants - len(ACCOUNTS_TENANTS)
+    share, rest = divmod(scale.trades - DEMO_TRADES, new_tenants)
+    total = share + (1 if number - len(ACCOUNTS_TENANTS) <= rest else 0)
+    weight = sum(TRADE_ATTEMPTS.values())
+    out = {v: total * TRADE_ATTEMPTS[v] // weight for v in VENUES}
+    out["binance"] += total - sum(out.values())
+    return out
+
+
 VENUE_CASH = {"binance": "USDT", "htx": "USDT", "coinbase": "USD", "kraken": "USD", "bitfinex": "USD"}
-TRADE_ATTEMPTS = {"binance": 900, "coinbase": 350, "kraken": 350, "bitfinex": 300, "htx": 300}
 DISCREPANCY = ("bluefin", "bluefin-binance", "SOL", Decimal("1.5"))  # an unrecorded distribution
 # One sanctioned counterparty (issue 16 §2): acme's BTC withdrawal of day 250 pays an address on OFAC's SDN list
 # (published there since 2018), so that screening has exactly one hit to show. The demo list SANCTIONS_DEMO_LIST
@@ -332,14 +398,27 @@ class PricePath:
         return self.coin_usd(market.base, hour) / self.coin_usd(market.quote, hour) * (1 + VENUE_BASIS[market.venue])
 
 
-class World:
-    """The whole sandbox world for one seed. `advance()` appends activity; everything else is read-only."""
+@dataclass
+class _Ids:
+    """A venue's id counters as one account's trades see them (ids advance: other users trade too)."""
 
-    def __init__(self, seed: int = DEFAULT_SEED) -> None:
+    trade: dict[tuple[str, str], int]
+    order: int
+
+
+class World:
+    """The whole sandbox world for one seed and scale. `advance()` / `advance_day()` append activity; everything
+    else is read-only. A scaled world is the demo world plus generated tenants (`Scale`): the demo tenants keep
+    every planted break and anomaly, so the truth's breaks are the demo's at every scale."""
+
+    def __init__(self, seed: int = DEFAULT_SEED, scale: Scale | None = None) -> None:
         self.seed = seed
+        self.scale = scale or DEMO
         self.prices = PricePath(seed)
-        self.accounts = {a.account_id: a for a in ACCOUNTS}
-        self.credentials = {a.account_id: api_credentials(seed, a.account_id, a.venue) for a in ACCOUNTS}
+        extra = scaled_accounts(self.scale)
+        self.accounts = {a.account_id: a for a in (*ACCOUNTS, *extra)}
+        self.credentials = {a.account_id: api_credentials(seed, a.account_id, a.venue)
+                            for a in self.accounts.values()}
         self.trades: dict[str, list[Trade]] = defaultdict(list)  # per account, time order
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
@@ -347,10 +426,15 @@ class World:
         self.rewards: dict[str, list[Reward]] = defaultdict(list)  # per account, time order (only when planted)
         self.wallet_flows: list[dict[str, Any]] = []
         self.malformed = Malformed()
-        self._balances: dict[str, dict[str, Decimal]] = {a.account_id: defaultdict(Decimal) for a in ACCOUNTS}
-        self._next_trade_id = {(m.venue, m.symbol): 28_000_000 + i * 1_000_000
-                               for ms in VENUE_MARKETS.values() for i, m in enumerate(ms)}
-        self._next_order_id = 4_100_000_000
+        self._balances: dict[str, dict[str, Decimal]] = {a: defaultdict(Decimal) for a in self.accounts}
+        self._shared_ids = _Ids({(m.venue, m.symbol): 28_000_000 + i * 1_000_000
+                                 for ms in VENUE_MARKETS.values() for i, m in enumerate(ms)}, 4_100_000_000)
+        # A generated tenant's accounts count ids in their own ranges, so that each tenant's history is the same
+        # whatever the others do (and every account's ids rise with time, as Binance's fromId paging needs).
+        self._ids = {a.account_id: _Ids({(m.venue, m.symbol): 1_000_000_000 + n * 10_000_000 + i * 1_000_000
+                                         for i, m in enumerate(VENUE_MARKETS[a.venue])},
+                                        10_000_000_000 + n * 100_000_000)
+                     for n, a in enumerate(extra)}
         self._rng = np.random.default_rng(seed + 1)
         self._lock = threading.Lock()
         self.zero_update_time: set[str] = set()  # Binance accounts whose reply says updateTime 0 (server.Faults)
@@ -360,6 +444,8 @@ class World:
         self._generate()
         self.chains.build(self.wallet_flows)
         self._plant_malformed()
+        for number in range(len(ACCOUNTS_TENANTS) + 1, self.scale.tenants + 1):
+            self._generate_tenant(number)
 
     # -- generation ----------------------------------------------------------------------------------------
     def _generate(self) -> None:
@@ -437,6 +523,49 @@ class World:
             else:
                 self._internal(time_ms, **data)
 
+    def _generate_tenant(self, number: int) -> None:
+        """One generated tenant of a scaled world, from its own random stream: funding, monthly top-ups and
+        pay-outs, its trades and one BTC transfer between two of its accounts (for transfer matching)."""
+        rng = np.random.default_rng([self.seed, 17, number])
+        tenant = tenant_id_of(number)
+        attempts = tenant_attempts(self.scale, number)
+        events: list[tuple[int, int, str, dict[str, Any]]] = []
+
+        def add(time_ms: int, kind: str, **data: Any) -> None:
+            events.append((time_ms, len(events), kind, data))
+
+        for v, venue in enumerate(VENUES):
+            account = f"{tenant}-{venue}"
+            cash = VENUE_CASH[venue]
+            for j, (coin, amount) in enumerate(self.accounts[account].funding):
+                add(START_MS + (v * 5 + j) * 3_600_000 + 600_000, "deposit", account=account, coin=coin,
+                    amount=Decimal(amount))
+            month = WORLD_START
+            while month < WORLD_END:
+                month = (month + timedelta(days=32)).replace(day=1)
+                t = int(month.timestamp() * 1000) + int(rng.integers(1, 20)) * 3_600_000
+                if t < END_MS - 86_400_000:
+                    add(t, "deposit", account=account, coin=cash, amount=Decimal(int(rng.integers(10, 60)) * 1000))
+                    if month.month % 2 == 0:
+                        add(t + 5 * 86_400_000, "withdrawal", account=account, coin=cash,
+                            amount=Decimal(int(rng.integers(5, 20)) * 1000))
+            first_trade = END_MS - 110 * 86_400_000 if venue == "htx" else START_MS + 86_400_000  # as the demo's
+            for t in np.sort(rng.integers(first_trade, END_MS - 3_600_000, attempts[venue])):
+                add(int(t), "trade", account=account)
+        # Before its first trade (funded, nothing traded away yet), so every scaled tenant has its pair to match.
+        add(START_MS + (13 + number % 10) * 3_600_000, "internal", src=f"{tenant}-binance",
+            dst=f"{tenant}-kraken", coin="BTC", amount=Decimal("0.1"), k=number % 7)
+        events.sort(key=lambda e: (e[0], e[1]))
+        for time_ms, _n, kind, data in events:
+            if kind == "trade":
+                self._trade(data["account"], time_ms, rng)
+            elif kind == "deposit":
+                self._deposit(data["account"], time_ms, data["coin"], data["amount"], "ok")
+            elif kind == "withdrawal":
+                self._withdraw(data["account"], time_ms, data["coin"], data["amount"], "ok")
+            else:
+                self._internal(time_ms, **data)
+
     def _tx_hash(self, *parts: object) -> str:
         return hashlib.sha256(":".join(map(str, (self.seed, *parts))).encode()).hexdigest()
 
@@ -504,10 +633,9 @@ class World:
             "exchange_time_ms": exchange_time, "exchange_fee": fee,
             "txid": self.chains.exchange_tx_hash(chain, chain_time, tag)})
 
-    def _trade(self, account_id: str, time_ms: int) -> Trade | None:
-        rng = self._rng
+    def _trade(self, account_id: str, time_ms: int, rng: np.random.Generator | None = None) -> Trade | None:
+        rng = self._rng if rng is None else rng
         acc = self.accounts[account_id]
-        balances = self._balances[account_id]
         markets = VENUE_MARKETS[acc.venue]
         market = markets[int(rng.integers(len(markets)))]
         hour = self.prices.hour_of(time_ms)
@@ -516,9 +644,24 @@ class World:
         qty = _q(notional_usd / self.prices.coin_usd(market.base, hour), market.step, ROUND_DOWN)
         if qty <= 0 or price * qty < market.min_notional:
             return None
-        buy = bool(rng.random() < 0.5)
+        filled = self._fill(acc, market, price, qty, bool(rng.random() < 0.5), hour, notional_usd)
+        if filled is None:
+            return None
+        side_buy, fee_asset, fee = filled
+        ids = self._ids.get(account_id, self._shared_ids)
+        key = (market.venue, market.symbol)
+        ids.trade[key] += int(rng.integers(2, 40))  # other users trade too
+        ids.order += int(rng.integers(1, 500))
+        trade = Trade(account_id, market.symbol, ids.trade[key], ids.order,
+                      time_ms, side_buy, price, qty, fee, fee_asset, bool(rng.random() < 0.4))
+        self._book_trade(trade)
+        return trade
+
+    def _fill(self, acc: AccountInfo, market: Market, price: Decimal, qty: Decimal, buy: bool, hour: int,
+              notional_usd: float) -> tuple[bool, str, Decimal] | None:
+        """(side, fee asset, fee) of a trade the account can pay for: the drawn side, else the other one."""
+        balances = self._balances[acc.account_id]
         rate, charged_in = FEE_RULES[acc.venue]
-        bnb_usd = self.prices.coin_usd("BNB", hour)
         for side_buy in (buy, not buy):
             cost = price * qty
             if charged_in == "received":
@@ -532,19 +675,13 @@ class World:
             if not side_buy and balances[market.base] < qty:
                 continue
             if acc.fees_in_bnb:  # this client pays fees in BNB at a discount, while it has BNB to spare
-                bnb_fee = _q(notional_usd * 0.00075 / bnb_usd, SATOSHI)
+                bnb_fee = _q(notional_usd * 0.00075 / self.prices.coin_usd("BNB", hour), SATOSHI)
                 bnb_after = balances["BNB"]
                 if "BNB" in (market.base, market.quote):
                     bnb_after += (qty if side_buy else -qty) if market.base == "BNB" else (-cost if side_buy else cost)
                 if bnb_after >= bnb_fee:
                     fee_asset, fee = "BNB", bnb_fee
-            key = (market.venue, market.symbol)
-            self._next_trade_id[key] += int(rng.integers(2, 40))  # other users trade too
-            self._next_order_id += int(rng.integers(1, 500))
-            trade = Trade(account_id, market.symbol, self._next_trade_id[key], self._next_order_id,
-                          time_ms, side_buy, price, qty, fee, fee_asset, bool(rng.random() < 0.4))
-            self._book_trade(trade)
-            return trade
+            return side_buy, fee_asset, fee
         return None
 
     def market_of(self, trade: Trade) -> Market:
@@ -596,7 +733,7 @@ class World:
         """Append `trades` new trades per account after the last event; balances stay consistent."""
         added: dict[str, int] = {}
         with self._lock:
-            for acc in ACCOUNTS:
+            for acc in self.accounts.values():
                 last = max([t.time_ms for t in self.trades[acc.account_id]]
                            + [t.time_ms for t in self.transfers[acc.account_id]])
                 # New activity happens now, as on a real venue (a time-windowed sync looks for it after its
@@ -609,6 +746,28 @@ class World:
                     if self._trade(acc.account_id, base + attempt * 10):
                         count += 1
                 added[acc.account_id] = count
+        return added
+
+    def advance_day(self, day: int = 1, now_ms: int | None = None) -> dict[str, int]:
+        """Day `day` after the world's end: every account trades its average day's count (at least one), drawn
+        from the day's own random stream, so the same day adds the same trades in every run. Times: laid out
+        10 ms apart on the last moments before `now_ms` (default: now), after the account's last event — a
+        time-windowed sync looks for new activity after its last sync, as on a real venue."""
+        rng = np.random.default_rng([self.seed, 29, day])
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        added: dict[str, int] = {}
+        with self._lock:
+            for account_id in self.accounts:
+                wanted = max(1, round(len(self.trades[account_id]) / WORLD_DAYS))
+                attempts = wanted * 20
+                base = max(self._last_event_ms(account_id) + 1, now_ms - attempts * 10)
+                count = 0
+                for attempt in range(1, attempts + 1):
+                    if count == wanted:
+                        break
+                    if self._trade(account_id, base + attempt * 10, rng):
+                        count += 1
+                added[account_id] = count
         return added
 
     def withdraw_all(self, account_id: str, coin: str) -> Transfer:
@@ -716,12 +875,12 @@ class World:
             **{k: v for k, v in asdict(a).items() if k not in ("funding", "fees_in_bnb")},
             "api_key": self.credentials[a.account_id].api_key, "secret": self.credentials[a.account_id].secret,
             "password": self.credentials[a.account_id].password, "history_start": WORLD_START.isoformat(),
-        } for a in ACCOUNTS if a.venue in venues]
+        } for a in self.accounts.values() if a.venue in venues]
 
     def truth(self) -> dict[str, Any]:
         """The world's facts, for tests: what a correct pipeline must end up with."""
         accounts = {}
-        for acc in ACCOUNTS:
+        for acc in self.accounts.values():
             transfers = self.transfers[acc.account_id]
             accounts[acc.account_id] = {
                 "tenant_id": acc.tenant_id, "portfolio_id": acc.portfolio_id, "venue": acc.venue,
@@ -736,7 +895,8 @@ class World:
             }
         tenant, account, asset, delta = DISCREPANCY
         return {
-            "seed": self.seed, "start": WORLD_START.isoformat(), "end": WORLD_END.isoformat(),
+            "seed": self.seed, **({"scale": self.scale.label} if self.scale != DEMO else {}),  # the demo's as before
+            "start": WORLD_START.isoformat(), "end": WORLD_END.isoformat(),
             "accounts": accounts,
             "discrepancies": [{"tenant_id": tenant, "account_id": account, "asset": asset, "delta": str(delta)}],
             "price_anomalies": [{"venue": v, "market": m, "symbol": MARKET_BY_VENUE_SYMBOL[(v, m)].unified,
@@ -761,7 +921,7 @@ class World:
     def fingerprint(self) -> str:
         """sha256 of everything generated: equal seeds must give equal fingerprints."""
         return hashlib.sha256(json.dumps(self.truth(), sort_keys=True, default=str).encode()
-                              + json.dumps([[trade_json(t) for t in self.trades[a.account_id]] for a in ACCOUNTS],
+                              + json.dumps([[trade_json(t) for t in self.trades[a]] for a in self.accounts],
                                            sort_keys=True).encode()).hexdigest()
 
 

@@ -96,9 +96,11 @@ def ready(settings: CoinbookSettings, *, sandbox: bool = False, malformed: bool 
     server = None
     if sandbox and not sandbox_is_up(settings.sandbox_url):
         from sandbox.server import SandboxServer
+        from sandbox.world import Scale
 
         target = urlsplit(settings.sandbox_url)
-        server = SandboxServer(host=target.hostname or "127.0.0.1", port=target.port or 8765, malformed=malformed)
+        server = SandboxServer(host=target.hostname or "127.0.0.1", port=target.port or 8765, malformed=malformed,
+                               scale=Scale.parse(settings.sandbox_scale))
         server.__enter__()
     try:
         yield Ready(url, home, server is not None)

@@ -1,0 +1,135 @@
+"""The nightly path at a given world size (issue 17): a cold run, a warm run with nothing new, and a run after one
+day of new activity, each timed per step.
+
+    .venv/bin/python -m bench.bench_scale demo
+    .venv/bin/python -m bench.bench_scale 20x100000
+
+The sandbox serves a world of that scale (`sandbox.world.Scale`: the demo's tenants plus generated ones), its
+accounts are registered as `coinbook run` registers them, and `run_pipeline` drives the nightly tier as `coinbook
+run` does. Times per step come from Dagster's own step events (STEP_START → STEP_SUCCESS/FAILURE) of each run:
+the account syncs (one run per account, summed), the market data run, and each step of the transform run — the
+quality gate, every dbt step, lots, risk and the rest. The day of new activity is `World.advance_day(1)`: the same
+trades on every run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+
+import dagster as dg
+
+from pipelines.app.ready import ensure_dbt_manifest
+from pipelines.app.runner import PipelineOutcome, run_pipeline
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.services.venues import SEED_VENUES as VENUES
+from pipelines.settings import get_settings
+from sandbox.server import SandboxServer
+from sandbox.world import Scale
+from tests.support import definitions_for
+from warehouse.cluster import LocalCluster
+from warehouse.connection import Warehouse
+
+RUNS = ("cold", "warm", "day")
+GATE_SUFFIX = "_great_expectations_gate"
+STEP_EVENTS = (dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Each step's duration in one run, from its STEP_START to its STEP_SUCCESS or STEP_FAILURE event."""
+    started: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for entry in instance.all_logs(run_id, of_type=set(STEP_EVENTS)):
+        if entry.step_key is None or entry.dagster_event is None:
+            continue
+        if entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif entry.step_key in started:
+            out[entry.step_key] = entry.timestamp - started[entry.step_key]
+    return out
+
+
+def timed_steps(instance: dg.DagsterInstance, outcome: PipelineOutcome) -> dict[str, float]:
+    """Seconds per row of the table: 'sync (N runs)' and 'market data' are whole runs (wall time, Dagster's
+    start-up included); the transform run is split into its steps, plus its overhead (wall minus steps)."""
+    rows: dict[str, float] = defaultdict(float)
+    syncs = [r for r in outcome.runs if r.partition]
+    rows[f"sync ({len(syncs)} account runs)"] = sum(r.seconds for r in syncs)
+    for run in outcome.runs:
+        if run.partition:
+            continue
+        if run.job == "market_data":
+            rows["market data run"] += run.seconds
+            continue
+        steps = step_seconds(instance, run.run_id)
+        gates = [k for k in steps if k.endswith(GATE_SUFFIX)]
+        for key, seconds in steps.items():  # the gate's suites (one step per raw table) as one row
+            rows[f"quality gate ({len(gates)} suites)" if key in gates else key] += seconds
+        rows[f"{run.job}: outside steps"] += max(0.0, run.seconds - sum(steps.values()))
+    return rows
+
+
+def main(scale_text: str = "demo") -> None:
+    scale = Scale.parse(scale_text)
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    try:
+        cluster.migrate(name)
+        ensure_dbt_manifest(settings, url)
+        t0 = time.perf_counter()
+        server = SandboxServer(port=0, malformed=True, scale=scale)
+        generated = time.perf_counter() - t0
+        trades = sum(len(t) for t in server.world.trades.values())
+        print(f"world {scale.label}: {len(server.world.accounts)} exchange accounts, {trades:,} trades, "
+              f"generated in {generated:.1f} s", flush=True)
+        with server as sandbox, tempfile.TemporaryDirectory() as tmp:
+            wh = Warehouse(url)
+            register_accounts(wh, specs_from_sandbox(sandbox.url))
+            defs = definitions_for(url, sandbox.url)
+            instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
+            table: dict[str, dict[str, float]] = {}
+            totals: dict[str, tuple[float, int, bool]] = {}
+            for label in RUNS:
+                if label == "day":
+                    added = sandbox.world.advance_day(1)
+                    print(f"day 1 of new activity: {sum(added.values()):,} trades", flush=True)
+                t0 = time.perf_counter()
+                with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
+                    outcome = run_pipeline(defs, instance, wh, VENUES)
+                totals[label] = (time.perf_counter() - t0, outcome.inserted, outcome.success)
+                steps = timed_steps(instance, outcome)
+                for row, seconds in steps.items():
+                    table.setdefault(row, {})[label] = seconds
+                slowest = ", ".join(f"{r} {s:.1f} s" for r, s in sorted(steps.items(), key=lambda i: -i[1])[:4])
+                print(f"{label}: {totals[label][0]:.1f} s, {outcome.inserted:,} new rows ({slowest})", flush=True)
+                for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
+                    print(f"  {label}: {failure}")
+            print_table(scale, table, totals)
+    finally:
+        cluster.drop_database(name)
+
+
+def print_table(scale: Scale, table: dict[str, dict[str, float]], totals: dict[str, tuple[float, int, bool]]) -> None:
+    """A Markdown table, ready for the README: one row per step (the slowest first), seconds per run."""
+    print(f"\n| step ({scale.label}) | " + " | ".join(f"{r} s" for r in RUNS) + " |")
+    print("|---|" + "---:|" * len(RUNS))
+    for row in sorted(table, key=lambda r: -max(table[r].values())):
+        if max(table[row].values()) >= 0.05:
+            print(f"| {row} | " + " | ".join(f"{table[row].get(r, 0):.1f}" for r in RUNS) + " |")
+    print("| **wall** | " + " | ".join(f"**{totals[r][0]:.1f}**" for r in RUNS) + " |")
+    print("| new rows | " + " | ".join(f"{totals[r][1]:,}" for r in RUNS) + " |")
+    if not all(ok for _, _, ok in totals.values()):
+        print("(a run FAILED: see above)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "demo")
