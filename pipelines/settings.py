@@ -29,6 +29,8 @@ class CoinbookSettings(BaseSettings):
     pg_fast: bool = Field(default=False, description="Tests only: the private cluster without fsync, "
                           "full_page_writes and synchronous_commit (a crash can corrupt it).")
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
+    metrics_runs: int = Field(default=1000, ge=1, description="How many recent Dagster runs the metrics endpoint "
+                              "reads for the run-duration metrics.")
     sandbox_scale: str = Field(default="demo", description="Size of the sandbox's world: 'demo' or "
                                "'<tenants>x<trades>', e.g. '20x100000' (`coinbook sandbox --tenants --trades`).")
     superset_port: int = Field(default=8088, description="Port of the dashboards (Superset, on 127.0.0.1).")
