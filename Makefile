@@ -25,9 +25,9 @@ setup: $(VENV)/.installed  ## create the virtualenv and install everything
 run: setup  ## sync the sandbox's accounts through every layer and print positions + reconciliation
 	$(BIN)/coinbook run
 
-test: setup  ## warehouse + dbt manifest, then the whole test suite (three workers on the two cores: the tests wait on HTTP, PostgreSQL and subprocesses a third of the time; a test module each)
+test: setup  ## warehouse + dbt manifest, then the whole test suite (four workers on the two cores: the tests wait on HTTP, PostgreSQL and subprocesses much of the time; a test module each)
 	$(BIN)/coinbook prepare
-	$(BIN)/pytest -q -n 3 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 4 --dist loadfile --durations=15
 
 dev: setup  ## Dagster UI on the same warehouse (schedules and sensors available, off by default)
 	$(BIN)/coinbook dev

@@ -53,19 +53,24 @@ def snapshot(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
             for part, query in SNAPSHOT.items()}
 
 
-def migrate_until(cluster: LocalCluster, name: str, version: int) -> None:
-    """The migrations before `version`, as apply_migrations runs them (each in its transaction, recorded), then the
-    hand-over to the pipeline: the database as it was before `version` existed."""
+def migrate_until(cluster: LocalCluster, name: str, version: int, after: int = 0) -> list[str]:
+    """The migrations after `after` and before `version`, as apply_migrations runs them (each in its transaction,
+    recorded), then the hand-over to the pipeline: the database as it was before `version` existed."""
+    applied = []
     with psycopg.connect(cluster.admin_url(name), autocommit=True) as conn:
         conn.execute(BOOKKEEPING)
         for migration in discover_migrations():
             if migration.version >= version:
                 break
+            if migration.version <= after:
+                continue
+            applied.append(migration.name)
             with conn.transaction():
                 conn.execute(migration.sql)  # type: ignore[arg-type]
                 conn.execute("insert into ops.schema_migrations (version, name, checksum) values (%s, %s, %s)",
                              (migration.version, migration.name, migration.checksum))
         hand_over(conn, PIPELINE_ROLE)
+    return applied
 
 
 TICK_COLUMNS = "tenant_id, source, source_record_id, symbol, base_asset, quote_asset, observed_at, price, size, " \
@@ -113,7 +118,8 @@ def test_v029_changes_no_grant_policy_or_trigger(cluster: LocalCluster, before_v
     assert any(r[0] == "raw.okx_trades" for r in before["triggers"])  # the event trigger chained it
     assert sum(r[1] == "audit_append_only" and "price_ticks" in r[0] for r in before["triggers"]) == 3
 
-    assert cluster.migrate(name) == ["V029__security_and_chain_lists_as_data"]
+    # V029 alone (later migrations add tables and grants of their own, which is not what is compared here)
+    assert migrate_until(cluster, name, 30, after=28) == ["security_and_chain_lists_as_data"]
     with psycopg.connect(cluster.admin_url(name)) as conn:
         after = snapshot(conn)
     for part in SNAPSHOT:

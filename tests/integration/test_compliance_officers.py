@@ -41,7 +41,8 @@ from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
-MODELS = ["+transfers_valued+", "+kyc_status", "+disposals", "+income", "+screening_hits", "+prices_daily"]
+MODELS = ["+transfers_valued+", "+kyc_status", "+disposals", "+income", "+screening_hits", "+prices_daily",
+          "+int_price_aliases"]  # the pack prices staked codes as their coin
 LISTED = "bc1qthird2"  # acme's withdrawal of 0.2000002 BTC on 2026-03-02 (test_compliance_kyc's world)
 
 
