@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export DO_NOT_TRACK := 1
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: setup run test dev dashboards lint bench clean help
+.PHONY: setup run test test-scale dev dashboards lint bench clean help
 
 help:  ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,7 +27,11 @@ run: setup  ## sync the sandbox's accounts through every layer and print positio
 
 test: setup  ## warehouse + dbt manifest, then the whole test suite (four workers on the two cores: the tests wait on HTTP, PostgreSQL and subprocesses much of the time; a test module each)
 	$(BIN)/coinbook prepare
-	$(BIN)/pytest -q -n 4 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 4 --dist loadfile --durations=15 --ignore=tests/integration/test_sandbox_scale.py
+
+test-scale: setup  ## the scaled sandbox world through the nightly path (4 tenants / 5,000 trades; ~8 min, not in make test)
+	$(BIN)/coinbook prepare
+	$(BIN)/pytest -q tests/integration/test_sandbox_scale.py
 
 dev: setup  ## Dagster UI on the same warehouse (schedules and sensors available, off by default)
 	$(BIN)/coinbook dev

@@ -14,6 +14,21 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # run without it makes it durable again. Subprocesses (the CLI, dbt) inherit it.
 os.environ.setdefault("COINBOOK_PG_FAST", "1")
 
+# The modules that take minutes (each runs its own pipeline, or Superset) go first: `make test` hands whole modules
+# to its workers in collection order, and a long module started last is a tail the other workers wait out.
+SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
+              "integration/test_resilience.py", "e2e/test_cli_run.py", "integration/test_rebalancing.py",
+              "integration/test_asof_reports.py", "integration/test_earn.py", "integration/test_dbt_unit_tests.py",
+              "integration/test_metrics_endpoint.py", "integration/test_compliance_officers.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        return next((i for i, slow in enumerate(SLOW_FIRST) if path.endswith(slow)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: within a module, and among the rest, the order stays as collected
+
 
 @pytest.fixture(scope="session")
 def settings():
