@@ -49,8 +49,8 @@ def main() -> None:
     for coin in COINS:
         for side in ("buy", "sell"):
             for home in VENUES:
+                books, fair = books_for(coin, side, home, prices, hour)  # the same books for every size
                 for size in SIZES_USD:
-                    books, fair = books_for(coin, side, home, prices, hour)
                     amount = (size / fair).quantize(Decimal("0.0001"))
                     routed, plain = route(books, amount, side), naive(books, home, amount, side)
                     if plain.filled < amount:  # the home book is too thin: compare on what both filled

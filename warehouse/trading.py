@@ -64,17 +64,6 @@ def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: d
     return True
 
 
-def record_event(wh: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None = None) -> int:
-    """A state change the pipeline makes (sent, filled, failed). The table's trigger refuses a step the current
-    state does not allow (V036)."""
-    with wh.connect() as conn:
-        row = conn.execute(
-            """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
-               values (%s, %s, %s, %s) returning event_id""", (tenant_id, proposal_id, state, reason)).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 def record_decision(person: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None) -> int:
     """A manager's decision, written on the manager's own login (`person`: so the database knows who decided: the
     trigger records session_user as the actor, row-level security keeps the login to its tenants). A step the
@@ -88,10 +77,3 @@ def record_decision(person: Warehouse, tenant_id: str, proposal_id: str, state: 
         raise ValueError(str(exc).strip().splitlines()[0]) from None
     assert row is not None
     return int(row[0])
-
-
-def current_state(conn: Any, tenant_id: str, proposal_id: str) -> str | None:
-    row = conn.execute(
-        """select state from ops.proposal_events where tenant_id = %s and proposal_id = %s
-           order by event_id desc limit 1""", (tenant_id, proposal_id)).fetchone()
-    return None if row is None else str(row[0])

@@ -21,8 +21,10 @@ from warehouse.connection import Warehouse
 app = typer.Typer(help="Prometheus metrics: sync lag, rows, quarantine, API budget use, run durations.",
                   no_args_is_help=True)
 
+
 def dagster_runs(instance: Any, limit: int | None = None) -> list[RunInfo]:
-    """The newest `limit` runs (default: the setting metrics_runs) of a DagsterInstance's run storage as plain RunInfo (times in Unix seconds)."""
+    """The newest `limit` runs (default: the setting metrics_runs) of a DagsterInstance's run storage as plain
+    RunInfo (times in Unix seconds)."""
     return [RunInfo(r.dagster_run.job_name, r.dagster_run.status.value, r.start_time, r.end_time)
             for r in instance.get_run_records(limit=limit or get_settings().metrics_runs)]
 

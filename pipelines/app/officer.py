@@ -16,19 +16,27 @@ AS_HELP = ("The compliance officer's own login making the change (default: $COIN
            "$COINBOOK_LOGIN_PASSWORD, else prompted.")
 
 
-def as_officer(wh: Warehouse, login: str | None) -> Warehouse:
-    """The warehouse as that officer; exit 2 with the reason when there is none, the login is not a compliance
-    officer, or the password does not open it."""
+def login_and_password(login: str | None) -> tuple[str, str] | None:
+    """The person's login (`--as`, else COINBOOK_LOGIN) and its password (COINBOOK_LOGIN_PASSWORD, else prompted);
+    None when no login is given. Shared by every command a person signs with their own login."""
     settings = get_settings()
     name = login or settings.login
     if not name:
+        return None
+    if settings.login_password is not None:
+        return name, settings.login_password.get_secret_value()
+    return name, typer.prompt(f"password of {name}", hide_input=True, err=True)
+
+
+def as_officer(wh: Warehouse, login: str | None) -> Warehouse:
+    """The warehouse as that officer; exit 2 with the reason when there is none, the login is not a compliance
+    officer, or the password does not open it."""
+    person = login_and_password(login)
+    if person is None:
         err_console.print("[red]refused[/]: a compliance change is made by a person: --as LOGIN (or COINBOOK_LOGIN), "
                           "a login of role compliance (`coinbook users add NAME --role compliance --tenant T`)")
         raise typer.Exit(2)
-    if settings.login_password is not None:
-        password = settings.login_password.get_secret_value()
-    else:
-        password = typer.prompt(f"password of {name}", hide_input=True, err=True)
+    name, password = person
     try:
         return acting_as(wh, name, password)
     except UserError as exc:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipelines.app.console import console, err_console
+from pipelines.app.officer import login_and_password
 from pipelines.app.ready import ensure_warehouse
 from pipelines.defs.resources import build_resources
 from pipelines.domain.rebalancing import Band
@@ -182,15 +183,11 @@ def show(proposal_id: str = typer.Argument(...)) -> None:
 
 
 def _decide(proposal_id: str, decision: str, login: str | None, reason: str | None) -> None:
-    settings = get_settings()
-    name = login or settings.login
-    if not name:
+    person = login_and_password(login)
+    if person is None:
         raise _fail("a decision is made by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
                     "(coinbook users add NAME --role manager --tenant T)")
-    if settings.login_password is not None:
-        password = settings.login_password.get_secret_value()
-    else:
-        password = typer.prompt(f"password of {name}", hide_input=True, err=True)
+    name, password = person
     try:
         row = trading.decide(_wh(), proposal_id, decision, name, password, reason)
     except (ValueError, PermissionError) as exc:

@@ -259,7 +259,7 @@ def propose_all(wh: Warehouse, clients: ExchangeClients, now: datetime,
                       for i, o in enumerate(proposal.orders)]
             if store.record_proposal(wh, pt.tenant_id, pid, row, orders):
                 recorded.append(pid)
-    return [p for p in proposals(wh, tenant_id) if p.proposal_id in recorded], problems
+    return proposals(wh, tenant_id, recorded), problems
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -274,7 +274,9 @@ def _exposures(holdings: Sequence[Holding], usd: dict[str, Decimal]) -> dict[str
     return out
 
 
-def proposals(wh: Warehouse, tenant_id: str | None = None) -> list[ProposalRow]:
+def proposals(wh: Warehouse, tenant_id: str | None = None,
+              ids: Sequence[str] | None = None) -> list[ProposalRow]:
+    """The proposals (of a tenant, or these ids) with their current state, newest first."""
     with wh.connect() as conn:
         rows = conn.execute(
             """select p.tenant_id, p.proposal_id, p.portfolio_id, p.created_at,
@@ -285,13 +287,15 @@ def proposals(wh: Warehouse, tenant_id: str | None = None) -> list[ProposalRow]:
                       (select count(*) from ops.rebalance_orders o where o.tenant_id = p.tenant_id
                           and o.proposal_id = p.proposal_id)
                from ops.rebalance_proposals p
-               where %(t)s::text is null or p.tenant_id = %(t)s
-               order by p.created_at desc, p.proposal_id""", {"t": tenant_id}).fetchall()
+               where (%(t)s::text is null or p.tenant_id = %(t)s)
+                 and (%(ids)s::text[] is null or p.proposal_id = any(%(ids)s::text[]))
+               order by p.created_at desc, p.proposal_id""",
+            {"t": tenant_id, "ids": None if ids is None else list(ids)}).fetchall()
     return [ProposalRow(*r) for r in rows]
 
 
 def _proposal(wh: Warehouse, proposal_id: str) -> ProposalRow:
-    found = [p for p in proposals(wh) if p.proposal_id == proposal_id]
+    found = proposals(wh, ids=[proposal_id])
     if not found:
         raise ValueError(f"no proposal {proposal_id}")
     return found[0]
@@ -322,7 +326,7 @@ def decide(wh: Warehouse, proposal_id: str, decision: str, login: str, password:
 def proposal_detail(wh: Warehouse, proposal_id: str) -> tuple[ProposalRow, list[dict[str, Any]],
                                                                 list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
     """(the proposal, its drift per asset, its orders, its events) or None."""
-    found = [p for p in proposals(wh) if p.proposal_id == proposal_id]
+    found = proposals(wh, ids=[proposal_id])
     if not found:
         return None
     head = found[0]
