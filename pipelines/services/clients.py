@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 import time
@@ -47,12 +48,14 @@ def sandbox_credentials(sandbox_url: str) -> dict[str, Credentials]:
             for a in published["accounts"] if "api_key" in a}  # wallets have no keys
 
 
-def venue_budget(venue: str, limit: int | None) -> RequestBudget:
-    """One budget per venue in this process (shared by every account of the venue)."""
+def venue_budget(venue: str, limit: int | None, key: str | None = None) -> RequestBudget:
+    """One budget per venue in this process (shared by every account of the venue), or, with `key`, one per
+    API key of the venue (for venues that count signed calls per key). Only a digest of the key is kept."""
+    name = venue if key is None else f"{venue}#{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     with _lock:
-        budget = _budgets.get(venue)
+        budget = _budgets.get(name)
         if budget is None:
-            budget = _budgets[venue] = RequestBudget(limit)
+            budget = _budgets[name] = RequestBudget(limit)
         return budget
 
 
@@ -86,9 +89,18 @@ class ExchangeClients:
     def policy(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts, base_delay_s=self.base_delay_s)
 
-    def _harden(self, exchange: ccxt.Exchange, stats: CallStats | None) -> ccxt.Exchange:
-        budget = venue_budget(exchange.id, self.request_budget or profile(exchange.id).request_budget)
-        return harden(exchange, policy=self.policy(), budget=budget, stats=stats)
+    def _harden(self, exchange: ccxt.Exchange, stats: CallStats | None,
+                credentials: Credentials | None = None) -> ccxt.Exchange:
+        """Public calls are charged to the venue's budget; signed ones too, unless the venue counts them per API
+        key (Kraken, Coinbase, HTX): then each key has its own, so twenty accounts of one venue do not share
+        one key's allowance (found at 20 tenants: 9 of 19 Kraken accounts stopped cold on a shared budget)."""
+        venue_profile = profile(exchange.id)
+        budget = venue_budget(exchange.id, self.request_budget or venue_profile.request_budget)
+        private = None
+        if credentials is not None and venue_profile.private_budget_scope == "key":
+            private = venue_budget(exchange.id, self.request_budget or venue_profile.private_request_budget
+                                   or venue_profile.request_budget, key=credentials.api_key)
+        return harden(exchange, policy=self.policy(), budget=budget, private_budget=private, stats=stats)
 
     def public_client(self, venue: str, mode: str = "sandbox", stats: CallStats | None = None) -> ccxt.Exchange:
         return self._open(venue, mode, None, stats)
@@ -109,7 +121,7 @@ class ExchangeClients:
         target = self._target(venue, mode)
         exchange = make_exchange(venue, credentials, sandbox_url=target, rate_limit=self.rate_limit,
                                  timeout_ms=self.timeout_ms, rate_limit_ms=SANDBOX_RATE_LIMIT_MS if target else None)
-        self._harden(exchange, stats)
+        self._harden(exchange, stats, credentials)
         self._share_markets(exchange, mode)
         return exchange
 

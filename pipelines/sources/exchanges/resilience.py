@@ -5,7 +5,8 @@
   connection resets, bad nonces) and on garbled bodies. Each attempt re-signs the request, so nonce-based
   venues (Kraken, Bitfinex) never see a nonce twice. A 429's `Retry-After` is honoured; otherwise the delay
   grows exponentially with jitter.
-- `fetch` (the HTTP call) is counted, charged to the request budget, and checked: a 200 whose JSON body does
+- `fetch` (the HTTP call) is counted, charged to the request budget (a signed call to `private_budget` when
+  the venue counts them per key), and checked: a 200 whose JSON body does
   not parse (cut off mid-stream, HTML from a proxy) raises `GarbledResponse` instead of handing a string to
   ccxt's parsers, which would crash somewhere deep with a TypeError.
 When the retries are used up the last error propagates: the caller quarantines a garbled body and fails only
@@ -129,9 +130,17 @@ class CallStats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+def is_private_api(api: Any) -> bool:
+    """Whether ccxt's `api` argument of fetch2 names a private family ('private', ['v3', 'private'], 'v2Private'):
+    how Kraken, Coinbase and HTX, the venues that count signed calls per key, name theirs. (Binance's signed
+    `sapi` is not recognised, and need not be: Binance counts every call per IP.)"""
+    parts = api if isinstance(api, list | tuple) else [api]
+    return any("private" in str(part).lower() for part in parts)
+
+
 def harden(exchange: ccxt.Exchange, *, policy: RetryPolicy | None = None, budget: RequestBudget | None = None,
-           stats: CallStats | None = None, sleep: Callable[[float], None] = time.sleep,
-           rng: random.Random | None = None) -> ccxt.Exchange:
+           private_budget: RequestBudget | None = None, stats: CallStats | None = None,
+           sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> ccxt.Exchange:
     """Wrap the client's fetch/fetch2 in place (see the module docstring). Returns the same client."""
     policy = policy or RetryPolicy()
     stats = stats if stats is not None else CallStats()
@@ -147,8 +156,9 @@ def harden(exchange: ccxt.Exchange, *, policy: RetryPolicy | None = None, budget
                                 request_body)
 
     def fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-        if budget is not None:
-            budget.charge(exchange.id)
+        charged = private_budget if last.get("private") and private_budget is not None else budget
+        if charged is not None:
+            charged.charge(exchange.id)
         stats.calls += 1
         path = _without_query(url)
         stats.by_path[path] = stats.by_path.get(path, 0) + 1
@@ -164,6 +174,7 @@ def harden(exchange: ccxt.Exchange, *, policy: RetryPolicy | None = None, budget
                config: Any = None) -> Any:
         params = {} if params is None else params
         config = {} if config is None else config
+        last["private"] = is_private_api(api)
         for attempt in range(1, policy.max_attempts + 1):
             try:
                 return original_fetch2(path, api, method, params, config)

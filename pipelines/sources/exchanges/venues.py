@@ -53,6 +53,11 @@ class VenueProfile:
     # At most this many calls to the venue per rolling minute from this process, shared by all its accounts
     # (resilience.RequestBudget); kept under the venue's published limits.
     request_budget: int = 600
+    # Whom the venue counts a signed (private) call against: 'ip' (the venue-wide budget above, shared by every
+    # key from this machine) or 'key' (each API key has its own counter: one budget per key, of
+    # `private_request_budget` calls per minute, the public calls staying on the venue-wide one).
+    private_budget_scope: str = "ip"
+    private_request_budget: int | None = None  # None: request_budget
     # How old a successful sync may be before the source is stale (ops.alerts).
     freshness_limit_s: int = 3 * 3600
 
@@ -79,6 +84,8 @@ PROFILES: dict[str, VenueProfile] = {
         trade_paging="window", trades_per_symbol=False, trade_page_limit=50, trade_window_ms=365 * DAY_MS,
         transfer_paging="pair", transfer_page_limit=50, transfer_window_ms=365 * DAY_MS,
         history_start_ms=1_378_771_200_000, ohlcv_page_limit=720, request_budget=240,
+        # "Each API key's counter is separate" (docs.kraken.com, Spot REST rate limits); public calls per IP
+        private_budget_scope="key",
         # ledger entries of type transfer (spot ↔ staking / futures), earn (allocations to and from Kraken Earn,
         # and its rewards) and staking (the older rewards), 50 a page
         wallet_move_types=("transfer", "earn", "staking"), wallet_move_method="fetch_ledger",
@@ -104,6 +111,9 @@ PROFILES: dict[str, VenueProfile] = {
         transfer_paging="from_id", transfer_page_limit=100,
         history_start_ms=1_505_865_600_000, trade_history_limit_ms=120 * DAY_MS, ohlcv_page_limit=1000,
         request_budget=600,
+        # private endpoints are limited per UID ("all API keys under same UID", HTX's 2020 rate-limit notice);
+        # one key per account here, so per key; public market data per IP
+        private_budget_scope="key",
         # the spot account's ledger, transfers only (spot ↔ futures / swaps / margin / OTC): a window of at most
         # 10 days, within the last 180, 500 a page (GET /v2/account/ledger)
         wallet_move_types=("transfer",), wallet_move_method="fetch_ledger", wallet_move_param="transactTypes",
@@ -116,6 +126,8 @@ PROFILES: dict[str, VenueProfile] = {
         trade_paging="window", trades_per_symbol=False, trade_page_limit=250, trade_window_ms=90 * DAY_MS,
         transfer_paging="per_currency", transfer_page_limit=100,
         history_start_ms=1_420_070_400_000, ohlcv_page_limit=300, request_budget=600,
+        # Advanced Trade and v2 count private calls per user / API key; public ones per IP
+        private_budget_scope="key",
     ),
 }
 
