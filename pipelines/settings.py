@@ -31,6 +31,8 @@ class CoinbookSettings(BaseSettings):
     sandbox_url: str = Field(default="http://127.0.0.1:8765", description="Where the exchange sandbox listens.")
     metrics_runs: int = Field(default=1000, ge=1, description="How many recent Dagster runs the metrics endpoint "
                               "reads for the run-duration metrics.")
+    arbitrage_coins: str = Field(default="BTC,ETH,SOL", description="Coins whose order books the arbitrage scan "
+                                 "compares across venues, comma-separated (each against USDT, USD, USDC or BTC).")
     sandbox_scale: str = Field(default="demo", description="Size of the sandbox's world: 'demo' or "
                                "'<tenants>x<trades>', e.g. '20x100000' (`coinbook sandbox --tenants --trades`).")
     superset_port: int = Field(default=8088, description="Port of the dashboards (Superset, on 127.0.0.1).")

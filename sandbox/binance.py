@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sandbox import books
 from sandbox.world import (
     END_MS,
     MARKET_BY_SYMBOL,
@@ -362,6 +363,7 @@ PUBLIC: dict[str, Handler] = {
     "/api/v3/exchangeInfo": exchange_info,
     "/api/v3/klines": klines,
     "/api/v3/ticker/24hr": ticker_24hr,
+    "/api/v3/depth": lambda w, r: books.binance_depth(w, _market(r.params), _limit(r.params, 100, 5000)),
 }
 SIGNED = {
     "/api/v3/account": lambda w, r, m: account(w, r),

@@ -17,6 +17,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from sandbox import books
 from sandbox.binance import Request, candles
 from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
@@ -112,14 +113,7 @@ def book(world: World, symbol: str, precision: str, params: dict[str, str]) -> l
     market = _markets(world).get(symbol)
     if market is None:
         raise BitfinexError(10020, "symbol: invalid", 500)
-    depth = min(int(params.get("len") or 25), 100)
-    mid = _mid(world, market)
-    def level(price: Decimal, amount: Decimal, i: int) -> list[Any]:
-        return [1000 + i, float(price), float(amount)] if precision == "R0" else [float(price), 1, float(amount)]
-
-    bids = [level(mid - market.tick * (i + 1), market.step * (10 + i), i) for i in range(depth)]
-    asks = [level(mid + market.tick * (i + 1), -market.step * (10 + i), depth + i) for i in range(depth)]
-    return bids + asks
+    return books.bitfinex_book(world, market, precision, min(int(params.get("len") or 25), 100))
 
 
 # ── private ───────────────────────────────────────────────────────────────────────────────────────────────

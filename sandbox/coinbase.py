@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sandbox import books
 from sandbox.binance import INTERVAL_MS, Request, candles
 from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
@@ -353,12 +354,8 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
             market = _markets(world).get(params.get("product_id", ""))
             if market is None:
                 raise CoinbaseError(404, "NOT_FOUND", "product not found")
-            depth, mid = min(int(params.get("limit") or 50), 500), _mid(world, market)
-            level = [(market.tick * (i + 1), market.step * (10 + i)) for i in range(depth)]
-            return 200, {"pricebook": {
-                "product_id": market.symbol, "time": _iso(END_MS),
-                "bids": [{"price": str(mid - d), "size": str(q)} for d, q in level],
-                "asks": [{"price": str(mid + d), "size": str(q)} for d, q in level]}}
+            return 200, books.coinbase_product_book(world, market, min(int(params.get("limit") or 50), 500),
+                                                    _iso(END_MS))
         for prefix in ("/api/v3/brokerage/market/products/", "/api/v3/brokerage/products/"):
             if path.startswith(prefix) and path.endswith("/ticker"):  # one product: its last trade, best bid/ask
                 market = _markets(world).get(path.removeprefix(prefix).removesuffix("/ticker"))

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
+from sandbox import books
 from sandbox.binance import Request, candles
 from sandbox.world import END_MS, NETWORK, START_MS, Market, Trade, Transfer, WalletMove, World
 
@@ -129,10 +130,7 @@ def depth(world: World, params: dict[str, str]) -> dict[str, Any]:
     levels = int(params.get("depth") or 150)
     if levels not in (5, 10, 20, 150):
         raise HtxError("invalid-parameter", "invalid depth")
-    mid = _mid(world, market)
-    return {"ts": END_MS, "version": 1,
-            "bids": [[float(mid - market.tick * (i + 1)), float(market.step * (10 + i))] for i in range(levels)],
-            "asks": [[float(mid + market.tick * (i + 1)), float(market.step * (10 + i))] for i in range(levels)]}
+    return books.htx_depth(world, market, levels)
 
 
 # ── private ───────────────────────────────────────────────────────────────────────────────────────────────

@@ -15,6 +15,7 @@ import hmac
 from decimal import Decimal
 from typing import Any
 
+from sandbox import books
 from sandbox.binance import Request, candles
 from sandbox.world import END_MS, START_MS, Market, Reward, Trade, Transfer, WalletMove, World
 
@@ -114,13 +115,7 @@ def ohlc(world: World, params: dict[str, str]) -> dict[str, Any]:
 
 
 def depth(world: World, params: dict[str, str]) -> dict[str, Any]:
-    market = _pairs(world, params)[0]
-    count = min(int(params.get("count") or 100), 500)
-    mid = Decimal(str(world.prices.market_close(market, world.prices.hours - 1))).quantize(market.tick)
-    stamp = END_MS // 1000
-    asks = [[str(mid + market.tick * (i + 1)), str(market.step * (10 + i)), stamp] for i in range(count)]
-    bids = [[str(mid - market.tick * (i + 1)), str(market.step * (10 + i)), stamp] for i in range(count)]
-    return {market.symbol: {"asks": asks, "bids": bids}}
+    return books.kraken_depth(world, _pairs(world, params)[0], min(int(params.get("count") or 100), 500))
 
 
 # ── private ───────────────────────────────────────────────────────────────────────────────────────────────

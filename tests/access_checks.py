@@ -20,12 +20,14 @@ from warehouse.connection import Warehouse
 
 SCHEMAS = ("raw", "ops", "derived", "audit", "staging", "intermediate", "marts")
 WRITES = ("insert", "update", "delete", "truncate")
-# What a role may write, and how (migrations V016, V030, V036); anything else it tries must be refused.
+# What a role may write, and how (migrations V016, V030, V036, V041); anything else it tries must be refused.
 _CHANGES = ("insert", "update", "delete")
 WRITABLE = {"accountant": dict.fromkeys(("ops.cost_basis", "ops.transfer_overrides", "ops.lot_selections",
                                          "ops.lot_methods"), _CHANGES),
-            # a manager records a decision on a proposal (V036: the table's trigger keeps it to approve/reject)
-            "manager": {"ops.proposal_events": ("insert",)},
+            # a manager records a decision on a proposal (V036: the table's trigger keeps it to approve/reject),
+            # sets targets and the arbitrage alert threshold (V041: the row names the manager's login)
+            "manager": dict.fromkeys(("ops.proposal_events", "ops.rebalance_settings", "ops.rebalance_targets",
+                                      "ops.arbitrage_settings"), ("insert",)),
             # append-only registers: a compliance officer adds, never changes
             "compliance": dict.fromkeys(("ops.screening_decisions", "ops.kyc_subjects", "ops.kyc_reviews",
                                          "ops.compliance_thresholds"), ("insert",))}

@@ -61,7 +61,30 @@ def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: d
                 [(tenant_id, proposal_id, i, *order) for i, order in enumerate(orders)])
         conn.execute("""insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
                         values (%s, %s, 'proposed', %s)""", (tenant_id, proposal_id, proposal["block_reason"]))
+        _supersede_older(conn, tenant_id, proposal["portfolio_id"], proposal_id)
     return True
+
+
+def _supersede_older(conn: psycopg.Connection[Any], tenant_id: str, portfolio_id: str, newer: str) -> list[str]:
+    """The portfolio's other proposals still 'proposed' become 'superseded' (computed on older holdings, they must
+    not be approved any more). One savepoint each: a manager deciding one of them at this very moment wins (the
+    table's trigger refuses the step then), and the newer proposal is recorded all the same."""
+    waiting = [r[0] for r in conn.execute(
+        """select p.proposal_id from ops.rebalance_proposals p
+           where p.tenant_id = %s and p.portfolio_id = %s and p.proposal_id <> %s
+             and (select e.state from ops.proposal_events e where e.tenant_id = p.tenant_id
+                     and e.proposal_id = p.proposal_id order by e.event_id desc limit 1) = 'proposed'
+           order by p.created_at""", (tenant_id, portfolio_id, newer)).fetchall()]
+    done = []
+    for old in waiting:
+        try:
+            with conn.transaction():
+                conn.execute("""insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
+                                values (%s, %s, 'superseded', %s)""", (tenant_id, old, f"superseded by {newer}"))
+            done.append(old)
+        except psycopg.errors.CheckViolation:
+            continue  # decided meanwhile: its decision stands
+    return done
 
 
 def record_decision(person: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -88,9 +87,11 @@ def targets_set(
     min_trade: str = typer.Option(None, "--min-trade", help="Smallest order worth placing, in the cash asset."),
     venue: list[str] = typer.Option([], "--venue", help="Venues orders may go to (default: all); repeat."),
     file: Path = typer.Option(None, "--file", help="A YAML file: tenant, portfolio, cash, min_trade, venues, bands."),
-    actor: str = typer.Option(os.environ.get("USER", "coinbook"), "--as", help="Who sets them (recorded)."),
+    login: str = typer.Option(None, "--as", help="Your own manager login (default: $COINBOOK_LOGIN); its password "
+                                                "from $COINBOOK_LOGIN_PASSWORD, else asked."),
 ) -> None:
-    """Set a portfolio's targets (all its bands at once; the previous targets stay in the history)."""
+    """Set a portfolio's targets, on your own manager login (all its bands at once; the previous targets stay in the
+    history)."""
     width = _percent(tolerance, "--tolerance")
     doc: dict[str, Any] = {}
     bands = [parse_band(b, width) for b in band]
@@ -104,12 +105,16 @@ def targets_set(
     cash_asset = (cash or doc.get("cash") or "USDT").upper()
     minimum = Decimal(str(min_trade or doc.get("min_trade") or 0))
     venues = list(venue) or list(doc.get("venues") or [])
+    person = login_and_password(login)
+    if person is None:
+        raise _fail("targets are set by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
+                    "(coinbook users add NAME --role manager --tenant T)")
     try:
-        set_at = trading.set_targets(_wh(), tenant, portfolio, bands, cash_asset, minimum, venues, actor)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+        set_at = trading.set_targets(_wh(), tenant, portfolio, bands, cash_asset, minimum, venues, *person)
+    except (ValueError, PermissionError) as exc:
+        raise _fail(f"refused: {exc}") from None
     console.print(f"{escape(tenant)}/{escape(portfolio)}: {len(bands)} bands, cash {cash_asset}, set at "
-                  f"{set_at:%Y-%m-%d %H:%M:%S %Z}")
+                  f"{set_at:%Y-%m-%d %H:%M:%S %Z} by {escape(person[0])}")
 
 
 @targets_app.command("show")

@@ -86,3 +86,36 @@ def opportunities(quotes: Sequence[VenueQuote],
     found = [opp for a in quotes for b in quotes if a.venue != b.venue
              if (opp := pair_opportunity(a, b, costs.get((a.venue, b.venue), ZERO))) is not None]
     return sorted(found, key=lambda o: (-o.net_profit, o.buy_venue, o.sell_venue))
+
+
+# ── around the scan (issue 18 §3): which books to compare, what moving the coins costs, what is worth an alert ──
+DEFAULT_ALERT_EDGE_BPS = Decimal(50)  # a tenant without ops.arbitrage_settings is alerted above this edge
+ALERT_KIND = "arbitrage_opportunity"
+# Withdrawal fees in the asset itself, for a venue and asset the warehouse has seen no withdrawal of (what was
+# actually charged wins): a flat network fee per asset, on its cheapest common network (USDT over TRON, USD by
+# wire). Approximate and on the high side, so that an edge is never overstated.
+DEFAULT_WITHDRAWAL_FEE: dict[str, Decimal] = {
+    "BTC": Decimal("0.0002"), "ETH": Decimal("0.0015"), "SOL": Decimal("0.01"), "BNB": Decimal("0.001"),
+    "USDT": Decimal("1"), "USDC": Decimal("1"), "USD": Decimal("5"),
+}
+
+
+def shared_symbols(listed: Mapping[str, set[str]]) -> list[str]:
+    """The symbols (venue → its symbols) quoted on two venues or more: the only ones a gap can be between."""
+    counts: dict[str, int] = {}
+    for symbols in listed.values():
+        for s in symbols:
+            counts[s] = counts.get(s, 0) + 1
+    return sorted(s for s, n in counts.items() if n >= 2)
+
+
+def transfer_cost(coin_fee: Decimal, coin_price: Decimal, quote_fee: Decimal) -> Decimal:
+    """In the quote asset: withdrawing the coin bought from the buy venue to the sell venue (its fee priced at the
+    buy venue's ask), then the quote received back from the sell venue to the buy venue, so the next round can
+    start where it began."""
+    return coin_fee * coin_price + quote_fee
+
+
+def above_threshold(found: Sequence[Opportunity], threshold_bps: Decimal) -> list[Opportunity]:
+    """The opportunities whose edge (net of every cost) is over the tenant's alert threshold."""
+    return [o for o in found if o.edge_bps > threshold_bps]

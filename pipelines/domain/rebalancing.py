@@ -330,15 +330,17 @@ def holdings_after(holdings: Sequence[Holding], orders: Iterable[Order], markets
 
 
 # The life of a proposal. Nothing reaches 'sent' without passing 'approved'; a blocked proposal cannot be
-# approved; a sent one ends filled, partially filled or failed (a partial fill may still complete).
+# approved; a sent one ends filled, partially filled or failed (a partial fill may still complete). A newer proposal
+# of the same portfolio supersedes one still waiting (it was computed on older holdings): final, never approved.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "proposed": frozenset({"approved", "rejected"}),
+    "proposed": frozenset({"approved", "rejected", "superseded"}),
     "approved": frozenset({"sent", "rejected"}),
     "sent": frozenset({"filled", "partially_filled", "failed"}),
     "partially_filled": frozenset({"filled", "partially_filled", "failed"}),
     "filled": frozenset(),
     "rejected": frozenset(),
     "failed": frozenset(),
+    "superseded": frozenset(),
 }
 
 

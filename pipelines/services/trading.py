@@ -73,16 +73,31 @@ class ProposalRow:
 
 
 def set_targets(wh: Warehouse, tenant_id: str, portfolio_id: str, bands: Sequence[Band], cash_asset: str,
-                min_trade: Decimal = Decimal(0), venues: Sequence[str] = (), actor: str = "coinbook") -> datetime:
+                min_trade: Decimal, venues: Sequence[str], login: str, password: str) -> datetime:
     """Checks the targets as a whole (`Targets` refuses bands over 1, two bands of an asset, a band on the cash
-    asset), then records them."""
+    asset), then records them on `login`, one of the tenant's managers, with its password (users.acting_as, as a
+    decision is): the database records who set them (V041). PermissionError when the login may not."""
     Targets(portfolio_id, cash_asset, tuple(bands), min_trade, tuple(venues))
     with wh.connect() as conn:
         if conn.execute("select 1 from ops.portfolios where tenant_id = %s and portfolio_id = %s",
                         (tenant_id, portfolio_id)).fetchone() is None:
             raise ValueError(f"no portfolio {portfolio_id} of tenant {tenant_id}")
-    return store.record_targets(wh, tenant_id, portfolio_id, [(b.asset, b.target, b.lower, b.upper) for b in bands],
-                                cash_asset, min_trade, venues, actor)
+    person = _manager_of(wh, tenant_id, login, password, "sets its targets")
+    return store.record_targets(person, tenant_id, portfolio_id, [(b.asset, b.target, b.lower, b.upper) for b in bands],
+                                cash_asset, min_trade, venues, login)
+
+
+def _manager_of(wh: Warehouse, tenant_id: str, login: str, password: str, what: str) -> Warehouse:
+    """The warehouse as `login`, once checked that it is a manager of the tenant and the password opens it."""
+    try:
+        person = acting_as(wh, login, password, role="manager")
+    except UserError as exc:
+        raise PermissionError(str(exc)) from None
+    user = next(u for u in logins(wh) if u.name == login)
+    if tenant_id not in user.tenants:
+        raise PermissionError(f"{login!r} is not a manager of {tenant_id} (coinbook users add NAME --role manager "
+                              f"--tenant {tenant_id}): only a tenant's managers {what}")
+    return person
 
 
 def current_targets(conn: Any, tenant_id: str | None = None) -> list[PortfolioTargets]:
@@ -111,7 +126,8 @@ def current_targets(conn: Any, tenant_id: str | None = None) -> list[PortfolioTa
 def load_holdings(conn: Any, tenant_id: str, portfolio_id: str) -> tuple[list[Holding], dict[str, Decimal],
                                                                           dict[str, str]]:
     """(holdings, USD price per asset, mode per exchange account). Everything the portfolio holds counts in its
-    value; only the free part of an exchange account's latest reported spot balance may be sold."""
+    value, a DeFi borrow negatively (marts.positions gives it a negative quantity: leaving it out would overstate a
+    leveraged portfolio); only the free part of an exchange account's latest reported spot balance may be sold."""
     rows = conn.execute(
         """with snap as (
                select tenant_id, account_id, max(observed_at) as at from intermediate.int_reported_balances
@@ -128,7 +144,8 @@ def load_holdings(conn: Any, tenant_id: str, portfolio_id: str) -> tuple[list[Ho
            join ops.accounts a on a.tenant_id = p.tenant_id and a.account_id = p.account_id
            left join free f on f.account_id = p.account_id and f.asset = p.asset
            where p.tenant_id = %(t)s and p.portfolio_id = %(p)s
-             and (p.position_type is null or p.position_type in ('venue_wallet', 'staked', 'supplied'))
+             and (p.position_type is null
+                  or p.position_type in ('venue_wallet', 'staked', 'supplied', 'borrowed'))
            group by p.account_id, p.venue, p.asset""", {"t": tenant_id, "p": portfolio_id}).fetchall()
     holdings = [Holding(r[0], r[1], r[2], r[3], r[4]) for r in rows]
     prices = {r[2]: r[5] for r in rows if r[5] is not None}
@@ -310,14 +327,7 @@ def decide(wh: Warehouse, proposal_id: str, decision: str, login: str, password:
     if decision not in ("approved", "rejected"):
         raise ValueError(f"a decision is 'approved' or 'rejected', not {decision!r}")
     p = _proposal(wh, proposal_id)
-    try:
-        person = acting_as(wh, login, password, role="manager")
-    except UserError as exc:
-        raise PermissionError(str(exc)) from None
-    user = next(u for u in logins(wh) if u.name == login)
-    if p.tenant_id not in user.tenants:
-        raise PermissionError(f"{login!r} is not a manager of {p.tenant_id} (coinbook users add NAME --role manager "
-                              f"--tenant {p.tenant_id}): only a tenant's managers decide its proposals")
+    person = _manager_of(wh, p.tenant_id, login, password, "decide its proposals")
     next_state(p.state, decision, blocked=p.blocked, block_reason=p.block_reason)
     store.record_decision(person, p.tenant_id, proposal_id, decision, reason)
     return _proposal(wh, proposal_id)

@@ -101,7 +101,7 @@ def test_a_portfolio_outside_its_bands_gets_orders_a_venue_accepts(synced: tuple
     coin = max((a for a in weights if a not in ("USDT", "USD")), key=lambda a: weights[a])
     half = (weights[coin] / 2).quantize(Decimal("0.0001"))
     done = _cli(url, sandbox_url, "targets", "set", "main", "--tenant", "acme", "--cash", "USDT",
-                "--band", f"{coin}={half * 100}:2", "--as", "pm-test")
+                "--band", f"{coin}={half * 100}:2", "--as", ALICE, COINBOOK_LOGIN_PASSWORD=PASSWORD)
     assert done.returncode == 0, done.stderr
     recorded, problems = trading.propose_all(Warehouse(url), ExchangeClients(sandbox_url), datetime.now(UTC), "acme")
     assert problems == []

@@ -1,10 +1,11 @@
-"""Trading (issue 18): rebalancing proposals (proposals.py). Each module lists its ASSETS; this file merges them."""
+"""Trading (issue 18): rebalancing proposals (proposals.py), arbitrage detection (arbitrage.py). Each module lists
+its ASSETS (or builds them from the settings); this file merges them."""
 
 import dagster as dg
 
-from pipelines.defs.trading import proposals
+from pipelines.defs.trading import arbitrage, proposals
 from pipelines.settings import CoinbookSettings
 
 
 def build_defs(settings: CoinbookSettings) -> dg.Definitions:
-    return dg.Definitions(assets=[*proposals.ASSETS])
+    return dg.Definitions(assets=[*proposals.ASSETS, *arbitrage.build_assets(settings)])
