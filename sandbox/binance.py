@@ -35,6 +35,9 @@ DAY_MS = 86_400_000
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
                "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000,
                "1d": DAY_MS}
+# The world's wallets for Binance Simple Earn, as WalletMove.wallet / Reward.wallet name them.
+EARN_FLEXIBLE, EARN_LOCKED = "EARN_FLEXIBLE", "EARN_LOCKED"
+EARN_WALLETS = (EARN_FLEXIBLE, EARN_LOCKED)
 
 
 class ApiError(Exception):
@@ -357,9 +360,6 @@ def universal_transfers(world: World, request: Request, malformed: bool) -> Any:
 
 
 # -- Simple Earn (developers.binance.com/docs/simple_earn) ----------------------------------------------------
-# The world's wallets for Binance Simple Earn, as WalletMove.wallet / Reward.wallet name them.
-EARN_FLEXIBLE, EARN_LOCKED = "EARN_FLEXIBLE", "EARN_LOCKED"
-EARN_WALLETS = (EARN_FLEXIBLE, EARN_LOCKED)
 EARN_MAX_WINDOW_MS = 90 * DAY_MS  # "The time between startTime and endTime cannot be longer than 3 months."
 
 
