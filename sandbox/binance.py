@@ -36,6 +36,9 @@ DAY_MS = 86_400_000
 INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
                "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000, "12h": 43_200_000,
                "1d": DAY_MS}
+# The world's wallets for Binance Simple Earn, as WalletMove.wallet / Reward.wallet name them.
+EARN_FLEXIBLE, EARN_LOCKED = "EARN_FLEXIBLE", "EARN_LOCKED"
+EARN_WALLETS = (EARN_FLEXIBLE, EARN_LOCKED)
 
 
 class ApiError(Exception):
@@ -349,11 +352,155 @@ def universal_transfers(world: World, request: Request, malformed: bool) -> Any:
     end = end if end is not None else now
     size = _limit({"limit": request.params.get("size", "10")}, 10, 100)
     current = max(_int(request.params, "current", 1) or 1, 1)
-    chosen = [m for m in world.wallet_moves[account_id] if _universal_type(m) == kind and start <= m.time_ms <= end]
+    chosen = [m for m in world.wallet_moves[account_id] if _universal_type(m) == kind and start <= m.time_ms <= end
+              and m.wallet not in EARN_WALLETS]  # Simple Earn moves are in its own history, not here
     chosen.sort(key=lambda m: m.time_ms, reverse=True)
     rows = [{"asset": m.coin, "amount": str(m.amount), "type": kind, "status": "CONFIRMED", "tranId": m.id,
              "timestamp": m.time_ms} for m in chosen][(current - 1) * size:current * size]
     return {"total": len(chosen), "rows": rows} if chosen else {"total": 0}
+
+
+# -- Simple Earn (developers.binance.com/docs/simple_earn) ----------------------------------------------------
+EARN_MAX_WINDOW_MS = 90 * DAY_MS  # "The time between startTime and endTime cannot be longer than 3 months."
+
+
+def _earn_window(params: dict[str, str]) -> tuple[int, int]:
+    """The Simple Earn history window: no times → the last 30 days; only startTime → 30 days from it; only
+    endTime → the 30 days before it; longer than 3 months → an error."""
+    now = int(time.time() * 1000)
+    start, end = _int(params, "startTime"), _int(params, "endTime")
+    if start is None and end is None:
+        start, end = now - 30 * DAY_MS, now
+    elif end is None:
+        end = start + 30 * DAY_MS  # type: ignore[operator]
+    elif start is None:
+        start = end - 30 * DAY_MS
+    if end - start > EARN_MAX_WINDOW_MS:  # type: ignore[operator]
+        raise ApiError(400, -1127, "More than 3 months between startTime and endTime.")
+    return start, end  # type: ignore[return-value]
+
+
+def _earn_page(params: dict[str, str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """`current` (from 1) and `size` (default 10, max 100) over rows already newest first: {"rows", "total"}."""
+    size = _limit({"limit": params.get("size", "10")}, 10, 100)
+    current = max(_int(params, "current", 1) or 1, 1)
+    return {"rows": rows[(current - 1) * size:current * size], "total": len(rows)}
+
+
+def _earn_moves(world: World, account_id: str, wallet: str, direction: str,
+                params: dict[str, str]) -> list[Any]:
+    start, end = _earn_window(params)
+    asset = params.get("asset")
+    chosen = [m for m in world.wallet_moves[account_id] if m.wallet == wallet and m.direction == direction
+              and start <= m.time_ms <= end and (asset is None or m.coin == asset)]
+    return sorted(chosen, key=lambda m: m.time_ms, reverse=True)
+
+
+def _earn_rewards(world: World, account_id: str, product: str, params: dict[str, str]) -> list[Any]:
+    start, end = _earn_window(params)
+    asset = params.get("asset")
+    chosen = [r for r in world.rewards[account_id] if r.product == product and start <= r.time_ms <= end
+              and (asset is None or r.coin == asset)]
+    return sorted(chosen, key=lambda r: r.time_ms, reverse=True)
+
+
+def _locked_position_id(world: World, account_id: str, coin: str) -> int:
+    """A locked position's id: its first subscription's (the sandbox keeps one locked position per coin)."""
+    return next(m.id for m in world.wallet_moves[account_id]
+                if m.wallet == EARN_LOCKED and m.coin == coin and m.direction == "out")
+
+
+def flexible_subscriptions(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/flexible/history/subscriptionRecord, as the docs' example: amount moved from
+    Spot into the flexible product; type NORMAL, sourceAccount SPOT, status SUCCESS."""
+    account_id = authenticate(world, request)
+    rows = [{"amount": f"{m.amount:.8f}", "asset": m.coin, "time": m.time_ms, "purchaseId": m.id,
+             "productId": f"{m.coin}001", "type": "NORMAL", "sourceAccount": "SPOT", "status": "SUCCESS"}
+            for m in _earn_moves(world, account_id, EARN_FLEXIBLE, "out", request.params)]
+    return _earn_page(request.params, rows)
+
+
+def flexible_redemptions(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/flexible/history/redemptionRecord: amount back to Spot (destAccount SPOT),
+    status PAID; the product is `projectId` here, as in the docs' example."""
+    account_id = authenticate(world, request)
+    rows = [{"amount": f"{m.amount:.8f}", "asset": m.coin, "time": m.time_ms, "projectId": f"{m.coin}001",
+             "redeemId": m.id, "destAccount": "SPOT", "status": "PAID"}
+            for m in _earn_moves(world, account_id, EARN_FLEXIBLE, "in", request.params)]
+    return _earn_page(request.params, rows)
+
+
+def flexible_rewards(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/flexible/history/rewardsRecord, `type` required: REALTIME (real-time APR,
+    accrued into the flexible product), BONUS (bonus tiered APR, paid to Spot), REWARDS (historical), ALL.
+    A row carries `rewards` (not `amount`) and the product as `projectId`."""
+    account_id = authenticate(world, request)
+    kind = request.params.get("type")
+    if kind not in ("BONUS", "REALTIME", "REWARDS", "ALL"):
+        raise ApiError(400, -1102, "Mandatory parameter 'type' was not sent, was empty/null, or malformed.")
+    rows = []
+    for r in _earn_rewards(world, account_id, "flexible", request.params):
+        r_type = "REALTIME" if r.wallet == EARN_FLEXIBLE else "BONUS"
+        if kind in ("ALL", r_type):
+            rows.append({"asset": r.coin, "rewards": f"{r.amount:.8f}", "projectId": f"{r.coin}001",
+                         "type": r_type, "time": r.time_ms})
+    return _earn_page(request.params, rows)
+
+
+def locked_subscriptions(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/locked/history/subscriptionRecord: a 30-day locked product bought from Spot."""
+    account_id = authenticate(world, request)
+    rows = [{"positionId": _locked_position_id(world, account_id, m.coin), "purchaseId": str(m.id),
+             "projectId": f"{m.coin}*30", "time": m.time_ms, "asset": m.coin, "amount": f"{m.amount:.8f}",
+             "lockPeriod": "30", "type": "NORMAL", "sourceAccount": "SPOT", "status": "SUCCESS"}
+            for m in _earn_moves(world, account_id, EARN_LOCKED, "out", request.params)]
+    return _earn_page(request.params, rows)
+
+
+def locked_redemptions(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/locked/history/redemptionRecord: MATURE (to Spot at the redemption date),
+    amount = originalAmount, no loss; status PAID."""
+    account_id = authenticate(world, request)
+    rows = [{"positionId": _locked_position_id(world, account_id, m.coin), "redeemId": m.id, "time": m.time_ms,
+             "asset": m.coin, "lockPeriod": "30", "amount": f"{m.amount:.8f}", "originalAmount": f"{m.amount:.8f}",
+             "type": "MATURE", "deliverDate": str(m.time_ms), "lossAmount": "0", "isComplete": True,
+             "status": "PAID"}
+            for m in _earn_moves(world, account_id, EARN_LOCKED, "in", request.params)]
+    return _earn_page(request.params, rows)
+
+
+def locked_rewards(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/locked/history/rewardsRecord: daily rewards of a locked position, paid to Spot."""
+    account_id = authenticate(world, request)
+    rows = [{"positionId": _locked_position_id(world, account_id, r.coin), "time": r.time_ms, "asset": r.coin,
+             "lockPeriod": "30", "amount": f"{r.amount:.8f}", "type": "Locked Rewards"}
+            for r in _earn_rewards(world, account_id, "locked", request.params)]
+    return _earn_page(request.params, rows)
+
+
+def flexible_position(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/flexible/position: one row per product held, `totalAmount` what it holds
+    (real-time rewards included)."""
+    account_id = authenticate(world, request)
+    held = sorted((c, q) for (w, c), q in world.other_wallets(account_id).items() if w == EARN_FLEXIBLE and q)
+    rows = [{"totalAmount": f"{q:.8f}", "tierAnnualPercentageRate": {}, "latestAnnualPercentageRate": "0.02599895",
+             "yesterdayAirdropPercentageRate": "0", "asset": c, "airDropAsset": "", "canRedeem": True,
+             "collateralAmount": "0", "productId": f"{c}001", "yesterdayRealTimeRewards": "0",
+             "cumulativeBonusRewards": "0", "cumulativeRealTimeRewards": "0", "cumulativeTotalRewards": "0",
+             "autoSubscribe": False} for c, q in held if request.params.get("asset") in (None, c)]
+    return _earn_page(request.params, rows)
+
+
+def locked_position(world: World, request: Request, malformed: bool) -> Any:
+    """GET /sapi/v1/simple-earn/locked/position: one row per locked position, `amount` locked."""
+    account_id = authenticate(world, request)
+    held = sorted((c, q) for (w, c), q in world.other_wallets(account_id).items() if w == EARN_LOCKED and q)
+    rows = [{"positionId": _locked_position_id(world, account_id, c), "projectId": f"{c}*30", "asset": c,
+             "amount": f"{q:.8f}", "purchaseTime": str(END_MS), "duration": "30", "accrualDays": "4",
+             "rewardAsset": c, "APY": "0.05", "rewardAmt": "0", "redeemTo": "SPOT", "canRedeemEarly": True,
+             "autoSubscribe": False, "type": "NORMAL", "status": "HOLDING"}
+            for c, q in held if request.params.get("asset") in (None, c)]
+    return _earn_page(request.params, rows)
 
 
 Handler = Callable[[World, Request], Any]
@@ -371,10 +518,25 @@ SIGNED = {
     "/sapi/v1/capital/deposit/hisrec": deposit_history,
     "/sapi/v1/capital/withdraw/history": withdraw_history,
     "/sapi/v1/asset/transfer": universal_transfers,
+    "/sapi/v1/simple-earn/flexible/history/subscriptionRecord": flexible_subscriptions,
+    "/sapi/v1/simple-earn/flexible/history/redemptionRecord": flexible_redemptions,
+    "/sapi/v1/simple-earn/flexible/history/rewardsRecord": flexible_rewards,
+    "/sapi/v1/simple-earn/locked/history/subscriptionRecord": locked_subscriptions,
+    "/sapi/v1/simple-earn/locked/history/redemptionRecord": locked_redemptions,
+    "/sapi/v1/simple-earn/locked/history/rewardsRecord": locked_rewards,
+    "/sapi/v1/simple-earn/flexible/position": flexible_position,
+    "/sapi/v1/simple-earn/locked/position": locked_position,
 }
 WEIGHTS = {"/api/v3/exchangeInfo": 20, "/api/v3/account": 20, "/api/v3/myTrades": 20, "/api/v3/ticker/24hr": 80,
            "/sapi/v1/capital/deposit/hisrec": 1, "/sapi/v1/capital/withdraw/history": 18, "/api/v3/klines": 2,
-           "/sapi/v1/asset/transfer": 1}
+           "/sapi/v1/asset/transfer": 1,
+           **{p: 150 for p in ("/sapi/v1/simple-earn/flexible/history/subscriptionRecord",
+                               "/sapi/v1/simple-earn/flexible/history/redemptionRecord",
+                               "/sapi/v1/simple-earn/flexible/history/rewardsRecord",
+                               "/sapi/v1/simple-earn/locked/history/subscriptionRecord",
+                               "/sapi/v1/simple-earn/locked/history/redemptionRecord",
+                               "/sapi/v1/simple-earn/locked/history/rewardsRecord",
+                               "/sapi/v1/simple-earn/flexible/position", "/sapi/v1/simple-earn/locked/position")}}
 
 
 def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:

@@ -14,7 +14,10 @@ select
     r.used,
     r.total,
     r.observed_at,
-    r.ingested_at
+    r.ingested_at,
+    -- the venue's other wallet the balance is of ('binance:earn_flexible'); null: the wallet the account's
+    -- ledger books directly (spot)
+    cast(r.payload->>'wallet' as text) as wallet
 from {{ source(venue, venue ~ '_balances') }} as r
 where {{ admitted('r', 'raw.' ~ venue ~ '_balances') }}
 {% endmacro %}

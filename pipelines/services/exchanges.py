@@ -13,13 +13,15 @@ import ccxt
 from pipelines.constants import raw_table
 from pipelines.services.calls import VenueCall, venue_call
 from pipelines.services.clients import ExchangeClients
-from pipelines.sources.exchanges import derivatives
+from pipelines.sources.exchanges import binance_earn, derivatives
 from pipelines.sources.exchanges.client import Credentials, ExchangeAccount
-from pipelines.sources.exchanges.normalise import RAW_COLUMNS, as_tuples, snapshot_digest
+from pipelines.sources.exchanges.normalise import RAW_COLUMNS, Row, as_tuples, snapshot_digest
 from pipelines.sources.exchanges.sync import (
     Page,
     discover_symbols,
     fetch_balance_rows,
+    fetch_earn_positions,
+    sync_earn,
     sync_trades,
     sync_transfers,
     sync_wallet_moves,
@@ -83,7 +85,7 @@ def latest_balance_snapshot(wh: Warehouse, venue: str, tenant_id: str, account_i
     with wh.connect() as conn:
         row = conn.execute(
             f"""select payload->>'snapshot' from {raw_table(venue, 'balances')}
-                where tenant_id = %s and account_id = %s
+                where tenant_id = %s and account_id = %s and not payload ? 'wallet'  -- not another wallet's
                 order by observed_at desc nulls last, ingested_at desc limit 1""",
             (tenant_id, account_id),
         ).fetchone()
@@ -102,13 +104,56 @@ def sync_balances(wh: Warehouse, clients: ExchangeClients, account: ExchangeAcco
     with venue_call(wh, venue=venue, entity="balances", endpoint="balances", tenant_id=account.tenant_id,
                     account_id=account.account_id, run_id=run_id) as call:
         exchange = _open(clients, call, account)
-        page = fetch_balance_rows(exchange, account, run_id, exchange.milliseconds())
+        fetched_ms = exchange.milliseconds()
+        page = fetch_balance_rows(exchange, account, run_id, fetched_ms)
         digest = snapshot_digest(page.rows)
         if digest is not None and digest == latest_balance_snapshot(wh, venue, account.tenant_id, account.account_id):
             page.rows = []  # nothing new to record
+        if profile(venue).simple_earn:
+            page.rows += earn_balance_rows(wh, exchange, account, run_id, fetched_ms)
         store_pages(wh, [page], call, venue=venue, tenant_id=account.tenant_id, account_id=account.account_id,
                     run_id=run_id)
     return call
+
+
+def last_earn_snapshot(wh: Warehouse, tenant_id: str, account_id: str) -> tuple[str | None, dict[str, set[str]]]:
+    """The digest of the account's last stored Binance Earn snapshot and what each Earn wallet held in it."""
+    with wh.connect() as conn:
+        rows = conn.execute(
+            """select payload->>'snapshot', payload->>'wallet', asset, total from raw.binance_balances
+               where tenant_id = %s and account_id = %s and payload ? 'wallet'
+                 and observed_at = (select max(observed_at) from raw.binance_balances
+                                    where tenant_id = %s and account_id = %s and payload ? 'wallet')""",
+            (tenant_id, account_id, tenant_id, account_id)).fetchall()
+    held: dict[str, set[str]] = {}
+    for _, wallet, asset, total in rows:
+        if total:
+            held.setdefault(wallet, set()).add(asset)
+    return (rows[0][0] if rows else None), held
+
+
+def earn_balance_rows(wh: Warehouse, exchange: ccxt.Exchange, account: ExchangeAccount, run_id: str | None,
+                      fetched_ms: int) -> list[Row]:
+    """The Simple Earn wallets' balances (flexible, locked) as balance rows of their wallet; none when they hold
+    what the last Earn snapshot held (an unchanged wallet adds nothing)."""
+    digest, held = last_earn_snapshot(wh, account.tenant_id, account.account_id)
+    rows = binance_earn.position_rows(fetch_earn_positions(exchange), tenant_id=account.tenant_id,
+                                      account_id=account.account_id, run_id=run_id, fetched_ms=fetched_ms,
+                                      previously_held=held)
+    if not rows or rows[0]["payload"]["snapshot"] == digest:
+        return []
+    return rows
+
+
+def uses_simple_earn(exchange: ccxt.Exchange, account: ExchangeAccount, stored: dict[str, dict[str, Any]]) -> bool:
+    """Whether to read the account's Simple Earn history (six lists, weight 150 each on Binance): its settings say
+    so (`earn: true` / `false`), it was read before, or the account holds something in Earn now (two calls)."""
+    setting = account.settings.get("earn")
+    if setting is not None:
+        return bool(setting)
+    if any(endpoint.startswith("earn:") for endpoint in stored):
+        return True
+    return any(fetch_earn_positions(exchange).values())
 
 
 def sync_account_transfers(wh: Warehouse, clients: ExchangeClients, account: ExchangeAccount,
@@ -121,6 +166,8 @@ def sync_account_transfers(wh: Warehouse, clients: ExchangeClients, account: Exc
         stored, now = cursors(wh, account.tenant_id, account.account_id), exchange.milliseconds()
         pages = itertools.chain(sync_transfers(exchange, profile(venue), account, stored, now, run_id),
                                 sync_wallet_moves(exchange, profile(venue), account, stored, now, run_id))
+        if profile(venue).simple_earn and uses_simple_earn(exchange, account, stored):
+            pages = itertools.chain(pages, sync_earn(exchange, profile(venue), account, stored, now, run_id))
         store_pages(wh, pages, call, venue=venue, tenant_id=account.tenant_id, account_id=account.account_id,
                     run_id=run_id)
     return call

@@ -13,7 +13,7 @@ from typing import Any
 
 import ccxt
 
-from pipelines.sources.exchanges import derivatives
+from pipelines.sources.exchanges import binance_earn, derivatives
 from pipelines.sources.exchanges.client import ExchangeAccount
 from pipelines.sources.exchanges.normalise import (
     Row,
@@ -34,6 +34,10 @@ COMMON_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "U
 TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000, "1d": DAY_MS}
 PENDING_STATES = ("pending", "created", "waiting_for_clearing", "waiting_for_signature")
 MIN_WINDOW_MS = 1_000  # a window this small that is still full is returned as it is (the loader dedups)
+# Binance Simple Earn history: "startTime and endTime cannot be longer than 3 months" — 89 days is within any
+# three calendar months; at most 100 rows a page
+EARN_WINDOW_MS = 89 * DAY_MS
+EARN_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,42 @@ def sync_wallet_moves(exchange: ccxt.Exchange, venue: VenueProfile, account: Exc
                                           source=exchange.id, run_id=run_id) for r in records]
             yield Page("transfers", endpoint, [r for r in rows if r is not None], {"until_ms": upper}, gaps)
             gaps = []
+
+
+def fetch_earn_positions(exchange: ccxt.Exchange) -> dict[str, list[dict[str, Any]]]:
+    """Binance Simple Earn: what the flexible and locked products hold now (wallet → position rows, every page)."""
+    return {wallet: _earn_rows(getattr(exchange, method), {}) for wallet, method, _ in binance_earn.POSITION_METHODS}
+
+
+def _earn_rows(method: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every row of a Simple Earn list: pages of `size` 100 (`current` from 1) until a short page or `total`."""
+    rows: list[dict[str, Any]] = []
+    current = 1
+    while True:
+        answer = method({**params, "current": current, "size": EARN_PAGE})
+        page = [r for r in (answer.get("rows") or []) if isinstance(r, dict)] if isinstance(answer, dict) else []
+        rows += page
+        total = int(answer.get("total") or 0) if isinstance(answer, dict) else 0
+        if len(page) < EARN_PAGE or len(rows) >= total:
+            return rows
+        current += 1
+
+
+def sync_earn(exchange: ccxt.Exchange, venue: VenueProfile, account: ExchangeAccount,
+              cursors: dict[str, dict[str, Any]], now_ms: int, run_id: str | None) -> Iterator[Page]:
+    """Binance Simple Earn history (subscriptions, redemptions, rewards; flexible and locked), one list at a time,
+    by windows of at most 3 months from the cursor less the transfer look-back (a subscription PURCHASING or a
+    redemption not yet PAID is read again), into raw.binance_transfers (sources/exchanges/binance_earn.py)."""
+    for endpoint in binance_earn.EARN_ENDPOINTS:
+        start, _ = history_start(venue, account, cursors.get(endpoint.name), TRANSFER_LOOKBACK_MS, now_ms,
+                                 endpoint.name, None)
+        method = getattr(exchange, endpoint.method)
+        for lower, upper in _windows(max(start, binance_earn.SIMPLE_EARN_START_MS), now_ms, EARN_WINDOW_MS):
+            records = _earn_rows(method, {**dict(endpoint.params), "startTime": lower, "endTime": upper})
+            rows = [row for record in records
+                    for row in binance_earn.normalise_earn(endpoint.kind, record, tenant_id=account.tenant_id,
+                                                           account_id=account.account_id, run_id=run_id)]
+            yield Page("transfers", endpoint.name, rows, {"until_ms": upper})
 
 
 def _transfers_per_currency(exchange: ccxt.Exchange, venue: VenueProfile, code: str,

@@ -44,6 +44,8 @@ class VenueProfile:
     wallet_move_page_limit: int = 100
     wallet_move_window_ms: int = 30 * DAY_MS
     wallet_move_history_limit_ms: int | None = None
+    # Binance Simple Earn: its history lists and positions are read (sources/exchanges/binance_earn.py).
+    simple_earn: bool = False
     # Where a first sync starts when the account says nothing, and how far back the API serves history
     # at all (None: everything). Older history is recorded in ops.history_gaps for a CSV back-fill.
     history_start_ms: int = 1_483_228_800_000  # 2017-01-01
@@ -77,6 +79,7 @@ PROFILES: dict[str, VenueProfile] = {
         wallet_move_types=("MAIN_FUNDING", "FUNDING_MAIN", "MAIN_UMFUTURE", "UMFUTURE_MAIN", "MAIN_CMFUTURE",
                            "CMFUTURE_MAIN", "MAIN_MARGIN", "MARGIN_MAIN"),
         wallet_move_window_ms=181 * DAY_MS, wallet_move_history_limit_ms=180 * DAY_MS,
+        simple_earn=True,
     ),
     "kraken": VenueProfile(
         venue="kraken",

@@ -1,27 +1,42 @@
 -- Reported (exchange snapshot or on-chain balance) vs ledger-computed balances, per account and asset, at the latest balance snapshot.
--- reported: the account's latest snapshot (an asset missing from it counts as 0);
--- computed: the ledger up to the snapshot's time. |difference| <= tolerance → 'ok', else 'break'.
-with snapshots as (
-    select tenant_id, account_id, max(observed_at) as reported_at
+-- Per wallet the venue reports: the spot wallet (wallet null) and, where the venue reports them, its other wallets
+-- (Binance Simple Earn flexible / locked positions, int_reported_balances.wallet), each at its own latest snapshot:
+-- reported: the wallet's latest snapshot (an asset missing from it counts as 0);
+-- computed: the ledger up to that snapshot's time — the spot legs for the spot wallet, the 'held' legs of moves to
+--   and from the other wallet (counter_asset names it) for that wallet. A wallet the venue does not report
+--   (Binance Funding) is not compared.
+-- The wallets of an asset add up to one row; |difference| <= tolerance → 'ok', else 'break'.
+with wallet_snapshots as (
+    select tenant_id, account_id, wallet, max(observed_at) as reported_at
     from {{ ref('int_reported_balances') }}
+    group by tenant_id, account_id, wallet
+),
+
+snapshots as (
+    select tenant_id, account_id, max(reported_at) as reported_at
+    from wallet_snapshots
     group by tenant_id, account_id
 ),
 
 reported as (
-    select b.tenant_id, b.account_id, b.asset, sum(b.total) as quantity
+    select b.tenant_id, b.account_id, b.wallet, b.asset, sum(b.total) as quantity
     from {{ ref('int_reported_balances') }} as b
-    join snapshots as s on s.tenant_id = b.tenant_id and s.account_id = b.account_id and b.observed_at = s.reported_at
-    group by b.tenant_id, b.account_id, b.asset
+    join wallet_snapshots as s
+        on s.tenant_id = b.tenant_id and s.account_id = b.account_id and s.wallet is not distinct from b.wallet
+       and b.observed_at = s.reported_at
+    group by b.tenant_id, b.account_id, b.wallet, b.asset
 ),
 
 computed as (
-    select l.tenant_id, l.account_id, l.asset, sum(l.quantity) as quantity
+    select l.tenant_id, l.account_id, s.wallet, l.asset, sum(l.quantity) as quantity
     from {{ ref('int_ledger') }} as l
-    join snapshots as s on s.tenant_id = l.tenant_id and s.account_id = l.account_id
+    join wallet_snapshots as s
+        on s.tenant_id = l.tenant_id and s.account_id = l.account_id
+       -- spot legs for the spot wallet; a move's 'held' leg for the other wallet it names, when that is reported
+       and s.wallet is not distinct from (case when l.leg = 'held' then l.counter_asset end)
     where l.occurred_at <= s.reported_at
       and l.entry_type not in ('defi_receipt', 'spam')  -- what the chain's balance leaves out too
-      and l.leg is distinct from 'held'  -- coins in the venue's other wallets: not in the spot balance the venue reports
-    group by l.tenant_id, l.account_id, l.asset
+    group by l.tenant_id, l.account_id, s.wallet, l.asset
 ),
 
 compared as (
@@ -29,11 +44,13 @@ compared as (
         coalesce(r.tenant_id, c.tenant_id) as tenant_id,
         coalesce(r.account_id, c.account_id) as account_id,
         coalesce(r.asset, c.asset) as asset,
-        coalesce(r.quantity, 0) as reported_quantity,
-        coalesce(c.quantity, 0) as computed_quantity
+        sum(coalesce(r.quantity, 0)) as reported_quantity,
+        sum(coalesce(c.quantity, 0)) as computed_quantity
     from reported as r
     full outer join computed as c
-        on c.tenant_id = r.tenant_id and c.account_id = r.account_id and c.asset = r.asset
+        on c.tenant_id = r.tenant_id and c.account_id = r.account_id and c.wallet is not distinct from r.wallet
+       and c.asset = r.asset
+    group by 1, 2, 3
 )
 
 select
