@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from pipelines.domain.audit import content_hash, link_hash
 from pipelines.services.audit import verify
 from tests.support import admin_warehouse
 from warehouse import audit as store
@@ -140,6 +141,46 @@ def test_the_links_recorded_v018s_hashes(loaded: tuple[Warehouse, list[str]]) ->
                     where c.tenant_id = %s and c.table_name = %s and u.h is distinct from {V018_HASH}""",
                 (TENANT, table)).fetchone()[0]
             assert differing == 0, table
+
+
+def test_one_page_of_two_tenants_makes_a_link_each_in_key_order(loaded: tuple[Warehouse, list[str]]) -> None:
+    """A page of two tenants' rows, in reverse key order: one link per tenant (V038 sorts once for the keys, the
+    hashes and the content hash), its keys in V018's key order, its hashes V018's, its content and link hashes what
+    pipelines/domain/audit.py computes."""
+    wh, _ = loaded
+    with wh.connect() as conn:
+        conn.execute("insert into ops.tenants (tenant_id, name) values ('bluefin', 'bluefin')")
+        columns = _columns(conn, "raw.coinbase_trades")
+        names = [c for c, _, _ in columns]
+        rows = []
+        for i, row in enumerate(_rows(columns, 30)):
+            values = dict(zip(names, row, strict=True))
+            values["tenant_id"] = "bluefin" if i % 2 else TENANT
+            values["source_record_id"] = f"mixed-{i:02}"
+            rows.append(tuple(values.values()))
+        assert copy_insert(conn, "raw.coinbase_trades", names, rows[::-1]) == 30
+    with wh.connect() as conn:
+        conn.execute("set timezone = 'UTC'")
+        conn.execute("set datestyle = 'ISO, YMD'")
+        links = conn.execute(
+            """select tenant_id, seq, recorded_at, actor, table_name, operation, record_keys, record_hashes,
+                      content_hash, prev_hash, hash,
+                      (select array_agg(k order by k) from unnest(record_keys) k) as v018_order,
+                      (select array_agg(""" + V018_HASH + """ order by u.i)
+                         from unnest(record_keys) with ordinality as u (k, i)
+                         join raw.coinbase_trades r on r.tenant_id = c.tenant_id
+                          and concat_ws('/', r.account_id, r.source, r.source_record_id) = u.k) as v018_hashes
+                 from audit.chain c
+                where seq = (select max(seq) from audit.chain d where d.tenant_id = c.tenant_id)
+                order by tenant_id""").fetchall()
+    assert [(link[0], link[4], len(link[6])) for link in links] == \
+        [(TENANT, "raw.coinbase_trades", 15), ("bluefin", "raw.coinbase_trades", 15)]
+    for tenant, seq, at, actor, table, op, keys, hashes, content, prev, digest, v018_order, v018_hashes in links:
+        assert {int(k[-2:]) % 2 for k in keys} == ({0} if tenant == TENANT else {1})
+        assert keys == v018_order and hashes == v018_hashes
+        hashes = [bytes(h) for h in hashes]
+        assert content_hash(keys, hashes) == bytes(content)
+        assert link_hash(bytes(prev), seq, at, actor, table, op, bytes(content)) == bytes(digest)
 
 
 def test_verify_finds_the_pages_intact_then_a_changed_row(loaded: tuple[Warehouse, list[str]]) -> None:
