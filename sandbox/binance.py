@@ -425,7 +425,8 @@ def new_order(world: World, request: Request, malformed: bool) -> Any:
         if params.get("timeInForce") not in ("GTC", "IOC", "FOK"):
             raise ApiError(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or "
                                        "malformed.")
-    client_id = params.get("newClientOrderId") or f"sandbox-{hashlib.sha256(request.raw_query.encode()).hexdigest()[:20]}"
+    generated = "sandbox-" + hashlib.sha256(request.raw_query.encode()).hexdigest()[:20]  # Binance makes one up too
+    client_id = params.get("newClientOrderId") or generated
     try:
         order = desk(world).place(account_id, market, side.lower(), type_.lower(), quantity,
                                   price if type_ == "LIMIT" else None, client_id)
