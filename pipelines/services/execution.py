@@ -46,6 +46,11 @@ STATUSES = {"open": "open", "closed": "closed", "canceled": "canceled", "cancell
             "rejected": "refused"}
 
 
+# Kraken's QueryOrders takes order ids only (ccxt sends a client id there as `userref`, an integer); its OpenOrders
+# and ClosedOrders filter by `cl_ord_id` (docs.kraken.com/api-reference/trading).
+LOOKUP_BY_LISTS = frozenset({"kraken"})
+
+
 class SendRefused(ValueError):
     """The proposal may not be sent now: nothing reached a venue."""
 
@@ -86,6 +91,14 @@ def _changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
 
 
 def _lookup(exchange: ccxt.Exchange, symbol: str, client_id: str) -> dict[str, Any] | None:
+    """The venue's order with this client order id, or None when the venue has none."""
+    if exchange.id in LOOKUP_BY_LISTS:
+        for listing in (exchange.fetch_open_orders, exchange.fetch_closed_orders):
+            found = [o for o in listing(symbol, params={"clientOrderId": client_id})
+                     if o.get("clientOrderId") == client_id]
+            if found:
+                return found[0]
+        return None
     try:
         return exchange.fetch_order(None, symbol, {"clientOrderId": client_id})
     except ccxt.OrderNotFound:
@@ -107,13 +120,11 @@ def _place(placer: ccxt.Exchange, looker: ccxt.Exchange, order_row: tuple[Any, .
         if found is None:
             raise
         return found, None
-    except ccxt.InvalidOrder as exc:
+    except ccxt.ExchangeError as exc:  # insufficient funds, a filter, permissions: the venue's own words
         if "uplicate" in str(exc):  # another send placed it meanwhile
             found = _lookup(looker, symbol, client_id)
             if found is not None:
                 return found, None
-        return None, f"{venue} refused ({type(exc).__name__}): {_message(exc)}"
-    except ccxt.ExchangeError as exc:  # insufficient funds, permissions, any other refusal the venue words
         return None, f"{venue} refused ({type(exc).__name__}): {_message(exc)}"
 
 
@@ -170,6 +181,8 @@ def send(wh: Warehouse, clients: ExchangeClients, proposal_id: str, *,
         else:
             venue_order, reason = _place(placer, looker, row, slippage_bps)
             placed += venue_order is not None
+            if venue_order is not None:  # an AddOrder-style answer says little: ask for the whole order
+                venue_order = _lookup(looker, symbol, client_id) or venue_order
         for _ in range(polls):
             if venue_order is None or venue_order.get("status") != "open":
                 break

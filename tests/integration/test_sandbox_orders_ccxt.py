@@ -1,6 +1,7 @@
-"""The sandbox's Binance order endpoints through ccxt's own binance class (POST/GET/DELETE /api/v3/order): fills
-change the balances and appear in myTrades with the order's id; lookups by client order id; Binance's own refusals,
-mapped by ccxt to its exception classes as for the real venue."""
+"""The sandbox's order endpoints through ccxt's own classes — Binance (POST/GET/DELETE /api/v3/order) and Kraken
+(AddOrder, QueryOrders, Open/ClosedOrders, CancelOrder): fills change the balances and appear in the trade history
+with the order's id; look-ups by client order id; each venue's own refusals, mapped by ccxt to its exception classes
+as for the real venue."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import ccxt
 import pytest
 
-from pipelines.services.clients import sandbox_credentials
+from pipelines.services.clients import sandbox_api_base, sandbox_credentials
 from pipelines.sources.exchanges.client import make_exchange
 from sandbox.orders import desk
 from sandbox.server import SandboxServer
@@ -91,3 +92,46 @@ def test_binance_refuses_in_its_own_words(binance: tuple[Any, SandboxServer], am
         exchange.privatePostOrder(request)
     with pytest.raises(ccxt.InvalidOrder, match="PRICE_FILTER"):
         exchange.privatePostOrder({**request, "quantity": "0.001", "price": f"{price}5"})
+
+
+# ── Kraken: AddOrder, QueryOrders, OpenOrders / ClosedOrders (by cl_ord_id), CancelOrder ───────────────────────
+@pytest.fixture(scope="module")
+def kraken(binance: tuple[Any, SandboxServer]) -> Any:
+    _, sandbox = binance
+    exchange = make_exchange("kraken", sandbox_credentials(sandbox.url)["acme-kraken"],
+                             sandbox_url=sandbox_api_base(sandbox.url, "kraken"), rate_limit=False, timeout_ms=10_000)
+    exchange.load_markets()
+    return exchange
+
+
+def test_kraken_fills_an_order_and_finds_it_by_its_client_order_id(kraken: Any) -> None:
+    before = D(kraken.fetch_balance()["BTC"]["total"])
+    price = (D(kraken.fetch_ticker("BTC/USD")["bid"]) * D("0.995")).quantize(D("0.1"))
+    client_id = ("cb" + "0123456789abcdef" * 2)[:32]  # 32 hex digits: the short-UUID form Kraken takes as cl_ord_id
+    created = kraken.create_order("BTC/USD", "limit", "sell", "0.01", str(price), {"clientOrderId": client_id})
+    assert kraken.fetch_open_orders("BTC/USD", params={"clientOrderId": client_id}) == []
+    (closed,) = kraken.fetch_closed_orders("BTC/USD", params={"clientOrderId": client_id})
+    assert closed["id"] == created["id"] and closed["clientOrderId"] == client_id and closed["status"] == "closed"
+    assert D(closed["filled"]) == D("0.01") and closed["fee"]["currency"] == "USD"  # Kraken's fee in the quote
+    assert kraken.fetch_order(created["id"], "BTC/USD")["status"] == "closed"
+    assert D(kraken.fetch_balance()["BTC"]["total"]) == before - D("0.01")
+    mine = [t for t in kraken.fetch_my_trades("BTC/USD") if t["order"] == created["id"]]
+    assert sum(D(t["amount"]) for t in mine) == D("0.01")
+    with pytest.raises(ccxt.ExchangeError, match="EOrder:Duplicate order"):
+        kraken.create_order("BTC/USD", "limit", "sell", "0.01", str(price), {"clientOrderId": client_id})
+
+
+def test_kraken_refuses_and_cancels_in_its_own_words(kraken: Any) -> None:
+    price = (D(kraken.fetch_ticker("BTC/USD")["bid"]) * D("0.995")).quantize(D("0.1"))
+    with pytest.raises(ccxt.InsufficientFunds, match="EOrder:Insufficient funds"):
+        kraken.create_order("BTC/USD", "limit", "sell", "1000", str(price))
+    with pytest.raises(ccxt.InvalidOrder, match="EOrder:Order minimum not met"):
+        kraken.create_order("BTC/USD", "limit", "sell", "0.0001", str(price))  # under AssetPairs' ordermin
+    low = (price * D("0.9")).quantize(D("0.1"))
+    resting = kraken.create_order("BTC/USD", "limit", "buy", "0.01", str(low), {"clientOrderId": "rest-k"})
+    (still,) = kraken.fetch_open_orders("BTC/USD", params={"clientOrderId": "rest-k"})
+    assert still["id"] == resting["id"] and D(still["filled"]) == 0
+    kraken.cancel_order(resting["id"], "BTC/USD")
+    assert kraken.fetch_order(resting["id"], "BTC/USD")["status"] == "canceled"
+    with pytest.raises(ccxt.OrderNotFound):
+        kraken.cancel_order(resting["id"], "BTC/USD")
