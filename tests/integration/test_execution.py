@@ -28,7 +28,7 @@ from pipelines.domain.execution import send_price
 from pipelines.domain.rebalancing import Band
 from pipelines.services import execution, trading
 from pipelines.services.accounts import register_accounts, specs_from_sandbox
-from pipelines.services.clients import ExchangeClients, sandbox_credentials
+from pipelines.services.clients import ExchangeClients, sandbox_api_base, sandbox_credentials
 from pipelines.services.users import add_user, remove_user
 from pipelines.services.venues import SEED_VENUES
 from pipelines.sources.exchanges.client import make_exchange
@@ -64,10 +64,10 @@ class World:
                                transform=transform)
         assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
 
-    def register(self, trading_on: bool) -> None:
-        """The accounts file as a manager would load it: `trading: enabled` on the Binance account, or not."""
+    def register(self, trading_on: bool, accounts: tuple[str, ...] = (TRADER,)) -> None:
+        """The accounts file as a manager would load it: `trading: enabled` on these accounts, or on none."""
         specs = [dataclasses.replace(s, settings={**s.settings, **({"trading": "enabled"} if trading_on and
-                                                                   s.account_id == TRADER else {})})
+                                                                   s.account_id in accounts else {})})
                  for s in self.specs]
         register_accounts(self.wh, specs, update=True)
 
@@ -261,3 +261,40 @@ def test_nothing_is_sent_without_trading_enabled_or_with_the_breaker_open_and_a_
     ((reason,),) = _q(w.url, """select reason from ops.proposal_events where proposal_id = %s
                                 order by event_id desc limit 1""", p.proposal_id)
     assert "InsufficientFunds" in reason and "Account has insufficient balance for requested action." in reason
+
+
+def test_a_kraken_proposal_is_sent_and_its_fills_come_back_by_the_orders_txid(world: World) -> None:
+    """Kraken's look-ups go through its order lists (QueryOrders takes txids only): a proposal in USD, which only the
+    Kraken account quotes, is sent there, a retry places nothing, and the fills come back through Kraken's trade sync
+    with the order's txid."""
+    w = world
+    w.register(trading_on=True, accounts=(TRADER, "acme-kraken"))
+    weights = _weights(w.url)
+    target = (weights["BTC"] + Decimal("0.03")).quantize(Decimal("0.0001"))
+    trading.set_targets(w.wh, "acme", "main", [Band.around("BTC", target, BAND)], "USD")
+    recorded, problems = trading.propose_all(w.wh, ExchangeClients(w.sandbox.url), datetime.now(UTC), "acme")
+    assert problems == []
+    (p,) = recorded
+    orders = store.proposal_orders(w.wh, "acme", p.proposal_id)
+    assert {(o[1], o[3], o[4]) for o in orders} == {("acme-kraken", "BTC/USD", "buy")}
+    trading.decide(w.wh, p.proposal_id, "approved", MANAGER, PASSWORD)
+    engine = desk(w.sandbox.world).engines["kraken"]
+    # A send that recorded 'sent', placed the orders and died: the follow-up finds each at Kraken by its client id.
+    store.record_step(w.wh, "acme", p.proposal_id, "sent", "the crashed send")
+    kraken = make_exchange("kraken", sandbox_credentials(w.sandbox.url)["acme-kraken"],
+                           sandbox_url=sandbox_api_base(w.sandbox.url, "kraken"), rate_limit=False, timeout_ms=10_000)
+    tick = next(m.tick for m in VENUE_MARKETS["kraken"] if m.base == "BTC" and m.quote == "USD")
+    for row in orders:
+        kraken.create_order(row[3], "limit", row[4], str(row[5]), str(send_price(row[6], row[4], Decimal(50), tick)),
+                            {"clientOrderId": row[7]})
+    before = len(engine.orders)
+    done = execution.send(w.wh, ExchangeClients(w.sandbox.url), p.proposal_id)
+    assert done.placed == 0 and done.found == len(orders) and len(engine.orders) == before
+    assert done.proposal.state == "filled"
+    assert {r["venue_order_id"] for r in done.reports.values()} == {
+        o["id"] for row in orders for o in kraken.fetch_closed_orders("BTC/USD", params={"clientOrderId": row[7]})}
+    w.sync(transform="positions_refresh")
+    linked = store.order_trades(w.wh, "acme", p.proposal_id)
+    fills = sorted((f.qty, f.price) for o in engine.orders.values() if o.client_order_id in {r[7] for r in orders}
+                   for f in o.fills)
+    assert sorted((q, pr) for _i, _sid, q, pr, _fee, _fa in linked) == fills
