@@ -19,6 +19,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sandbox import books
+from sandbox.matching import EngineOrder, OrderRefused
+from sandbox.orders import desk
 from sandbox.world import (
     END_MS,
     MARKET_BY_SYMBOL,
@@ -503,6 +505,136 @@ def locked_position(world: World, request: Request, malformed: bool) -> Any:
     return _earn_page(request.params, rows)
 
 
+# -- orders (developers.binance.com/docs/binance-spot-api-docs/rest-api/trading-endpoints and account-endpoints) --
+# Placed on the venue's desk (sandbox/orders.py, the matching engine); fills are booked as the account's trades, so
+# GET /api/v3/myTrades lists them with the order's id.
+ORDER_STATUS = {"closed": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED"}
+FILTER_FAILURE = {"min_notional": "Filter failure: NOTIONAL"}
+
+
+def _decimal(params: dict[str, str], name: str) -> Decimal | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(value)
+    except ArithmeticError:
+        raise ApiError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+
+
+def _status(order: EngineOrder) -> str:
+    if order.status == "open":
+        return "PARTIALLY_FILLED" if order.filled > 0 else "NEW"
+    return ORDER_STATUS[order.status]
+
+
+def _order_json(order: EngineOrder) -> dict[str, Any]:
+    return {"symbol": order.market.symbol, "orderId": order.id, "orderListId": -1,
+            "clientOrderId": order.client_order_id, "price": f"{order.price or 0:.8f}",
+            "origQty": f"{order.amount:.8f}", "executedQty": f"{order.filled:.8f}",
+            "origQuoteOrderQty": "0.00000000", "cummulativeQuoteQty": f"{order.cost:.8f}", "status": _status(order),
+            "timeInForce": "GTC", "type": order.type.upper(), "side": order.side.upper(),
+            "selfTradePreventionMode": "EXPIRE_MAKER"}
+
+
+def _refused(exc: OrderRefused) -> ApiError:
+    """Binance's answer to what its matching engine refuses (-1013 filter failures, -2010 rejections)."""
+    if exc.reason == "precision":
+        return ApiError(400, -1013, "Filter failure: LOT_SIZE" if str(exc).startswith("amount")
+                        else "Filter failure: PRICE_FILTER")
+    if exc.reason == "min_notional":
+        return ApiError(400, -1013, "Filter failure: NOTIONAL")
+    if exc.reason == "insufficient_balance":
+        return ApiError(400, -2010, "Account has insufficient balance for requested action.")
+    if exc.reason == "duplicate":
+        return ApiError(400, -2010, "Duplicate order sent.")
+    if exc.reason == "no_liquidity":
+        return ApiError(400, -2010, "Order would immediately match and take.")
+    return ApiError(400, -2013, "Order does not exist.")
+
+
+def new_order(world: World, request: Request, malformed: bool) -> Any:
+    """POST /api/v3/order: LIMIT (timeInForce GTC) and MARKET by quantity; the answer as newOrderRespType asks
+    (FULL by default for both, with the fills)."""
+    account_id = authenticate(world, request)
+    market = _market(request.params)
+    params = request.params
+    side, type_ = params.get("side", ""), params.get("type", "")
+    if side not in ("BUY", "SELL"):
+        raise ApiError(400, -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
+    if type_ not in ("LIMIT", "MARKET"):
+        raise ApiError(400, -1116, "Invalid orderType.")
+    quantity, price = _decimal(params, "quantity"), _decimal(params, "price")
+    if quantity is None:
+        raise ApiError(400, -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+    if type_ == "LIMIT":
+        if price is None:
+            raise ApiError(400, -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
+        if params.get("timeInForce") not in ("GTC", "IOC", "FOK"):
+            raise ApiError(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or "
+                                       "malformed.")
+    generated = "sandbox-" + hashlib.sha256(request.raw_query.encode()).hexdigest()[:20]  # Binance makes one up too
+    client_id = params.get("newClientOrderId") or generated
+    try:
+        order = desk(world).place(account_id, market, side.lower(), type_.lower(), quantity,
+                                  price if type_ == "LIMIT" else None, client_id)
+    except OrderRefused as exc:
+        raise _refused(exc) from None
+    kind = params.get("newOrderRespType", "FULL")
+    ack = {"symbol": market.symbol, "orderId": order.id, "orderListId": -1, "clientOrderId": order.client_order_id,
+           "transactTime": order.time_ms}
+    if kind == "ACK":
+        return ack
+    result = {**ack, **_order_json(order), "workingTime": order.time_ms}
+    if kind == "RESULT":
+        return result
+    trade_ids = desk(world).trade_ids.get(("binance", order.id), [])
+    return {**result, "fills": [{"price": f"{f.price:.8f}", "qty": f"{f.qty:.8f}", "commission": f"{f.fee:.8f}",
+                                 "commissionAsset": f.fee_asset, "tradeId": tid}
+                                for f, tid in zip(order.fills, trade_ids, strict=True)]}
+
+
+def _find(world: World, request: Request, account_id: str, unknown: ApiError) -> EngineOrder:
+    market = _market(request.params)
+    order_id, client_id = _int(request.params, "orderId"), request.params.get("origClientOrderId")
+    if order_id is None and not client_id:
+        raise ApiError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+    try:
+        order = desk(world).find("binance", account_id, order_id, None if order_id is not None else client_id)
+    except OrderRefused:
+        raise unknown from None
+    if order.market != market:
+        raise unknown
+    return order
+
+
+def query_order(world: World, request: Request, malformed: bool) -> Any:
+    """GET /api/v3/order by orderId or origClientOrderId; -2013 when the account has no such order."""
+    account_id = authenticate(world, request)
+    order = _find(world, request, account_id, ApiError(400, -2013, "Order does not exist."))
+    last = max((f.time_ms for f in order.fills), default=order.time_ms)
+    return {**_order_json(order), "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": order.time_ms,
+            "updateTime": last, "isWorking": True, "workingTime": order.time_ms}
+
+
+def cancel_order(world: World, request: Request, malformed: bool) -> Any:
+    """DELETE /api/v3/order: what is left of an open order; -2011 for an unknown or no longer open order."""
+    account_id = authenticate(world, request)
+    unknown = ApiError(400, -2011, "Unknown order sent.")
+    order = _find(world, request, account_id, unknown)
+    try:
+        desk(world).cancel("binance", account_id, order.id)
+    except OrderRefused:
+        raise unknown from None
+    return {**_order_json(order), "origClientOrderId": order.client_order_id,
+            "clientOrderId": request.params.get("newClientOrderId") or f"cancel-{order.id}",
+            "transactTime": int(time.time() * 1000)}
+
+
+ORDERS = {("POST", "/api/v3/order"): new_order, ("GET", "/api/v3/order"): query_order,
+          ("DELETE", "/api/v3/order"): cancel_order}
+
+
 Handler = Callable[[World, Request], Any]
 PUBLIC: dict[str, Handler] = {
     "/api/v3/ping": ping,
@@ -529,7 +661,7 @@ SIGNED = {
 }
 WEIGHTS = {"/api/v3/exchangeInfo": 20, "/api/v3/account": 20, "/api/v3/myTrades": 20, "/api/v3/ticker/24hr": 80,
            "/sapi/v1/capital/deposit/hisrec": 1, "/sapi/v1/capital/withdraw/history": 18, "/api/v3/klines": 2,
-           "/sapi/v1/asset/transfer": 1,
+           "/sapi/v1/asset/transfer": 1, "/api/v3/order": 4,
            **{p: 150 for p in ("/sapi/v1/simple-earn/flexible/history/subscriptionRecord",
                                "/sapi/v1/simple-earn/flexible/history/redemptionRecord",
                                "/sapi/v1/simple-earn/flexible/history/rewardsRecord",
@@ -543,6 +675,8 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
     try:
         if request.path in PUBLIC:
             return 200, PUBLIC[request.path](world, request)
+        if (request.method, request.path) in ORDERS:
+            return 200, ORDERS[(request.method, request.path)](world, request, malformed)
         if request.path in SIGNED:
             return 200, SIGNED[request.path](world, request, malformed)
         raise ApiError(404, -1000, f"Unknown endpoint {request.path}.")

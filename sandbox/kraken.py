@@ -17,6 +17,8 @@ from typing import Any
 
 from sandbox import books
 from sandbox.binance import Request, candles
+from sandbox.matching import EngineOrder, OrderRefused
+from sandbox.orders import desk
 from sandbox.world import END_MS, START_MS, Market, Reward, Trade, Transfer, WalletMove, World
 
 PREFIX = "kraken"
@@ -299,6 +301,131 @@ def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
 
 
 # ── routing ───────────────────────────────────────────────────────────────────────────────────────────────
+# ── orders (docs.kraken.com/api-reference/trading: AddOrder, QueryOrders, OpenOrders, ClosedOrders, CancelOrder) ──
+# On the venue's desk (sandbox/orders.py): fills are booked as the account's trades, listed by TradesHistory with the
+# order's txid as `ordertxid`. A client order id (`cl_ord_id`) is unique among the account's orders.
+ORDER_STATUS = {"open": "open", "closed": "closed", "canceled": "canceled", "expired": "expired"}
+
+
+def _order_txid(order: EngineOrder) -> str:
+    return _txid("O", order.id)
+
+
+def _volume(params: dict[str, str], name: str) -> Decimal | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(value)
+    except ArithmeticError:
+        raise KrakenError(f"EGeneral:Invalid arguments:{name}") from None
+
+
+def order_json(world: World, order: EngineOrder, with_trades: bool) -> dict[str, Any]:
+    m = order.market
+    base, quote = ASSET_ID[m.base], ASSET_ID[m.quote]
+    alt = ALTNAME.get(base, base) + ALTNAME.get(quote, quote)
+    limit = f"{order.price}" if order.price is not None else "0"
+    fee = sum((f.fee for f in order.fills), Decimal(0))
+    average = order.cost / order.filled if order.filled else Decimal(0)
+    record: dict[str, Any] = {
+        "refid": None, "userref": 0, "cl_ord_id": order.client_order_id, "status": ORDER_STATUS[order.status],
+        "opentm": _secs(order.time_ms), "starttm": 0, "expiretm": 0,
+        "descr": {"pair": alt, "type": order.side, "ordertype": order.type, "price": limit, "price2": "0",
+                  "leverage": "none", "order": f"{order.side} {order.amount:.8f} {alt} @ {order.type} {limit}",
+                  "close": ""},
+        "vol": f"{order.amount:.8f}", "vol_exec": f"{order.filled:.8f}", "cost": f"{order.cost:.5f}",
+        "fee": f"{fee:.5f}", "price": f"{average.quantize(m.tick)}", "stopprice": "0.00000", "limitprice": "0.00000",
+        "misc": "", "oflags": "fciq",
+    }
+    if order.status != "open":
+        record["closetm"] = _secs(max((f.time_ms for f in order.fills), default=order.time_ms))
+        record["reason"] = "User requested" if order.status == "canceled" else None
+    if with_trades:
+        record["trades"] = [_txid("T", t) for t in desk(world).trade_ids.get((PREFIX, order.id), [])]
+    return record
+
+
+def add_order(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+    market = _markets(world).get(params.get("pair", ""))
+    if market is None:
+        raise KrakenError("EQuery:Unknown asset pair")
+    side, type_ = params.get("type"), params.get("ordertype")
+    if side not in ("buy", "sell") or type_ not in ("limit", "market"):
+        raise KrakenError("EGeneral:Invalid arguments:type" if side not in ("buy", "sell")
+                          else "EGeneral:Invalid arguments:ordertype")
+    volume, price = _volume(params, "volume"), _volume(params, "price")
+    if volume is None or (type_ == "limit" and price is None):
+        raise KrakenError("EGeneral:Invalid arguments")
+    if volume < market.step * 10:  # AssetPairs' ordermin
+        raise KrakenError("EOrder:Order minimum not met")
+    try:
+        order = desk(world).place(account_id, market, side, type_, volume, price if type_ == "limit" else None,
+                                  params.get("cl_ord_id") or f"userref-{params.get('userref', '')}-{params['nonce']}")
+    except OrderRefused as exc:
+        raise KrakenError(KRAKEN_REFUSAL.get(exc.reason, "EGeneral:Invalid arguments")
+                          if exc.reason != "precision" else
+                          ("EGeneral:Invalid arguments:volume" if str(exc).startswith("amount")
+                           else "EGeneral:Invalid arguments:price")) from None
+    return {"descr": {"order": order_json(world, order, False)["descr"]["order"]}, "txid": [_order_txid(order)]}
+
+
+# What the engine refuses, in Kraken's words; "EOrder:Duplicate order" is the string clients match a reused
+# cl_ord_id on (the docs say cl_ord_id is unique among open orders, without the message).
+KRAKEN_REFUSAL = {"insufficient_balance": "EOrder:Insufficient funds", "min_notional": "EOrder:Cost minimum not met",
+                  "duplicate": "EOrder:Duplicate order"}
+
+
+def _account_orders(world: World, account_id: str) -> list[EngineOrder]:
+    engine = desk(world).engines[PREFIX]
+    return [o for o in engine.orders.values() if o.account_id == account_id]
+
+
+def query_orders(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+    wanted = [t for t in params.get("txid", "").split(",") if t]
+    if not wanted:
+        raise KrakenError("EGeneral:Invalid arguments")
+    mine = {_order_txid(o): o for o in _account_orders(world, account_id)}
+    if any(t not in mine for t in wanted):
+        raise KrakenError("EOrder:Invalid order")
+    with_trades = params.get("trades") in ("true", "True", "1")
+    return {t: order_json(world, mine[t], with_trades) for t in wanted}
+
+
+def listed_orders(world: World, account_id: str, params: dict[str, str], is_open: bool) -> dict[str, Any]:
+    """OpenOrders / ClosedOrders, filtered by cl_ord_id or userref as Kraken does; ClosedOrders newest first, 50 a
+    page with `ofs`."""
+    chosen = [o for o in _account_orders(world, account_id) if (o.status == "open") == is_open
+              and (not params.get("cl_ord_id") or o.client_order_id == params["cl_ord_id"])]
+    chosen.sort(key=lambda o: o.id, reverse=True)
+    with_trades = params.get("trades") in ("true", "True", "1")
+    if is_open:
+        return {"open": {_order_txid(o): order_json(world, o, with_trades) for o in chosen}}
+    ofs = int(params.get("ofs") or 0)
+    return {"closed": {_order_txid(o): order_json(world, o, with_trades) for o in chosen[ofs:ofs + PAGE]},
+            "count": len(chosen)}
+
+
+def cancel_order(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
+    mine = _account_orders(world, account_id)
+    if params.get("cl_ord_id"):
+        found = [o for o in mine if o.client_order_id == params["cl_ord_id"]]
+    else:
+        found = [o for o in mine if _order_txid(o) == params.get("txid")]
+    if not found:
+        raise KrakenError("EOrder:Unknown order")
+    try:
+        desk(world).cancel(PREFIX, account_id, found[0].id)
+    except OrderRefused:
+        raise KrakenError("EOrder:Unknown order") from None
+    return {"count": 1}
+
+
+ORDER_ENDPOINTS = {"AddOrder": add_order, "QueryOrders": query_orders, "CancelOrder": cancel_order,
+                   "OpenOrders": lambda w, a, p: listed_orders(w, a, p, True),
+                   "ClosedOrders": lambda w, a, p: listed_orders(w, a, p, False)}
+
+
 def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
     path, params = request.path, request.params
     try:
@@ -330,6 +457,8 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
                 return _ok(transfers(world, account_id, "deposit", params, malformed))
             if endpoint == "WithdrawStatus":
                 return _ok(transfers(world, account_id, "withdrawal", params, malformed))
+            if endpoint in ORDER_ENDPOINTS:
+                return _ok(ORDER_ENDPOINTS[endpoint](world, account_id, params))
         return 404, {"error": ["EGeneral:Unknown method"]}
     except KrakenError as exc:
         return 200, {"error": [exc.message]}

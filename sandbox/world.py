@@ -817,6 +817,25 @@ class World:
             self.rewards[account_id].append(reward)
             return reward
 
+    def balance(self, account_id: str, asset: str) -> Decimal:
+        """What the account holds of `asset` now (the running total every booking keeps)."""
+        return self._balances[account_id][asset]
+
+    def book_fill(self, account_id: str, market: Market, is_buyer: bool, price: Decimal, qty: Decimal,
+                  fee: Decimal, fee_asset: str, order_id: int, is_maker: bool, time_ms: int) -> Trade:
+        """A fill of an order placed through a dialect (sandbox/orders.py) booked as the account's trade, after its
+        last event: it changes the balances and appears in the venue's trade history like any other trade. The
+        trade id is the market's next one (+1: no random draw, so the world's own stream is untouched)."""
+        with self._lock:
+            ids = self._ids.get(account_id, self._shared_ids)
+            key = (market.venue, market.symbol)
+            ids.trade[key] += 1
+            at = max(self._last_event_ms(account_id) + 1, time_ms)
+            trade = Trade(account_id, market.symbol, ids.trade[key], order_id, at, is_buyer, price, qty, fee,
+                          fee_asset, is_maker)
+            self._book_trade(trade)
+            return trade
+
     def other_wallets(self, account_id: str) -> dict[tuple[str, str], Decimal]:
         """What the account's moves (and rewards paid there) left in its other wallets: (wallet, coin) → quantity."""
         out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)

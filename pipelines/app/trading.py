@@ -216,3 +216,30 @@ def reject(proposal_id: str = typer.Argument(...),
            reason: str = typer.Option(None, "--reason")) -> None:
     """Reject a proposal, on your own login."""
     _decide(proposal_id, "rejected", login, reason)
+
+
+@app.command("send")
+def send(proposal_id: str = typer.Argument(...),
+         slippage_bps: str = typer.Option("50", "--slippage-bps",
+                                          help="How far past the proposal's limit an order may fill, in bps."),
+         polls: int = typer.Option(5, "--polls", help="How many times each open order is looked at again.")) -> None:
+    """Send an approved proposal's orders (accounts with `trading: enabled` only); again to follow them up. A retry
+    never places an order twice: each order is looked up by its client order id first."""
+    from pipelines.services import execution  # ccxt's order paths: only this command needs them
+
+    settings = get_settings()
+    clients = build_resources(settings)["exchanges"].get()
+    try:
+        done = execution.send(_wh(), clients, proposal_id, slippage_bps=Decimal(slippage_bps), polls=polls)
+    except (execution.SendRefused, InvalidOperation) as exc:
+        raise _fail(f"refused: {exc}") from None
+    p = done.proposal
+    console.print(f"{p.proposal_id}: {p.state} ({done.placed} order(s) placed, {done.found} already at the venue)")
+    table = Table("#", "account", "venue order", "status", "filled", "average", "fee", "reason")
+    for index, r in sorted(done.reports.items()):
+        fee = "" if r["fee"] is None else f"{r['fee']} {r['fee_asset'] or ''}"
+        table.add_row(str(index), r["account_id"], r["venue_order_id"] or "—", r["status"], str(r["filled"]),
+                      str(r["average_price"] or "—"), fee, escape(r["reason"] or ""))
+    console.print(table)
+    if p.state == "failed":
+        raise typer.Exit(1)

@@ -69,10 +69,11 @@ CREDENTIAL_SCHEMES = ("db", "vault", "env", "sandbox")  # what services/credenti
 # The settings an account of each kind may have: exchanges (markets no longer held), Bitcoin wallets (an
 # extended key or plain addresses), EVM wallets (one address), DeFi position sets (an address, its protocols).
 KIND_SETTINGS: dict[str, tuple[str, ...]] = {
-    "exchange": ("symbols", "assets", "derivatives"),
+    "exchange": ("symbols", "assets", "derivatives", "trading"),
     "wallet": ("xpub", "script_type", "gap_limit", "addresses", "address"),
     "defi": ("address", "protocols"),
 }
+TRADING_VALUES = ("enabled", "disabled")  # `trading: enabled`: approved orders may be sent (issue 18); else read-only
 WALLET_SETTINGS = tuple(dict.fromkeys(key for keys in KIND_SETTINGS.values() for key in keys))
 
 
@@ -148,7 +149,9 @@ def _settings_problems(spec: AccountSpec) -> list[tuple[str, str]]:
                 if key in settings and not (isinstance(settings[key], list)
                                             and all(isinstance(v, str) for v in settings[key]))] + (
             [("derivatives", "derivatives must be true or false")]
-            if not isinstance(settings.get("derivatives", False), bool) else [])
+            if not isinstance(settings.get("derivatives", False), bool) else []) + (
+            [("trading", "trading must be 'enabled' or 'disabled' (orders are sent only where it is enabled)")]
+            if settings.get("trading", "disabled") not in TRADING_VALUES else [])
     if spec.venue == "bitcoin" and spec.kind == "wallet":
         from pipelines.sources.chains.bitcoin import BtcWalletSpec
 
