@@ -2,7 +2,9 @@
 -- the closing quantity, with the day the next movement came (valid_until). One row per day with movement, not
 -- per calendar day: position_history spreads them over the days between. The ledger as positions reads it
 -- (protocol receipt tokens and spam left out); DeFi positions are snapshots, not movements, and are not here.
-{{ config(materialized="table") }}
+-- Indexes lead with tenant_id: a reader's query (a dashboard, psql) reads its tenant's rows, not every tenant's
+-- (issue 17 §3, bench/bench_reads.py).
+{{ config(materialized="table", indexes=[{"columns": ["tenant_id", "day"]}, {"columns": ["day"]}]) }}
 with daily as (
     select
         tenant_id,

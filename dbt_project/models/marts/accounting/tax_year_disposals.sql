@@ -4,7 +4,9 @@
 -- flagged: they are no sale, but an accountant must see them. Unknown cost or proceeds are null, never 0.
 -- A table, not a view: rebuilding the mart it reads alone (e.g. the lots group from the Dagster UI) drops the
 -- views over it (dbt replaces a table with DROP … CASCADE) until the next full build.
-{{ config(materialized="table") }}
+-- Indexes lead with tenant_id: a reader's query (a dashboard, psql) reads its tenant's rows, not every tenant's
+-- (issue 17 §3, bench/bench_reads.py).
+{{ config(materialized="table", indexes=[{"columns": ["tenant_id", "tax_year"]}]) }}
 select
     d.tenant_id,
     cast(extract(year from d.disposed_at at time zone z.zone) as integer) as tax_year,

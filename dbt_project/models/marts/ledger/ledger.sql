@@ -9,6 +9,9 @@
 --   external_inflow / _outflow  a deposit / withdrawal no internal transfer explains (see transfer_review)
 --   income                      staking, rewards, airdrops: acquired at fair value on receipt
 --   excluded                    protocol receipt tokens and spam: flagged, never valued
+-- Indexes lead with tenant_id: a reader's query (a dashboard, psql) reads its tenant's rows, not every tenant's
+-- (issue 17 §3, bench/bench_reads.py).
+{{ config(indexes=[{'columns': ['tenant_id', 'treatment']}]) }}
 with matched as (
     select out_entry_id as entry_id, match_id, in_account_id as counter_account_id
     from {{ source('derived', 'transfer_matches') }}

@@ -2,6 +2,9 @@
 -- the same "what would these holdings have done" series the VaR is estimated on. USD stablecoins count as cash
 -- (price 1); a period counts only when every other holding has a return in it (asset_returns carries a short
 -- gap forward). Amounts numeric, returns double precision.
+-- Indexes lead with tenant_id: a reader's query (a dashboard, psql) reads its tenant's rows, not every tenant's
+-- (issue 17 §3, bench/bench_reads.py).
+{{ config(indexes=[{'columns': ['tenant_id', 'frequency', 'period_start']}]) }}
 with holdings as (
     select p.tenant_id, p.portfolio_id, coalesce(p.priced_as, p.asset) as asset, sum(p.quantity) as quantity
     from {{ ref('positions') }} as p

@@ -4,6 +4,9 @@
 -- this is its history — the chart on which a correlation breakdown shows as both lines jumping together.
 -- Limited to the largest holdings because pairs grow with the square of the assets (500 assets: 124,750
 -- pairs a day).
+-- Indexes lead with tenant_id: a reader's query (a dashboard, psql) reads its tenant's rows, not every tenant's
+-- (issue 17 §3, bench/bench_reads.py).
+{{ config(indexes=[{'columns': ['tenant_id', 'as_of']}, {'columns': ['as_of']}]) }}
 with holdings as (
     select tenant_id, portfolio_id, coalesce(priced_as, asset) as asset, sum(value_usd) as value_usd
     from {{ ref('positions') }}
