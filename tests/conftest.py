@@ -22,6 +22,31 @@ SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integra
               "integration/test_metrics_endpoint.py", "integration/test_compliance_officers.py")
 
 
+SESSION = "COINBOOK_TEST_SESSION"  # = tests.support.SESSION_ENV (not imported here: collection stays light)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One id per test session, set in the controller before pytest-xdist starts its workers (they inherit it):
+    it names the synced worlds' templates the workers share (tests/support.synced_world)."""
+    if not hasattr(config, "workerinput"):
+        os.environ[SESSION] = uuid.uuid4().hex[:10]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller drops the session's world templates once every worker is done."""
+    if hasattr(config, "workerinput") or not os.environ.get(SESSION):
+        return
+    from pipelines.settings import get_settings
+    from tests.support import drop_world_templates
+    from warehouse.cluster import LocalCluster
+
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    if settings.database_url or not cluster.status().running:
+        return
+    drop_world_templates(cluster, os.environ[SESSION])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         path = item.nodeid.split("::")[0]
