@@ -37,12 +37,15 @@ def _plant_kraken_earn(world: World) -> dict[str, Any]:
     return {"moves": moves, "rewards": rewards}
 
 
-WORLD = WorldSpec("earn", accounts=(KRAKEN,), plant=lambda world, _now_ms: _plant_kraken_earn(world))
+# acme's main book (Binance main + Kraken) with Earn planted: one run shared with test_rebalancing, which needs
+# that book (every assertion here is about the Kraken account alone)
+WORLD = WorldSpec("acme_main_earn", accounts=("acme-binance-main", KRAKEN),
+                  plant=lambda world, _now_ms: _plant_kraken_earn(world))
 
 
 @pytest.fixture(scope="module")
 def earned(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Any]]:
-    """Its own database: the Kraken account registered, Earn planted, then one nightly run."""
+    """A copy of its own: acme's Binance main and Kraken accounts registered, Earn planted, one nightly run."""
     with synced_world(cluster, WORLD, tmp_path_factory.mktemp("earn")) as synced:
         yield synced.url, synced.planted, synced.sandbox
 

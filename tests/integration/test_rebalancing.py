@@ -1,7 +1,8 @@
 """Rebalancing proposals on the sandbox (issue 18 §1), on a database of its own: acme's Binance and Kraken accounts
-synced by one real pipeline run, targets set through the CLI, proposals from the service (ccxt's markets from the
-sandbox over HTTP), the breaker blocking, and the managers' decisions on their own logins — the life of a proposal
-enforced by the table (its rules agree with domain/rebalancing.TRANSITIONS, pair by pair)."""
+synced by one real pipeline run (a copy of test_earn's world: the two share that run), targets set through the CLI,
+proposals from the service (ccxt's markets from the sandbox over HTTP), the breaker blocking, and the managers'
+decisions on their own logins — the life of a proposal enforced by the table (its rules agree with
+domain/rebalancing.TRANSITIONS, pair by pair)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from pipelines.services import trading
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.users import add_user, remove_user
 from sandbox.world import VENUE_MARKETS
-from tests.support import WorldSpec, admin_warehouse, synced_world
+from tests.integration.test_earn import WORLD as EARN_WORLD
+from tests.support import admin_warehouse, synced_world
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -37,7 +39,10 @@ RUN = uuid.uuid4().hex[:6]
 ALICE, BOB, CAROL = f"alice{RUN}", f"bob{RUN}", f"carol{RUN}"
 
 
-WORLD = WorldSpec("rebalancing", accounts=ACCOUNTS)
+# acme's main book synced by one nightly run: the world of test_earn (Earn planted on the Kraken account, valued
+# as its coin), so the two modules share that run
+WORLD = EARN_WORLD
+assert set(WORLD.accounts) == set(ACCOUNTS)
 
 
 @pytest.fixture(scope="module")
