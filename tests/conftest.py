@@ -16,11 +16,12 @@ os.environ.setdefault("COINBOOK_PG_FAST", "1")
 
 # The modules that take minutes (each runs its own pipeline, or Superset) go first: `make test` hands whole modules
 # to its workers in collection order, and a long module started last is a tail the other workers wait out.
-# test_rebalancing is not one: it copies test_earn's synced world (tests/support.synced_world), built by then.
+# test_rebalancing copies test_earn's synced world (tests/support.synced_world): last, so that world is usually
+# built (or being built) by then; its own tests still take minutes (the trading CLI's processes).
 SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
               "integration/test_resilience.py", "e2e/test_cli_run.py", "integration/test_asof_reports.py",
               "integration/test_earn.py", "integration/test_dbt_unit_tests.py", "integration/test_metrics_endpoint.py",
-              "integration/test_compliance_officers.py")
+              "integration/test_compliance_officers.py", "integration/test_rebalancing.py")
 
 
 SESSION = "COINBOOK_TEST_SESSION"  # = tests.support.SESSION_ENV (not imported here: collection stays light)
