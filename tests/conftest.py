@@ -39,13 +39,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput") or not os.environ.get(SESSION):
         return
     from pipelines.settings import get_settings
+
+    settings = get_settings()
+    if not any((settings.home / "test-worlds").glob(f"coinbook_world_{os.environ[SESSION]}_*")):
+        return  # no world asked for (a unit run): nothing heavy imported (test-worlds = support.WORLDS_DIR)
     from tests.support import drop_world_templates
     from warehouse.cluster import LocalCluster
 
-    settings = get_settings()
     cluster = LocalCluster(settings.home, settings.pg_port)
-    if settings.database_url or not cluster.status().running:
-        return
+    if settings.database_url or not cluster.initialised() or not cluster.status().running:
+        return  # (initialised first: status() would write the pipeline's password file of a cluster never made)
     drop_world_templates(cluster, os.environ[SESSION])
 
 
