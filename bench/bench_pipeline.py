@@ -10,52 +10,27 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
-import uuid
 
-import dagster as dg
-
-from pipelines.app.ready import ensure_dbt_manifest
+from bench.scratch import scratch_world
 from pipelines.app.runner import run_pipeline
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.venues import SEED_VENUES as VENUES
-from pipelines.settings import get_settings
-from sandbox.server import SandboxServer
-from tests.support import definitions_for
-from warehouse.cluster import LocalCluster
-from warehouse.connection import Warehouse
 
 
 def main() -> None:
-    settings = get_settings()
-    cluster = LocalCluster(settings.home, settings.pg_port)
-    cluster.up()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        cluster.migrate(name)
-        ensure_dbt_manifest(settings, url)
-        with SandboxServer(port=0, malformed=True) as sandbox, tempfile.TemporaryDirectory() as tmp:
-            wh = Warehouse(url)
-            register_accounts(wh, specs_from_sandbox(sandbox.url))
-            defs = definitions_for(url, sandbox.url)
-            instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
-            print(f"{'run':<6} {'wall s':>8} {'syncs s':>8} {'transform s':>12} {'new rows':>9} {'API calls':>10}")
-            for label in ("cold", "warm"):
-                t0 = time.perf_counter()
-                with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
-                    outcome = run_pipeline(defs, instance, wh, VENUES)
-                wall = time.perf_counter() - t0
-                syncs = sum(r.seconds for r in outcome.runs if r.partition)
-                transform = sum(r.seconds for r in outcome.runs if not r.partition)
-                calls = sum(r.api_calls for r in outcome.runs)
-                status = "" if outcome.success else "  (FAILED)"
-                print(f"{label:<6} {wall:>8.1f} {syncs:>8.1f} {transform:>12.1f} {outcome.inserted:>9,} "
-                      f"{calls:>10,}{status}")
-    finally:
-        cluster.drop_database(name)
+    with scratch_world() as scratch:
+        print(f"{'run':<6} {'wall s':>8} {'syncs s':>8} {'transform s':>12} {'new rows':>9} {'API calls':>10}")
+        for label in ("cold", "warm"):
+            t0 = time.perf_counter()
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
+                outcome = run_pipeline(scratch.defs, scratch.instance, scratch.wh, VENUES)
+            wall = time.perf_counter() - t0
+            syncs = sum(r.seconds for r in outcome.runs if r.partition)
+            transform = sum(r.seconds for r in outcome.runs if not r.partition)
+            calls = sum(r.api_calls for r in outcome.runs)
+            status = "" if outcome.success else "  (FAILED)"
+            print(f"{label:<6} {wall:>8.1f} {syncs:>8.1f} {transform:>12.1f} {outcome.inserted:>9,} "
+                  f"{calls:>10,}{status}")
 
 
 if __name__ == "__main__":

@@ -17,23 +17,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
 
 import dagster as dg
 
-from pipelines.app.ready import ensure_dbt_manifest
+from bench.scratch import scratch_world
 from pipelines.app.runner import PipelineOutcome, run_pipeline
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.venues import SEED_VENUES as VENUES
-from pipelines.settings import get_settings
-from sandbox.server import SandboxServer
 from sandbox.world import Scale
-from tests.support import definitions_for
-from warehouse.cluster import LocalCluster
-from warehouse.connection import Warehouse
 
 RUNS = ("cold", "warm", "day")
 GATE_SUFFIX = "_great_expectations_gate"
@@ -76,46 +68,29 @@ def timed_steps(instance: dg.DagsterInstance, outcome: PipelineOutcome) -> dict[
 
 def main(scale_text: str = "demo") -> None:
     scale = Scale.parse(scale_text)
-    settings = get_settings()
-    cluster = LocalCluster(settings.home, settings.pg_port)
-    cluster.up()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        cluster.migrate(name)
-        ensure_dbt_manifest(settings, url)
-        t0 = time.perf_counter()
-        server = SandboxServer(port=0, malformed=True, scale=scale)
-        generated = time.perf_counter() - t0
-        trades = sum(len(t) for t in server.world.trades.values())
-        print(f"world {scale.label}: {len(server.world.accounts)} exchange accounts, {trades:,} trades, "
-              f"generated in {generated:.1f} s", flush=True)
-        with server as sandbox, tempfile.TemporaryDirectory() as tmp:
-            wh = Warehouse(url)
-            register_accounts(wh, specs_from_sandbox(sandbox.url))
-            defs = definitions_for(url, sandbox.url)
-            instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
-            table: dict[str, dict[str, float]] = {}
-            totals: dict[str, tuple[float, int, bool]] = {}
-            for label in RUNS:
-                if label == "day":
-                    added = sandbox.world.advance_day(1)
-                    print(f"day 1 of new activity: {sum(added.values()):,} trades", flush=True)
-                t0 = time.perf_counter()
-                with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
-                    outcome = run_pipeline(defs, instance, wh, VENUES)
-                totals[label] = (time.perf_counter() - t0, outcome.inserted, outcome.success)
-                steps = timed_steps(instance, outcome)
-                for row, seconds in steps.items():
-                    table.setdefault(row, {})[label] = seconds
-                slowest = ", ".join(f"{r} {s:.1f} s" for r, s in sorted(steps.items(), key=lambda i: -i[1])[:4])
-                print(f"{label}: {totals[label][0]:.1f} s, {outcome.inserted:,} new rows ({slowest})", flush=True)
-                for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
-                    print(f"  {label}: {failure}")
-            print_table(scale, table, totals)
-    finally:
-        cluster.drop_database(name)
+    with scratch_world(scale=scale) as scratch:
+        sandbox, instance = scratch.sandbox, scratch.instance
+        trades = sum(len(t) for t in sandbox.world.trades.values())
+        print(f"world {scale.label}: {len(sandbox.world.accounts)} exchange accounts, {trades:,} trades, "
+              f"generated in {scratch.generated_s:.1f} s", flush=True)
+        table: dict[str, dict[str, float]] = {}
+        totals: dict[str, tuple[float, int, bool]] = {}
+        for label in RUNS:
+            if label == "day":
+                added = sandbox.world.advance_day(1)
+                print(f"day 1 of new activity: {sum(added.values()):,} trades", flush=True)
+            t0 = time.perf_counter()
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
+                outcome = run_pipeline(scratch.defs, instance, scratch.wh, VENUES)
+            totals[label] = (time.perf_counter() - t0, outcome.inserted, outcome.success)
+            steps = timed_steps(instance, outcome)
+            for row, seconds in steps.items():
+                table.setdefault(row, {})[label] = seconds
+            slowest = ", ".join(f"{r} {s:.1f} s" for r, s in sorted(steps.items(), key=lambda i: -i[1])[:4])
+            print(f"{label}: {totals[label][0]:.1f} s, {outcome.inserted:,} new rows ({slowest})", flush=True)
+            for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
+                print(f"  {label}: {failure}")
+        print_table(scale, table, totals)
 
 
 def print_table(scale: Scale, table: dict[str, dict[str, float]], totals: dict[str, tuple[float, int, bool]]) -> None:

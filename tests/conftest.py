@@ -16,10 +16,40 @@ os.environ.setdefault("COINBOOK_PG_FAST", "1")
 
 # The modules that take minutes (each runs its own pipeline, or Superset) go first: `make test` hands whole modules
 # to its workers in collection order, and a long module started last is a tail the other workers wait out.
+# test_rebalancing copies test_earn's synced world (tests/support.synced_world): last, so that world is usually
+# built (or being built) by then; its own tests still take minutes (the trading CLI's processes).
 SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
-              "integration/test_resilience.py", "e2e/test_cli_run.py", "integration/test_rebalancing.py",
-              "integration/test_asof_reports.py", "integration/test_earn.py", "integration/test_dbt_unit_tests.py",
-              "integration/test_metrics_endpoint.py", "integration/test_compliance_officers.py")
+              "integration/test_resilience.py", "e2e/test_cli_run.py", "integration/test_asof_reports.py",
+              "integration/test_earn.py", "integration/test_dbt_unit_tests.py", "integration/test_metrics_endpoint.py",
+              "integration/test_compliance_officers.py", "integration/test_rebalancing.py")
+
+
+SESSION = "COINBOOK_TEST_SESSION"  # = tests.support.SESSION_ENV (not imported here: collection stays light)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One id per test session, set in the controller before pytest-xdist starts its workers (they inherit it):
+    it names the synced worlds' templates the workers share (tests/support.synced_world)."""
+    if not hasattr(config, "workerinput"):
+        os.environ[SESSION] = uuid.uuid4().hex[:10]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller drops the session's world templates once every worker is done."""
+    if hasattr(config, "workerinput") or not os.environ.get(SESSION):
+        return
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    if not any((settings.home / "test-worlds").glob(f"coinbook_world_{os.environ[SESSION]}_*")):
+        return  # no world asked for (a unit run): nothing heavy imported (test-worlds = support.WORLDS_DIR)
+    from tests.support import drop_world_templates
+    from warehouse.cluster import LocalCluster
+
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    if settings.database_url or not cluster.initialised() or not cluster.status().running:
+        return  # (initialised first: status() would write the pipeline's password file of a cluster never made)
+    drop_world_templates(cluster, os.environ[SESSION])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,21 +9,15 @@ difference, and value the Earn balance as its coin. A second sync adds nothing.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import dagster as dg
 import psycopg
 import pytest
 
-from pipelines.app.runner import run_pipeline
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
-from pipelines.services.venues import SEED_VENUES
-from sandbox.server import SandboxServer
 from sandbox.world import Reward, WalletMove, World
-from tests.support import definitions_for
+from tests.support import WorldSpec, synced_world
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -43,29 +37,17 @@ def _plant_kraken_earn(world: World) -> dict[str, Any]:
     return {"moves": moves, "rewards": rewards}
 
 
+# acme's main book (Binance main + Kraken) with Earn planted: one run shared with test_rebalancing, which needs
+# that book (every assertion here is about the Kraken account alone)
+WORLD = WorldSpec("acme_main_earn", accounts=("acme-binance-main", KRAKEN),
+                  plant=lambda world, _now_ms: _plant_kraken_earn(world))
+
+
 @pytest.fixture(scope="module")
 def earned(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any], Any]]:
-    """Its own database: the Kraken account registered, Earn planted, then one nightly run."""
-    from pipelines.app.ready import ensure_dbt_manifest
-    from pipelines.settings import get_settings
-    from warehouse.migrate import apply_migrations
-
-    name = f"coinbook_earn_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        apply_migrations(url)
-        ensure_dbt_manifest(get_settings(), url)
-        with SandboxServer(port=0) as sandbox:
-            planted = _plant_kraken_earn(sandbox.world)
-            wh = Warehouse(url)
-            register_accounts(wh, [s for s in specs_from_sandbox(sandbox.url) if s.account_id == KRAKEN])
-            instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
-            outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
-            assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
-            yield url, planted, sandbox
-    finally:
-        cluster.drop_database(name)
+    """A copy of its own: acme's Binance main and Kraken accounts registered, Earn planted, one nightly run."""
+    with synced_world(cluster, WORLD, tmp_path_factory.mktemp("earn")) as synced:
+        yield synced.url, synced.planted, synced.sandbox
 
 
 def _query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

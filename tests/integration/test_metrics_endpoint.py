@@ -14,24 +14,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from pipelines.app.metrics import collector
-from pipelines.app.runner import PipelineOutcome, run_pipeline
-from pipelines.defs.exchanges.resources import ExchangeResource
+from pipelines.app.runner import PipelineOutcome
 from pipelines.domain.metrics import parse_exposition
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.metrics import CONTENT_TYPE, MetricsServer
 from pipelines.sources.exchanges.venues import profile
-from tests.support import definitions_for
+from tests.support import WorldSpec, synced_world
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -41,24 +37,17 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 Scrape = tuple[Samples, tuple[float, float]]  # the samples, and the clock just before and after the scrape
 
 
+# one venue's accounts: the cheapest real run; malformed records on, as the session's sandbox serves them
+WORLD = WorldSpec("metrics", venues=(VENUE,), malformed=True, transform="positions_refresh", private_home=True)
+
+
 @pytest.fixture(scope="module")
-def world(cluster: Any, sandbox_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    name = f"coinbook_metrics_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    cluster.migrate(name)
-    url = cluster.url(name)
-    home = tmp_path_factory.mktemp("metrics")
-    wh = Warehouse(url)
-    register_accounts(wh, [s for s in specs_from_sandbox(sandbox_server.url)
-                           if s.venue == VENUE])  # one venue's accounts: the cheapest real run
-    resource = ExchangeResource(sandbox_url=sandbox_server.url, database_url=url, home=str(home))
-    defs = definitions_for(url, sandbox_server.url, resources={"exchanges": resource})
-    instance = dg.DagsterInstance.ephemeral(tempdir=str(home / "dagster"))
-    outcome: PipelineOutcome = run_pipeline(defs, instance, wh, (VENUE,), transform="positions_refresh")
-    try:
-        yield {"url": url, "wh": wh, "instance": instance, "outcome": outcome}
-    finally:
-        cluster.drop_database(name)
+def world(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with synced_world(cluster, WORLD, tmp_path_factory.mktemp("metrics")) as synced:
+        # the run's Dagster instance and outcome are compared with the database: this world is this module's alone
+        assert synced.instance is not None, "the metrics world is built by this module, not copied"
+        yield {"url": synced.url, "wh": Warehouse(synced.url), "instance": synced.instance,
+               "outcome": synced.outcome}
 
 
 def scrape(url: str) -> tuple[str, str]:

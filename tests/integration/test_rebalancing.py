@@ -1,7 +1,8 @@
 """Rebalancing proposals on the sandbox (issue 18 §1), on a database of its own: acme's Binance and Kraken accounts
-synced by one real pipeline run, targets set through the CLI, proposals from the service (ccxt's markets from the
-sandbox over HTTP), the breaker blocking, and the managers' decisions on their own logins — the life of a proposal
-enforced by the table (its rules agree with domain/rebalancing.TRANSITIONS, pair by pair)."""
+synced by one real pipeline run (a copy of test_earn's world: the two share that run), targets set through the CLI,
+proposals from the service (ccxt's markets from the sandbox over HTTP), the breaker blocking, and the managers'
+decisions on their own logins — the life of a proposal enforced by the table (its rules agree with
+domain/rebalancing.TRANSITIONS, pair by pair)."""
 
 from __future__ import annotations
 
@@ -17,21 +18,17 @@ from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from pipelines.app.runner import run_pipeline
 from pipelines.domain.rebalancing import TRANSITIONS
 from pipelines.services import trading
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.users import add_user, remove_user
-from pipelines.services.venues import SEED_VENUES
-from sandbox.server import SandboxServer
 from sandbox.world import VENUE_MARKETS
-from tests.support import admin_warehouse, definitions_for
+from tests.integration.test_earn import WORLD as EARN_WORLD
+from tests.support import admin_warehouse, synced_world
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -42,36 +39,28 @@ RUN = uuid.uuid4().hex[:6]
 ALICE, BOB, CAROL = f"alice{RUN}", f"bob{RUN}", f"carol{RUN}"
 
 
+# acme's main book synced by one nightly run: the world of test_earn (Earn planted on the Kraken account, valued
+# as its coin), so the two modules share that run
+WORLD = EARN_WORLD
+assert set(WORLD.accounts) == set(ACCOUNTS)
+
+
 @pytest.fixture(scope="module")
 def synced(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Any]]:
-    from pipelines.app.ready import ensure_dbt_manifest
-    from pipelines.settings import get_settings
-    from warehouse.migrate import apply_migrations
-
-    name = f"coinbook_rebalance_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        apply_migrations(url)
-        ensure_dbt_manifest(get_settings(), url)
-        with SandboxServer(port=0) as sandbox:
-            wh = Warehouse(url)
-            register_accounts(wh, [s for s in specs_from_sandbox(sandbox.url) if s.account_id in ACCOUNTS])
-            instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
-            outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
-            assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+    with synced_world(cluster, WORLD, tmp_path_factory.mktemp("rebalancing")) as world:
+        url = world.url
+        try:
             admin = admin_warehouse(url)
             with admin.connect() as conn:  # another client, no accounts: its manager must not decide for acme
                 conn.execute("insert into ops.tenants (tenant_id, name) values ('bluefin', 'Bluefin Family Office')")
             add_user(admin, ALICE, "manager", ["acme"], PASSWORD)
             add_user(admin, BOB, "manager", ["bluefin"], PASSWORD)
             add_user(admin, CAROL, "accountant", ["acme"], PASSWORD)
-            yield url, sandbox.url, sandbox
-    finally:
-        for login in (ALICE, BOB, CAROL):
-            with contextlib.suppress(Exception):
-                remove_user(admin_warehouse(url), login)
-        cluster.drop_database(name)
+            yield url, world.sandbox.url, world.sandbox
+        finally:
+            for login in (ALICE, BOB, CAROL):
+                with contextlib.suppress(Exception):
+                    remove_user(admin_warehouse(url), login)
 
 
 def _q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -8,23 +8,17 @@ it. The expected figures come from the sandbox's world, never from the code unde
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import dagster as dg
 import psycopg
 import pytest
 
-from pipelines.app.runner import run_pipeline
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.venues import SEED_VENUES
 from sandbox import kraken
-from sandbox.server import SandboxServer
-from sandbox.world import VENUE_CASH, Transfer, WalletMove
-from tests.support import definitions_for
+from sandbox.world import VENUE_CASH, Transfer, WalletMove, World
+from tests.support import WorldSpec, synced_world
 from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -39,11 +33,11 @@ OTHER_WALLETS = {"binance": ("FUNDING", "UMFUTURE"), "kraken": ("staking", "futu
                  "coinbase": ("exchange", "derivatives")}
 
 
-def _moved(sandbox: SandboxServer) -> dict[str, list[WalletMove]]:
+def _moved(world: World, now_ms: int) -> dict[str, list[WalletMove]]:
     """Per account: its cash moved whole to another wallet of the venue and back, then 40 % left in a third.
-    Recent (a day ago): Binance serves the last 6 months of moves only."""
-    world, out = sandbox.world, {}
-    at = int(time.time() * 1000) - 86_400_000
+    Recent (a day before the world was synced): Binance serves the last 6 months of moves only."""
+    out = {}
+    at = now_ms - 86_400_000
     for venue, (round_trip, kept) in OTHER_WALLETS.items():
         account, cash = ACCOUNTS[venue], VENUE_CASH[venue]
         whole = world.computed_balances(account)[cash]
@@ -55,9 +49,8 @@ def _moved(sandbox: SandboxServer) -> dict[str, list[WalletMove]]:
     return out
 
 
-def _emptied(sandbox: SandboxServer) -> dict[str, tuple[Transfer, Decimal]]:
+def _emptied(world: World) -> dict[str, tuple[Transfer, Decimal]]:
     """Per account: its largest non-cash coin sent out whole (the withdrawal, and the balance it emptied)."""
-    world = sandbox.world
     out = {}
     for venue, account in ACCOUNTS.items():
         held = {c: q for c, q in world.computed_balances(account).items() if c != VENUE_CASH[venue] and q > 1}
@@ -66,31 +59,21 @@ def _emptied(sandbox: SandboxServer) -> dict[str, tuple[Transfer, Decimal]]:
     return out
 
 
+def _plant(world: World, now_ms: int) -> tuple[dict[str, tuple[Transfer, Decimal]], dict[str, list[WalletMove]]]:
+    moved = _moved(world, now_ms)
+    return _emptied(world), moved
+
+
+SPEC = WorldSpec("semantics", accounts=tuple(ACCOUNTS.values()), plant=_plant)
+
+
 @pytest.fixture(scope="module")
 def emptied(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
     """Its own database: the five accounts registered, each emptied of one coin, then one nightly run."""
-    from pipelines.app.ready import ensure_dbt_manifest
-    from pipelines.settings import get_settings
-    from warehouse.migrate import apply_migrations
-
-    name = f"coinbook_semantics_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        apply_migrations(url)
-        ensure_dbt_manifest(get_settings(), url)
-        with SandboxServer(port=0) as sandbox:
-            moved = _moved(sandbox)
-            sent = _emptied(sandbox)
-            wh = Warehouse(url)
-            register_accounts(wh, [s for s in specs_from_sandbox(sandbox.url) if s.account_id in sent])
-            instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
-            outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
-            assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
-            WORLD["world"] = sandbox.world
-            yield url, sent, moved, sandbox
-    finally:
-        cluster.drop_database(name)
+    with synced_world(cluster, SPEC, tmp_path_factory.mktemp("semantics")) as synced:
+        sent, moved = synced.planted
+        WORLD["world"] = synced.sandbox.world
+        yield synced.url, sent, moved, synced.sandbox
 
 
 WORLD: dict[str, Any] = {}  # the emptied world, for tests that compare with it

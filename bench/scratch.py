@@ -1,0 +1,57 @@
+"""The scratch world the pipeline benchmarks share: the private cluster up, a database of their own (migrated, the
+dbt manifest built for it), the sandbox on an ephemeral port with every account it serves registered, the
+definitions wired to both and an ephemeral Dagster instance; the database dropped at the end, whatever happens."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import dagster as dg
+
+from pipelines.app.ready import ensure_dbt_manifest
+from pipelines.services.accounts import register_accounts, specs_from_sandbox
+from pipelines.settings import get_settings
+from sandbox.server import SandboxServer
+from sandbox.world import Scale
+from tests.support import definitions_for
+from warehouse.cluster import LocalCluster
+from warehouse.connection import Warehouse
+
+
+@dataclass
+class Scratch:
+    url: str
+    wh: Warehouse
+    sandbox: SandboxServer
+    defs: dg.Definitions
+    instance: dg.DagsterInstance
+    tmp: str
+    generated_s: float  # the sandbox world's generation (minutes for the big scales: bench_scale prints it)
+
+
+@contextmanager
+def scratch_world(*, malformed: bool = True, scale: Scale | None = None) -> Iterator[Scratch]:
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    url = cluster.url(name)
+    try:
+        cluster.migrate(name)
+        ensure_dbt_manifest(settings, url)
+        t0 = time.perf_counter()
+        server = SandboxServer(port=0, malformed=malformed, scale=scale)
+        generated = time.perf_counter() - t0
+        with server as sandbox, tempfile.TemporaryDirectory() as tmp:
+            wh = Warehouse(url)
+            register_accounts(wh, specs_from_sandbox(sandbox.url))
+            yield Scratch(url, wh, sandbox, definitions_for(url, sandbox.url),
+                          dg.DagsterInstance.ephemeral(tempdir=tmp), tmp, generated)
+    finally:
+        cluster.drop_database(name)
