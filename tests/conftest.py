@@ -20,8 +20,10 @@ os.environ.setdefault("COINBOOK_PG_FAST", "1")
 # built (or being built) by then; its own tests still take minutes (the trading CLI's processes).
 SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
               "integration/test_resilience.py", "e2e/test_cli_run.py", "integration/test_asof_reports.py",
-              "integration/test_earn.py", "integration/test_dbt_unit_tests.py", "integration/test_metrics_endpoint.py",
-              "integration/test_compliance_officers.py", "integration/test_rebalancing.py")
+              "integration/test_execution.py", "integration/test_proposal_supersede.py",
+              "integration/test_binance_earn.py", "integration/test_earn.py", "integration/test_dbt_unit_tests.py",
+              "integration/test_metrics_endpoint.py", "integration/test_compliance_officers.py",
+              "integration/test_arbitrage.py", "integration/test_rebalancing.py")
 
 
 SESSION = "COINBOOK_TEST_SESSION"  # = tests.support.SESSION_ENV (not imported here: collection stays light)
