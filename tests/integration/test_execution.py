@@ -125,7 +125,8 @@ def _coin(url: str) -> tuple[str, Decimal]:
 
 def _approved_proposal(w: World, coin: str, target: Decimal) -> trading.ProposalRow:
     """Targets that put `coin` outside its band (± 2 points around `target`), the proposal, a manager's approval."""
-    trading.set_targets(w.wh, "acme", "main", [Band.around(coin, target, BAND)], "USDT")
+    trading.set_targets(w.wh, "acme", "main", [Band.around(coin, target, BAND)], "USDT", Decimal(0), (),
+                        MANAGER, PASSWORD)
     recorded, problems = trading.propose_all(w.wh, ExchangeClients(w.sandbox.url), datetime.now(UTC), "acme")
     assert problems == []
     (p,) = recorded
@@ -271,7 +272,8 @@ def test_a_kraken_proposal_is_sent_and_its_fills_come_back_by_the_orders_txid(wo
     w.register(trading_on=True, accounts=(TRADER, "acme-kraken"))
     weights = _weights(w.url)
     target = (weights["BTC"] + Decimal("0.03")).quantize(Decimal("0.0001"))
-    trading.set_targets(w.wh, "acme", "main", [Band.around("BTC", target, BAND)], "USD")
+    trading.set_targets(w.wh, "acme", "main", [Band.around("BTC", target, BAND)], "USD", Decimal(0), (),
+                        MANAGER, PASSWORD)
     recorded, problems = trading.propose_all(w.wh, ExchangeClients(w.sandbox.url), datetime.now(UTC), "acme")
     assert problems == []
     (p,) = recorded

@@ -133,6 +133,7 @@ def test_retry_after_is_honoured_and_a_garbled_body_is_an_error_not_a_crash() ->
         assert garbled.value.status == 200 and garbled.value.body and stats.garbled >= 2
 
 
+@pytest.mark.long
 def test_twenty_percent_faults_every_record_exactly_once(fresh_database: Callable[[], str],
                                                         tmp_path: Path) -> None:
     with SandboxServer(port=0) as sandbox:
@@ -148,6 +149,7 @@ def test_twenty_percent_faults_every_record_exactly_once(fresh_database: Callabl
         assert retries and retries > 10  # the faults were met, and survived
 
 
+@pytest.mark.long
 def test_one_venue_down_the_others_complete_and_an_alert_is_raised(fresh_database: Callable[[], str],
                                                                   tmp_path: Path) -> None:
     with SandboxServer(port=0) as sandbox:

@@ -25,6 +25,8 @@ from sandbox.world import Scale
 from tests.support import definitions_for
 from warehouse.connection import Warehouse
 
+pytestmark = pytest.mark.long  # minutes: make test-long, not make test
+
 SCALE = Scale(4, 5_000)
 
 
