@@ -27,7 +27,7 @@ run: setup  ## sync the sandbox's accounts through every layer and print positio
 
 test: setup  ## warehouse + dbt manifest, then the whole test suite (four workers on the two cores: the tests wait on HTTP, PostgreSQL and subprocesses much of the time; a test module each)
 	$(BIN)/coinbook prepare
-	$(BIN)/pytest -q -n 4 --dist loadfile --durations=15 -m "not long"
+	$(BIN)/pytest -q -n 4 --dist loadfile --no-loadscope-reorder --durations=15 -m "not long"
 
 test-long: setup  ## what make test leaves out to stay under CI's 30 minutes: the scaled world's nightly run (4 tenants / 5,000 trades) and the fault-injection pipeline runs (20 % faults; a venue down); ~15 min
 	$(BIN)/coinbook prepare

@@ -15,7 +15,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("COINBOOK_PG_FAST", "1")
 
 # The modules that take minutes (each runs its own pipeline, or Superset) go first: `make test` hands whole modules
-# to its workers in collection order, and a long module started last is a tail the other workers wait out.
+# to its workers in collection order (`--no-loadscope-reorder`: by default pytest-xdist re-sorts modules by their
+# number of tests, which put the long modules with few tests — the CLI run, execution, metrics — last, a tail of
+# ~8 minutes on one or two workers), and a long module started last is a tail the other workers wait out.
 # test_rebalancing copies test_earn's synced world (tests/support.synced_world): last, so that world is usually
 # built (or being built) by then; its own tests still take minutes (the trading CLI's processes).
 SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
