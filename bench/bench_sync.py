@@ -35,7 +35,7 @@ from warehouse.connection import Warehouse
 
 # Paths that read an account (everything else is public market data: markets, currencies, tickers, candles).
 ACCOUNT_PATHS = ("/account", "myTrades", "/capital/", "/private/", "/auth/", "matchresults", "deposit-withdraw",
-                 "/accounts", "/brokerage/orders", "transaction_summary", "/asset/transfer")
+                 "/accounts", "/brokerage/orders", "transaction_summary", "/asset/transfer", "/simple-earn/")
 
 
 def _stats(sandbox: SandboxServer, reset: bool = False) -> dict[str, int]:
