@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
-
+from warehouse import trading
 from warehouse.connection import Warehouse
 
 REPORT_COLUMNS = ("proposal_id", "order_index", "account_id", "client_order_id", "venue_order_id", "status", "filled",
@@ -16,16 +15,9 @@ REPORT_COLUMNS = ("proposal_id", "order_index", "account_id", "client_order_id",
 
 
 def record_step(wh: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None) -> int:
-    """One step of the proposal's life; ValueError with the database's reason when its rules refuse it."""
-    try:
-        with wh.connect() as conn, conn.transaction():
-            row = conn.execute(
-                """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
-                   values (%s, %s, %s, %s) returning event_id""", (tenant_id, proposal_id, state, reason)).fetchone()
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
-        raise ValueError(str(exc).strip().splitlines()[0]) from None
-    assert row is not None
-    return int(row[0])
+    """One step of the proposal's life; ValueError with the database's reason when its rules refuse it. The same
+    insert as a manager's decision (trading.record_decision): whose step it is, is the login `wh` connects as."""
+    return trading.record_decision(wh, tenant_id, proposal_id, state, reason)
 
 
 def record_report(wh: Warehouse, tenant_id: str, report: dict[str, Any]) -> None:
