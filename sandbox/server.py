@@ -6,7 +6,7 @@
 Admin endpoints:
     GET  /__sandbox/accounts   tenants, portfolios and accounts with their demo API keys
     GET  /__sandbox/truth      the world's facts (what a correct pipeline must find)
-    GET  /__sandbox/stats      request counts per path (to count API calls)
+    GET  /__sandbox/stats      request counts per path, and those that carried an API key (account calls)
     POST /__sandbox/faults     {"error_rate": 0.2, "statuses": [429, 500, 503], "latency_ms": 0,
                                 "truncate_rate": 0.0, "down": false, "malformed": true,
                                 "zero_update_time": ["acme-binance-ops"], "derivatives": true}
@@ -97,6 +97,7 @@ class SandboxState:
         self.world = World(seed, scale)
         self.faults = Faults(malformed=malformed)
         self.stats: Counter[str] = Counter()
+        self.signed: Counter[str] = Counter()  # the requests among them that carried an API key (account calls)
         self.weight: Counter[int] = Counter()  # used weight per minute, for X-MBX-USED-WEIGHT-1m
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -118,12 +119,26 @@ class SandboxState:
             return None, False, True
         return None, cut < self.faults.truncate_rate, False
 
+    def count_signed(self, path: str) -> None:
+        with self._lock:
+            self.signed[path] += 1
+
     def count(self, path: str) -> int:
         with self._lock:
             self.stats[path] += 1
             minute = int(time.time() // 60)
             self.weight[minute] += binance.WEIGHTS.get(path, 1)
             return self.weight[minute]
+
+
+# How each venue's client presents its API key: a request with one is an account call, counted against the key
+# (Binance X-MBX-APIKEY, Kraken API-Key, Coinbase CB-ACCESS-KEY, Bitfinex bfx-apikey, HTX the AccessKeyId query
+# parameter; Etherscan's apikey is a public data key, not an account's).
+KEY_HEADERS = ("x-mbx-apikey", "api-key", "cb-access-key", "bfx-apikey")
+
+
+def carries_key(headers: dict[str, str], params: dict[str, str]) -> bool:
+    return any(h in headers for h in KEY_HEADERS) or "AccessKeyId" in params
 
 
 def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
@@ -176,9 +191,11 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                             truth["malformed"][kind].extend(records)
                 self._send(200, truth)
             elif method == "GET" and path == "/__sandbox/stats":
-                self._send(200, {"requests": dict(state.stats), "total": sum(state.stats.values())})
+                self._send(200, {"requests": dict(state.stats), "total": sum(state.stats.values()),
+                                 "signed": dict(state.signed), "signed_total": sum(state.signed.values())})
             elif method == "POST" and path == "/__sandbox/stats/reset":
                 state.stats.clear()
+                state.signed.clear()
                 self._send(200, {})
             elif method == "GET" and path == "/__sandbox/faults":
                 self._send(200, asdict(state.faults))
@@ -240,6 +257,8 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             raw_query = parts.query if method == "GET" or not body else body
             request = binance.Request(method, path, params, raw_query,
                                       {k.lower(): v for k, v in self.headers.items()}, body)
+            if carries_key(request.headers, params):
+                state.count_signed(parts.path)
             options = {name: getattr(faults, name) for name in getattr(dialect, "OPTIONS", ())}
             result = dialect.dispatch(state.world, request, malformed=faults.malformed, **options)
             status, payload = result[0], result[1]
