@@ -129,18 +129,20 @@ def quarantine_response(wh: Warehouse, *, tenant_id: str, account_id: str, sourc
         )
 
 
-def record_api_usage(wh: Warehouse, tenant_id: str, venue: str, calls: int, retries: int) -> None:
-    """Calls and retries per venue and minute (the request budget is the operator's: tenant 'public')."""
+def record_api_usage(wh: Warehouse, tenant_id: str, venue: str, calls: int, retries: int,
+                     budget: str = "venue") -> None:
+    """Calls and retries per venue, request budget ('venue' or 'key:<account_id>') and minute (the request budget
+    is the operator's: tenant 'public')."""
     if not calls and not retries:
         return
     with wh.connect() as conn:
         conn.execute(
-            """insert into ops.api_usage (tenant_id, venue, minute, calls, retries)
-               values (%s, %s, date_trunc('minute', now()), %s, %s)
-               on conflict (tenant_id, venue, minute)
+            """insert into ops.api_usage (tenant_id, venue, budget, minute, calls, retries)
+               values (%s, %s, %s, date_trunc('minute', now()), %s, %s)
+               on conflict (tenant_id, venue, budget, minute)
                do update set calls = ops.api_usage.calls + excluded.calls,
                              retries = ops.api_usage.retries + excluded.retries""",
-            (tenant_id, venue, calls, retries),
+            (tenant_id, venue, budget, calls, retries),
         )
 
 

@@ -34,8 +34,10 @@ METRICS: dict[str, tuple[str, str]] = {
     "coinbook_api_calls_total": ("counter", "HTTP calls made to a venue (ops.api_usage.calls)."),
     "coinbook_api_retries_total": ("counter", "Retried HTTP calls to a venue (ops.api_usage.retries)."),
     "coinbook_api_calls_peak_minute": ("gauge", "Most calls to a venue in one minute of the last hour."),
-    "coinbook_api_budget_calls_per_minute": ("gauge", "The request budget of a venue (calls per minute)."),
-    "coinbook_api_budget_use_ratio": ("gauge", "Peak minute of the last hour / the venue's request budget."),
+    "coinbook_api_budget_calls_per_minute": ("gauge", "A request budget in calls per minute: the venue-wide one, "
+                                                      "or one API key's."),
+    "coinbook_api_budget_use_ratio": ("gauge", "Peak minute of the last hour / its request budget (venue-wide "
+                                               "or one key's)."),
     "coinbook_alerts_open": ("gauge", "Open alerts by kind and severity (ops.alerts)."),
     "coinbook_dagster_recent_runs": ("gauge", "Dagster runs by job and status among the newest runs of the "
                                               "instance's run storage (COINBOOK_METRICS_RUNS, default 1000)."),

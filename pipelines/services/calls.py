@@ -20,6 +20,7 @@ from pipelines.sources.chains.hd import InvalidKey
 from pipelines.sources.chains.http import ChainSourceError
 from pipelines.sources.exchanges.client import Credentials, ExchangeAccount
 from pipelines.sources.exchanges.resilience import CallStats, GarbledResponse
+from pipelines.sources.exchanges.venues import profile
 from warehouse.connection import Warehouse
 from warehouse.raw import quarantine_response, record_api_usage, sync_log
 
@@ -65,6 +66,14 @@ class VenueCall:
         return out
 
 
+def budget_charged(venue: str, account_id: str) -> str:
+    """The request budget an account's calls count against: its own key's where the venue counts signed calls per
+    key (an account's run makes signed calls; the markets it needs are shared), else the venue-wide one."""
+    if account_id != PUBLIC_TENANT and profile(venue).private_budget_scope == "key":
+        return f"key:{account_id}"
+    return "venue"
+
+
 @contextmanager
 def venue_call(wh: Warehouse, *, venue: str, entity: str, endpoint: str, tenant_id: str, account_id: str,
                run_id: str | None) -> Iterator[VenueCall]:
@@ -91,7 +100,8 @@ def venue_call(wh: Warehouse, *, venue: str, entity: str, endpoint: str, tenant_
         raise SourceFailed(redact(f"{venue} {endpoint} for {account_id}: {type(exc).__name__}: {exc}",
                                   call.secrets)) from None
     finally:
-        record_api_usage(wh, PUBLIC_TENANT, venue, call.stats.calls, call.stats.retries)
+        record_api_usage(wh, PUBLIC_TENANT, venue, call.stats.calls, call.stats.retries,
+                         budget_charged(venue, account_id))
 
 
 @contextmanager

@@ -35,9 +35,9 @@ from ops.gate_partitions group by 1, 2 order by 1, 2"""
 QUARANTINE_SQL = "select raw_table, count(*) from ops.quarantine group by 1 order by 1"
 
 API_SQL = """
-select venue, coalesce(sum(calls), 0), coalesce(sum(retries), 0),
+select venue, budget, coalesce(sum(calls), 0), coalesce(sum(retries), 0),
        coalesce(max(calls) filter (where minute >= date_trunc('minute', now()) - interval '1 hour'), 0)
-from ops.api_usage group by 1 order by 1"""
+from ops.api_usage group by 1, 2 order by 1, 2"""
 
 ALERTS_SQL = "select kind, severity, count(*) from ops.alerts where resolved_at is null group by 1, 2 order by 1, 2"
 
@@ -74,23 +74,37 @@ def _gate_families(rows: list[tuple[Any, ...]], quarantine: list[tuple[Any, ...]
     return [checked, bad, ratio, held, total]
 
 
-def _api_families(rows: list[tuple[Any, ...]], budget_of: Callable[[str], int]) -> list[Family]:
+def _api_families(rows: list[tuple[Any, ...]], budget_of: Callable[[str, str], int]) -> list[Family]:
+    """Calls and retries per venue; the busiest minute and its share of the allowance per request budget (the
+    venue-wide one, and each API key's own where the venue counts per key: `budget="key:<account>"`)."""
     calls, retries = Family("coinbook_api_calls_total"), Family("coinbook_api_retries_total")
     peak, budget, use = (Family("coinbook_api_calls_peak_minute"), Family("coinbook_api_budget_calls_per_minute"),
                          Family("coinbook_api_budget_use_ratio"))
-    for venue, total, retried, peak_minute in rows:
-        limit = budget_of(venue)
-        calls.add(int(total), venue=venue)
-        retries.add(int(retried), venue=venue)
-        peak.add(int(peak_minute), venue=venue)
-        budget.add(limit, venue=venue)
-        use.add(peak_minute / limit if limit else 0.0, venue=venue)
+    per_venue: dict[str, list[int]] = {}
+    for venue, charged_to, total, retried, peak_minute in rows:
+        sums = per_venue.setdefault(venue, [0, 0])
+        sums[0] += int(total)
+        sums[1] += int(retried)
+        limit = budget_of(venue, charged_to)
+        peak.add(int(peak_minute), venue=venue, budget=charged_to)
+        budget.add(limit, venue=venue, budget=charged_to)
+        use.add(peak_minute / limit if limit else 0.0, venue=venue, budget=charged_to)
+    for venue, (total, retried) in per_venue.items():
+        calls.add(total, venue=venue)
+        retries.add(retried, venue=venue)
     return [calls, retries, peak, budget, use]
 
 
-def venue_budget(venue: str, overrides: Mapping[str, int] | None = None) -> int:
-    """The calls per minute a venue's clients allow themselves (the venue profile unless overridden)."""
-    return (overrides or {}).get(venue) or profile(venue).request_budget
+def venue_budget(venue: str, overrides: Mapping[str, int] | None = None, charged_to: str = "venue") -> int:
+    """The calls per minute a venue's clients allow themselves (the venue profile unless overridden): on the
+    venue-wide budget, or on one key's (`charged_to` 'key:<account>') where the venue counts per key."""
+    override = (overrides or {}).get(venue)
+    if override:
+        return override
+    venue_profile = profile(venue)
+    if charged_to.startswith("key:"):
+        return venue_profile.private_request_budget or venue_profile.request_budget
+    return venue_profile.request_budget
 
 
 def warehouse_metrics(wh: Warehouse, budgets: Mapping[str, int] | None = None) -> list[Family]:
@@ -110,7 +124,7 @@ def warehouse_metrics(wh: Warehouse, budgets: Mapping[str, int] | None = None) -
     for kind, severity, count in alerts:
         open_alerts.add(count, kind=kind, severity=severity)
     return [up, *_sync_families(sync), *_gate_families(gate, quarantine),
-            *_api_families(api, lambda v: venue_budget(v, budgets)), open_alerts]
+            *_api_families(api, lambda v, b: venue_budget(v, budgets, b)), open_alerts]
 
 
 class MetricsServer:
