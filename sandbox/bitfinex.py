@@ -11,6 +11,7 @@ sort=1, so a connector must page.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -284,6 +285,9 @@ def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
 # with `cid_date` (YYYY-MM-DD of its creation). Retrieve Orders lists active orders only, Orders History the others.
 # Refusals are ["error", 10001, text] with HTTP 500, in the venue's words ("Invalid order: not enough exchange balance
 # for …", "Invalid order: minimum size for …").
+AMOUNT_PRECISION = Decimal("0.00000001")  # order amounts: 8 decimals on every pair (prices: 5 significant digits)
+
+
 def _permission(world: World, request: Request) -> None:
     """A key without the "Orders: create and cancel" permission: the venue's 10001 refusal."""
     if not world.can_trade(request.headers.get("bfx-apikey", "")):
@@ -341,9 +345,11 @@ def submit_order(world: World, account_id: str, body: dict[str, Any]) -> list[An
     client_id = str(int(cid)) if cid is not None else f"auto-{len(desk(world).engines[PREFIX].orders) + 1}"
     if abs(amount) < market.step * 10:  # conf pub:info:pair's minimum order size
         raise BitfinexError(10001, f"Invalid order: minimum size for {market.symbol[1:]} is {market.step * 10}")
-    try:
-        order = desk(world).place(account_id, market, side, "limit" if price is not None else "market", abs(amount),
-                                  price, client_id)
+    if amount != amount.quantize(AMOUNT_PRECISION):
+        raise BitfinexError(10001, f"Invalid order: amount precision is {AMOUNT_PRECISION} ({amount})")
+    try:  # Bitfinex takes any amount to 8 decimals: the engine checks that, not the world market's step
+        order = desk(world).place(account_id, dataclasses.replace(market, step=AMOUNT_PRECISION), side,
+                                  "limit" if price is not None else "market", abs(amount), price, client_id)
     except OrderRefused as exc:
         raise BitfinexError(10001, _refusal(market, amount, price, exc)) from None
     return [order.time_ms, "on-req", None, None, [order_row(order)], None, "SUCCESS", "Submitting 1 orders."]

@@ -237,7 +237,7 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                         params.update({k: v for k, v in decoded.items()} if isinstance(decoded, dict) else {})
                 else:
                     params.update(parse_qsl(body, keep_blank_values=True))
-            # Binance signs the query string, or the form body of a POST; a JSON POST (HTX) is signed in its URL's query.
+            # Binance signs the query string, or the form body of a POST; a JSON POST (HTX) signs its URL's query.
             json_body = body.lstrip().startswith(("{", "["))
             raw_query = parts.query if method == "GET" or not body or json_body else body
             request = binance.Request(method, path, params, raw_query,

@@ -6,22 +6,32 @@ read-only key keeps reading and its orders are refused with each venue's permiss
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import ccxt
+import psycopg
 import pytest
 
 from pipelines.domain.execution import client_order_params, venue_client_order_id
-from pipelines.domain.rebalancing import client_order_id
-from pipelines.services import execution
-from pipelines.services.clients import sandbox_api_base, sandbox_credentials
+from pipelines.domain.rebalancing import Band, client_order_id
+from pipelines.services import execution, trading
+from pipelines.services.accounts import accounts, register_accounts, specs_from_sandbox
+from pipelines.services.clients import ExchangeClients, sandbox_api_base, sandbox_credentials
+from pipelines.services.users import add_user, remove_user
 from pipelines.sources.exchanges.client import make_exchange
 from sandbox.orders import desk
 from sandbox.server import SandboxServer
 from sandbox.world import MARKET_BY_VENUE_SYMBOL
+from tests.support import admin_warehouse, synced_world
+from warehouse import execution as store
+from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -168,13 +178,14 @@ REFUSALS = {  # (amount, price factor) → the venue's words, per venue
     "coinbase": {"balance": "INSUFFICIENT_FUND.*Insufficient balance in source account",
                  "precision": "INVALID_SIZE_PRECISION", "minimum": "Order size is too small"},
     "bitfinex": {"balance": "Invalid order: not enough exchange balance",
-                 "precision": "Invalid order: amount", "minimum": "Invalid order: minimum size for BTCUSD"},
+                 "precision": "Invalid order: amount precision is 1E-8",
+                 "minimum": "Invalid order: minimum size for BTCUSD"},
     "htx": {"balance": "trade account balance is not enough", "precision": "order amount precision error, scale",
             "minimum": "limit order amount error, min"},
 }
 
 
-@pytest.mark.parametrize(("case", "amount"), [("balance", "1000"), ("precision", "0.0123456789"),
+@pytest.mark.parametrize(("case", "amount"), [("balance", "1000"), ("precision", "0.012345678912"),
                                               ("minimum", None)])
 def test_each_venue_refuses_in_its_own_words(venue: tuple[Venue, Any, SandboxServer], case: str,
                                              amount: str | None) -> None:
@@ -207,3 +218,119 @@ def test_a_read_only_key_reads_and_its_orders_are_refused_in_the_venues_words(sa
     with pytest.raises(error, match=words):
         reader.create_order(symbol, "limit", "buy", "0.001", price, client_order_params(venue_name, ours))
     assert len(engine.orders) == placed
+
+
+# ── one end-to-end send per venue, on the synced world test_venue_semantics.py builds (no pipeline run of its own) ──
+# acme/main holds acme-binance-ops, acme-coinbase and acme-kraken there, bluefin/core bluefin-bitfinex and bluefin-htx.
+# Bitfinex and HTX trade with their trading keys; acme-binance-ops says `trading: enabled` but holds a read-only key:
+# its send fails with Binance's own words, and nothing reaches the book. Coinbase has no end-to-end send here: the
+# pipeline's Coinbase tickers carry no bid/ask, so no proposal routes to it (its orders are tested above).
+SENDS = {  # venue → (account, tenant, portfolio, coin bought, cash asset, credential); the plant emptied acme's BTC
+    "bitfinex": ("bluefin-bitfinex", "bluefin", "core", "ETH", "USD", "sandbox:bluefin-bitfinex"),
+    "htx": ("bluefin-htx", "bluefin", "core", "BTC", "USDT", "sandbox:bluefin-htx"),
+    "binance": ("acme-binance-ops", "acme", "main", "ETH", "USDT", "sandbox:acme-binance-ops:read-only"),
+}
+PASSWORD = "venues-pass-1234"
+MANAGER = f"vera{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Sent:
+    url: str
+    sandbox: SandboxServer
+
+    @property
+    def wh(self) -> Warehouse:
+        return Warehouse(self.url)
+
+
+@pytest.fixture(scope="module")
+def sent_world(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
+    from tests.integration.test_venue_semantics import SPEC
+
+    with synced_world(cluster, SPEC, tmp_path_factory.mktemp("venues")) as synced:
+        credential = {account: ref for account, *_rest, ref in SENDS.values()}
+        specs = [dataclasses.replace(s, settings={**s.settings, "trading": "enabled"},
+                                     credential_ref=credential[s.account_id])
+                 for s in specs_from_sandbox(synced.sandbox.url) if s.account_id in credential]
+        register_accounts(Warehouse(synced.url), specs, update=True)
+        add_user(admin_warehouse(synced.url), MANAGER, "manager", ["acme", "bluefin"], PASSWORD)
+        try:
+            yield Sent(synced.url, synced.sandbox)
+        finally:
+            with contextlib.suppress(Exception):
+                remove_user(admin_warehouse(synced.url), MANAGER)
+
+
+def _weights(url: str, tenant: str, portfolio: str) -> dict[str, Decimal]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("""select asset, sum(value_usd) from marts.positions where tenant_id = %s
+                               and portfolio_id = %s and value_usd is not null group by asset""",
+                            (tenant, portfolio)).fetchall()
+    total = sum(v for _, v in rows)
+    return {a: v / total for a, v in rows}
+
+
+def _skipped(w: Sent, proposal_id: str) -> Any:
+    with psycopg.connect(w.url) as conn:
+        return conn.execute("select skipped from ops.rebalance_proposals where proposal_id = %s",
+                            (proposal_id,)).fetchone()
+
+
+def _approved(w: Sent, venue: str) -> trading.ProposalRow:
+    """The coin's target 1 point over its weight, orders only on `venue`: a buy paid from that account's cash."""
+    account, tenant, portfolio, coin, cash, _credential = SENDS[venue]
+    target = (_weights(w.url, tenant, portfolio)[coin] + D("0.01")).quantize(D("0.0001"))
+    trading.set_targets(w.wh, tenant, portfolio, [Band.around(coin, target, D("0.002"))], cash, D(0), (venue,),
+                        MANAGER, PASSWORD)
+    recorded, problems = trading.propose_all(w.wh, ExchangeClients(w.sandbox.url), datetime.now(UTC), tenant)
+    assert problems == []
+    (p,) = recorded
+    orders = store.proposal_orders(w.wh, tenant, p.proposal_id)
+    assert orders and {(o[1], o[4]) for o in orders} == {(account, "buy")}, _skipped(w, p.proposal_id)
+    return trading.decide(w.wh, p.proposal_id, "approved", MANAGER, PASSWORD)
+
+
+@pytest.mark.parametrize("venue_name", ["bitfinex", "htx"])
+def test_an_approved_proposal_is_sent_and_filled_and_a_retry_places_nothing(sent_world: Sent, venue_name: str
+                                                                            ) -> None:
+    w = sent_world
+    account = SENDS[venue_name][0]
+    p = _approved(w, venue_name)
+    orders = store.proposal_orders(w.wh, p.tenant_id, p.proposal_id)
+    engine = desk(w.sandbox.world).engines[venue_name]
+    done = execution.send(w.wh, ExchangeClients(w.sandbox.url), p.proposal_id, polls=1, poll_interval_s=0)
+    assert done.placed == len(orders) and done.proposal.state in ("filled", "partially_filled"), done.reports
+    assert all(r["filled"] > 0 and r["venue_order_id"] for r in done.reports.values())
+    ours = {venue_client_order_id(venue_name, o[7]) for o in orders}
+    mine = [o for o in engine.orders.values() if o.account_id == account and o.client_order_id in ours]
+    assert len(mine) == len(orders)  # one order each
+    # A send retried on the (partially) filled proposal, or one that died before recording, finds every order at
+    # the venue by its client id and places none.
+    for row in orders:
+        client = ExchangeClients(w.sandbox.url).client(
+            next(a for a in accounts(w.wh, enabled_only=False) if a.account_id == account))
+        assert execution._lookup(client, row[3], row[7]) is not None
+    before = len(engine.orders)
+    if done.proposal.state == "partially_filled":
+        again = execution.send(w.wh, ExchangeClients(w.sandbox.url), p.proposal_id, polls=0)
+        assert again.placed == 0 and again.found == len(orders)
+    assert len(engine.orders) == before
+    # the fills are trades of the account, with the order's id, in the history the trade sync reads
+    traded = {str(t.order_id) for t in w.sandbox.world.trades[account]}
+    assert {str(o.id) for o in mine} <= traded
+
+
+def test_a_read_only_key_fails_the_proposal_with_binances_words(sent_world: Sent) -> None:
+    w = sent_world
+    p = _approved(w, "binance")
+    engine = desk(w.sandbox.world).engines["binance"]
+    before = len(engine.orders)
+    done = execution.send(w.wh, ExchangeClients(w.sandbox.url), p.proposal_id, polls=0)
+    assert done.placed == 0 and done.proposal.state == "failed"
+    assert {r["status"] for r in done.reports.values()} == {"refused"}
+    assert len(engine.orders) == before
+    with psycopg.connect(w.url) as conn:
+        ((reason,),) = conn.execute("select reason from ops.proposal_events where proposal_id = %s "
+                                    "order by event_id desc limit 1", (p.proposal_id,)).fetchall()
+    assert "Invalid API-key, IP, or permissions for action." in reason
