@@ -99,7 +99,7 @@ def authenticate(world: World, request: Request) -> str:
     payload, _, signature = request.raw_query.rpartition("&signature=")
     if not signature:
         raise ApiError(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-    secret = world.credentials[account_id].secret
+    secret = world.secret_of(api_key)
     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.lower()):
         raise ApiError(401, -1022, "Signature for this request is not valid.")
@@ -553,10 +553,18 @@ def _refused(exc: OrderRefused) -> ApiError:
     return ApiError(400, -2013, "Order does not exist.")
 
 
+def _trading(world: World, request: Request) -> str:
+    """A key with "Enable Spot & Margin Trading": a read-only key is refused with -2015, as Binance does."""
+    account_id = authenticate(world, request)
+    if not world.can_trade(request.headers.get("x-mbx-apikey", "")):
+        raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    return account_id
+
+
 def new_order(world: World, request: Request, malformed: bool) -> Any:
     """POST /api/v3/order: LIMIT (timeInForce GTC) and MARKET by quantity; the answer as newOrderRespType asks
     (FULL by default for both, with the fills)."""
-    account_id = authenticate(world, request)
+    account_id = _trading(world, request)
     market = _market(request.params)
     params = request.params
     side, type_ = params.get("side", ""), params.get("type", "")
@@ -619,7 +627,7 @@ def query_order(world: World, request: Request, malformed: bool) -> Any:
 
 def cancel_order(world: World, request: Request, malformed: bool) -> Any:
     """DELETE /api/v3/order: what is left of an open order; -2011 for an unknown or no longer open order."""
-    account_id = authenticate(world, request)
+    account_id = _trading(world, request)
     unknown = ApiError(400, -2011, "Unknown order sent.")
     order = _find(world, request, account_id, unknown)
     try:

@@ -11,14 +11,18 @@ sort=1, so a connector must page.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sandbox import books
 from sandbox.binance import Request, candles
+from sandbox.matching import EngineOrder, OrderRefused
+from sandbox.orders import desk
 from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "bitfinex"
@@ -127,7 +131,7 @@ def authenticate(world: World, request: Request) -> str:
     if account_id is None or not nonce.isdigit():
         raise BitfinexError(10100, "apikey: invalid")
     payload = f"/api{request.path}{nonce}{request.raw_body}"
-    expected = hmac.new(world.credentials[account_id].secret.encode(), payload.encode(), hashlib.sha384).hexdigest()
+    expected = hmac.new(world.secret_of(key).encode(), payload.encode(), hashlib.sha384).hexdigest()
     if not hmac.compare_digest(expected, request.headers.get("bfx-signature", "")):
         raise BitfinexError(10100, "apikey: digest invalid")
     if int(nonce) <= _last_nonce.get(key, 0) - NONCE_WINDOW:
@@ -274,6 +278,136 @@ def malformed_truth(world: World) -> dict[str, list[dict[str, Any]]]:
     return {"trades": trades, "deposits": deposits}
 
 
+# ── orders (docs.bitfinex.com/reference: rest-auth-submit-order, rest-auth-retrieve-orders[-by-symbol],
+# rest-auth-orders-history, rest-auth-cancel-order) ─────────────────────────────────────────────────────────
+# On the venue's desk (sandbox/orders.py): each fill is booked as the account's trade, listed by trades/hist with the
+# order's id as ORDER_ID. An order is the venue's 32-slot array; `cid` is the client's integer id, unique per UTC day
+# with `cid_date` (YYYY-MM-DD of its creation). Retrieve Orders lists active orders only, Orders History the others.
+# Refusals are ["error", 10001, text] with HTTP 500, in the venue's words ("Invalid order: not enough exchange balance
+# for …", "Invalid order: minimum size for …").
+AMOUNT_PRECISION = Decimal("0.00000001")  # order amounts: 8 decimals on every pair (prices: 5 significant digits)
+
+
+def _permission(world: World, request: Request) -> None:
+    """A key without the "Orders: create and cancel" permission: the venue's 10001 refusal."""
+    if not world.can_trade(request.headers.get("bfx-apikey", "")):
+        raise BitfinexError(10001, "api_key: permission invalid")
+
+
+def _signed(order: EngineOrder, qty: Decimal) -> str:
+    return str(qty if order.side == "buy" else -qty)
+
+
+def _order_status(order: EngineOrder) -> str:
+    fills = order.fills
+    if order.status == "open":
+        return "ACTIVE" if not fills else f"PARTIALLY FILLED @ {fills[-1].price}({_signed(order, order.filled)})"
+    if order.status == "closed":
+        return f"EXECUTED @ {fills[-1].price}({_signed(order, order.filled)})"
+    return "CANCELED" if not fills else f"CANCELED was: PARTIALLY FILLED @ {fills[-1].price}"
+
+
+def _cid(order: EngineOrder) -> int | None:
+    return int(order.client_order_id) if order.client_order_id.isdigit() else None
+
+
+def _cid_date(order: EngineOrder) -> str:
+    return datetime.fromtimestamp(order.time_ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def order_row(order: EngineOrder) -> list[Any]:
+    last = max((f.time_ms for f in order.fills), default=order.time_ms)
+    average = order.cost / order.filled if order.filled else Decimal(0)
+    remaining = Decimal(0) if order.status != "open" else order.remaining
+    return [order.id, None, _cid(order), order.market.symbol, order.time_ms, last, float(_signed(order, remaining)),
+            float(_signed(order, order.amount)), "EXCHANGE LIMIT" if order.type == "limit" else "EXCHANGE MARKET",
+            None, None, None, 0, _order_status(order), None, None, float(order.price or 0), float(average), 0, 0,
+            None, None, None, 0, 0, None, None, None, "API>BFX", None, None, {}]
+
+
+def _account_orders(world: World, account_id: str, symbol: str | None) -> list[EngineOrder]:
+    return [o for o in list(desk(world).engines[PREFIX].orders.values())
+            if o.account_id == account_id and (symbol is None or o.market.symbol == symbol)]
+
+
+def submit_order(world: World, account_id: str, body: dict[str, Any]) -> list[Any]:
+    market = _markets(world).get(str(body.get("symbol", "")))
+    kind = str(body.get("type", ""))
+    if market is None:
+        raise BitfinexError(10020, "symbol: invalid")
+    if kind not in ("EXCHANGE LIMIT", "EXCHANGE MARKET"):
+        raise BitfinexError(10020, "type: invalid")
+    amount = Decimal(str(body.get("amount", "0")))
+    price = Decimal(str(body["price"])) if kind == "EXCHANGE LIMIT" else None
+    side = "buy" if amount > 0 else "sell"
+    cid = body.get("cid")
+    # the engine keys the client id; Bitfinex's cid (an integer) is it, its UTC day is the order's creation day
+    client_id = str(int(cid)) if cid is not None else f"auto-{len(desk(world).engines[PREFIX].orders) + 1}"
+    if abs(amount) < market.step * 10:  # conf pub:info:pair's minimum order size
+        raise BitfinexError(10001, f"Invalid order: minimum size for {market.symbol[1:]} is {market.step * 10}")
+    if amount != amount.quantize(AMOUNT_PRECISION):
+        raise BitfinexError(10001, f"Invalid order: amount precision is {AMOUNT_PRECISION} ({amount})")
+    try:  # Bitfinex takes any amount to 8 decimals: the engine checks that, not the world market's step
+        order = desk(world).place(account_id, dataclasses.replace(market, step=AMOUNT_PRECISION), side,
+                                  "limit" if price is not None else "market", abs(amount), price, client_id)
+    except OrderRefused as exc:
+        raise BitfinexError(10001, _refusal(market, amount, price, exc)) from None
+    return [order.time_ms, "on-req", None, None, [order_row(order)], None, "SUCCESS", "Submitting 1 orders."]
+
+
+def _refusal(market: Market, amount: Decimal, price: Decimal | None, exc: OrderRefused) -> str:
+    if exc.reason == "insufficient_balance":
+        return f"Invalid order: not enough exchange balance for {amount} {market.symbol[1:]} at {price or 0}"
+    if exc.reason == "min_notional":
+        return f"Invalid order: minimum size for {market.symbol[1:]} is {market.step * 10}"
+    return f"Invalid order: {exc}"
+
+
+def retrieve_orders(world: World, account_id: str, symbol: str | None, body: dict[str, Any]) -> list[Any]:
+    """Active orders, filtered by `id` (a list), or by `cid` with its `cid_date`."""
+    ids = {int(i) for i in body.get("id") or []}
+    cid, cid_date = body.get("cid"), body.get("cid_date")
+    return [order_row(o) for o in _account_orders(world, account_id, symbol) if o.status == "open"
+            and (not ids or o.id in ids)
+            and (cid is None or (_cid(o) == int(cid) and (cid_date is None or _cid_date(o) == cid_date)))]
+
+
+def orders_history(world: World, account_id: str, symbol: str | None, body: dict[str, Any]) -> list[Any]:
+    """Closed and canceled orders, newest first, `start`/`end`/`limit` (≤ 2,500, default 25), `id` a list."""
+    start, end, limit, _ascending = _window(body)
+    ids = {int(i) for i in body.get("id") or []}
+    rows = [o for o in _account_orders(world, account_id, symbol) if o.status != "open"
+            and (not ids or o.id in ids) and start <= o.time_ms <= end]
+    return [order_row(o) for o in sorted(rows, key=lambda o: -o.time_ms)[:min(limit, MAX_TRADES)]]
+
+
+def cancel_order(world: World, account_id: str, body: dict[str, Any]) -> list[Any]:
+    mine = _account_orders(world, account_id, None)
+    if body.get("cid") is not None:
+        found = [o for o in mine if _cid(o) == int(body["cid"]) and _cid_date(o) == body.get("cid_date")]
+    else:
+        found = [o for o in mine if o.id == int(body.get("id") or -1)]
+    if not found or found[0].status != "open":
+        raise BitfinexError(10001, "Order not found.")
+    desk(world).cancel(PREFIX, account_id, found[0].id)
+    return [found[0].time_ms, "oc-req", None, None, order_row(found[0]), None, "SUCCESS",
+            f"Submitted for cancellation; waiting for confirmation (ID: {found[0].id})."]
+
+
+def order_route(world: World, account_id: str, request: Request, body: dict[str, Any]) -> list[Any] | None:
+    path = request.path
+    if path in ("/v2/auth/w/order/submit", "/v2/auth/w/order/cancel"):
+        _permission(world, request)
+        return (submit_order if path.endswith("submit") else cancel_order)(world, account_id, body)
+    if path.startswith("/v2/auth/r/orders"):  # /v2/auth/r/orders[/{symbol}][/hist]
+        parts = path.split("/")
+        symbol = parts[5] if len(parts) > 5 and parts[5] != "hist" else None
+        if path.endswith("/hist"):
+            return orders_history(world, account_id, symbol, body)
+        return retrieve_orders(world, account_id, symbol, body)
+    return None
+
+
 # ── routing ───────────────────────────────────────────────────────────────────────────────────────────────
 def dispatch(world: World, request: Request, *, malformed: bool, derivatives: bool = False) -> tuple[int, Any]:
     path, params = request.path, request.params
@@ -295,6 +429,9 @@ def dispatch(world: World, request: Request, *, malformed: bool, derivatives: bo
         if path.startswith("/v2/auth/"):
             account_id = authenticate(world, request)
             body = json.loads(request.raw_body or "{}")
+            routed = order_route(world, account_id, request, body)
+            if routed is not None:
+                return 200, routed
             if path == "/v2/auth/r/wallets":
                 return 200, wallets(world, account_id, derivatives)
             if path == "/v2/auth/r/trades/hist":

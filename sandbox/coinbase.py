@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from typing import Any
 
 from sandbox import books
 from sandbox.binance import INTERVAL_MS, Request, candles
+from sandbox.matching import EngineOrder, OrderRefused
+from sandbox.orders import desk
 from sandbox.world import END_MS, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "coinbase"
@@ -134,7 +137,7 @@ def authenticate(world: World, request: Request) -> str:
     if request.method == "GET" and request.path.startswith("/v2/") and request.raw_query:
         payload = "?" + request.raw_query  # v2 signs the query string, v3 does not
     message = stamp + request.method + request.path + payload
-    expected = hmac.new(world.credentials[account_id].secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(world.secret_of(key).encode(), message.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, request.headers.get("cb-access-sign", "")):
         raise CoinbaseError(401, "authentication_error", "invalid signature")
     return account_id
@@ -299,6 +302,146 @@ def transactions(world: World, account_id: str, wallet: str, params: dict[str, s
             "data": page}
 
 
+# ── orders (docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/orders: create-order, get-order,
+# list-orders, cancel-orders) ───────────────────────────────────────────────────────────────────────────────
+# On the venue's desk (sandbox/orders.py): a fill is booked as the account's trade, so List Fills shows it with the
+# order's uuid as `order_id`. Create Order answers 200 with success true/false and the venue's error_response; a
+# client_order_id already used returns the order that has it instead of creating a second (Coinbase: "If the ID
+# provided is not unique, the order will not be created and the order with the existing ID will be returned").
+ORDER_STATUS = {"open": "OPEN", "closed": "FILLED", "canceled": "CANCELLED", "expired": "EXPIRED"}
+# What the engine refuses, as Create Order's error_response: (error, message, new_order_failure_reason).
+REFUSALS = {
+    "insufficient_balance": ("INSUFFICIENT_FUND", "Insufficient balance in source account", "INSUFFICIENT_FUND"),
+    "min_notional": ("INVALID_LIMIT_PRICE", "Order size is too small", "UNKNOWN_FAILURE_REASON"),
+    "no_liquidity": ("INVALID_NO_LIQUIDITY", "Insufficient liquidity", "INVALID_NO_LIQUIDITY"),
+}
+
+
+def _permission(world: World, request: Request) -> None:
+    """A view-only key (no "trade" scope) cannot place or cancel: 403 PERMISSION_DENIED."""
+    if not world.can_trade(request.headers.get("cb-access-key", "")):
+        raise CoinbaseError(403, "PERMISSION_DENIED", "Missing required scopes")
+
+
+def order_json(order: EngineOrder) -> dict[str, Any]:
+    m = order.market
+    filled, fee = order.filled, sum((f.fee for f in order.fills), Decimal(0))
+    config = ({"limit_limit_gtc": {"base_size": str(order.amount), "limit_price": str(order.price),
+                                   "post_only": False}} if order.type == "limit"
+              else {"market_market_ioc": {"base_size": str(order.amount)}})
+    last = max((f.time_ms for f in order.fills), default=None)
+    return {
+        "order_id": _uuid("order", order.id), "product_id": m.symbol, "user_id": _uuid("user", order.account_id),
+        "order_configuration": config, "side": order.side.upper(), "client_order_id": order.client_order_id,
+        "status": ORDER_STATUS[order.status],
+        "time_in_force": "GOOD_UNTIL_CANCELLED" if order.type == "limit" else "IMMEDIATE_OR_CANCEL",
+        "created_time": _iso(order.time_ms), "completion_percentage": str((filled / order.amount * 100).normalize()),
+        "filled_size": str(filled), "average_filled_price": str(order.cost / filled if filled else Decimal(0)),
+        "fee": "", "number_of_fills": str(len(order.fills)), "filled_value": str(order.cost), "pending_cancel": False,
+        "size_in_quote": False, "total_fees": str(fee), "size_inclusive_of_fees": False,
+        "total_value_after_fees": str(order.cost + fee if order.side == "buy" else order.cost - fee),
+        "trigger_status": "INVALID_ORDER_TYPE", "order_type": order.type.upper(), "reject_reason": "",
+        "settled": order.status != "open", "product_type": "SPOT", "reject_message": "", "cancel_message": "",
+        "order_placement_source": "RETAIL_ADVANCED", "outstanding_hold_amount": str(order.locked),
+        "is_liquidation": False, "last_fill_time": _iso(last) if last else None,
+    }
+
+
+def _account_orders(world: World, account_id: str) -> list[EngineOrder]:
+    return [o for o in list(desk(world).engines[PREFIX].orders.values()) if o.account_id == account_id]
+
+
+def _order_by_uuid(world: World, account_id: str, order_id: str) -> EngineOrder:
+    found = next((o for o in _account_orders(world, account_id) if _uuid("order", o.id) == order_id), None)
+    if found is None:
+        raise CoinbaseError(404, "NOT_FOUND", "order with this orderID was not found")
+    return found
+
+
+def create_order(world: World, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    market = _markets(world).get(str(body.get("product_id", "")))
+    side, client_id = str(body.get("side", "")).lower(), str(body.get("client_order_id") or "")
+    config = body.get("order_configuration") or {}
+    if market is None or side not in ("buy", "sell") or not client_id or len(config) != 1:
+        raise CoinbaseError(400, "INVALID_ARGUMENT", "product_id, side, client_order_id and one "
+                            "order_configuration are required")
+    (kind, spec), = config.items()
+    if kind not in ("limit_limit_gtc", "market_market_ioc") or "base_size" not in spec:
+        return _failed(body, "UNSUPPORTED_ORDER_CONFIGURATION", "order configuration is not supported here",
+                       "UNSUPPORTED_ORDER_CONFIGURATION")
+    size = Decimal(str(spec["base_size"]))
+    price = Decimal(str(spec["limit_price"])) if kind == "limit_limit_gtc" else None
+    try:
+        order = desk(world).place(account_id, market, side, "limit" if price is not None else "market", size, price,
+                                  client_id)
+    except OrderRefused as exc:
+        if exc.reason == "duplicate" and exc.existing is not None:
+            order = exc.existing  # the order with that client_order_id, not a second one
+        elif exc.reason == "precision":
+            reason = "INVALID_SIZE_PRECISION" if str(exc).startswith("amount") else "INVALID_PRICE_PRECISION"
+            return _failed(body, reason, str(exc), reason)
+        else:
+            return _failed(body, *REFUSALS.get(exc.reason, ("UNKNOWN_FAILURE_REASON", str(exc),
+                                                            "UNKNOWN_FAILURE_REASON")))
+    order_id = _uuid("order", order.id)
+    return {"success": True, "failure_reason": "UNKNOWN_FAILURE_REASON", "order_id": order_id,
+            "success_response": {"order_id": order_id, "product_id": market.symbol, "side": order.side.upper(),
+                                 "client_order_id": order.client_order_id},
+            "order_configuration": config}
+
+
+def _failed(body: dict[str, Any], error: str, message: str, reason: str) -> dict[str, Any]:
+    return {"success": False, "failure_reason": "UNKNOWN_FAILURE_REASON", "order_id": "",
+            "error_response": {"error": error, "message": message, "error_details": "",
+                               "new_order_failure_reason": reason},
+            "order_configuration": body.get("order_configuration")}
+
+
+def list_orders(world: World, account_id: str, query: str) -> dict[str, Any]:
+    """List Orders: product_ids / product_id, order_status (repeatable), limit, cursor; newest first."""
+    pairs = _pairs(query)
+    products_wanted = {v for k, v in pairs if k in ("product_id", "product_ids")}
+    statuses = {v for k, v in pairs if k == "order_status"}
+    params = dict(pairs)
+    limit, offset = min(int(params.get("limit") or 100), 1000), int(params.get("cursor") or 0)
+    chosen = [o for o in sorted(_account_orders(world, account_id), key=lambda o: -o.id)
+              if (not products_wanted or o.market.symbol in products_wanted)
+              and (not statuses or ORDER_STATUS[o.status] in statuses)]
+    page, more = chosen[offset:offset + limit], offset + limit < len(chosen)
+    return {"orders": [order_json(o) for o in page], "sequence": "0", "has_next": more,
+            "cursor": str(offset + limit) if more else ""}
+
+
+def cancel_orders(world: World, account_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    results = []
+    for order_id in body.get("order_ids") or []:
+        try:
+            order = _order_by_uuid(world, account_id, str(order_id))
+            desk(world).cancel(PREFIX, account_id, order.id)
+            results.append({"success": True, "failure_reason": "UNKNOWN_CANCEL_FAILURE_REASON", "order_id": order_id})
+        except CoinbaseError:
+            results.append({"success": False, "failure_reason": "UNKNOWN_CANCEL_ORDER", "order_id": order_id})
+        except OrderRefused:
+            results.append({"success": False, "failure_reason": "INVALID_CANCEL_REQUEST", "order_id": order_id})
+    return {"results": results}
+
+
+def order_route(world: World, account_id: str, request: Request) -> tuple[int, Any] | None:
+    path = request.path
+    if path == "/api/v3/brokerage/orders" and request.method == "POST":
+        _permission(world, request)
+        return 200, create_order(world, account_id, json.loads(request.raw_body or "{}"))
+    if path == "/api/v3/brokerage/orders/batch_cancel" and request.method == "POST":
+        _permission(world, request)
+        return 200, cancel_orders(world, account_id, json.loads(request.raw_body or "{}"))
+    if path == "/api/v3/brokerage/orders/historical/batch":
+        return 200, list_orders(world, account_id, request.raw_query)
+    prefix = "/api/v3/brokerage/orders/historical/"
+    if path.startswith(prefix) and "/" not in path.removeprefix(prefix) and path != prefix + "fills":
+        return 200, {"order": order_json(_order_by_uuid(world, account_id, path.removeprefix(prefix)))}
+    return None
+
+
 # ── malformed records (malformed=True only) ───────────────────────────────────────────────────────────────
 def bogus_fills(world: World, account_id: str) -> list[dict[str, Any]]:
     if account_id != "acme-coinbase" or len(world.trades.get(account_id, [])) < 10:
@@ -381,6 +524,9 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
                 return 200, accounts(world, account_id)
             if path == "/api/v3/brokerage/orders/historical/fills":
                 return 200, fills(world, account_id, query, malformed)
+            routed = order_route(world, account_id, request)
+            if routed is not None:
+                return routed
             if path.startswith("/v2/accounts/") and path.endswith("/transactions"):
                 wallet = path.split("/")[3]
                 return 200, transactions(world, account_id, wallet, params, malformed)

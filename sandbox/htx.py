@@ -24,6 +24,8 @@ from urllib.parse import unquote_plus, urlencode
 
 from sandbox import books
 from sandbox.binance import Request, candles
+from sandbox.matching import EngineOrder, OrderRefused
+from sandbox.orders import desk
 from sandbox.world import END_MS, NETWORK, START_MS, Market, Trade, Transfer, WalletMove, World
 
 PREFIX = "htx"
@@ -154,7 +156,7 @@ def authenticate(world: World, request: Request) -> str:
                                                   "time format [无效的提交时间，或时间格式错误]")
     canonical = urlencode(sorted(params.items()))
     payload = "\n".join([request.method, HOST, request.path, canonical])
-    secret = world.credentials[account_id].secret.encode()
+    secret = world.secret_of(params.get("AccessKeyId", "")).encode()
     expected = base64.b64encode(hmac.new(secret, payload.encode(), hashlib.sha256).digest()).decode()
     if not hmac.compare_digest(expected, signature):
         raise HtxError("api-signature-not-valid", "Signature not valid: Verification failure [校验失败]")
@@ -293,6 +295,137 @@ def account_ledger(world: World, account_id: str, params: dict[str, str]) -> tup
     return 200, {**body, "ok": True}
 
 
+# ── orders (huobiapi.github.io/docs/spot/v1/en: Place a New Order, Get the Order Detail of an Order [based on
+# client order ID], Get All Open Orders, Search Past Orders, Submit Cancel for an Order [based on client order ID]) ──
+# On the venue's desk (sandbox/orders.py): each fill is booked as the account's trade, listed by matchresults with
+# the order's id as `order-id`. `client-order-id` is the client's (≤ 64 characters); getClientOrder finds an order by
+# it. Refusals are {"status": "error", "err-code", "err-msg"} with HTTP 200, in the venue's words.
+ORDER_STATE = {"closed": "filled", "canceled": "canceled", "expired": "canceled"}
+
+
+def _permission(world: World, request: Request) -> None:
+    """A key with the read permission only: HTX answers trading calls with this signature error."""
+    key = dict(p.split("=", 1) for p in request.raw_query.split("&") if "=" in p).get("AccessKeyId", "")
+    if not world.can_trade(unquote_plus(key)):
+        raise HtxError("api-signature-not-valid", "Signature not valid: API key has no permission [API Key没有权限]")
+
+
+def _state(order: EngineOrder) -> str:
+    if order.status == "open":
+        return "partial-filled" if order.fills else "submitted"
+    if order.status != "closed" and order.fills:
+        return "partial-canceled"
+    return ORDER_STATE[order.status]
+
+
+def order_json(account_id: str, order: EngineOrder) -> dict[str, Any]:
+    finished = max((f.time_ms for f in order.fills), default=order.time_ms) if order.status != "open" else 0
+    return {"id": order.id, "symbol": order.market.symbol, "account-id": _account_number(account_id),
+            "client-order-id": order.client_order_id, "amount": f"{order.amount:.10f}",
+            "price": f"{order.price or 0:.10f}", "created-at": order.time_ms,
+            "type": f"{order.side}-{order.type}", "field-amount": f"{order.filled:.10f}",
+            "field-cash-amount": f"{order.cost:.10f}", "field-fees": f"{sum(f.fee for f in order.fills):.10f}",
+            "finished-at": finished, "user-id": _account_number(account_id) + 1, "source": "spot-api",
+            "state": _state(order), "canceled-at": finished if order.status == "canceled" else 0}
+
+
+def _account_orders(world: World, account_id: str) -> list[EngineOrder]:
+    return [o for o in list(desk(world).engines[PREFIX].orders.values()) if o.account_id == account_id]
+
+
+def _refusal(market: Market, exc: OrderRefused, available: Decimal) -> HtxError:
+    if exc.reason == "insufficient_balance":
+        return HtxError("account-frozen-balance-insufficient-error",
+                        f"trade account balance is not enough, left: `{available}`")
+    if exc.reason == "min_notional":
+        return HtxError("order-value-min-error",
+                        f"Order total cannot be lower than: {market.min_notional.normalize()} {market.quote}")
+    if exc.reason == "precision":
+        if str(exc).startswith("amount"):
+            return HtxError("order-orderamount-precision-error",
+                            f"order amount precision error, scale: `{-market.step.as_tuple().exponent}`")
+        return HtxError("order-orderprice-precision-error",
+                        f"order price precision error, scale: `{-market.tick.as_tuple().exponent}`")
+    if exc.reason == "duplicate":
+        return HtxError("invalid-client-order-id", "Invalid field value: client-order-id is duplicated")
+    return HtxError("order-update-error", str(exc))
+
+
+def place_order(world: World, account_id: str, params: dict[str, Any]) -> str:
+    market = _markets(world).get(str(params.get("symbol", "")))
+    if market is None:
+        raise HtxError("base-symbol-error", "The symbol is invalid")
+    if str(params.get("account-id")) != str(_account_number(account_id)):
+        raise HtxError("account-get-accounts-inexistent-error", "account for id `{}` and user id is not exist"
+                       .format(params.get("account-id")))
+    side, _, kind = str(params.get("type", "")).partition("-")
+    if side not in ("buy", "sell") or kind not in ("limit", "market") or (side, kind) == ("buy", "market"):
+        raise HtxError("invalid-parameter", "invalid type")  # buy-market's amount is in the quote: not served here
+    amount = Decimal(str(params.get("amount", "0")))
+    price = Decimal(str(params["price"])) if kind == "limit" else None
+    if amount < market.step * 10:
+        raise HtxError(f"order-{kind}order-amount-min-error",
+                       f"{kind} order amount error, min: `{(market.step * 10).normalize()}`")
+    client_id = str(params.get("client-order-id") or f"auto-{len(desk(world).engines[PREFIX].orders) + 1}")
+    try:
+        order = desk(world).place(account_id, market, side, kind, amount, price, client_id)
+    except OrderRefused as exc:
+        asset = market.quote if side == "buy" else market.base
+        raise _refusal(market, exc, desk(world).engines[PREFIX].available(account_id, asset)) from None
+    return str(order.id)
+
+
+def _one(world: World, account_id: str, order_id: str | None, client_id: str | None) -> EngineOrder:
+    mine = _account_orders(world, account_id)
+    found = [o for o in mine if (client_id is not None and o.client_order_id == client_id)
+             or (client_id is None and str(o.id) == order_id)]
+    if not found:
+        raise HtxError("base-record-invalid", "record invalid")
+    return found[0]
+
+
+def order_route(world: World, account_id: str, request: Request) -> tuple[int, Any] | None:
+    path, params = request.path, request.params
+    if path == "/v1/order/orders/place":
+        _permission(world, request)
+        return _ok(place_order(world, account_id, params))
+    if path == "/v1/order/orders/submitCancelClientOrder":
+        _permission(world, request)
+        try:
+            order = _one(world, account_id, None, str(params.get("client-order-id", "")))
+        except HtxError:
+            return _ok(-1)
+        try:
+            desk(world).cancel(PREFIX, account_id, order.id)
+        except OrderRefused:
+            return _ok({"partial-canceled": 5, "filled": 6, "canceled": 7}.get(_state(order), 7))
+        return _ok(10)  # cancelling
+    if path.startswith("/v1/order/orders/") and path.endswith("/submitcancel"):
+        _permission(world, request)
+        order = _one(world, account_id, path.split("/")[4], None)
+        try:
+            desk(world).cancel(PREFIX, account_id, order.id)
+        except OrderRefused:
+            raise HtxError("order-orderstate-error", "the order state is error") from None
+        return _ok(str(order.id))
+    if path == "/v1/order/orders/getClientOrder":
+        return _ok(order_json(account_id, _one(world, account_id, None, params.get("clientOrderId", ""))))
+    if path == "/v1/order/openOrders":
+        chosen = [o for o in _account_orders(world, account_id) if o.status == "open"
+                  and (not params.get("symbol") or o.market.symbol == params["symbol"])]
+        size = min(int(params.get("size") or 100), 500)
+        return _ok([order_json(account_id, o) for o in sorted(chosen, key=lambda o: -o.id)[:size]])
+    if path == "/v1/order/orders":  # Search Past Orders: by symbol and states, newest first
+        states = set(str(params.get("states", "")).split(","))
+        chosen = [o for o in _account_orders(world, account_id) if o.market.symbol == params.get("symbol")
+                  and _state(o) in states]
+        size = min(int(params.get("size") or 100), 100)
+        return _ok([order_json(account_id, o) for o in sorted(chosen, key=lambda o: -o.id)[:size]])
+    if path.startswith("/v1/order/orders/") and path.count("/") == 4:
+        return _ok(order_json(account_id, _one(world, account_id, path.split("/")[4], None)))
+    return None
+
+
 # ── malformed records (malformed=True only) ───────────────────────────────────────────────────────────────
 def bogus_trades(world: World, account_id: str) -> list[dict[str, Any]]:
     if account_id != "bluefin-htx" or len(world.trades.get(account_id, [])) < 4:
@@ -357,6 +490,9 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
                 return _ok([{"id": _account_number(account_id), "type": "spot", "subtype": "", "state": "working"}])
             if path == f"/v1/account/accounts/{_account_number(account_id)}/balance":
                 return _ok(balance(world, account_id))
+            routed = order_route(world, account_id, request)
+            if routed is not None:
+                return routed
             if path == "/v1/order/matchresults":
                 return _ok(matchresults(world, account_id, params, malformed))
             if path == "/v1/query/deposit-withdraw":

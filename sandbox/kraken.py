@@ -132,7 +132,7 @@ def authenticate(world: World, request: Request) -> str:
     nonce_text = request.params.get("nonce", "")
     if not nonce_text.isdigit():
         raise KrakenError("EAPI:Invalid nonce")
-    secret = base64.b64decode(world.credentials[account_id].secret)
+    secret = base64.b64decode(world.secret_of(key))
     digest = hashlib.sha256((nonce_text + request.raw_body).encode()).digest()
     expected = base64.b64encode(hmac.new(secret, request.path.encode() + digest, hashlib.sha512).digest()).decode()
     if not hmac.compare_digest(expected, request.headers.get("api-sign", "")):
@@ -426,6 +426,9 @@ ORDER_ENDPOINTS = {"AddOrder": add_order, "QueryOrders": query_orders, "CancelOr
                    "ClosedOrders": lambda w, a, p: listed_orders(w, a, p, False)}
 
 
+TRADING_ENDPOINTS = ("AddOrder", "CancelOrder")  # the order queries need only the key's query permission
+
+
 def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, Any]:
     path, params = request.path, request.params
     try:
@@ -457,6 +460,8 @@ def dispatch(world: World, request: Request, *, malformed: bool) -> tuple[int, A
                 return _ok(transfers(world, account_id, "deposit", params, malformed))
             if endpoint == "WithdrawStatus":
                 return _ok(transfers(world, account_id, "withdrawal", params, malformed))
+            if endpoint in TRADING_ENDPOINTS and not world.can_trade(request.headers.get("api-key", "")):
+                raise KrakenError("EGeneral:Permission denied")  # a key without "Create & modify orders"
             if endpoint in ORDER_ENDPOINTS:
                 return _ok(ORDER_ENDPOINTS[endpoint](world, account_id, params))
         return 404, {"error": ["EGeneral:Unknown method"]}

@@ -179,7 +179,8 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
             if method == "GET" and path == "/__sandbox/accounts":
                 served = tuple(served_venues())
                 self._send(200, {"venues": list(served),
-                                 "accounts": world.published_accounts(served) + world.chains.published_wallets(),
+                                 "accounts": _with_read_only_keys(world, world.published_accounts(served))
+                                 + world.chains.published_wallets(),
                                  "chains": {"esplora": "/esplora/api", "etherscan": "/etherscan/v2/api",
                                             "rpc": "/rpc"},
                                  "api_prefixes": {v: ("" if v == "binance" else f"/{v}") for v in served}})
@@ -253,8 +254,9 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                         params.update({k: v for k, v in decoded.items()} if isinstance(decoded, dict) else {})
                 else:
                     params.update(parse_qsl(body, keep_blank_values=True))
-            # Binance signs the query string, or the form body of a POST.
-            raw_query = parts.query if method == "GET" or not body else body
+            # Binance signs the query string, or the form body of a POST; a JSON POST (HTX) signs its URL's query.
+            json_body = body.lstrip().startswith(("{", "["))
+            raw_query = parts.query if method == "GET" or not body or json_body else body
             request = binance.Request(method, path, params, raw_query,
                                       {k.lower(): v for k, v in self.headers.items()}, body)
             if carries_key(request.headers, params):
@@ -319,6 +321,12 @@ class SandboxServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _with_read_only_keys(world: World, accounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each exchange account's read-only key beside its trading key (a sync needs no more; an order with it is
+    refused with the venue's permission error)."""
+    return [{**a, "read_only": world.read_only_credentials[a["account_id"]]._asdict()} for a in accounts]
 
 
 def run_forever(host: str = "127.0.0.1", port: int = 8765, *, seed: int = DEFAULT_SEED,

@@ -341,6 +341,9 @@ class Credentials(NamedTuple):
     password: str | None = None
 
 
+READ_ONLY_SUFFIX = ":read-only"  # `sandbox:<account>:read-only`: the account's read-only key
+
+
 def api_credentials(seed: int, account_id: str, venue: str = "binance") -> Credentials:
     """Deterministic demo keys in the venue's format (a dialect module may define `credentials_for`)."""
     digest = hashlib.sha256(f"coinbook-sandbox:{seed}:{account_id}".encode()).hexdigest()
@@ -419,6 +422,11 @@ class World:
         self.accounts = {a.account_id: a for a in (*ACCOUNTS, *extra)}
         self.credentials = {a.account_id: api_credentials(seed, a.account_id, a.venue)
                             for a in self.accounts.values()}
+        # A second key per exchange account, read-only (a venue's "view"/"query" permission, what a sync needs):
+        # it reads everything the trading key reads, and each dialect refuses its orders with the venue's own
+        # permission error. Not in published_accounts (the demo digest): the server adds it to /__sandbox/accounts.
+        self.read_only_credentials = {a.account_id: api_credentials(seed, f"{a.account_id}{READ_ONLY_SUFFIX}", a.venue)
+                                      for a in self.accounts.values()}
         self.trades: dict[str, list[Trade]] = defaultdict(list)  # per account, time order
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
@@ -885,9 +893,18 @@ class World:
                    + [r.time_ms for r in self.rewards[account_id]])
 
     def account_by_key(self, api_key: str, venue: str | None = None) -> str | None:
-        """The account a key belongs to (on `venue`: a key works only where it was issued)."""
-        return next((a for a, c in self.credentials.items()
+        """The account a key belongs to (on `venue`: a key works only where it was issued), either key."""
+        return next((a for keys in (self.credentials, self.read_only_credentials) for a, c in keys.items()
                      if c.api_key == api_key and (venue is None or self.accounts[a].venue == venue)), None)
+
+    def secret_of(self, api_key: str) -> str:
+        """The secret that signs for `api_key` (the trading key's or the read-only key's)."""
+        return next(c.secret for keys in (self.credentials, self.read_only_credentials) for c in keys.values()
+                    if c.api_key == api_key)
+
+    def can_trade(self, api_key: str) -> bool:
+        """Only the trading key may place or cancel orders; the read-only key is refused by the dialect."""
+        return any(c.api_key == api_key for c in self.credentials.values())
 
     def published_accounts(self, venues: tuple[str, ...] = VENUES) -> list[dict[str, Any]]:
         return [{

@@ -25,7 +25,8 @@ SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integra
               "integration/test_execution.py", "integration/test_proposal_supersede.py",
               "integration/test_binance_earn.py", "integration/test_earn.py", "integration/test_dbt_unit_tests.py",
               "integration/test_metrics_endpoint.py", "integration/test_compliance_officers.py",
-              "integration/test_arbitrage.py", "integration/test_rebalancing.py")
+              "integration/test_arbitrage.py", "integration/test_rebalancing.py",
+              "integration/test_execution_venues.py")  # after test_venue_semantics.py: it copies that world
 
 
 SESSION = "COINBOOK_TEST_SESSION"  # = tests.support.SESSION_ENV (not imported here: collection stays light)

@@ -44,8 +44,13 @@ def sandbox_credentials(sandbox_url: str) -> dict[str, Credentials]:
     """The demo keys the local sandbox publishes for its accounts."""
     with urllib.request.urlopen(f"{sandbox_url}/__sandbox/accounts", timeout=10) as response:
         published = json.load(response)
-    return {a["account_id"]: Credentials(a["api_key"], a["secret"], a.get("password"))
+    keys = {a["account_id"]: Credentials(a["api_key"], a["secret"], a.get("password"))
             for a in published["accounts"] if "api_key" in a}  # wallets have no keys
+    # each account's read-only key too, as `sandbox:<account>:read-only` (sandbox.world.READ_ONLY_SUFFIX)
+    keys.update({f"{a['account_id']}:read-only": Credentials(a["read_only"]["api_key"], a["read_only"]["secret"],
+                                                             a["read_only"].get("password"))
+                 for a in published["accounts"] if "read_only" in a})
+    return keys
 
 
 def venue_budget(venue: str, limit: int | None, key: str | None = None) -> RequestBudget:

@@ -32,7 +32,14 @@ from typing import Any
 
 import ccxt
 
-from pipelines.domain.execution import OrderReport, outcome, send_price, trading_refusals
+from pipelines.domain.execution import (
+    OrderReport,
+    client_order_params,
+    outcome,
+    send_price,
+    trading_refusals,
+    venue_client_order_id,
+)
 from pipelines.services import trading
 from pipelines.services.accounts import accounts
 from pipelines.services.clients import ExchangeClients
@@ -46,9 +53,16 @@ STATUSES = {"open": "open", "closed": "closed", "canceled": "canceled", "cancell
             "rejected": "refused"}
 
 
-# Kraken's QueryOrders takes order ids only (ccxt sends a client id there as `userref`, an integer); its OpenOrders
-# and ClosedOrders filter by `cl_ord_id` (docs.kraken.com/api-reference/trading).
-LOOKUP_BY_LISTS = frozenset({"kraken"})
+# How each venue finds an order by the client's id (binance and htx: fetch_order by it — GET /api/v3/order
+# origClientOrderId, GET /v1/order/orders/getClientOrder):
+# - Kraken's QueryOrders takes order ids only (ccxt sends a client id there as `userref`, an integer); its OpenOrders
+#   and ClosedOrders filter by `cl_ord_id` (docs.kraken.com/api-reference/trading);
+# - Bitfinex's Retrieve Orders takes `cid` only with the day it was placed (`cid_date`) and lists active orders only,
+#   its Orders History takes order ids: both lists are read and matched on the cid;
+# - Coinbase's Get Order takes the venue's order id only: List Orders of the product, matched on client_order_id.
+LOOKUP_BY_LISTS = frozenset({"kraken", "bitfinex"})
+LOOKUP_BY_HISTORY = frozenset({"coinbase"})
+HISTORY_LIMIT = 2500  # Bitfinex's most orders a history call returns
 
 
 class SendRefused(ValueError):
@@ -92,13 +106,20 @@ def _changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
 
 def _lookup(exchange: ccxt.Exchange, symbol: str, client_id: str) -> dict[str, Any] | None:
     """The venue's order with this client order id, or None when the venue has none."""
-    if exchange.id in LOOKUP_BY_LISTS:
+    venue_id = venue_client_order_id(exchange.id, client_id)
+    if exchange.id == "kraken":
         for listing in (exchange.fetch_open_orders, exchange.fetch_closed_orders):
             found = [o for o in listing(symbol, params={"clientOrderId": client_id})
                      if o.get("clientOrderId") == client_id]
             if found:
                 return found[0]
         return None
+    if exchange.id in LOOKUP_BY_LISTS:
+        listed = exchange.fetch_open_orders(symbol) + exchange.fetch_closed_orders(symbol, limit=HISTORY_LIMIT)
+        return next((o for o in listed if str(o.get("clientOrderId")) == venue_id), None)
+    if exchange.id in LOOKUP_BY_HISTORY:
+        listed = exchange.fetch_orders(symbol, params={"paginate": True})
+        return next((o for o in listed if o.get("clientOrderId") == venue_id), None)
     try:
         return exchange.fetch_order(None, symbol, {"clientOrderId": client_id})
     except ccxt.OrderNotFound:
@@ -114,18 +135,27 @@ def _place(placer: ccxt.Exchange, looker: ccxt.Exchange, order_row: tuple[Any, .
     price = send_price(Decimal(limit), side, slippage_bps, tick)
     try:
         return placer.create_order(symbol, "limit", side, str(Decimal(amount).normalize()),
-                                   str(price.normalize()), {"clientOrderId": client_id}), None
-    except ccxt.NetworkError:
+                                   str(price.normalize()), client_order_params(venue, client_id)), None
+    except ccxt.NetworkError as exc:
         found = _lookup(looker, symbol, client_id)  # did it reach the venue before the answer was lost?
-        if found is None:
-            raise
-        return found, None
+        if found is not None:
+            return found, None
+        if _binance_permission(exc):
+            return None, f"{venue} refused (PermissionDenied): {_message(exc)}"
+        raise
     except ccxt.ExchangeError as exc:  # insufficient funds, a filter, permissions: the venue's own words
         if "uplicate" in str(exc):  # another send placed it meanwhile
             found = _lookup(looker, symbol, client_id)
             if found is not None:
                 return found, None
         return None, f"{venue} refused ({type(exc).__name__}): {_message(exc)}"
+
+
+def _binance_permission(exc: Exception) -> bool:
+    """ccxt raises Binance's -2015 ("Invalid API-key, IP, or permissions for action.") as DDoSProtection once the key
+    has authenticated before (Binance sends it spuriously under load): after a look-up found nothing, it is the key
+    refused for trading, a refusal, not a lost answer."""
+    return isinstance(exc, ccxt.DDoSProtection) and '"code":-2015' in str(exc)
 
 
 def _message(exc: Exception) -> str:
