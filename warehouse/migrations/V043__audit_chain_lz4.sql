@@ -10,12 +10,11 @@
 -- noise end to end (1,000,000 rows, pages in turns: pglz +15.4 %, lz4 +16.0 %).
 --
 -- Measured and left (issue 16 §1 is not met by this alone; the README's bench_audit section has the figures):
---   a row hash over each column's own text ('
-'-joined, text columns length-prefixed, trailing NULLs trimmed)
+--   a row hash over each column's own text (newline-joined, text columns length-prefixed, trailing NULLs trimmed)
 --   instead of the row's text: the trigger's cost 4.04 s -> 3.02 s on the same 100,000 rows. It is a second hash
 --   definition (links before it keep V018's: a hash_version per link, verify hashing each record by its link's
---   version); a first verify written for it was correct on the tests' pages but planned a join of the table with
---   the latest entries as nested loops (100,000 records: 435 s), so it is not in this migration.
+--   version); a first verify written for it (each row joined to its latest entry, then hashed) was correct on the
+--   tests' pages but took 435 s for 100,000 records (its plan not examined yet), so it is not in this migration.
 --   The payload cannot be covered by its loader-computed record_hash instead: record_hash is not the payload's hash
 --   on every table, and Python's canonical JSON cannot be rebuilt from jsonb in SQL at verify's pace. The jsonb
 --   text is ~a quarter of the row hash; every definition that covers the payload pays it.
