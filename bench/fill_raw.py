@@ -68,7 +68,8 @@ class InProcessVenue(BaseAdapter):
                                           dict(request.headers.items()), body, dialect, path, used)
         response = requests.Response()
         response.status_code = status
-        response._content = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        response._content = data
         response.headers = CaseInsensitiveDict({"Content-Type": headers.pop("Content-Type", "application/json"),
                                                 **headers})
         response.reason = "OK" if status < 400 else "Error"
@@ -121,7 +122,7 @@ def fill_exchanges(wh: Warehouse, url: str, sandbox: SandboxServer, home: str,
                     continue
                 try:
                     call = sync(wh, clients, account, run_id)
-                except Exception as exc:  # noqa: BLE001 - one account's failure is reported, as its run's would be
+                except Exception as exc:  # one account's failure is reported, as its run's would be
                     ok = False
                     filled.failures.append(f"{account.partition_key} {entity}: {str(exc)[:200]}")
                     continue
