@@ -6,7 +6,8 @@ count and an md5 of its rows, side by side; exit status 1 when any differs.
 
 Compared: the exchange raw tables the fill writes (trades and transfers: every row's source id and content hash;
 balances: the count, their rows carry the fetch time) and the main marts: ledger (every column), positions and
-reconciliation without the columns that are the clock's (as_of, prices of 'now', reported_at). Both builds take
+reconciliation without the columns that are the clock's (as_of, prices of 'now', reported_at, a DeFi
+position's last movement: the time it was read); ops.quarantine. Both builds take
 the malformed sandbox (`bench_reads`' and `fill_raw`'s default), so the quarantine path is compared too.
 """
 
@@ -30,10 +31,11 @@ from warehouse.cluster import LocalCluster
 MARTS = {
     "marts.ledger": "t::text",
     "marts.positions": "concat_ws('|', tenant_id, portfolio_id, account_id, account_kind, venue, asset, protocol, "
-                       "position_type, quantity, last_movement_at)",
+                       "position_type, quantity, case when account_kind <> 'defi' then last_movement_at end)",
     "marts.reconciliation": "concat_ws('|', tenant_id, portfolio_id, account_id, asset, reported_quantity, "
                             "computed_quantity, difference, tolerance, status)",
-    "ops.quarantine": "concat_ws('|', tenant_id, source, raw_table, record_id, reason)",
+    "ops.quarantine": "concat_ws('|', tenant_id, account_id, source, raw_table, source_record_id, record_hash, "
+                      "check_name, reason)",
 }
 
 
