@@ -141,6 +141,34 @@ def carries_key(headers: dict[str, str], params: dict[str, str]) -> bool:
     return any(h in headers for h in KEY_HEADERS) or "AccessKeyId" in params
 
 
+def answer(state: SandboxState, method: str, query: str, headers: dict[str, str], body: str, dialect: ModuleType,
+           path: str, used: int, full_path: str) -> tuple[int, Any, dict[str, str]]:
+    """What the venue answers to one API request (no faults): (status, JSON payload or bytes, headers). The HTTP
+    handler's; bench/fill_raw.py calls it in-process, without a socket."""
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    if body:
+        if body.lstrip().startswith(("{", "[")):
+            with contextlib.suppress(json.JSONDecodeError):
+                decoded = json.loads(body)
+                params.update({k: v for k, v in decoded.items()} if isinstance(decoded, dict) else {})
+        else:
+            params.update(parse_qsl(body, keep_blank_values=True))
+    # Binance signs the query string, or the form body of a POST; a JSON POST (HTX) signs its URL's query.
+    json_body = body.lstrip().startswith(("{", "["))
+    raw_query = query if method == "GET" or not body or json_body else body
+    request = binance.Request(method, path, params, raw_query, {k.lower(): v for k, v in headers.items()}, body)
+    if carries_key(request.headers, params):
+        state.count_signed(full_path)
+    faults = state.faults
+    options = {name: getattr(faults, name) for name in getattr(dialect, "OPTIONS", ())}
+    result = dialect.dispatch(state.world, request, malformed=faults.malformed, **options)
+    status, payload = result[0], result[1]
+    out = {"X-MBX-USED-WEIGHT-1m": str(used)} if dialect is binance else {}
+    if len(result) > 2:
+        out.update(result[2])  # type: ignore[misc]
+    return status, payload, out
+
+
 def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -246,27 +274,8 @@ def _handler_class(state: SandboxState) -> type[BaseHTTPRequestHandler]:
                 self._send(error, {"code": -1001, "msg": "Internal error; unable to process your request. "
                                                          "Please try again."})
                 return
-            params = dict(parse_qsl(parts.query, keep_blank_values=True))
-            if body:
-                if body.lstrip().startswith(("{", "[")):
-                    with contextlib.suppress(json.JSONDecodeError):
-                        decoded = json.loads(body)
-                        params.update({k: v for k, v in decoded.items()} if isinstance(decoded, dict) else {})
-                else:
-                    params.update(parse_qsl(body, keep_blank_values=True))
-            # Binance signs the query string, or the form body of a POST; a JSON POST (HTX) signs its URL's query.
-            json_body = body.lstrip().startswith(("{", "["))
-            raw_query = parts.query if method == "GET" or not body or json_body else body
-            request = binance.Request(method, path, params, raw_query,
-                                      {k.lower(): v for k, v in self.headers.items()}, body)
-            if carries_key(request.headers, params):
-                state.count_signed(parts.path)
-            options = {name: getattr(faults, name) for name in getattr(dialect, "OPTIONS", ())}
-            result = dialect.dispatch(state.world, request, malformed=faults.malformed, **options)
-            status, payload = result[0], result[1]
-            headers = {"X-MBX-USED-WEIGHT-1m": str(used)} if dialect is binance else {}
-            if len(result) > 2:
-                headers.update(result[2])  # type: ignore[misc]
+            status, payload, headers = answer(state, method, parts.query, dict(self.headers.items()), body,
+                                              dialect, path, used, parts.path)
             self._send(status, payload, headers, truncate=truncate)
 
         def do_GET(self) -> None:

@@ -1,0 +1,201 @@
+"""A world of any size without the HTTP sync (issue 17 §1/§3): the exchange accounts' raw rows filled in-process,
+then the nightly's wallets, market data and transform as `coinbook run` runs them.
+
+    .venv/bin/python -m bench.fill_raw 50x1000000 --keep       # then: python -m bench.bench_reads --database NAME
+
+What the sync would have written, by the sync's own code: every registered exchange account goes through
+services/exchanges.py (sync_balances, sync_account_transfers, sync_account_trades: ccxt's parsers, the
+normalisation, cursors, quarantine, ops.sync_log, the raw loader with its content hash and payload), with one
+difference: the ccxt clients' requests are answered by the sandbox's own venue dialects in this process
+(`sandbox.server.answer`, through a requests adapter) instead of over a socket, without ccxt's pacing and
+without the request budgets (which stopped 74 of the account runs of the 50-tenant HTTP build). The wallets
+(a few dozen calls), the market data and the transform then run through `run_pipeline` with no exchange venue,
+as the nightly tier does after its account syncs. At 50 tenants / 100k trades the HTTP build took 2,027 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt
+import dagster as dg
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+from bench.bench_scale import timed_steps
+from pipelines.app.ready import ensure_dbt_manifest
+from pipelines.app.runner import PipelineOutcome, run_pipeline
+from pipelines.services.accounts import accounts_of, register_accounts, specs_from_sandbox
+from pipelines.services.clients import ExchangeClients
+from pipelines.services.exchanges import sync_account_trades, sync_account_transfers, sync_balances
+from pipelines.services.venues import SEED_VENUES
+from pipelines.settings import get_settings
+from pipelines.sources.exchanges.client import Credentials
+from sandbox.server import SandboxServer, SandboxState, answer, route
+from sandbox.world import Scale
+from tests.support import definitions_for
+from warehouse.cluster import LocalCluster
+from warehouse.connection import Warehouse
+
+# The account assets' order and dependencies (defs/exchanges/assets.py): trades after balances and transfers.
+ENTITIES = (("balances", sync_balances), ("transfers", sync_account_transfers), ("trades", sync_account_trades))
+
+
+class InProcessVenue(BaseAdapter):
+    """A requests transport that hands each request to the sandbox's venue dialect in this process: the bytes ccxt
+    gets are the ones the HTTP server would have sent (the same `answer`), minus the socket and its threads."""
+
+    def __init__(self, state: SandboxState) -> None:
+        super().__init__()
+        self.state = state
+
+    def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:  # type: ignore[override]
+        parts = urlsplit(request.url or "")
+        body = request.body.decode() if isinstance(request.body, bytes) else (request.body or "")
+        dialect, path = route(parts.path)
+        used = self.state.count(parts.path)
+        status, payload, headers = answer(self.state, request.method or "GET", parts.query,
+                                          dict(request.headers.items()), body, dialect, path, used, parts.path)
+        response = requests.Response()
+        response.status_code = status
+        data = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        response._content = data
+        response.headers = CaseInsensitiveDict({"Content-Type": headers.pop("Content-Type", "application/json"),
+                                                **headers})
+        response.reason = "OK" if status < 400 else "Error"
+        response.url = request.url or ""
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class InProcessClients(ExchangeClients):
+    """The pipeline's hardened clients (retries, call counting, shared markets), their requests answered in-process;
+    no pacing and no request budget: the sandbox has no quota to protect."""
+
+    state: Any = None  # sandbox.server.SandboxState
+
+    def _open(self, venue: str, mode: str, credentials: Credentials | None, stats: Any) -> ccxt.Exchange:
+        exchange = super()._open(venue, mode, credentials, stats)
+        exchange.session.mount("http://", InProcessVenue(self.state))
+        return exchange
+
+
+@dataclass
+class Filled:
+    accounts: int = 0
+    inserted: int = 0
+    api_calls: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+def fill_exchanges(wh: Warehouse, url: str, sandbox: SandboxServer, home: str,
+                   venues: tuple[str, ...] = SEED_VENUES) -> Filled:
+    """Every registered account of `venues` synced in-process, entity by entity as its Dagster run would (trades
+    only when balances and transfers succeeded: the assets' dependencies)."""
+    t0 = time.perf_counter()
+    clients = InProcessClients(sandbox.url, url, home, rate_limit=False, request_budget=10**9, state=sandbox.state)
+    filled = Filled()
+    for venue in venues:
+        for account in accounts_of(wh, venue):
+            filled.accounts += 1
+            run_id = f"fill-{uuid.uuid4()}"  # where a Dagster run id would be: one per account, as one run each
+            ok = True
+            for entity, sync in ENTITIES:
+                if entity == "trades" and not ok:
+                    filled.failures.append(f"{account.partition_key} trades: skipped (upstream failed)")
+                    continue
+                try:
+                    call = sync(wh, clients, account, run_id)
+                except Exception as exc:  # one account's failure is reported, as its run's would be
+                    ok = False
+                    filled.failures.append(f"{account.partition_key} {entity}: {str(exc)[:200]}")
+                    continue
+                filled.inserted += call.inserted
+                filled.api_calls += call.stats.calls
+    filled.seconds = time.perf_counter() - t0
+    return filled
+
+
+def transform(url: str, sandbox: SandboxServer, wh: Warehouse, tmp: str) -> tuple[PipelineOutcome, dict[str, float]]:
+    """The rest of the nightly tick: wallet syncs, market data, the transform (gate, dbt, lots, risk, ...); seconds
+    per step (bench_scale.timed_steps)."""
+    instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
+        outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, ())
+    return outcome, timed_steps(instance, outcome)
+
+
+def build(cluster: LocalCluster, name: str, scale: Scale, *, malformed: bool = True) -> dict[str, float]:
+    """Database `name` (created and migrated by the caller) filled with the world at `scale` and transformed.
+    Returns seconds per phase, printing as it goes."""
+    phases: dict[str, float] = {}
+    url = cluster.url(name)
+    t0 = time.perf_counter()
+    with SandboxServer(port=0, malformed=malformed, scale=scale) as sandbox, tempfile.TemporaryDirectory() as tmp:
+        phases["world generation"] = time.perf_counter() - t0
+        trades = sum(len(t) for t in sandbox.world.trades.values())
+        print(f"world {scale.label}: {len(sandbox.world.accounts)} accounts, {trades:,} trades, generated in "
+              f"{phases['world generation']:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+        wh = Warehouse(url)
+        register_accounts(wh, specs_from_sandbox(sandbox.url))
+        filled = fill_exchanges(wh, url, sandbox, tmp)
+        phases["fill (exchange accounts, in-process)"] = filled.seconds
+        print(f"filled {filled.accounts} exchange accounts: {filled.inserted:,} raw rows, {filled.api_calls:,} "
+              f"calls answered in-process, {filled.seconds:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+        for failure in filled.failures:
+            print(f"  fill: {failure}")
+        t1 = time.perf_counter()
+        outcome, steps = transform(url, sandbox, wh, tmp)
+        phases["wallets + market data + transform"] = time.perf_counter() - t1
+        for step, seconds in sorted(steps.items(), key=lambda i: -i[1])[:12]:
+            phases[step] = seconds
+        print(f"wallets, market data and transform: {phases['wallets + market data + transform']:.0f} s "
+              f"(load {os.getloadavg()[0]:.1f})", flush=True)
+        for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
+            print(f"  transform: {failure}")
+    return phases
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.fill_raw", description=__doc__.split("\n\n")[0])
+    parser.add_argument("scale", nargs="?", default="demo", help="demo, 20x100000, 50x1000000")
+    parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    cluster = LocalCluster(settings.home, settings.pg_port)
+    cluster.up()
+    name = f"fill_{uuid.uuid4().hex[:8]}"
+    cluster.create_database(name)
+    try:
+        cluster.migrate(name)
+        ensure_dbt_manifest(settings, cluster.url(name))
+        print(f"building into {name} …", flush=True)
+        phases = build(cluster, name, Scale.parse(args.scale))
+        print("\n| phase | s |\n|---|---:|")
+        for phase, seconds in phases.items():
+            print(f"| {phase} | {seconds:.1f} |")
+    finally:
+        if args.keep:
+            print(f"\ndatabase kept: {name}")
+        else:
+            cluster.drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
