@@ -5,8 +5,9 @@ it has accounts with the market, for the least all-in cost through their order b
 at the tickers: the naive plan. When two venues or more could take the trade, the same total amount is given to
 `routing.route` over those venues' books (the side it takes, each venue's taker fee, amount step and minimum, each
 venue's balance: the free coin of its accounts for a sale, their free cash for a purchase), and its split replaces
-the naive orders only when it fills as much and costs less all-in (a buy pays less, a sale receives more) on the
-same books. So a routed proposal is never worse than the naive one; with one venue nothing changes.
+the naive orders only when it costs less all-in per unit (a buy pays less, a sale receives more) on the same books,
+filling as much but for what rounding each venue's share to its step leaves (under one step). So a routed proposal
+is never worse than the naive one; with one venue nothing changes.
 
 A venue's slice goes to its accounts, most balance first, each order on the venue's amount step and limited at the
 deepest level the slice reaches (on the price step), so that it fills through the levels it was priced on. Its
@@ -30,6 +31,7 @@ from pipelines.domain.rebalancing import Holding, Market, Order, Proposal, Targe
 from pipelines.domain.routing import Level, Route, VenueBook, priced, route
 
 ZERO = Decimal(0)
+CAP_ATTEMPTS = 6  # re-routes after capping a venue whose limit buy would lock more cash than it has
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,18 @@ class RoutingNote:
     asset: str
     side: str
     venues: tuple[str, ...]
-    naive_all_in: Decimal  # what the naive plan pays (buy) or receives (sell) through the same books
-    routed_all_in: Decimal
+    naive_unit: Decimal  # all-in price per unit of the naive plan through the same books (fees included)
+    routed_unit: Decimal  # the router's
+    amount: Decimal  # what the router's split fills
     taken: bool  # the split replaced the naive orders
 
     @property
     def saving(self) -> Decimal:
-        """Cash kept by routing (positive: routing is cheaper), in the cash asset."""
-        diff = self.naive_all_in - self.routed_all_in
-        return diff if self.side == "buy" else -diff
+        """Cash kept by routing on the amount traded, in the cash asset (0 when the naive plan was kept)."""
+        if not self.taken:
+            return ZERO
+        per_unit = self.naive_unit - self.routed_unit if self.side == "buy" else self.routed_unit - self.naive_unit
+        return per_unit * self.amount
 
 
 def routable(targets: Targets, holdings: Sequence[Holding], markets: Sequence[Market], asset: str,
@@ -121,10 +126,16 @@ def _top_up(books: Sequence[VenueBook], routed: Route, amount: Decimal, side: st
     return best or routed
 
 
-def _better(routed: Route, plain: Route) -> bool:
-    if routed.filled < plain.filled:
+def _unit(r: Route) -> Decimal:
+    return r.all_in / r.filled
+
+
+def _better(routed: Route, plain: Route, tolerance: Decimal) -> bool:
+    """Cheaper per unit (a buy) or richer per unit (a sale), filling as much but for the steps the split rounds
+    off (less than one step of the coarsest venue)."""
+    if not routed.filled or routed.filled < plain.filled - tolerance:
         return False
-    return routed.all_in < plain.all_in if routed.side == "buy" else routed.all_in > plain.all_in
+    return _unit(routed) < _unit(plain) if routed.side == "buy" else _unit(routed) > _unit(plain)
 
 
 def _split(market: Market, accounts: Sequence[tuple[str, Decimal]], amount: Decimal, side: str,
@@ -161,8 +172,8 @@ def route_asset(targets: Targets, asset: str, side: str, naive_orders: Sequence[
     by_venue = {m.venue: m for m in usable}
     if any(o.venue not in by_venue for o in naive_orders):
         return naive_kept, None  # a naive order on a venue without a book: nothing to compare it with
-    vbooks = [_venue_book(m, books[(m.venue, m.symbol)], side, sum(balances[m.venue].values(), ZERO))
-              for m in by_venue.values()]
+    caps = {venue: sum(balances[venue].values(), ZERO) for venue in by_venue}
+    vbooks = [_venue_book(m, books[(m.venue, m.symbol)], side, caps[m.venue]) for m in by_venue.values()]
     amount = sum((o.amount for o in naive_orders), ZERO)
     plain_split: dict[str, Decimal] = {}
     for o in naive_orders:
@@ -173,28 +184,54 @@ def route_asset(targets: Targets, asset: str, side: str, naive_orders: Sequence[
     amount = min(amount, plain.filled)
     if amount <= 0:
         return naive_kept, None
-    routed = _top_up(vbooks, route(vbooks, amount, side), amount, side)
-    note = RoutingNote(asset, side, tuple(sorted(by_venue)), plain.all_in, routed.all_in, False)
-    if not _better(routed, plain):
-        return naive_kept, note
+    note: RoutingNote | None = None
+    for _attempt in range(CAP_ATTEMPTS):
+        vbooks = [_venue_book(m, books[(m.venue, m.symbol)], side, caps[m.venue]) for m in by_venue.values()]
+        routed = _top_up(vbooks, route(vbooks, amount, side), amount, side)
+        if not routed.filled:
+            return naive_kept, note
+        note = RoutingNote(asset, side, tuple(sorted(by_venue)), _unit(plain), _unit(routed), routed.filled, False)
+        if not _better(routed, plain, max(b.amount_step for b in vbooks)):
+            return naive_kept, note
+        orders, short = _orders(targets, routed, by_venue, books, balances, side)
+        if short is None:
+            return orders, replace(note, taken=True)
+        if side == "sell" or short == "too small":
+            return naive_kept, note
+        # A limit buy locks amount × limit: the cash walked through cheaper levels does not cover it. Cap that
+        # venue's cash to what its limit leaves room for and route again.
+        s = next(x for x in routed.slices if x.venue == short)
+        limit = _limit(by_venue[short], books[(short, by_venue[short].symbol)], side, s.amount)
+        caps[short] = caps[short] * s.average_price / limit
+    return naive_kept, note
+
+
+def _limit(market: Market, book: Book, side: str, amount: Decimal) -> Decimal:
+    deepest = _deepest(book.asks if side == "buy" else book.bids, amount)
+    return step_up(deepest, market.price_step) if side == "buy" else step_down(deepest, market.price_step)
+
+
+def _orders(targets: Targets, routed: Route, by_venue: Mapping[str, Market], books: Mapping[tuple[str, str], Book],
+            balances: Mapping[str, Mapping[str, Decimal]], side: str) -> tuple[list[RoutedOrder], str | None]:
+    """The routed slices as orders on the venues' accounts; (orders, None), or ([], the venue whose slice does not
+    fit its accounts at its limit price) or ([], 'too small') when an order would be under a minimum."""
     orders: list[RoutedOrder] = []
     for s in routed.slices:
         market, book = by_venue[s.venue], books[(s.venue, by_venue[s.venue].symbol)]
-        levels = book.asks if side == "buy" else book.bids
-        deepest = _deepest(levels, s.amount)
-        limit = step_up(deepest, market.price_step) if side == "buy" else step_down(deepest, market.price_step)
+        limit = _limit(market, book, side, s.amount)
         accounts = sorted(balances[s.venue].items(), key=lambda kv: (-kv[1], kv[0]))
         parts = _split(market, accounts, s.amount, side, limit)
-        if parts is None or any(_too_small(market, a, limit, targets.min_trade) for _, a in parts):
-            return naive_kept, note
+        if parts is None:
+            return [], s.venue
+        if any(_too_small(market, a, limit, targets.min_trade) for _, a in parts):
+            return [], "too small"
         for account, part in parts:
-            share = part / s.amount
-            notional = s.notional * share
+            notional = s.notional * part / s.amount
             cost = _walk_cost(market, book, side, part, notional)
             order = Order(account, market.venue, market.symbol, side, part, limit, part * limit,
                           notional * market.taker_fee, cost - notional * market.taker_fee)
             orders.append(RoutedOrder(order, cost, True))
-    return orders, replace(note, taken=True)
+    return orders, None
 
 
 def route_proposal(proposal: Proposal, targets: Targets, holdings: Sequence[Holding], markets: Sequence[Market],
