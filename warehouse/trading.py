@@ -38,8 +38,8 @@ def record_targets(wh: Warehouse, tenant_id: str, portfolio_id: str,
 def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: dict[str, Any],
                     orders: Sequence[tuple[Any, ...]]) -> bool:
     """The proposal (`proposal`: the columns of ops.rebalance_proposals but the keys), its orders (account_id, venue,
-    symbol, side, amount, limit_price, notional, fee, client_order_id) and its first event ('proposed'), once:
-    False when it is already recorded (the same portfolio, day and orders)."""
+    symbol, side, amount, limit_price, notional, fee, client_order_id, expected_cost, routed: V044) and its first
+    event ('proposed'), once: False when it is already recorded (the same portfolio, day and orders)."""
     columns = ("portfolio_id", "cash_asset", "value", "expected_cost", "var_before_usd", "var_after_usd", "blocked",
                "block_reason", "drifts", "skipped", "targets_set_at")
     values = [proposal[c] for c in columns]
@@ -56,8 +56,9 @@ def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: d
         with conn.cursor() as cur:
             cur.executemany(
                 """insert into ops.rebalance_orders (tenant_id, proposal_id, order_index, account_id, venue, symbol,
-                                                     side, amount, limit_price, notional, fee, client_order_id)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                                     side, amount, limit_price, notional, fee, client_order_id,
+                                                     expected_cost, routed)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 [(tenant_id, proposal_id, i, *order) for i, order in enumerate(orders)])
         conn.execute("""insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
                         values (%s, %s, 'proposed', %s)""", (tenant_id, proposal_id, proposal["block_reason"]))

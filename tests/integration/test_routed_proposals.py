@@ -1,0 +1,149 @@
+"""Routing in the rebalancing proposals (issue 18 §2), on test_venue_semantics' synced world (one account per venue:
+acme trades USD on Coinbase and Kraken, which both quote BTC, ETH and SOL in USD): a copy of that world, no pipeline
+run of its own. A trade that two venues can take is split by the router when that is cheaper through the venues'
+books (read over HTTP from the sandbox, as ccxt reads them) than the naive plan — never worse; each order on its
+venue's step, within its account's free cash, limited at the deepest level it takes; with one venue allowed the
+proposal is the naive one."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from pipelines.domain.rebalancing import Band, Order, propose
+from pipelines.domain.routing import Level, VenueBook, priced
+from pipelines.services import trading
+from pipelines.services.clients import ExchangeClients
+from pipelines.services.users import add_user, remove_user
+from sandbox.world import VENUE_MARKETS
+from tests.integration.test_venue_semantics import SPEC as SEMANTICS_WORLD
+from tests.support import admin_warehouse, synced_world
+from warehouse.connection import Warehouse
+
+pytestmark = pytest.mark.integration
+VENUES = ("coinbase", "kraken")  # acme's two USD venues in that world
+PASSWORD = "routing-pass-1234"
+MANAGER = f"router{uuid.uuid4().hex[:6]}"  # a login of this run only (logins are the cluster's)
+
+
+@pytest.fixture(scope="module")
+def synced(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with synced_world(cluster, SEMANTICS_WORLD, tmp_path_factory.mktemp("routed")) as world:
+        try:
+            add_user(admin_warehouse(world.url), MANAGER, "manager", ["acme"], PASSWORD)
+            yield world.url, world.sandbox.url
+        finally:
+            with contextlib.suppress(Exception):
+                remove_user(admin_warehouse(world.url), MANAGER)
+
+
+def _q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def _free(url: str) -> dict[tuple[str, str], Decimal]:
+    """(account, asset) → the latest reported free balance."""
+    return {(r[0], r[1]): r[2] for r in _q(
+        url, """select distinct on (account_id, asset) account_id, asset, free from intermediate.int_reported_balances
+                where tenant_id = 'acme' order by account_id, asset, observed_at desc""")}
+
+
+def _book_side(clients: ExchangeClients, venue: str, symbol: str, side: str) -> tuple[Level, ...]:
+    book = clients.public_client(venue, "sandbox").fetch_order_book(symbol, 100)
+    return tuple(Level(Decimal(str(p)), Decimal(str(q))) for p, q, *_ in book["asks" if side == "buy" else "bids"])
+
+
+def _per_unit(orders: list[Order], books: list[VenueBook], side: str) -> tuple[Decimal, Decimal]:
+    split: dict[str, Decimal] = {}
+    for o in orders:
+        split[o.venue] = split.get(o.venue, Decimal(0)) + o.amount
+    r = priced(books, split, side)
+    return r.filled, r.all_in / r.filled
+
+
+def _set(url: str, coin: str, target: Decimal, venues: tuple[str, ...]) -> None:
+    trading.set_targets(Warehouse(url), "acme", "main", [Band.around(coin, target, Decimal("0.02"))], "USD",
+                        Decimal(0), venues, MANAGER, PASSWORD)
+
+
+def _positions(url: str) -> tuple[Decimal, dict[str, Decimal]]:
+    rows = _q(url, """select asset, sum(value_usd) from marts.positions
+                      where tenant_id = 'acme' and portfolio_id = 'main' and value_usd is not null group by asset""")
+    total = sum((v for _, v in rows), Decimal(0))
+    return total, {a: v / total for a, v in rows}
+
+
+def test_a_trade_two_venues_can_take_is_routed_and_never_costs_more(synced: tuple[str, str]) -> None:
+    url, sandbox_url = synced
+    free = _free(url)
+    cash = {v: free.get((f"acme-{v}", "USD"), Decimal(0)) for v in VENUES}
+    assert all(c > 1000 for c in cash.values()), cash  # the world gives both accounts USD to spend
+    _total, weights = _positions(url)
+    coin = "BTC"
+    # A purchase of about half the cash both accounts hold: deeper than the top of either book
+    spend = min(cash.values())
+    target = (weights.get(coin, Decimal(0)) + spend / _total).quantize(Decimal("0.0001"))
+    _set(url, coin, target, VENUES)
+    clients = ExchangeClients(sandbox_url)
+    recorded, problems = trading.propose_all(Warehouse(url), clients, datetime.now(UTC), "acme")
+    assert problems == []
+    (p,) = recorded
+    rows = _q(url, """select account_id, venue, symbol, side, amount, limit_price, notional, fee, expected_cost, routed
+                      from ops.rebalance_orders where tenant_id = 'acme' and proposal_id = %s order by order_index""",
+              p.proposal_id)
+    assert rows and all(r[3] == "buy" and r[2] == f"{coin}/USD" for r in rows)
+    assert all(r[9] for r in rows), "two venues, a purchase deeper than the top of the books: the router's split"
+    assert {r[1] for r in rows} == set(VENUES)
+    assert p.expected_cost == sum(r[8] for r in rows)
+
+    # The naive plan on the same inputs (the service's own readers, the domain's planner) against the routed one,
+    # both priced through the books the sandbox serves, each venue within its account's free cash
+    with Warehouse(url).connect() as conn:
+        (pt,) = trading.current_targets(conn, "acme")
+        holdings, usd, _modes = trading.load_holdings(conn, "acme", "main")
+        markets, _ = trading.load_markets(conn, clients, dict.fromkeys(VENUES, "sandbox"), "USD", {coin})
+    naive = propose(pt.targets, holdings, markets, {a: v / usd["USD"] for a, v in usd.items()}).orders
+    books = [VenueBook(m.venue, _book_side(clients, m.venue, m.symbol, "buy"), m.taker_fee, m.amount_step,
+                       balance=cash[m.venue]) for m in markets]
+    routed = [Order(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], Decimal(0)) for r in rows]
+    naive_filled, naive_unit = _per_unit(naive, books, "buy")
+    filled, unit = _per_unit(routed, books, "buy")
+    step = max(m.amount_step for m in markets)
+    assert filled > naive_filled - step and unit < naive_unit
+
+    # Each order: on its venue's step and tick, within the account's free cash, limited at the deepest ask it takes
+    for account, venue, _symbol, _side, amount, limit, notional, fee, expected, _routed in rows:
+        market = next(m for m in VENUE_MARKETS[venue] if m.base == coin and m.quote == "USD")
+        assert amount % market.step == 0 and limit % market.tick == 0
+        assert notional + fee <= free[(account, "USD")]
+        asks = _book_side(clients, venue, f"{coin}/USD", "buy")
+        taken, deepest = Decimal(0), asks[0].price
+        for level in asks:
+            if taken >= amount:
+                break
+            taken, deepest = taken + level.amount, level.price
+        assert limit == deepest and expected > fee
+
+
+def test_with_one_venue_the_proposal_is_the_naive_one(synced: tuple[str, str]) -> None:
+    url, sandbox_url = synced
+    total, weights = _positions(url)
+    coin = "BTC"
+    cash = _free(url).get(("acme-kraken", "USD"), Decimal(0))
+    _set(url, coin, (weights.get(coin, Decimal(0)) + cash / 2 / total).quantize(Decimal("0.0001")), ("kraken",))
+    recorded, problems = trading.propose_all(Warehouse(url), ExchangeClients(sandbox_url), datetime.now(UTC), "acme")
+    assert problems == []
+    (p,) = recorded
+    rows = _q(url, """select venue, amount, limit_price, fee, expected_cost, routed from ops.rebalance_orders
+                      where tenant_id = 'acme' and proposal_id = %s""", p.proposal_id)
+    assert rows and all(r[0] == "kraken" and r[5] is False for r in rows)
+    # the naive plan's cost: the fee and half the spread crossed at the ticker (what it was before routing)
+    assert all(r[4] >= r[3] for r in rows) and p.expected_cost == sum(r[4] for r in rows)
