@@ -100,6 +100,27 @@ def set_targets(wh: Warehouse, tenant_id: str, portfolio_id: str, bands: Sequenc
                                 cash_asset, min_trade, venues, login)
 
 
+def set_arbitrage_threshold(wh: Warehouse, tenant_id: str, bps: Decimal, login: str, password: str) -> datetime:
+    """The edge (bps, net of every cost) above which the tenant's arbitrage opportunities raise an alert, recorded on
+    `login`, one of the tenant's managers (as targets are). PermissionError when the login may not."""
+    if not bps.is_finite() or bps < 0:
+        raise ValueError(f"the threshold is a number of basis points ≥ 0, not {bps}")
+    with wh.connect() as conn:
+        if conn.execute("select 1 from ops.tenants where tenant_id = %s", (tenant_id,)).fetchone() is None:
+            raise ValueError(f"no tenant {tenant_id}")
+    person = _manager_of(wh, tenant_id, login, password, "set its arbitrage threshold")
+    return store.record_arbitrage_threshold(person, tenant_id, bps)
+
+
+def arbitrage_thresholds(wh: Warehouse, tenant_id: str | None = None) -> list[tuple[str, Decimal, datetime | None,
+                                                                                   str | None]]:
+    """(tenant, threshold in bps, set at, set by) in force per tenant; the default (no row yet) with no date."""
+    from pipelines.domain.arbitrage import DEFAULT_ALERT_EDGE_BPS
+
+    return [(t, DEFAULT_ALERT_EDGE_BPS if bps is None else bps, at, by)
+            for t, bps, at, by in store.arbitrage_thresholds(wh, tenant_id)]
+
+
 def _manager_of(wh: Warehouse, tenant_id: str, login: str, password: str, what: str) -> Warehouse:
     """The warehouse as `login`, once checked that it is a manager of the tenant and the password opens it."""
     try:
