@@ -1,9 +1,11 @@
 """The venues' order desks: one `matching.MatchingEngine` per venue over the world, for the dialects' order endpoints.
 
-The book of a market is `matching.order_book` around the world's last price on that venue (the price the tickers
-show), its depth scaled by `depth` (1: as the book is; a test thins it to see a partial fill). Every fill is booked
-into the world at once as the account's trade (`World.book_fill`): the balances change and the venue's normal
-trade history lists it, with the order's id, so Coinbook's trade sync brings it back like any other trade.
+The book of a market is the one the venue's depth endpoint serves (`books.book`: the last-hour close on that venue,
+the planted gap included, all MAX_LEVELS levels), so an order routed on what the depth endpoint showed fills against
+those very levels; its depth scaled by `depth` (1: as the book is; a test thins it to see a partial fill). Every
+fill is booked into the world at once as the account's trade (`World.book_fill`): the balances change and the
+venue's normal trade history lists it, with the order's id, so Coinbook's trade sync brings it back like any other
+trade.
 
 One desk per world (`desk(world)`), created on the first order: a world nobody trades on is not touched, so the
 demo world's digest does not change. Order ids start far above the world's own (they never collide).
@@ -15,7 +17,8 @@ import threading
 import time
 from decimal import ROUND_FLOOR, Decimal
 
-from sandbox.matching import EngineOrder, Level, MatchingEngine, OrderRefused, order_book
+from sandbox import books
+from sandbox.matching import EngineOrder, Level, MatchingEngine, OrderRefused
 from sandbox.world import VENUES, Market, World
 
 FIRST_ORDER_ID = 90_000_000_000  # per venue, + 1,000,000,000 × the venue's place in VENUES
@@ -33,12 +36,9 @@ class Desk:
                         for i, venue in enumerate(VENUES)}
         self.trade_ids: dict[tuple[str, int], list[int]] = {}  # (venue, order id) → the world's trade ids
 
-    def mid(self, market: Market) -> Decimal:
-        last = self.world.prices.market_close(market, self.world.prices.hours - 1)
-        return (Decimal(repr(last)) / market.tick).to_integral_value() * market.tick
-
     def book(self, market: Market) -> tuple[list[Level], list[Level]]:
-        bids, asks = order_book(market, self.mid(market))
+        # The depth endpoints' book, every level they may show: one book source for depth and matching.
+        bids, asks = books.book(self.world, market, books.MAX_LEVELS)
         if self.depth == 1:
             return bids, asks
 

@@ -38,8 +38,8 @@ def record_targets(wh: Warehouse, tenant_id: str, portfolio_id: str,
 def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: dict[str, Any],
                     orders: Sequence[tuple[Any, ...]]) -> bool:
     """The proposal (`proposal`: the columns of ops.rebalance_proposals but the keys), its orders (account_id, venue,
-    symbol, side, amount, limit_price, notional, fee, client_order_id) and its first event ('proposed'), once:
-    False when it is already recorded (the same portfolio, day and orders)."""
+    symbol, side, amount, limit_price, notional, fee, client_order_id, expected_cost, routed: V044) and its first
+    event ('proposed'), once: False when it is already recorded (the same portfolio, day and orders)."""
     columns = ("portfolio_id", "cash_asset", "value", "expected_cost", "var_before_usd", "var_after_usd", "blocked",
                "block_reason", "drifts", "skipped", "targets_set_at")
     values = [proposal[c] for c in columns]
@@ -56,8 +56,9 @@ def record_proposal(wh: Warehouse, tenant_id: str, proposal_id: str, proposal: d
         with conn.cursor() as cur:
             cur.executemany(
                 """insert into ops.rebalance_orders (tenant_id, proposal_id, order_index, account_id, venue, symbol,
-                                                     side, amount, limit_price, notional, fee, client_order_id)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                                     side, amount, limit_price, notional, fee, client_order_id,
+                                                     expected_cost, routed)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 [(tenant_id, proposal_id, i, *order) for i, order in enumerate(orders)])
         conn.execute("""insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
                         values (%s, %s, 'proposed', %s)""", (tenant_id, proposal_id, proposal["block_reason"]))
@@ -100,3 +101,28 @@ def record_decision(person: Warehouse, tenant_id: str, proposal_id: str, state: 
         raise ValueError(str(exc).strip().splitlines()[0]) from None
     assert row is not None
     return int(row[0])
+
+
+def record_arbitrage_threshold(person: Warehouse, tenant_id: str, alert_edge_bps: Decimal) -> datetime:
+    """The tenant's arbitrage alert threshold from now on (ops.arbitrage_settings, V041), written on the manager's own
+    login (`person`: the trigger stamps it as recorded_by). Returns when it was set."""
+    try:
+        with person.connect() as conn, conn.transaction():
+            row = conn.execute("""insert into ops.arbitrage_settings (tenant_id, alert_edge_bps) values (%s, %s)
+                                  returning set_at""", (tenant_id, alert_edge_bps)).fetchone()
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
+        raise ValueError(str(exc).strip().splitlines()[0]) from None
+    assert row is not None
+    return row[0]
+
+
+def arbitrage_thresholds(wh: Warehouse, tenant_id: str | None = None
+                         ) -> list[tuple[str, Decimal | None, datetime | None, str | None]]:
+    """Per tenant (or this one): (tenant, threshold in bps, set at, set by) in force; None when never set."""
+    with wh.connect() as conn:
+        return conn.execute(
+            """select t.tenant_id, s.alert_edge_bps, s.set_at, s.recorded_by from ops.tenants t
+               left join lateral (select alert_edge_bps, set_at, recorded_by from ops.arbitrage_settings a
+                                  where a.tenant_id = t.tenant_id order by set_at desc limit 1) s on true
+               where %(t)s::text is null or t.tenant_id = %(t)s
+               order by t.tenant_id""", {"t": tenant_id}).fetchall()

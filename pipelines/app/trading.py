@@ -25,6 +25,9 @@ app = typer.Typer(help="Rebalancing: targets per portfolio, proposals, approvals
                   no_args_is_help=True)
 targets_app = typer.Typer(help="Target weights and bands per portfolio.", no_args_is_help=True)
 app.add_typer(targets_app, name="targets")
+arbitrage_app = typer.Typer(help="Cross-venue arbitrage detection: the alert threshold per tenant.",
+                            no_args_is_help=True)
+app.add_typer(arbitrage_app, name="arbitrage")
 HUNDRED = Decimal(100)
 
 
@@ -243,3 +246,36 @@ def send(proposal_id: str = typer.Argument(...),
     console.print(table)
     if p.state == "failed":
         raise typer.Exit(1)
+
+
+@arbitrage_app.command("threshold")
+def arbitrage_threshold(
+    tenant: str = typer.Option(..., "--tenant", help="The tenant."),
+    bps: str = typer.Option(..., "--bps", help="Alert above this edge, in basis points net of fees and transfers."),
+    login: str = typer.Option(None, "--as", help=AS_HELP),
+) -> None:
+    """Set a tenant's arbitrage alert threshold, on your own manager login (the previous one stays in the history)."""
+    try:
+        value = Decimal(bps)
+    except InvalidOperation:
+        raise _fail(f"--bps {bps}: not a number") from None
+    person = login_and_password(login)
+    if person is None:
+        raise _fail("the threshold is set by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
+                    "(coinbook users add NAME --role manager --tenant T)")
+    try:
+        set_at = trading.set_arbitrage_threshold(_wh(), tenant, value, *person)
+    except (ValueError, PermissionError) as exc:
+        raise _fail(f"refused: {exc}") from None
+    console.print(f"{escape(tenant)}: arbitrage alerts above {value} bps, set at {set_at:%Y-%m-%d %H:%M:%S %Z} by "
+                  f"{escape(person[0])}")
+
+
+@arbitrage_app.command("show")
+def arbitrage_show(tenant: str = typer.Option(None, "--tenant")) -> None:
+    """The arbitrage alert threshold in force per tenant."""
+    rows = trading.arbitrage_thresholds(_wh(), tenant)
+    table = Table("tenant", "alert above (bps)", "set at", "by")
+    for t, value, at, by in rows:
+        table.add_row(t, str(value), "default" if at is None else f"{at:%Y-%m-%d %H:%M:%S}", by or "")
+    console.print(table if rows else "no tenants")

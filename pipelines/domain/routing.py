@@ -19,7 +19,7 @@ Pure: no I/O. Decimals throughout.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 from itertools import combinations
@@ -177,3 +177,12 @@ def naive(books: Sequence[VenueBook], home: str, amount: Decimal, side: str) -> 
     if not home_books:
         raise ValueError(f"no book for the home venue {home}")
     return _greedy(home_books, amount, side)
+
+
+def priced(books: Sequence[VenueBook], amounts: Mapping[str, Decimal], side: str) -> Route:
+    """A given split (venue → amount) priced through the same books as `route` prices its own, so that a plan made
+    elsewhere (a proposal's home-venue orders) and the router's are compared on equal terms."""
+    by_venue = {b.venue: b for b in books}
+    slices = [s for venue, amount in amounts.items() if amount > 0
+              and (s := _slice(by_venue[venue], amount, side)) is not None]
+    return Route(side, sum(amounts.values(), ZERO), tuple(slices))

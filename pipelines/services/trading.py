@@ -3,7 +3,10 @@
 For each portfolio with targets: its holdings (marts.positions, valued at the latest prices; what may be sold is
 the free part of the account's latest reported balance), the markets its exchange accounts can trade (the venue's
 steps, minimums and taker fee from ccxt's markets, the shared cache; bid and ask from the latest tickers), the
-circuit breaker (marts.circuit_breaker) → `domain.rebalancing.propose` → ops.rebalance_proposals with its orders,
+circuit breaker (marts.circuit_breaker) → `domain.rebalancing.propose` → where an asset's trade can go to two venues
+or more, their order books (ccxt `fetch_order_book`, kept BOOK_FRESHNESS_S seconds) and
+`domain.routed_rebalancing.route_proposal`, the router's split when it is cheaper → ops.rebalance_proposals with its
+orders (each with its expected cost and whether it was routed, V044),
 its 1-day 99 % historical VaR before and after (marts.asset_returns, the risk service's definition of returns).
 A proposal's id is a digest of the portfolio, the day and the orders: re-running the asset the same day with
 nothing changed records nothing new.
@@ -15,7 +18,9 @@ the login of the person who did it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -37,6 +42,9 @@ from pipelines.domain.rebalancing import (
     propose,
 )
 from pipelines.domain.risk import historical_var
+from pipelines.domain.routed_rebalancing import Book, RoutedOrder, routable, route_proposal
+from pipelines.domain.routing import Level
+from pipelines.services.arbitrage import BOOK_LIMIT, DEFAULT_BOOK_LIMIT
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.risk import RETURNS_SQL, returns_matrix
 from pipelines.services.users import UserError, acting_as
@@ -46,6 +54,11 @@ from warehouse.users import logins
 
 VAR_DAYS = 365
 VAR_CONFIDENCE = 0.99
+# A book read for routing is used again within this many seconds (several portfolios trading the same market in one
+# run read it once); older, it is read again: a proposal is priced on books a few seconds old at most.
+BOOK_FRESHNESS_S = 15.0
+_book_cache: dict[tuple[str, str, str, str], tuple[float, Book]] = {}
+_book_cache_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,27 @@ def set_targets(wh: Warehouse, tenant_id: str, portfolio_id: str, bands: Sequenc
     person = _manager_of(wh, tenant_id, login, password, "sets its targets")
     return store.record_targets(person, tenant_id, portfolio_id, [(b.asset, b.target, b.lower, b.upper) for b in bands],
                                 cash_asset, min_trade, venues, login)
+
+
+def set_arbitrage_threshold(wh: Warehouse, tenant_id: str, bps: Decimal, login: str, password: str) -> datetime:
+    """The edge (bps, net of every cost) above which the tenant's arbitrage opportunities raise an alert, recorded on
+    `login`, one of the tenant's managers (as targets are). PermissionError when the login may not."""
+    if not bps.is_finite() or bps < 0:
+        raise ValueError(f"the threshold is a number of basis points ≥ 0, not {bps}")
+    with wh.connect() as conn:
+        if conn.execute("select 1 from ops.tenants where tenant_id = %s", (tenant_id,)).fetchone() is None:
+            raise ValueError(f"no tenant {tenant_id}")
+    person = _manager_of(wh, tenant_id, login, password, "set its arbitrage threshold")
+    return store.record_arbitrage_threshold(person, tenant_id, bps)
+
+
+def arbitrage_thresholds(wh: Warehouse, tenant_id: str | None = None) -> list[tuple[str, Decimal, datetime | None,
+                                                                                   str | None]]:
+    """(tenant, threshold in bps, set at, set by) in force per tenant; the default (no row yet) with no date."""
+    from pipelines.domain.arbitrage import DEFAULT_ALERT_EDGE_BPS
+
+    return [(t, DEFAULT_ALERT_EDGE_BPS if bps is None else bps, at, by)
+            for t, bps, at, by in store.arbitrage_thresholds(wh, tenant_id)]
 
 
 def _manager_of(wh: Warehouse, tenant_id: str, login: str, password: str, what: str) -> Warehouse:
@@ -199,6 +233,57 @@ def load_markets(conn: Any, clients: ExchangeClients, venues: dict[str, str], ca
     return markets, problems
 
 
+def order_books(clients: ExchangeClients, modes: Mapping[str, str], wanted: set[tuple[str, str]],
+                clock: Any = time.monotonic) -> tuple[dict[tuple[str, str], Book], list[str]]:
+    """(venue, symbol) → its order book, read with ccxt `fetch_order_book` (the arbitrage scan's depth per venue) or
+    taken from the cache when read less than BOOK_FRESHNESS_S ago. A book that cannot be read is a problem: that
+    venue is then not routed to (the naive plan stays)."""
+    out: dict[tuple[str, str], Book] = {}
+    problems: list[str] = []
+    for venue, symbol in sorted(wanted):
+        key = (clients.sandbox_url or "", venue, modes[venue], symbol)
+        with _book_cache_lock:
+            cached = _book_cache.get(key)
+        if cached is not None and clock() - cached[0] < BOOK_FRESHNESS_S:
+            out[(venue, symbol)] = cached[1]
+            continue
+        try:
+            raw = clients.public_client(venue, modes[venue]).fetch_order_book(
+                symbol, BOOK_LIMIT.get(venue, DEFAULT_BOOK_LIMIT))
+        except Exception as exc:  # one book unread leaves that venue out of the routing, nothing more
+            problems.append(f"{venue} {symbol}: book not read for routing ({type(exc).__name__}: {exc})")
+            continue
+        book = Book(_levels(raw.get("bids") or []), _levels(raw.get("asks") or []))  # ccxt: [[price, amount], …]
+        with _book_cache_lock:
+            _book_cache[key] = (clock(), book)
+        out[(venue, symbol)] = book
+    return out, problems
+
+
+def _levels(rows: Sequence[Any]) -> tuple[Level, ...]:
+    return tuple(Level(Decimal(str(r[0])), Decimal(str(r[1]))) for r in rows if r[1])
+
+
+def routed_orders(clients: ExchangeClients, modes: Mapping[str, str], targets: Targets,
+                  holdings: Sequence[Holding], markets: Sequence[Market],
+                  proposal: Proposal) -> tuple[list[RoutedOrder], list[str]]:
+    """The proposal's orders, routed where an asset's trade can go to two venues or more (books read only then)."""
+    wanted: set[tuple[str, str]] = set()
+    market_of = {(m.venue, m.symbol): m for m in markets}
+    for asset, side in {(market_of[(o.venue, o.symbol)].base, o.side) for o in proposal.orders}:
+        if side == "sell":
+            candidates = routable(targets, holdings, markets, asset, side)
+        else:  # a purchase may be paid on any venue with cash, or cash its sales bring
+            candidates = [m for m in markets if m.base == asset and m.quote == targets.cash_asset]
+        if len({m.venue for m in candidates}) >= 2:
+            wanted |= {(m.venue, m.symbol) for m in candidates}
+    if not wanted:
+        return [RoutedOrder(o, o.fee + o.spread_cost, False) for o in proposal.orders], []
+    books, problems = order_books(clients, modes, wanted)
+    routed, _notes = route_proposal(proposal, targets, holdings, markets, books)
+    return routed, problems
+
+
 def breaker_state(conn: Any, tenant_id: str, portfolio_id: str) -> tuple[bool, str | None]:
     row = conn.execute("""select breaker_open, breaker_reason from marts.circuit_breaker
                           where tenant_id = %s and portfolio_id = %s""", (tenant_id, portfolio_id)).fetchone()
@@ -258,6 +343,10 @@ def propose_all(wh: Warehouse, clients: ExchangeClients, now: datetime,
                 continue
             if not proposal.needs_trading:
                 continue
+            venue_modes = {m.venue: venues[m.venue] for m in markets}
+            routed, route_problems = routed_orders(clients, venue_modes, t, holdings, markets, proposal)
+            problems += [f"{pt.tenant_id}/{t.portfolio_id}: {p}" for p in route_problems]
+            proposal.orders = [r.order for r in routed]
             pid = proposal_id(pt.tenant_id, t.portfolio_id, now.date(), proposal)
             exposures = _exposures(holdings, usd)
             after = _exposures(holdings_after(holdings, proposal.orders, markets), usd)
@@ -271,9 +360,11 @@ def propose_all(wh: Warehouse, clients: ExchangeClients, now: datetime,
                               for d in proposal.drifts],
                    "skipped": [{"asset": s.asset, "reason": s.reason} for s in proposal.skipped],
                    "targets_set_at": pt.set_at}
-            orders = [(o.account_id, o.venue, o.symbol, o.side, o.amount, o.limit_price,
-                       o.notional.quantize(Decimal("1e-8")), o.fee.quantize(Decimal("1e-8")), client_order_id(pid, i))
-                      for i, o in enumerate(proposal.orders)]
+            orders = [(r.order.account_id, r.order.venue, r.order.symbol, r.order.side, r.order.amount,
+                       r.order.limit_price, r.order.notional.quantize(Decimal("1e-8")),
+                       r.order.fee.quantize(Decimal("1e-8")), client_order_id(pid, i),
+                       r.expected_cost.quantize(Decimal("1e-8")), r.routed)
+                      for i, r in enumerate(routed)]
             if store.record_proposal(wh, pt.tenant_id, pid, row, orders):
                 recorded.append(pid)
     return proposals(wh, tenant_id, recorded), problems
