@@ -220,8 +220,10 @@ def load_markets(conn: Any, clients: ExchangeClients, venues: dict[str, str], ca
         for asset in sorted(assets):
             symbol = f"{asset}/{cash}"
             m = exchange.markets.get(symbol)
-            quote = tickers.get((venue, asset))
-            if m is None or not m.get("spot", True) or quote is None:
+            if m is None or not m.get("spot", True):
+                continue
+            quote = tickers.get((venue, asset)) or _top_of_book(clients, venue, mode, symbol, problems)
+            if quote is None:
                 continue
             limits = m.get("limits") or {}
             markets.append(Market(venue, symbol, asset, cash, _decimal(quote[0]), _decimal(quote[1]),
@@ -231,6 +233,22 @@ def load_markets(conn: Any, clients: ExchangeClients, venues: dict[str, str], ca
                                   _decimal((limits.get("cost") or {}).get("min")),
                                   _decimal(m.get("taker"))))
     return markets, problems
+
+
+def _top_of_book(clients: ExchangeClients, venue: str, mode: str, symbol: str,
+                 problems: list[str]) -> tuple[Decimal, Decimal] | None:
+    """Best bid and ask from the venue's book where the warehouse's tickers carry none: ccxt's Coinbase tickers
+    (Advanced Trade's product list) have a price but no bid or ask, and a venue left out for that would
+    silently get no proposal. None (and a problem named) when the book has no side to quote."""
+    books, book_problems = order_books(clients, {venue: mode}, {(venue, symbol)})
+    problems.extend(book_problems)
+    book = books.get((venue, symbol))
+    if book is None:
+        return None
+    if not book.bids or not book.asks:
+        problems.append(f"{venue} {symbol}: no bid or ask (ticker nor book): no order proposed there")
+        return None
+    return book.bids[0].price, book.asks[0].price
 
 
 def order_books(clients: ExchangeClients, modes: Mapping[str, str], wanted: set[tuple[str, str]],
