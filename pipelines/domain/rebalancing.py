@@ -236,7 +236,10 @@ def propose(targets: Targets, holdings: Sequence[Holding], markets: Sequence[Mar
         if not d.outside:
             continue
         delta = (d.target - d.weight) * value  # type: ignore[operator]  # cash value to buy (+) or sell (−)
-        price = prices[d.asset]
+        price = prices.get(d.asset)
+        if price is None or price <= 0:  # a target in a coin nobody prices: said, not a crash of every portfolio
+            proposal.skipped.append(Skipped(d.asset, f"no price for {d.asset} in {targets.cash_asset}"))
+            continue
         if delta < 0:
             remaining = -delta / price
             sources = sorted((h for h in holdings if h.asset == d.asset and h.free > 0 and usable(h)),

@@ -328,6 +328,15 @@ def proposal_id(tenant_id: str, portfolio_id: str, day: date, proposal: Proposal
     return "rb-" + hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def latest_usd_prices(conn: Any, assets: set[str]) -> dict[str, Decimal]:
+    """The latest USD price of each asset (int_prices_latest: tickers, then candles, then via BTC)."""
+    if not assets:
+        return {}
+    rows = conn.execute("select asset, price_usd from intermediate.int_prices_latest "
+                        "where asset = any(%s) and price_usd > 0", (sorted(assets),)).fetchall()
+    return {a: Decimal(p) for a, p in rows}
+
+
 def propose_all(wh: Warehouse, clients: ExchangeClients, now: datetime,
                 tenant_id: str | None = None) -> tuple[list[ProposalRow], list[str]]:
     """A proposal for every portfolio with targets that needs trading (an asset outside its band). Returns the
@@ -347,6 +356,9 @@ def propose_all(wh: Warehouse, clients: ExchangeClients, now: datetime,
             if cash_usd is None:
                 problems.append(f"{pt.tenant_id}/{t.portfolio_id}: no USD price for the cash asset {t.cash_asset}")
                 continue
+            # A band may name a coin the portfolio does not hold yet (a first purchase): its price is the latest
+            # USD price the warehouse has, as every held coin's is
+            usd = {**latest_usd_prices(conn, {b.asset for b in t.bands} - set(usd)), **usd}
             prices = {a: p / cash_usd for a, p in usd.items()}
             venues = {h.venue: modes[h.account_id] for h in holdings
                       if modes.get(h.account_id) and h.free > 0 and (not t.venues or h.venue in t.venues)}
