@@ -18,7 +18,7 @@ os.environ.setdefault("COINBOOK_PG_FAST", "1")
 # to its workers in collection order (`--no-loadscope-reorder`: by default pytest-xdist re-sorts modules by their
 # number of tests, which put the long modules with few tests — the CLI run, execution, metrics — last, a tail of
 # ~8 minutes on one or two workers), and a long module started last is a tail the other workers wait out.
-# test_execution, test_earn, test_proposal_supersede and test_rebalancing share one synced world
+# test_execution, test_earn and test_rebalancing share one synced world
 # (tests/support.synced_world): test_execution, the longest of them, first (it usually builds the world), the others
 # later, so that world is usually built (or being built) by then; their own tests still take minutes (the CLI).
 SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
