@@ -29,7 +29,7 @@ test: setup  ## warehouse + dbt manifest, then the whole test suite (four worker
 	$(BIN)/coinbook prepare
 	$(BIN)/pytest -q -n 4 --dist loadfile --no-loadscope-reorder --durations=15 -m "not long"
 
-test-long: setup  ## what make test leaves out to stay under CI's 30 minutes (the tests marked long): the scaled world's nightly run (4 tenants / 5,000 trades), the fault-injection pipeline runs (20 % faults; a venue down), sending proposals and superseding them (each its own pipeline run); ~30 min
+test-long: setup  ## what make test leaves out to stay under CI's 30 minutes (the tests marked long): the scaled world's nightly run (4 tenants / 5,000 trades), the fault-injection pipeline runs (20 % faults; a venue down), superseding proposals (its own pipeline run)
 	$(BIN)/coinbook prepare
 	$(BIN)/pytest -q -n 2 --dist loadfile -m long tests/integration
 

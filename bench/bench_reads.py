@@ -20,27 +20,22 @@ import argparse
 import contextlib
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from pipelines.app.ready import ensure_dbt_manifest
+from bench.scratch import Scratch, scratch_world
 from pipelines.app.runner import run_pipeline
 from pipelines.domain.read_queries import ReadQuery, dashboard_queries, readme_selects
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.sql_docs import read_marts, sql_statements
 from pipelines.services.users import add_user, remove_user
 from pipelines.services.venues import SEED_VENUES as VENUES
 from pipelines.settings import get_settings
-from sandbox.server import SandboxServer
 from sandbox.world import Scale
-from tests.support import definitions_for
 from warehouse.cluster import LocalCluster
 from warehouse.connection import Warehouse
 
@@ -51,16 +46,11 @@ SIZED = ("marts.ledger", "marts.positions", "marts.position_history", "marts.por
          "marts.missing_cost_basis", "marts.tax_year_disposals", "ops.quarantine", "ops.sync_log")
 
 
-def build_world(cluster: LocalCluster, name: str, scale: Scale) -> float:
-    """The world at `scale` through the nightly path, cold, into database `name`; returns the seconds it took."""
-    url = cluster.url(name)
+def build_world(scratch: Scratch) -> float:
+    """The scratch world through the nightly path, cold; returns the seconds it took."""
     t0 = time.perf_counter()
-    with SandboxServer(port=0, malformed=True, scale=scale) as sandbox, tempfile.TemporaryDirectory() as tmp:
-        wh = Warehouse(url)
-        register_accounts(wh, specs_from_sandbox(sandbox.url))
-        instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
-            outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, VENUES)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
+        outcome = run_pipeline(scratch.defs, scratch.instance, scratch.wh, VENUES)
     for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
         print(f"  build: {failure}")
     return time.perf_counter() - t0
@@ -170,39 +160,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--readme", type=Path, default=README, help="the README whose examples to run (before/after)")
     parser.add_argument("--plans", type=int, default=3, help="EXPLAIN ANALYZE of this many slowest queries")
     args = parser.parse_args(argv)
-    settings = get_settings()
-    cluster = LocalCluster(settings.home, settings.pg_port)
-    cluster.up()
-    name = args.database or f"bench_{uuid.uuid4().hex[:8]}"
-    try:
-        if not args.database:
-            cluster.create_database(name)
-            cluster.migrate(name)
-            ensure_dbt_manifest(settings, cluster.url(name))
-            print(f"building {args.scale} into {name} …", flush=True)
-            print(f"built in {build_world(cluster, name, Scale.parse(args.scale)):.0f} s", flush=True)
-        admin = Warehouse(cluster.admin_url(name))
-        tenant = busiest_tenant(admin)
-        print(f"database {name}, tenant {tenant}; rows (all tenants): "
-              + ", ".join(f"{rel} {n:,}" for rel, n in sizes(admin).items()), flush=True)
-        queries = [("manager", q) for q in dashboard_queries(tenant)]
-        # the README's examples name acme: the measured tenant instead (its rows, not an empty answer)
-        queries += [("auditor", ReadQuery(q.name, q.sql.replace("'acme'", f"'{tenant}'")))
-                    for q in readme_selects(args.readme.read_text())]
-        queries += [("auditor", ReadQuery(f"sqldoc:{mart.name}", sql.replace("'acme'", f"'{tenant}'")))
-                    for mart in read_marts()
-                    for sql in sql_statements(mart.example) if sql.lower().startswith(("select", "with"))]
-        with tenant_logins(admin, cluster.url(name), tenant) as logins:
-            t0 = time.perf_counter()
-            results = measure(logins, queries, args.runs)
-            print(f"{len(queries)} queries x {args.runs} runs in {time.perf_counter() - t0:.0f} s, "
-                  f"load average {os.getloadavg()[0]:.1f}")
-            report(results, logins, args.plans)
-    finally:
-        if args.keep or args.database:
-            print(f"\ndatabase kept: {name}")
-        else:
-            cluster.drop_database(name)
+    if args.database:
+        settings = get_settings()
+        cluster = LocalCluster(settings.home, settings.pg_port)
+        cluster.up()
+        measure_database(cluster, args.database, args)
+        print(f"\ndatabase kept: {args.database}")
+        return
+    # the world built cold in a scratch database of its own (bench/scratch.py: dropped at the end unless --keep)
+    with scratch_world(malformed=True, scale=Scale.parse(args.scale), keep=args.keep) as scratch:
+        print(f"building {args.scale} into {scratch.name} (the world generated in {scratch.generated_s:.0f} s) …",
+              flush=True)
+        print(f"built in {build_world(scratch):.0f} s", flush=True)
+        settings = get_settings()
+        measure_database(LocalCluster(settings.home, settings.pg_port), scratch.name, args)
+    if args.keep:
+        print(f"\ndatabase kept: {scratch.name}")
+
+
+def measure_database(cluster: LocalCluster, name: str, args: argparse.Namespace) -> None:
+    """Every query of `name` as the logins of its busiest tenant, and the report."""
+    admin = Warehouse(cluster.admin_url(name))
+    tenant = busiest_tenant(admin)
+    print(f"database {name}, tenant {tenant}; rows (all tenants): "
+          + ", ".join(f"{rel} {n:,}" for rel, n in sizes(admin).items()), flush=True)
+    queries = [("manager", q) for q in dashboard_queries(tenant)]
+    # the README's examples name acme: the measured tenant instead (its rows, not an empty answer)
+    queries += [("auditor", ReadQuery(q.name, q.sql.replace("'acme'", f"'{tenant}'")))
+                for q in readme_selects(args.readme.read_text())]
+    queries += [("auditor", ReadQuery(f"sqldoc:{mart.name}", sql.replace("'acme'", f"'{tenant}'")))
+                for mart in read_marts()
+                for sql in sql_statements(mart.example) if sql.lower().startswith(("select", "with"))]
+    with tenant_logins(admin, cluster.url(name), tenant) as logins:
+        t0 = time.perf_counter()
+        results = measure(logins, queries, args.runs)
+        print(f"{len(queries)} queries x {args.runs} runs in {time.perf_counter() - t0:.0f} s, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        report(results, logins, args.plans)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The scratch world the pipeline benchmarks share: the private cluster up, a database of their own (migrated, the
 dbt manifest built for it), the sandbox on an ephemeral port with every account it serves registered, the
-definitions wired to both and an ephemeral Dagster instance; the database dropped at the end, whatever happens."""
+definitions wired to both and an ephemeral Dagster instance; the database dropped at the end, whatever happens
+(unless kept: `keep=True`, for measuring it again)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ class Scratch:
     instance: dg.DagsterInstance
     tmp: str
     generated_s: float  # the sandbox world's generation (minutes for the big scales: bench_scale prints it)
+    name: str  # the database's, on the private cluster
 
 
 @contextmanager
-def scratch_world(*, malformed: bool = True, scale: Scale | None = None) -> Iterator[Scratch]:
+def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: bool = False) -> Iterator[Scratch]:
     settings = get_settings()
     cluster = LocalCluster(settings.home, settings.pg_port)
     cluster.up()
@@ -52,6 +54,7 @@ def scratch_world(*, malformed: bool = True, scale: Scale | None = None) -> Iter
             wh = Warehouse(url)
             register_accounts(wh, specs_from_sandbox(sandbox.url))
             yield Scratch(url, wh, sandbox, definitions_for(url, sandbox.url),
-                          dg.DagsterInstance.ephemeral(tempdir=tmp), tmp, generated)
+                          dg.DagsterInstance.ephemeral(tempdir=tmp), tmp, generated, name)
     finally:
-        cluster.drop_database(name)
+        if not keep:
+            cluster.drop_database(name)

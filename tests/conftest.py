@@ -18,15 +18,17 @@ os.environ.setdefault("COINBOOK_PG_FAST", "1")
 # to its workers in collection order (`--no-loadscope-reorder`: by default pytest-xdist re-sorts modules by their
 # number of tests, which put the long modules with few tests — the CLI run, execution, metrics — last, a tail of
 # ~8 minutes on one or two workers), and a long module started last is a tail the other workers wait out.
-# test_rebalancing copies test_earn's synced world (tests/support.synced_world): last, so that world is usually
-# built (or being built) by then; its own tests still take minutes (the trading CLI's processes).
+# test_execution, test_earn and test_rebalancing share one synced world
+# (tests/support.synced_world): test_execution, the longest of them, first (it usually builds the world), the others
+# later, so that world is usually built (or being built) by then; their own tests still take minutes (the CLI).
 SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integration/test_venue_semantics.py",
               "integration/test_resilience.py", "e2e/test_cli_run.py", "integration/test_asof_reports.py",
-              "integration/test_execution.py", "integration/test_proposal_supersede.py",
-              "integration/test_binance_earn.py", "integration/test_earn.py", "integration/test_dbt_unit_tests.py",
-              "integration/test_metrics_endpoint.py", "integration/test_compliance_officers.py",
-              "integration/test_arbitrage.py", "integration/test_rebalancing.py",
-              "integration/test_execution_venues.py")  # after test_venue_semantics.py: it copies that world
+              "integration/test_execution.py", "integration/test_binance_earn.py",
+              "integration/test_dbt_unit_tests.py", "integration/test_metrics_endpoint.py",
+              "integration/test_earn.py", "integration/test_proposal_supersede.py",
+              "integration/test_compliance_officers.py", "integration/test_arbitrage.py",
+              "integration/test_rebalancing.py",
+              "integration/test_execution_venues.py", "integration/test_routed_proposals.py")  # copy semantics' world
 
 
 SESSION = "COINBOOK_TEST_SESSION"  # = tests.support.SESSION_ENV (not imported here: collection stays light)

@@ -59,7 +59,9 @@ class WorldSpec:
 
     `plant(world, now_ms)` adds activity to the sandbox world before the run and returns what it planted; it is
     replayed on each module's own sandbox, so it must be deterministic given `now_ms` (the builder's clock,
-    kept in the marker). `accounts` / `venues`: the sandbox accounts registered (both empty: every account)."""
+    kept in the marker). `accounts` / `venues`: the sandbox accounts registered (both empty: every account).
+    `prepare(warehouse, planted, tmp)`: what the run must find in the database besides the accounts (a statement
+    imported, say), after the plant and before the run; what it writes is in the template, so in every copy."""
 
     name: str
     accounts: tuple[str, ...] = ()
@@ -68,6 +70,7 @@ class WorldSpec:
     malformed: bool = False
     transform: bool | str = True  # run_pipeline's: True = the tier's transform, or a transform job's name
     private_home: bool = False  # the exchange clients' cache in the module's tmp dir, not COINBOOK_HOME
+    prepare: Callable[[Warehouse, Any, Path], None] | None = None
 
 
 @dataclass
@@ -127,6 +130,8 @@ def _build(cluster: LocalCluster, spec: WorldSpec, template: str, sandbox: Any, 
     planted = spec.plant(sandbox.world, now_ms) if spec.plant else None
     wh = Warehouse(url)
     register_accounts(wh, _registered(spec, sandbox.url))
+    if spec.prepare:
+        spec.prepare(wh, planted, tmp)
     resources = ({"exchanges": ExchangeResource(sandbox_url=sandbox.url, database_url=url, home=str(tmp))}
                  if spec.private_home else None)
     instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp / "dagster"))

@@ -1,5 +1,6 @@
 """Sending approved proposals (issue 18 §1) on the sandbox, on a database of its own: acme's Binance and Kraken accounts
-synced by a real pipeline run (Binance with `trading: enabled`, Kraken without), a portfolio pushed out of its band, a
+synced by a real pipeline run (a copy of test_earn's world: the modules share that run; then `trading: enabled` on
+Binance, Kraken without), a portfolio pushed out of its band, a
 proposal approved on a manager's login, sent with ccxt to the sandbox's Binance (its matching engine), the fills brought
 back by the normal trade sync — once, however often it runs — reconciling with no new break, and the positions back
 inside the band. Then: a retried send places no second order, a thin book fills part of an order, an account without
@@ -35,19 +36,22 @@ from pipelines.sources.exchanges.client import make_exchange
 from sandbox.orders import desk
 from sandbox.server import SandboxServer
 from sandbox.world import VENUE_MARKETS
-from tests.support import admin_warehouse, definitions_for
+from tests.integration.test_earn import WORLD as EARN_WORLD
+from tests.support import admin_warehouse, definitions_for, synced_world
 from warehouse import execution as store
 from warehouse.connection import Warehouse
 
-# long: a pipeline run of its own and minutes of trading CLI — make test-long, not make test (CI's 30 minutes),
-# until it runs on a shared synced world (tests/support.synced_world)
-pytestmark = [pytest.mark.integration, pytest.mark.long]
+pytestmark = pytest.mark.integration
 ACCOUNTS = ("acme-binance-main", "acme-kraken")
 TRADER = "acme-binance-main"
 PASSWORD = "execution-pass-1234"
 RUN = uuid.uuid4().hex[:6]
 MANAGER = f"erin{RUN}"
 BAND = Decimal("0.02")
+# acme's main book synced by one nightly run: test_earn's world (Earn planted on the Kraken account: its ETH, which
+# no order here touches), shared with test_earn and test_rebalancing
+WORLD = EARN_WORLD
+assert set(WORLD.accounts) == set(ACCOUNTS)
 
 
 @dataclasses.dataclass
@@ -76,28 +80,20 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    from pipelines.app.ready import ensure_dbt_manifest
-    from pipelines.settings import get_settings
-    from warehouse.migrate import apply_migrations
-
-    name = f"coinbook_execution_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        apply_migrations(url)
-        ensure_dbt_manifest(get_settings(), url)
-        with SandboxServer(port=0) as sandbox:
-            specs = [s for s in specs_from_sandbox(sandbox.url) if s.account_id in ACCOUNTS]
-            w = World(url, sandbox, dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster"))),
-                      specs)
+    tmp = tmp_path_factory.mktemp("execution")
+    with synced_world(cluster, WORLD, tmp) as synced:
+        try:
+            specs = [s for s in specs_from_sandbox(synced.sandbox.url) if s.account_id in ACCOUNTS]
+            # the builder's Dagster instance when this module built the world, else one of its own (a copy had no
+            # run: the syncs' cursors are in the database, the instance only gets the account partitions)
+            instance = synced.instance or dg.DagsterInstance.ephemeral(tempdir=str(tmp / "dagster"))
+            w = World(synced.url, synced.sandbox, instance, specs)
             w.register(trading_on=True)
-            w.sync()
-            add_user(admin_warehouse(url), MANAGER, "manager", ["acme"], PASSWORD)
+            add_user(admin_warehouse(synced.url), MANAGER, "manager", ["acme"], PASSWORD)
             yield w
-    finally:
-        with contextlib.suppress(Exception):
-            remove_user(admin_warehouse(url), MANAGER)
-        cluster.drop_database(name)
+        finally:
+            with contextlib.suppress(Exception):
+                remove_user(admin_warehouse(synced.url), MANAGER)
 
 
 def _q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -1,5 +1,5 @@
 """Rebalancing after review (issue 18 §1), on a database of its own: acme's Binance account and its DeFi position set
-(Aave: ETH supplied, USDT borrowed) synced by one real pipeline run against the sandbox.
+(Aave: ETH supplied, USDT borrowed) synced by one real pipeline run against the sandbox (a synced world of its own).
 
 - targets are set on a manager's own login (`coinbook trading targets set --as LOGIN`), as decisions are: the
   database records the login, other roles and other tenants' managers are refused;
@@ -20,25 +20,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from pipelines.app.runner import run_pipeline
 from pipelines.services import trading
-from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.users import add_user, remove_user
-from pipelines.services.venues import SEED_VENUES
-from sandbox.server import SandboxServer
-from tests.support import admin_warehouse, definitions_for
+from tests.support import WorldSpec, admin_warehouse, synced_world
 from warehouse.connection import Warehouse
 
-# long: a pipeline run of its own and minutes of trading CLI — make test-long, not make test (CI's 30 minutes),
-# until it runs on a shared synced world (tests/support.synced_world)
+# long: a pipeline run of its own (below) and minutes of trading CLI — make test-long, not make test (CI's 30 minutes)
 pytestmark = [pytest.mark.integration, pytest.mark.long]
 ACCOUNTS = ("acme-binance-main", "acme-defi")
+# a world of its own, not a copy of test_earn's with the DeFi account synced in it: tried, and with Kraken in the
+# book the second band (0.3 of the weight) got no proposal at all (test_a_newer_proposal_supersedes_the_waiting_one)
+WORLD = WorldSpec("acme_binance_defi", accounts=ACCOUNTS)
 PASSWORD = "supersede-pass-1234"
 RUN = uuid.uuid4().hex[:6]
 ALICE, BOB, CAROL = f"alice{RUN}", f"bob{RUN}", f"carol{RUN}"  # acme's manager, bluefin's, acme's accountant
@@ -46,22 +43,9 @@ ALICE, BOB, CAROL = f"alice{RUN}", f"bob{RUN}", f"carol{RUN}"  # acme's manager,
 
 @pytest.fixture(scope="module")
 def synced(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    from pipelines.app.ready import ensure_dbt_manifest
-    from pipelines.settings import get_settings
-    from warehouse.migrate import apply_migrations
-
-    name = f"coinbook_supersede_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    url = cluster.url(name)
-    try:
-        apply_migrations(url)
-        ensure_dbt_manifest(get_settings(), url)
-        with SandboxServer(port=0) as sandbox:
-            wh = Warehouse(url)
-            register_accounts(wh, [s for s in specs_from_sandbox(sandbox.url) if s.account_id in ACCOUNTS])
-            instance = dg.DagsterInstance.ephemeral(tempdir=str(tmp_path_factory.mktemp("dagster")))
-            outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, SEED_VENUES)
-            assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+    with synced_world(cluster, WORLD, tmp_path_factory.mktemp("supersede")) as world:
+        url = world.url
+        try:
             admin = admin_warehouse(url)
             with admin.connect() as conn:
                 conn.execute("insert into ops.tenants (tenant_id, name) values ('bluefin', 'Bluefin Family Office') "
@@ -69,12 +53,11 @@ def synced(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
             add_user(admin, ALICE, "manager", ["acme"], PASSWORD)
             add_user(admin, BOB, "manager", ["bluefin"], PASSWORD)
             add_user(admin, CAROL, "accountant", ["acme"], PASSWORD)
-            yield url, sandbox.url
-    finally:
-        for login in (ALICE, BOB, CAROL):
-            with contextlib.suppress(Exception):
-                remove_user(admin_warehouse(url), login)
-        cluster.drop_database(name)
+            yield url, world.sandbox.url
+        finally:
+            for login in (ALICE, BOB, CAROL):
+                with contextlib.suppress(Exception):
+                    remove_user(admin_warehouse(url), login)
 
 
 def _q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
