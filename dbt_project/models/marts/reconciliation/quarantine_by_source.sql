@@ -40,8 +40,8 @@ per_class as (
         string_agg(distinct checked_columns, ', ' order by checked_columns) as checked_columns,
         max(quarantined_at) as newest_quarantined_at,
         -- the newest row's reason, as an example of the class; one record fails several checks at the same
-        -- time, so the check and the reason break the tie (else the example depends on the rows' physical order)
-        (array_agg(reason order by quarantined_at desc, source_record_id, check_name, reason))[1] as example_reason
+        -- time, so its columns and the reason break the tie (else the example depends on the rows' physical order)
+        (array_agg(reason order by quarantined_at desc, source_record_id, checked_columns, reason))[1] as example_reason
     from quarantined
     group by tenant_id, account_id, source, raw_table, reason_class
 )
