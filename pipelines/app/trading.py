@@ -40,6 +40,16 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _manager(login: str | None, what: str) -> tuple[str, str]:
+    """The login and password of the person acting (`what` is theirs to do: the warehouse checks they manage the
+    tenant); a clear refusal when none is given."""
+    person = login_and_password(login)
+    if person is None:
+        raise _fail(f"{what} by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
+                    "(coinbook users add NAME --role manager --tenant T)")
+    return person
+
+
 def _percent(text: Any, what: str) -> Decimal:
     try:
         value = Decimal(str(text).strip().rstrip("%"))
@@ -108,10 +118,7 @@ def targets_set(
     cash_asset = (cash or doc.get("cash") or "USDT").upper()
     minimum = Decimal(str(min_trade or doc.get("min_trade") or 0))
     venues = list(venue) or list(doc.get("venues") or [])
-    person = login_and_password(login)
-    if person is None:
-        raise _fail("targets are set by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
-                    "(coinbook users add NAME --role manager --tenant T)")
+    person = _manager(login, "targets are set")
     try:
         set_at = trading.set_targets(_wh(), tenant, portfolio, bands, cash_asset, minimum, venues, *person)
     except (ValueError, PermissionError) as exc:
@@ -191,11 +198,7 @@ def show(proposal_id: str = typer.Argument(...)) -> None:
 
 
 def _decide(proposal_id: str, decision: str, login: str | None, reason: str | None) -> None:
-    person = login_and_password(login)
-    if person is None:
-        raise _fail("a decision is made by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
-                    "(coinbook users add NAME --role manager --tenant T)")
-    name, password = person
+    name, password = _manager(login, "a decision is made")
     try:
         row = trading.decide(_wh(), proposal_id, decision, name, password, reason)
     except (ValueError, PermissionError) as exc:
@@ -259,10 +262,7 @@ def arbitrage_threshold(
         value = Decimal(bps)
     except InvalidOperation:
         raise _fail(f"--bps {bps}: not a number") from None
-    person = login_and_password(login)
-    if person is None:
-        raise _fail("the threshold is set by a person: --as LOGIN (or COINBOOK_LOGIN), one of the tenant's managers "
-                    "(coinbook users add NAME --role manager --tenant T)")
+    person = _manager(login, "the threshold is set")
     try:
         set_at = trading.set_arbitrage_threshold(_wh(), tenant, value, *person)
     except (ValueError, PermissionError) as exc:
