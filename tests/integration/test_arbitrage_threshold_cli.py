@@ -82,8 +82,10 @@ def test_a_manager_of_another_tenant_is_refused(url: str) -> None:
     assert _rows(url, MINE) == before
 
 
+# ids fixed: the logins are random per process, and xdist's workers must collect the same test names
 @pytest.mark.parametrize(("login", "bps", "error"), [(ACCOUNTANT, "60", PermissionError),
-                                                      (MANAGER, "-5", ValueError)])
+                                                      (MANAGER, "-5", ValueError)],
+                         ids=["accountant", "negative"])
 def test_an_accountant_or_a_negative_threshold_is_refused(url: str, login: str, bps: str,
                                                            error: type[Exception]) -> None:
     before = _rows(url, MINE)
