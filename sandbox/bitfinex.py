@@ -325,11 +325,6 @@ def order_row(order: EngineOrder) -> list[Any]:
             None, None, None, 0, 0, None, None, None, "API>BFX", None, None, {}]
 
 
-def _account_orders(world: World, account_id: str, symbol: str | None) -> list[EngineOrder]:
-    return [o for o in list(desk(world).engines[PREFIX].orders.values())
-            if o.account_id == account_id and (symbol is None or o.market.symbol == symbol)]
-
-
 def submit_order(world: World, account_id: str, body: dict[str, Any]) -> list[Any]:
     market = _markets(world).get(str(body.get("symbol", "")))
     kind = str(body.get("type", ""))
@@ -367,7 +362,7 @@ def retrieve_orders(world: World, account_id: str, symbol: str | None, body: dic
     """Active orders, filtered by `id` (a list), or by `cid` with its `cid_date`."""
     ids = {int(i) for i in body.get("id") or []}
     cid, cid_date = body.get("cid"), body.get("cid_date")
-    return [order_row(o) for o in _account_orders(world, account_id, symbol) if o.status == "open"
+    return [order_row(o) for o in desk(world).orders_of(PREFIX, account_id, symbol) if o.status == "open"
             and (not ids or o.id in ids)
             and (cid is None or (_cid(o) == int(cid) and (cid_date is None or _cid_date(o) == cid_date)))]
 
@@ -376,13 +371,13 @@ def orders_history(world: World, account_id: str, symbol: str | None, body: dict
     """Closed and canceled orders, newest first, `start`/`end`/`limit` (≤ 2,500, default 25), `id` a list."""
     start, end, limit, _ascending = _window(body)
     ids = {int(i) for i in body.get("id") or []}
-    rows = [o for o in _account_orders(world, account_id, symbol) if o.status != "open"
+    rows = [o for o in desk(world).orders_of(PREFIX, account_id, symbol) if o.status != "open"
             and (not ids or o.id in ids) and start <= o.time_ms <= end]
     return [order_row(o) for o in sorted(rows, key=lambda o: -o.time_ms)[:min(limit, MAX_TRADES)]]
 
 
 def cancel_order(world: World, account_id: str, body: dict[str, Any]) -> list[Any]:
-    mine = _account_orders(world, account_id, None)
+    mine = desk(world).orders_of(PREFIX, account_id)
     if body.get("cid") is not None:
         found = [o for o in mine if _cid(o) == int(body["cid"]) and _cid_date(o) == body.get("cid_date")]
     else:

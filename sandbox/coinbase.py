@@ -347,12 +347,8 @@ def order_json(order: EngineOrder) -> dict[str, Any]:
     }
 
 
-def _account_orders(world: World, account_id: str) -> list[EngineOrder]:
-    return [o for o in list(desk(world).engines[PREFIX].orders.values()) if o.account_id == account_id]
-
-
 def _order_by_uuid(world: World, account_id: str, order_id: str) -> EngineOrder:
-    found = next((o for o in _account_orders(world, account_id) if _uuid("order", o.id) == order_id), None)
+    found = next((o for o in desk(world).orders_of(PREFIX, account_id) if _uuid("order", o.id) == order_id), None)
     if found is None:
         raise CoinbaseError(404, "NOT_FOUND", "order with this orderID was not found")
     return found
@@ -404,7 +400,7 @@ def list_orders(world: World, account_id: str, query: str) -> dict[str, Any]:
     statuses = {v for k, v in pairs if k == "order_status"}
     params = dict(pairs)
     limit, offset = min(int(params.get("limit") or 100), 1000), int(params.get("cursor") or 0)
-    chosen = [o for o in sorted(_account_orders(world, account_id), key=lambda o: -o.id)
+    chosen = [o for o in sorted(desk(world).orders_of(PREFIX, account_id), key=lambda o: -o.id)
               if (not products_wanted or o.market.symbol in products_wanted)
               and (not statuses or ORDER_STATUS[o.status] in statuses)]
     page, more = chosen[offset:offset + limit], offset + limit < len(chosen)

@@ -329,10 +329,6 @@ def order_json(account_id: str, order: EngineOrder) -> dict[str, Any]:
             "state": _state(order), "canceled-at": finished if order.status == "canceled" else 0}
 
 
-def _account_orders(world: World, account_id: str) -> list[EngineOrder]:
-    return [o for o in list(desk(world).engines[PREFIX].orders.values()) if o.account_id == account_id]
-
-
 def _refusal(market: Market, exc: OrderRefused, available: Decimal) -> HtxError:
     if exc.reason == "insufficient_balance":
         return HtxError("account-frozen-balance-insufficient-error",
@@ -376,7 +372,7 @@ def place_order(world: World, account_id: str, params: dict[str, Any]) -> str:
 
 
 def _one(world: World, account_id: str, order_id: str | None, client_id: str | None) -> EngineOrder:
-    mine = _account_orders(world, account_id)
+    mine = desk(world).orders_of(PREFIX, account_id)
     found = [o for o in mine if (client_id is not None and o.client_order_id == client_id)
              or (client_id is None and str(o.id) == order_id)]
     if not found:
@@ -411,13 +407,13 @@ def order_route(world: World, account_id: str, request: Request) -> tuple[int, A
     if path == "/v1/order/orders/getClientOrder":
         return _ok(order_json(account_id, _one(world, account_id, None, params.get("clientOrderId", ""))))
     if path == "/v1/order/openOrders":
-        chosen = [o for o in _account_orders(world, account_id) if o.status == "open"
+        chosen = [o for o in desk(world).orders_of(PREFIX, account_id) if o.status == "open"
                   and (not params.get("symbol") or o.market.symbol == params["symbol"])]
         size = min(int(params.get("size") or 100), 500)
         return _ok([order_json(account_id, o) for o in sorted(chosen, key=lambda o: -o.id)[:size]])
     if path == "/v1/order/orders":  # Search Past Orders: by symbol and states, newest first
         states = set(str(params.get("states", "")).split(","))
-        chosen = [o for o in _account_orders(world, account_id) if o.market.symbol == params.get("symbol")
+        chosen = [o for o in desk(world).orders_of(PREFIX, account_id) if o.market.symbol == params.get("symbol")
                   and _state(o) in states]
         size = min(int(params.get("size") or 100), 100)
         return _ok([order_json(account_id, o) for o in sorted(chosen, key=lambda o: -o.id)[:size]])

@@ -376,16 +376,11 @@ KRAKEN_REFUSAL = {"insufficient_balance": "EOrder:Insufficient funds", "min_noti
                   "duplicate": "EOrder:Duplicate order"}
 
 
-def _account_orders(world: World, account_id: str) -> list[EngineOrder]:
-    engine = desk(world).engines[PREFIX]
-    return [o for o in engine.orders.values() if o.account_id == account_id]
-
-
 def query_orders(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
     wanted = [t for t in params.get("txid", "").split(",") if t]
     if not wanted:
         raise KrakenError("EGeneral:Invalid arguments")
-    mine = {_order_txid(o): o for o in _account_orders(world, account_id)}
+    mine = {_order_txid(o): o for o in desk(world).orders_of(PREFIX, account_id)}
     if any(t not in mine for t in wanted):
         raise KrakenError("EOrder:Invalid order")
     with_trades = params.get("trades") in ("true", "True", "1")
@@ -395,7 +390,7 @@ def query_orders(world: World, account_id: str, params: dict[str, str]) -> dict[
 def listed_orders(world: World, account_id: str, params: dict[str, str], is_open: bool) -> dict[str, Any]:
     """OpenOrders / ClosedOrders, filtered by cl_ord_id or userref as Kraken does; ClosedOrders newest first, 50 a
     page with `ofs`."""
-    chosen = [o for o in _account_orders(world, account_id) if (o.status == "open") == is_open
+    chosen = [o for o in desk(world).orders_of(PREFIX, account_id) if (o.status == "open") == is_open
               and (not params.get("cl_ord_id") or o.client_order_id == params["cl_ord_id"])]
     chosen.sort(key=lambda o: o.id, reverse=True)
     with_trades = params.get("trades") in ("true", "True", "1")
@@ -407,7 +402,7 @@ def listed_orders(world: World, account_id: str, params: dict[str, str], is_open
 
 
 def cancel_order(world: World, account_id: str, params: dict[str, str]) -> dict[str, Any]:
-    mine = _account_orders(world, account_id)
+    mine = desk(world).orders_of(PREFIX, account_id)
     if params.get("cl_ord_id"):
         found = [o for o in mine if o.client_order_id == params["cl_ord_id"]]
     else:

@@ -82,6 +82,13 @@ class Desk:
                 raise OrderRefused("unknown_order", f"order {order_id} does not exist")
             return order
 
+    def orders_of(self, venue: str, account_id: str, symbol: str | None = None) -> list[EngineOrder]:
+        """The account's orders on `venue` (of one market when `symbol` is given), in the order they were placed; a
+        copy taken under the lock, so a dialect can list it while another request places an order."""
+        with self.lock:
+            return [o for o in self.engines[venue].orders.values()
+                    if o.account_id == account_id and (symbol is None or o.market.symbol == symbol)]
+
     def cancel(self, venue: str, account_id: str, order_id: int) -> EngineOrder:
         with self.lock:
             return self.engines[venue].cancel(account_id, order_id)
