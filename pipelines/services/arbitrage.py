@@ -98,7 +98,8 @@ def thresholds(conn: Any) -> dict[str, Decimal]:
     return {r[0]: Decimal(str(r[1])) for r in rows}
 
 
-def _levels(rows: Iterable[Any]) -> tuple[Level, ...]:
+def book_levels(rows: Iterable[Any]) -> tuple[Level, ...]:
+    """One side of a ccxt order book ([[price, amount], …], best first) as Levels; empty levels left out."""
     return tuple(Level(Decimal(str(r[0])), Decimal(str(r[1]))) for r in rows if r[1])
 
 
@@ -131,7 +132,7 @@ def read_books(clients: ExchangeClients, venues: Mapping[str, str], coins: Itera
             read += 1
             fee = exchange.markets[symbol].get("taker")
             quotes.setdefault(symbol, []).append(VenueQuote(
-                venue, _levels(book.get("bids") or []), _levels(book.get("asks") or []),
+                venue, book_levels(book.get("bids") or []), book_levels(book.get("asks") or []),
                 Decimal(str(fee)) if fee is not None else Decimal(0)))
     return Books(quotes, read, problems)
 

@@ -30,6 +30,7 @@ import ccxt
 import numpy as np
 import pandas as pd
 
+from pipelines.domain.arbitrage import DEFAULT_ALERT_EDGE_BPS
 from pipelines.domain.rebalancing import (
     Band,
     Holding,
@@ -43,8 +44,7 @@ from pipelines.domain.rebalancing import (
 )
 from pipelines.domain.risk import historical_var
 from pipelines.domain.routed_rebalancing import Book, RoutedOrder, routable, route_proposal
-from pipelines.domain.routing import Level
-from pipelines.services.arbitrage import BOOK_LIMIT, DEFAULT_BOOK_LIMIT
+from pipelines.services.arbitrage import BOOK_LIMIT, DEFAULT_BOOK_LIMIT, book_levels
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.risk import RETURNS_SQL, returns_matrix
 from pipelines.services.users import UserError, acting_as
@@ -115,8 +115,6 @@ def set_arbitrage_threshold(wh: Warehouse, tenant_id: str, bps: Decimal, login: 
 def arbitrage_thresholds(wh: Warehouse, tenant_id: str | None = None) -> list[tuple[str, Decimal, datetime | None,
                                                                                    str | None]]:
     """(tenant, threshold in bps, set at, set by) in force per tenant; the default (no row yet) with no date."""
-    from pipelines.domain.arbitrage import DEFAULT_ALERT_EDGE_BPS
-
     return [(t, DEFAULT_ALERT_EDGE_BPS if bps is None else bps, at, by)
             for t, bps, at, by in store.arbitrage_thresholds(wh, tenant_id)]
 
@@ -271,15 +269,11 @@ def order_books(clients: ExchangeClients, modes: Mapping[str, str], wanted: set[
         except Exception as exc:  # one book unread leaves that venue out of the routing, nothing more
             problems.append(f"{venue} {symbol}: book not read for routing ({type(exc).__name__}: {exc})")
             continue
-        book = Book(_levels(raw.get("bids") or []), _levels(raw.get("asks") or []))  # ccxt: [[price, amount], …]
+        book = Book(book_levels(raw.get("bids") or []), book_levels(raw.get("asks") or []))
         with _book_cache_lock:
             _book_cache[key] = (clock(), book)
         out[(venue, symbol)] = book
     return out, problems
-
-
-def _levels(rows: Sequence[Any]) -> tuple[Level, ...]:
-    return tuple(Level(Decimal(str(r[0])), Decimal(str(r[1]))) for r in rows if r[1])
 
 
 def routed_orders(clients: ExchangeClients, modes: Mapping[str, str], targets: Targets,
