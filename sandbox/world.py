@@ -427,6 +427,10 @@ class World:
         # permission error. Not in published_accounts (the demo digest): the server adds it to /__sandbox/accounts.
         self.read_only_credentials = {a.account_id: api_credentials(seed, f"{a.account_id}{READ_ONLY_SUFFIX}", a.venue)
                                       for a in self.accounts.values()}
+        # api key → (account, secret, may trade): every signed request looks its key up here
+        self._keys = {c.api_key: (a, c.secret, trading)
+                      for keys, trading in ((self.credentials, True), (self.read_only_credentials, False))
+                      for a, c in keys.items()}
         self.trades: dict[str, list[Trade]] = defaultdict(list)  # per account, time order
         self.transfers: dict[str, list[Transfer]] = defaultdict(list)
         self.internal_transfers: list[dict[str, Any]] = []
@@ -894,17 +898,19 @@ class World:
 
     def account_by_key(self, api_key: str, venue: str | None = None) -> str | None:
         """The account a key belongs to (on `venue`: a key works only where it was issued), either key."""
-        return next((a for keys in (self.credentials, self.read_only_credentials) for a, c in keys.items()
-                     if c.api_key == api_key and (venue is None or self.accounts[a].venue == venue)), None)
+        found = self._keys.get(api_key)
+        if found is None or (venue is not None and self.accounts[found[0]].venue != venue):
+            return None
+        return found[0]
 
     def secret_of(self, api_key: str) -> str:
         """The secret that signs for `api_key` (the trading key's or the read-only key's)."""
-        return next(c.secret for keys in (self.credentials, self.read_only_credentials) for c in keys.values()
-                    if c.api_key == api_key)
+        return self._keys[api_key][1]
 
     def can_trade(self, api_key: str) -> bool:
         """Only the trading key may place or cancel orders; the read-only key is refused by the dialect."""
-        return any(c.api_key == api_key for c in self.credentials.values())
+        found = self._keys.get(api_key)
+        return found is not None and found[2]
 
     def published_accounts(self, venues: tuple[str, ...] = VENUES) -> list[dict[str, Any]]:
         return [{
