@@ -146,15 +146,15 @@ def answer(state: SandboxState, method: str, query: str, headers: dict[str, str]
     """What the venue answers to one API request (no faults): (status, JSON payload or bytes, headers). The HTTP
     handler's; bench/fill_raw.py calls it in-process, without a socket."""
     params = dict(parse_qsl(query, keep_blank_values=True))
+    json_body = body.lstrip().startswith(("{", "["))
     if body:
-        if body.lstrip().startswith(("{", "[")):
+        if json_body:
             with contextlib.suppress(json.JSONDecodeError):
                 decoded = json.loads(body)
                 params.update({k: v for k, v in decoded.items()} if isinstance(decoded, dict) else {})
         else:
             params.update(parse_qsl(body, keep_blank_values=True))
     # Binance signs the query string, or the form body of a POST; a JSON POST (HTX) signs its URL's query.
-    json_body = body.lstrip().startswith(("{", "["))
     raw_query = query if method == "GET" or not body or json_body else body
     request = binance.Request(method, path, params, raw_query, {k.lower(): v for k, v in headers.items()}, body)
     if carries_key(request.headers, params):
