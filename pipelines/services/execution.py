@@ -60,8 +60,6 @@ STATUSES = {"open": "open", "closed": "closed", "canceled": "canceled", "cancell
 # - Bitfinex's Retrieve Orders takes `cid` only with the day it was placed (`cid_date`) and lists active orders only,
 #   its Orders History takes order ids: both lists are read and matched on the cid;
 # - Coinbase's Get Order takes the venue's order id only: List Orders of the product, matched on client_order_id.
-LOOKUP_BY_LISTS = frozenset({"kraken", "bitfinex"})
-LOOKUP_BY_HISTORY = frozenset({"coinbase"})
 HISTORY_LIMIT = 2500  # Bitfinex's most orders a history call returns
 
 
@@ -114,10 +112,10 @@ def _lookup(exchange: ccxt.Exchange, symbol: str, client_id: str) -> dict[str, A
             if found:
                 return found[0]
         return None
-    if exchange.id in LOOKUP_BY_LISTS:
+    if exchange.id == "bitfinex":
         listed = exchange.fetch_open_orders(symbol) + exchange.fetch_closed_orders(symbol, limit=HISTORY_LIMIT)
         return next((o for o in listed if str(o.get("clientOrderId")) == venue_id), None)
-    if exchange.id in LOOKUP_BY_HISTORY:
+    if exchange.id == "coinbase":
         listed = exchange.fetch_orders(symbol, params={"paginate": True})
         return next((o for o in listed if o.get("clientOrderId") == venue_id), None)
     try:
