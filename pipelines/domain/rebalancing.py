@@ -203,7 +203,8 @@ def _order(account: str, market: Market, side: str, amount: Decimal) -> Order:
                  notional * market.taker_fee, abs(price - market.mid) * amount)
 
 
-def _too_small(market: Market, amount: Decimal, price: Decimal, min_trade: Decimal) -> str | None:
+def too_small(market: Market, amount: Decimal, price: Decimal, min_trade: Decimal) -> str | None:
+    """Why an order of `amount` at `price` may not be placed (the venue's minimums, the portfolio's), or None."""
     if amount <= 0:
         return "rounds to zero on the market's amount step"
     if amount < market.min_amount:
@@ -253,7 +254,7 @@ def propose(targets: Targets, holdings: Sequence[Holding], markets: Sequence[Mar
                                                              "market"))
                     continue
                 amount = step_down(min(remaining, h.free), market.amount_step)
-                reason = _too_small(market, amount, market.bid, targets.min_trade)
+                reason = too_small(market, amount, market.bid, targets.min_trade)
                 if reason:
                     proposal.skipped.append(Skipped(d.asset, f"sell on {h.account_id}: {reason}"))
                     continue
@@ -295,7 +296,7 @@ def propose(targets: Targets, holdings: Sequence[Holding], markets: Sequence[Mar
             price = step_up(market.ask, market.price_step)
             spend = min(budget, cash_by_account[account])
             amount = step_down(spend / (price * (1 + market.taker_fee)), market.amount_step)
-            reason = _too_small(market, amount, price, targets.min_trade)
+            reason = too_small(market, amount, price, targets.min_trade)
             if reason:
                 proposal.skipped.append(Skipped(d.asset, f"buy on {account}: {reason}"))
                 continue

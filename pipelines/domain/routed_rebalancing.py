@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from pipelines.domain.rebalancing import Holding, Market, Order, Proposal, Targets, step_down, step_up
+from pipelines.domain.rebalancing import Holding, Market, Order, Proposal, Targets, step_down, step_up, too_small
 from pipelines.domain.routing import Level, Route, VenueBook, priced, route
 
 ZERO = Decimal(0)
@@ -154,11 +154,6 @@ def _split(market: Market, accounts: Sequence[tuple[str, Decimal]], amount: Deci
     return out if left == 0 else None
 
 
-def _too_small(market: Market, amount: Decimal, limit: Decimal, min_trade: Decimal) -> bool:
-    notional = amount * limit
-    return amount < market.min_amount or notional < market.min_notional or notional < min_trade
-
-
 def route_asset(targets: Targets, asset: str, side: str, naive_orders: Sequence[Order], markets: Sequence[Market],
                 books: Mapping[tuple[str, str], Book], balances: Mapping[str, Mapping[str, Decimal]]
                 ) -> tuple[list[RoutedOrder], RoutingNote | None]:
@@ -223,7 +218,7 @@ def _orders(targets: Targets, routed: Route, by_venue: Mapping[str, Market], boo
         parts = _split(market, accounts, s.amount, side, limit)
         if parts is None:
             return [], s.venue
-        if any(_too_small(market, a, limit, targets.min_trade) for _, a in parts):
+        if any(too_small(market, a, limit, targets.min_trade) for _, a in parts):
             return [], "too small"
         for account, part in parts:
             notional = s.notional * part / s.amount
