@@ -88,32 +88,32 @@ def _supersede_older(conn: psycopg.Connection[Any], tenant_id: str, portfolio_id
     return done
 
 
+def _insert_as(person: Warehouse, sql: str, params: Sequence[Any]) -> Any:
+    """One row inserted on a person's own login, its RETURNING value; what the database's rules refuse (a grant,
+    row-level security, a trigger's check) is a ValueError with the database's reason."""
+    try:
+        with person.connect() as conn, conn.transaction():
+            row = conn.execute(sql, params).fetchone()
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
+        raise ValueError(str(exc).strip().splitlines()[0]) from None
+    assert row is not None
+    return row[0]
+
+
 def record_decision(person: Warehouse, tenant_id: str, proposal_id: str, state: str, reason: str | None) -> int:
     """A manager's decision, written on the manager's own login (`person`: so the database knows who decided: the
     trigger records session_user as the actor, row-level security keeps the login to its tenants). A step the
     rules refuse is a ValueError with the database's reason."""
-    try:
-        with person.connect() as conn, conn.transaction():
-            row = conn.execute(
-                """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
-                   values (%s, %s, %s, %s) returning event_id""", (tenant_id, proposal_id, state, reason)).fetchone()
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
-        raise ValueError(str(exc).strip().splitlines()[0]) from None
-    assert row is not None
-    return int(row[0])
+    return int(_insert_as(person, """insert into ops.proposal_events (tenant_id, proposal_id, state, reason)
+                                      values (%s, %s, %s, %s) returning event_id""",
+                          (tenant_id, proposal_id, state, reason)))
 
 
 def record_arbitrage_threshold(person: Warehouse, tenant_id: str, alert_edge_bps: Decimal) -> datetime:
     """The tenant's arbitrage alert threshold from now on (ops.arbitrage_settings, V041), written on the manager's own
     login (`person`: the trigger stamps it as recorded_by). Returns when it was set."""
-    try:
-        with person.connect() as conn, conn.transaction():
-            row = conn.execute("""insert into ops.arbitrage_settings (tenant_id, alert_edge_bps) values (%s, %s)
-                                  returning set_at""", (tenant_id, alert_edge_bps)).fetchone()
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation) as exc:
-        raise ValueError(str(exc).strip().splitlines()[0]) from None
-    assert row is not None
-    return row[0]
+    return _insert_as(person, """insert into ops.arbitrage_settings (tenant_id, alert_edge_bps) values (%s, %s)
+                                 returning set_at""", (tenant_id, alert_edge_bps))
 
 
 def arbitrage_thresholds(wh: Warehouse, tenant_id: str | None = None
