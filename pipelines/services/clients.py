@@ -103,8 +103,8 @@ class ExchangeClients:
         budget = venue_budget(exchange.id, self.request_budget or venue_profile.request_budget)
         private = None
         if credentials is not None and venue_profile.private_budget_scope == "key":
-            private = venue_budget(exchange.id, self.request_budget or venue_profile.private_request_budget
-                                   or venue_profile.request_budget, key=credentials.api_key)
+            private = venue_budget(exchange.id, self.request_budget or venue_profile.key_request_budget,
+                                   key=credentials.api_key)
         return harden(exchange, policy=self.policy(), budget=budget, private_budget=private, stats=stats)
 
     def public_client(self, venue: str, mode: str = "sandbox", stats: CallStats | None = None) -> ccxt.Exchange:

@@ -103,7 +103,7 @@ def venue_budget(venue: str, overrides: Mapping[str, int] | None = None, charged
         return override
     venue_profile = profile(venue)
     if charged_to.startswith("key:"):
-        return venue_profile.private_request_budget or venue_profile.request_budget
+        return venue_profile.key_request_budget
     return venue_profile.request_budget
 
 

@@ -63,6 +63,11 @@ class VenueProfile:
     # How old a successful sync may be before the source is stale (ops.alerts).
     freshness_limit_s: int = 3 * 3600
 
+    @property
+    def key_request_budget(self) -> int:
+        """One API key's own budget (calls per minute) where the venue counts signed calls per key."""
+        return self.private_request_budget or self.request_budget
+
 
 PROFILES: dict[str, VenueProfile] = {
     "binance": VenueProfile(
