@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 
 import psycopg
 
 from bench.bench_reads import build_world
 from bench.fill_raw import build
-from pipelines.app.ready import ensure_dbt_manifest
+from bench.scratch import scratch_world
 from pipelines.services.venues import SEED_VENUES
 from pipelines.settings import get_settings
 from sandbox.world import Scale
@@ -68,28 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     cluster = LocalCluster(settings.home, settings.pg_port)
     cluster.up()
     scale = Scale.parse(args.scale)
-    made = []
-    names = {}
-    try:
-        for label, given, builder in (("http", args.http_database, build_world), ("fill", args.fill_database, build)):
-            if given:
-                names[label] = given
-                continue
-            name = f"check_{label}_{uuid.uuid4().hex[:6]}"
-            cluster.create_database(name)
-            made.append(name)
-            cluster.migrate(name)
-            ensure_dbt_manifest(settings, cluster.url(name))
-            print(f"building {scale.label} by {label} into {name} …", flush=True)
-            builder(cluster, name, scale)
-            names[label] = name
-        http, fill = (fingerprint(cluster.admin_url(names[k])) for k in ("http", "fill"))
-    finally:
-        for name in made:
-            if args.keep:
-                print(f"database kept: {name}")
-            else:
-                cluster.drop_database(name)
+    prints: dict[str, dict[str, tuple[int, str]]] = {}
+    for label, given, builder in (("http", args.http_database, build_world), ("fill", args.fill_database, build)):
+        if given:
+            prints[label] = fingerprint(cluster.admin_url(given))
+            continue
+        # each world in a scratch database of its own (bench/scratch.py), fingerprinted before it is dropped
+        with scratch_world(malformed=True, scale=scale, keep=args.keep) as scratch:
+            print(f"building {scale.label} by {label} into {scratch.name} …", flush=True)
+            builder(scratch)
+            prints[label] = fingerprint(cluster.admin_url(scratch.name))
+        if args.keep:
+            print(f"database kept: {scratch.name}")
+    http, fill = prints["http"], prints["fill"]
     print("\n| table | http rows | fill rows | same md5 |\n|---|---:|---:|---|")
     differs = 0
     for table in checked():

@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import json
 import os
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,24 +26,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt
-import dagster as dg
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from bench.bench_scale import timed_steps
-from pipelines.app.ready import ensure_dbt_manifest
+from bench.scratch import Scratch, scratch_world
 from pipelines.app.runner import PipelineOutcome, run_pipeline
-from pipelines.services.accounts import accounts_of, register_accounts, specs_from_sandbox
+from pipelines.services.accounts import accounts_of
 from pipelines.services.clients import ExchangeClients
 from pipelines.services.exchanges import sync_account_trades, sync_account_transfers, sync_balances
 from pipelines.services.venues import SEED_VENUES
-from pipelines.settings import get_settings
 from pipelines.sources.exchanges.client import Credentials
 from sandbox.server import SandboxServer, SandboxState, answer, route
 from sandbox.world import Scale
-from tests.support import definitions_for
-from warehouse.cluster import LocalCluster
 from warehouse.connection import Warehouse
 
 # The account assets' order and dependencies (defs/exchanges/assets.py): trades after balances and transfers.
@@ -132,43 +127,37 @@ def fill_exchanges(wh: Warehouse, url: str, sandbox: SandboxServer, home: str,
     return filled
 
 
-def transform(url: str, sandbox: SandboxServer, wh: Warehouse, tmp: str) -> tuple[PipelineOutcome, dict[str, float]]:
+def transform(scratch: Scratch) -> tuple[PipelineOutcome, dict[str, float]]:
     """The rest of the nightly tick: wallet syncs, market data, the transform (gate, dbt, lots, risk, ...); seconds
     per step (bench_scale.timed_steps)."""
-    instance = dg.DagsterInstance.ephemeral(tempdir=tmp)
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
-        outcome = run_pipeline(definitions_for(url, sandbox.url), instance, wh, ())
-    return outcome, timed_steps(instance, outcome)
+        outcome = run_pipeline(scratch.defs, scratch.instance, scratch.wh, ())
+    return outcome, timed_steps(scratch.instance, outcome)
 
 
-def build(cluster: LocalCluster, name: str, scale: Scale, *, malformed: bool = True) -> dict[str, float]:
-    """Database `name` (created and migrated by the caller) filled with the world at `scale` and transformed.
-    Returns seconds per phase, printing as it goes."""
-    phases: dict[str, float] = {}
-    url = cluster.url(name)
-    t0 = time.perf_counter()
-    with SandboxServer(port=0, malformed=malformed, scale=scale) as sandbox, tempfile.TemporaryDirectory() as tmp:
-        phases["world generation"] = time.perf_counter() - t0
-        trades = sum(len(t) for t in sandbox.world.trades.values())
-        print(f"world {scale.label}: {len(sandbox.world.accounts)} accounts, {trades:,} trades, generated in "
-              f"{phases['world generation']:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
-        wh = Warehouse(url)
-        register_accounts(wh, specs_from_sandbox(sandbox.url))
-        filled = fill_exchanges(wh, url, sandbox, tmp)
-        phases["fill (exchange accounts, in-process)"] = filled.seconds
-        print(f"filled {filled.accounts} exchange accounts: {filled.inserted:,} raw rows, {filled.api_calls:,} "
-              f"calls answered in-process, {filled.seconds:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
-        for failure in filled.failures:
-            print(f"  fill: {failure}")
-        t1 = time.perf_counter()
-        outcome, steps = transform(url, sandbox, wh, tmp)
-        phases["wallets + market data + transform"] = time.perf_counter() - t1
-        for step, seconds in sorted(steps.items(), key=lambda i: -i[1])[:12]:
-            phases[step] = seconds
-        print(f"wallets, market data and transform: {phases['wallets + market data + transform']:.0f} s "
-              f"(load {os.getloadavg()[0]:.1f})", flush=True)
-        for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
-            print(f"  transform: {failure}")
+def build(scratch: Scratch) -> dict[str, float]:
+    """The scratch world (bench/scratch.py: its database migrated, the sandbox at its scale, accounts registered)
+    filled in-process and transformed. Returns seconds per phase, printing as it goes."""
+    phases = {"world generation": scratch.generated_s}
+    world = scratch.sandbox.world
+    trades = sum(len(t) for t in world.trades.values())
+    print(f"world: {len(world.accounts)} accounts, {trades:,} trades, generated in {scratch.generated_s:.0f} s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    filled = fill_exchanges(scratch.wh, scratch.url, scratch.sandbox, scratch.tmp)
+    phases["fill (exchange accounts, in-process)"] = filled.seconds
+    print(f"filled {filled.accounts} exchange accounts: {filled.inserted:,} raw rows, {filled.api_calls:,} "
+          f"calls answered in-process, {filled.seconds:.0f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    for failure in filled.failures:
+        print(f"  fill: {failure}")
+    t1 = time.perf_counter()
+    outcome, steps = transform(scratch)
+    phases["wallets + market data + transform"] = time.perf_counter() - t1
+    for step, seconds in sorted(steps.items(), key=lambda i: -i[1])[:12]:
+        phases[step] = seconds
+    print(f"wallets, market data and transform: {phases['wallets + market data + transform']:.0f} s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+    for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
+        print(f"  transform: {failure}")
     return phases
 
 
@@ -177,24 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("scale", nargs="?", default="demo", help="demo, 20x100000, 50x1000000")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     args = parser.parse_args(argv)
-    settings = get_settings()
-    cluster = LocalCluster(settings.home, settings.pg_port)
-    cluster.up()
-    name = f"fill_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
-    try:
-        cluster.migrate(name)
-        ensure_dbt_manifest(settings, cluster.url(name))
-        print(f"building into {name} …", flush=True)
-        phases = build(cluster, name, Scale.parse(args.scale))
+    with scratch_world(malformed=True, scale=Scale.parse(args.scale), keep=args.keep) as scratch:
+        print(f"building into {scratch.name} …", flush=True)
+        phases = build(scratch)
         print("\n| phase | s |\n|---|---:|")
         for phase, seconds in phases.items():
             print(f"| {phase} | {seconds:.1f} |")
-    finally:
-        if args.keep:
-            print(f"\ndatabase kept: {name}")
-        else:
-            cluster.drop_database(name)
+    if args.keep:
+        print(f"\ndatabase kept: {scratch.name}")
 
 
 if __name__ == "__main__":
