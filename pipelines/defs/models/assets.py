@@ -26,6 +26,7 @@ from dagster_dbt import (
 
 from pipelines.defs.common import WarehouseResource
 from pipelines.services.dbt import dbt_env, ensure_parsed, prune_dbt_targets
+from pipelines.services.dbt_reuse import plan_step, record_step
 from pipelines.services.venues import dbt_vars
 
 FOLDER_GROUPED_LAYERS = ("intermediate", "marts")
@@ -72,8 +73,25 @@ def dbt_models(project_dir: Path, venues: tuple[str, ...]) -> dg.AssetsDefinitio
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
         # dbt's unit tests check the SQL, which a run does not change: the test suite runs them
         # (tests/integration/test_dbt_unit_tests.py), not every run of every tier (~13 s a nightly run)
-        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(venues)],
-                           context=context).stream()
-        prune_dbt_targets(parsed, prefix=DBT_OP)
+        # a model whose inputs are what they were at its last build is kept, not built again (services/dbt_reuse)
+        plan = plan_step(context, project_dir, dbt_vars(venues), warehouse.get())
+        context.log.info(f"dbt: {len(plan.to_build)} of {len(plan.selected)} models and tests to build or run, "
+                         f"{len(plan.kept)} kept (inputs unchanged)")
+        yield from plan.kept_events(context)
+        if plan.to_build:
+            invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(venues),
+                                  *plan.exclude_args()], context=context)
+            try:
+                yield from invocation.stream()  # raises at its end if dbt failed
+            finally:  # what was built is recorded, what failed forgotten, either way
+                record_step(plan, _run_results(invocation), warehouse.get())
+                prune_dbt_targets(parsed, prefix=DBT_OP)
 
     return coinbook_dbt_models
+
+
+def _run_results(invocation: Any) -> dict[str, Any] | None:
+    try:
+        return invocation.get_artifact("run_results.json")
+    except FileNotFoundError:  # dbt stopped before writing them
+        return None

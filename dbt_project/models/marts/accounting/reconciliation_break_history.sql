@@ -1,7 +1,9 @@
--- Every build's reconciliation breaks, kept: each time the models are built (the nightly tier, coinbook run) the
--- breaks of marts.reconciliation are appended with the build's time, so "since when does acme-kraken's SOL not
--- agree" has an answer after the mart itself has been rebuilt. Incremental, append-only: rows are never updated
--- or deleted by a run (a `dbt build --full-refresh` would start it again: the pipeline never passes it).
+-- The reconciliation's breaks, kept build after build: each time marts.reconciliation is built (the nightly tier,
+-- coinbook run: whenever a balance, a ledger entry or a price it reads changed; a transform with nothing new keeps
+-- it, and this history, as they are — services/dbt_reuse.py) its breaks are appended with the build's time, so
+-- "since when does acme-kraken's SOL not agree" has an answer after the mart itself has been rebuilt. A break in
+-- the latest build is open now. Incremental, append-only: rows are never updated or deleted by a run (a `dbt build
+-- --full-refresh` would start it again: the pipeline never passes it; `coinbook run --full-refresh` does not).
 {{ config(materialized="incremental", incremental_strategy="append", on_schema_change="fail") }}
 select
     r.tenant_id,

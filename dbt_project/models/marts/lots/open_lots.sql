@@ -1,6 +1,8 @@
 -- Lots still held: remaining quantity and cost, acquisition date, where they sit, and what they are worth now
 -- (int_prices_latest; stETH-like assets priced as their underlying). cost and unrealized_gain are null for
 -- a lot of unknown basis (a deposit from outside without ops.cost_basis).
+-- Tagged daily: `term` reads today's date, so a transform keeps this table for the rest of the day at most.
+{{ config(tags=['daily']) }}
 with lots as (
     select * from {{ source('derived', 'lot_open') }}
 ),

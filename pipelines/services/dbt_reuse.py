@@ -1,0 +1,186 @@
+"""Keep the dbt models whose inputs did not change (issue 17: a warm run with nothing new builds nothing).
+
+Each dbt step of a transform run asks `plan_step` which of its selected models and tests it can keep: the
+signature (pipelines/domain/model_reuse.py) of each is computed from the manifest and a content digest of every
+source table above it, and compared with what it was last built on (ops.dbt_node_builds). dbt then builds the
+rest (`--exclude` the kept ones); the kept ones are reported to Dagster as materialized with their last build's
+run, and their tests with their last result, so the blocking checks gate the steps after them as before. After
+dbt, `record_step` stores what was built and forgets what failed or was skipped.
+
+`coinbook run --full-refresh` (the run tag FULL_REFRESH_TAG) keeps nothing: every model is built again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pipelines.domain.model_reuse import DAILY_TAG, DbtNode, plan_kept, signatures, topological_order
+from warehouse.connection import Warehouse
+from warehouse.model_builds import NodeBuild, node_builds, record_node_builds, table_digest
+
+FULL_REFRESH_TAG = "coinbook/full_refresh"
+BUILT = {"success"}                  # a model's or seed's run_results status worth keeping
+TEST_RESULTS = {"pass", "warn", "fail"}
+RESOURCE_TYPES = ("model", "seed", "test")
+
+
+def manifest_nodes(manifest: Mapping[str, Any]) -> dict[str, DbtNode]:
+    """The project's models, seeds and tests as DbtNodes: what each reads, and a digest of what it is."""
+    out = {}
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] not in RESOURCE_TYPES:
+            continue
+        own = json.dumps({"checksum": node["checksum"]["checksum"], "config": node.get("config"),
+                          "test": node.get("test_metadata")}, sort_keys=True, default=str)
+        out[uid] = DbtNode(uid, hashlib.sha256(own.encode()).hexdigest(),
+                           tuple(node.get("depends_on", {}).get("nodes", [])), DAILY_TAG in node.get("tags", []))
+    return out
+
+
+def project_digest(manifest: Mapping[str, Any], project_dir: Path, dbt_vars: str) -> str:
+    """What every node depends on besides its own SQL: the project's macros (a macro's change reaches every model
+    using it), dbt_project.yml (its vars and configs), the run's --vars and dbt's version."""
+    macros = sorted((uid, m.get("macro_sql", "")) for uid, m in manifest["macros"].items()
+                    if m.get("package_name") == manifest["metadata"].get("project_name"))
+    parts = [json.dumps(macros), (project_dir / "dbt_project.yml").read_text(), dbt_vars,
+             str(manifest["metadata"].get("dbt_version"))]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def source_tables(manifest: Mapping[str, Any], uids: Iterable[str]) -> dict[str, SourceTable]:
+    """The source tables above `uids`, by the source's unique_id. A source's `meta.coinbook.digest_ignores` names
+    columns that say when or by which run a row was last touched, not what it holds (ops.alerts' last_seen_at):
+    no model kept as a table may read them (tests/unit/test_dbt_reuse_sources.py checks it). `digest_as` gives a
+    column's expression where only part of its values matter."""
+    parents = manifest["parent_map"]
+    seen: set[str] = set()
+    todo = list(uids)
+    while todo:
+        uid = todo.pop()
+        if uid not in seen:
+            seen.add(uid)
+            todo.extend(parents.get(uid, []))
+    return {uid: SourceTable(s["schema"], s["identifier"], tuple(digest_ignores(s)),
+                             dict(_coinbook_meta(s).get("digest_as", {})))
+            for uid, s in manifest["sources"].items() if uid in seen}
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    schema: str
+    table: str
+    ignore: tuple[str, ...] = ()
+    digest_as: dict[str, str] = field(default_factory=dict)
+
+
+def _coinbook_meta(source: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (source.get("meta") or {}).get("coinbook") or {}
+
+
+def digest_ignores(source: Mapping[str, Any]) -> list[str]:
+    return list(_coinbook_meta(source).get("digest_ignores", []))
+
+
+@dataclass
+class StepPlan:
+    """One dbt step's selection, split into what dbt builds and what is kept."""
+
+    run_id: str
+    selected: set[str]                          # the step's models, seeds and tests (unique_ids)
+    current: dict[str, str]                     # today's signatures
+    stored: dict[str, NodeBuild]
+    kept: set[str] = field(default_factory=set)
+    keys: dict[str, dg.AssetKey | dg.AssetCheckKey] = field(default_factory=dict)
+    fqns: dict[str, str] = field(default_factory=dict)  # dbt's fully qualified names, for --exclude
+    order: dict[str, int] = field(default_factory=dict)  # a topological order: parents before children
+
+    @property
+    def to_build(self) -> set[str]:
+        return self.selected - self.kept
+
+    def exclude_args(self) -> list[str]:
+        """dbt's --exclude for the kept nodes (fully qualified names: names alone may repeat across packages)."""
+        return ["--exclude", " ".join(sorted(f"fqn:{self.fqns[uid]}" for uid in self.kept))] if self.kept else []
+
+    def kept_events(self, context: dg.AssetExecutionContext) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        """The kept models as materialized (no new data: the relation is the one their last build wrote) and their
+        tests with their last result. Yielded before dbt's own events: a kept node's parents are all kept."""
+        for uid in sorted(self.kept, key=lambda u: (self.order[u], u)):  # Dagster wants them in graph order
+            key, build = self.keys[uid], self.stored[uid]
+            metadata = {"kept": dg.MetadataValue.text(f"inputs unchanged since run {build.run_id}: not built again")}
+            if isinstance(key, dg.AssetKey):
+                yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                                metadata=metadata)
+            else:
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key, check_name=key.name, passed=build.status == "pass",
+                    severity=dg.AssetCheckSeverity.WARN if build.status == "warn" else dg.AssetCheckSeverity.ERROR,
+                    metadata={**metadata, "failures": dg.MetadataValue.int(build.failures or 0)})
+
+
+def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: str, wh: Warehouse) -> StepPlan:
+    """What this dbt step may keep. Nothing under FULL_REFRESH_TAG."""
+    manifest, keys = _manifest_and_keys(context)
+    selected = {uid for uid, key in keys.items()
+                if key in context.selected_asset_keys or key in context.selected_asset_check_keys}
+    nodes = manifest_nodes(manifest)
+    with wh.connect() as conn:
+        digests = {uid: table_digest(conn, t.schema, t.table, t.ignore, t.digest_as)
+                   for uid, t in source_tables(manifest, selected).items()}
+        stored = node_builds(conn)
+    current = signatures(nodes, digests, project_digest(manifest, project_dir, dbt_vars), datetime.now(UTC).date())
+    plan = StepPlan(context.run.run_id, selected, current, stored, keys={u: keys[u] for u in selected},
+                    fqns={u: ".".join(manifest["nodes"][u]["fqn"]) for u in selected},
+                    order=topological_order(nodes))
+    if context.run.tags.get(FULL_REFRESH_TAG) != "true":
+        built_now = {uid for uid, b in stored.items() if b.run_id == context.run.run_id}
+        plan.kept = plan_kept(nodes, selected, current, {u: b.signature for u, b in stored.items()}, built_now)
+    return plan
+
+
+def record_step(plan: StepPlan, run_results: Mapping[str, Any] | None, wh: Warehouse) -> None:
+    """Store what dbt built and tested in this step; forget what failed, errored or was skipped. Without results
+    (dbt did not get as far as writing them) every node the step meant to build is forgotten."""
+    results = {r["unique_id"]: r for r in (run_results or {}).get("results", [])}
+    built, forgotten = [], []
+    for uid in plan.to_build:
+        result = results.get(uid)
+        status = result["status"] if result else None
+        if uid in plan.current and status in (TEST_RESULTS if uid.startswith("test.") else BUILT):
+            built.append((uid, NodeBuild(plan.current[uid], status, result.get("failures"), plan.run_id)))
+        else:
+            forgotten.append(uid)
+    with wh.connect() as conn:
+        record_node_builds(conn, built, forgotten)
+
+
+def _manifest_and_keys(context: dg.AssetExecutionContext) -> tuple[Mapping[str, Any],
+                                                                   dict[str, dg.AssetKey | dg.AssetCheckKey]]:
+    """The manifest this asset was made from; each model's and seed's asset key and each test's check key, as
+    dagster-dbt made them."""
+    from dagster_dbt.asset_utils import get_asset_check_key_for_test, get_manifest_and_translator_from_dbt_assets
+
+    manifest, translator, project = get_manifest_and_translator_from_dbt_assets([context.assets_def])
+    cache_key = (id(context.assets_def), manifest["metadata"].get("invocation_id"))
+    if cache_key not in _KEYS:  # ~300 nodes through the translator: once per definitions, not per step
+        keys: dict[str, dg.AssetKey | dg.AssetCheckKey] = {}
+        for uid, node in manifest["nodes"].items():
+            if node["resource_type"] in ("model", "seed"):
+                keys[uid] = translator.get_asset_spec(manifest, uid, project).key
+            elif node["resource_type"] == "test":
+                check = get_asset_check_key_for_test(manifest, translator, uid, project)
+                if check is not None:
+                    keys[uid] = check
+        _KEYS[cache_key] = keys
+    return manifest, _KEYS[cache_key]
+
+
+_KEYS: dict[tuple[int, Any], dict[str, dg.AssetKey | dg.AssetCheckKey]] = {}

@@ -1,0 +1,85 @@
+"""Which dbt nodes a transform keeps (pipelines/domain/model_reuse.py): a node is kept only when it, and every
+model above it, was last built on exactly today's inputs."""
+
+from datetime import date
+
+from pipelines.domain.model_reuse import DbtNode, kept, plan_kept, signatures, topological_order
+
+TODAY = date(2026, 3, 31)
+# raw trades → stg → ledger → positions (+ a test on positions); prices → positions; a daily model over ledger
+NODES = {
+    "model.stg": DbtNode("model.stg", "stg-sql", ("source.raw.trades",)),
+    "model.ledger": DbtNode("model.ledger", "ledger-sql", ("model.stg",)),
+    "model.positions": DbtNode("model.positions", "positions-sql", ("model.ledger", "source.raw.prices")),
+    "model.open_lots": DbtNode("model.open_lots", "lots-sql", ("model.ledger",), daily=True),
+    "model.prices": DbtNode("model.prices", "prices-sql", ("source.raw.prices",)),
+    "test.positions_not_null": DbtNode("test.positions_not_null", "not_null(quantity)", ("model.positions",)),
+}
+DIGESTS = {"source.raw.trades": "4000:123", "source.raw.prices": "900:77"}
+EVERYTHING = set(NODES)
+
+
+def test_nothing_changed_keeps_every_node() -> None:
+    now = signatures(NODES, DIGESTS, "project", TODAY)
+    assert set(now) == EVERYTHING
+    assert kept(NODES, EVERYTHING, now, now, set()) == EVERYTHING
+
+
+def test_a_changed_source_rebuilds_what_reads_it_and_nothing_else() -> None:
+    before = signatures(NODES, DIGESTS, "project", TODAY)
+    now = signatures(NODES, {**DIGESTS, "source.raw.prices": "901:80"}, "project", TODAY)
+    assert kept(NODES, EVERYTHING, now, before, set()) == {"model.stg", "model.ledger", "model.open_lots"}
+
+
+def test_an_updated_historical_row_counts_as_a_change() -> None:
+    """Same row count, other content (an UPDATE of an old trade): the digest differs, so does the signature."""
+    before = signatures(NODES, DIGESTS, "project", TODAY)
+    now = signatures(NODES, {**DIGESTS, "source.raw.trades": "4000:124"}, "project", TODAY)
+    assert kept(NODES, EVERYTHING, now, before, set()) == {"model.prices"}
+
+
+def test_the_sql_or_the_project_changing_rebuilds() -> None:
+    before = signatures(NODES, DIGESTS, "project", TODAY)
+    edited = {**NODES, "model.ledger": DbtNode("model.ledger", "ledger-sql v2", ("model.stg",))}
+    now = signatures(edited, DIGESTS, "project", TODAY)
+    assert kept(edited, EVERYTHING, now, before, set()) == {"model.stg", "model.prices"}
+    assert kept(NODES, EVERYTHING, signatures(NODES, DIGESTS, "macros v2", TODAY), before, set()) == set()
+
+
+def test_a_daily_node_is_kept_for_the_day_only() -> None:
+    before = signatures(NODES, DIGESTS, "project", TODAY)
+    tomorrow = signatures(NODES, DIGESTS, "project", date(2026, 4, 1))
+    assert kept(NODES, EVERYTHING, tomorrow, before, set()) == EVERYTHING - {"model.open_lots"}
+
+
+def test_a_parent_built_again_in_this_run_rebuilds_its_children() -> None:
+    """ledger's last build failed and is built again now on the same inputs: the views on the old relation are
+    gone with it (dbt drops it CASCADE), so everything below ledger is built too."""
+    now = signatures(NODES, DIGESTS, "project", TODAY)
+    assert kept(NODES, EVERYTHING, now, now, {"model.ledger"}) == {"model.stg", "model.prices"}
+
+
+def test_a_node_never_built_is_built_and_so_is_everything_below_it() -> None:
+    now = signatures(NODES, DIGESTS, "project", TODAY)
+    stored = {uid: s for uid, s in now.items() if uid != "model.stg"}
+    assert kept(NODES, EVERYTHING, now, stored, set()) == {"model.prices"}
+
+
+def test_a_source_without_a_digest_is_never_trusted() -> None:
+    now = signatures(NODES, {"source.raw.prices": "900:77"}, "project", TODAY)
+    assert "model.stg" not in now and "model.positions" not in now
+    assert kept(NODES, EVERYTHING, now, now, set()) == {"model.prices"}
+
+
+def test_a_test_that_must_run_builds_the_model_it_tests() -> None:
+    """dbt's --exclude of a model takes its tests with it: a new test on a kept model makes the model build."""
+    now = signatures(NODES, DIGESTS, "project", TODAY)
+    stored = {uid: s for uid, s in now.items() if uid != "test.positions_not_null"}
+    assert plan_kept(NODES, EVERYTHING, now, stored, set()) == EVERYTHING - {"model.positions",
+                                                                            "test.positions_not_null"}
+
+
+def test_topological_order_puts_parents_first() -> None:
+    order = topological_order(NODES)
+    for uid, node in NODES.items():
+        assert all(order[p] < order[uid] for p in node.parents if p in NODES)
