@@ -34,20 +34,24 @@ def run(
     sandbox_accounts: bool = typer.Option(True, "--sandbox/--no-sandbox",
                                           help="Register and sync the sandbox's demo accounts."),
     malformed: bool = typer.Option(True, help="Let the sandbox emit a few malformed records (shows the gate)."),
+    full_refresh: bool = typer.Option(False, "--full-refresh",
+                                      help="Build every dbt model again, even those whose inputs did not change."),
 ) -> None:
-    """Run the whole pipeline once: sync every account, gate, model, and print positions and reconciliation."""
+    """Run the whole pipeline once: sync every account, gate, model, and print positions and reconciliation. A model
+    whose inputs (its SQL and the content of every table it reads) are what they were at its last build is kept as
+    it is; --full-refresh builds everything."""
     started = time.monotonic()
     settings = get_settings()
     console.print("[dim]starting the warehouse" + (" and the sandbox" if sandbox_accounts else "") + "[/]")
     with ready(settings, sandbox=sandbox_accounts, malformed=malformed) as env:
         console.print(f"[dim]warehouse[/] {env.database_url}")
-        success = _run_pipeline(settings, env.database_url, sandbox_accounts)
+        success = _run_pipeline(settings, env.database_url, sandbox_accounts, full_refresh)
     console.print(f"\n[bold]done in {time.monotonic() - started:.1f} s[/]")
     if not success:
         raise typer.Exit(code=1)
 
 
-def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) -> bool:
+def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool, full_refresh: bool = False) -> bool:
     """Register the accounts, run the nightly tier once in-process (one line per run), print the summary."""
     import dagster as dg
 
@@ -85,7 +89,7 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool) 
     console.print(f"[bold]running the pipeline[/] [dim](details: {log_path})[/]")
     with log_path.open("w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         outcome = run_pipeline(build_definitions(settings), dg.DagsterInstance.get(), wh,
-                               all_venues(settings.venues), on_run=report)
+                               all_venues(settings.venues), on_run=report, full_refresh=full_refresh)
     console.print()
     render_summary(read_summary(wh), console)
     render_alerts(open_alerts(wh), console)

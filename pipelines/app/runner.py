@@ -18,6 +18,7 @@ from pipelines.defs.common import TIER_TAG
 from pipelines.defs.schedules.tiers import market_job_of
 from pipelines.defs.schedules.tiers import tier as tier_of
 from pipelines.services.accounts import WALLET_SOURCES, accounts_of
+from pipelines.services.dbt_reuse import FULL_REFRESH_TAG
 from warehouse.connection import Warehouse
 
 
@@ -74,22 +75,25 @@ def _outcome(job: str, partition: str | None, result: dg.ExecuteInProcessResult,
 
 def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehouse, venues: tuple[str, ...],
                  on_run: Callable[[RunOutcome], None] | None = None, *, tier: str = "nightly",
-                 transform: bool | str = True, log_level: str = "WARNING") -> PipelineOutcome:
+                 transform: bool | str = True, log_level: str = "WARNING",
+                 full_refresh: bool = False) -> PipelineOutcome:
     """One tick of `tier` (tiers.py: 'nightly' syncs everything, 'fast' the exchange balances): every account's
     sync job, then the tier's market data, then its transform. `transform`: False stops after the market data
     (the API-cost benchmark); a job name runs that transform instead, after its own tier's market data (the
-    resilience tests sync everything and build only up to positions). Runs are tagged 'manual'."""
+    resilience tests sync everything and build only up to positions). Runs are tagged 'manual'. `full_refresh`: the
+    transform builds every dbt model again instead of keeping those whose inputs did not change
+    (services/dbt_reuse.py)."""
     started = time.monotonic()
     plan = tier_of(tier)
     # The summary is the CLI's output; Dagster's per-event console log stays in the event log (UI) unless asked.
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     pipeline = PipelineOutcome()
 
-    def run(job_name: str, partition: str | None = None) -> None:
+    def run(job_name: str, partition: str | None = None, tags: dict[str, str] | None = None) -> None:
         job = defs.resolve_job_def(job_name)
         run_started = time.monotonic()
         result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False,
-                                        tags={TIER_TAG: "manual"}, run_config=run_config)
+                                        tags={TIER_TAG: "manual", **(tags or {})}, run_config=run_config)
         outcome = _outcome(job.name, partition, result, run_started)
         pipeline.runs.append(outcome)
         if on_run:
@@ -104,7 +108,7 @@ def run_pipeline(defs: dg.Definitions, instance: dg.DagsterInstance, wh: Warehou
     transform_job = transform if isinstance(transform, str) else plan.transform_job
     run(market_job_of(transform_job) or plan.market_job)  # the prices the transform needs, fetched just before it
     if transform:
-        run(transform_job)
+        run(transform_job, tags={FULL_REFRESH_TAG: "true"} if full_refresh else None)
     pipeline.seconds = round(time.monotonic() - started, 2)
     return pipeline
 

@@ -136,14 +136,29 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
         digests = {uid: table_digest(conn, t.schema, t.table, t.ignore, t.digest_as)
                    for uid, t in source_tables(manifest, selected).items()}
         stored = node_builds(conn)
+        missing = _missing_relations(conn, manifest, selected)
     current = signatures(nodes, digests, project_digest(manifest, project_dir, dbt_vars), datetime.now(UTC).date())
     plan = StepPlan(context.run.run_id, selected, current, stored, keys={u: keys[u] for u in selected},
                     fqns={u: ".".join(manifest["nodes"][u]["fqn"]) for u in selected},
                     order=topological_order(nodes))
     if context.run.tags.get(FULL_REFRESH_TAG) != "true":
-        built_now = {uid for uid, b in stored.items() if b.run_id == context.run.run_id}
+        # built again in this run, or gone: a view dropped with the table under it when that was built alone
+        # (dbt replaces a table with DROP … CASCADE), e.g. one group materialized from the Dagster UI
+        built_now = {uid for uid, b in stored.items() if b.run_id == context.run.run_id} | missing
         plan.kept = plan_kept(nodes, selected, current, {u: b.signature for u, b in stored.items()}, built_now)
     return plan
+
+
+def _missing_relations(conn: Any, manifest: Mapping[str, Any], uids: Iterable[str]) -> set[str]:
+    """The models and seeds among `uids` whose relation does not exist."""
+    relations = {uid: f'"{manifest["nodes"][uid]["schema"]}"."{manifest["nodes"][uid]["alias"]}"' for uid in uids
+                 if manifest["nodes"][uid]["resource_type"] in ("model", "seed")}
+    if not relations:
+        return set()
+    names = list(relations.values())
+    exists = dict(conn.execute("select name, to_regclass(name) is not null from unnest(%s::text[]) as name",
+                               (names,)).fetchall())
+    return {uid for uid, name in relations.items() if not exists[name]}
 
 
 def record_step(plan: StepPlan, run_results: Mapping[str, Any] | None, wh: Warehouse) -> None:

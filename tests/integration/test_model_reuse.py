@@ -4,7 +4,8 @@ keeps is what a full refresh builds.
 On a copy of the acme_main_earn world (one nightly run, shared with test_earn, test_rebalancing, test_execution):
 (1) a transform with nothing new builds no model but the arbitrage view (each transform scans the venues' books
 afresh) and reports every other model as kept, with its tests' results; (2) a changed lot method rebuilds the lot
-marts and what reads them, and nothing that does not (staging, prices, the ledger); (3) a full refresh
+marts and what reads them, and nothing that does not (staging, prices, the ledger), and a dropped view is built
+again; (3) a full refresh
 (`coinbook run --full-refresh`: keep nothing) then gives every mart the same content, row for row.
 """
 
@@ -101,13 +102,17 @@ def test_nothing_new_builds_nothing_and_reports_every_model_kept(world: tuple[st
 
 
 def test_a_changed_lot_method_rebuilds_the_lot_marts_only(world: tuple[str, dg.Definitions]) -> None:
+    """…and a view that is gone (dropped with the table under it, when that was built alone from the Dagster UI)
+    is built again although nothing it reads changed."""
     url, defs = world
     with psycopg.connect(url) as conn:
         conn.execute("""insert into ops.lot_settings (tenant_id, default_method) values ('acme', 'lifo')
                         on conflict (tenant_id) do update set default_method = 'lifo'""")
+        conn.execute("drop view marts.position_history")
     result = _transform(defs)
     built = {uid.removeprefix("model.coinbook.") for uid in _built(url, result.run_id) if uid.startswith("model.")}
-    assert {"stg_ops__lot_settings", "disposals", "realized_pnl", "open_lots"} <= built, built
+    assert {"stg_ops__lot_settings", "disposals", "realized_pnl", "open_lots", "position_history"} <= built, built
+    assert _q(url, "select to_regclass('marts.position_history') is not null") == [(True,)]
     kept = _kept_models(result)
     assert {"stg_binance__trades", "int_ledger", "ledger", "prices_daily", "reconciliation"} <= kept, kept
     assert not built & kept
