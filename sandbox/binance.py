@@ -8,6 +8,7 @@ against the real clock, as Binance does.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import itertools
@@ -274,22 +275,49 @@ def my_trades(world: World, request: Request, malformed: bool) -> Any:
     account_id = authenticate(world, request)
     market = _market(request.params)
     limit = _limit(request.params, 500, 1000)
-    records = [trade_json(t) for t in world.trades[account_id] if t.symbol == market.symbol]
-    if malformed:
-        records += [m["record"] for m in world.malformed.trades
-                    if m["account_id"] == account_id and m["record"]["symbol"] == market.symbol]
-    records.sort(key=lambda r: r["id"])
+    book = world.memo(("binance.my_trades", account_id, market.symbol, malformed), account_id,
+                      lambda: _trade_book(world, account_id, market.symbol, malformed))
+    records = book.records
     from_id = _int(request.params, "fromId")
     start, end = _int(request.params, "startTime"), _int(request.params, "endTime")
     if from_id is not None:
-        return [r for r in records if r["id"] >= from_id][:limit]
+        first = bisect.bisect_left(book.ids, from_id)
+        return records[first:first + limit]
     if start is not None or end is not None:
         start = start if start is not None else end - DAY_MS  # type: ignore[operator]
         end = end if end is not None else start + DAY_MS
         if end - start > DAY_MS:
             raise ApiError(400, -1127, "More than 24 hours between startTime and endTime.")
-        return [r for r in records if start <= r["time"] <= end][:limit]
+        if book.times is None:  # times out of id order (a planted record): the plain filter
+            return [r for r in records if start <= r["time"] <= end][:limit]
+        first = bisect.bisect_left(book.times, start)
+        return records[first:min(bisect.bisect_right(book.times, end), first + limit)]
     return records[-limit:]
+
+
+@dataclass(frozen=True)
+class _TradeBook:
+    """One account's trades of one symbol as myTrades lists them (rendered, id order), with the ids and, when
+    they rise with the ids (always, but for a planted record that might not), the times to bisect a page on."""
+
+    records: list[dict[str, Any]]
+    ids: list[int]
+    times: list[int] | None
+
+
+def _trade_book(world: World, account_id: str, symbol: str, malformed: bool) -> _TradeBook:
+    records = [trade_json(t) for t in world.trades[account_id] if t.symbol == symbol]
+    if malformed:
+        records += [m["record"] for m in world.malformed.trades
+                    if m["account_id"] == account_id and m["record"]["symbol"] == symbol]
+    records.sort(key=lambda r: r["id"])
+    times = [r["time"] for r in records]
+    return _TradeBook(records, [r["id"] for r in records], times if rising(times) else None)
+
+
+def rising(keys: list[Any]) -> bool:
+    """Never falling: a window of such keys is one run of the list, found by bisection."""
+    return all(a <= b for a, b in itertools.pairwise(keys))
 
 
 def _transfer_window(params: dict[str, str]) -> tuple[int, int]:

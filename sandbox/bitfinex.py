@@ -11,6 +11,7 @@ sort=1, so a connector must page.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import hmac
@@ -185,6 +186,20 @@ def _window(params: dict[str, Any]) -> tuple[int, int, int, bool]:
 def trades_hist(world: World, account_id: str, symbol: str | None, params: dict[str, Any],
                 malformed: bool, derivatives: bool = False) -> list[Any]:
     start, end, limit, ascending = _window(params)
+    keys, rows = world.memo(("bitfinex.trades", account_id, symbol, malformed, derivatives, ascending), account_id,
+                            lambda: _trade_book(world, account_id, symbol, malformed, derivatives, ascending))
+    # the window [start, end] is one run of the list, found on its times (negated when newest first)
+    if ascending:
+        first, stop = bisect.bisect_left(keys, start), bisect.bisect_right(keys, end)
+    else:
+        first, stop = bisect.bisect_left(keys, -end), bisect.bisect_right(keys, -start)
+    return rows[first:stop][:min(limit, MAX_TRADES)]
+
+
+def _trade_book(world: World, account_id: str, symbol: str | None, malformed: bool, derivatives: bool,
+                ascending: bool) -> tuple[list[int], list[list[Any]]]:
+    """An account's trade rows as trades/hist lists them (by time then id, in the asked direction) and their times
+    (negated when newest first), to bisect a window on."""
     markets = _markets(world)
     rows = [trade_row(markets[t.symbol], t) for t in world.trades[account_id]
             if symbol is None or t.symbol == symbol]
@@ -192,8 +207,8 @@ def trades_hist(world: World, account_id: str, symbol: str | None, params: dict[
         rows += [r for r in perp_fills(world, account_id) if symbol is None or r[1] == symbol]
     if malformed:
         rows += [r for r in bogus_trades(world, account_id) if symbol is None or r[1] == symbol]
-    rows = sorted((r for r in rows if start <= r[2] <= end), key=lambda r: (r[2], r[0]), reverse=not ascending)
-    return rows[:min(limit, MAX_TRADES)]
+    rows = sorted(rows, key=lambda r: (r[2], r[0]), reverse=not ascending)
+    return [r[2] if ascending else -r[2] for r in rows], rows
 
 
 def movement_row(t: Transfer) -> list[Any]:

@@ -10,6 +10,7 @@ uses for keys that are not CDP keys (CDP's ES256 JWTs are not built here).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
 import json
@@ -178,15 +179,26 @@ def fills(world: World, account_id: str, query: str, malformed: bool) -> dict[st
     end = _ms(params["end_sequence_timestamp"]) if params.get("end_sequence_timestamp") else END_MS * 2
     limit = min(int(params.get("limit") or 100), MAX_FILLS)
     offset = int(params.get("cursor") or 0)
+    wanted = tuple(sorted(products_wanted))
+    negated, rows = world.memo(("coinbase.fills", account_id, wanted, malformed), account_id,
+                               lambda: _fill_book(world, account_id, set(wanted), malformed))
+    # newest first: the window [start, end] is one run of the list, found on the negated times
+    chosen = rows[bisect.bisect_left(negated, -end):bisect.bisect_right(negated, -start)]
+    page = chosen[offset:offset + limit]
+    more = offset + limit < len(chosen)
+    return {"fills": page, "cursor": str(offset + limit) if more else ""}
+
+
+def _fill_book(world: World, account_id: str, products_wanted: set[str],
+               malformed: bool) -> tuple[list[int], list[dict[str, Any]]]:
+    """An account's fills as List Fills pages them (rendered, newest first) and their negated times."""
     markets = _markets(world)
     rows = [(t.time_ms, fill_json(markets[t.symbol], t)) for t in world.trades[account_id]
             if not products_wanted or t.symbol in products_wanted]
     if malformed:
         rows += [(r["time_ms"], r["fill"]) for r in bogus_fills(world, account_id)]
-    chosen = [r for ms, r in sorted(rows, key=lambda x: -x[0]) if start <= ms <= end]
-    page = chosen[offset:offset + limit]
-    more = offset + limit < len(chosen)
-    return {"fills": page, "cursor": str(offset + limit) if more else ""}
+    ordered = sorted(rows, key=lambda x: -x[0])
+    return [-ms for ms, _ in ordered], [r for _, r in ordered]
 
 
 def _currency_account(world: World, account_id: str, wallet: str) -> str | None:
@@ -278,21 +290,14 @@ def transactions(world: World, account_id: str, wallet: str, params: dict[str, s
     code = _currency_account(world, account_id, wallet)
     if code is None:
         raise CoinbaseError(404, "not_found", "Not found")
-    rows = [(t.time_ms, transaction_json(account_id, t)) for t in world.transfers[account_id] if t.coin == code]
-    rows += [(m.time_ms, wallet_move_json(account_id, m)) for m in world.wallet_moves[account_id] if m.coin == code]
-    markets = _markets(world)
-    rows += [(t.time_ms, fill_transaction_json(account_id, markets[t.symbol], t, code))
-             for t in world.trades.get(account_id, []) if code in (markets[t.symbol].base, markets[t.symbol].quote)]
-    if malformed:
-        rows += [(r["time_ms"], r["record"]) for r in bogus_transactions(world, account_id) if r["coin"] == code]
     ascending = params.get("order") == "asc"
-    ordered = [r for _, r in sorted(rows, key=lambda x: x[0], reverse=not ascending)]
-    ids = [r["id"] for r in ordered]
+    ordered, position = world.memo(("coinbase.transactions", account_id, code, malformed, ascending), account_id,
+                                   lambda: _transaction_book(world, account_id, code, malformed, ascending))
     after = params.get("starting_after")
     if after:
-        if after not in ids:
+        if after not in position:
             raise CoinbaseError(400, "invalid_request", "starting_after is not a known id")
-        ordered = ordered[ids.index(after) + 1:]
+        ordered = ordered[position[after] + 1:]
     limit = min(int(params.get("limit") or 25), MAX_TRANSACTIONS)
     page = ordered[:limit]
     more = len(ordered) > limit
@@ -300,6 +305,24 @@ def transactions(world: World, account_id: str, wallet: str, params: dict[str, s
                            "order": "asc" if ascending else "desc", "previous_uri": None,
                            "next_uri": None, "next_starting_after": page[-1]["id"] if more else None},
             "data": page}
+
+
+def _transaction_book(world: World, account_id: str, code: str, malformed: bool,
+                      ascending: bool) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """One wallet's v2 transactions as the list pages them (rendered, in the asked order) and where each id first
+    stands in it (the `starting_after` cursor)."""
+    rows = [(t.time_ms, transaction_json(account_id, t)) for t in world.transfers[account_id] if t.coin == code]
+    rows += [(m.time_ms, wallet_move_json(account_id, m)) for m in world.wallet_moves[account_id] if m.coin == code]
+    markets = _markets(world)
+    rows += [(t.time_ms, fill_transaction_json(account_id, markets[t.symbol], t, code))
+             for t in world.trades.get(account_id, []) if code in (markets[t.symbol].base, markets[t.symbol].quote)]
+    if malformed:
+        rows += [(r["time_ms"], r["record"]) for r in bogus_transactions(world, account_id) if r["coin"] == code]
+    ordered = [r for _, r in sorted(rows, key=lambda x: x[0], reverse=not ascending)]
+    position: dict[str, int] = {}
+    for i, r in enumerate(ordered):
+        position.setdefault(r["id"], i)
+    return ordered, position
 
 
 # ── orders (docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-api/orders: create-order, get-order,

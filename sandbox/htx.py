@@ -14,16 +14,18 @@ from there, so the demo world keeps its meaning whatever the date the sandbox ru
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
 from sandbox import books
-from sandbox.binance import Request, candles
+from sandbox.binance import Request, candles, rising
 from sandbox.matching import EngineOrder, OrderRefused
 from sandbox.orders import desk
 from sandbox.world import END_MS, NETWORK, START_MS, Market, Trade, Transfer, WalletMove, World
@@ -55,8 +57,8 @@ def _markets(world: World) -> dict[str, Market]:
 
 
 def clock_ms(world: World) -> int:
-    latest = max((t.time_ms for a in world.venue_accounts(PREFIX) for t in world.trades[a.account_id]),
-                 default=END_MS)
+    # the latest HTX trade, as the world books it (a scan of every HTX account's trades cost each request O(trades))
+    latest = world.latest_trade_ms.get(PREFIX, END_MS)
     return max(END_MS, latest + 1000)
 
 
@@ -205,16 +207,43 @@ def matchresults(world: World, account_id: str, params: dict[str, str], malforme
     symbol = params.get("symbol")
     if symbol and symbol not in markets:
         raise HtxError("invalid-parameter", "invalid symbol")
+    book = world.memo(("htx.matchresults", account_id, symbol or None, malformed), account_id,
+                      lambda: _trade_book(world, account_id, symbol or None, malformed))
+    if book.times is not None:  # the window is one run of the id-ordered list
+        first, stop = bisect.bisect_left(book.times, start), bisect.bisect_right(book.times, end)
+        rows, ids = book.rows[first:stop], book.ids[first:stop]
+    else:
+        rows = [r for r in book.rows if start <= r["created-at"] <= end]
+        ids = [r["id"] for r in rows]
+    cursor = int(params["from"]) if params.get("from") else None
+    if params.get("direct") == "next":  # older → newer, after the cursor
+        after = 0 if cursor is None else bisect.bisect_right(ids, cursor)
+        return rows[after:after + size][::-1]
+    before = len(rows) if cursor is None else bisect.bisect_left(ids, cursor)
+    if not book.unique:  # equal ids keep their order newest-first too: the plain sort
+        return sorted(rows[:before], key=lambda r: -r["id"])[:size]
+    return rows[max(0, before - size):before][::-1]
+
+
+@dataclass(frozen=True)
+class _TradeBook:
+    """An account's matchresults rows (of one symbol, or all) in id order, their ids, whether the ids are unique,
+    and their times when those rise with the ids (always, but for a planted record that might not)."""
+
+    rows: list[dict[str, Any]]
+    ids: list[int]
+    unique: bool
+    times: list[int] | None
+
+
+def _trade_book(world: World, account_id: str, symbol: str | None, malformed: bool) -> _TradeBook:
+    markets = _markets(world)
     rows = [trade_json(markets[t.symbol], t, _record_number(i)) for i, t in enumerate(world.trades[account_id])]
     if malformed:
         rows += bogus_trades(world, account_id)
-    rows = [r for r in rows if start <= r["created-at"] <= end and (not symbol or r["symbol"] == symbol)]
-    cursor = int(params["from"]) if params.get("from") else None
-    if params.get("direct") == "next":  # older → newer, after the cursor
-        rows = sorted((r for r in rows if cursor is None or r["id"] > cursor), key=lambda r: r["id"])[:size]
-        return rows[::-1]
-    rows = sorted((r for r in rows if cursor is None or r["id"] < cursor), key=lambda r: -r["id"])
-    return rows[:size]
+    rows = sorted((r for r in rows if not symbol or r["symbol"] == symbol), key=lambda r: r["id"])
+    ids, times = [r["id"] for r in rows], [r["created-at"] for r in rows]
+    return _TradeBook(rows, ids, len(set(ids)) == len(ids), times if rising(times) else None)
 
 
 def _numbered_transfers(world: World, account_id: str) -> list[tuple[int, Transfer]]:

@@ -10,6 +10,7 @@ like the real API, so a connector must page or split its windows.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import hmac
 from decimal import Decimal
@@ -237,12 +238,23 @@ def _window(params: dict[str, str]) -> tuple[float, float]:
 def trades_history(world: World, account_id: str, params: dict[str, str], malformed: bool) -> dict[str, Any]:
     start, end = _window(params)
     ofs = int(params.get("ofs") or 0)
+    negated, records = world.memo(("kraken.trades", account_id, malformed), account_id,
+                                  lambda: _trade_book(world, account_id, malformed))
+    # newest first: the window (start, end] is one run of the list, found on the negated times in seconds
+    chosen = records[bisect.bisect_left(negated, -end):bisect.bisect_left(negated, -start)]
+    return {"trades": {txid: record for txid, record in chosen[ofs:ofs + PAGE]}, "count": len(chosen)}
+
+
+def _trade_book(world: World, account_id: str,
+                malformed: bool) -> tuple[list[float], list[tuple[str, dict[str, Any]]]]:
+    """An account's trades as TradesHistory pages them ((txid, rendered), newest first) and their negated times in
+    seconds (the window compares ms / 1000 with its bounds)."""
     markets = _markets(world)
     records = [(t.time_ms, _txid("T", t.id), trade_json(markets[t.symbol], t)) for t in world.trades[account_id]]
     if malformed:
         records += [(r["time_ms"], r["txid"], r["record"]) for r in bogus_trades(world, account_id)]
-    chosen = sorted((r for r in records if start < r[0] / 1000 <= end), key=lambda r: r[0], reverse=True)
-    return {"trades": {txid: record for _, txid, record in chosen[ofs:ofs + PAGE]}, "count": len(chosen)}
+    ordered = sorted(records, key=lambda r: r[0], reverse=True)
+    return [-(ms / 1000) for ms, _, _ in ordered], [(txid, record) for _, txid, record in ordered]
 
 
 def transfer_json(t: Transfer) -> dict[str, Any]:

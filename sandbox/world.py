@@ -22,11 +22,12 @@ import json
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -169,6 +170,7 @@ ACCOUNTS: tuple[AccountInfo, ...] = (
 ACCOUNTS_TENANTS = tuple(dict.fromkeys(a.tenant_id for a in ACCOUNTS))  # the demo's tenants, in order
 DEMO_TRADES = 3_997  # the demo world's trades (of TRADE_ATTEMPTS' 4,000 attempts: a few cannot be paid for)
 WORLD_DAYS = (WORLD_END - WORLD_START).days + 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -449,6 +451,10 @@ class World:
                      for n, a in enumerate(extra)}
         self._rng = np.random.default_rng(seed + 1)
         self._lock = threading.Lock()
+        # Per-account views the dialects build from the whole history (sorted, rendered rows): built once per state
+        # of the account, not on every page request (a page of a 10,000-trade account re-rendered all 10,000).
+        self._memo: dict[tuple[Any, ...], tuple[tuple[int, int, int, int], Any]] = {}
+        self.latest_trade_ms: dict[str, int] = {}  # per venue: HTX's server clock follows its latest trade
         self.zero_update_time: set[str] = set()  # Binance accounts whose reply says updateTime 0 (server.Faults)
         from sandbox.chains import ChainWorld  # late: chains.py imports this module's constants
 
@@ -713,6 +719,8 @@ class World:
         balances[market.quote] -= sign * trade.quote_qty
         balances[trade.commission_asset] -= trade.commission
         self.trades[trade.account_id].append(trade)
+        venue = market.venue
+        self.latest_trade_ms[venue] = max(self.latest_trade_ms.get(venue, trade.time_ms), trade.time_ms)
 
     def _plant_malformed(self) -> None:
         """A negative quantity, a zero price, a trade with no side, a negative deposit: each with a fresh id
@@ -864,8 +872,30 @@ class World:
                    + [r.time_ms for r in self.rewards[account_id]])
 
     # -- views ---------------------------------------------------------------------------------------------
+    def history_stamp(self, account_id: str) -> tuple[int, int, int, int]:
+        """The state of an account's history. Every change appends (a trade, a transfer, a wallet move, a reward:
+        generation, advance, advance_day, the Desk's fills, the moves and rewards tests plant), never rewrites, so
+        the four lengths tell any two states apart."""
+        return (len(self.trades.get(account_id, ())), len(self.transfers.get(account_id, ())),
+                len(self.wallet_moves.get(account_id, ())), len(self.rewards.get(account_id, ())))
+
+    def memo(self, key: tuple[Any, ...], account_id: str, build: Callable[[], T]) -> T:
+        """`build()` for `key` (which names `account_id` and whatever else the view depends on), rebuilt only when
+        the account's history changed since. Callers must not mutate what it returns: the next request gets it."""
+        stamp = self.history_stamp(account_id)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]  # type: ignore[no-any-return]
+        value = build()
+        self._memo[key] = (stamp, value)
+        return value
+
     def computed_balances(self, account_id: str) -> dict[str, Decimal]:
         """The ledger rule applied to the account's recorded history (independently of the running totals)."""
+        return dict(self.memo(("computed_balances", account_id), account_id,
+                              lambda: self._computed_balances(account_id)))
+
+    def _computed_balances(self, account_id: str) -> dict[str, Decimal]:
         out: dict[str, Decimal] = defaultdict(Decimal)
         for t in self.trades[account_id]:
             market = self.market_of(t)
@@ -891,6 +921,9 @@ class World:
         return balances
 
     def last_update_ms(self, account_id: str) -> int:
+        return self.memo(("last_update_ms", account_id), account_id, lambda: self._last_update_ms(account_id))
+
+    def _last_update_ms(self, account_id: str) -> int:
         return max([t.time_ms for t in self.trades[account_id]]
                    + [t.time_ms for t in self.transfers[account_id] if t.counts]
                    + [m.time_ms for m in self.wallet_moves[account_id]]
