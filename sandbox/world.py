@@ -19,6 +19,7 @@ import base64
 import hashlib
 import importlib
 import json
+import math
 import threading
 import time
 from collections import defaultdict
@@ -387,7 +388,9 @@ class PricePath:
         drift = np.full((hours, 1), 0.25 / (24 * 365))
         drift[stress_from:stress_to] -= 0.20 / max(1, stress_to - stress_from)
         returns = correlated * vol + drift - 0.5 * vol**2
-        self.usd = START_USD * np.exp(np.cumsum(returns, axis=0))  # shape (hours, 4)
+        # math.exp (the C library's), not np.exp: numpy picks an exp by the CPU (AVX-512 or AVX2 kernels) and they
+        # differ in the last bit, so the same seed gave another world on another machine (the demo digest)
+        self.usd = START_USD * np.vectorize(math.exp, otypes=[float])(np.cumsum(returns, axis=0))  # (hours, 4)
         self.wiggle = rng.uniform(0.0005, 0.004, (hours, 2))  # intra-hour range for highs and lows
         self.volume = rng.lognormal(0.0, 0.5, hours)
 
@@ -658,7 +661,7 @@ class World:
         market = markets[int(rng.integers(len(markets)))]
         hour = self.prices.hour_of(time_ms)
         price = _q(self.prices.market_close(market, hour) * (1 + rng.normal(0, 0.0004)), market.tick)
-        notional_usd = float(rng.lognormal(np.log(4000), 0.7))
+        notional_usd = float(rng.lognormal(math.log(4000), 0.7))
         qty = _q(notional_usd / self.prices.coin_usd(market.base, hour), market.step, ROUND_DOWN)
         if qty <= 0 or price * qty < market.min_notional:
             return None
