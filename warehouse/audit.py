@@ -142,6 +142,10 @@ def record_mismatches(conn: psycopg.Connection, tenant_id: str, table: ChainedTa
     conn.execute("set local timezone = 'UTC'")  # audit.hash_of prints timestamps in the session's zone and style
     conn.execute("set local datestyle = 'ISO, YMD'")
     conn.execute("set local work_mem = '256MB'")  # a million keys sort in memory, not in temporary files
+    # No parallel workers within a part: the parts already share the cores, and a parallel scan would send every
+    # whole row (~1 kB a trade) through its Gather to be hashed above the join (measured, 500,000 trades: 7.7 s
+    # with two workers, 6.9 s without).
+    conn.execute("set local max_parallel_workers_per_gather = 0")
     query = sql.SQL(_MISMATCHES).format(table=sql.SQL(table.name), key=sql.SQL(table.key),
                                         hash_v2=sql.SQL(table.hash_v2))
     cursor = conn.execute(query, {"tenant": tenant_id, "table": table.name, "after": after_seq, "part": part,
