@@ -29,6 +29,7 @@ class Link:
     content_hash: bytes
     prev_hash: bytes
     hash: bytes
+    hash_version: int = 1  # how its record hashes were computed (V047); a version above 1 is in the link's hash
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,11 @@ def timestamp_text(moment: datetime) -> str:
 
 
 def link_hash(prev_hash: bytes, seq: int, recorded_at: datetime, actor: str, table_name: str, operation: str,
-              content: bytes) -> bytes:
-    header = f"{seq}\n{timestamp_text(recorded_at)}\n{actor}\n{table_name}\n{operation}\n".encode()
+              content: bytes, hash_version: int = 1) -> bytes:
+    """As audit.link_hash: a version-2 link's header has its version as one more line (V047), so that changing a
+    link's version breaks its hash; version 1 is V018's header, unchanged."""
+    version = "" if hash_version == 1 else f"{hash_version}\n"
+    header = f"{seq}\n{timestamp_text(recorded_at)}\n{actor}\n{table_name}\n{operation}\n{version}".encode()
     return hashlib.sha256(prev_hash + header + content).digest()
 
 
@@ -75,8 +79,9 @@ def first_break(links: Iterable[Link], *, after: tuple[int, bytes] | None = None
         if content_hash(link.record_keys, link.record_hashes) != link.content_hash:
             return broken("its records' keys or hashes were changed after it was written")
         expected = link_hash(prev, link.seq, link.recorded_at, link.actor, link.table_name, link.operation,
-                             link.content_hash)
+                             link.content_hash, link.hash_version)
         if expected != link.hash:
-            return broken("its hash does not cover what it says (time, actor, table or operation changed)")
+            return broken("its hash does not cover what it says (time, actor, table, operation or hash version "
+                          "changed)")
         seq, prev = link.seq, link.hash
     return None

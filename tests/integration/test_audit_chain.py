@@ -91,15 +91,18 @@ def test_what_is_written_is_chained_and_verifies(world: Warehouse) -> None:
 
 
 def test_python_recomputes_what_sql_wrote(world: Warehouse) -> None:
-    """The two writings of the link arithmetic (V018's SQL, pipelines/domain/audit.py) agree on real links."""
+    """The two writings of the link arithmetic (V018's SQL, V047's for version-2 links, pipelines/domain/audit.py)
+    agree on real links."""
     with world.connect() as conn:
         rows = conn.execute("select seq, recorded_at, actor, table_name, operation, record_keys, record_hashes, "
-                            "content_hash, prev_hash, hash from audit.chain where tenant_id = 'acme' order by seq"
-                            ).fetchall()
+                            "content_hash, prev_hash, hash, hash_version from audit.chain where tenant_id = 'acme' "
+                            "order by seq").fetchall()
     assert rows[0][8] == bytes(32)
-    for seq, at, actor, table, op, keys, hashes, content, prev, digest in rows:
+    assert {row[10] for row in rows} == {2}  # what the statement trigger writes since V047
+    for seq, at, actor, table, op, keys, hashes, content, prev, digest, version in rows:
         assert content_hash(keys, [bytes(h) for h in hashes]) == bytes(content)
-        assert link_hash(bytes(prev), seq, at, actor, table, op, bytes(content)) == bytes(digest)
+        assert link_hash(bytes(prev), seq, at, actor, table, op, bytes(content), version) == bytes(digest)
+        assert link_hash(bytes(prev), seq, at, actor, table, op, bytes(content), 1) != bytes(digest)
     assert rows[1][8] == rows[0][9]
 
 
@@ -174,17 +177,17 @@ def test_a_rewritten_chain_is_caught_by_its_checkpoint(world: Warehouse) -> None
     with tampering(world) as conn:
         conn.execute("update raw.binance_trades set price = 0 where tenant_id = 'acme' and source_record_id = "
                      "'BTC/USDT:1'")
-        conn.execute("set timezone = 'UTC'")
-        conn.execute("set datestyle = 'ISO, YMD'")
-        new_hash = conn.execute("select audit.hash_of(r) from raw.binance_trades r where tenant_id = "
+        # the row's new hash as its link's version (2, V047) defines it
+        expression = conn.execute("select audit.hash_expression('raw.binance_trades', 'r')").fetchone()[0]
+        new_hash = conn.execute(f"select {expression} from raw.binance_trades r where tenant_id = "
                                 "'acme' and source_record_id = 'BTC/USDT:1'").fetchone()[0]
-        rows = conn.execute("select seq, recorded_at, actor, table_name, operation, record_keys, record_hashes "
-                            "from audit.chain where tenant_id = 'acme' order by seq").fetchall()
+        rows = conn.execute("select seq, recorded_at, actor, table_name, operation, record_keys, record_hashes, "
+                            "hash_version from audit.chain where tenant_id = 'acme' order by seq").fetchall()
         prev = bytes(32)
-        for seq, at, actor, table, op, keys, hashes in rows:
+        for seq, at, actor, table, op, keys, hashes, version in rows:
             hashes = [new_hash if k.endswith("BTC/USDT:1") else h for k, h in zip(keys, hashes, strict=True)]
             content = content_hash(keys, [bytes(h) for h in hashes])
-            digest = link_hash(prev, seq, at, actor, table, op, content)
+            digest = link_hash(prev, seq, at, actor, table, op, content, version)
             conn.execute("update audit.chain set record_hashes = %s, content_hash = %s, prev_hash = %s, hash = %s "
                          "where tenant_id = 'acme' and seq = %s", (hashes, content, prev, digest, seq))
             prev = digest

@@ -1,7 +1,9 @@
-"""V038's audit.hash_of (the row's UTF-8 bytes trimmed, not its characters) is V018's definition byte for byte: on
-awkward rows of every chained raw table, loaded through the loader (copy_insert: COPY, insert on conflict, the
-chain's statement trigger), the hashes the links recorded are V018's expression of the stored rows; verify finds the
-pages intact and still finds a row changed behind the triggers."""
+"""The row hashes of the audit chain on awkward rows of every chained raw table, loaded through the loader
+(copy_insert: COPY, insert on conflict, the chain's statement trigger): V038's audit.hash_of (the row's UTF-8 bytes
+trimmed, not its characters) is V018's definition (hash_version 1) byte for byte; the links the trigger writes since
+V047 are hash_version 2, and the hashes they recorded are version 2's definition of the stored rows (the binary
+form of the row's columns up to its last non-NULL one), written here independently; verify finds the pages intact
+and still finds a row changed behind the triggers."""
 
 from __future__ import annotations
 
@@ -69,6 +71,22 @@ def _columns(conn: psycopg.Connection, table: str) -> list[tuple[str, str, bool]
             order by a.attnum""", (table,))]
 
 
+def _v2_hashes(conn: psycopg.Connection, table: str, key: str) -> dict[str, bytes]:
+    """Version 2's definition (V047), written independently of audit.hash_expression: for each row, the sha256 of
+    record_send of the ROW of its columns up to its last non-NULL one (found here, in Python), by key."""
+    names = [n for (n,) in conn.execute("""select attname from pg_attribute where attrelid = %s::regclass
+                                             and attnum > 0 and not attisdropped order by attnum""", (table,))]
+    present = ", ".join(f'r."{n}" is not null' for n in names)
+    hashes = {}
+    for key_value, columns in conn.execute(f"select ({key}), array[{present}] from {table} r"):  # type: ignore
+        last = max(i for i, there in enumerate(columns) if there)
+        row = ", ".join(f'r."{n}"' for n in names[:last + 1])
+        (digest,) = conn.execute(f"select sha256(record_send(row({row}))) from {table} r "  # type: ignore[arg-type]
+                                 f"where ({key}) = %s", (key_value,)).fetchone()
+        hashes[key_value] = bytes(digest)
+    return hashes
+
+
 def _rows(columns: list[tuple[str, str, bool]], n: int) -> list[tuple[Any, ...]]:
     rows = []
     for i in range(n):
@@ -125,28 +143,27 @@ def test_the_hash_is_v018s_on_every_stored_row(loaded: tuple[Warehouse, list[str
         assert any(t.endswith(",)") for (t,) in conn.execute("select r::text from raw.binance_trades r"))
 
 
-def test_the_links_recorded_v018s_hashes(loaded: tuple[Warehouse, list[str]]) -> None:
-    """What the trigger wrote under V038 is what it wrote under V018: the link's hashes equal V018's expression of
-    each stored row, key by key."""
+def test_the_links_recorded_version_2_hashes(loaded: tuple[Warehouse, list[str]]) -> None:
+    """What the trigger writes since V047: hash_version 2 links whose hashes are version 2's definition of each
+    stored row, key by key (trailing NULLs left out: binance_trades' added column is NULL on some rows, other
+    tables' last columns on every third)."""
     wh, tables = loaded
     with wh.connect() as conn:
         keys = {t.name: t.key for t in store.chained_tables(conn)}
-        conn.execute("set timezone = 'UTC'")
-        conn.execute("set datestyle = 'ISO, YMD'")
+        conn.execute("set timezone = 'Asia/Tokyo'")  # version 2 does not depend on the session's zone or style
+        conn.execute("set datestyle = 'SQL, DMY'")
         for table in tables:
-            differing = conn.execute(
-                f"""select count(*) from audit.chain c
+            recorded = {k: bytes(h) for k, h, v in conn.execute(
+                """select u.key, u.h, c.hash_version from audit.chain c
                      cross join lateral unnest(c.record_keys, c.record_hashes) as u (key, h)
-                     join {table} r on ({keys[table]}) = u.key
-                    where c.tenant_id = %s and c.table_name = %s and u.h is distinct from {V018_HASH}""",
-                (TENANT, table)).fetchone()[0]
-            assert differing == 0, table
+                    where c.tenant_id = %s and c.table_name = %s""", (TENANT, table)) if v == 2}
+            assert len(recorded) == 12 and recorded == _v2_hashes(conn, table, keys[table]), table
 
 
 def test_one_page_of_two_tenants_makes_a_link_each_in_key_order(loaded: tuple[Warehouse, list[str]]) -> None:
     """A page of two tenants' rows, in reverse key order: one link per tenant (V038 sorts once for the keys, the
-    hashes and the content hash), its keys in V018's key order, its hashes V018's, its content and link hashes what
-    pipelines/domain/audit.py computes."""
+    hashes and the content hash), its keys in V018's key order (V047's bytewise order is the same here), its hashes
+    version 2's, its content and link hashes what pipelines/domain/audit.py computes."""
     wh, _ = loaded
     with wh.connect() as conn:
         conn.execute("insert into ops.tenants (tenant_id, name) values ('bluefin', 'bluefin')")
@@ -164,23 +181,20 @@ def test_one_page_of_two_tenants_makes_a_link_each_in_key_order(loaded: tuple[Wa
         conn.execute("set datestyle = 'ISO, YMD'")
         links = conn.execute(
             """select tenant_id, seq, recorded_at, actor, table_name, operation, record_keys, record_hashes,
-                      content_hash, prev_hash, hash,
-                      (select array_agg(k order by k) from unnest(record_keys) k) as v018_order,
-                      (select array_agg(""" + V018_HASH + """ order by u.i)
-                         from unnest(record_keys) with ordinality as u (k, i)
-                         join raw.coinbase_trades r on r.tenant_id = c.tenant_id
-                          and concat_ws('/', r.account_id, r.source, r.source_record_id) = u.k) as v018_hashes
+                      content_hash, prev_hash, hash, hash_version,
+                      (select array_agg(k order by k) from unnest(record_keys) k) as v018_order
                  from audit.chain c
                 where seq = (select max(seq) from audit.chain d where d.tenant_id = c.tenant_id)
                 order by tenant_id""").fetchall()
-    assert [(link[0], link[4], len(link[6])) for link in links] == \
-        [(TENANT, "raw.coinbase_trades", 15), ("bluefin", "raw.coinbase_trades", 15)]
-    for tenant, seq, at, actor, table, op, keys, hashes, content, prev, digest, v018_order, v018_hashes in links:
+        v2 = _v2_hashes(conn, "raw.coinbase_trades", "concat_ws('/', r.account_id, r.source, r.source_record_id)")
+    assert [(link[0], link[4], len(link[6]), link[11]) for link in links] == \
+        [(TENANT, "raw.coinbase_trades", 15, 2), ("bluefin", "raw.coinbase_trades", 15, 2)]
+    for tenant, seq, at, actor, table, op, keys, hashes, content, prev, digest, version, v018_order in links:
         assert {int(k[-2:]) % 2 for k in keys} == ({0} if tenant == TENANT else {1})
-        assert keys == v018_order and hashes == v018_hashes
         hashes = [bytes(h) for h in hashes]
+        assert keys == v018_order and hashes == [v2[k] for k in keys]
         assert content_hash(keys, hashes) == bytes(content)
-        assert link_hash(bytes(prev), seq, at, actor, table, op, bytes(content)) == bytes(digest)
+        assert link_hash(bytes(prev), seq, at, actor, table, op, bytes(content), version) == bytes(digest)
 
 
 def test_verify_finds_the_pages_intact_then_a_changed_row(loaded: tuple[Warehouse, list[str]]) -> None:
