@@ -27,7 +27,7 @@ SLOW_FIRST = ("e2e/test_dashboards.py", "integration/test_pipeline.py", "integra
               "integration/test_dbt_unit_tests.py", "integration/test_metrics_endpoint.py",
               "integration/test_earn.py", "integration/test_proposal_supersede.py",
               "integration/test_compliance_officers.py", "integration/test_arbitrage.py",
-              "integration/test_rebalancing.py",
+              "integration/test_rebalancing.py", "integration/test_model_reuse.py",
               "integration/test_execution_venues.py", "integration/test_routed_proposals.py")  # copy semantics' world
 
 

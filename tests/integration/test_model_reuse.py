@@ -30,7 +30,7 @@ TRANSFORM = "nightly_reconciliation"
 # build (reconciliation_break_history), or fed by what every transform does anew: a scan of the venues' books
 # (arbitrage_opportunities), the alerts it raises and resolves (open_alerts: a source goes stale as the session
 # ages)
-CLOCK_COLUMNS = {"data_status": ["built_at"], "quarantine_by_source": ["gate_checked_at"]}  # the gate judged again
+CLOCK_COLUMNS = {"data_status": ["built_at"], "quarantine_by_source": ["gate_checked_at"]}  # as of the build
 NOT_COMPARED = {"reconciliation_break_history", "arbitrage_opportunities", "open_alerts"}
 # what a transform with nothing new may build: those two views (and their tests)
 ALWAYS_NEW = {"model.coinbook.arbitrage_opportunities", "model.coinbook.open_alerts"}
