@@ -1,15 +1,14 @@
-"""What each dbt node was last built on (ops.dbt_node_builds, V049), and the content digest of a table.
+"""What each dbt node was last built on (ops.dbt_node_builds, V049).
 
 The transform keeps a model whose inputs are what they were at its last successful build (see
-pipelines/services/dbt_reuse.py); this module only reads and writes the record and digests tables."""
+pipelines/services/dbt_reuse.py); this module only reads and writes the record."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 PUBLIC_TENANT = "public"
 
@@ -20,29 +19,6 @@ class NodeBuild:
     status: str            # dbt's: success (model, seed) | pass | warn | fail (test)
     failures: int | None
     run_id: str | None
-
-
-def table_digest(conn: psycopg.Connection, schema: str, table: str, ignore: Sequence[str] = (),
-                 digest_as: Mapping[str, str] | None = None) -> str:
-    """The table's content in one pass, order-free and without a sort: its row count and the sum of a 64-bit hash
-    of each whole row's text (~0.1 s per 100,000 raw rows), `ignore`d columns left out and the columns of
-    `digest_as` taken as its SQL expression (trusted text from the dbt project's YAML). Any INSERT, UPDATE or
-    DELETE changes it, save by a 2^-64 chance. Change detection, not tamper evidence (the audit chain is that).
-    A table that does not exist digests as 'missing'."""
-    if conn.execute("select to_regclass(%s)", (f'"{schema}"."{table}"',)).fetchone()[0] is None:
-        return "missing"
-    row: sql.Composable = sql.SQL("t::text")
-    if ignore or digest_as:
-        columns = [c for (c,) in conn.execute("""select column_name from information_schema.columns
-                                                 where table_schema = %s and table_name = %s
-                                                 order by ordinal_position""", (schema, table)).fetchall()
-                   if c not in ignore]
-        row = sql.SQL("row({})::text").format(sql.SQL(", ").join(
-            sql.SQL(f"({(digest_as or {})[c]})") if c in (digest_as or {}) else sql.Identifier("t", c)
-            for c in columns))
-    count, total = conn.execute(sql.SQL("select count(*), sum(hashtextextended({}, 0)::numeric) from {} t")
-                                .format(row, sql.Identifier(schema, table))).fetchone()
-    return f"{count}:{total}"
 
 
 def node_builds(conn: psycopg.Connection) -> dict[str, NodeBuild]:

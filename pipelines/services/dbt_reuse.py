@@ -24,7 +24,8 @@ import dagster as dg
 
 from pipelines.domain.model_reuse import DAILY_TAG, DbtNode, plan_kept, signatures, topological_order
 from warehouse.connection import Warehouse
-from warehouse.model_builds import NodeBuild, node_builds, record_node_builds, table_digest
+from warehouse.digest import table_digest
+from warehouse.model_builds import NodeBuild, node_builds, record_node_builds
 
 FULL_REFRESH_TAG = "coinbook/full_refresh"
 BUILT = {"success"}                  # a model's or seed's run_results status worth keeping
