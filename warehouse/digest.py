@@ -30,3 +30,19 @@ def table_digest(conn: psycopg.Connection, schema: str, table: str, ignore: Sequ
     count, total = conn.execute(sql.SQL("select count(*), sum(hashtextextended({}, 0)::numeric) from {} t")
                                 .format(row, sql.Identifier(schema, table))).fetchone()
     return f"{count}:{total}"
+
+
+def table_shapes(conn: psycopg.Connection, tables: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each table's columns, names and types in order ('id bigint,price numeric(38,18)'), in one query; a table
+    that does not exist is left out. What a view over it was created against (its `*` expanded then)."""
+    if not tables:
+        return {}
+    rows = conn.execute("""
+        select n.nspname, c.relname,
+               string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ',' order by a.attnum)
+        from unnest(%s::text[], %s::text[]) as wanted(schema_name, table_name)
+        join pg_namespace n on n.nspname = wanted.schema_name
+        join pg_class c on c.relnamespace = n.oid and c.relname = wanted.table_name
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        group by n.nspname, c.relname""", ([s for s, _ in tables], [t for _, t in tables])).fetchall()
+    return {(schema, table): shape for schema, table, shape in rows}

@@ -6,6 +6,12 @@ parents: the parents' signatures are part of it), and, for a node whose SQL read
 date. A node whose signature equals the one stored at its last successful build holds what a build would write
 again: keeping it is exact, not an approximation. A test is a node like the others: kept with its last result.
 
+A node's *definition* is the same digest without the data: its SQL, config, the project, its parents'
+definitions, and of each source table its columns (a view's `select *` is expanded when the view is created).
+A view holds no data: one whose definition is what it was when it was created, over parents that are not built
+again, is still exact when the data under it changed; only its tests must run again. When that is all a step has
+to do, it needs no dbt (`without_dbt`): the tests run as the SQL dbt compiled for them last time.
+
 Pure: no dbt, no SQL. The caller digests the source tables and stores the signatures.
 """
 
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 DAILY_TAG = "daily"  # dbt tag: the node reads today's date (current_date, accounting_today())
@@ -52,6 +58,29 @@ def signatures(nodes: Mapping[str, DbtNode], source_digests: Mapping[str, str], 
     for uid in nodes:
         signature(uid)
     return {uid: s for uid, s in out.items() if uid in nodes and s is not None}
+
+
+def definition_signatures(nodes: Mapping[str, DbtNode], source_shapes: Mapping[str, str],
+                          project: str) -> dict[str, str]:
+    """Every node's definition: `signatures` with each source's columns (`source_shapes`, names and types) in place
+    of its content, and no calendar."""
+    return signatures({uid: replace(n, daily=False) for uid, n in nodes.items()}, source_shapes, project, date.min)
+
+
+def without_dbt(to_build: Set[str], views: Set[str], defined: Mapping[str, str], stored_definitions: Mapping[str,
+                str | None], compiled_tests: Set[str], missing: Set[str]) -> bool:
+    """Whether a step can do what it must without dbt: every model to build is a view (`views`) that exists (not
+    `missing`) and whose definition is the one it was created with, and every test to run has its definition
+    unchanged and the SQL dbt compiled for it then (`compiled_tests`). A table, a seed, a new or changed node, or a
+    view gone with the table under it: dbt builds the step as usual."""
+    if not to_build:
+        return False
+
+    def same(uid: str) -> bool:
+        return uid in defined and stored_definitions.get(uid) == defined[uid]
+
+    return all(same(uid) and (uid in compiled_tests if uid.startswith("test.")
+                              else uid in views and uid not in missing) for uid in to_build)
 
 
 def kept(nodes: Mapping[str, DbtNode], selected: Set[str], current: Mapping[str, str],

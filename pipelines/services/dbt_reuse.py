@@ -7,6 +7,11 @@ rest (`--exclude` the kept ones); the kept ones are reported to Dagster as mater
 run, and their tests with their last result, so the blocking checks gate the steps after them as before. After
 dbt, `record_step` stores what was built and forgets what failed or was skipped.
 
+When all a step must do is run the tests of views whose data changed but whose definition did not (the alerts and
+the arbitrage scan are new on every run), it does so without dbt (`StepPlan.without_dbt`, `run_tests`): each test
+is the SQL dbt compiled for it at its last run, wrapped as dbt wraps it, and judged as dbt judges it. dbt's
+start-up alone is ~8 s a step; the warm run's two such steps were most of its time over target.
+
 `coinbook run --full-refresh` (the run tag FULL_REFRESH_TAG) keeps nothing: every model is built again.
 """
 
@@ -21,10 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg
 
-from pipelines.domain.model_reuse import DAILY_TAG, DbtNode, plan_kept, signatures, topological_order
+from pipelines.domain.model_reuse import (
+    DAILY_TAG,
+    DbtNode,
+    definition_signatures,
+    plan_kept,
+    signatures,
+    topological_order,
+    without_dbt,
+)
 from warehouse.connection import Warehouse
-from warehouse.digest import table_digest
+from warehouse.digest import table_digest, table_shapes
 from warehouse.model_builds import NodeBuild, node_builds, record_node_builds
 
 FULL_REFRESH_TAG = "coinbook/full_refresh"
@@ -102,10 +116,29 @@ class StepPlan:
     keys: dict[str, dg.AssetKey | dg.AssetCheckKey] = field(default_factory=dict)
     fqns: dict[str, str] = field(default_factory=dict)  # dbt's fully qualified names, for --exclude
     order: dict[str, int] = field(default_factory=dict)  # a topological order: parents before children
+    definitions: dict[str, str] = field(default_factory=dict)  # today's definitions (no data)
+    test_configs: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # each test's dbt config
+    without_dbt: bool = False  # what is to build is views to keep and tests to run as SQL
 
     @property
     def to_build(self) -> set[str]:
         return self.selected - self.kept
+
+    def describe_to_build(self, most: int = 12) -> str:
+        """What is to build, when it is a few nodes: each with why (new, changed, its definition changed)."""
+        if not self.to_build or len(self.to_build) > most:
+            return ""
+
+        def why(uid: str) -> str:
+            last = self.stored.get(uid)
+            if last is None:
+                return "never built"
+            if last.definition is None or self.definitions.get(uid) != last.definition:
+                return "definition changed"
+            return "data changed"
+
+        return ": " + ", ".join(f"{uid.split('.')[-1 if uid.startswith('model.') else -2]} ({why(uid)})"
+                                for uid in sorted(self.to_build))
 
     def exclude_args(self) -> list[str]:
         """dbt's --exclude for the kept nodes (fully qualified names: names alone may repeat across packages)."""
@@ -126,6 +159,67 @@ class StepPlan:
                     severity=dg.AssetCheckSeverity.WARN if build.status == "warn" else dg.AssetCheckSeverity.ERROR,
                     metadata={**metadata, "failures": dg.MetadataValue.int(build.failures or 0)})
 
+    def run_tests(self, wh: Warehouse) -> dict[str, DbtTestRun] | None:
+        """The tests to run, each as the SQL dbt compiled for it (see `dbt_test_query`), judged as dbt does; None when
+        one of them could not run (dbt then builds the step as usual)."""
+        out = {}
+        try:
+            with wh.connect() as conn:
+                for uid in sorted(u for u in self.to_build if u.startswith("test.")):
+                    config = self.test_configs[uid]
+                    with conn.transaction():
+                        conn.execute("set transaction read only")
+                        failures, should_warn, should_error = conn.execute(dbt_test_query(
+                            self.stored[uid].compiled_sql or "", config)).fetchone()  # type: ignore[misc]
+                    out[uid] = DbtTestRun(dbt_test_status(str(config.get("severity", "error")), bool(should_warn),
+                                                   bool(should_error)), int(failures or 0))
+        except psycopg.Error:
+            return None
+        return out
+
+    def events_without_dbt(self, context: dg.AssetExecutionContext,
+                           runs: Mapping[str, DbtTestRun]) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        """The views as materialized (their definition unchanged: not created again; what they show changed) and
+        their tests with the result of this run, in graph order."""
+        for uid in sorted(self.to_build, key=lambda u: (self.order[u], u)):
+            key = self.keys[uid]
+            if isinstance(key, dg.AssetKey):
+                note = (f"a view defined as at run {self.stored[uid].run_id}: not created again; the data it shows "
+                        "changed, its tests ran")
+                yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key), metadata={
+                    "not rebuilt": dg.MetadataValue.text(note)})
+            else:
+                run = runs[uid]
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key, check_name=key.name, passed=run.status == "pass",
+                    severity=dg.AssetCheckSeverity.WARN if run.status == "warn" else dg.AssetCheckSeverity.ERROR,
+                    metadata={"failures": dg.MetadataValue.int(run.failures),
+                              "run as SQL": dg.MetadataValue.text("dbt's compiled test; dbt not started")})
+
+
+@dataclass(frozen=True)
+class DbtTestRun:
+    status: str     # dbt's: pass | warn | fail
+    failures: int
+
+
+def dbt_test_query(compiled_sql: str, config: Mapping[str, Any]) -> str:
+    """A dbt test's SQL as dbt runs it (its get_test_sql macro): the failing rows counted by `fail_calc`, compared
+    by `warn_if` and `error_if`."""
+    fail_calc = config.get("fail_calc") or "count(*)"
+    limit = config.get("limit")
+    return (f"select {fail_calc} as failures, {fail_calc} {config.get('warn_if') or '!= 0'} as should_warn, "
+            f"{fail_calc} {config.get('error_if') or '!= 0'} as should_error from (\n{compiled_sql}\n"
+            f"{f'limit {int(limit)}' if limit is not None else ''}\n) dbt_internal_test")
+
+
+def dbt_test_status(severity: str, should_warn: bool, should_error: bool) -> str:
+    """dbt's verdict (dbt/task/test.py, without --warn-error): fail when the severity is error and error_if holds,
+    else warn when warn_if holds, else pass."""
+    if severity.upper() == "ERROR" and should_error:
+        return "fail"
+    return "warn" if should_warn else "pass"
+
 
 def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: str, wh: Warehouse) -> StepPlan:
     """What this dbt step may keep. Nothing under FULL_REFRESH_TAG."""
@@ -133,20 +227,33 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
     selected = {uid for uid, key in keys.items()
                 if key in context.selected_asset_keys or key in context.selected_asset_check_keys}
     nodes = manifest_nodes(manifest)
+    sources = source_tables(manifest, selected)
     with wh.connect() as conn:
-        digests = {uid: table_digest(conn, t.schema, t.table, t.ignore, t.digest_as)
-                   for uid, t in source_tables(manifest, selected).items()}
+        digests = {uid: table_digest(conn, t.schema, t.table, t.ignore, t.digest_as) for uid, t in sources.items()}
+        shapes = table_shapes(conn, [(t.schema, t.table) for t in sources.values()])
         stored = node_builds(conn)
         missing = _missing_relations(conn, manifest, selected)
-    current = signatures(nodes, digests, project_digest(manifest, project_dir, dbt_vars), datetime.now(UTC).date())
+        database = conn.info.dbname
+    project = project_digest(manifest, project_dir, dbt_vars)
+    current = signatures(nodes, digests, project, datetime.now(UTC).date())
+    definitions = definition_signatures(nodes, {uid: shapes[(t.schema, t.table)] for uid, t in sources.items()
+                                                if (t.schema, t.table) in shapes},
+                                        # dbt's compiled SQL names the database: a copy of it needs its own
+                                        f"{project}\0{database}")
     plan = StepPlan(context.run.run_id, selected, current, stored, keys={u: keys[u] for u in selected},
                     fqns={u: ".".join(manifest["nodes"][u]["fqn"]) for u in selected},
-                    order=topological_order(nodes))
+                    order=topological_order(nodes), definitions=definitions,
+                    test_configs={u: manifest["nodes"][u]["config"] for u in selected if u.startswith("test.")})
     if context.run.tags.get(FULL_REFRESH_TAG) != "true":
         # built again in this run, or gone: a view dropped with the table under it when that was built alone
         # (dbt replaces a table with DROP … CASCADE), e.g. one group materialized from the Dagster UI
         built_now = {uid for uid, b in stored.items() if b.run_id == context.run.run_id} | missing
         plan.kept = plan_kept(nodes, selected, current, {u: b.signature for u, b in stored.items()}, built_now)
+        views = {u for u in selected if manifest["nodes"][u]["resource_type"] == "model"
+                 and manifest["nodes"][u]["config"].get("materialized") == "view"}
+        plan.without_dbt = without_dbt(plan.to_build, views, definitions,
+                                       {u: b.definition for u, b in stored.items()},
+                                       {u for u, b in stored.items() if b.compiled_sql}, missing | built_now)
     return plan
 
 
@@ -163,19 +270,38 @@ def _missing_relations(conn: Any, manifest: Mapping[str, Any], uids: Iterable[st
 
 
 def record_step(plan: StepPlan, run_results: Mapping[str, Any] | None, wh: Warehouse) -> None:
-    """Store what dbt built and tested in this step; forget what failed, errored or was skipped. Without results
-    (dbt did not get as far as writing them) every node the step meant to build is forgotten."""
+    """Store what dbt built and tested in this step (with each node's definition, and a test's compiled SQL);
+    forget what failed, errored or was skipped. Without results (dbt did not get as far as writing them) every node
+    the step meant to build is forgotten."""
     results = {r["unique_id"]: r for r in (run_results or {}).get("results", [])}
     built, forgotten = [], []
     for uid in plan.to_build:
         result = results.get(uid)
         status = result["status"] if result else None
         if uid in plan.current and status in (TEST_RESULTS if uid.startswith("test.") else BUILT):
-            built.append((uid, NodeBuild(plan.current[uid], status, result.get("failures"), plan.run_id)))
+            assert result is not None
+            built.append((uid, NodeBuild(plan.current[uid], status, result.get("failures"), plan.run_id,
+                                         plan.definitions.get(uid),
+                                         (result.get("compiled_code") or None) if uid.startswith("test.") else None)))
         else:
             forgotten.append(uid)
     with wh.connect() as conn:
         record_node_builds(conn, built, forgotten)
+
+
+def record_without_dbt(plan: StepPlan, runs: Mapping[str, DbtTestRun], wh: Warehouse) -> None:
+    """Store a step done without dbt: each view on today's signature (its definition and its last build's run:
+    it was not created again), each test with this run's result."""
+    built = []
+    for uid in plan.to_build:
+        last = plan.stored[uid]
+        if uid in runs:
+            built.append((uid, NodeBuild(plan.current[uid], runs[uid].status, runs[uid].failures, plan.run_id,
+                                         last.definition, last.compiled_sql)))
+        else:
+            built.append((uid, NodeBuild(plan.current[uid], last.status, None, last.run_id, last.definition)))
+    with wh.connect() as conn:
+        record_node_builds(conn, built, [])
 
 
 def _manifest_and_keys(context: dg.AssetExecutionContext) -> tuple[Mapping[str, Any],

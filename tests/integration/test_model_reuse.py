@@ -2,11 +2,12 @@
 keeps is what a full refresh builds.
 
 On a copy of the acme_main_earn world (one nightly run, shared with test_earn, test_rebalancing, test_execution):
-(1) a transform with nothing new builds no model but the arbitrage view (each transform scans the venues' books
-afresh) and reports every other model as kept, with its tests' results; (2) a changed lot method rebuilds the lot
-marts and what reads them, and nothing that does not (staging, prices, the ledger), and a dropped view is built
-again; (3) a full refresh
-(`coinbook run --full-refresh`: keep nothing) then gives every mart the same content, row for row.
+(1) a transform with nothing new builds no model and starts no dbt: every model is reported kept, with its tests'
+results, but the arbitrage view (each transform scans the venues' books afresh), whose tests run as the SQL dbt
+compiled for them; (2) such a test failing fails its step, and one whose SQL no longer runs is left to dbt;
+(3) a changed lot method rebuilds the lot marts and what reads them, and nothing that does not (staging, prices,
+the ledger), and a dropped view is built again; (4) a full refresh (`coinbook run --full-refresh`: keep nothing)
+then gives every mart the same content, row for row.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ TRANSFORM = "nightly_reconciliation"
 # ages)
 CLOCK_COLUMNS = {"data_status": ["built_at"], "quarantine_by_source": ["gate_checked_at"]}  # as of the build
 NOT_COMPARED = {"reconciliation_break_history", "arbitrage_opportunities", "open_alerts"}
-# what a transform with nothing new may build: those two views (and their tests)
+# what a transform with nothing new may find changed: those two views (whose tests then run, without dbt)
 ALWAYS_NEW = {"model.coinbook.arbitrage_opportunities", "model.coinbook.open_alerts"}
+ALERTS_TEST = "test.coinbook.accepted_values_open_alerts_severity__info__warning__critical.1d7f09ff0e"
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +50,18 @@ def _q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
 
-def _transform(defs: dg.Definitions, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
-    result = defs.resolve_job_def(TRANSFORM).execute_in_process(instance=dg.DagsterInstance.ephemeral(),
+def _transform(defs: dg.Definitions, tags: dict[str, str] | None = None, *,
+               instance: dg.DagsterInstance | None = None, succeeds: bool = True) -> dg.ExecuteInProcessResult:
+    result = defs.resolve_job_def(TRANSFORM).execute_in_process(instance=instance or dg.DagsterInstance.ephemeral(),
                                                                  raise_on_error=False, tags=tags or {})
-    assert result.success, [str(e.event_specific_data)[:300] for e in result.all_events if e.is_failure]
+    assert result.success is succeeds, [str(e.event_specific_data)[:300] for e in result.all_events if e.is_failure]
     return result
+
+
+def _dbt_started(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> set[str]:
+    """The steps of the run that started dbt."""
+    return {e.step_key for e in instance.all_logs(result.run_id)
+            if e.step_key and (e.user_message or "").startswith("Running dbt command")}
 
 
 def _built(url: str, run_id: str) -> set[str]:
@@ -84,21 +93,69 @@ def _marts(url: str) -> dict[str, str]:
     return out
 
 
-def test_nothing_new_builds_nothing_and_reports_every_model_kept(world: tuple[str, dg.Definitions]) -> None:
+def test_nothing_new_builds_nothing_and_starts_no_dbt(world: tuple[str, dg.Definitions]) -> None:
     url, defs = world
     before = _marts(url)
-    result = _transform(defs)
+    # this copy of the world has a database name of its own, which the SQL dbt compiled names: the tests that
+    # must run are compiled again by dbt once, then run without it
+    _transform(defs)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _transform(defs, instance=instance)
+        assert not _dbt_started(instance, result), [e.user_message for e in instance.all_logs(result.run_id)
+                                                    if "to build or run" in (e.user_message or "")]
     built = _built(url, result.run_id)
-    assert {uid for uid in built if uid.startswith("model.")} <= ALWAYS_NEW, built
+    assert not {uid for uid in built if uid.startswith("model.")}, built
+    # only the tests of the views whose data changed ran (as SQL), each of them on such a view
     assert all(uid.startswith("test.") and any(m.removeprefix("model.coinbook.") in uid for m in ALWAYS_NEW)
-               for uid in built - ALWAYS_NEW), built
+               for uid in built), built
+    assert "test.coinbook.unique_arbitrage_opportunities_opportunity_id.e3d654354e" in built  # a new scan each run
+    views = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+             if e.asset_key and "not rebuilt" in e.materialization.metadata}
+    assert "arbitrage_opportunities" in views and views <= {m.removeprefix("model.coinbook.") for m in ALWAYS_NEW}
     kept = _kept_models(result)
     assert {"positions", "int_ledger", "disposals", "reconciliation", "portfolio_var", "stg_binance__trades"} <= kept
+    assert not kept & views
     # the kept models' tests gate the steps after them as before: each reported, with its last result
     checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     kept_checks = [c for c in checks if "kept" in c.metadata]
     assert len(kept_checks) > 100 and all(c.passed for c in kept_checks)
+    as_sql = [c for c in checks if "run as SQL" in c.metadata]
+    assert as_sql and all(c.passed for c in as_sql)
     assert _marts(url) == before
+
+
+def _must_run_with(url: str, uid: str, compiled_sql: str) -> None:
+    """`uid` must run in the next transform (its stored signature is stale), with `compiled_sql` as its SQL."""
+    with psycopg.connect(url) as conn:
+        assert conn.execute("""update ops.dbt_node_builds set signature = 'stale', compiled_sql = %s
+                               where unique_id = %s""", (compiled_sql, uid)).rowcount == 1
+
+
+def test_a_test_run_as_sql_fails_its_step_and_one_whose_sql_fails_is_left_to_dbt(
+        world: tuple[str, dg.Definitions]) -> None:
+    url, defs = world
+    _must_run_with(url, ALERTS_TEST, "select 'bogus' as severity")  # one failing row
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _transform(defs, instance=instance, succeeds=False)
+        assert not _dbt_started(instance, result)
+    failed = [e for e in result.all_events if e.is_step_failure]
+    assert len(failed) == 1 and ALERTS_TEST in str(failed[0].event_specific_data)
+    checks = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and "run as SQL" in e.event_specific_data.metadata]
+    assert [(c.passed, c.metadata["failures"].value) for c in checks
+            if c.asset_check_key.name.startswith("accepted_values_open_alerts")] == [(False, 1)]
+    assert _q(url, "select status, failures from ops.dbt_node_builds where unique_id = %s", ALERTS_TEST) == [
+        ("fail", 1)]
+
+    # SQL that no longer runs (a relation renamed since it was compiled): dbt runs the step, compiles it again
+    _must_run_with(url, ALERTS_TEST, "select severity from marts.no_such_relation")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = _transform(defs, instance=instance)
+        started = _dbt_started(instance, result)
+    assert len(started) == 1, started
+    [(status, compiled)] = _q(url, "select status, compiled_sql from ops.dbt_node_builds where unique_id = %s",
+                              ALERTS_TEST)
+    assert status == "pass" and '"open_alerts"' in compiled and "no_such_relation" not in compiled
 
 
 def test_a_changed_lot_method_rebuilds_the_lot_marts_only(world: tuple[str, dg.Definitions]) -> None:

@@ -3,7 +3,15 @@ model above it, was last built on exactly today's inputs."""
 
 from datetime import date
 
-from pipelines.domain.model_reuse import DbtNode, kept, plan_kept, signatures, topological_order
+from pipelines.domain.model_reuse import (
+    DbtNode,
+    definition_signatures,
+    kept,
+    plan_kept,
+    signatures,
+    topological_order,
+    without_dbt,
+)
 
 TODAY = date(2026, 3, 31)
 # raw trades → stg → ledger → positions (+ a test on positions); prices → positions; a daily model over ledger
@@ -83,3 +91,45 @@ def test_topological_order_puts_parents_first() -> None:
     order = topological_order(NODES)
     for uid, node in NODES.items():
         assert all(order[p] < order[uid] for p in node.parents if p in NODES)
+
+
+# a view over the alerts source (new rows every run) with a test on it
+VIEW_NODES = {**NODES,
+              "model.open_alerts": DbtNode("model.open_alerts", "alerts-sql", ("source.ops.alerts",)),
+              "test.alerts_severity": DbtNode("test.alerts_severity", "accepted_values", ("model.open_alerts",))}
+SHAPES = {"source.raw.trades": "id bigint,price numeric", "source.raw.prices": "asset text,usd numeric",
+          "source.ops.alerts": "id bigint,severity text"}
+VIEWS = {"model.stg", "model.open_alerts"}
+ALERTS = {"model.open_alerts", "test.alerts_severity"}
+
+
+def test_a_definition_ignores_the_data_and_the_calendar_but_not_the_columns() -> None:
+    before = definition_signatures(VIEW_NODES, SHAPES, "project")
+    assert set(before) == set(VIEW_NODES)
+    assert definition_signatures(VIEW_NODES, SHAPES, "project") == before
+    assert signatures(VIEW_NODES, {**DIGESTS, "source.ops.alerts": "1:1"}, "project", TODAY) != signatures(
+        VIEW_NODES, {**DIGESTS, "source.ops.alerts": "2:5"}, "project", TODAY)
+    # a column added to the source: the view over it is defined anew, and the test on it
+    wider = definition_signatures(VIEW_NODES, {**SHAPES, "source.ops.alerts": "id bigint,severity text,note text"},
+                                  "project")
+    assert {uid for uid in VIEW_NODES if wider[uid] != before[uid]} == ALERTS
+    assert definition_signatures(VIEW_NODES, SHAPES, "other project") != before
+
+
+def test_a_view_whose_data_changed_needs_no_dbt_when_its_tests_sql_is_known() -> None:
+    defined = definition_signatures(VIEW_NODES, SHAPES, "project")
+    assert without_dbt(ALERTS, VIEWS, defined, defined, {"test.alerts_severity"}, set())
+    assert not without_dbt(set(), VIEWS, defined, defined, {"test.alerts_severity"}, set())  # nothing to do
+
+
+def test_dbt_builds_a_table_a_gone_view_a_changed_or_new_node_or_a_test_without_sql() -> None:
+    defined = definition_signatures(VIEW_NODES, SHAPES, "project")
+    compiled = {"test.alerts_severity", "test.positions_not_null"}
+    assert not without_dbt(ALERTS | {"model.positions"}, VIEWS, defined, defined, compiled, set())  # a table
+    assert not without_dbt(ALERTS, VIEWS, defined, defined, compiled, {"model.open_alerts"})  # dropped
+    assert not without_dbt(ALERTS, VIEWS, defined, {**defined, "model.open_alerts": "older"}, compiled, set())
+    assert not without_dbt(ALERTS, VIEWS, defined, {**defined, "test.alerts_severity": None}, compiled, set())
+    assert not without_dbt(ALERTS, VIEWS, defined, defined, set(), set())  # the test's SQL never stored
+    unknown = definition_signatures(VIEW_NODES, {k: v for k, v in SHAPES.items() if k != "source.ops.alerts"},
+                                    "project")
+    assert not without_dbt(ALERTS, VIEWS, unknown, defined, compiled, set())  # a source not found

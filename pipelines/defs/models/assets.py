@@ -26,7 +26,7 @@ from dagster_dbt import (
 
 from pipelines.defs.common import WarehouseResource
 from pipelines.services.dbt import dbt_env, ensure_parsed, prune_dbt_targets
-from pipelines.services.dbt_reuse import plan_step, record_step
+from pipelines.services.dbt_reuse import plan_step, record_step, record_without_dbt
 from pipelines.services.venues import dbt_vars
 
 FOLDER_GROUPED_LAYERS = ("intermediate", "marts")
@@ -76,9 +76,18 @@ def dbt_models(project_dir: Path, venues: tuple[str, ...]) -> dg.AssetsDefinitio
         # a model whose inputs are what they were at its last build is kept, not built again (services/dbt_reuse)
         plan = plan_step(context, project_dir, dbt_vars(venues), warehouse.get())
         context.log.info(f"dbt: {len(plan.to_build)} of {len(plan.selected)} models and tests to build or run, "
-                         f"{len(plan.kept)} kept (inputs unchanged)")
+                         f"{len(plan.kept)} kept (inputs unchanged){plan.describe_to_build()}")
         yield from plan.kept_events(context)
-        if plan.to_build:
+        runs = plan.run_tests(warehouse.get()) if plan.without_dbt else None
+        if runs is not None:  # views whose data changed, their definition not: their tests, without dbt
+            context.log.info(f"dbt not started: {len(runs)} tests run as their compiled SQL, "
+                             f"{len(plan.to_build) - len(runs)} views not created again (definition unchanged)")
+            yield from plan.events_without_dbt(context, runs)
+            record_without_dbt(plan, runs, warehouse.get())
+            failed = sorted(uid for uid, run in runs.items() if run.status == "fail")
+            if failed:  # as a failed dbt build fails the step
+                raise dg.Failure(f"{len(failed)} dbt tests failed: {', '.join(failed)}")
+        elif plan.to_build:
             invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(venues),
                                   *plan.exclude_args()], context=context)
             try:
