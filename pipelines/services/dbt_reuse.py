@@ -253,7 +253,10 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
                  and manifest["nodes"][u]["config"].get("materialized") == "view"}
         plan.without_dbt = without_dbt(plan.to_build, views, definitions,
                                        {u: b.definition for u, b in stored.items()},
-                                       {u for u, b in stored.items() if b.compiled_sql}, missing | built_now)
+                                       # a test storing its failing rows writes a table: dbt's to do
+                                       {u for u, b in stored.items() if b.compiled_sql
+                                        and not plan.test_configs.get(u, {}).get("store_failures")},
+                                       missing | built_now)
     return plan
 
 
