@@ -46,11 +46,14 @@ own_wallet_addresses as (
     where kind in ('wallet', 'defi') and settings ->> 'address' is not null
 ),
 
-venue_deposit_addresses as (
-    select distinct t.tenant_id, lower(t.address) as address, a.venue
+-- One row per address (the first venue by name, should two ever share one), computed once: as a lateral
+-- subquery it was computed again for every transfer (5.6 ms each, 13 of the 14 s this model took at 100k trades).
+venue_deposit_addresses as materialized (
+    select t.tenant_id, lower(t.address) as address, min(a.venue) as venue
     from {{ ref('int_exchange_transfers') }} as t
     join {{ ref('stg_ops__accounts') }} as a on a.tenant_id = t.tenant_id and a.account_id = t.account_id
     where t.transfer_type = 'deposit' and t.address is not null and t.address <> '' and a.kind = 'exchange'
+    group by t.tenant_id, lower(t.address)
 ),
 
 matches as (
@@ -91,11 +94,7 @@ classified as (
         where w.tenant_id = m.tenant_id and w.account_id <> m.account_id and w.address = lower(ad.address)
         limit 1
     ) as own on true
-    left join lateral (
-        select v.address, v.venue from venue_deposit_addresses as v
-        where v.tenant_id = m.tenant_id and v.address = lower(ad.address)
-        limit 1
-    ) as dep on true
+    left join venue_deposit_addresses as dep on dep.tenant_id = m.tenant_id and dep.address = lower(ad.address)
 ),
 
 valued as (
