@@ -64,6 +64,18 @@ def slowest_models(instance: dg.DagsterInstance, outcome: PipelineOutcome, most:
     return sorted(out, key=lambda item: -item[1])[:most]
 
 
+def new_rows_by_asset(instance: dg.DagsterInstance, outcome: PipelineOutcome, most: int = 8) -> list[tuple[str, int]]:
+    """Which assets took the run's new rows (their 'inserted' metadata, summed over the account runs)."""
+    rows: dict[str, int] = defaultdict(int)
+    for run in outcome.runs:
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            event = entry.asset_materialization
+            value = event.metadata.get("inserted") if event else None
+            if event and value is not None and isinstance(value.value, int) and value.value:
+                rows[event.asset_key.to_user_string()] += value.value
+    return sorted(rows.items(), key=lambda item: -item[1])[:most]
+
+
 def timed_steps(instance: dg.DagsterInstance, outcome: PipelineOutcome) -> dict[str, float]:
     """Seconds per row of the table: 'sync (N runs)' and 'market data' are whole runs (wall time, Dagster's
     start-up included); the transform run is split into its steps, plus its overhead (wall minus steps)."""
@@ -109,6 +121,8 @@ def main(scale_text: str = "demo", settle: bool = False) -> None:
             print(f"{label}: {totals[label][0]:.1f} s, {outcome.inserted:,} new rows ({slowest})", flush=True)
             models = ", ".join(f"{name} {seconds:.1f}" for name, seconds in slowest_models(instance, outcome))
             print(f"  {label}, slowest dbt models (s): {models or 'none built'}", flush=True)
+            taken = ", ".join(f"{name} {rows:,}" for name, rows in new_rows_by_asset(instance, outcome))
+            print(f"  {label}, new rows by asset: {taken or 'none'}", flush=True)
             for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
                 print(f"  {label}: {failure}")
         print_table(scale, table, totals)
