@@ -171,8 +171,9 @@ class StepPlan:
                         conn.execute("set transaction read only")
                         failures, should_warn, should_error = conn.execute(dbt_test_query(
                             self.stored[uid].compiled_sql or "", config)).fetchone()  # type: ignore[misc]
-                    out[uid] = DbtTestRun(dbt_test_status(str(config.get("severity", "error")), bool(should_warn),
-                                                   bool(should_error)), int(failures or 0))
+                    verdict = dbt_test_status(str(config.get("severity", "error")), bool(should_warn),
+                                              bool(should_error))
+                    out[uid] = DbtTestRun(verdict, int(failures or 0))
         except psycopg.Error:
             return None
         return out
