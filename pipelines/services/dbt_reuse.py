@@ -154,10 +154,7 @@ class StepPlan:
                 yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
                                 metadata=metadata)
             else:
-                yield dg.AssetCheckResult(
-                    asset_key=key.asset_key, check_name=key.name, passed=build.status == "pass",
-                    severity=dg.AssetCheckSeverity.WARN if build.status == "warn" else dg.AssetCheckSeverity.ERROR,
-                    metadata={**metadata, "failures": dg.MetadataValue.int(build.failures or 0)})
+                yield _check_result(key, build.status, build.failures or 0, metadata)
 
     def run_tests(self, wh: Warehouse) -> dict[str, DbtTestRun] | None:
         """The tests to run, each as the SQL dbt compiled for it (see `dbt_test_query`), judged as dbt does; None when
@@ -190,12 +187,18 @@ class StepPlan:
                 yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key), metadata={
                     "not rebuilt": dg.MetadataValue.text(note)})
             else:
-                run = runs[uid]
-                yield dg.AssetCheckResult(
-                    asset_key=key.asset_key, check_name=key.name, passed=run.status == "pass",
-                    severity=dg.AssetCheckSeverity.WARN if run.status == "warn" else dg.AssetCheckSeverity.ERROR,
-                    metadata={"failures": dg.MetadataValue.int(run.failures),
-                              "run as SQL": dg.MetadataValue.text("dbt's compiled test; dbt not started")})
+                yield _check_result(key, runs[uid].status, runs[uid].failures,
+                                    {"run as SQL": dg.MetadataValue.text("dbt's compiled test; dbt not started")})
+
+
+def _check_result(key: dg.AssetCheckKey, status: str, failures: int,
+                  metadata: Mapping[str, dg.MetadataValue]) -> dg.AssetCheckResult:
+    """A dbt test's result (dbt's status: pass | warn | fail) as Dagster's check result, as dagster-dbt reports
+    one: passed only on pass, a warn as a WARN-severity failure."""
+    return dg.AssetCheckResult(
+        asset_key=key.asset_key, check_name=key.name, passed=status == "pass",
+        severity=dg.AssetCheckSeverity.WARN if status == "warn" else dg.AssetCheckSeverity.ERROR,
+        metadata={**metadata, "failures": dg.MetadataValue.int(failures)})
 
 
 @dataclass(frozen=True)
