@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -52,29 +53,31 @@ def step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
     return out
 
 
+def materialization_values(instance: dg.DagsterInstance, run_ids: list[str],
+                           key: str) -> Iterator[tuple[str, object]]:
+    """(asset, value) of metadata `key` on every materialization of the runs that carries it."""
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            event = entry.asset_materialization
+            value = event.metadata.get(key) if event else None
+            if event and value is not None:
+                yield event.asset_key.to_user_string(), value.value
+
+
 def slowest_models(instance: dg.DagsterInstance, outcome: PipelineOutcome, most: int = 8) -> list[tuple[str, float]]:
     """The dbt models that took longest in the transform run (dagster-dbt's 'Execution Duration' of each)."""
-    out = []
-    for run in outcome.runs:
-        if run.partition or run.job == "market_data":
-            continue
-        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-            event = entry.asset_materialization
-            duration = event.metadata.get("Execution Duration") if event else None
-            if event and duration is not None:
-                out.append((event.asset_key.to_user_string(), float(duration.value)))  # type: ignore[arg-type]
+    transform = [r.run_id for r in outcome.runs if not r.partition and r.job != "market_data"]
+    out = [(asset, float(seconds))  # type: ignore[arg-type]
+           for asset, seconds in materialization_values(instance, transform, "Execution Duration")]
     return sorted(out, key=lambda item: -item[1])[:most]
 
 
 def new_rows_by_asset(instance: dg.DagsterInstance, outcome: PipelineOutcome, most: int = 8) -> list[tuple[str, int]]:
     """Which assets took the run's new rows (their 'inserted' metadata, summed over the account runs)."""
     rows: dict[str, int] = defaultdict(int)
-    for run in outcome.runs:
-        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-            event = entry.asset_materialization
-            value = event.metadata.get("inserted") if event else None
-            if event and value is not None and isinstance(value.value, int) and value.value:
-                rows[event.asset_key.to_user_string()] += value.value
+    for asset, inserted in materialization_values(instance, [r.run_id for r in outcome.runs], "inserted"):
+        if isinstance(inserted, int) and inserted:
+            rows[asset] += inserted
     return sorted(rows.items(), key=lambda item: -item[1])[:most]
 
 
