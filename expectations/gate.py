@@ -43,7 +43,7 @@ from psycopg import sql
 
 from expectations.suites import KEY_COLUMNS, Rule, Suite, reason_for, suite_for
 from pipelines.constants import PUBLIC_TENANT
-from warehouse.digest import table_digest
+from warehouse.digest import table_digest, table_shapes
 from warehouse.quality import (
     advance_passed_through,
     quarantine_failing_rows,
@@ -190,14 +190,13 @@ def _raised(result: Any) -> str | None:
 
 
 def table_signature(database_url: str, suite: Suite, limits: object) -> str:
-    """What a verdict depends on: the suite, the limits, the table's columns and its content
-    (warehouse.digest.table_digest: the row count and the sum of a 64-bit hash of each whole row's text).
-    Taken before validating, so rows that land during a validation make the next gate run again."""
+    """What a verdict depends on: the suite, the limits, the table's columns (warehouse.digest.table_shapes: names
+    and types) and its content (warehouse.digest.table_digest: the row count and the sum of a 64-bit hash of each
+    whole row's text). Taken before validating, so rows that land during a validation make the next gate run
+    again."""
     schema, table = suite.raw_table.split(".")
     with psycopg.connect(libpq_url(database_url)) as conn:
-        columns = conn.execute("""select string_agg(column_name || ' ' || data_type, ', ' order by ordinal_position)
-                                  from information_schema.columns where table_schema = %s and table_name = %s""",
-                               (schema, table)).fetchone()
+        columns = table_shapes(conn, [(schema, table)]).get((schema, table))
         rows = table_digest(conn, schema, table)
     state = repr((suite, limits, columns, rows))
     return hashlib.sha256(state.encode()).hexdigest()
