@@ -64,6 +64,24 @@ def venue_budget(venue: str, limit: int | None, key: str | None = None) -> Reque
         return budget
 
 
+def budget_calls() -> dict[str, tuple[int | None, list[float]]]:
+    """Every budget of this process: its limit and the times of its calls (time.monotonic, one clock for every
+    process of the machine). A sync lane's process hands them back (pipelines/app/runner.py)."""
+    with _lock:
+        return {name: (b.limit, list(b.calls)) for name, b in _budgets.items()}
+
+
+def merge_budget_calls(calls: dict[str, tuple[int | None, list[float]]]) -> None:
+    """The calls another process of this run made (a sync lane's: budget_calls) charged here too, so that what
+    runs next here (the market data run) spends only what is left of each venue's minute."""
+    for name, (limit, times) in calls.items():
+        with _lock:
+            budget = _budgets.get(name)
+            if budget is None:
+                budget = _budgets[name] = RequestBudget(limit)
+        budget.merge(times)
+
+
 @dataclass(frozen=True)
 class ExchangeClients:
     """`sandbox_url` is used for accounts whose mode is 'sandbox'; live accounts go to the real venue.

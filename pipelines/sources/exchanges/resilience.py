@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -106,16 +107,26 @@ class RequestBudget:
     limit: int | None = None
     window_s: float = 60.0
     calls: deque[float] = field(default_factory=deque)
+    # the check and the charge as one step: the budget is charged from threads (runner.py's sync lanes)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def charge(self, venue: str, now: float | None = None) -> None:
         if self.limit is None:
             return
         now = time.monotonic() if now is None else now
-        while self.calls and now - self.calls[0] >= self.window_s:
-            self.calls.popleft()
-        if len(self.calls) >= self.limit:
-            raise BudgetExhausted(f"{venue}: request budget of {self.limit} calls per {self.window_s:.0f} s is spent")
-        self.calls.append(now)
+        with self._lock:
+            while self.calls and now - self.calls[0] >= self.window_s:
+                self.calls.popleft()
+            if len(self.calls) >= self.limit:
+                raise BudgetExhausted(
+                    f"{venue}: request budget of {self.limit} calls per {self.window_s:.0f} s is spent")
+            self.calls.append(now)
+
+    def merge(self, times: list[float]) -> None:
+        """Calls made elsewhere (another process's copy of this budget, forked from this one: the times they share
+        are counted once)."""
+        with self._lock:
+            self.calls = deque(sorted(set(self.calls) | set(times)))
 
 
 @dataclass
