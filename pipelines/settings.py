@@ -48,6 +48,8 @@ class CoinbookSettings(BaseSettings):
     # ── what is synced ─────────────────────────────────────────────────────────────────────────────────
     venues: Annotated[list[str] | None, NoDecode] = Field(
         default=None, description="ccxt exchange ids to sync, comma-separated (default: the five seed venues).")
+    sync_lanes: int = Field(default=4, ge=1, description="`coinbook run`: how many venues or chains sync at once "
+                            "(each one's accounts one after another).")
     minute_candle_hours: int = Field(default=24, description="Hours of 1m candles kept fresh per market (0: none).")
     max_quarantine_ratio: float = Field(default=0.05, description="Above this share of bad rows in one account "
                                         "and source, hold that account back.")

@@ -89,7 +89,8 @@ def _run_pipeline(settings: CoinbookSettings, url: str, sandbox_accounts: bool, 
     console.print(f"[bold]running the pipeline[/] [dim](details: {log_path})[/]")
     with log_path.open("w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         outcome = run_pipeline(build_definitions(settings), dg.DagsterInstance.get(), wh,
-                               all_venues(settings.venues), on_run=report, full_refresh=full_refresh)
+                               all_venues(settings.venues), on_run=report, full_refresh=full_refresh,
+                               sync_lanes=settings.sync_lanes)
     console.print()
     render_summary(read_summary(wh), console)
     render_alerts(open_alerts(wh), console)
