@@ -31,6 +31,7 @@ import dagster as dg
 from bench.scratch import scratch_world
 from pipelines.app.runner import PipelineOutcome, run_pipeline
 from pipelines.services.venues import SEED_VENUES as VENUES
+from pipelines.settings import get_settings
 from sandbox.world import Scale
 
 RUNS = ("cold", "warm", "day")
@@ -81,12 +82,13 @@ def new_rows_by_asset(instance: dg.DagsterInstance, outcome: PipelineOutcome, mo
     return sorted(rows.items(), key=lambda item: -item[1])[:most]
 
 
-def timed_steps(instance: dg.DagsterInstance, outcome: PipelineOutcome) -> dict[str, float]:
-    """Seconds per row of the table: 'sync (N runs)' and 'market data' are whole runs (wall time, Dagster's
-    start-up included); the transform run is split into its steps, plus its overhead (wall minus steps)."""
+def timed_steps(instance: dg.DagsterInstance, outcome: PipelineOutcome, lanes: int) -> dict[str, float]:
+    """Seconds per row of the table: 'sync (N runs)' is the account syncs' wall time (`lanes` sources at once;
+    Dagster's start-up included), 'market data' a whole run; the transform run is split into its steps, plus its
+    overhead (wall minus steps)."""
     rows: dict[str, float] = defaultdict(float)
     syncs = [r for r in outcome.runs if r.partition]
-    rows[f"sync ({len(syncs)} account runs)"] = sum(r.seconds for r in syncs)
+    rows[f"sync ({len(syncs)} account runs, {lanes} lanes)"] = outcome.sync_seconds
     for run in outcome.runs:
         if run.partition:
             continue
@@ -101,8 +103,9 @@ def timed_steps(instance: dg.DagsterInstance, outcome: PipelineOutcome) -> dict[
     return rows
 
 
-def main(scale_text: str = "demo", settle: bool = False) -> None:
+def main(scale_text: str = "demo", settle: bool = False, lanes: int | None = None) -> None:
     scale = Scale.parse(scale_text)
+    lanes = lanes or get_settings().sync_lanes  # as `coinbook run` syncs
     with scratch_world(scale=scale) as scratch:
         sandbox, instance = scratch.sandbox, scratch.instance
         trades = sum(len(t) for t in sandbox.world.trades.values())
@@ -121,9 +124,9 @@ def main(scale_text: str = "demo", settle: bool = False) -> None:
                 print(f"day 1 of new activity: {sum(added.values()):,} trades", flush=True)
             t0 = time.perf_counter()
             with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # dbt's own log
-                outcome = run_pipeline(scratch.defs, instance, scratch.wh, VENUES)
+                outcome = run_pipeline(scratch.defs, instance, scratch.wh, VENUES, sync_lanes=lanes)
             totals[label] = (time.perf_counter() - t0, outcome.inserted, outcome.success)
-            steps = timed_steps(instance, outcome)
+            steps = timed_steps(instance, outcome, lanes)
             for row, seconds in steps.items():
                 table.setdefault(row, {})[label] = seconds
             slowest = ", ".join(f"{r} {s:.1f} s" for r, s in sorted(steps.items(), key=lambda i: -i[1])[:4])
@@ -152,5 +155,6 @@ def print_table(scale: Scale, table: dict[str, dict[str, float]], totals: dict[s
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--settle"]
-    main(args[0] if args else "demo", settle="--settle" in sys.argv[1:])
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    lanes_arg = next((int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--lanes=")), None)
+    main(args[0] if args else "demo", settle="--settle" in sys.argv[1:], lanes=lanes_arg)

@@ -1,7 +1,8 @@
 """The scratch world the pipeline benchmarks share: the private cluster up, a database of their own (migrated, the
 dbt manifest built for it), the sandbox on an ephemeral port with every account it serves registered, the
-definitions wired to both and an ephemeral Dagster instance; the database dropped at the end, whatever happens
-(unless kept: `keep=True`, for measuring it again)."""
+definitions wired to both and a Dagster instance whose run and event storage is a Postgres database of its own on the
+same cluster, as `coinbook run`'s is (several account syncs at once write to it: runner.py's `sync_lanes`); the
+databases dropped at the end, whatever happens (the warehouse's kept with `keep=True`, for measuring it again)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -43,7 +45,9 @@ def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: b
     cluster.up()
     name = f"bench_{uuid.uuid4().hex[:8]}"
     cluster.create_database(name)
+    cluster.create_database(f"{name}_dagster")
     url = cluster.url(name)
+    instance: dg.DagsterInstance | None = None
     try:
         cluster.migrate(name)
         ensure_dbt_manifest(settings, url)
@@ -53,8 +57,20 @@ def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: b
         with server as sandbox, tempfile.TemporaryDirectory() as tmp:
             wh = Warehouse(url)
             register_accounts(wh, specs_from_sandbox(sandbox.url))
-            yield Scratch(url, wh, sandbox, definitions_for(url, sandbox.url),
-                          dg.DagsterInstance.ephemeral(tempdir=tmp), tmp, generated, name)
+            instance = postgres_instance(Path(tmp), cluster.admin_url(f"{name}_dagster"))
+            yield Scratch(url, wh, sandbox, definitions_for(url, sandbox.url), instance, tmp, generated, name)
     finally:
+        if instance is not None:
+            instance.dispose()
+        cluster.drop_database(f"{name}_dagster")
         if not keep:
             cluster.drop_database(name)
+
+
+def postgres_instance(home: Path, storage_url: str) -> dg.DagsterInstance:
+    """A Dagster instance in `home` whose run, event and schedule storage is the Postgres database `storage_url`
+    (dagster-postgres speaks psycopg2: the driver is named, as pipelines/app/ready.py does)."""
+    driver_url = storage_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    (home / "dagster.yaml").write_text(f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n"
+                                       f"    postgres_url: {driver_url}\n")
+    return dg.DagsterInstance.from_config(str(home))
