@@ -159,20 +159,38 @@ def checkpoint_before(conn: psycopg.Connection, tenant_id: str, day: date) -> tu
     return (int(row[0]), bytes(row[1])) if row else None
 
 
+def tables_linked_after(conn: psycopg.Connection, tenant_id: str, seq: int) -> set[str]:
+    """The tables of the tenant's links after `seq` (its chain's primary key is (tenant_id, seq): a range read)."""
+    return {t for (t,) in conn.execute("select distinct table_name from audit.chain where tenant_id = %s and seq > %s",
+                                       (tenant_id, seq))}
+
+
 def checkpoints(conn: psycopg.Connection, tenant_id: str | None = None) -> list[tuple[str, date, int, bytes]]:
     return [(t, d, int(s), bytes(h)) for t, d, s, h in conn.execute(
         """select tenant_id, day, seq, hash from audit.checkpoints where %(t)s::text is null or tenant_id = %(t)s
            order by tenant_id, day""", {"t": tenant_id})]
 
 
-def write_checkpoints(wh: Warehouse, day: date, tenant_ids: list[str] | None = None) -> int:
-    """Each tenant's head as of now (of `tenant_ids`, if given), as the checkpoint of `day` (the first one written
-    for a day stands)."""
+def write_checkpoints_at(wh: Warehouse, day: date, heads: dict[str, int]) -> int:
+    """Each tenant's link `heads[tenant]` (the head a verification walked to: links appended while it ran are not
+    vouched for) as the checkpoint of `day`; seq 0, a chain not yet begun, with the chain's zero hash. The first
+    one written for a day stands."""
+    tenants, seqs = list(heads), [heads[t] for t in heads]
+    with wh.connect() as conn:
+        return conn.execute("""insert into audit.checkpoints (tenant_id, day, seq, hash)
+                               select v.tenant_id, %s, v.seq, coalesce(c.hash, decode(repeat('00', 32), 'hex'))
+                                 from unnest(%s::text[], %s::bigint[]) as v (tenant_id, seq)
+                                 left join audit.chain c on c.tenant_id = v.tenant_id and c.seq = v.seq
+                                where v.seq = 0 or c.seq is not null
+                               on conflict (tenant_id, day) do nothing""", (day, tenants, seqs)).rowcount
+
+
+def write_checkpoints(wh: Warehouse, day: date) -> int:
+    """Each tenant's head as of now as the checkpoint of `day` (the first one written for a day stands)."""
     with wh.connect() as conn:
         return conn.execute("""insert into audit.checkpoints (tenant_id, day, seq, hash)
                                select tenant_id, %s, seq, hash from audit.heads
-                                where %s::text[] is null or tenant_id = any(%s)
-                               on conflict (tenant_id, day) do nothing""", (day, tenant_ids, tenant_ids)).rowcount
+                               on conflict (tenant_id, day) do nothing""", (day,)).rowcount
 
 
 def maintain(admin: Warehouse, reason: str, statement: str) -> int:

@@ -231,6 +231,10 @@ def test_the_nightly_run_checkpoints_intact_chains_and_alerts_on_a_break(world: 
     verdicts, written = nightly_verification(world, day1)
     assert all(v.intact for v in verdicts) and written == 2
     insert_trades(world.database_url, [trade("acme", 20)])
+    # A later run the same day starts from the day's checkpoint: only the link since (the new trade) is checked
+    verdicts, written = nightly_verification(world, day1 + timedelta(hours=5))
+    assert [(v.tenant_id, v.intact, v.links_checked) for v in verdicts] == [("acme", True, 1), ("bluefin", True, 0)]
+    assert written == 0  # the day's first checkpoint stands
     with tampering(world) as conn:
         conn.execute("update raw.binance_trades set quantity = 5 where source_record_id = 'BTC/USDT:20'")
     verdicts, written = nightly_verification(world, day1 + timedelta(days=1))
