@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 import psycopg
 
-PUBLIC_TENANT = "public"
-
 
 @dataclass(frozen=True)
 class NodeBuild:
@@ -23,13 +21,14 @@ class NodeBuild:
     compiled_sql: str | None = None  # a test's SQL as dbt compiled it for that definition
 
 
-def node_builds(conn: psycopg.Connection) -> dict[str, NodeBuild]:
+def node_builds(conn: psycopg.Connection, tenant_id: str) -> dict[str, NodeBuild]:
+    """The nodes' records, kept under the operator's tenant (the caller's pipelines.constants.PUBLIC_TENANT)."""
     rows = conn.execute("""select unique_id, signature, status, failures, run_id, definition, compiled_sql
-                           from ops.dbt_node_builds where tenant_id = %s""", (PUBLIC_TENANT,)).fetchall()
+                           from ops.dbt_node_builds where tenant_id = %s""", (tenant_id,)).fetchall()
     return {r[0]: NodeBuild(*r[1:]) for r in rows}
 
 
-def record_node_builds(conn: psycopg.Connection, built: Iterable[tuple[str, NodeBuild]],
+def record_node_builds(conn: psycopg.Connection, tenant_id: str, built: Iterable[tuple[str, NodeBuild]],
                        forgotten: Iterable[str]) -> None:
     """Store what the nodes in `built` were built on; forget the nodes whose build failed or was skipped (their
     relation may hold anything: the next run builds them)."""
@@ -41,7 +40,7 @@ def record_node_builds(conn: psycopg.Connection, built: Iterable[tuple[str, Node
                                status = excluded.status, failures = excluded.failures, run_id = excluded.run_id,
                                definition = excluded.definition, compiled_sql = excluded.compiled_sql,
                                built_at = now()""",
-                        [(PUBLIC_TENANT, uid, b.signature, b.status, b.failures, b.run_id, b.definition,
+                        [(tenant_id, uid, b.signature, b.status, b.failures, b.run_id, b.definition,
                           b.compiled_sql) for uid, b in built])
         cur.executemany("delete from ops.dbt_node_builds where tenant_id = %s and unique_id = %s",
-                        [(PUBLIC_TENANT, uid) for uid in forgotten])
+                        [(tenant_id, uid) for uid in forgotten])

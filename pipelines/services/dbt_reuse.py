@@ -28,6 +28,7 @@ from typing import Any
 import dagster as dg
 import psycopg
 
+from pipelines.constants import PUBLIC_TENANT
 from pipelines.domain.model_reuse import (
     DAILY_TAG,
     DbtNode,
@@ -235,7 +236,7 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
     with wh.connect() as conn:
         digests = {uid: table_digest(conn, t.schema, t.table, t.ignore, t.digest_as) for uid, t in sources.items()}
         shapes = table_shapes(conn, [(t.schema, t.table) for t in sources.values()])
-        stored = node_builds(conn)
+        stored = node_builds(conn, PUBLIC_TENANT)
         missing = _missing_relations(conn, manifest, selected)
         database = conn.info.dbname
     project = project_digest(manifest, project_dir, dbt_vars)
@@ -293,7 +294,7 @@ def record_step(plan: StepPlan, run_results: Mapping[str, Any] | None, wh: Wareh
         else:
             forgotten.append(uid)
     with wh.connect() as conn:
-        record_node_builds(conn, built, forgotten)
+        record_node_builds(conn, PUBLIC_TENANT, built, forgotten)
 
 
 def record_without_dbt(plan: StepPlan, runs: Mapping[str, DbtTestRun], wh: Warehouse) -> None:
@@ -308,7 +309,7 @@ def record_without_dbt(plan: StepPlan, runs: Mapping[str, DbtTestRun], wh: Wareh
         else:
             built.append((uid, NodeBuild(plan.current[uid], last.status, None, last.run_id, last.definition)))
     with wh.connect() as conn:
-        record_node_builds(conn, built, [])
+        record_node_builds(conn, PUBLIC_TENANT, built, [])
 
 
 def _manifest_and_keys(context: dg.AssetExecutionContext) -> tuple[Mapping[str, Any],
