@@ -194,8 +194,14 @@ def _sync_in_lanes(lanes: list[Lane], workers: int, execute: Execute, instance: 
             futures = {pool.submit(_sync_lane, lanes[i]): i
                        for i in sorted(range(len(lanes)), key=lambda i: -len(lanes[i]))}
             for future in as_completed(futures):
-                outcomes, calls = future.result()
-                merge_budget_calls(calls)
+                lane = lanes[futures[future]]
+                try:
+                    outcomes, calls = future.result()
+                    merge_budget_calls(calls)
+                except Exception as exc:  # the lane's process failed outside Dagster (or died): its accounts
+                    # failed, the other lanes go on (a failing source does not stop the others)
+                    outcomes = [RunOutcome(job_name, key, False, 0.0, "", failures=[
+                        f"sync lane ({job_name}): {type(exc).__name__}: {str(exc)[:300]}"]) for job_name, key in lane]
                 done[futures[future]] = outcomes
                 for outcome in outcomes:
                     if on_run:

@@ -45,6 +45,20 @@ def test_lanes_run_in_their_own_processes_and_report_in_order() -> None:
     assert spent == {"alpha": before + 2, "beta": 1, "gamma": 3}
 
 
+def _failing_in_beta(job_name: str, partition: str) -> RunOutcome:
+    if job_name.startswith("beta"):
+        raise RuntimeError("beta's process lost its way")
+    return RunOutcome(job_name, partition, True, 0.0, run_id=str(os.getpid()))
+
+
+def test_a_lane_that_fails_outside_dagster_fails_its_accounts_only() -> None:
+    lanes = [[("alpha_sync", "t1.a")], [("beta_sync", "t1.b"), ("beta_sync", "t2.b")], [("gamma_sync", "t1.c")]]
+    outcomes = runner._sync_in_lanes(lanes, 2, _failing_in_beta, dg.DagsterInstance.ephemeral(), None)
+    assert [(o.partition, o.success) for o in outcomes] == [("t1.a", True), ("t1.b", False), ("t2.b", False),
+                                                             ("t1.c", True)]
+    assert "beta's process lost its way" in outcomes[1].failures[0]
+
+
 def test_a_budget_merges_another_processes_calls_once() -> None:
     budget = RequestBudget(limit=3)
     now = time.monotonic()
