@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.app.ready import ensure_dbt_manifest
+from pipelines.app.ready import dagster_yaml, ensure_dbt_manifest
 from pipelines.services.accounts import register_accounts, specs_from_sandbox
 from pipelines.settings import get_settings
 from sandbox.server import SandboxServer
@@ -68,9 +68,7 @@ def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: b
 
 
 def postgres_instance(home: Path, storage_url: str) -> dg.DagsterInstance:
-    """A Dagster instance in `home` whose run, event and schedule storage is the Postgres database `storage_url`
-    (dagster-postgres speaks psycopg2: the driver is named, as pipelines/app/ready.py does)."""
-    driver_url = storage_url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    (home / "dagster.yaml").write_text(f"telemetry:\n  enabled: false\nstorage:\n  postgres:\n"
-                                       f"    postgres_url: {driver_url}\n")
+    """A Dagster instance in `home` whose run, event and schedule storage is the Postgres database `storage_url`,
+    configured as `coinbook run`'s (ready.dagster_yaml)."""
+    (home / "dagster.yaml").write_text(dagster_yaml(storage_url))
     return dg.DagsterInstance.from_config(str(home))

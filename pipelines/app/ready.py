@@ -55,19 +55,26 @@ def ensure_dbt_manifest(settings: CoinbookSettings, database_url: str, *, force:
     return build_dbt_manifest(settings.dbt_project_dir, database_url, all_venues(settings.venues), force=force)
 
 
+def dagster_yaml(storage_url: str | None) -> str:
+    """An instance's dagster.yaml: telemetry off, and run and event storage in the PostgreSQL database
+    `storage_url` (else Dagster's default, SQLite in DAGSTER_HOME)."""
+    lines = ["telemetry:", "  enabled: false"]
+    if storage_url:
+        # dagster-postgres uses psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which breaks
+        # its event log queries, so the driver is named explicitly.
+        driver_url = storage_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        lines += ["storage:", "  postgres:", f"    postgres_url: {driver_url}"]
+    return "\n".join(lines) + "\n"
+
+
 def dagster_home(settings: CoinbookSettings, database_url: str) -> Path:
     """A DAGSTER_HOME shared by `coinbook run` and `make dev`, so the UI shows what the run did.
     With the private cluster, run and event storage live in its `dagster` database."""
     home = settings.home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    lines = ["telemetry:", "  enabled: false"]
-    if not settings.database_url:
-        # dagster-postgres uses psycopg2; SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, which breaks
-        # its event log queries, so the driver is named explicitly.
-        dagster_url = database_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://", 1)
-        lines += ["storage:", "  postgres:", f"    postgres_url: {dagster_url}/{DAGSTER_DATABASE}"]
+    storage = None if settings.database_url else f"{database_url.rsplit('/', 1)[0]}/{DAGSTER_DATABASE}"
     config = home / "dagster.yaml"
-    text = "\n".join(lines) + "\n"
+    text = dagster_yaml(storage)
     if not config.exists() or config.read_text() != text:
         # 0600: the storage URL holds the pipeline role's password
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -107,7 +107,7 @@ class RequestBudget:
     limit: int | None = None
     window_s: float = 60.0
     calls: deque[float] = field(default_factory=deque)
-    # the check and the charge as one step: the budget is charged from threads (runner.py's sync lanes)
+    # the check and the charge as one step, and a merge of another process's calls (runner.py's sync lanes) whole
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def charge(self, venue: str, now: float | None = None) -> None:
