@@ -39,12 +39,18 @@ class Scratch:
 
 
 @contextmanager
-def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: bool = False) -> Iterator[Scratch]:
+def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: bool = False,
+                  database: str | None = None) -> Iterator[Scratch]:
+    """`database`: a database kept by an earlier run at the same scale (`keep=True`), measured again: migrated to
+    this checkout, its accounts as they were, the sandbox's world generated again (the same world: deterministic);
+    it is kept."""
     settings = get_settings()
     cluster = LocalCluster(settings.home, settings.pg_port)
     cluster.up()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    cluster.create_database(name)
+    name = database or f"bench_{uuid.uuid4().hex[:8]}"
+    keep = keep or database is not None
+    if database is None:
+        cluster.create_database(name)
     cluster.create_database(f"{name}_dagster")
     url = cluster.url(name)
     instance: dg.DagsterInstance | None = None
@@ -56,7 +62,8 @@ def scratch_world(*, malformed: bool = True, scale: Scale | None = None, keep: b
         generated = time.perf_counter() - t0
         with server as sandbox, tempfile.TemporaryDirectory() as tmp:
             wh = Warehouse(url)
-            register_accounts(wh, specs_from_sandbox(sandbox.url))
+            if database is None:
+                register_accounts(wh, specs_from_sandbox(sandbox.url))
             instance = postgres_instance(Path(tmp), cluster.admin_url(f"{name}_dagster"))
             yield Scratch(url, wh, sandbox, definitions_for(url, sandbox.url), instance, tmp, generated, name)
     finally:

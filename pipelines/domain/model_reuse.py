@@ -135,3 +135,21 @@ def topological_order(nodes: Mapping[str, DbtNode]) -> dict[str, int]:
     for uid in nodes:
         of(uid)
     return depth
+
+
+def with_contexts(nodes: Mapping[str, DbtNode], contexts: Mapping[str, str]) -> dict[str, DbtNode]:
+    """The nodes with each incremental model's *context* (a digest of what its incremental build assumes unchanged:
+    the accounts' portfolios, the gate's holds) made part of its own digest: a changed context changes the model's
+    definition, and its readers', so that they are built whole (`built_whole`)."""
+    return {uid: replace(n, own=hashlib.sha256(f"{n.own}\0{contexts[uid]}".encode()).hexdigest())
+            if uid in contexts else n for uid, n in nodes.items()}
+
+
+def built_whole(to_build: Set[str], incremental: Set[str], defined: Mapping[str, str],
+                stored_definitions: Mapping[str, str | None], missing: Set[str], full_refresh: bool) -> set[str]:
+    """The incremental models among `to_build` that must be built whole, not from what they hold: all of them in a
+    full refresh, else each never built, gone, or whose definition (its SQL, its parents', its context) is not
+    the one its rows were built with."""
+    return {uid for uid in to_build & incremental
+            if full_refresh or uid in missing or stored_definitions.get(uid) is None
+            or stored_definitions.get(uid) != defined.get(uid)}

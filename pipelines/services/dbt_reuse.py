@@ -32,10 +32,12 @@ from pipelines.constants import PUBLIC_TENANT
 from pipelines.domain.model_reuse import (
     DAILY_TAG,
     DbtNode,
+    built_whole,
     definition_signatures,
     plan_kept,
     signatures,
     topological_order,
+    with_contexts,
     without_dbt,
 )
 from warehouse.connection import Warehouse
@@ -120,6 +122,16 @@ class StepPlan:
     definitions: dict[str, str] = field(default_factory=dict)  # today's definitions (no data)
     test_configs: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # each test's dbt config
     without_dbt: bool = False  # what is to build is views to keep and tests to run as SQL
+    whole: dict[str, str] = field(default_factory=dict)  # incremental models to build whole: their relations
+
+    def drop_whole(self, wh: Warehouse) -> None:
+        """Drop the incremental models to be built whole, so that dbt builds them from nothing (dbt has no
+        per-model --full-refresh). CASCADE: the views over them are built again in this run or a later step."""
+        if not self.whole:
+            return
+        with wh.connect() as conn:
+            for relation in sorted(self.whole.values()):
+                conn.execute(f"drop table if exists {relation} cascade")  # type: ignore[arg-type]
 
     @property
     def to_build(self) -> set[str]:
@@ -239,9 +251,11 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
         stored = node_builds(conn, PUBLIC_TENANT)
         missing = _missing_relations(conn, manifest, selected)
         database = conn.info.dbname
+        contexts = incremental_contexts(conn, manifest, selected)
     project = project_digest(manifest, project_dir, dbt_vars)
     current = signatures(nodes, digests, project, datetime.now(UTC).date())
-    definitions = definition_signatures(nodes, {uid: shapes[(t.schema, t.table)] for uid, t in sources.items()
+    definitions = definition_signatures(with_contexts(nodes, contexts),
+                                        {uid: shapes[(t.schema, t.table)] for uid, t in sources.items()
                                                 if (t.schema, t.table) in shapes},
                                         # dbt's compiled SQL names the database: a copy of it needs its own
                                         f"{project}\0{database}")
@@ -262,7 +276,36 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
                                        {u for u, b in stored.items() if b.compiled_sql
                                         and not plan.test_configs.get(u, {}).get("store_failures")},
                                        missing | built_now)
+    incremental = incremental_models(manifest)
+    whole = built_whole(plan.to_build, set(incremental), definitions, {u: b.definition for u, b in stored.items()},
+                        missing, context.run.tags.get(FULL_REFRESH_TAG) == "true")
+    plan.whole = {uid: incremental[uid] for uid in whole}
     return plan
+
+
+def incremental_models(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The incremental models a run may build whole (not those configured `full_refresh: false`, which keep
+    what they accumulated: reconciliation_break_history), with their relations."""
+    return {uid: f'"{n["schema"]}"."{n["alias"]}"' for uid, n in manifest["nodes"].items()
+            if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"
+            and n["config"].get("full_refresh") is not False}
+
+
+def incremental_contexts(conn: Any, manifest: Mapping[str, Any], uids: Iterable[str]) -> dict[str, str]:
+    """A digest of each selected incremental model's `meta.coinbook.incremental_context`: queries of what its
+    incremental build takes as unchanged (macros/incremental_ledger.sql), their rows in order."""
+    out = {}
+    for uid in uids:
+        queries = _coinbook_meta(manifest["nodes"][uid].get("config") or {}).get("incremental_context") or []
+        if not queries:
+            continue
+        digest = hashlib.sha256()
+        for query in queries:
+            (rows,) = conn.execute(f"select md5(coalesce(string_agg(q::text, '|' order by q::text), '')) "
+                                   f"from ({query}) as q").fetchone()
+            digest.update(f"{query}\0{rows}\0".encode())
+        out[uid] = digest.hexdigest()
+    return out
 
 
 def _missing_relations(conn: Any, manifest: Mapping[str, Any], uids: Iterable[str]) -> set[str]:

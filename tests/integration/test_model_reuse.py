@@ -6,13 +6,15 @@ On a copy of the acme_main_earn world (one nightly run, shared with test_earn, t
 results, but the arbitrage view (each transform scans the venues' books afresh), whose tests run as the SQL dbt
 compiled for them; (2) such a test failing fails its step, and one whose SQL no longer runs is left to dbt;
 (3) a changed lot method rebuilds the lot marts and what reads them, and nothing that does not (staging, prices,
-the ledger), and a dropped view is built again; (4) a full refresh (`coinbook run --full-refresh`: keep nothing)
-then gives every mart the same content, row for row.
+the ledger), and a dropped view is built again; (4) a day of new activity (trades, a move into Kraken Earn, rewards)
+is booked into the ledger incrementally — the new API trades and the touched accounts' other records, not the
+history — and a full refresh then gives every mart the same content; (5) so does one after (1)–(3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import dagster as dg
@@ -20,9 +22,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pipelines.app.runner import PipelineOutcome, run_pipeline
 from pipelines.services.dbt_reuse import FULL_REFRESH_TAG
-from tests.integration.test_earn import WORLD
+from pipelines.services.venues import SEED_VENUES
+from sandbox.server import SandboxServer
+from tests.integration.test_earn import COIN, KRAKEN, WORLD
 from tests.support import definitions_for, synced_world
+from warehouse.connection import Warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -31,18 +37,24 @@ TRANSFORM = "nightly_reconciliation"
 # build (reconciliation_break_history), or fed by what every transform does anew: a scan of the venues' books
 # (arbitrage_opportunities), the alerts it raises and resolves (open_alerts: a source goes stale as the session
 # ages)
-CLOCK_COLUMNS = {"data_status": ["built_at"], "quarantine_by_source": ["gate_checked_at"]}  # as of the build
+CLOCK_COLUMNS = {"data_status": ["built_at"], "quarantine_by_source": ["gate_checked_at"],  # as of the build
+                 "ledger": ["loaded_through"],  # the build's: where the next incremental one takes up
+                 # how many builds saw a break, since when: a full refresh is one more build
+                 "reconciliation_breaks": ["first_seen_at", "builds_seen"]}
 NOT_COMPARED = {"reconciliation_break_history", "arbitrage_opportunities", "open_alerts"}
 # what a transform with nothing new may find changed: those two views (whose tests then run, without dbt)
 ALWAYS_NEW = {"model.coinbook.arbitrage_opportunities", "model.coinbook.open_alerts"}
 ALERTS_TEST = "test.coinbook.accepted_values_open_alerts_severity__info__warning__critical.1d7f09ff0e"
 
 
+World = tuple[str, dg.Definitions, SandboxServer]  # the database, its definitions, the sandbox serving it
+
+
 @pytest.fixture(scope="module")
-def world(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dg.Definitions]]:
+def world(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("model_reuse")
     with synced_world(cluster, WORLD, tmp) as synced:
-        yield synced.url, definitions_for(synced.url, synced.sandbox.url)
+        yield synced.url, definitions_for(synced.url, synced.sandbox.url), synced.sandbox
 
 
 def _q(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
@@ -93,8 +105,8 @@ def _marts(url: str) -> dict[str, str]:
     return out
 
 
-def test_nothing_new_builds_nothing_and_starts_no_dbt(world: tuple[str, dg.Definitions]) -> None:
-    url, defs = world
+def test_nothing_new_builds_nothing_and_starts_no_dbt(world: World) -> None:
+    url, defs, _ = world
     before = _marts(url)
     # this copy of the world has a database name of its own, which the SQL dbt compiled names: the tests that
     # must run are compiled again by dbt once, then run without it
@@ -132,8 +144,8 @@ def _must_run_with(url: str, uid: str, compiled_sql: str) -> None:
 
 
 def test_a_test_run_as_sql_fails_its_step_and_one_whose_sql_fails_is_left_to_dbt(
-        world: tuple[str, dg.Definitions]) -> None:
-    url, defs = world
+        world: World) -> None:
+    url, defs, _ = world
     _must_run_with(url, ALERTS_TEST, "select 'bogus' as severity")  # one failing row
     with dg.DagsterInstance.ephemeral() as instance:
         result = _transform(defs, instance=instance, succeeds=False)
@@ -158,10 +170,10 @@ def test_a_test_run_as_sql_fails_its_step_and_one_whose_sql_fails_is_left_to_dbt
     assert status == "pass" and '"open_alerts"' in compiled and "no_such_relation" not in compiled
 
 
-def test_a_changed_lot_method_rebuilds_the_lot_marts_only(world: tuple[str, dg.Definitions]) -> None:
+def test_a_changed_lot_method_rebuilds_the_lot_marts_only(world: World) -> None:
     """…and a view that is gone (dropped with the table under it, when that was built alone from the Dagster UI)
     is built again although nothing it reads changed."""
-    url, defs = world
+    url, defs, _ = world
     with psycopg.connect(url) as conn:
         conn.execute("""insert into ops.lot_settings (tenant_id, default_method) values ('acme', 'lifo')
                         on conflict (tenant_id) do update set default_method = 'lifo'""")
@@ -175,8 +187,57 @@ def test_a_changed_lot_method_rebuilds_the_lot_marts_only(world: tuple[str, dg.D
     assert not built & kept
 
 
-def test_a_full_refresh_builds_everything_to_the_same_marts(world: tuple[str, dg.Definitions]) -> None:
-    url, defs = world
+API_TRADES = [f"raw.{venue}_trades" for venue in SEED_VENUES]
+
+
+def test_a_day_of_new_activity_is_booked_incrementally_to_what_a_full_refresh_books(
+        world: World) -> None:
+    url, defs, sandbox = world
+
+    def nightly() -> PipelineOutcome:
+        with dg.DagsterInstance.ephemeral() as instance:
+            outcome = run_pipeline(defs, instance, Warehouse(url), SEED_VENUES)
+        assert outcome.success, [f for r in outcome.runs for f in r.failures + r.failed_checks]
+        return outcome
+
+    # a first day: this copy's database name is part of every definition (dbt's compiled SQL names it), so the
+    # ledger's first build in the copy is whole, as after any change of its definition
+    sandbox.world.advance_day(1)
+    nightly()
+    [(entries_before, booked_before)] = _q(url, "select count(*), max(loaded_through) from intermediate.int_ledger")
+    added = sandbox.world.advance_day(2)
+    sandbox.world.move_between_wallets(KRAKEN, COIN, Decimal("0.01"), "earn", "out")
+    sandbox.world.pay_reward(KRAKEN, COIN, Decimal("0.0000311"), "spot")
+    outcome = nightly()
+    assert outcome.inserted > 0
+    # the API trades booked by this run are exactly the day's new ones; the history's keep their older build
+    [(latest,)] = _q(url, "select max(loaded_through) from intermediate.int_ledger")
+    assert latest > booked_before
+    rows = _q(url, """select loaded_through = %s, count(distinct source_key) from intermediate.int_ledger
+                      where raw_table = any(%s) group by 1 order by 1""", latest, API_TRADES)
+    registered = {a for (a,) in _q(url, "select account_id from ops.accounts")}
+    new_trades = sum(n for account, n in added.items() if account in registered)  # the world trades everywhere
+    assert dict(rows)[True] == new_trades, (rows, added)
+    assert dict(rows)[False] > 100 * new_trades  # the history, not booked again
+    [(entries_after,)] = _q(url, "select count(*) from marts.ledger")
+    assert entries_after > entries_before
+    # the Kraken move and reward are in the ledger (the account's non-trade records were booked again)
+    assert _q(url, """select count(*) from marts.ledger where account_id = %s and loaded_through = %s
+                      and entry_type in ('wallet_out', 'income')""", KRAKEN, latest)[0][0] >= 2
+    # the lot events valued again: the new trades', the touched accounts' other records', and those a changed
+    # daily close reaches (the day's: the market data brought its close), not the history's
+    [(valued_now, events)] = _q(url, """select count(*) filter (where priced_at = (select max(priced_at)
+                                                        from intermediate.int_lot_events)), count(*)
+                                      from intermediate.int_lot_events""")
+    assert 0 < valued_now < events / 10, (valued_now, events)
+    incremental = _marts(url)
+    result = _transform(defs, {FULL_REFRESH_TAG: "true"})
+    assert not _kept_models(result)
+    assert _marts(url) == incremental
+
+
+def test_a_full_refresh_builds_everything_to_the_same_marts(world: World) -> None:
+    url, defs, _ = world
     reused = _marts(url)
     models = {uid for (uid,) in _q(url, "select unique_id from ops.dbt_node_builds")}
     models = {uid for uid in models if uid.startswith("model.")}

@@ -5,11 +5,13 @@ from datetime import date
 
 from pipelines.domain.model_reuse import (
     DbtNode,
+    built_whole,
     definition_signatures,
     kept,
     plan_kept,
     signatures,
     topological_order,
+    with_contexts,
     without_dbt,
 )
 
@@ -133,3 +135,24 @@ def test_dbt_builds_a_table_a_gone_view_a_changed_or_new_node_or_a_test_without_
     unknown = definition_signatures(VIEW_NODES, {k: v for k, v in SHAPES.items() if k != "source.ops.alerts"},
                                     "project")
     assert not without_dbt(ALERTS, VIEWS, unknown, defined, compiled, set())  # a source not found
+
+
+def test_an_incremental_model_is_built_whole_when_its_context_or_definition_changed() -> None:
+    """The ledger built incrementally: its rows stand while its definition (SQL, parents, context: the accounts'
+    portfolios, the gate's holds) is the one they were built with; a changed context reaches its readers too."""
+    shapes = {"source.raw.trades": "id bigint", "source.raw.prices": "asset text"}
+    stored = definition_signatures(with_contexts(NODES, {"model.ledger": "portfolios v1"}), shapes, "project")
+    same = definition_signatures(with_contexts(NODES, {"model.ledger": "portfolios v1"}), shapes, "project")
+    moved = definition_signatures(with_contexts(NODES, {"model.ledger": "portfolios v2"}), shapes, "project")
+    assert same == stored
+    assert {uid for uid in NODES if moved[uid] != stored[uid]} == {
+        "model.ledger", "model.positions", "model.open_lots", "test.positions_not_null"}
+    incremental = {"model.ledger", "model.positions"}
+    to_build = {"model.ledger", "model.positions", "model.open_lots"}
+    assert built_whole(to_build, incremental, same, stored, set(), False) == set()  # data changed: increments
+    assert built_whole(to_build, incremental, moved, stored, set(), False) == incremental
+    assert built_whole({"model.ledger"}, incremental, same, stored, set(), True) == {"model.ledger"}  # full refresh
+    assert built_whole(to_build, incremental, same, stored, {"model.positions"}, False) == {"model.positions"}
+    assert built_whole(to_build, incremental, same, {**stored, "model.ledger": None}, set(), False) == {
+        "model.ledger"}  # never built with a known definition
+    assert built_whole({"model.open_lots"}, incremental, moved, stored, set(), True) == set()  # not incremental

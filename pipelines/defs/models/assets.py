@@ -88,6 +88,9 @@ def dbt_models(project_dir: Path, venues: tuple[str, ...]) -> dg.AssetsDefinitio
             if failed:  # as a failed dbt build fails the step
                 raise dg.Failure(f"{len(failed)} dbt tests failed: {', '.join(failed)}")
         elif plan.to_build:
+            if plan.whole:
+                context.log.info(f"built whole: {', '.join(sorted(u.split('.')[-1] for u in plan.whole))}")
+            plan.drop_whole(warehouse.get())
             invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test", "--vars", dbt_vars(venues),
                                   *plan.exclude_args()], context=context)
             try:

@@ -15,16 +15,59 @@
 -- else base × its daily close. Daily closes: int_prices_daily, the latest at most 7 days before.
 -- Values are rounded to cents (the unit the reports use); quantities are kept exact.
 -- A table (intermediate models are views): the lot engine reads it twice per run, by tenant and asset.
-{{ config(materialized='table', indexes=[{'columns': ['tenant_id', 'asset']}]) }}
+-- Built incrementally as the ledger is (macros/incremental_ledger.sql): the records the ledger booked again, those
+-- whose internal-transfer match changed, and those a changed daily close can reach (a close of day D values the
+-- events of D to D + 7: every event from the earliest changed close on). The lot settings and the cost basis the
+-- accountants enter are its context: when they change it is built whole.
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='source_key', row_key='event_id',
+          on_schema_change='fail',
+          indexes=[{'columns': ['tenant_id', 'asset']}, {'columns': ['source_key']}, {'columns': ['event_id']},
+                   {'columns': ['tenant_id', 'account_id']}],
+          meta={'coinbook': {'incremental_context': [
+              'select tenant_id, book_scope, stablecoins_as_cash from staging.stg_ops__lot_settings',
+              'select tenant_id, entry_id, cost, acquired_at from ops.cost_basis',
+              'select tenant_id, account_id, portfolio_id from ops.accounts',
+              'select tenant_id, raw_table, account_id, source, passed_through from ops.gate_partitions where held']}}) }}
+{%- set scope = ledger_scope(this) if is_incremental() else none %}
 
 with settings as (
     select * from {{ ref('stg_ops__lot_settings') }}
 ),
+{%- if scope %}
+
+-- the records whose internal-transfer match changed since the last build (an event carries its match)
+rematched as (
+    select l.source_key
+    from {{ ref('ledger') }} as l
+    where l.transfer_match_id is not null
+      and not exists (select 1 from {{ this }} as e
+                      where e.event_id = l.ledger_entry_id and e.transfer_id = l.transfer_match_id)
+    union
+    select e.source_key
+    from {{ this }} as e
+    where e.transfer_id is not null
+      and not exists (select 1 from {{ ref('ledger') }} as l
+                      where l.ledger_entry_id = e.event_id and l.transfer_match_id = e.transfer_id)
+),
+
+-- the records a daily close changed since the last build can value differently
+repriced as (
+    select l.source_key
+    from {{ ref('ledger') }} as l
+    where l.occurred_at >= (select min(p.price_date) from {{ ref('int_prices_daily') }} as p
+                            where p.changed_at > (select max(priced_at) from {{ this }}))
+),
+{%- endif %}
 
 ledger as (
     select l.*, s.book_scope, s.stablecoins_as_cash
     from {{ ref('ledger') }} as l
     join settings as s on s.tenant_id = l.tenant_id
+    {%- if scope %}
+    where (l.raw_table in ({{ api_trade_tables() }}) and l.ingested_at >= '{{ scope.since }}'::timestamptz)
+       or ({{ in_scope_accounts(scope, 'l') }} and l.raw_table not in ({{ api_trade_tables() }}))
+       or l.source_key in (select source_key from rematched union all select source_key from repriced)
+    {%- endif %}
 ),
 
 pegs as (
@@ -57,7 +100,9 @@ trades as (
         max(case when leg = 'fee' then ledger_entry_id end) as fee_id,
         max(case when leg = 'fee' then asset end) as fee_asset,
         -- signed: > 0 a fee paid, < 0 a rebate received (the ledger's fee leg is −fee_amount)
-        max(case when leg = 'fee' then -quantity end) as fee_qty
+        max(case when leg = 'fee' then -quantity end) as fee_qty,
+        max(source_key) as source_key,
+        max(loaded_through) as loaded_through
     from ledger
     where entry_type in ('trade_buy', 'trade_sell', 'trade_fee')
     group by tenant_id, portfolio_id, account_id, raw_table, source, source_record_id, book_scope
@@ -113,7 +158,8 @@ trade_events as (
            case when side = 'trade_buy' then trade_usd + fee_usd_value else trade_usd - fee_usd_value end
                as value_usd,
            valuation || case when fee_id is not null then ', fee ' || fee_asset else '' end as valuation,
-           cast(null as text) as transfer_id, 'trade' as source, quote_asset as counter_asset
+           cast(null as text) as transfer_id, 'trade' as source, quote_asset as counter_asset, raw_table, source_key,
+           loaded_through
     from trade_fees
 
     union all
@@ -121,7 +167,7 @@ trade_events as (
     -- the quote leg (ignored below when the quote is cash)
     select tenant_id, portfolio_id, account_id, book_scope, quote_id, quote_asset, occurred_at,
            case when side = 'trade_buy' then 'dispose' else 'acquire' end, quote_qty, trade_usd, valuation,
-           null, 'trade', base_asset
+           null, 'trade', base_asset, raw_table, source_key, loaded_through
     from trade_fees
 
     union all
@@ -131,7 +177,7 @@ trade_events as (
     select tenant_id, portfolio_id, account_id, book_scope, fee_id, fee_asset, occurred_at,
            case when fee_qty > 0 then 'dispose' else 'acquire' end, abs(fee_qty), abs(fee_usd_value),
            case when fee_qty > 0 then 'fee' else 'rebate' end || ' at ' || coalesce(valuation, 'no price'), null,
-           'fee', base_asset
+           'fee', base_asset, raw_table, source_key, loaded_through
     from trade_fees
     where fee_id is not null and fee_qty <> 0
 ),
@@ -175,11 +221,11 @@ day_prices as (
         end as price_note
     from (
         select tenant_id, portfolio_id, account_id, book_scope, ledger_entry_id, asset, occurred_at, quantity,
-               treatment, transfer_match_id, moved_quantity
+               treatment, transfer_match_id, moved_quantity, raw_table, source_key, loaded_through
         from moves
         union all
         select tenant_id, portfolio_id, account_id, book_scope, ledger_entry_id, asset, occurred_at, quantity,
-               treatment, null, abs(quantity)
+               treatment, null, abs(quantity), raw_table, source_key, loaded_through
         from lone_fees
     ) as l
     -- a staked or earning code (Kraken DOT.S, USDC.M) is valued as its coin (macro staked_coin)
@@ -212,7 +258,10 @@ other_events as (
         d.transfer_match_id as transfer_id,
         case d.treatment when 'fee' then 'fee' else d.treatment end as source,
         cast(null as text) as counter_asset,
-        b.acquired_at as basis_acquired_at
+        b.acquired_at as basis_acquired_at,
+        d.raw_table,
+        d.source_key,
+        d.loaded_through
     from day_prices as d
     left join {{ source('ops', 'cost_basis') }} as b
         on b.tenant_id = d.tenant_id and b.entry_id = d.ledger_entry_id
@@ -220,7 +269,8 @@ other_events as (
 
 events as (
     select tenant_id, portfolio_id, account_id, book_scope, event_id, asset, occurred_at, kind, quantity,
-           value_usd, valuation, transfer_id, source, counter_asset, cast(null as timestamptz) as basis_acquired_at
+           value_usd, valuation, transfer_id, source, counter_asset, cast(null as timestamptz) as basis_acquired_at,
+           raw_table, source_key, loaded_through
     from trade_events
     union all
     select * from other_events
@@ -245,8 +295,25 @@ select
     e.transfer_id,
     cast(e.source as text) as source,
     e.counter_asset,
-    e.basis_acquired_at
+    e.basis_acquired_at,
+    -- the ledger record the event is booked from, and the ledger's watermark (macros/incremental_ledger.sql)
+    e.raw_table,
+    e.source_key,
+    e.loaded_through,
+    -- when its value was taken (this build): a daily close changed after it reaches it again
+    now() as priced_at
 from events as e
 where e.quantity > 0
   and e.asset is not null
   and not exists (select 1 from cash as c where c.tenant_id = e.tenant_id and c.asset = e.asset)
+{%- if scope %}
+
+union all
+
+-- tombstones: every record valued again (strategy replace_keys)
+select null, null, null, null, null, null, null, null, cast(null as numeric(38, 18)), cast(null as numeric(38, 2)),
+       null, null, null, null, null, null, null, null, t.source_key, null, null
+from ({{ ledger_touched_keys(scope, this) }}
+      union all select source_key from rematched
+      union all select source_key from repriced) as t
+{%- endif %}

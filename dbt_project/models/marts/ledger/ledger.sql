@@ -11,13 +11,41 @@
 --   excluded                    protocol receipt tokens and spam: flagged, never valued
 -- Indexes lead with tenant_id: a reader's query (a dashboard, psql) reads its tenant's rows, not every tenant's
 -- (issue 17 §3, bench/bench_reads.py).
-{{ config(indexes=[{'columns': ['tenant_id', 'treatment']}]) }}
+-- Built incrementally as int_ledger is (macros/incremental_ledger.sql): the records int_ledger booked again, and
+-- those whose internal-transfer match changed.
+{{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='source_key',
+          row_key='ledger_entry_id', on_schema_change='fail',
+          indexes=[{'columns': ['tenant_id', 'treatment']}, {'columns': ['ledger_entry_id']}, {'columns': ['source_key']},
+                   {'columns': ['tenant_id', 'account_id']}]) }}
+{%- set scope = ledger_scope(this) if is_incremental() else none %}
 with matched as (
     select out_entry_id as entry_id, match_id, in_account_id as counter_account_id
     from {{ source('derived', 'transfer_matches') }}
     union all
     select in_entry_id, match_id, out_account_id from {{ source('derived', 'transfer_matches') }}
+){% if scope %},
+
+-- the records whose match changed since the last build: matched otherwise, or no longer, or newly
+rematched as (
+    select l.source_key
+    from {{ this }} as l
+    left join matched as m on m.entry_id = l.ledger_entry_id
+    where l.transfer_match_id is not null
+      and (m.match_id is distinct from l.transfer_match_id or m.counter_account_id is distinct from l.counter_account_id)
+    union
+    select l.source_key
+    from matched as m
+    join {{ this }} as l on l.ledger_entry_id = m.entry_id
+    where l.transfer_match_id is distinct from m.match_id
+       or l.counter_account_id is distinct from m.counter_account_id
+),
+
+touched as (
+    {{ ledger_touched_keys(scope, this) }}
+    union all
+    select source_key from rematched
 )
+{%- endif %}
 
 select
     l.ledger_entry_id,
@@ -47,6 +75,21 @@ select
         when l.entry_type = 'income' then 'income'
         when l.quantity > 0 then 'external_inflow'
         else 'external_outflow'
-    end as text) as treatment
+    end as text) as treatment,
+    l.ingested_at,
+    l.source_key,
+    l.loaded_through
 from {{ ref('int_ledger') }} as l
 left join matched as m on m.entry_id = l.ledger_entry_id
+{%- if scope %}
+where (l.raw_table in ({{ api_trade_tables() }}) and l.ingested_at >= '{{ scope.since }}'::timestamptz)
+   or ({{ in_scope_accounts(scope, 'l') }} and l.raw_table not in ({{ api_trade_tables() }}))
+   or l.source_key in (select source_key from rematched)
+
+union all
+
+-- tombstones: every record booked again (strategy replace_keys)
+select null, null, null, null, null, null, null, null, null, null, null, null, cast(null as numeric(38, 18)), null,
+       null, null, null, null, cast(null as timestamptz), t.source_key, cast(null as timestamptz)
+from touched as t
+{%- endif %}

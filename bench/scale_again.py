@@ -1,0 +1,70 @@
+"""The nightly's warm and day runs on a world too big to sync over HTTP in a bench (issue 17: 50 tenants / 1M
+trades), on the database `bench.fill_raw --keep` built and kept:
+
+    .venv/bin/python -m bench.fill_raw 50x1000000 --keep        # prints: database kept: bench_…
+    .venv/bin/python -m bench.scale_again 50x1000000 --database bench_…
+
+The runs, each timed per step (bench_scale.timed_steps):
+  again  the transform with this checkout's code (what changed since the database was built is built again: after
+         a change to the models, every model it touches; else nothing);
+  warm   nothing new: the wallets' syncs, the market data and the transform, as the nightly runs them after its
+         account syncs;
+  day    one day of new activity (`World.advance_day(1)`: the same trades on every run), the exchange accounts
+         synced in-process as `fill_raw` syncs them (the sync's own code; only the new rows: cursors), then the
+         same as warm.
+The exchange accounts' syncs over HTTP are what `bench_scale` measures at 100k (~1.2 s an account with nothing new,
+4 lanes); here they are in-process, so the table is the transform's and the in-process fill's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from bench.fill_raw import fill_exchanges, transform
+from bench.scratch import scratch_world
+from sandbox.world import Scale
+
+RUNS = ("again", "warm", "day")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench.scale_again", description=__doc__.split("\n\n")[0])
+    parser.add_argument("scale", help="the scale the database was built at: 20x100000, 50x1000000")
+    parser.add_argument("--database", required=True, help="the database bench.fill_raw --keep kept")
+    args = parser.parse_args(argv)
+    scale = Scale.parse(args.scale)
+    table: dict[str, dict[str, float]] = {}
+    walls: dict[str, tuple[float, int]] = {}
+    with scratch_world(malformed=True, scale=scale, database=args.database) as scratch:
+        print(f"{args.database} at {scale.label}, world generated again in {scratch.generated_s:.0f} s", flush=True)
+        for label in RUNS:
+            t0 = time.perf_counter()
+            inserted = 0
+            if label == "day":
+                added = scratch.sandbox.world.advance_day(1)
+                filled = fill_exchanges(scratch.wh, scratch.url, scratch.sandbox, scratch.tmp)
+                inserted = filled.inserted
+                table.setdefault("fill (exchange accounts, in-process)", {})[label] = filled.seconds
+                print(f"day 1: {sum(added.values()):,} trades, {filled.inserted:,} raw rows filled in "
+                      f"{filled.seconds:.0f} s; {len(filled.failures)} failures", flush=True)
+            outcome, steps = transform(scratch)
+            walls[label] = (time.perf_counter() - t0, inserted + outcome.inserted)
+            for step, seconds in steps.items():
+                table.setdefault(step, {})[label] = seconds
+            slowest = ", ".join(f"{s} {t:.1f}" for s, t in sorted(steps.items(), key=lambda i: -i[1])[:5])
+            print(f"{label}: {walls[label][0]:.1f} s (load {os.getloadavg()[0]:.1f}): {slowest}", flush=True)
+            for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
+                print(f"  {label}: {failure}")
+    print(f"\n| step ({scale.label}) | " + " | ".join(f"{r} s" for r in RUNS) + " |")
+    print("|---|" + "---:|" * len(RUNS))
+    for row in sorted(table, key=lambda r: -max(table[r].values())):
+        if max(table[row].values()) >= 0.05:
+            print(f"| {row} | " + " | ".join(f"{table[row].get(r, 0):.1f}" for r in RUNS) + " |")
+    print("| **wall** | " + " | ".join(f"**{walls[r][0]:.1f}**" for r in RUNS) + " |")
+    print("| new rows | " + " | ".join(f"{walls[r][1]:,}" for r in RUNS) + " |")
+
+
+if __name__ == "__main__":
+    main()
