@@ -138,7 +138,8 @@ def render(marts: list[Mart]) -> str:
               for m in marts]
     for mart in marts:
         lines += ["", f"## marts.{mart.name}", "", mart.description or "", "",
-                  f"Grain: {mart.grain}. A {mart.materialized} in `dbt_project/models/marts/{mart.folder}/`.", "",
+                  f"Grain: {mart.grain}. {_materialized(mart.materialized)} in "
+                  f"`dbt_project/models/marts/{mart.folder}/`.", "",
                   "| column | type | description |", "|---|---|---|"]
         lines += [f"| `{c.name}` | {c.data_type} | {_cell(c.description)} |" for c in mart.columns]
         lines += ["", "```sql", mart.example, "```"]
@@ -168,6 +169,11 @@ def write_sql_docs(project_dir: Path = PROJECT, out: Path = SQL_MD) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(read_marts(project_dir)))
     return out
+
+
+def _materialized(kind: str) -> str:
+    """'A table', 'A view', 'A table built incrementally' (dbt's incremental: a run writes only what changed)."""
+    return "A table built incrementally" if kind == "incremental" else f"A {kind}"
 
 
 if __name__ == "__main__":
