@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
                 table.setdefault("fill (exchange accounts, in-process)", {})[label] = filled.seconds
                 print(f"day 1: {sum(added.values()):,} trades, {filled.inserted:,} raw rows filled in "
                       f"{filled.seconds:.0f} s; {len(filled.failures)} failures", flush=True)
+                for failure in filled.failures[:10]:
+                    print(f"  fill: {failure}", flush=True)
             outcome, steps = transform(scratch)
             walls[label] = (time.perf_counter() - t0, inserted + outcome.inserted)
             for step, seconds in steps.items():

@@ -43,6 +43,13 @@
  where a.datname = current_database() and a.pid <> pg_backend_pid() and a.xact_start is not null)
 {%- endmacro %}
 
+{#- The other tables' names as raw_table spells them: every record that is not an API trade (a list, not `not in`,
+    so that an index on (raw_table, tenant_id, account_id) finds the accounts' records). -#}
+{% macro ledger_other_tables() -%}
+    {%- for venue in var('exchange_venues') %}'raw.{{ venue }}_transfers', {% endfor -%}
+    'raw.btc_transactions', 'raw.evm_transfers', 'raw.file_records'
+{%- endmacro %}
+
 {#- What this run books again, as literals (pushed down into every staging view):
     since     the ingestion time from which rows are taken: the last build's `loaded_through`
     accounts  (tenant_id, account_id) of every account with a row ingested or quarantined since then
@@ -61,17 +68,25 @@
         ) as s order by 1, 2
     {%- endset -%}
     {%- set rows = run_query(touched) -%}
+    {%- set scope = {'since': since, 'accounts': rows.rows | map('list') | list} -%}
+    {#- of those, the accounts with imported files: their transfers and trades give way to the API's -#}
+    {%- set files -%}
+        select distinct tenant_id, account_id from {{ source('files', 'file_records') }}
+        where {{ in_scope_accounts(scope) }} order by 1, 2
+    {%- endset -%}
+    {%- do scope.update({'file_accounts': run_query(files).rows | map('list') | list}) -%}
     {%- do log(relation.identifier ~ ': incremental, the records ingested or quarantined since ' ~ since ~ ' ('
-               ~ (rows.rows | length) ~ ' accounts with news)', info=True) -%}
-    {{ return({'since': since, 'accounts': rows.rows | map('list') | list}) }}
+               ~ (scope.accounts | length) ~ ' accounts with news, ' ~ (scope.file_accounts | length)
+               ~ ' with imported files)', info=True) -%}
+    {{ return(scope) }}
 {% endmacro %}
 
 {#- `(tenant_id, account_id) in (…)` for the scope's accounts (false when there are none). -#}
-{% macro in_scope_accounts(scope, alias=none) -%}
+{% macro in_scope_accounts(scope, alias=none, key='accounts') -%}
     {%- set p = (alias ~ '.') if alias else '' -%}
-    {%- if scope.accounts -%}
+    {%- if scope[key] -%}
         ({{ p }}tenant_id, {{ p }}account_id) in (
-        {%- for a in scope.accounts %}('{{ a[0] }}', '{{ a[1] }}'){% if not loop.last %}, {% endif %}{% endfor -%})
+        {%- for a in scope[key] %}('{{ a[0] }}', '{{ a[1] }}'){% if not loop.last %}, {% endif %}{% endfor -%})
     {%- else -%}
         false
     {%- endif -%}
@@ -94,7 +109,7 @@
     where q.quarantined_at >= '{{ scope.since }}'::timestamptz and q.raw_table in ({{ api_trade_tables() }})
     union all
     select source_key from {{ relation }}
-    where {{ in_scope_accounts(scope) }} and raw_table not in ({{ api_trade_tables() }})
+    where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
 {% endmacro %}
 
 {#- A record's key: the raw row the ledger rows are booked from (all its legs share it). -#}

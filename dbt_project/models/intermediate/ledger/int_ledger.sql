@@ -25,12 +25,13 @@
 -- evaluated the whole ledger again (at 1M trades ~10 s each, ~150 s a run).
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='source_key',
           row_key='ledger_entry_id', on_schema_change='fail',
-          indexes=[{'columns': ['ledger_entry_id']}, {'columns': ['source_key']}, {'columns': ['tenant_id', 'account_id']}],
+          indexes=[{'columns': ['ledger_entry_id']}, {'columns': ['source_key']},
+                   {'columns': ['raw_table', 'tenant_id', 'account_id']}, {'columns': ['ingested_at']}],
           meta={'coinbook': {'incremental_context': [
               'select tenant_id, account_id, portfolio_id from ops.accounts',
               'select tenant_id, raw_table, account_id, source, passed_through from ops.gate_partitions where held']}}) }}
 {%- for venue in var('exchange_venues') %}
--- depends_on: {{ ref('stg_' ~ venue ~ '__trades') }}
+-- depends_on: {{ ref('stg_' ~ venue ~ '__trades') }} {{ ref('stg_' ~ venue ~ '__transfers') }}
 {%- endfor %}
 {%- set scope = ledger_scope(this) if is_incremental() else none %}
 
@@ -38,16 +39,25 @@ with trades as (
     {%- if scope %}
     -- API trades: those ingested since the last build; trades from files: those of the accounts with anything new
     select * from ({{ union_venues('trades') }}) as api where ingested_at >= '{{ scope.since }}'::timestamptz
+    {%- if scope.file_accounts %}
     union all
-    select * from {{ ref('int_exchange_trades') }} where source like 'csv:%' and {{ in_scope_accounts(scope) }}
+    select * from {{ ref('int_exchange_trades') }}
+    where source like 'csv:%' and {{ in_scope_accounts(scope, key='file_accounts') }}
+    {%- endif %}
     {%- else %}
     select * from {{ ref('int_exchange_trades') }}
     {%- endif %}
 ),
 
 transfers as (
+    {%- if scope and not scope.file_accounts %}
+    -- no imported file among the accounts with news: the API's transfers are all there is (the filter reaches each
+    -- venue's staging, the accounts' rows only; int_exchange_transfers ranks every venue's first)
+    select * from ({{ union_venues('transfers') }}) as api where {{ in_scope_accounts(scope) }}
+    {%- else %}
     select * from {{ ref('int_exchange_transfers') }}
     {%- if scope %} where {{ in_scope_accounts(scope) }}{% endif %}
+    {%- endif %}
 ),
 
 btc_transactions as (

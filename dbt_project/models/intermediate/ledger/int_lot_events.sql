@@ -22,7 +22,7 @@
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='source_key', row_key='event_id',
           on_schema_change='fail',
           indexes=[{'columns': ['tenant_id', 'asset']}, {'columns': ['source_key']}, {'columns': ['event_id']},
-                   {'columns': ['tenant_id', 'account_id']}],
+                   {'columns': ['raw_table', 'tenant_id', 'account_id']}],
           meta={'coinbook': {'incremental_context': [
               'select tenant_id, book_scope, stablecoins_as_cash from staging.stg_ops__lot_settings',
               'select tenant_id, entry_id, cost, acquired_at from ops.cost_basis',
@@ -64,9 +64,15 @@ ledger as (
     from {{ ref('ledger') }} as l
     join settings as s on s.tenant_id = l.tenant_id
     {%- if scope %}
-    where (l.raw_table in ({{ api_trade_tables() }}) and l.ingested_at >= '{{ scope.since }}'::timestamptz)
-       or ({{ in_scope_accounts(scope, 'l') }} and l.raw_table not in ({{ api_trade_tables() }}))
-       or l.source_key in (select source_key from rematched union all select source_key from repriced)
+    where l.ledger_entry_id in (  -- each part found by an index of the ledger
+        select ledger_entry_id from {{ ref('ledger') }}
+        where raw_table in ({{ api_trade_tables() }}) and ingested_at >= '{{ scope.since }}'::timestamptz
+        union
+        select ledger_entry_id from {{ ref('ledger') }}
+        where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
+        union
+        select r.ledger_entry_id from {{ ref('ledger') }} as r
+        where r.source_key in (select source_key from rematched union all select source_key from repriced))
     {%- endif %}
 ),
 

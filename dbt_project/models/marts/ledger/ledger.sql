@@ -16,7 +16,7 @@
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='source_key',
           row_key='ledger_entry_id', on_schema_change='fail',
           indexes=[{'columns': ['tenant_id', 'treatment']}, {'columns': ['ledger_entry_id']}, {'columns': ['source_key']},
-                   {'columns': ['tenant_id', 'account_id']}]) }}
+                   {'columns': ['raw_table', 'tenant_id', 'account_id']}, {'columns': ['ingested_at']}]) }}
 {%- set scope = ledger_scope(this) if is_incremental() else none %}
 with matched as (
     select out_entry_id as entry_id, match_id, in_account_id as counter_account_id
@@ -44,6 +44,17 @@ touched as (
     {{ ledger_touched_keys(scope, this) }}
     union all
     select source_key from rematched
+),
+
+-- the entries to book again, each part found by an index of int_ledger
+picked as (
+    select ledger_entry_id from {{ ref('int_ledger') }}
+    where raw_table in ({{ api_trade_tables() }}) and ingested_at >= '{{ scope.since }}'::timestamptz
+    union
+    select ledger_entry_id from {{ ref('int_ledger') }}
+    where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
+    union
+    select i.ledger_entry_id from {{ ref('int_ledger') }} as i join rematched as r on r.source_key = i.source_key
 )
 {%- endif %}
 
@@ -82,9 +93,7 @@ select
 from {{ ref('int_ledger') }} as l
 left join matched as m on m.entry_id = l.ledger_entry_id
 {%- if scope %}
-where (l.raw_table in ({{ api_trade_tables() }}) and l.ingested_at >= '{{ scope.since }}'::timestamptz)
-   or ({{ in_scope_accounts(scope, 'l') }} and l.raw_table not in ({{ api_trade_tables() }}))
-   or l.source_key in (select source_key from rematched)
+where l.ledger_entry_id in (select ledger_entry_id from picked)
 
 union all
 
