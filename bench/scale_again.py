@@ -2,7 +2,7 @@
 trades), on the database `bench.fill_raw --keep` built and kept:
 
     .venv/bin/python -m bench.fill_raw 50x1000000 --keep        # prints: database kept: bench_…
-    .venv/bin/python -m bench.scale_again 50x1000000 --database bench_…
+    .venv/bin/python -m bench.scale_again 50x1000000 --database bench_…  [--runs warm,day] [--day 2]
 
 The runs, each timed per step (bench_scale.timed_steps):
   again  the transform with this checkout's code (what changed since the database was built is built again: after
@@ -33,21 +33,26 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench.scale_again", description=__doc__.split("\n\n")[0])
     parser.add_argument("scale", help="the scale the database was built at: 20x100000, 50x1000000")
     parser.add_argument("--database", required=True, help="the database bench.fill_raw --keep kept")
+    parser.add_argument("--runs", default=",".join(RUNS), help="which of again,warm,day (in that order)")
+    parser.add_argument("--day", type=int, default=1,
+                        help="the day of new activity (each day's trades are the same on every run: a database "
+                             "that took day 1 takes day 2 next)")
     args = parser.parse_args(argv)
+    runs = tuple(r for r in RUNS if r in args.runs.split(","))
     scale = Scale.parse(args.scale)
     table: dict[str, dict[str, float]] = {}
     walls: dict[str, tuple[float, int]] = {}
     with scratch_world(malformed=True, scale=scale, database=args.database) as scratch:
         print(f"{args.database} at {scale.label}, world generated again in {scratch.generated_s:.0f} s", flush=True)
-        for label in RUNS:
+        for label in runs:
             t0 = time.perf_counter()
             inserted = 0
             if label == "day":
-                added = scratch.sandbox.world.advance_day(1)
+                added = scratch.sandbox.world.advance_day(args.day)
                 filled = fill_exchanges(scratch.wh, scratch.url, scratch.sandbox, scratch.tmp)
                 inserted = filled.inserted
                 table.setdefault("fill (exchange accounts, in-process)", {})[label] = filled.seconds
-                print(f"day 1: {sum(added.values()):,} trades, {filled.inserted:,} raw rows filled in "
+                print(f"day {args.day}: {sum(added.values()):,} trades, {filled.inserted:,} raw rows filled in "
                       f"{filled.seconds:.0f} s; {len(filled.failures)} failures", flush=True)
                 for failure in filled.failures[:10]:
                     print(f"  fill: {failure}", flush=True)
@@ -59,13 +64,13 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{label}: {walls[label][0]:.1f} s (load {os.getloadavg()[0]:.1f}): {slowest}", flush=True)
             for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
                 print(f"  {label}: {failure}")
-    print(f"\n| step ({scale.label}) | " + " | ".join(f"{r} s" for r in RUNS) + " |")
-    print("|---|" + "---:|" * len(RUNS))
+    print(f"\n| step ({scale.label}) | " + " | ".join(f"{r} s" for r in runs) + " |")
+    print("|---|" + "---:|" * len(runs))
     for row in sorted(table, key=lambda r: -max(table[r].values())):
         if max(table[row].values()) >= 0.05:
-            print(f"| {row} | " + " | ".join(f"{table[row].get(r, 0):.1f}" for r in RUNS) + " |")
-    print("| **wall** | " + " | ".join(f"**{walls[r][0]:.1f}**" for r in RUNS) + " |")
-    print("| new rows | " + " | ".join(f"{walls[r][1]:,}" for r in RUNS) + " |")
+            print(f"| {row} | " + " | ".join(f"{table[row].get(r, 0):.1f}" for r in runs) + " |")
+    print("| **wall** | " + " | ".join(f"**{walls[r][0]:.1f}**" for r in runs) + " |")
+    print("| new rows | " + " | ".join(f"{walls[r][1]:,}" for r in runs) + " |")
 
 
 if __name__ == "__main__":

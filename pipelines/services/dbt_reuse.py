@@ -131,7 +131,11 @@ class StepPlan:
             return
         with wh.connect() as conn:
             for relation in sorted(self.whole.values()):
-                conn.execute(f"drop table if exists {relation} cascade")  # type: ignore[arg-type]
+                kind = conn.execute("select c.relkind from pg_class as c where c.oid = to_regclass(%s)",
+                                    (relation,)).fetchone()
+                if kind is not None:  # a view when it was one before (int_ledger until 2026-12-06)
+                    what = {"v": "view", "m": "materialized view"}.get(kind[0], "table")
+                    conn.execute(f"drop {what} if exists {relation} cascade")  # type: ignore[arg-type]
 
     @property
     def to_build(self) -> set[str]:
