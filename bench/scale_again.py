@@ -22,6 +22,7 @@ import argparse
 import os
 import time
 
+from bench.bench_scale import print_table
 from bench.fill_raw import fill_exchanges, transform
 from bench.scratch import scratch_world
 from sandbox.world import Scale
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = tuple(r for r in RUNS if r in args.runs.split(","))
     scale = Scale.parse(args.scale)
     table: dict[str, dict[str, float]] = {}
-    walls: dict[str, tuple[float, int]] = {}
+    walls: dict[str, tuple[float, int, bool]] = {}
     with scratch_world(malformed=True, scale=scale, database=args.database) as scratch:
         print(f"{args.database} at {scale.label}, world generated again in {scratch.generated_s:.0f} s", flush=True)
         for label in runs:
@@ -57,20 +58,14 @@ def main(argv: list[str] | None = None) -> None:
                 for failure in filled.failures[:10]:
                     print(f"  fill: {failure}", flush=True)
             outcome, steps = transform(scratch)
-            walls[label] = (time.perf_counter() - t0, inserted + outcome.inserted)
+            walls[label] = (time.perf_counter() - t0, inserted + outcome.inserted, outcome.success)
             for step, seconds in steps.items():
                 table.setdefault(step, {})[label] = seconds
             slowest = ", ".join(f"{s} {t:.1f}" for s, t in sorted(steps.items(), key=lambda i: -i[1])[:5])
             print(f"{label}: {walls[label][0]:.1f} s (load {os.getloadavg()[0]:.1f}): {slowest}", flush=True)
             for failure in (f for r in outcome.runs for f in r.failures + r.failed_checks):
                 print(f"  {label}: {failure}")
-    print(f"\n| step ({scale.label}) | " + " | ".join(f"{r} s" for r in runs) + " |")
-    print("|---|" + "---:|" * len(runs))
-    for row in sorted(table, key=lambda r: -max(table[r].values())):
-        if max(table[row].values()) >= 0.05:
-            print(f"| {row} | " + " | ".join(f"{table[row].get(r, 0):.1f}" for r in runs) + " |")
-    print("| **wall** | " + " | ".join(f"**{walls[r][0]:.1f}**" for r in runs) + " |")
-    print("| new rows | " + " | ".join(f"{walls[r][1]:,}" for r in runs) + " |")
+    print_table(scale, table, walls)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,19 @@
     where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
 {% endmacro %}
 
+{#- The entries of `ledger` (int_ledger or marts.ledger) a build books again: the API trades ingested since and the
+    other records of the scope's accounts (each part found by an index), and those of the records `also` selects
+    (a query of source_key: the rematched, the repriced). -#}
+{% macro ledger_entries_again(scope, ledger, also) %}
+    select ledger_entry_id from {{ ledger }}
+    where raw_table in ({{ api_trade_tables() }}) and ingested_at >= '{{ scope.since }}'::timestamptz
+    union
+    select ledger_entry_id from {{ ledger }}
+    where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
+    union
+    select l.ledger_entry_id from {{ ledger }} as l where l.source_key in ({{ also }})
+{% endmacro %}
+
 {#- A record's key: the raw row the ledger rows are booked from (all its legs share it). -#}
 {% macro ledger_source_key(raw_table, tenant_id, account_id, source, source_record_id) -%}
 md5({{ raw_table }} || '|' || {{ tenant_id }} || '|' || {{ account_id }} || '|' || {{ source }} || '|' || {{ source_record_id }})

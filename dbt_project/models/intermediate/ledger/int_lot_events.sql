@@ -64,15 +64,9 @@ ledger as (
     from {{ ref('ledger') }} as l
     join settings as s on s.tenant_id = l.tenant_id
     {%- if scope %}
-    where l.ledger_entry_id in (  -- each part found by an index of the ledger
-        select ledger_entry_id from {{ ref('ledger') }}
-        where raw_table in ({{ api_trade_tables() }}) and ingested_at >= '{{ scope.since }}'::timestamptz
-        union
-        select ledger_entry_id from {{ ref('ledger') }}
-        where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
-        union
-        select r.ledger_entry_id from {{ ref('ledger') }} as r
-        where r.source_key in (select source_key from rematched union all select source_key from repriced))
+    where l.ledger_entry_id in (
+        {{ ledger_entries_again(scope, ref('ledger'),
+                                'select source_key from rematched union all select source_key from repriced') }})
     {%- endif %}
 ),
 

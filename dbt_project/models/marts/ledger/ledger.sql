@@ -46,15 +46,9 @@ touched as (
     select source_key from rematched
 ),
 
--- the entries to book again, each part found by an index of int_ledger
+-- the entries to book again
 picked as (
-    select ledger_entry_id from {{ ref('int_ledger') }}
-    where raw_table in ({{ api_trade_tables() }}) and ingested_at >= '{{ scope.since }}'::timestamptz
-    union
-    select ledger_entry_id from {{ ref('int_ledger') }}
-    where raw_table in ({{ ledger_other_tables() }}) and {{ in_scope_accounts(scope) }}
-    union
-    select i.ledger_entry_id from {{ ref('int_ledger') }} as i join rematched as r on r.source_key = i.source_key
+    {{ ledger_entries_again(scope, ref('int_ledger'), 'select source_key from rematched') }}
 )
 {%- endif %}
 
