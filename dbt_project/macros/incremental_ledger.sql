@@ -16,23 +16,29 @@
     (a tombstone: the record may book nothing now); strategy `replace_keys` deletes the target's rows of those
     records and inserts the rest. -#}
 
-{#- The raw tables the ledger is booked from (as relations). -#}
-{% macro ledger_raw_tables() %}
-    {%- set tables = [] -%}
+{#- The raw tables the ledger is booked from (as relations): the venues' API trades first, then the others (the
+    venues' transfers, the chains', the imported files). `part`: 'api_trades' or 'others' for one part only. -#}
+{% macro ledger_raw_tables(part=none) %}
+    {%- set api_trades, others = [], [] -%}
     {%- for venue in var('exchange_venues') -%}
-        {%- do tables.append(source(venue, venue ~ '_trades')) -%}
-        {%- do tables.append(source(venue, venue ~ '_transfers')) -%}
+        {%- do api_trades.append(source(venue, venue ~ '_trades')) -%}
+        {%- do others.append(source(venue, venue ~ '_transfers')) -%}
     {%- endfor -%}
-    {%- do tables.append(source('chains', 'btc_transactions')) -%}
-    {%- do tables.append(source('chains', 'evm_transfers')) -%}
-    {%- do tables.append(source('files', 'file_records')) -%}
-    {{ return(tables) }}
+    {%- do others.append(source('chains', 'btc_transactions')) -%}
+    {%- do others.append(source('chains', 'evm_transfers')) -%}
+    {%- do others.append(source('files', 'file_records')) -%}
+    {{ return({'api_trades': api_trades, 'others': others}.get(part, api_trades + others)) }}
 {% endmacro %}
 
-{#- The API trade tables' names as int_ledger.raw_table spells them ('raw.binance_trades', …). -#}
-{% macro api_trade_tables() -%}
-    {%- for venue in var('exchange_venues') %}'raw.{{ venue }}_trades'{% if not loop.last %}, {% endif %}{% endfor -%}
+{#- A part's tables as int_ledger.raw_table spells them ('raw.binance_trades', …): a list, not `not in` the other
+    part, so that an index on (raw_table, tenant_id, account_id) finds an account's records. -#}
+{% macro raw_table_names(part) -%}
+    {%- for t in ledger_raw_tables(part) %}'{{ t.schema }}.{{ t.identifier }}'{% if not loop.last %}, {% endif %}{% endfor -%}
 {%- endmacro %}
+
+{% macro api_trade_tables() -%}{{ raw_table_names('api_trades') }}{%- endmacro %}
+
+{% macro ledger_other_tables() -%}{{ raw_table_names('others') }}{%- endmacro %}
 
 {#- Every raw row ingested before this time is committed now: the build time, or the start of the oldest other
     transaction still open in the database if earlier (a raw row's ingested_at is its load transaction's start, so
@@ -41,13 +47,6 @@
 {% macro ledger_loaded_through() -%}
 (select least(now(), min(a.xact_start)) from pg_stat_activity as a
  where a.datname = current_database() and a.pid <> pg_backend_pid() and a.xact_start is not null)
-{%- endmacro %}
-
-{#- The other tables' names as raw_table spells them: every record that is not an API trade (a list, not `not in`,
-    so that an index on (raw_table, tenant_id, account_id) finds the accounts' records). -#}
-{% macro ledger_other_tables() -%}
-    {%- for venue in var('exchange_venues') %}'raw.{{ venue }}_transfers', {% endfor -%}
-    'raw.btc_transactions', 'raw.evm_transfers', 'raw.file_records'
 {%- endmacro %}
 
 {#- What this run books again, as literals (pushed down into every staging view):
@@ -96,10 +95,10 @@
     marts.ledger, each with its own scope) and the raw tables: the API trades ingested or quarantined since, and
     every record of the scope's accounts that is not an API trade. -#}
 {% macro ledger_touched_keys(scope, relation) %}
-    {%- for venue in var('exchange_venues') %}
-    select {{ ledger_source_key("'raw." ~ venue ~ "_trades'", 'r.tenant_id', 'r.account_id', 'r.source', 'r.source_record_id') }}
+    {%- for t in ledger_raw_tables('api_trades') %}
+    select {{ ledger_source_key("'" ~ t.schema ~ "." ~ t.identifier ~ "'", 'r.tenant_id', 'r.account_id', 'r.source', 'r.source_record_id') }}
         as source_key
-    from {{ source(venue, venue ~ '_trades') }} as r
+    from {{ t }} as r
     where r.ingested_at >= '{{ scope.since }}'::timestamptz
     union all
     {%- endfor %}

@@ -290,9 +290,14 @@ def plan_step(context: dg.AssetExecutionContext, project_dir: Path, dbt_vars: st
 def incremental_models(manifest: Mapping[str, Any]) -> dict[str, str]:
     """The incremental models a run may build whole (not those configured `full_refresh: false`, which keep
     what they accumulated: reconciliation_break_history), with their relations."""
-    return {uid: f'"{n["schema"]}"."{n["alias"]}"' for uid, n in manifest["nodes"].items()
+    return {uid: _relation(n) for uid, n in manifest["nodes"].items()
             if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"
             and n["config"].get("full_refresh") is not False}
+
+
+def _relation(node: Mapping[str, Any]) -> str:
+    """A model's or seed's relation, quoted: "schema"."alias"."""
+    return f'"{node["schema"]}"."{node["alias"]}"'
 
 
 def incremental_contexts(conn: Any, manifest: Mapping[str, Any], uids: Iterable[str]) -> dict[str, str]:
@@ -314,7 +319,7 @@ def incremental_contexts(conn: Any, manifest: Mapping[str, Any], uids: Iterable[
 
 def _missing_relations(conn: Any, manifest: Mapping[str, Any], uids: Iterable[str]) -> set[str]:
     """The models and seeds among `uids` whose relation does not exist."""
-    relations = {uid: f'"{manifest["nodes"][uid]["schema"]}"."{manifest["nodes"][uid]["alias"]}"' for uid in uids
+    relations = {uid: _relation(manifest["nodes"][uid]) for uid in uids
                  if manifest["nodes"][uid]["resource_type"] in ("model", "seed")}
     if not relations:
         return set()
