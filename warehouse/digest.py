@@ -4,6 +4,7 @@ steps' model reuse (pipelines/services/dbt_reuse.py) compare to know whether a t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -30,6 +31,23 @@ def table_digest(conn: psycopg.Connection, schema: str, table: str, ignore: Sequ
     count, total = conn.execute(sql.SQL("select count(*), sum(hashtextextended({}, 0)::numeric) from {} t")
                                 .format(row, sql.Identifier(schema, table))).fetchone()
     return f"{count}:{total}"
+
+
+def digests_through(conn: psycopg.Connection, schema: str, table: str, marks: Sequence[datetime | None],
+                    column: str = "ingested_at") -> tuple[str, list[str | None]]:
+    """`table_digest` of the whole table and, in the same pass, of its rows whose `column` is at or before each
+    mark (None: not wanted, None back). The digest is a count and a sum, so the rows a verdict taken at a mark
+    saw are checked for change without reading them apart: the quality gate validates only what came after."""
+    wanted = [m for m in marks if m is not None]
+    parts = [sql.SQL("count(*) filter (where {c} <= {m}), sum(hashtextextended(t::text, 0)::numeric) "
+                     "filter (where {c} <= {m})").format(c=sql.Identifier("t", column), m=sql.Literal(m))
+             for m in wanted]
+    row = conn.execute(sql.SQL("select {} from {} t").format(
+        sql.SQL(", ").join([sql.SQL("count(*), sum(hashtextextended(t::text, 0)::numeric)"), *parts]),
+        sql.Identifier(schema, table))).fetchone()
+    assert row is not None
+    found = iter(f"{row[i]}:{row[i + 1]}" for i in range(2, len(row), 2))
+    return f"{row[0]}:{row[1]}", [next(found) if m is not None else None for m in marks]
 
 
 def table_shapes(conn: psycopg.Connection, tables: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -14,14 +14,20 @@ from psycopg import sql
 
 
 def record_gate_verdict(database_url: str, tenant_id: str, raw_table: str, signature: str, passed: bool,
-                        result_json: str, run_id: str | None) -> None:
+                        result_json: str, run_id: str | None,
+                        increment: tuple[str, datetime, str] | None = None) -> None:
+    """The table's verdict; `increment` = (frame, validated_through, through_digest): what a later run needs to
+    validate only the rows ingested after it (V052)."""
+    frame, through, digest = increment or (None, None, None)
     with psycopg.connect(database_url) as conn:
-        conn.execute("""insert into ops.gate_verdicts (tenant_id, raw_table, signature, passed, result, run_id)
-                        values (%s, %s, %s, %s, %s, %s)
+        conn.execute("""insert into ops.gate_verdicts (tenant_id, raw_table, signature, passed, result, run_id,
+                                                       frame, validated_through, through_digest)
+                        values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
                         on conflict (tenant_id, raw_table) do update set signature = excluded.signature,
                             passed = excluded.passed, result = excluded.result, run_id = excluded.run_id,
-                            checked_at = now()""",
-                     (tenant_id, raw_table, signature, passed, result_json, run_id))
+                            frame = excluded.frame, validated_through = excluded.validated_through,
+                            through_digest = excluded.through_digest, checked_at = now()""",
+                     (tenant_id, raw_table, signature, passed, result_json, run_id, frame, through, digest))
 
 
 def quarantine_failing_rows(database_url: str, raw_table: str, rows: Sequence[tuple[str, str, str, str, str, str]],

@@ -273,3 +273,50 @@ def test_an_unchanged_table_keeps_its_verdict_and_any_change_is_validated(gate_d
     drifted = run_gate(gate_db, "raw.binance_trades", "run-7")
     assert drifted.reused_from_run is None and not drifted.passed
     assert run_gate(gate_db, "raw.binance_trades", "run-8", reuse=False).reused_from_run is None
+
+
+def test_only_the_rows_ingested_after_the_last_verdict_are_validated_while_the_judged_rows_are_unchanged(
+        gate_db: str) -> None:
+    insert(gate_db, "binance_trades", [trade(i) for i in range(40)]
+           + [trade(i, tenant_id="t2", account_id="a2") for i in range(100, 110)])
+    first = run_gate(gate_db, "raw.binance_trades", "run-1")
+    assert first.passed and first.rows_checked == 50 and first.validated_since is None
+    t2_through = partitions(gate_db)[("t2", "a2")][3]
+
+    insert(gate_db, "binance_trades", [trade(i) for i in range(40, 44)] + [trade(44, quantity=Decimal(-1))])
+    day = run_gate(gate_db, "raw.binance_trades", "run-2")
+    assert day.validated_since is not None and day.reused_from_run is None
+    assert (day.rows_checked, day.rows_in_table, day.quarantined_new, day.passed) == (5, 55, 1, True)
+    assert "5 new rows checked" in day.describe()
+    assert {record for record, _, _ in quarantined(gate_db)} == {trade(44)["source_record_id"]}
+    # the new rows' partition is judged on all its rows; the untouched one keeps its counts, passed up to now
+    assert partitions(gate_db)[("t1", "a1")][:3] == (45, 1, False)
+    assert partitions(gate_db)[("t2", "a2")][:3] == (10, 0, False)
+    assert partitions(gate_db)[("t2", "a2")][3] > t2_through
+    assert run_gate(gate_db, "raw.binance_trades", "run-3").reused_from_run == "run-2"
+
+    # a row arriving late (ingested before the last verdict began, committed after) is among the judged rows'
+    # digest: the whole table is validated again, and the late row's fault is found
+    with psycopg.connect(gate_db) as conn:
+        (through,) = conn.execute("select validated_through from ops.gate_verdicts").fetchone()  # type: ignore[misc]
+    insert(gate_db, "binance_trades", [trade(45, price=Decimal(0), ingested_at=through - timedelta(seconds=1))])
+    late = run_gate(gate_db, "raw.binance_trades", "run-4")
+    assert late.validated_since is None and late.rows_checked == 56 and late.quarantined_new == 1
+
+    # held partitions are judged again on an increment: new good rows dilute the bad share, and the hold lifts
+    insert(gate_db, "binance_trades", [trade(i, tenant_id="t2", account_id="a2", quantity=Decimal(-1))
+                                       for i in range(110, 113)])
+    held = run_gate(gate_db, "raw.binance_trades", "run-5")
+    assert held.validated_since is not None and held.rows_checked == 3 and not held.passed
+    assert [(h.tenant_id, h.rows, h.quarantined) for h in held.held] == [("t2", 13, 3)]
+    insert(gate_db, "binance_trades", [trade(i, tenant_id="t2", account_id="a2") for i in range(113, 160)])
+    lifted = run_gate(gate_db, "raw.binance_trades", "run-6")
+    assert lifted.validated_since is not None and lifted.rows_checked == 47 and lifted.passed and not lifted.held
+    assert partitions(gate_db)[("t2", "a2")][:3] == (60, 3, False)
+
+    # a table-level failure is never the base of an increment: the next run validates everything again
+    insert(gate_db, "binance_trades", [trade(200, record_hash="not-a-hash")])
+    broken = run_gate(gate_db, "raw.binance_trades", "run-7")
+    assert broken.validated_since is not None and broken.blocking
+    again = run_gate(gate_db, "raw.binance_trades", "run-8")
+    assert again.validated_since is None and again.blocking and again.rows_checked == 107
