@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -39,15 +40,20 @@ def digests_through(conn: psycopg.Connection, schema: str, table: str, marks: Se
     mark (None: not wanted, None back). The digest is a count and a sum, so the rows a verdict taken at a mark
     saw are checked for change without reading them apart: the quality gate validates only what came after."""
     wanted = [m for m in marks if m is not None]
-    parts = [sql.SQL("count(*) filter (where {c} <= {m}), sum(hashtextextended(t::text, 0)::numeric) "
-                     "filter (where {c} <= {m})").format(c=sql.Identifier("t", column), m=sql.Literal(m))
-             for m in wanted]
-    row = conn.execute(sql.SQL("select {} from {} t").format(
-        sql.SQL(", ").join([sql.SQL("count(*), sum(hashtextextended(t::text, 0)::numeric)"), *parts]),
-        sql.Identifier(schema, table))).fetchone()
-    assert row is not None
-    found = iter(f"{row[i]}:{row[i + 1]}" for i in range(2, len(row), 2))
-    return f"{row[0]}:{row[1]}", [next(found) if m is not None else None for m in marks]
+    flags = [sql.SQL("{c} <= {m}").format(c=sql.Identifier("t", column), m=sql.Literal(m)) for m in wanted]
+    # grouped by which marks a row is at or before: each row's text hashed and summed once (filtered sums would
+    # hash and add it once per mark: 1.5-1.8x the plain digest at 400,000 rows)
+    groups = conn.execute(sql.SQL("select count(*), sum(hashtextextended(t::text, 0)::numeric) {flags} from {t} t "
+                                  "{group}").format(
+        flags=sql.SQL("").join(sql.SQL(", ") + f for f in flags), t=sql.Identifier(schema, table),
+        group=sql.SQL("group by ") + sql.SQL(", ").join(flags) if flags else sql.SQL(""))).fetchall()
+
+    def digest(rows: list[tuple[Any, ...]]) -> str:
+        sums = [int(total) for _, total, *_ in rows if total is not None]  # integers: exact at any size
+        return f"{sum(n for n, *_ in rows)}:{sum(sums) if sums else None}"
+
+    found = iter([digest([g for g in groups if g[2 + i]]) for i in range(len(wanted))])
+    return digest(groups), [next(found) if m is not None else None for m in marks]
 
 
 def table_shapes(conn: psycopg.Connection, tables: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from warehouse.cluster import PIPELINE_ROLE, LocalCluster, WarehouseError, libpq_params
+from warehouse.digest import digests_through, table_digest
 from warehouse.loader import copy_insert, copy_rows
 from warehouse.migrate import MigrationError, apply_migrations, discover_migrations
 from warehouse.users import scram_verifier
@@ -275,3 +276,19 @@ def test_the_pipeline_sees_the_loads_another_of_its_logins_has_in_flight(cluster
     finally:
         with psycopg.connect(cluster.admin_url(), autocommit=True) as admin:
             admin.execute(sql.SQL("drop role {}").format(sql.Identifier(login)))
+
+
+def test_a_digest_through_a_mark_is_the_digest_of_the_rows_up_to_it(scratch_db: str) -> None:
+    """The quality gate's increments rest on this: the digest of the rows at or before a mark, taken in the same
+    pass as the whole table's, is that of a table holding only those rows."""
+    with psycopg.connect(scratch_db) as conn:
+        conn.execute("create table public.rows (id int, at timestamptz)")
+        conn.execute("""insert into public.rows select i, timestamptz '2026-01-01' + i * interval '1 hour'
+                        from generate_series(1, 50) i""")
+        conn.execute("create table public.rows_early as select * from public.rows where at <= '2026-01-02'")
+        conn.execute("create table public.rows_none as select * from public.rows where false")
+        mark, before_all = datetime(2026, 1, 2, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+        full, parts = digests_through(conn, "public", "rows", [mark, None, before_all], column="at")
+        assert full == table_digest(conn, "public", "rows")
+        assert parts == [table_digest(conn, "public", "rows_early"), None, table_digest(conn, "public", "rows_none")]
+        assert parts[0].startswith("24:")
