@@ -16,7 +16,8 @@
 {{ config(materialized='incremental', incremental_strategy='replace_keys', unique_key='source_key',
           row_key='ledger_entry_id', on_schema_change='fail',
           indexes=[{'columns': ['tenant_id', 'treatment']}, {'columns': ['ledger_entry_id']}, {'columns': ['source_key']},
-                   {'columns': ['raw_table', 'tenant_id', 'account_id']}, {'columns': ['ingested_at']}]) }}
+                   {'columns': ['raw_table', 'tenant_id', 'account_id']}, {'columns': ['ingested_at']},
+                   {'columns': ['transfer_match_id']}, {'columns': ['occurred_at']}]) }}
 {%- set scope = ledger_scope(this) if is_incremental() else none %}
 with matched as (
     select out_entry_id as entry_id, match_id, in_account_id as counter_account_id
