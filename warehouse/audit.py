@@ -165,6 +165,13 @@ def tables_linked_after(conn: psycopg.Connection, tenant_id: str, seq: int) -> s
                                        (tenant_id, seq))}
 
 
+def records_linked_after(conn: psycopg.Connection, tenant_id: str, seq: int) -> int:
+    """How many record entries the tenant's links after `seq` carry (a range read of the chain's key)."""
+    row = conn.execute("""select coalesce(sum(cardinality(record_keys)), 0) from audit.chain
+                          where tenant_id = %s and seq > %s""", (tenant_id, seq)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def checkpoints(conn: psycopg.Connection, tenant_id: str | None = None) -> list[tuple[str, date, int, bytes]]:
     return [(t, d, int(s), bytes(h)) for t, d, s, h in conn.execute(
         """select tenant_id, day, seq, hash from audit.checkpoints where %(t)s::text is null or tenant_id = %(t)s
