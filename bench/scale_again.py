@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", default=",".join(RUNS), help="which of again,warm,day (in that order)")
     parser.add_argument("--day", type=int, default=1,
                         help="the day of new activity (each day's trades are the same on every run: a database "
-                             "that took day 1 takes day 2 next)")
+                             "that took day 1 takes day 2 next; days 1 to N-1 are replayed in the sandbox first)")
     args = parser.parse_args(argv)
     runs = tuple(r for r in RUNS if r in args.runs.split(","))
     scale = Scale.parse(args.scale)
@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> None:
     walls: dict[str, tuple[float, int, bool]] = {}
     with scratch_world(malformed=True, scale=scale, database=args.database) as scratch:
         print(f"{args.database} at {scale.label}, world generated again in {scratch.generated_s:.0f} s", flush=True)
+        # the days the database took before, replayed in the sandbox without syncing: a cursor that names a record
+        # (Coinbase's starting_after) must find it there ("starting_after is not a known id" otherwise)
+        for earlier in range(1, args.day):
+            scratch.sandbox.world.advance_day(earlier)
         for label in runs:
             t0 = time.perf_counter()
             inserted = 0
