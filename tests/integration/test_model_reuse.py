@@ -6,10 +6,10 @@ On a copy of the acme_main_earn world (one nightly run, shared with test_earn, t
 results, but the arbitrage view (each transform scans the venues' books afresh), whose tests run as the SQL dbt
 compiled for them; (2) such a test failing fails its step, and one whose SQL no longer runs is left to dbt;
 (3) a changed lot method rebuilds the lot marts and what reads them, and nothing that does not (staging, prices,
-the ledger), and a dropped view is built again; an older warehouse's int_ledger view becomes a table; (4) a day of
-new activity (trades, a move into Kraken Earn, rewards) is booked into the ledger incrementally — the new API
-trades and the touched accounts' other records, not the history — and a full refresh then gives every mart the
-same content; (5) so does one after (1)–(3).
+the ledger), and a dropped view is built again; (4) a day of new activity (trades, a move into Kraken Earn,
+rewards) is booked into the ledger incrementally — the new API trades and the touched accounts' other records, not
+the history — and a full refresh then gives every mart the same content; (5) so does one after (1)–(3), from a
+warehouse whose int_ledger is still the view it was before the incremental ledger.
 """
 
 from __future__ import annotations
@@ -188,28 +188,6 @@ def test_a_changed_lot_method_rebuilds_the_lot_marts_only(world: World) -> None:
     assert not built & kept
 
 
-def test_a_warehouse_from_before_the_incremental_ledger_gets_int_ledger_as_a_table(world: World) -> None:
-    """int_ledger was a view until 2026-12-06: its stored definition is another, so the first run builds it whole,
-    dropping the view (and the views over it, built again) first; every mart comes out as it was."""
-    url, defs, _ = world
-    before = _marts(url)
-    with psycopg.connect(url) as conn:  # the old warehouse: int_ledger a view (here, over a copy of its rows)
-        conn.execute("create table intermediate.int_ledger_before as select * from intermediate.int_ledger")
-        conn.execute("drop table intermediate.int_ledger cascade")
-        conn.execute("create view intermediate.int_ledger as select * from intermediate.int_ledger_before")
-        conn.execute("""update ops.dbt_node_builds set definition = 'a view, before 2026-12-06'
-                        where unique_id = 'model.coinbook.int_ledger'""")
-    try:
-        result = _transform(defs)
-        built = {uid.removeprefix("model.coinbook.") for uid in _built(url, result.run_id)}
-        assert {"int_ledger", "ledger", "int_lot_events"} <= built, built
-        assert _q(url, "select relkind from pg_class where oid = 'intermediate.int_ledger'::regclass") == [("r",)]
-        assert _marts(url) == before
-    finally:
-        with psycopg.connect(url) as conn:
-            conn.execute("drop table intermediate.int_ledger_before cascade")
-
-
 API_TRADES = [f"raw.{venue}_trades" for venue in SEED_VENUES]
 
 
@@ -260,11 +238,22 @@ def test_a_day_of_new_activity_is_booked_incrementally_to_what_a_full_refresh_bo
 
 
 def test_a_full_refresh_builds_everything_to_the_same_marts(world: World) -> None:
+    """…also from an older warehouse, whose int_ledger was a view until 2026-12-06: an incremental model built whole
+    is dropped first (`StepPlan.drop_whole`), as a view when it is one, with the views over it (built again)."""
     url, defs, _ = world
     reused = _marts(url)
     models = {uid for (uid,) in _q(url, "select unique_id from ops.dbt_node_builds")}
     models = {uid for uid in models if uid.startswith("model.")}
-    result = _transform(defs, {FULL_REFRESH_TAG: "true"})
-    assert not _kept_models(result)
-    assert models <= _built(url, result.run_id)
-    assert _marts(url) == reused
+    with psycopg.connect(url) as conn:  # the old warehouse: int_ledger a view (here, over a copy of its rows)
+        conn.execute("create table intermediate.int_ledger_before as select * from intermediate.int_ledger")
+        conn.execute("drop table intermediate.int_ledger cascade")
+        conn.execute("create view intermediate.int_ledger as select * from intermediate.int_ledger_before")
+    try:
+        result = _transform(defs, {FULL_REFRESH_TAG: "true"})
+        assert not _kept_models(result)
+        assert models <= _built(url, result.run_id)
+        assert _q(url, "select relkind from pg_class where oid = 'intermediate.int_ledger'::regclass") == [("r",)]
+        assert _marts(url) == reused
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("drop table intermediate.int_ledger_before cascade")
