@@ -159,17 +159,12 @@ def checkpoint_before(conn: psycopg.Connection, tenant_id: str, day: date) -> tu
     return (int(row[0]), bytes(row[1])) if row else None
 
 
-def tables_linked_after(conn: psycopg.Connection, tenant_id: str, seq: int) -> set[str]:
-    """The tables of the tenant's links after `seq` (its chain's primary key is (tenant_id, seq): a range read)."""
-    return {t for (t,) in conn.execute("select distinct table_name from audit.chain where tenant_id = %s and seq > %s",
-                                       (tenant_id, seq))}
-
-
-def records_linked_after(conn: psycopg.Connection, tenant_id: str, seq: int) -> int:
-    """How many record entries the tenant's links after `seq` carry (a range read of the chain's key)."""
-    row = conn.execute("""select coalesce(sum(cardinality(record_keys)), 0) from audit.chain
-                          where tenant_id = %s and seq > %s""", (tenant_id, seq)).fetchone()
-    return int(row[0]) if row else 0
+def linked_after(conn: psycopg.Connection, tenant_id: str, seq: int) -> dict[str, int]:
+    """The tables of the tenant's links after `seq`, each with how many record entries those links carry (its
+    chain's primary key is (tenant_id, seq): a range read)."""
+    return {t: int(n) for t, n in conn.execute(
+        """select table_name, coalesce(sum(cardinality(record_keys)), 0) from audit.chain
+            where tenant_id = %s and seq > %s group by table_name""", (tenant_id, seq))}
 
 
 def checkpoints(conn: psycopg.Connection, tenant_id: str | None = None) -> list[tuple[str, date, int, bytes]]:

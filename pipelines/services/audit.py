@@ -81,12 +81,12 @@ def verify_tenant(wh: Warehouse, tenant_id: str, since: date | None = None,
         if after_seq:
             # From a checkpoint only the records linked after it are compared: a table with no such link has
             # nothing to check (a run with nothing new verifies in a few queries, not tenants × tables × parts).
-            linked = store.tables_linked_after(conn, tenant_id, after_seq)
+            linked = store.linked_after(conn, tenant_id, after_seq)
             tables = [t for t in tables if t.name in linked]
             tick_tenants = tick_tenants if store.TICK_TABLE in linked else set()
             # Each part reads the tenant's whole table to find its keys; splitting pays only where hashing many
             # records is the cost. A day's few thousand: one part per table (the tables still run side by side).
-            if store.records_linked_after(conn, tenant_id, after_seq) < SPLIT_FROM_RECORDS:
+            if sum(linked.values()) < SPLIT_FROM_RECORDS:
                 parts = 1
     with ThreadPoolExecutor(max_workers=workers) as pool:
         checks = [pool.submit(_check_records, wh, tenant_id, table, after_seq, part, parts)
